@@ -1,0 +1,63 @@
+//! `ferrodyn-store`: the persistent DynamoDB-API server, without a cache.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
+use ferrodyn_store::{server, Store, StoreConfig};
+
+/// Ferrodyn store: a persistent DynamoDB-compatible server (DynamoDB JSON 1.0
+/// API over HTTP) with its data in an embedded LMDB database.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "FERRODYN_STORE_LISTEN", default_value = "127.0.0.1:8001")]
+    listen: String,
+    /// Directory holding the data (created if missing).
+    #[arg(long, env = "FERRODYN_DATA_DIR", default_value = "./ferrodyn-data")]
+    data_dir: PathBuf,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("FERRODYN_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let args = Args::parse();
+    let config = StoreConfig::new(&args.data_dir);
+    let store = Store::open(&config)
+        .with_context(|| format!("cannot open data directory {}", args.data_dir.display()))?;
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, data_dir = %args.data_dir.display(), "ferrodyn-store ready");
+    server::run(listener, store, shutdown_signal()).await?;
+    tracing::info!("ferrodyn-store stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,238 @@
+//! The storage engine: LMDB (through `heed`) behind a narrow API.
+//!
+//! Owns the data directory, the catalog of tables, item storage and the
+//! single writer. Knows nothing of the wire protocol or of expressions: write
+//! operations arrive as closures that read and write through a [`WriteCtx`].
+//!
+//! Invariants:
+//! * All writes go through one writer thread ([`writer`]) that commits many
+//!   requests in one durable LMDB transaction (group commit). Each request
+//!   runs in its own nested transaction, so a failed condition aborts only
+//!   that request. A write is acknowledged only after the commit returned,
+//!   i.e. after LMDB's fsync.
+//! * Because there is exactly one writer and each request's closure sees the
+//!   effects of every request committed or applied before it, requests are
+//!   serializable in the order the writer runs them.
+//! * After a failed commit the engine is poisoned: it refuses all further
+//!   writes (fail-stop) instead of continuing in an unknown state.
+//! * Readers use short read transactions and never block the writer.
+//!
+//! `unsafe` is allowed in this module only for the two heed calls that are
+//! unsafe by contract: opening the environment (the caller must not open the
+//! same file twice in one process — we hold an exclusive lock file for the
+//! directory) and resizing the map (no transaction may be active in this
+//! process — we hold `resize_lock` exclusively, which every transaction takes
+//! shared).
+
+#![allow(unsafe_code)]
+
+mod store;
+mod writer;
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+
+use heed::types::Bytes as RawBytes;
+use heed::{Database, Env, EnvOpenOptions};
+
+use crate::model::table::TableMeta;
+
+pub use store::{ItemRecord, Stats};
+pub use writer::{Abort, WriteCtx};
+
+/// Storage-layer failures. Everything here is an internal fault from the
+/// client's point of view.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("LMDB error")]
+    Lmdb(#[from] heed::Error),
+    #[error("cannot create data directory {path}")]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("data directory {0} is in use by another process")]
+    Locked(PathBuf),
+    #[error("I/O error on {path}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the storage engine refuses writes after an earlier storage failure")]
+    Poisoned,
+    #[error("the writer has stopped")]
+    WriterGone,
+    #[error("stored data is corrupt")]
+    Corrupt(#[from] crate::model::codec::CodecError),
+    #[error("stored catalog entry is corrupt")]
+    CorruptCatalog(#[source] serde_json::Error),
+    #[error("two partition keys share a storage hash")]
+    HashCollision,
+    #[error("data directory format {found} is not supported (this build reads {supported})")]
+    UnsupportedFormat { found: u8, supported: u8 },
+}
+
+/// On-disk format version of the data directory.
+pub const FORMAT_VERSION: u8 = 1;
+
+/// Options for [`Engine::open`].
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Initial LMDB map size in bytes; the map doubles whenever it fills up.
+    pub initial_map_size: usize,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            initial_map_size: 1 << 30,
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+pub(crate) struct Dbs {
+    /// table name → TableMeta JSON
+    pub catalog: Database<heed::types::Str, RawBytes>,
+    /// storage key → stored item
+    pub items: Database<RawBytes, RawBytes>,
+    /// engine metadata: format version, id counters, per-table stats
+    pub meta: Database<RawBytes, RawBytes>,
+}
+
+pub(crate) struct Shared {
+    pub env: Env,
+    pub dbs: Dbs,
+    pub poisoned: AtomicBool,
+    /// Taken shared by every transaction, exclusively to resize the map.
+    pub resize_lock: RwLock<()>,
+    /// Published catalog: what readers see. Only the writer replaces it,
+    /// after the commit that changed it.
+    pub tables: RwLock<HashMap<String, Arc<TableMeta>>>,
+    _lock_file: File,
+}
+
+/// A handle to the engine. Cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    shared: Arc<Shared>,
+    writer: writer::Handle,
+}
+
+impl Engine {
+    /// Open (creating if needed) the data directory.
+    pub fn open(dir: &Path, options: EngineOptions) -> Result<Engine, EngineError> {
+        std::fs::create_dir_all(dir).map_err(|source| EngineError::CreateDir {
+            path: dir.to_owned(),
+            source,
+        })?;
+        let lock_path = dir.join("ferrodyn.lock");
+        let lock_file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|source| EngineError::Io {
+                path: lock_path.clone(),
+                source,
+            })?;
+        if lock_file.try_lock().is_err() {
+            return Err(EngineError::Locked(dir.to_owned()));
+        }
+        let mut opts = EnvOpenOptions::new();
+        opts.map_size(options.initial_map_size)
+            .max_dbs(8)
+            .max_readers(1024);
+        // SAFETY: this process holds the directory's exclusive lock file, so
+        // the environment is opened at most once per process (heed's
+        // requirement), and other processes are kept out too.
+        let env = unsafe { opts.open(dir)? };
+        let mut wtxn = env.write_txn()?;
+        let dbs = Dbs {
+            catalog: env.create_database(&mut wtxn, Some("catalog"))?,
+            items: env.create_database(&mut wtxn, Some("items"))?,
+            meta: env.create_database(&mut wtxn, Some("meta"))?,
+        };
+        match dbs.meta.get(&wtxn, store::FORMAT_KEY)? {
+            Some([v]) if *v == FORMAT_VERSION => {}
+            Some(other) => {
+                return Err(EngineError::UnsupportedFormat {
+                    found: other.first().copied().unwrap_or(0),
+                    supported: FORMAT_VERSION,
+                })
+            }
+            None => dbs
+                .meta
+                .put(&mut wtxn, store::FORMAT_KEY, &[FORMAT_VERSION])?,
+        }
+        let tables = store::load_catalog(&wtxn, &dbs)?;
+        wtxn.commit()?;
+        let shared = Arc::new(Shared {
+            env,
+            dbs,
+            poisoned: AtomicBool::new(false),
+            resize_lock: RwLock::new(()),
+            tables: RwLock::new(tables),
+            _lock_file: lock_file,
+        });
+        let writer = writer::spawn(shared.clone())?;
+        Ok(Engine { shared, writer })
+    }
+
+    /// Whether an earlier storage failure stopped writes.
+    pub fn is_poisoned(&self) -> bool {
+        self.shared.poisoned.load(Ordering::Acquire)
+    }
+
+    /// Run `job` in the writer, in its own nested transaction, and return its
+    /// result once the enclosing commit is durable.
+    ///
+    /// `job` must be a pure function of what it reads through the context:
+    /// the writer may run it again if the map had to grow.
+    pub async fn write<R, E, F>(&self, job: F) -> Result<R, Abort<E>>
+    where
+        R: Send + 'static,
+        E: Send + 'static,
+        F: Fn(&mut WriteCtx<'_, '_>) -> Result<R, Abort<E>> + Send + 'static,
+    {
+        self.writer.submit(job).await
+    }
+
+    /// The published description of a table.
+    pub fn table(&self, name: &str) -> Option<Arc<TableMeta>> {
+        self.shared.tables.read().ok()?.get(name).cloned()
+    }
+
+    /// Names of all tables, sorted.
+    pub fn table_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = match self.shared.tables.read() {
+            Ok(t) => t.keys().cloned().collect(),
+            Err(_) => Vec::new(),
+        };
+        names.sort();
+        names
+    }
+
+    /// Run a read-only closure in a short read transaction.
+    pub fn read<R>(
+        &self,
+        f: impl FnOnce(&store::ReadView<'_>) -> Result<R, EngineError>,
+    ) -> Result<R, EngineError> {
+        let _guard = self
+            .shared
+            .resize_lock
+            .read()
+            .map_err(|_| EngineError::Poisoned)?;
+        let rtxn = self.shared.env.read_txn()?;
+        let view = store::ReadView {
+            txn: &rtxn,
+            dbs: &self.shared.dbs,
+        };
+        f(&view)
+    }
+}
+
+pub use store::ReadView;

@@ -1,0 +1,220 @@
+//! Layout of the LMDB databases and the functions that read and write them.
+//!
+//! Stored item value: `format byte | varint length + partition key raw bytes |
+//! item encoding` (see `model::codec`). The partition key bytes let a reader
+//! tell a hash collision from a hit.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use heed::{RoTxn, RwTxn};
+
+use super::{Dbs, EngineError};
+use crate::model::codec::{self, Reader};
+use crate::model::key::Key;
+use crate::model::table::TableMeta;
+use crate::model::value::Item;
+
+pub(crate) const FORMAT_KEY: &[u8] = b"format";
+const NEXT_ID_KEY: &[u8] = b"next_id";
+const STATS_PREFIX: &[u8] = b"stats/";
+
+/// Version byte of a stored item value. Never reuse a value.
+const ITEM_FORMAT: u8 = 1;
+
+/// Approximate per-table counters, maintained in the same transaction as the items.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub item_count: u64,
+    pub size_bytes: u64,
+}
+
+/// A stored item with its storage key.
+#[derive(Debug, Clone)]
+pub struct ItemRecord {
+    pub storage_key: Vec<u8>,
+    pub item: Item,
+}
+
+/// Read access within one read (or write) transaction.
+pub struct ReadView<'t> {
+    pub(crate) txn: &'t RoTxn<'t>,
+    pub(crate) dbs: &'t Dbs,
+}
+
+impl ReadView<'_> {
+    pub fn get_item(&self, table: &TableMeta, key: &Key) -> Result<Option<Item>, EngineError> {
+        get_item(self.txn, self.dbs, table, key)
+    }
+
+    pub fn stats(&self, table_id: u32) -> Result<Stats, EngineError> {
+        stats(self.txn, self.dbs, table_id)
+    }
+}
+
+pub(crate) fn load_catalog(
+    txn: &RoTxn,
+    dbs: &Dbs,
+) -> Result<HashMap<String, Arc<TableMeta>>, EngineError> {
+    let mut tables = HashMap::new();
+    for entry in dbs.catalog.iter(txn)? {
+        let (name, bytes) = entry?;
+        let meta: TableMeta = serde_json::from_slice(bytes).map_err(EngineError::CorruptCatalog)?;
+        tables.insert(name.to_owned(), Arc::new(meta));
+    }
+    Ok(tables)
+}
+
+pub(crate) fn put_catalog(txn: &mut RwTxn, dbs: &Dbs, meta: &TableMeta) -> Result<(), EngineError> {
+    let bytes = serde_json::to_vec(meta).map_err(EngineError::CorruptCatalog)?;
+    dbs.catalog.put(txn, &meta.name, &bytes)?;
+    Ok(())
+}
+
+pub(crate) fn delete_catalog(txn: &mut RwTxn, dbs: &Dbs, name: &str) -> Result<(), EngineError> {
+    dbs.catalog.delete(txn, name)?;
+    Ok(())
+}
+
+/// Allocate a key-space id (tables and indexes share one counter).
+pub(crate) fn next_id(txn: &mut RwTxn, dbs: &Dbs) -> Result<u32, EngineError> {
+    let current = match dbs.meta.get(txn, NEXT_ID_KEY)? {
+        Some(b) if b.len() == 4 => u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
+        _ => 1,
+    };
+    dbs.meta
+        .put(txn, NEXT_ID_KEY, &(current + 1).to_be_bytes())?;
+    Ok(current)
+}
+
+fn stats_key(table_id: u32) -> Vec<u8> {
+    let mut k = STATS_PREFIX.to_vec();
+    k.extend_from_slice(&table_id.to_be_bytes());
+    k
+}
+
+pub(crate) fn stats(txn: &RoTxn, dbs: &Dbs, table_id: u32) -> Result<Stats, EngineError> {
+    Ok(match dbs.meta.get(txn, &stats_key(table_id))? {
+        Some(b) if b.len() == 16 => {
+            let mut c = [0u8; 8];
+            let mut s = [0u8; 8];
+            c.copy_from_slice(&b[..8]);
+            s.copy_from_slice(&b[8..]);
+            Stats {
+                item_count: u64::from_be_bytes(c),
+                size_bytes: u64::from_be_bytes(s),
+            }
+        }
+        _ => Stats::default(),
+    })
+}
+
+fn adjust_stats(
+    txn: &mut RwTxn,
+    dbs: &Dbs,
+    table_id: u32,
+    count: i64,
+    bytes: i64,
+) -> Result<(), EngineError> {
+    let s = stats(txn, dbs, table_id)?;
+    let item_count = s.item_count.saturating_add_signed(count);
+    let size_bytes = s.size_bytes.saturating_add_signed(bytes);
+    let mut v = [0u8; 16];
+    v[..8].copy_from_slice(&item_count.to_be_bytes());
+    v[8..].copy_from_slice(&size_bytes.to_be_bytes());
+    dbs.meta.put(txn, &stats_key(table_id), &v)?;
+    Ok(())
+}
+
+pub(crate) fn delete_stats(txn: &mut RwTxn, dbs: &Dbs, table_id: u32) -> Result<(), EngineError> {
+    dbs.meta.delete(txn, &stats_key(table_id))?;
+    Ok(())
+}
+
+/// Decode a stored value, checking it belongs to `partition` (if given).
+fn decode_value(bytes: &[u8], partition: Option<&[u8]>) -> Result<Item, EngineError> {
+    let mut r = Reader::new(bytes);
+    if r.u8()? != ITEM_FORMAT {
+        return Err(EngineError::Corrupt(codec::CodecError {
+            offset: 0,
+            what: "unknown item format",
+        }));
+    }
+    let pk = r.bytes()?;
+    if partition.is_some_and(|p| p != pk) {
+        return Err(EngineError::HashCollision);
+    }
+    Ok(r.item()?)
+}
+
+pub(crate) fn get_item(
+    txn: &RoTxn,
+    dbs: &Dbs,
+    table: &TableMeta,
+    key: &Key,
+) -> Result<Option<Item>, EngineError> {
+    let skey = key.storage_key(table.id);
+    match dbs.items.get(txn, &skey)? {
+        Some(bytes) => Ok(Some(decode_value(bytes, Some(&key.partition_bytes()))?)),
+        None => Ok(None),
+    }
+}
+
+/// Write `item` under `key`, replacing what is there; `old` is the current
+/// item (for the table's counters).
+pub(crate) fn put_item(
+    txn: &mut RwTxn,
+    dbs: &Dbs,
+    table: &TableMeta,
+    key: &Key,
+    item: &Item,
+    old: Option<&Item>,
+) -> Result<(), EngineError> {
+    let pk = key.partition_bytes();
+    let mut value = Vec::with_capacity(64);
+    value.push(ITEM_FORMAT);
+    codec::put_bytes(&mut value, &pk);
+    codec::encode_item(item, &mut value);
+    dbs.items.put(txn, &key.storage_key(table.id), &value)?;
+    let new_size = crate::model::value::item_size(item) as i64;
+    match old {
+        Some(o) => adjust_stats(
+            txn,
+            dbs,
+            table.id,
+            0,
+            new_size - crate::model::value::item_size(o) as i64,
+        )?,
+        None => adjust_stats(txn, dbs, table.id, 1, new_size)?,
+    }
+    Ok(())
+}
+
+pub(crate) fn delete_item(
+    txn: &mut RwTxn,
+    dbs: &Dbs,
+    table: &TableMeta,
+    key: &Key,
+    old: &Item,
+) -> Result<(), EngineError> {
+    dbs.items.delete(txn, &key.storage_key(table.id))?;
+    adjust_stats(
+        txn,
+        dbs,
+        table.id,
+        -1,
+        -(crate::model::value::item_size(old) as i64),
+    )
+}
+
+/// Remove every item of a key space.
+pub(crate) fn delete_key_space(txn: &mut RwTxn, dbs: &Dbs, id: u32) -> Result<(), EngineError> {
+    let start = id.to_be_bytes();
+    let end = (id + 1).to_be_bytes();
+    let range = (
+        std::ops::Bound::Included(&start[..]),
+        std::ops::Bound::Excluded(&end[..]),
+    );
+    dbs.items.delete_range(txn, &range)?;
+    Ok(())
+}

@@ -1,0 +1,354 @@
+//! The single writer thread and its group commit.
+//!
+//! Requests queue on a channel. The writer takes everything queued (up to
+//! `MAX_BATCH`), runs each request in a nested transaction of one parent
+//! transaction, commits the parent once (LMDB fsyncs on commit), then
+//! publishes catalog changes and answers every request. Under load many
+//! requests share one fsync; alone, a request pays exactly one.
+//!
+//! If the map fills up mid-batch the whole batch is discarded, the map
+//! doubles, and the batch runs again from the start — which is why jobs are
+//! `Fn` and must be pure functions of what they read.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc;
+use std::sync::Arc;
+
+use heed::RwTxn;
+use tokio::sync::oneshot;
+
+use super::{store, EngineError, Shared};
+use crate::model::key::Key;
+use crate::model::table::TableMeta;
+use crate::model::value::Item;
+
+const MAX_BATCH: usize = 512;
+
+/// Why a write job did not complete: its own (logical) failure, which aborts
+/// only its nested transaction, or a storage failure.
+#[derive(Debug)]
+pub enum Abort<E> {
+    Op(E),
+    Engine(EngineError),
+}
+
+impl<E> From<EngineError> for Abort<E> {
+    fn from(e: EngineError) -> Self {
+        Abort::Engine(e)
+    }
+}
+
+impl<E> From<heed::Error> for Abort<E> {
+    fn from(e: heed::Error) -> Self {
+        Abort::Engine(EngineError::Lmdb(e))
+    }
+}
+
+type Catalog = HashMap<String, Arc<TableMeta>>;
+
+/// What a write job can see and do, inside its nested transaction.
+pub struct WriteCtx<'a, 'p> {
+    txn: &'a mut RwTxn<'p>,
+    dbs: &'a super::Dbs,
+    catalog: &'a Catalog,
+    /// Catalog changes made by this job; applied only if it succeeds.
+    staged: Vec<(String, Option<Arc<TableMeta>>)>,
+}
+
+impl WriteCtx<'_, '_> {
+    /// The table as of this point in the write order.
+    pub fn table(&self, name: &str) -> Option<Arc<TableMeta>> {
+        for (n, meta) in self.staged.iter().rev() {
+            if n == name {
+                return meta.clone();
+            }
+        }
+        self.catalog.get(name).cloned()
+    }
+
+    /// Allocate a fresh key-space id for a table or an index.
+    pub fn next_id(&mut self) -> Result<u32, EngineError> {
+        store::next_id(self.txn, self.dbs)
+    }
+
+    /// Create or replace a table's catalog entry.
+    pub fn put_table(&mut self, meta: TableMeta) -> Result<(), EngineError> {
+        store::put_catalog(self.txn, self.dbs, &meta)?;
+        self.staged.push((meta.name.clone(), Some(Arc::new(meta))));
+        Ok(())
+    }
+
+    /// Delete a table, its items and its indexes' entries.
+    pub fn drop_table(&mut self, meta: &TableMeta) -> Result<(), EngineError> {
+        store::delete_catalog(self.txn, self.dbs, &meta.name)?;
+        store::delete_key_space(self.txn, self.dbs, meta.id)?;
+        for index in meta.local_indexes.iter().chain(&meta.global_indexes) {
+            store::delete_key_space(self.txn, self.dbs, index.id)?;
+        }
+        store::delete_stats(self.txn, self.dbs, meta.id)?;
+        self.staged.push((meta.name.clone(), None));
+        Ok(())
+    }
+
+    pub fn stats(&self, table_id: u32) -> Result<super::Stats, EngineError> {
+        store::stats(self.txn, self.dbs, table_id)
+    }
+
+    pub fn get_item(&self, table: &TableMeta, key: &Key) -> Result<Option<Item>, EngineError> {
+        store::get_item(self.txn, self.dbs, table, key)
+    }
+
+    /// Store `item` under `key`; `old` must be what `get_item` returned.
+    pub fn put_item(
+        &mut self,
+        table: &TableMeta,
+        key: &Key,
+        item: &Item,
+        old: Option<&Item>,
+    ) -> Result<(), EngineError> {
+        store::put_item(self.txn, self.dbs, table, key, item, old)
+    }
+
+    /// Delete the item under `key`; `old` must be what `get_item` returned.
+    pub fn delete_item(
+        &mut self,
+        table: &TableMeta,
+        key: &Key,
+        old: &Item,
+    ) -> Result<(), EngineError> {
+        store::delete_item(self.txn, self.dbs, table, key, old)
+    }
+}
+
+enum Outcome {
+    Commit,
+    Abort,
+    MapFull,
+}
+
+trait Job: Send {
+    fn run(&mut self, ctx: &mut WriteCtx<'_, '_>) -> Outcome;
+    /// Deliver the result; `committed` is false if the batch's commit failed.
+    fn complete(self: Box<Self>, committed: bool);
+}
+
+struct TypedJob<R, E, F> {
+    f: F,
+    result: Option<Result<R, Abort<E>>>,
+    reply: oneshot::Sender<Result<R, Abort<E>>>,
+}
+
+fn is_map_full(e: &EngineError) -> bool {
+    matches!(
+        e,
+        EngineError::Lmdb(heed::Error::Mdb(heed::MdbError::MapFull))
+    )
+}
+
+impl<R, E, F> Job for TypedJob<R, E, F>
+where
+    R: Send + 'static,
+    E: Send + 'static,
+    F: Fn(&mut WriteCtx<'_, '_>) -> Result<R, Abort<E>> + Send + 'static,
+{
+    fn run(&mut self, ctx: &mut WriteCtx<'_, '_>) -> Outcome {
+        let r = (self.f)(ctx);
+        let outcome = match &r {
+            Ok(_) => Outcome::Commit,
+            Err(Abort::Engine(e)) if is_map_full(e) => Outcome::MapFull,
+            Err(_) => Outcome::Abort,
+        };
+        self.result = Some(r);
+        outcome
+    }
+
+    fn complete(self: Box<Self>, committed: bool) {
+        let result = match (committed, self.result) {
+            (true, Some(r)) => r,
+            _ => Err(Abort::Engine(EngineError::Poisoned)),
+        };
+        // The requester may have gone away (client disconnected); the write
+        // stands regardless.
+        let _ = self.reply.send(result);
+    }
+}
+
+/// The way to the writer thread. When the last handle goes, the channel
+/// closes, the writer finishes what is queued and exits, and the drop waits
+/// for it — so once every `Engine` is dropped the environment and its lock
+/// are released, and the directory can be opened again at once.
+#[derive(Clone)]
+pub(crate) struct Handle {
+    // Declared before `_thread`: fields drop in order, so the last handle's
+    // sender is gone (the channel closed) before the join.
+    tx: mpsc::Sender<Box<dyn Job>>,
+    _thread: Arc<WriterThread>,
+}
+
+struct WriterThread(Option<std::thread::JoinHandle<()>>);
+
+impl Drop for WriterThread {
+    fn drop(&mut self) {
+        if let Some(j) = self.0.take() {
+            let _ = j.join();
+        }
+    }
+}
+
+impl Handle {
+    pub async fn submit<R, E, F>(&self, f: F) -> Result<R, Abort<E>>
+    where
+        R: Send + 'static,
+        E: Send + 'static,
+        F: Fn(&mut WriteCtx<'_, '_>) -> Result<R, Abort<E>> + Send + 'static,
+    {
+        let (reply, rx) = oneshot::channel();
+        let job = Box::new(TypedJob {
+            f,
+            result: None,
+            reply,
+        });
+        self.tx
+            .send(job)
+            .map_err(|_| Abort::Engine(EngineError::WriterGone))?;
+        rx.await
+            .map_err(|_| Abort::Engine(EngineError::WriterGone))?
+    }
+}
+
+pub(crate) fn spawn(shared: Arc<Shared>) -> Result<Handle, EngineError> {
+    let (tx, rx) = mpsc::channel::<Box<dyn Job>>();
+    let join = std::thread::Builder::new()
+        .name("ferrodyn-writer".into())
+        .spawn(move || run(shared, rx))
+        .map_err(|source| EngineError::Io {
+            path: "writer thread".into(),
+            source,
+        })?;
+    Ok(Handle {
+        tx,
+        _thread: Arc::new(WriterThread(Some(join))),
+    })
+}
+
+fn run(shared: Arc<Shared>, rx: mpsc::Receiver<Box<dyn Job>>) {
+    let mut catalog: Catalog = match shared.tables.read() {
+        Ok(t) => t.clone(),
+        Err(_) => return,
+    };
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        if shared.poisoned.load(Ordering::Acquire) {
+            batch.into_iter().for_each(|j| j.complete(false));
+            continue;
+        }
+        let committed = loop {
+            match run_batch(&shared, &mut batch, &catalog) {
+                Ok(BatchResult::Committed(changes)) => {
+                    for (name, meta) in changes {
+                        match meta {
+                            Some(m) => catalog.insert(name, m),
+                            None => catalog.remove(&name),
+                        };
+                    }
+                    if let Ok(mut published) = shared.tables.write() {
+                        *published = catalog.clone();
+                    }
+                    break true;
+                }
+                Ok(BatchResult::MapFull) => {
+                    if let Err(e) = grow_map(&shared) {
+                        tracing::error!(error = %e, "cannot grow the storage map; refusing further writes");
+                        shared.poisoned.store(true, Ordering::Release);
+                        break false;
+                    }
+                }
+                Err(e) => {
+                    let mut chain = e.to_string();
+                    let mut source = std::error::Error::source(&e);
+                    while let Some(s) = source {
+                        chain.push_str(": ");
+                        chain.push_str(&s.to_string());
+                        source = s.source();
+                    }
+                    tracing::error!(error = %chain, "commit failed; refusing further writes");
+                    shared.poisoned.store(true, Ordering::Release);
+                    break false;
+                }
+            }
+        };
+        batch.into_iter().for_each(|j| j.complete(committed));
+    }
+}
+
+enum BatchResult {
+    Committed(Vec<(String, Option<Arc<TableMeta>>)>),
+    MapFull,
+}
+
+fn run_batch(
+    shared: &Shared,
+    batch: &mut [Box<dyn Job>],
+    catalog: &Catalog,
+) -> Result<BatchResult, EngineError> {
+    let _guard = shared
+        .resize_lock
+        .read()
+        .map_err(|_| EngineError::Poisoned)?;
+    let mut parent = shared.env.write_txn()?;
+    // Catalog as seen by later jobs in this batch: earlier jobs' committed changes.
+    let mut view = catalog.clone();
+    let mut changes = Vec::new();
+    for job in batch.iter_mut() {
+        let mut nested = shared.env.nested_write_txn(&mut parent)?;
+        let mut ctx = WriteCtx {
+            txn: &mut nested,
+            dbs: &shared.dbs,
+            catalog: &view,
+            staged: Vec::new(),
+        };
+        match job.run(&mut ctx) {
+            Outcome::Commit => {
+                let staged = std::mem::take(&mut ctx.staged);
+                nested.commit()?;
+                for (name, meta) in staged {
+                    match &meta {
+                        Some(m) => view.insert(name.clone(), m.clone()),
+                        None => view.remove(&name),
+                    };
+                    changes.push((name, meta));
+                }
+            }
+            Outcome::Abort => nested.abort(),
+            Outcome::MapFull => {
+                nested.abort();
+                parent.abort();
+                return Ok(BatchResult::MapFull);
+            }
+        }
+    }
+    parent.commit()?;
+    Ok(BatchResult::Committed(changes))
+}
+
+fn grow_map(shared: &Shared) -> Result<(), EngineError> {
+    let _guard = shared
+        .resize_lock
+        .write()
+        .map_err(|_| EngineError::Poisoned)?;
+    let current = shared.env.info().map_size;
+    let new_size = current.saturating_mul(2);
+    tracing::info!(from = current, to = new_size, "growing the storage map");
+    // SAFETY: we hold `resize_lock` exclusively, and every transaction in
+    // this process holds it shared for its whole life, so no transaction is
+    // active (heed's requirement for resize).
+    unsafe { shared.env.resize(new_size)? };
+    Ok(())
+}

@@ -1,0 +1,22 @@
+//! Ferrodyn store: a persistent DynamoDB-API server.
+//!
+//! # Layout
+//!
+//! * [`model`] — values (`AttributeValue`, exact `Number`), keys and their
+//!   order-preserving encoding, table metadata, the on-disk item codec.
+//! * [`api`] — the wire model: typed requests, `Operation`, `ErrorCode`, the
+//!   one mapping of failures to wire errors.
+//! * [`expr`] — DynamoDB's expression language: parse, resolve, evaluate.
+//! * [`engine`] — LMDB storage with a single group-committing writer.
+//! * [`ops`] — the operations, one module per family; [`ops::Store`] is the
+//!   store as a callable service.
+//! * [`server`] — the HTTP/1.1 front end.
+
+pub mod api;
+pub mod engine;
+pub mod expr;
+pub mod model;
+pub mod ops;
+pub mod server;
+
+pub use ops::{Store, StoreConfig};

@@ -1,0 +1,389 @@
+//! Primary keys: schema, validation, and the order-preserving byte encoding.
+//!
+//! Storage keys are `table id | hash(partition key) (16 bytes) | sort key`.
+//! The partition hash gives DynamoDB's order (partitions in hash order, items
+//! within a partition in sort-key order) and bounds the key length whatever
+//! the partition key's size; the full partition key is kept in the stored
+//! value so a hash collision is detected rather than merged.
+//!
+//! Sort-key encoding: memcmp order of the encoding equals DynamoDB's order
+//! (S and B bytewise, N numerically), and every encoding is self-delimiting,
+//! so composite keys (index key followed by base key) still sort correctly.
+
+use super::value::{AttributeValue, Item, ValueType};
+
+/// The scalar types a key attribute may have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum ScalarType {
+    S,
+    N,
+    B,
+}
+
+impl ScalarType {
+    pub fn parse(s: &str) -> Option<ScalarType> {
+        match s {
+            "S" => Some(ScalarType::S),
+            "N" => Some(ScalarType::N),
+            "B" => Some(ScalarType::B),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScalarType::S => "S",
+            ScalarType::N => "N",
+            ScalarType::B => "B",
+        }
+    }
+
+    pub fn value_type(self) -> ValueType {
+        match self {
+            ScalarType::S => ValueType::S,
+            ScalarType::N => ValueType::N,
+            ScalarType::B => ValueType::B,
+        }
+    }
+}
+
+/// One key attribute: its name and type.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct KeyAttribute {
+    pub name: String,
+    pub scalar: ScalarType,
+}
+
+/// A table's (or an index's) key schema.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct KeySchema {
+    pub partition: KeyAttribute,
+    pub sort: Option<KeyAttribute>,
+}
+
+/// Largest partition key value, in bytes.
+pub const MAX_PARTITION_KEY_BYTES: usize = 2048;
+/// Largest sort key value, in bytes.
+pub const MAX_SORT_KEY_BYTES: usize = 1024;
+
+const INVALID: &str = "One or more parameter values were invalid: ";
+
+/// Why a key (or an item's key attributes) is not acceptable. Each variant's
+/// message is DynamoDB's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("{INVALID}Missing the key {0} in the item")]
+    MissingInItem(String),
+    #[error("{INVALID}Type mismatch for key {name} expected: {expected} actual: {actual}")]
+    TypeMismatch {
+        name: String,
+        expected: &'static str,
+        actual: &'static str,
+    },
+    #[error("The provided key element does not match the schema")]
+    SchemaMismatch,
+    #[error(
+        "One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty {kind} value. Key: {name}"
+    )]
+    Empty { name: String, kind: &'static str },
+    #[error("{INVALID}Size of hashkey has exceeded the maximum size limit of2048 bytes")]
+    PartitionTooLarge,
+    #[error(
+        "{INVALID}Aggregated size of all range keys has exceeded the size limit of 1024 bytes"
+    )]
+    SortTooLarge,
+}
+
+impl KeySchema {
+    /// Names of the key attributes, partition first.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.partition.name.as_str())
+            .chain(self.sort.as_ref().map(|s| s.name.as_str()))
+    }
+
+    pub fn is_key_attribute(&self, name: &str) -> bool {
+        self.names().any(|n| n == name)
+    }
+
+    /// Validate the key attributes of a full item (PutItem) and return its key.
+    pub fn key_of_item(&self, item: &Item) -> Result<Key, KeyError> {
+        let partition = check_attr(&self.partition, item.get(&self.partition.name), true)?;
+        let sort = match &self.sort {
+            Some(attr) => Some(check_attr(attr, item.get(&attr.name), true)?),
+            None => None,
+        };
+        Key::new(partition, sort)
+    }
+
+    /// Validate a `Key` parameter (GetItem, DeleteItem, UpdateItem): exactly
+    /// the schema's attributes, with the schema's types.
+    pub fn key_of_request(&self, key: &Item) -> Result<Key, KeyError> {
+        let expected = 1 + usize::from(self.sort.is_some());
+        if key.len() != expected {
+            return Err(KeyError::SchemaMismatch);
+        }
+        let partition = check_attr(&self.partition, key.get(&self.partition.name), false)?;
+        let sort = match &self.sort {
+            Some(attr) => Some(check_attr(attr, key.get(&attr.name), false)?),
+            None => None,
+        };
+        Key::new(partition, sort)
+    }
+}
+
+fn check_attr(
+    attr: &KeyAttribute,
+    value: Option<&AttributeValue>,
+    in_item: bool,
+) -> Result<AttributeValue, KeyError> {
+    let Some(value) = value else {
+        return Err(if in_item {
+            KeyError::MissingInItem(attr.name.clone())
+        } else {
+            KeyError::SchemaMismatch
+        });
+    };
+    let ok = matches!(
+        (attr.scalar, value),
+        (ScalarType::S, AttributeValue::S(_))
+            | (ScalarType::N, AttributeValue::N(_))
+            | (ScalarType::B, AttributeValue::B(_))
+    );
+    if !ok {
+        return Err(if in_item {
+            KeyError::TypeMismatch {
+                name: attr.name.clone(),
+                expected: attr.scalar.as_str(),
+                actual: value.value_type().as_str(),
+            }
+        } else {
+            KeyError::SchemaMismatch
+        });
+    }
+    match value {
+        AttributeValue::S(s) if s.is_empty() => Err(KeyError::Empty {
+            name: attr.name.clone(),
+            kind: "string",
+        }),
+        AttributeValue::B(b) if b.is_empty() => Err(KeyError::Empty {
+            name: attr.name.clone(),
+            kind: "binary",
+        }),
+        _ => Ok(value.clone()),
+    }
+}
+
+/// A validated primary key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key {
+    pub partition: AttributeValue,
+    pub sort: Option<AttributeValue>,
+}
+
+impl Key {
+    fn new(partition: AttributeValue, sort: Option<AttributeValue>) -> Result<Key, KeyError> {
+        if scalar_len(&partition) > MAX_PARTITION_KEY_BYTES {
+            return Err(KeyError::PartitionTooLarge);
+        }
+        if sort
+            .as_ref()
+            .is_some_and(|s| scalar_len(s) > MAX_SORT_KEY_BYTES)
+        {
+            return Err(KeyError::SortTooLarge);
+        }
+        Ok(Key { partition, sort })
+    }
+
+    /// The key as an item (for responses and for building items).
+    pub fn to_item(&self, schema: &KeySchema) -> Item {
+        let mut item = Item::new();
+        item.insert(schema.partition.name.clone(), self.partition.clone());
+        if let (Some(attr), Some(v)) = (&schema.sort, &self.sort) {
+            item.insert(attr.name.clone(), v.clone());
+        }
+        item
+    }
+
+    /// Raw bytes of the partition key value (what is hashed and stored).
+    pub fn partition_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode_raw(&self.partition, &mut out);
+        out
+    }
+
+    /// The storage key: `table id | partition hash | sort key encoding`.
+    pub fn storage_key(&self, table_id: u32) -> Vec<u8> {
+        let mut out = Vec::with_capacity(4 + 16 + 16);
+        out.extend_from_slice(&table_id.to_be_bytes());
+        out.extend_from_slice(&partition_hash(&self.partition_bytes()));
+        if let Some(sort) = &self.sort {
+            encode_sortable(sort, &mut out);
+        }
+        out
+    }
+}
+
+fn scalar_len(v: &AttributeValue) -> usize {
+    match v {
+        AttributeValue::S(s) => s.len(),
+        AttributeValue::B(b) => b.len(),
+        AttributeValue::N(n) => n.size(),
+        other => other.size(),
+    }
+}
+
+/// Raw bytes of a scalar: UTF-8 for S, the bytes for B, the order-preserving
+/// encoding for N (so equal numbers written differently hash the same).
+pub fn encode_raw(v: &AttributeValue, out: &mut Vec<u8>) {
+    match v {
+        AttributeValue::S(s) => out.extend_from_slice(s.as_bytes()),
+        AttributeValue::B(b) => out.extend_from_slice(b),
+        AttributeValue::N(n) => n.encode_key(out),
+        _ => {}
+    }
+}
+
+/// Order-preserving, self-delimiting encoding of a key scalar.
+///
+/// S and B: bytes with 0x00 escaped as 0x00 0xFF, terminated by 0x00 0x00 —
+/// a proper prefix sorts first, and the escape keeps memcmp order. N: the
+/// number's own self-delimiting encoding.
+pub fn encode_sortable(v: &AttributeValue, out: &mut Vec<u8>) {
+    match v {
+        AttributeValue::S(s) => escape_bytes(s.as_bytes(), out, true),
+        AttributeValue::B(b) => escape_bytes(b, out, true),
+        AttributeValue::N(n) => n.encode_key(out),
+        _ => {}
+    }
+}
+
+/// The escaped bytes of an S or B prefix, without terminator: every key whose
+/// value begins with `prefix` has an encoding beginning with this.
+pub fn encode_prefix(v: &AttributeValue, out: &mut Vec<u8>) {
+    match v {
+        AttributeValue::S(s) => escape_bytes(s.as_bytes(), out, false),
+        AttributeValue::B(b) => escape_bytes(b, out, false),
+        _ => {}
+    }
+}
+
+fn escape_bytes(bytes: &[u8], out: &mut Vec<u8>, terminate: bool) {
+    for &b in bytes {
+        out.push(b);
+        if b == 0 {
+            out.push(0xFF);
+        }
+    }
+    if terminate {
+        out.extend_from_slice(&[0, 0]);
+    }
+}
+
+/// 128-bit hash of a partition key's raw bytes.
+///
+/// The format is part of the on-disk layout: never change it (see
+/// docs/storage-format.md). Two independent 64-bit lanes of a
+/// multiply-rotate hash, each finished with the SplitMix64 finalizer.
+pub fn partition_hash(bytes: &[u8]) -> [u8; 16] {
+    let a = lane(bytes, 0x9E37_79B9_7F4A_7C15);
+    let b = lane(bytes, 0xC2B2_AE3D_27D4_EB4F);
+    let mut out = [0u8; 16];
+    out[..8].copy_from_slice(&a.to_be_bytes());
+    out[8..].copy_from_slice(&b.to_be_bytes());
+    out
+}
+
+fn lane(bytes: &[u8], seed: u64) -> u64 {
+    const M: u64 = 0xFF51_AFD7_ED55_8CCD;
+    let mut h = seed ^ (bytes.len() as u64).wrapping_mul(M);
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = (h ^ u64::from_le_bytes(w).wrapping_mul(M))
+            .rotate_left(27)
+            .wrapping_mul(seed | 1);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut w = [0u8; 8];
+        w[..rest.len()].copy_from_slice(rest);
+        h = (h ^ u64::from_le_bytes(w).wrapping_mul(M))
+            .rotate_left(31)
+            .wrapping_mul(seed | 1);
+    }
+    fmix(h)
+}
+
+fn fmix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::number::Number;
+    use bytes::Bytes;
+    use proptest::prelude::*;
+
+    fn enc(v: &AttributeValue) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode_sortable(v, &mut out);
+        out
+    }
+
+    fn number() -> impl Strategy<Value = Number> {
+        (any::<bool>(), 0u64..1_000_000_000_000, -130i32..120).prop_filter_map(
+            "in range",
+            |(neg, m, e)| {
+                let s = format!("{}{}E{}", if neg { "-" } else { "" }, m, e);
+                Number::parse(&s).ok()
+            },
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn string_encoding_order_is_bytewise(a in ".{0,12}", b in ".{0,12}", tail_a in any::<Vec<u8>>(), tail_b in any::<Vec<u8>>()) {
+            let (mut ea, mut eb) = (enc(&AttributeValue::S(a.clone())), enc(&AttributeValue::S(b.clone())));
+            // Self-delimiting: what follows the encoding must not change the order.
+            ea.extend_from_slice(&tail_a);
+            eb.extend_from_slice(&tail_b);
+            if a != b {
+                prop_assert_eq!(ea.cmp(&eb), a.as_bytes().cmp(b.as_bytes()));
+            }
+        }
+
+        #[test]
+        fn binary_encoding_order_is_bytewise(a in proptest::collection::vec(0u8..4, 0..8), b in proptest::collection::vec(0u8..4, 0..8)) {
+            let ea = enc(&AttributeValue::B(Bytes::from(a.clone())));
+            let eb = enc(&AttributeValue::B(Bytes::from(b.clone())));
+            prop_assert_eq!(ea.cmp(&eb), a.cmp(&b));
+        }
+
+        #[test]
+        fn number_encoding_order_is_numeric(a in number(), b in number()) {
+            let ea = enc(&AttributeValue::N(a.clone()));
+            let eb = enc(&AttributeValue::N(b.clone()));
+            prop_assert_eq!(ea.cmp(&eb), a.cmp(&b));
+        }
+
+        #[test]
+        fn prefix_encoding_is_prefix_of_full(a in ".{0,6}", b in ".{0,6}") {
+            let full = format!("{a}{b}");
+            let mut p = Vec::new();
+            encode_prefix(&AttributeValue::S(a), &mut p);
+            prop_assert!(enc(&AttributeValue::S(full)).starts_with(&p));
+        }
+    }
+
+    #[test]
+    fn hash_is_stable() {
+        // Part of the on-disk format: this value must never change.
+        assert_eq!(partition_hash(b"abc"), partition_hash(b"abc"));
+        assert_ne!(partition_hash(b"abc"), partition_hash(b"abd"));
+        assert_ne!(partition_hash(b""), partition_hash(b"\0"));
+    }
+}

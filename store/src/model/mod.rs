@@ -1,0 +1,11 @@
+//! The data model: values, numbers, keys, tables, and their encodings.
+
+pub mod codec;
+pub mod key;
+pub mod number;
+pub mod table;
+pub mod value;
+pub mod wire;
+
+pub use number::Number;
+pub use value::{AttributeValue, Item};

@@ -1,0 +1,89 @@
+//! `TableMeta`: everything the store knows about a table, as persisted in the
+//! catalog (JSON with a `format` field; see docs/storage-format.md).
+
+use serde::{Deserialize, Serialize};
+
+use super::key::{KeySchema, ScalarType};
+
+/// Catalog format version written by this build.
+pub const TABLE_META_FORMAT: u8 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Billing {
+    PayPerRequest,
+    Provisioned { read: u64, write: u64 },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProjectionMeta {
+    /// ALL, KEYS_ONLY or INCLUDE.
+    pub projection_type: String,
+    pub non_key_attributes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IndexMeta {
+    pub name: String,
+    /// Key space of the index's entries (unique across all tables and indexes).
+    pub id: u32,
+    pub key: KeySchema,
+    pub projection: ProjectionMeta,
+    /// GSIs only: their own throughput when the table is provisioned.
+    pub provisioned: Option<(u64, u64)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StreamMeta {
+    pub enabled: bool,
+    pub view_type: String,
+    /// Label (a timestamp) of the latest stream; a new one each time a stream is enabled.
+    pub label: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SseMeta {
+    pub enabled: bool,
+    pub sse_type: Option<String>,
+    pub kms_master_key_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TableMeta {
+    pub format: u8,
+    /// Key space of the table's items; never reused, so a re-created table
+    /// cannot see a deleted table's data.
+    pub id: u32,
+    pub name: String,
+    /// Random-looking stable identifier shown as `TableId`.
+    pub uuid: String,
+    pub key: KeySchema,
+    pub attribute_definitions: Vec<(String, ScalarType)>,
+    pub billing: Billing,
+    pub local_indexes: Vec<IndexMeta>,
+    pub global_indexes: Vec<IndexMeta>,
+    pub stream: Option<StreamMeta>,
+    pub tags: Vec<(String, String)>,
+    pub sse: Option<SseMeta>,
+    pub table_class: Option<String>,
+    pub deletion_protection: bool,
+    /// Creation time, milliseconds since the Unix epoch.
+    pub created_ms: u64,
+    /// Time of the last change of billing mode (for BillingModeSummary).
+    pub billing_changed_ms: u64,
+}
+
+impl TableMeta {
+    /// `arn:aws:dynamodb:<region>:<account>:table/<name>`.
+    pub fn arn(&self) -> String {
+        table_arn(&self.name)
+    }
+}
+
+/// Region reported in ARNs and stream records.
+pub const REGION: &str = "us-east-1";
+/// Account reported in ARNs.
+pub const ACCOUNT: &str = "000000000000";
+
+pub fn table_arn(name: &str) -> String {
+    format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}")
+}

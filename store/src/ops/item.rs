@@ -1,0 +1,600 @@
+//! Single-item operations: PutItem, GetItem, DeleteItem, UpdateItem.
+//!
+//! Each write is validated completely (key, item, expressions) before it is
+//! submitted; the job the writer runs only reads the current item, checks the
+//! condition, computes the new item with a pure function and stores it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::Map;
+
+use super::capacity::{self, ConsumedCapacity, Mode};
+use super::table::checked_table_name;
+use super::{abort_to_api, Store};
+use crate::api::types::{
+    self, DeleteItemInput, GetItemInput, Names, PutItemInput, UpdateItemInput, Values,
+};
+use crate::api::validate::Violations;
+use crate::api::{encode, ApiError, ApiResult};
+use crate::engine::Abort;
+use crate::expr::{self, legacy, Condition, Projection, Resolver, Update, UpdateAction};
+use crate::model::key::Key;
+use crate::model::table::TableMeta;
+use crate::model::value::{item_size, AttributeValue, Item};
+
+/// Largest item, in bytes by DynamoDB's size rules.
+pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+/// Deepest nesting of maps and lists in one value.
+pub const MAX_NESTING: usize = 32;
+/// Longest attribute name, in bytes.
+pub const MAX_NAME_BYTES: usize = 65535;
+
+const INVALID: &str = "One or more parameter values were invalid: ";
+const RETURN_VALUES: &[&str] = &["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"];
+
+#[derive(Serialize, Default)]
+#[serde(rename_all = "PascalCase")]
+struct WriteOutput {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attributes: Option<Item>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    consumed_capacity: Option<ConsumedCapacity>,
+}
+
+#[derive(Serialize, Default)]
+#[serde(rename_all = "PascalCase")]
+struct GetOutput {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    item: Option<Item>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    consumed_capacity: Option<ConsumedCapacity>,
+}
+
+impl Store {
+    /// The table a request names, or DynamoDB's ResourceNotFoundException.
+    pub(super) fn table(&self, name: &str) -> ApiResult<Arc<TableMeta>> {
+        self.engine
+            .table(name)
+            .ok_or_else(|| ApiError::table_not_found(name))
+    }
+
+    pub(super) async fn put_item(&self, input: PutItemInput) -> ApiResult<Vec<u8>> {
+        let mut v = Violations::new();
+        v.table_name(input.table_name.as_deref(), "tableName");
+        if input.item.is_none() {
+            v.null("item");
+        }
+        v.one_of(
+            input.return_values.as_deref(),
+            "returnValues",
+            RETURN_VALUES,
+        );
+        let on_failure = return_on_failure(
+            input.return_values_on_condition_check_failure.as_deref(),
+            &mut v,
+        );
+        let mode = Mode::parse(input.return_consumed_capacity.as_deref(), &mut v);
+        v.finish()?;
+        let return_old = match input.return_values.as_deref() {
+            None | Some("NONE") => false,
+            Some("ALL_OLD") => true,
+            Some(_) => return Err(ApiError::validation("Return values set to invalid value")),
+        };
+        let name = checked_table_name(input.table_name.as_deref())?;
+        let table = self.table(name)?;
+        let item = input.item.unwrap_or_default();
+        validate_item(&item)?;
+        let key = table
+            .key
+            .key_of_item(&item)
+            .map_err(|e| ApiError::validation(e.to_string()))?;
+        if item_size(&item) > MAX_ITEM_BYTES {
+            return Err(ApiError::validation(
+                "Item size has exceeded the maximum allowed size",
+            ));
+        }
+        let cond = write_condition(
+            input.condition_expression.as_deref(),
+            input.expected.as_ref(),
+            input.conditional_operator.as_deref(),
+            input.expression_attribute_names.as_ref(),
+            input.expression_attribute_values.as_ref(),
+            None,
+            false,
+        )?
+        .0;
+        let size = item_size(&item);
+        let item = Arc::new(item);
+        let job_table = table.clone();
+        let old = self
+            .engine
+            .write(move |ctx| {
+                let table = live_table(ctx.table(&job_table.name), &job_table)?;
+                let old = ctx.get_item(&table, &key)?;
+                check(cond.as_ref(), old.as_ref(), on_failure)?;
+                ctx.put_item(&table, &key, &item, old.as_ref())?;
+                Ok(old)
+            })
+            .await
+            .map_err(abort_to_api)?;
+        let units = capacity::write_units(size.max(old.as_ref().map_or(0, item_size)));
+        encode(&WriteOutput {
+            attributes: if return_old { old } else { None },
+            consumed_capacity: capacity::report(mode, &table.name, units),
+        })
+    }
+
+    pub(super) fn get_item(&self, input: GetItemInput) -> ApiResult<Vec<u8>> {
+        let mut v = Violations::new();
+        v.table_name(input.table_name.as_deref(), "tableName");
+        if input.key.is_none() {
+            v.null("key");
+        }
+        if input
+            .attributes_to_get
+            .as_ref()
+            .is_some_and(|a| a.is_empty())
+        {
+            v.push(
+                "'[]'",
+                "attributesToGet",
+                "Member must have length greater than or equal to 1",
+            );
+        }
+        let mode = Mode::parse(input.return_consumed_capacity.as_deref(), &mut v);
+        v.finish()?;
+        let name = checked_table_name(input.table_name.as_deref())?;
+        let table = self.table(name)?;
+        let key = request_key(&table, input.key.as_ref())?;
+        let projection = read_projection(
+            input.projection_expression.as_deref(),
+            input.attributes_to_get.as_deref(),
+            input.expression_attribute_names.as_ref(),
+        )?;
+        let item = self.engine.read(|r| r.get_item(&table, &key))?;
+        let consistent = input.consistent_read.unwrap_or(false);
+        let units = capacity::read_units(item.as_ref().map_or(0, item_size), consistent);
+        let item = match (item, projection) {
+            (Some(i), Some(p)) => Some(p.apply(&i)),
+            (item, None) => item,
+            (None, Some(_)) => None,
+        };
+        encode(&GetOutput {
+            item,
+            consumed_capacity: capacity::report(mode, &table.name, units),
+        })
+    }
+
+    pub(super) async fn delete_item(&self, input: DeleteItemInput) -> ApiResult<Vec<u8>> {
+        let mut v = Violations::new();
+        v.table_name(input.table_name.as_deref(), "tableName");
+        if input.key.is_none() {
+            v.null("key");
+        }
+        v.one_of(
+            input.return_values.as_deref(),
+            "returnValues",
+            RETURN_VALUES,
+        );
+        let on_failure = return_on_failure(
+            input.return_values_on_condition_check_failure.as_deref(),
+            &mut v,
+        );
+        let mode = Mode::parse(input.return_consumed_capacity.as_deref(), &mut v);
+        v.finish()?;
+        let return_old = match input.return_values.as_deref() {
+            None | Some("NONE") => false,
+            Some("ALL_OLD") => true,
+            Some(_) => return Err(ApiError::validation("Return values set to invalid value")),
+        };
+        let name = checked_table_name(input.table_name.as_deref())?;
+        let table = self.table(name)?;
+        let key = request_key(&table, input.key.as_ref())?;
+        let cond = write_condition(
+            input.condition_expression.as_deref(),
+            input.expected.as_ref(),
+            input.conditional_operator.as_deref(),
+            input.expression_attribute_names.as_ref(),
+            input.expression_attribute_values.as_ref(),
+            None,
+            false,
+        )?
+        .0;
+        let job_table = table.clone();
+        let old = self
+            .engine
+            .write(move |ctx| {
+                let table = live_table(ctx.table(&job_table.name), &job_table)?;
+                let old = ctx.get_item(&table, &key)?;
+                check(cond.as_ref(), old.as_ref(), on_failure)?;
+                if let Some(o) = &old {
+                    ctx.delete_item(&table, &key, o)?;
+                }
+                Ok(old)
+            })
+            .await
+            .map_err(abort_to_api)?;
+        let units = capacity::write_units(old.as_ref().map_or(0, item_size));
+        encode(&WriteOutput {
+            attributes: if return_old { old } else { None },
+            consumed_capacity: capacity::report(mode, &table.name, units),
+        })
+    }
+
+    pub(super) async fn update_item(&self, input: UpdateItemInput) -> ApiResult<Vec<u8>> {
+        let mut v = Violations::new();
+        v.table_name(input.table_name.as_deref(), "tableName");
+        if input.key.is_none() {
+            v.null("key");
+        }
+        v.one_of(
+            input.return_values.as_deref(),
+            "returnValues",
+            RETURN_VALUES,
+        );
+        let on_failure = return_on_failure(
+            input.return_values_on_condition_check_failure.as_deref(),
+            &mut v,
+        );
+        let mode = Mode::parse(input.return_consumed_capacity.as_deref(), &mut v);
+        v.finish()?;
+        let return_values = input
+            .return_values
+            .clone()
+            .unwrap_or_else(|| "NONE".to_owned());
+        let name = checked_table_name(input.table_name.as_deref())?;
+        let table = self.table(name)?;
+        let key = request_key(&table, input.key.as_ref())?;
+        if input.update_expression.is_some() && input.attribute_updates.is_some() {
+            return Err(mixed(&["AttributeUpdates"], &["UpdateExpression"]));
+        }
+        let legacy_update = match &input.attribute_updates {
+            Some(u) => {
+                if input.condition_expression.is_some() {
+                    return Err(mixed(&["AttributeUpdates"], &["ConditionExpression"]));
+                }
+                Some(legacy::attribute_updates(&convert_updates(u))?)
+            }
+            None => None,
+        };
+        let (cond, update) = write_condition(
+            input.condition_expression.as_deref(),
+            input.expected.as_ref(),
+            input.conditional_operator.as_deref(),
+            input.expression_attribute_names.as_ref(),
+            input.expression_attribute_values.as_ref(),
+            input.update_expression.as_deref(),
+            input.attribute_updates.is_none(),
+        )?;
+        let update = update.or(legacy_update).map(Arc::new);
+        let key_item = key.to_item(&table.key);
+        let job_table = table.clone();
+        let (old, new) = self
+            .engine
+            .write(move |ctx| {
+                let table = live_table(ctx.table(&job_table.name), &job_table)?;
+                let old = ctx.get_item(&table, &key)?;
+                check(cond.as_ref(), old.as_ref(), on_failure)?;
+                let base = old.clone().unwrap_or_else(|| key_item.clone());
+                let new = match &update {
+                    Some(u) => {
+                        let key_names: Vec<&str> = table.key.names().collect();
+                        u.apply(&base, &key_names)
+                            .map_err(|e| Abort::Op(ApiError::from(e)))?
+                    }
+                    None => base,
+                };
+                if item_size(&new) > MAX_ITEM_BYTES {
+                    return Err(Abort::Op(ApiError::validation(
+                        "Item size to update has exceeded the maximum allowed size",
+                    )));
+                }
+                // An update that only removes, applied to a missing item, creates nothing.
+                if old.is_none() && update.as_deref().is_some_and(only_removes) {
+                    return Ok((old, None));
+                }
+                ctx.put_item(&table, &key, &new, old.as_ref())?;
+                Ok((old, Some(new)))
+            })
+            .await
+            .map_err(abort_to_api)?;
+        let units = capacity::write_units(
+            old.as_ref()
+                .map_or(0, item_size)
+                .max(new.as_ref().map_or(0, item_size)),
+        );
+        let update = input.update_expression.is_some() || input.attribute_updates.is_some();
+        let attributes = match return_values.as_str() {
+            "ALL_OLD" => old,
+            "ALL_NEW" => new,
+            "UPDATED_OLD" | "UPDATED_NEW" if update => {
+                let source = if return_values == "UPDATED_OLD" {
+                    old
+                } else {
+                    new
+                };
+                source.and_then(|s| {
+                    let part = updated_part(&input, &table, &s);
+                    (!part.is_empty()).then_some(part)
+                })
+            }
+            _ => None,
+        };
+        encode(&WriteOutput {
+            attributes,
+            consumed_capacity: capacity::report(mode, &table.name, units),
+        })
+    }
+}
+
+/// Whether an update only takes things away: applied to a missing item, such
+/// an update creates nothing (SET and ADD create the item, even when empty).
+fn only_removes(update: &Update) -> bool {
+    !update.actions().is_empty()
+        && update.actions().iter().all(|a| {
+            matches!(
+                a,
+                UpdateAction::Remove(_) | UpdateAction::Delete(..) | UpdateAction::LegacyDelete(..)
+            )
+        })
+}
+
+/// The attributes an update touched, as UPDATED_OLD/UPDATED_NEW return them.
+/// (Resolving again is cheap: the parsed expressions are cached.)
+fn updated_part(input: &UpdateItemInput, _table: &TableMeta, item: &Item) -> Item {
+    let update = match (&input.update_expression, &input.attribute_updates) {
+        (Some(text), _) => Resolver::new(
+            input.expression_attribute_names.as_ref(),
+            input.expression_attribute_values.as_ref(),
+        )
+        .and_then(|mut r| r.update(text)),
+        (None, Some(u)) => legacy::attribute_updates(&convert_updates(u)),
+        (None, None) => return Item::new(),
+    };
+    match update {
+        Ok(u) => u.updated_part(item),
+        Err(_) => Item::new(),
+    }
+}
+
+/// The table the job must write to: still the table that was validated
+/// against (not deleted, not re-created under the same name meanwhile).
+fn live_table(
+    current: Option<Arc<TableMeta>>,
+    validated: &TableMeta,
+) -> Result<Arc<TableMeta>, Abort<ApiError>> {
+    match current {
+        Some(t) if t.id == validated.id => Ok(t),
+        _ => Err(Abort::Op(ApiError::table_not_found(&validated.name))),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OnFailure {
+    None,
+    AllOld,
+}
+
+fn return_on_failure(value: Option<&str>, v: &mut Violations) -> OnFailure {
+    v.one_of(
+        value,
+        "returnValuesOnConditionCheckFailure",
+        &["ALL_OLD", "NONE"],
+    );
+    match value {
+        Some("ALL_OLD") => OnFailure::AllOld,
+        _ => OnFailure::None,
+    }
+}
+
+/// Evaluate the write's condition against the current item.
+fn check(
+    cond: Option<&Arc<Condition>>,
+    old: Option<&Item>,
+    on_failure: OnFailure,
+) -> Result<(), Abort<ApiError>> {
+    let Some(cond) = cond else { return Ok(()) };
+    let empty = Item::new();
+    let ok = cond
+        .evaluate(old.unwrap_or(&empty))
+        .map_err(|e| Abort::Op(ApiError::from(e)))?;
+    if ok {
+        return Ok(());
+    }
+    let mut err = ApiError::conditional_check_failed();
+    if let (OnFailure::AllOld, Some(item)) = (on_failure, old) {
+        let mut extra = Map::new();
+        if let Ok(v) = serde_json::to_value(item) {
+            extra.insert("Item".into(), v);
+        }
+        err.extra = Some(extra);
+    }
+    Err(Abort::Op(err))
+}
+
+/// DynamoDB's error for mixing legacy and expression parameters.
+fn mixed(legacy: &[&str], expression: &[&str]) -> ApiError {
+    ApiError::validation(format!(
+        "Can not use both expression and non-expression parameters in the same request: Non-expression parameters: {{{}}} Expression parameters: {{{}}}",
+        legacy.join(", "),
+        expression.join(", ")
+    ))
+}
+
+/// Resolve a write's condition (ConditionExpression or Expected) and, for
+/// UpdateItem, its UpdateExpression, checking names/values usage.
+fn write_condition(
+    condition: Option<&str>,
+    expected: Option<&BTreeMap<String, types::ExpectedAttributeValue>>,
+    conditional_operator: Option<&str>,
+    names: Option<&Names>,
+    values: Option<&Values>,
+    update: Option<&str>,
+    update_op: bool,
+) -> ApiResult<(Option<Arc<Condition>>, Option<Update>)> {
+    if condition.is_some() && expected.is_some() {
+        return Err(mixed(&["Expected"], &["ConditionExpression"]));
+    }
+    if update.is_some() && expected.is_some() {
+        return Err(mixed(&["Expected"], &["UpdateExpression"]));
+    }
+    if conditional_operator.is_some() && condition.is_some() {
+        return Err(mixed(&["ConditionalOperator"], &["ConditionExpression"]));
+    }
+    if condition.is_none() && update.is_none() {
+        let params: &[&str] = if update_op {
+            &["UpdateExpression", "ConditionExpression"]
+        } else {
+            &["ConditionExpression"]
+        };
+        if names.is_some() {
+            return Err(expr::only_with_expressions_error(false, params).into());
+        }
+        if values.is_some() {
+            return Err(expr::only_with_expressions_error(true, params).into());
+        }
+        let cond = match expected {
+            Some(e) => Some(Arc::new(legacy::expected(
+                &convert_expected(e),
+                conditional_operator,
+            )?)),
+            None => {
+                if conditional_operator.is_some() {
+                    return Err(legacy::conditional_operator_alone_error().into());
+                }
+                None
+            }
+        };
+        return Ok((cond, None));
+    }
+    let mut r = Resolver::new(names, values)?;
+    let upd = match update {
+        Some(t) => Some(r.update(t)?),
+        None => None,
+    };
+    let cond = match condition {
+        Some(t) => Some(Arc::new(r.condition(t)?)),
+        None => None,
+    };
+    r.finish()?;
+    Ok((cond, upd))
+}
+
+/// The projection of a read: ProjectionExpression or AttributesToGet.
+fn read_projection(
+    expression: Option<&str>,
+    attributes: Option<&[String]>,
+    names: Option<&Names>,
+) -> ApiResult<Option<Projection>> {
+    match (expression, attributes) {
+        (Some(_), Some(_)) => Err(mixed(&["AttributesToGet"], &["ProjectionExpression"])),
+        (Some(text), None) => {
+            let mut r = Resolver::new(names, None)?;
+            let p = r.projection(text)?;
+            r.finish()?;
+            Ok(Some(p))
+        }
+        (None, attrs) => {
+            if names.is_some() {
+                return Err(ApiError::validation(
+                    "ExpressionAttributeNames can only be specified when using expressions",
+                ));
+            }
+            match attrs {
+                Some(a) => Ok(Some(legacy::attributes_to_get(a)?)),
+                None => Ok(None),
+            }
+        }
+    }
+}
+
+/// The `Key` parameter of a request, validated against the table's schema.
+fn request_key(table: &TableMeta, key: Option<&Item>) -> ApiResult<Key> {
+    let key = key.ok_or_else(|| ApiError::validation("1 validation error detected: Value null at 'key' failed to satisfy constraint: Member must not be null"))?;
+    table
+        .key
+        .key_of_request(key)
+        .map_err(|e| ApiError::validation(e.to_string()))
+}
+
+/// Schema-free checks of a whole item: attribute names and nesting depth.
+pub(crate) fn validate_item(item: &Item) -> ApiResult<()> {
+    for (name, value) in item {
+        check_name(name)?;
+        check_depth(value, 1)?;
+    }
+    Ok(())
+}
+
+fn check_name(name: &str) -> ApiResult<()> {
+    if name.is_empty() {
+        return Err(ApiError::validation(format!(
+            "{INVALID}Empty attribute name"
+        )));
+    }
+    if name.len() > MAX_NAME_BYTES {
+        return Err(ApiError::validation(format!(
+            "{INVALID}Attribute name exceeds the size limit of {MAX_NAME_BYTES} bytes: length {}",
+            name.len()
+        )));
+    }
+    Ok(())
+}
+
+fn check_depth(value: &AttributeValue, depth: usize) -> ApiResult<()> {
+    let children: Box<dyn Iterator<Item = &AttributeValue>> = match value {
+        AttributeValue::M(m) => {
+            for k in m.keys() {
+                check_name(k)?;
+            }
+            Box::new(m.values())
+        }
+        AttributeValue::L(l) => Box::new(l.iter()),
+        _ => return Ok(()),
+    };
+    if depth > MAX_NESTING {
+        return Err(ApiError::validation(format!(
+            "{INVALID}Nesting Levels have exceeded supported limits: maximum nesting depth is {MAX_NESTING}"
+        )));
+    }
+    for c in children {
+        check_depth(c, depth + 1)?;
+    }
+    Ok(())
+}
+
+fn convert_expected(
+    e: &BTreeMap<String, types::ExpectedAttributeValue>,
+) -> BTreeMap<String, legacy::ExpectedAttributeValue> {
+    e.iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                legacy::ExpectedAttributeValue {
+                    value: v.value.clone(),
+                    exists: v.exists,
+                    comparison_operator: v.comparison_operator.clone(),
+                    attribute_value_list: v.attribute_value_list.clone(),
+                },
+            )
+        })
+        .collect()
+}
+
+fn convert_updates(
+    u: &BTreeMap<String, types::AttributeValueUpdate>,
+) -> BTreeMap<String, legacy::AttributeValueUpdate> {
+    u.iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                legacy::AttributeValueUpdate {
+                    value: v.value.clone(),
+                    action: v.action.clone(),
+                },
+            )
+        })
+        .collect()
+}

@@ -1,0 +1,879 @@
+//! Table management: CreateTable, DescribeTable, ListTables, DeleteTable,
+//! UpdateTable.
+//!
+//! Tables become ACTIVE as soon as they are created: the engine creates a
+//! table in the same commit that acknowledges the request, so there is no
+//! CREATING phase to wait through.
+
+use std::collections::HashSet;
+
+use serde_json::{json, Map, Value};
+
+use super::{abort_to_api, now_ms, Store};
+use crate::api::types::{
+    AttributeDefinition, CreateTableInput, KeySchemaElement, ListTablesInput,
+    ProvisionedThroughput, SecondaryIndex, StreamSpecification, TableNameInput, UpdateTableInput,
+};
+use crate::api::validate::Violations;
+use crate::api::{encode, ApiError, ApiResult};
+use crate::engine::{Abort, Stats};
+use crate::model::key::{KeyAttribute, KeySchema, ScalarType};
+use crate::model::table::{
+    Billing, IndexMeta, ProjectionMeta, SseMeta, StreamMeta, TableMeta, TABLE_META_FORMAT,
+};
+
+const INVALID: &str = "One or more parameter values were invalid: ";
+const MAX_KEY_NAME: usize = 255;
+
+impl Store {
+    pub(super) async fn create_table(&self, input: CreateTableInput) -> ApiResult<Vec<u8>> {
+        let meta = validate_create(input)?;
+        let name = meta.name.clone();
+        let created = self
+            .engine
+            .write(move |ctx| {
+                if ctx.table(&name).is_some() {
+                    return Err(Abort::Op(ApiError::in_use(format!(
+                        "Table already exists: {name}"
+                    ))));
+                }
+                let mut meta = meta.clone();
+                meta.id = ctx.next_id()?;
+                for index in meta
+                    .local_indexes
+                    .iter_mut()
+                    .chain(meta.global_indexes.iter_mut())
+                {
+                    index.id = ctx.next_id()?;
+                }
+                ctx.put_table(meta.clone())?;
+                Ok(meta)
+            })
+            .await
+            .map_err(abort_to_api)?;
+        encode(&json!({ "TableDescription": describe(&created, Stats::default(), "ACTIVE") }))
+    }
+
+    pub(super) fn describe_table(&self, input: TableNameInput) -> ApiResult<Vec<u8>> {
+        let name = checked_table_name(input.table_name.as_deref())?;
+        let meta = self
+            .engine
+            .table(name)
+            .ok_or_else(|| ApiError::table_not_found(name))?;
+        let stats = self.engine.read(|r| r.stats(meta.id))?;
+        encode(&json!({ "Table": describe(&meta, stats, "ACTIVE") }))
+    }
+
+    pub(super) fn list_tables(&self, input: ListTablesInput) -> ApiResult<Vec<u8>> {
+        let mut v = Violations::new();
+        if let Some(limit) = input.limit {
+            if limit < 1 {
+                v.push(
+                    &format!("'{limit}'"),
+                    "limit",
+                    "Member must have value greater than or equal to 1",
+                );
+            } else if limit > 100 {
+                v.push(
+                    &format!("'{limit}'"),
+                    "limit",
+                    "Member must have value less than or equal to 100",
+                );
+            }
+        }
+        if let Some(start) = input.exclusive_start_table_name.as_deref() {
+            v.table_name(Some(start), "exclusiveStartTableName");
+        }
+        v.finish()?;
+        let limit = input.limit.unwrap_or(100) as usize;
+        let names = self.engine.table_names();
+        let start = match input.exclusive_start_table_name.as_deref() {
+            Some(s) => names.partition_point(|n| n.as_str() <= s),
+            None => 0,
+        };
+        let page: Vec<&String> = names[start..].iter().take(limit).collect();
+        let mut out = Map::new();
+        if start + page.len() < names.len() {
+            if let Some(last) = page.last() {
+                out.insert("LastEvaluatedTableName".into(), json!(last));
+            }
+        }
+        out.insert("TableNames".into(), json!(page));
+        encode(&Value::Object(out))
+    }
+
+    pub(super) async fn delete_table(&self, input: TableNameInput) -> ApiResult<Vec<u8>> {
+        let name = checked_table_name(input.table_name.as_deref())?.to_owned();
+        let deleted = self
+            .engine
+            .write(move |ctx| {
+                let meta = ctx.table(&name).ok_or_else(|| Abort::Op(ApiError::table_not_found(&name)))?;
+                if meta.deletion_protection {
+                    return Err(Abort::Op(ApiError::validation(format!(
+                        "Resource cannot be deleted as it is currently protected against deletion. Disable deletion protection first. Table: {name}"
+                    ))));
+                }
+                let stats = ctx.stats(meta.id)?;
+                ctx.drop_table(&meta)?;
+                Ok((meta, stats))
+            })
+            .await
+            .map_err(abort_to_api)?;
+        let (meta, stats) = deleted;
+        let mut desc = describe(&meta, stats, "DELETING");
+        // DynamoDB's DeleteTable answer is a summary: no schema, no indexes.
+        if let Value::Object(m) = &mut desc {
+            for k in [
+                "CreationDateTime",
+                "KeySchema",
+                "AttributeDefinitions",
+                "GlobalSecondaryIndexes",
+                "LocalSecondaryIndexes",
+            ] {
+                m.remove(k);
+            }
+        }
+        encode(&json!({ "TableDescription": desc }))
+    }
+
+    pub(super) async fn update_table(&self, input: UpdateTableInput) -> ApiResult<Vec<u8>> {
+        let mut v = Violations::new();
+        v.table_name(input.table_name.as_deref(), "tableName");
+        v.one_of(
+            input.billing_mode.as_deref(),
+            "billingMode",
+            &["PROVISIONED", "PAY_PER_REQUEST"],
+        );
+        v.one_of(
+            input.table_class.as_deref(),
+            "tableClass",
+            &["STANDARD", "STANDARD_INFREQUENT_ACCESS"],
+        );
+        if let Some(pt) = &input.provisioned_throughput {
+            check_throughput(pt, "provisionedThroughput", &mut v);
+        }
+        if let Some(s) = &input.stream_specification {
+            check_stream_spec(s, &mut v);
+        }
+        v.finish()?;
+        if input
+            .global_secondary_index_updates
+            .as_ref()
+            .is_some_and(|u| !u.is_empty())
+        {
+            return Err(ApiError::validation(
+                "GlobalSecondaryIndexUpdates are not supported by this version of Ferrodyn",
+            ));
+        }
+        if input.replica_updates.is_some() {
+            return Err(ApiError::validation(
+                "ReplicaUpdates are not supported: Ferrodyn has no global tables",
+            ));
+        }
+        let name = input.table_name.clone().unwrap_or_default();
+        let updated = self
+            .engine
+            .write(move |ctx| {
+                let current = ctx
+                    .table(&name)
+                    .ok_or_else(|| Abort::Op(ApiError::table_not_found(&name)))?;
+                let meta = apply_update(&current, &input).map_err(Abort::Op)?;
+                ctx.put_table(meta.clone())?;
+                let stats = ctx.stats(meta.id)?;
+                Ok((meta, stats))
+            })
+            .await
+            .map_err(abort_to_api)?;
+        encode(&json!({ "TableDescription": describe(&updated.0, updated.1, "ACTIVE") }))
+    }
+}
+
+/// The table name of a request on an existing table: present and well-formed
+/// (a malformed name is a ValidationException, not ResourceNotFound).
+pub(super) fn checked_table_name(name: Option<&str>) -> ApiResult<&str> {
+    let mut v = Violations::new();
+    v.table_name(name, "tableName");
+    v.finish()?;
+    Ok(name.unwrap_or_default())
+}
+
+fn check_throughput(pt: &ProvisionedThroughput, path: &str, v: &mut Violations) {
+    for (value, member) in [
+        (pt.read_capacity_units, "readCapacityUnits"),
+        (pt.write_capacity_units, "writeCapacityUnits"),
+    ] {
+        match value {
+            None => v.null(&format!("{path}.{member}")),
+            Some(n) if n < 1 => v.push(
+                &format!("'{n}'"),
+                &format!("{path}.{member}"),
+                "Member must have value greater than or equal to 1",
+            ),
+            Some(_) => {}
+        }
+    }
+}
+
+fn check_stream_spec(s: &StreamSpecification, v: &mut Violations) {
+    if s.stream_enabled.is_none() {
+        v.null("streamSpecification.streamEnabled");
+    }
+    v.one_of(
+        s.stream_view_type.as_deref(),
+        "streamSpecification.streamViewType",
+        &["NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_ONLY"],
+    );
+}
+
+fn stream_label() -> String {
+    // DynamoDB's labels are ISO 8601 timestamps with milliseconds.
+    let ms = now_ms();
+    let secs = ms / 1000;
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        ms % 1000
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+fn stream_meta(spec: Option<&StreamSpecification>) -> ApiResult<Option<StreamMeta>> {
+    match spec {
+        Some(StreamSpecification {
+            stream_enabled: Some(true),
+            stream_view_type,
+        }) => match stream_view_type {
+            Some(t) => Ok(Some(StreamMeta {
+                enabled: true,
+                view_type: t.clone(),
+                label: stream_label(),
+            })),
+            None => Err(ApiError::validation(format!(
+                "{INVALID}You must specify a StreamViewType when enabling a stream"
+            ))),
+        },
+        _ => Ok(None),
+    }
+}
+
+/// Key schema elements → a `KeySchema`, with DynamoDB's checks. `defs` are
+/// the attribute definitions; `what` names the schema in messages.
+fn key_schema(
+    elements: &[KeySchemaElement],
+    defs: &[(String, ScalarType)],
+    index: Option<&str>,
+) -> ApiResult<KeySchema> {
+    let hash_first = elements.first().and_then(|e| e.key_type.as_deref()) == Some("HASH");
+    if !hash_first {
+        return Err(ApiError::validation(match index {
+            None => "Invalid KeySchema: The first KeySchemaElement is not a HASH key type".to_owned(),
+            Some(i) => format!("{INVALID}Index KeySchema: The first KeySchemaElement is not a HASH key type for index: {i}"),
+        }));
+    }
+    if elements.len() == 2 && elements[1].key_type.as_deref() != Some("RANGE") {
+        return Err(ApiError::validation(match index {
+            None => "Invalid KeySchema: The second KeySchemaElement is not a RANGE key type".to_owned(),
+            Some(i) => format!("{INVALID}Index KeySchema: The second KeySchemaElement is not a RANGE key type for index: {i}"),
+        }));
+    }
+    if elements.len() == 2 && elements[0].attribute_name == elements[1].attribute_name {
+        return Err(ApiError::validation(format!(
+            "{INVALID}Duplicate attribute names in KeySchema: {}",
+            elements[0].attribute_name.as_deref().unwrap_or_default()
+        )));
+    }
+    let lookup = |e: &KeySchemaElement| -> ApiResult<KeyAttribute> {
+        let name = e.attribute_name.clone().unwrap_or_default();
+        match defs.iter().find(|(n, _)| *n == name) {
+            Some((_, t)) => Ok(KeyAttribute { name, scalar: *t }),
+            None => {
+                let keys: Vec<&str> = elements
+                    .iter()
+                    .filter_map(|e| e.attribute_name.as_deref())
+                    .collect();
+                let all: Vec<&str> = defs.iter().map(|(n, _)| n.as_str()).collect();
+                Err(ApiError::validation(format!(
+                    "{INVALID}Some index key attributes are not defined in AttributeDefinitions. Keys: [{}], AttributeDefinitions: [{}]",
+                    keys.join(", "),
+                    all.join(", ")
+                )))
+            }
+        }
+    };
+    let partition = lookup(&elements[0])?;
+    let sort = match elements.get(1) {
+        Some(e) => Some(lookup(e)?),
+        None => None,
+    };
+    Ok(KeySchema { partition, sort })
+}
+
+fn check_key_schema_members(
+    elements: Option<&Vec<KeySchemaElement>>,
+    path: &str,
+    v: &mut Violations,
+) {
+    let Some(elements) = elements else {
+        v.null(path);
+        return;
+    };
+    if elements.is_empty() {
+        v.push(
+            "'[]'",
+            path,
+            "Member must have length greater than or equal to 1",
+        );
+    }
+    if elements.len() > 2 {
+        v.push(
+            &format!("'{}'", render_key_schema(elements)),
+            path,
+            "Member must have length less than or equal to 2",
+        );
+    }
+    for (i, e) in elements.iter().enumerate() {
+        let member = format!("{path}.{}.member", i + 1);
+        match e.attribute_name.as_deref() {
+            None => v.null(&format!("{member}.attributeName")),
+            Some(n) if n.len() > MAX_KEY_NAME => v.push(
+                &format!("'{n}'"),
+                &format!("{member}.attributeName"),
+                "Member must have length less than or equal to 255",
+            ),
+            Some("") => v.push(
+                "''",
+                &format!("{member}.attributeName"),
+                "Member must have length greater than or equal to 1",
+            ),
+            Some(_) => {}
+        }
+        match e.key_type.as_deref() {
+            None => v.null(&format!("{member}.keyType")),
+            other => v.one_of(other, &format!("{member}.keyType"), &["HASH", "RANGE"]),
+        }
+    }
+}
+
+fn render_key_schema(elements: &[KeySchemaElement]) -> String {
+    let parts: Vec<String> = elements
+        .iter()
+        .map(|e| {
+            format!(
+                "KeySchemaElement(attributeName={}, keyType={})",
+                e.attribute_name.as_deref().unwrap_or("null"),
+                e.key_type.as_deref().unwrap_or("null")
+            )
+        })
+        .collect();
+    format!("[{}]", parts.join(", "))
+}
+
+fn attribute_definitions(
+    defs: &[AttributeDefinition],
+    v: &mut Violations,
+) -> Vec<(String, ScalarType)> {
+    let mut out = Vec::new();
+    for (i, d) in defs.iter().enumerate() {
+        let member = format!("attributeDefinitions.{}.member", i + 1);
+        if d.attribute_name.is_none() {
+            v.null(&format!("{member}.attributeName"));
+        }
+        match d.attribute_type.as_deref() {
+            None => v.null(&format!("{member}.attributeType")),
+            Some(t) => v.one_of(
+                Some(t),
+                &format!("{member}.attributeType"),
+                &["B", "N", "S"],
+            ),
+        }
+        if let (Some(n), Some(t)) = (
+            &d.attribute_name,
+            d.attribute_type.as_deref().and_then(ScalarType::parse),
+        ) {
+            out.push((n.clone(), t));
+        }
+    }
+    out
+}
+
+fn projection(p: Option<&crate::api::types::Projection>, index: &str) -> ApiResult<ProjectionMeta> {
+    let Some(p) = p else {
+        return Err(ApiError::validation(format!(
+            "{INVALID}Projection is required for index: {index}"
+        )));
+    };
+    let projection_type = p
+        .projection_type
+        .clone()
+        .unwrap_or_else(|| "INCLUDE".to_owned());
+    let non_key = p.non_key_attributes.clone().unwrap_or_default();
+    match projection_type.as_str() {
+        "ALL" | "KEYS_ONLY" if !non_key.is_empty() => Err(ApiError::validation(format!(
+            "{INVALID}ProjectionType is {projection_type}, but NonKeyAttributes is specified"
+        ))),
+        "INCLUDE" if non_key.is_empty() => Err(ApiError::validation(format!(
+            "{INVALID}ProjectionType is INCLUDE, but NonKeyAttributes is not specified"
+        ))),
+        "ALL" | "KEYS_ONLY" | "INCLUDE" => Ok(ProjectionMeta { projection_type, non_key_attributes: non_key }),
+        other => Err(ApiError::validation(format!(
+            "1 validation error detected: Value '{other}' at 'projection.projectionType' failed to satisfy constraint: Member must satisfy enum value set: [ALL, INCLUDE, KEYS_ONLY]"
+        ))),
+    }
+}
+
+fn validate_create(input: CreateTableInput) -> ApiResult<TableMeta> {
+    let mut v = Violations::new();
+    v.table_name(input.table_name.as_deref(), "tableName");
+    check_key_schema_members(input.key_schema.as_ref(), "keySchema", &mut v);
+    let defs = match &input.attribute_definitions {
+        Some(d) => attribute_definitions(d, &mut v),
+        None => {
+            v.null("attributeDefinitions");
+            Vec::new()
+        }
+    };
+    v.one_of(
+        input.billing_mode.as_deref(),
+        "billingMode",
+        &["PROVISIONED", "PAY_PER_REQUEST"],
+    );
+    v.one_of(
+        input.table_class.as_deref(),
+        "tableClass",
+        &["STANDARD", "STANDARD_INFREQUENT_ACCESS"],
+    );
+    if let Some(pt) = &input.provisioned_throughput {
+        check_throughput(pt, "provisionedThroughput", &mut v);
+    }
+    if let Some(s) = &input.stream_specification {
+        check_stream_spec(s, &mut v);
+    }
+    v.finish()?;
+    let name = input.table_name.clone().unwrap_or_default();
+    let elements = input.key_schema.clone().unwrap_or_default();
+
+    let mut seen = HashSet::new();
+    for (n, _) in &defs {
+        if !seen.insert(n.as_str()) {
+            return Err(ApiError::validation(format!(
+                "{INVALID}Duplicate AttributeName in AttributeDefinitions: {n}"
+            )));
+        }
+    }
+    let key = key_schema(&elements, &defs, None)?;
+
+    let billing = match (input.billing_mode.as_deref(), &input.provisioned_throughput) {
+        (Some("PAY_PER_REQUEST"), Some(_)) => {
+            return Err(ApiError::validation(format!(
+                "{INVALID}Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST"
+            )))
+        }
+        (Some("PAY_PER_REQUEST"), None) => Billing::PayPerRequest,
+        (_, None) => {
+            return Err(ApiError::validation(format!(
+                "{INVALID}ReadCapacityUnits and WriteCapacityUnits must both be specified when BillingMode is PROVISIONED"
+            )))
+        }
+        (_, Some(pt)) => Billing::Provisioned {
+            read: pt.read_capacity_units.unwrap_or(1) as u64,
+            write: pt.write_capacity_units.unwrap_or(1) as u64,
+        },
+    };
+
+    let mut used: HashSet<&str> = key.names().collect();
+    let mut index_names = HashSet::new();
+    let mut local_indexes = Vec::new();
+    for lsi in input.local_secondary_indexes.iter().flatten() {
+        let meta = index_meta(lsi, &defs, &billing, false)?;
+        if key.sort.is_none() {
+            return Err(ApiError::validation(format!(
+                "{INVALID}Table KeySchema does not have a range key, which is required when specifying a LocalSecondaryIndex"
+            )));
+        }
+        if meta.key.partition.name != key.partition.name || meta.key.sort.is_none() {
+            return Err(ApiError::validation(format!(
+                "{INVALID}Index KeySchema does not have the same leading hash key as table KeySchema for index: {}. index hash key: {}, table hash key: {}",
+                meta.name, meta.key.partition.name, key.partition.name
+            )));
+        }
+        if !index_names.insert(meta.name.clone()) {
+            return Err(ApiError::validation(format!(
+                "{INVALID}Duplicate index name: {}",
+                meta.name
+            )));
+        }
+        local_indexes.push(meta);
+    }
+    let mut global_indexes = Vec::new();
+    for gsi in input.global_secondary_indexes.iter().flatten() {
+        let meta = index_meta(gsi, &defs, &billing, true)?;
+        if !index_names.insert(meta.name.clone()) {
+            return Err(ApiError::validation(format!(
+                "{INVALID}Duplicate index name: {}",
+                meta.name
+            )));
+        }
+        global_indexes.push(meta);
+    }
+    for index in local_indexes.iter().chain(&global_indexes) {
+        used.extend(index.key.names());
+    }
+    if defs.len() != used.len() || defs.iter().any(|(n, _)| !used.contains(n.as_str())) {
+        return Err(ApiError::validation(format!(
+            "{INVALID}Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions"
+        )));
+    }
+
+    let stream = stream_meta(input.stream_specification.as_ref())?;
+    let sse = input
+        .sse_specification
+        .as_ref()
+        .filter(|s| s.enabled == Some(true))
+        .map(|s| SseMeta {
+            enabled: true,
+            sse_type: s.sse_type.clone(),
+            kms_master_key_id: s.kms_master_key_id.clone(),
+        });
+    let tags = input
+        .tags
+        .iter()
+        .flatten()
+        .map(|t| {
+            (
+                t.key.clone().unwrap_or_default(),
+                t.value.clone().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let now = now_ms();
+    Ok(TableMeta {
+        format: TABLE_META_FORMAT,
+        id: 0,
+        name,
+        uuid: table_uuid(now),
+        key,
+        attribute_definitions: defs,
+        billing,
+        local_indexes,
+        global_indexes,
+        stream,
+        tags,
+        sse,
+        table_class: input.table_class.clone(),
+        deletion_protection: input.deletion_protection_enabled.unwrap_or(false),
+        created_ms: now,
+        billing_changed_ms: now,
+    })
+}
+
+fn index_meta(
+    index: &SecondaryIndex,
+    defs: &[(String, ScalarType)],
+    billing: &Billing,
+    global: bool,
+) -> ApiResult<IndexMeta> {
+    let mut v = Violations::new();
+    let which = if global {
+        "globalSecondaryIndexes"
+    } else {
+        "localSecondaryIndexes"
+    };
+    match index.index_name.as_deref() {
+        None => v.null(&format!("{which}.member.indexName")),
+        Some(n) => {
+            if n.len() < 3 || n.len() > 255 {
+                v.push(
+                    &format!("'{n}'"),
+                    &format!("{which}.member.indexName"),
+                    "Member must have length between 3 and 255",
+                );
+            }
+            if !n
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
+            {
+                v.push(
+                    &format!("'{n}'"),
+                    &format!("{which}.member.indexName"),
+                    "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+",
+                );
+            }
+        }
+    }
+    check_key_schema_members(
+        index.key_schema.as_ref(),
+        &format!("{which}.member.keySchema"),
+        &mut v,
+    );
+    v.finish()?;
+    let name = index.index_name.clone().unwrap_or_default();
+    let key = key_schema(
+        index.key_schema.as_deref().unwrap_or_default(),
+        defs,
+        Some(&name),
+    )?;
+    let projection = projection(index.projection.as_ref(), &name)?;
+    let provisioned = match (global, billing, &index.provisioned_throughput) {
+        (true, Billing::Provisioned { .. }, None) => {
+            return Err(ApiError::validation(format!(
+                "{INVALID}ProvisionedThroughput is not specified for index: {name}"
+            )))
+        }
+        (true, Billing::PayPerRequest, Some(_)) => {
+            return Err(ApiError::validation(format!(
+                "{INVALID}ProvisionedThroughput should not be specified for index: {name} when BillingMode is PAY_PER_REQUEST"
+            )))
+        }
+        (_, _, Some(pt)) => Some((pt.read_capacity_units.unwrap_or(1) as u64, pt.write_capacity_units.unwrap_or(1) as u64)),
+        _ => None,
+    };
+    Ok(IndexMeta {
+        name,
+        id: 0,
+        key,
+        projection,
+        provisioned,
+    })
+}
+
+fn apply_update(current: &TableMeta, input: &UpdateTableInput) -> ApiResult<TableMeta> {
+    let mut meta = current.clone();
+    match (input.billing_mode.as_deref(), &input.provisioned_throughput) {
+        (Some("PAY_PER_REQUEST"), Some(_)) => {
+            return Err(ApiError::validation(format!(
+                "{INVALID}Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST"
+            )))
+        }
+        (Some("PAY_PER_REQUEST"), None) if meta.billing != Billing::PayPerRequest => {
+            meta.billing = Billing::PayPerRequest;
+            meta.billing_changed_ms = now_ms();
+        }
+        (Some("PROVISIONED"), None) if meta.billing == Billing::PayPerRequest => {
+            return Err(ApiError::validation(format!(
+                "{INVALID}ProvisionedThroughput must be specified when BillingMode is PROVISIONED"
+            )))
+        }
+        (mode, Some(pt)) => {
+            if mode.is_none() && meta.billing == Billing::PayPerRequest {
+                return Err(ApiError::validation(format!(
+                    "{INVALID}Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST"
+                )));
+            }
+            if meta.billing == Billing::PayPerRequest {
+                meta.billing_changed_ms = now_ms();
+            }
+            meta.billing = Billing::Provisioned {
+                read: pt.read_capacity_units.unwrap_or(1) as u64,
+                write: pt.write_capacity_units.unwrap_or(1) as u64,
+            };
+        }
+        _ => {}
+    }
+    if let Some(spec) = &input.stream_specification {
+        let currently = meta.stream.as_ref().is_some_and(|s| s.enabled);
+        match (spec.stream_enabled, currently) {
+            (Some(true), true) => {
+                return Err(ApiError::validation(format!(
+                    "Table already has an enabled stream: TableName: {}",
+                    meta.name
+                )))
+            }
+            (Some(true), false) => meta.stream = stream_meta(Some(spec))?,
+            (Some(false), false) => {
+                return Err(ApiError::validation(format!(
+                    "Table already has no enabled stream: TableName: {}",
+                    meta.name
+                )))
+            }
+            (Some(false), true) => {
+                if let Some(s) = meta.stream.as_mut() {
+                    s.enabled = false;
+                }
+            }
+            (None, _) => {}
+        }
+    }
+    if let Some(sse) = &input.sse_specification {
+        meta.sse = (sse.enabled == Some(true)).then(|| SseMeta {
+            enabled: true,
+            sse_type: sse.sse_type.clone(),
+            kms_master_key_id: sse.kms_master_key_id.clone(),
+        });
+    }
+    if let Some(class) = &input.table_class {
+        meta.table_class = Some(class.clone());
+    }
+    if let Some(p) = input.deletion_protection_enabled {
+        meta.deletion_protection = p;
+    }
+    Ok(meta)
+}
+
+/// A version-4-shaped UUID derived from the creation time and a process-wide
+/// counter: unique per table, stable once stored.
+fn table_uuid(now_ms: u64) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(now_ms);
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    let a = h.finish();
+    h.write_u64(a);
+    let b = h.finish();
+    let hex = format!("{a:016x}{b:016x}");
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[13..16],
+        &hex[17..20],
+        &hex[20..32]
+    )
+}
+
+fn key_schema_json(key: &KeySchema) -> Value {
+    let mut out = vec![json!({"AttributeName": key.partition.name, "KeyType": "HASH"})];
+    if let Some(s) = &key.sort {
+        out.push(json!({"AttributeName": s.name, "KeyType": "RANGE"}));
+    }
+    Value::Array(out)
+}
+
+fn projection_json(p: &ProjectionMeta) -> Value {
+    let mut m = Map::new();
+    m.insert("ProjectionType".into(), json!(p.projection_type));
+    if !p.non_key_attributes.is_empty() {
+        m.insert("NonKeyAttributes".into(), json!(p.non_key_attributes));
+    }
+    Value::Object(m)
+}
+
+fn throughput_json(read: u64, write: u64) -> Value {
+    json!({"NumberOfDecreasesToday": 0, "ReadCapacityUnits": read, "WriteCapacityUnits": write})
+}
+
+fn seconds(ms: u64) -> f64 {
+    ms as f64 / 1000.0
+}
+
+/// DynamoDB's `TableDescription`.
+pub(super) fn describe(meta: &TableMeta, stats: Stats, status: &str) -> Value {
+    let arn = meta.arn();
+    let mut t = Map::new();
+    t.insert(
+        "AttributeDefinitions".into(),
+        Value::Array(
+            meta.attribute_definitions
+                .iter()
+                .map(|(n, ty)| json!({"AttributeName": n, "AttributeType": ty.as_str()}))
+                .collect(),
+        ),
+    );
+    t.insert("TableName".into(), json!(meta.name));
+    t.insert("KeySchema".into(), key_schema_json(&meta.key));
+    t.insert("TableStatus".into(), json!(status));
+    t.insert("CreationDateTime".into(), json!(seconds(meta.created_ms)));
+    let (read, write) = match meta.billing {
+        Billing::PayPerRequest => (0, 0),
+        Billing::Provisioned { read, write } => (read, write),
+    };
+    t.insert("ProvisionedThroughput".into(), throughput_json(read, write));
+    t.insert("TableSizeBytes".into(), json!(stats.size_bytes));
+    t.insert("ItemCount".into(), json!(stats.item_count));
+    t.insert("TableArn".into(), json!(arn));
+    t.insert("TableId".into(), json!(meta.uuid));
+    match meta.billing {
+        Billing::PayPerRequest => t.insert(
+            "BillingModeSummary".into(),
+            json!({"BillingMode": "PAY_PER_REQUEST", "LastUpdateToPayPerRequestDateTime": seconds(meta.billing_changed_ms)}),
+        ),
+        Billing::Provisioned { .. } => t.insert("BillingModeSummary".into(), json!({"BillingMode": "PROVISIONED"})),
+    };
+    if !meta.local_indexes.is_empty() {
+        let lsis: Vec<Value> = meta
+            .local_indexes
+            .iter()
+            .map(|i| {
+                json!({
+                    "IndexName": i.name,
+                    "KeySchema": key_schema_json(&i.key),
+                    "Projection": projection_json(&i.projection),
+                    "IndexSizeBytes": 0,
+                    "ItemCount": 0,
+                    "IndexArn": format!("{arn}/index/{}", i.name),
+                })
+            })
+            .collect();
+        t.insert("LocalSecondaryIndexes".into(), Value::Array(lsis));
+    }
+    if !meta.global_indexes.is_empty() {
+        let gsis: Vec<Value> = meta
+            .global_indexes
+            .iter()
+            .map(|i| {
+                let (r, w) = i.provisioned.unwrap_or((0, 0));
+                json!({
+                    "IndexName": i.name,
+                    "KeySchema": key_schema_json(&i.key),
+                    "Projection": projection_json(&i.projection),
+                    "IndexStatus": "ACTIVE",
+                    "ProvisionedThroughput": throughput_json(r, w),
+                    "IndexSizeBytes": 0,
+                    "ItemCount": 0,
+                    "IndexArn": format!("{arn}/index/{}", i.name),
+                })
+            })
+            .collect();
+        t.insert("GlobalSecondaryIndexes".into(), Value::Array(gsis));
+    }
+    if let Some(s) = &meta.stream {
+        if s.enabled {
+            t.insert(
+                "StreamSpecification".into(),
+                json!({"StreamEnabled": true, "StreamViewType": s.view_type}),
+            );
+        }
+        t.insert("LatestStreamLabel".into(), json!(s.label));
+        t.insert(
+            "LatestStreamArn".into(),
+            json!(format!("{arn}/stream/{}", s.label)),
+        );
+    }
+    if let Some(sse) = &meta.sse {
+        t.insert(
+            "SSEDescription".into(),
+            json!({
+                "Status": "ENABLED",
+                "SSEType": sse.sse_type.clone().unwrap_or_else(|| "KMS".to_owned()),
+                "KMSMasterKeyArn": sse.kms_master_key_id.clone().unwrap_or_else(|| format!(
+                    "arn:aws:kms:{}:{}:key/ferrodyn-managed", crate::model::table::REGION, crate::model::table::ACCOUNT)),
+            }),
+        );
+    }
+    if let Some(class) = &meta.table_class {
+        t.insert("TableClassSummary".into(), json!({"TableClass": class}));
+    }
+    t.insert(
+        "DeletionProtectionEnabled".into(),
+        json!(meta.deletion_protection),
+    );
+    Value::Object(t)
+}

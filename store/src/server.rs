@@ -1,0 +1,277 @@
+//! The HTTP front end: DynamoDB's JSON 1.0 protocol over HTTP/1.1 (hyper).
+//!
+//! Owns framing only — body limits, content encodings, the operation header,
+//! response headers (`x-amzn-RequestId`, `x-amz-crc32`) and the health check.
+//! Everything about the request's meaning is `Store::handle`'s.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io::Read;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+
+use crate::api::{ApiError, ErrorCode, Operation};
+use crate::ops::Store;
+
+/// Largest request body accepted, after decompression.
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+pub const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
+
+/// Serve `store` on `listener` until `shutdown` completes, then stop
+/// accepting and wait for in-flight requests to finish.
+pub async fn run(
+    listener: TcpListener,
+    store: Store,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.keep_alive(true).max_buf_size(64 * 1024);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and similar: keep serving the
+                    // connections we have, try again shortly.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let store = store.clone();
+        let service = service_fn(move |req| {
+            let store = store.clone();
+            async move { Ok::<_, Infallible>(handle(&store, req, peer).await) }
+        });
+        let conn = builder.serve_connection(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection closed with error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// Answer one HTTP request.
+pub async fn handle(
+    store: &Store,
+    req: Request<Incoming>,
+    _peer: SocketAddr,
+) -> Response<Full<Bytes>> {
+    let request_id = request_id();
+    if req.method() == Method::GET {
+        return health(&req, &request_id);
+    }
+    if req.method() != Method::POST || req.uri().path() != "/" {
+        return plain(StatusCode::NOT_FOUND, "Page Not Found", &request_id);
+    }
+    let target = req
+        .headers()
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let encoding = req
+        .headers()
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.trim().to_ascii_lowercase());
+    if let Some(len) = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        if len > MAX_BODY_BYTES as u64 {
+            return too_large(&request_id);
+        }
+    }
+    let body = match Limited::new(req.into_body(), MAX_BODY_BYTES)
+        .collect()
+        .await
+    {
+        Ok(b) => b.to_bytes(),
+        Err(e) => {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                return too_large(&request_id);
+            }
+            return error_response(
+                &ApiError::serialization("Failed to read the request body"),
+                &request_id,
+            );
+        }
+    };
+    let body = match decode_content(encoding.as_deref(), body) {
+        Ok(b) => b,
+        Err(BodyError::TooLarge) => return too_large(&request_id),
+        Err(BodyError::Encoding(msg)) => {
+            return error_response(&ApiError::new(ErrorCode::InternalServer, msg), &request_id);
+        }
+    };
+    let op = match target.as_deref().map(Operation::from_target) {
+        Some(Some(op)) => op,
+        _ => {
+            return error_response(&ApiError::new(ErrorCode::UnknownOperation, ""), &request_id);
+        }
+    };
+    match store.handle(op, &body).await {
+        Ok(out) => json_response(StatusCode::OK, out, &request_id),
+        Err(e) => error_response(&e, &request_id),
+    }
+}
+
+enum BodyError {
+    TooLarge,
+    Encoding(String),
+}
+
+/// Undo `Content-Encoding` (gzip, possibly several members, or deflate),
+/// enforcing the body limit on the decompressed size.
+fn decode_content(encoding: Option<&str>, body: Bytes) -> Result<Bytes, BodyError> {
+    let read_all = |mut r: Box<dyn Read>| -> Result<Bytes, BodyError> {
+        let mut out = Vec::new();
+        let n = r
+            .by_ref()
+            .take(MAX_BODY_BYTES as u64 + 1)
+            .read_to_end(&mut out)
+            .map_err(|e| {
+                BodyError::Encoding(format!("Failed to decompress the request body: {e}"))
+            })?;
+        if n > MAX_BODY_BYTES {
+            return Err(BodyError::TooLarge);
+        }
+        Ok(Bytes::from(out))
+    };
+    match encoding {
+        None | Some("") | Some("identity") => Ok(body),
+        Some("gzip") | Some("x-gzip") => {
+            if body.is_empty() {
+                return Err(BodyError::Encoding("Empty gzip request body".into()));
+            }
+            read_all(Box::new(flate2::read::MultiGzDecoder::new(
+                std::io::Cursor::new(body),
+            )))
+        }
+        Some("deflate") => {
+            if body.is_empty() {
+                return Err(BodyError::Encoding("Empty deflate request body".into()));
+            }
+            read_all(Box::new(flate2::read::ZlibDecoder::new(
+                std::io::Cursor::new(body),
+            )))
+        }
+        Some(other) => Err(BodyError::Encoding(format!(
+            "Unsupported Content-Encoding: {other}"
+        ))),
+    }
+}
+
+fn health(req: &Request<Incoming>, request_id: &str) -> Response<Full<Bytes>> {
+    if req.uri().path() != "/" {
+        return plain(StatusCode::NOT_FOUND, "Page Not Found", request_id);
+    }
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("localhost");
+    plain(StatusCode::OK, &format!("healthy: {host}"), request_id)
+}
+
+fn plain(status: StatusCode, text: &str, request_id: &str) -> Response<Full<Bytes>> {
+    let body = Bytes::from(text.to_owned());
+    let mut resp = Response::new(Full::new(body.clone()));
+    *resp.status_mut() = status;
+    common_headers(&mut resp, &body, request_id, "text/plain");
+    resp
+}
+
+fn too_large(request_id: &str) -> Response<Full<Bytes>> {
+    let err = ApiError::validation(format!(
+        "Request body exceeds the maximum size of {MAX_BODY_BYTES} bytes"
+    ));
+    let mut resp = error_response(&err, request_id);
+    *resp.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+    resp.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    resp
+}
+
+pub fn error_response(err: &ApiError, request_id: &str) -> Response<Full<Bytes>> {
+    let status = StatusCode::from_u16(err.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+    json_response(status, err.body(), request_id)
+}
+
+pub fn json_response(status: StatusCode, body: Vec<u8>, request_id: &str) -> Response<Full<Bytes>> {
+    let body = Bytes::from(body);
+    let mut resp = Response::new(Full::new(body.clone()));
+    *resp.status_mut() = status;
+    common_headers(&mut resp, &body, request_id, CONTENT_TYPE);
+    resp
+}
+
+fn common_headers(
+    resp: &mut Response<Full<Bytes>>,
+    body: &[u8],
+    request_id: &str,
+    content_type: &'static str,
+) {
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::SERVER, HeaderValue::from_static("Server"));
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        h.insert("x-amzn-requestid", v);
+    }
+    h.insert("x-amz-crc32", HeaderValue::from(crc32fast::hash(body)));
+}
+
+/// A 52-character request id in DynamoDB's alphabet (upper-case letters and digits).
+pub fn request_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let seed = *SEED.get_or_init(|| {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0),
+        );
+        h.finish()
+    });
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut x = seed
+        ^ COUNTER
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let mut out = String::with_capacity(52);
+    for _ in 0..52 {
+        // xorshift64*: cheap, and ids need only be unique, not unpredictable.
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        let v = x.wrapping_mul(0x2545_F491_4F6C_DD1D);
+        out.push(ALPHABET[(v >> 58) as usize % ALPHABET.len()] as char);
+    }
+    out
+}

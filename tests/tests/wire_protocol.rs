@@ -1,0 +1,346 @@
+//! The HTTP wire itself: headers every response carries, the health check,
+//! content encodings, body limits, and DynamoDB's protocol-level errors.
+
+use std::io::Write;
+
+use ferrodyn_tests::{raw_post, TestStore};
+use serde_json::Value;
+
+const CREATE: &str = r#"{"TableName":"wire","KeySchema":[{"AttributeName":"p","KeyType":"HASH"}],
+    "AttributeDefinitions":[{"AttributeName":"p","AttributeType":"S"}],"BillingMode":"PAY_PER_REQUEST"}"#;
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+fn error_type(body: &[u8]) -> String {
+    let v: Value = serde_json::from_slice(body).expect("error body is JSON");
+    v["__type"].as_str().expect("__type").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn responses_carry_request_id_crc32_and_json_content_type() {
+    let server = TestStore::start().await;
+    let (status, headers, body) = raw_post(
+        server.addr,
+        Some("DynamoDB_20120810.CreateTable"),
+        &[],
+        CREATE.as_bytes(),
+    )
+    .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(
+        header(&headers, "content-type"),
+        Some("application/x-amz-json-1.0")
+    );
+    assert_eq!(header(&headers, "x-amzn-requestid").map(str::len), Some(52));
+    let crc: u32 = header(&headers, "x-amz-crc32")
+        .expect("crc header")
+        .parse()
+        .expect("crc is a number");
+    assert_eq!(crc, crc32fast::hash(&body));
+    assert!(header(&headers, "date").is_some());
+    assert!(header(&headers, "server").is_some());
+
+    let (status, headers, body) = raw_post(
+        server.addr,
+        Some("DynamoDB_20120810.DescribeTable"),
+        &[],
+        br#"{"TableName":"none"}"#,
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        error_type(&body),
+        "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException"
+    );
+    let crc: u32 = header(&headers, "x-amz-crc32")
+        .expect("crc header")
+        .parse()
+        .expect("crc");
+    assert_eq!(crc, crc32fast::hash(&body));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn get_root_answers_health_line() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = TestStore::start().await;
+    let mut stream = tokio::net::TcpStream::connect(server.addr)
+        .await
+        .expect("connect");
+    let req = format!(
+        "GET / HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        server.addr
+    );
+    stream.write_all(req.as_bytes()).await.expect("write");
+    let mut buf = Vec::new();
+    stream.read_to_end(&mut buf).await.expect("read");
+    let (status, _, body) = ferrodyn_tests::parse_response(&buf);
+    assert_eq!(status, 200);
+    assert_eq!(
+        String::from_utf8_lossy(&body).trim(),
+        format!("healthy: {}", server.addr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn protocol_errors_have_dynamodb_types() {
+    let server = TestStore::start().await;
+    let cases: &[(Option<&str>, &[u8], &str)] = &[
+        (
+            Some("DynamoDB_20120810.NoSuchThing"),
+            b"{}",
+            "com.amazon.coral.service#UnknownOperationException",
+        ),
+        (
+            None,
+            b"{}",
+            "com.amazon.coral.service#UnknownOperationException",
+        ),
+        (
+            Some("DynamoDB_20120810.ListTables"),
+            b"{not json",
+            "com.amazon.coral.service#SerializationException",
+        ),
+        (
+            Some("DynamoDB_20120810.ListTables"),
+            br#"{"Limit":"ten"}"#,
+            "com.amazon.coral.service#SerializationException",
+        ),
+        (
+            Some("DynamoDB_20120810.ListTables"),
+            b"[]",
+            "com.amazon.coral.service#SerializationException",
+        ),
+        (
+            Some("DynamoDB_20120810.PutItem"),
+            br#"{"Item":{"p":{"S":"x"}}}"#,
+            "com.amazon.coral.validate#ValidationException",
+        ),
+        (
+            Some("DynamoDB_20120810.PutItem"),
+            br#"{"TableName":"wire","Item":{"p":{"S":"x","N":"1"}}}"#,
+            "com.amazon.coral.validate#ValidationException",
+        ),
+        (
+            Some("DynamoDB_20120810.PutItem"),
+            br#"{"TableName":"wire","Item":{"p":{"B":"not base64!"}}}"#,
+            "com.amazon.coral.service#SerializationException",
+        ),
+    ];
+    for (target, body, expected) in cases {
+        let (status, _, resp) = raw_post(server.addr, *target, &[], body).await;
+        assert_eq!(status, 400, "{target:?} {}", String::from_utf8_lossy(body));
+        assert_eq!(
+            &error_type(&resp),
+            expected,
+            "{target:?} {}",
+            String::from_utf8_lossy(body)
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn gzip_and_deflate_bodies_are_accepted() {
+    let server = TestStore::start().await;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(CREATE.as_bytes()).expect("gzip");
+    let body = gz.finish().expect("gzip");
+    let (status, _, resp) = raw_post(
+        server.addr,
+        Some("DynamoDB_20120810.CreateTable"),
+        &[("Content-Encoding", "gzip")],
+        &body,
+    )
+    .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&resp));
+
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(br#"{"TableName":"wire","Item":{"p":{"S":"deflated"}}}"#)
+        .expect("deflate");
+    let body = z.finish().expect("deflate");
+    let (status, _, resp) = raw_post(
+        server.addr,
+        Some("DynamoDB_20120810.PutItem"),
+        &[("Content-Encoding", "deflate")],
+        &body,
+    )
+    .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&resp));
+
+    let (status, _, _) = raw_post(
+        server.addr,
+        Some("DynamoDB_20120810.PutItem"),
+        &[("Content-Encoding", "gzip")],
+        b"not gzip at all",
+    )
+    .await;
+    assert_eq!(status, 500);
+    let (status, _, _) = raw_post(
+        server.addr,
+        Some("DynamoDB_20120810.PutItem"),
+        &[("Content-Encoding", "br")],
+        b"{}",
+    )
+    .await;
+    assert_eq!(status, 500);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bodies_over_16_mb_get_413() {
+    let server = TestStore::start().await;
+    let body = vec![b' '; 16 * 1024 * 1024 + 1];
+    let (status, _, _) = raw_post(
+        server.addr,
+        Some("DynamoDB_20120810.ListTables"),
+        &[],
+        &body,
+    )
+    .await;
+    assert_eq!(status, 413);
+    // A small body that decompresses past the limit is refused too.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(&vec![b' '; 20 * 1024 * 1024]).expect("gzip");
+    let body = gz.finish().expect("gzip");
+    let (status, _, _) = raw_post(
+        server.addr,
+        Some("DynamoDB_20120810.ListTables"),
+        &[("Content-Encoding", "gzip")],
+        &body,
+    )
+    .await;
+    assert_eq!(status, 413);
+}
+
+/// A small deterministic generator, so failures reproduce.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn garbage_never_panics_or_changes_anything() {
+    let server = TestStore::start().await;
+    let (status, _, _) = raw_post(
+        server.addr,
+        Some("DynamoDB_20120810.CreateTable"),
+        &[],
+        CREATE.as_bytes(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let ops = [
+        "CreateTable",
+        "DescribeTable",
+        "ListTables",
+        "DeleteTable",
+        "UpdateTable",
+        "PutItem",
+        "GetItem",
+        "DeleteItem",
+        "UpdateItem",
+    ];
+    let valid: Vec<&[u8]> = vec![
+        br#"{"TableName":"wire","Item":{"p":{"S":"x"},"a":{"L":[{"N":"1"},{"M":{"b":{"SS":["q"]}}}]}}}"#,
+        br#"{"TableName":"wire","Key":{"p":{"S":"x"}},"UpdateExpression":"SET a = :v","ExpressionAttributeValues":{":v":{"N":"2"}}}"#,
+        br##"{"TableName":"wire","Key":{"p":{"S":"x"}},"ProjectionExpression":"a[0], #b","ExpressionAttributeNames":{"#b":"b"}}"##,
+        CREATE.as_bytes(),
+    ];
+    let mut rng = Rng(0x5EED_1234_ABCD_0001);
+    let mut checked = 0;
+    for op in ops {
+        let target = format!("DynamoDB_20120810.{op}");
+        for body in &valid {
+            // Every truncation of a valid body.
+            for cut in (0..body.len()).step_by(3) {
+                let (status, _, resp) =
+                    raw_post(server.addr, Some(&target), &[], &body[..cut]).await;
+                assert!(
+                    status == 200 || status == 400,
+                    "{op} cut {cut}: {status} {}",
+                    String::from_utf8_lossy(&resp)
+                );
+                checked += 1;
+            }
+            // Random byte flips.
+            for _ in 0..20 {
+                let mut b = body.to_vec();
+                let i = (rng.next() as usize) % b.len();
+                b[i] = rng.next() as u8;
+                let (status, _, _) = raw_post(server.addr, Some(&target), &[], &b).await;
+                assert!(status == 200 || status == 400, "{op}: {status}");
+                checked += 1;
+            }
+        }
+        // Wrong JSON types for every member name we know.
+        for member in [
+            "TableName",
+            "Item",
+            "Key",
+            "KeySchema",
+            "Limit",
+            "ReturnValues",
+            "UpdateExpression",
+            "ExpressionAttributeValues",
+        ] {
+            for value in [
+                "1",
+                "true",
+                "null",
+                "[]",
+                "{}",
+                "\"s\"",
+                "[{}]",
+                "{\"a\":1}",
+            ] {
+                let body = format!("{{\"{member}\":{value}}}");
+                let (status, _, resp) =
+                    raw_post(server.addr, Some(&target), &[], body.as_bytes()).await;
+                assert!(
+                    status == 200 || status == 400,
+                    "{op} {body}: {status} {}",
+                    String::from_utf8_lossy(&resp)
+                );
+                checked += 1;
+            }
+        }
+    }
+    // Pure random bytes.
+    for _ in 0..200 {
+        let len = (rng.next() % 64) as usize;
+        let b: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+        let (status, _, _) =
+            raw_post(server.addr, Some("DynamoDB_20120810.PutItem"), &[], &b).await;
+        assert_eq!(status, 400);
+        checked += 1;
+    }
+    // Deeply nested JSON is an error, not a stack overflow.
+    let deep = format!("{}{}", "[".repeat(200_000), "]".repeat(200_000));
+    let (status, _, _) = raw_post(
+        server.addr,
+        Some("DynamoDB_20120810.PutItem"),
+        &[],
+        deep.as_bytes(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(checked > 1000);
+    // The server is still healthy and the table still there.
+    let (status, _, _) = raw_post(
+        server.addr,
+        Some("DynamoDB_20120810.DescribeTable"),
+        &[],
+        br#"{"TableName":"wire"}"#,
+    )
+    .await;
+    assert!(status == 200 || status == 400);
+}
