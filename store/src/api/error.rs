@@ -183,7 +183,10 @@ impl ApiError {
     pub fn body(&self) -> Vec<u8> {
         let mut obj = serde_json::Map::new();
         obj.insert("__type".into(), self.code.as_str().into());
-        obj.insert("message".into(), self.message.clone().into());
+        // Some coral errors (malformed JSON, unknown operation) carry no message.
+        if !self.message.is_empty() {
+            obj.insert("message".into(), self.message.clone().into());
+        }
         if let Some(extra) = &self.extra {
             for (k, v) in extra {
                 obj.insert(k.clone(), v.clone());

@@ -39,7 +39,8 @@ pub fn decode<T: DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
             };
             ApiError::validation(msg)
         } else if e.is_syntax() || e.is_eof() {
-            ApiError::serialization("Malformed JSON: the request body is not valid JSON")
+            // DynamoDB answers malformed JSON with a bare SerializationException.
+            ApiError::serialization("")
         } else {
             ApiError::serialization(serialization_message(&text))
         }

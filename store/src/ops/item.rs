@@ -252,6 +252,9 @@ impl Store {
         }
         let legacy_update = match &input.attribute_updates {
             Some(u) => {
+                for name in u.keys() {
+                    check_name(name)?;
+                }
                 if input.condition_expression.is_some() {
                     return Err(mixed(&["AttributeUpdates"], &["ConditionExpression"]));
                 }
@@ -497,6 +500,9 @@ fn read_projection(
             Ok(Some(p))
         }
         (None, attrs) => {
+            for name in attrs.into_iter().flatten() {
+                check_name(name)?;
+            }
             if names.is_some() {
                 return Err(ApiError::validation(
                     "ExpressionAttributeNames can only be specified when using expressions",

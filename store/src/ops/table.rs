@@ -392,8 +392,14 @@ fn attribute_definitions(
     let mut out = Vec::new();
     for (i, d) in defs.iter().enumerate() {
         let member = format!("attributeDefinitions.{}.member", i + 1);
-        if d.attribute_name.is_none() {
-            v.null(&format!("{member}.attributeName"));
+        match d.attribute_name.as_deref() {
+            None => v.null(&format!("{member}.attributeName")),
+            Some(n) if n.len() > MAX_KEY_NAME => v.push(
+                &format!("'{n}'"),
+                &format!("{member}.attributeName"),
+                "Member must have length less than or equal to 255",
+            ),
+            Some(_) => {}
         }
         match d.attribute_type.as_deref() {
             None => v.null(&format!("{member}.attributeType")),
@@ -424,6 +430,11 @@ fn projection(p: Option<&crate::api::types::Projection>, index: &str) -> ApiResu
         .clone()
         .unwrap_or_else(|| "INCLUDE".to_owned());
     let non_key = p.non_key_attributes.clone().unwrap_or_default();
+    if let Some(long) = non_key.iter().find(|n| n.len() > MAX_KEY_NAME) {
+        return Err(ApiError::validation(format!(
+            "1 validation error detected: Value '[{long}]' at 'projection.nonKeyAttributes' failed to satisfy constraint: Member must have length less than or equal to 255"
+        )));
+    }
     match projection_type.as_str() {
         "ALL" | "KEYS_ONLY" if !non_key.is_empty() => Err(ApiError::validation(format!(
             "{INVALID}ProjectionType is {projection_type}, but NonKeyAttributes is specified"
