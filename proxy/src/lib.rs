@@ -1,69 +1,154 @@
-//! Ferrodyn proxy: the `ferrodyn` binary's library.
+//! Ferrodyn proxy: the `ferrodyn` binary's library — a DAX-style item cache
+//! with write-through invalidation in front of a DynamoDB-API endpoint.
 //!
-//! Today this crate runs the full database in one process — the store
-//! embedded in-process, served on the DynamoDB API. The DAX-style item and
-//! query caches, write-through and change-log invalidation (see DESIGN.md)
-//! are not built yet, and neither is `--upstream` (a remote store or
-//! DynamoDB endpoint): [`Config::validate`] rejects it with a clear message
-//! rather than pretending.
+//! With no upstream it is the full database in one process: the store is
+//! embedded and called in-process. With `--upstream URL` it forwards to a
+//! remote endpoint (a `ferrodyn-store`, or anything speaking the DynamoDB
+//! API without request signing).
+//!
+//! Built so far: the item cache for GetItem (coherent with every write made
+//! through this proxy), metrics and the admin endpoint. Not built yet: the
+//! query cache, coalescing of concurrent misses, invalidation from the
+//! store's change log (writes made *elsewhere* — another proxy, or straight
+//! to the store — are seen only when the entry's TTL expires), and SigV4
+//! re-signing for AWS upstreams.
 //!
 //! # Layout
 //!
-//! * [`Config`] — what the binary parsed from flags and the environment.
-//! * [`run`] — serve until shutdown.
+//! * [`stack`] — assembles the tower stack (the order of layers and why).
+//! * [`metrics`] — request counts and latency per operation.
+//! * [`item_cache`] — the item-cache / write-through layer; [`cache`] its storage.
+//! * [`upstream`] — the embedded store or a pooled HTTP client.
+//! * [`admin`] — `/metrics`, `/healthz`, `/readyz`.
+
+pub mod admin;
+pub mod cache;
+pub mod item_cache;
+pub mod metrics;
+pub mod stack;
+pub mod upstream;
 
 use std::future::Future;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 use ferrodyn_store::{server, Store, StoreConfig};
 use tokio::net::TcpListener;
+
+use crate::cache::ItemCache;
+use crate::item_cache::KeySchemas;
+use crate::upstream::{HttpUpstream, Upstream};
 
 /// Configuration of the `ferrodyn` process.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub data_dir: PathBuf,
     pub upstream: Option<String>,
+    /// Item cache size in bytes (0 disables it).
+    pub item_cache_bytes: u64,
+    /// Item cache entry lifetime (0 disables the cache).
+    pub item_ttl: Duration,
+}
+
+impl Config {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Config {
+        Config {
+            data_dir: data_dir.into(),
+            upstream: None,
+            item_cache_bytes: 256 << 20,
+            item_ttl: Duration::from_secs(300),
+        }
+    }
 }
 
 /// Why the proxy cannot start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error(
-        "--upstream is not supported yet: this build of ferrodyn only runs with its embedded store"
-    )]
-    UpstreamUnsupported,
+    #[error("invalid upstream URL {url}: only http:// endpoints are supported")]
+    BadUpstream { url: String },
     #[error("cannot open data directory {path}")]
     Store {
         path: PathBuf,
         #[source]
         source: ferrodyn_store::engine::EngineError,
     },
+    #[error("cannot register metrics")]
+    Metrics(#[from] prometheus::Error),
     #[error("server failed")]
     Io(#[from] std::io::Error),
 }
 
-impl Config {
-    pub fn validate(&self) -> Result<(), StartError> {
-        if self.upstream.is_some() {
-            return Err(StartError::UpstreamUnsupported);
-        }
-        Ok(())
-    }
-}
-
-/// Open the embedded store and serve it on `listener` until `shutdown`.
+/// Serve the proxy on `listener` (and the admin endpoint on `admin`, if
+/// given) until `shutdown`.
 pub async fn run(
     listener: TcpListener,
+    admin: Option<TcpListener>,
     config: Config,
-    shutdown: impl Future<Output = ()>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
-    config.validate()?;
-    let store =
-        Store::open(&StoreConfig::new(&config.data_dir)).map_err(|source| StartError::Store {
-            path: config.data_dir.clone(),
-            source,
-        })?;
-    tracing::info!(addr = %listener.local_addr()?, data_dir = %config.data_dir.display(), "ferrodyn ready");
-    server::run(listener, store, shutdown).await?;
+    let (upstream, schemas, readiness) = match &config.upstream {
+        None => {
+            let store = Store::open(&StoreConfig::new(&config.data_dir)).map_err(|source| {
+                StartError::Store {
+                    path: config.data_dir.clone(),
+                    source,
+                }
+            })?;
+            (
+                Upstream::Embedded(store.clone()),
+                KeySchemas::Embedded(store),
+                admin::Readiness::Embedded,
+            )
+        }
+        Some(url) => {
+            let uri: http::Uri = url
+                .parse()
+                .map_err(|_| StartError::BadUpstream { url: url.clone() })?;
+            if uri.scheme_str() != Some("http") {
+                return Err(StartError::BadUpstream { url: url.clone() });
+            }
+            let authority = uri
+                .authority()
+                .map(|a| a.to_string())
+                .ok_or_else(|| StartError::BadUpstream { url: url.clone() })?;
+            tracing::warn!(
+                upstream = %url,
+                "no change feed from the upstream yet: writes made elsewhere are seen when cache entries expire"
+            );
+            (
+                Upstream::Http(Box::new(HttpUpstream::new(uri))),
+                KeySchemas::Unknown,
+                admin::Readiness::Remote(authority),
+            )
+        }
+    };
+    let registry = prometheus::Registry::new();
+    let request_metrics = metrics::Metrics::register(&registry)?;
+    let cache_metrics = item_cache::Metrics::register(&registry)?;
+    let cache = Arc::new(ItemCache::new(config.item_cache_bytes, config.item_ttl));
+    let stack = stack::build(upstream, cache, schemas, request_metrics, cache_metrics);
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let admin_task = admin.map(|l| {
+        let mut rx = stop_rx.clone();
+        tracing::info!(addr = ?l.local_addr().ok(), "ferrodyn admin endpoint ready");
+        tokio::spawn(admin::run(
+            l,
+            registry.clone(),
+            stack.clone(),
+            readiness,
+            async move {
+                let _ = rx.wait_for(|s| *s).await;
+            },
+        ))
+    });
+    tracing::info!(addr = %listener.local_addr()?, "ferrodyn ready");
+    let result = server::run(listener, stack, shutdown).await;
+    let _ = stop_tx.send(true);
+    if let Some(t) = admin_task {
+        let _ = t.await;
+    }
+    result?;
     Ok(())
 }

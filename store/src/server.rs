@@ -26,11 +26,57 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 pub const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
 
-/// Serve `store` on `listener` until `shutdown` completes, then stop
+/// One decoded API request, as the front end hands it to a [`Backend`].
+#[derive(Debug, Clone)]
+pub struct BackendRequest {
+    pub op: Operation,
+    /// The request's headers (a forwarding backend passes them on, e.g. the
+    /// client's signature).
+    pub headers: http::HeaderMap,
+    /// The JSON body, already decompressed.
+    pub body: Bytes,
+}
+
+/// What a [`Backend`] answers: an HTTP status and a JSON body.
+#[derive(Debug, Clone)]
+pub struct BackendResponse {
+    pub status: StatusCode,
+    pub body: Bytes,
+}
+
+impl BackendResponse {
+    pub fn from_result(result: Result<Vec<u8>, ApiError>) -> BackendResponse {
+        match result {
+            Ok(body) => BackendResponse {
+                status: StatusCode::OK,
+                body: Bytes::from(body),
+            },
+            Err(e) => BackendResponse {
+                status: StatusCode::from_u16(e.code.http_status())
+                    .unwrap_or(StatusCode::BAD_REQUEST),
+                body: Bytes::from(e.body()),
+            },
+        }
+    }
+}
+
+/// Whatever answers API requests behind the HTTP front end: the store
+/// itself, or the proxy's service stack.
+pub trait Backend: Clone + Send + Sync + 'static {
+    fn call(&self, req: BackendRequest) -> impl Future<Output = BackendResponse> + Send;
+}
+
+impl Backend for Store {
+    async fn call(&self, req: BackendRequest) -> BackendResponse {
+        BackendResponse::from_result(self.handle(req.op, &req.body).await)
+    }
+}
+
+/// Serve `backend` on `listener` until `shutdown` completes, then stop
 /// accepting and wait for in-flight requests to finish.
-pub async fn run(
+pub async fn run<B: Backend>(
     listener: TcpListener,
-    store: Store,
+    store: B,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -71,8 +117,8 @@ pub async fn run(
 }
 
 /// Answer one HTTP request.
-pub async fn handle(
-    store: &Store,
+pub async fn handle<B: Backend>(
+    backend: &B,
     req: Request<Incoming>,
     _peer: SocketAddr,
 ) -> Response<Full<Bytes>> {
@@ -83,11 +129,8 @@ pub async fn handle(
     if req.method() != Method::POST || req.uri().path() != "/" {
         return plain(StatusCode::NOT_FOUND, "Page Not Found", &request_id);
     }
-    let target = req
-        .headers()
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let headers = req.headers().clone();
+    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok());
     let encoding = req
         .headers()
         .get(header::CONTENT_ENCODING)
@@ -127,16 +170,14 @@ pub async fn handle(
             return error_response(&ApiError::new(ErrorCode::InternalServer, msg), &request_id);
         }
     };
-    let op = match target.as_deref().map(Operation::from_target) {
+    let op = match target.map(Operation::from_target) {
         Some(Some(op)) => op,
         _ => {
             return error_response(&ApiError::new(ErrorCode::UnknownOperation, ""), &request_id);
         }
     };
-    match store.handle(op, &body).await {
-        Ok(out) => json_response(StatusCode::OK, out, &request_id),
-        Err(e) => error_response(&e, &request_id),
-    }
+    let resp = backend.call(BackendRequest { op, headers, body }).await;
+    json_response(resp.status, resp.body, &request_id)
 }
 
 enum BodyError {
@@ -221,8 +262,12 @@ pub fn error_response(err: &ApiError, request_id: &str) -> Response<Full<Bytes>>
     json_response(status, err.body(), request_id)
 }
 
-pub fn json_response(status: StatusCode, body: Vec<u8>, request_id: &str) -> Response<Full<Bytes>> {
-    let body = Bytes::from(body);
+pub fn json_response(
+    status: StatusCode,
+    body: impl Into<Bytes>,
+    request_id: &str,
+) -> Response<Full<Bytes>> {
+    let body: Bytes = body.into();
     let mut resp = Response::new(Full::new(body.clone()));
     *resp.status_mut() = status;
     common_headers(&mut resp, &body, request_id, CONTENT_TYPE);

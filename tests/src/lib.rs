@@ -171,3 +171,83 @@ pub fn parse_response(buf: &[u8]) -> (u16, Vec<(String, String)>, Vec<u8>) {
         .collect();
     (status, headers, body)
 }
+
+/// A `ferrodyn` proxy serving on an ephemeral port (and its admin endpoint
+/// on another) until dropped: embedded store, or in front of `upstream`.
+pub struct TestProxy {
+    pub addr: SocketAddr,
+    pub admin: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    pub dir: TempDir,
+}
+
+impl TestProxy {
+    pub async fn embedded() -> TestProxy {
+        Self::start(None).await
+    }
+
+    pub async fn in_front_of(upstream: &str) -> TestProxy {
+        Self::start(Some(upstream.to_owned())).await
+    }
+
+    async fn start(upstream: Option<String>) -> TestProxy {
+        let dir = TempDir::new("proxy");
+        let mut config = ferrodyn_proxy::Config::new(dir.path());
+        config.upstream = upstream;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let admin = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind admin");
+        let addr = listener.local_addr().expect("addr");
+        let admin_addr = admin.local_addr().expect("admin addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let shutdown = async {
+                let _ = rx.await;
+            };
+            if let Err(e) = ferrodyn_proxy::run(listener, Some(admin), config, shutdown).await {
+                panic!("proxy failed: {e}");
+            }
+        });
+        TestProxy {
+            addr,
+            admin: admin_addr,
+            shutdown: Some(tx),
+            dir,
+        }
+    }
+
+    pub fn client(&self) -> Client {
+        client_for(&format!("http://{}", self.addr))
+    }
+
+    /// The value of an unlabelled metric from `/metrics`.
+    pub async fn metric(&self, name: &str) -> f64 {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(self.admin)
+            .await
+            .expect("connect admin");
+        let req = format!(
+            "GET /metrics HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.admin
+        );
+        stream.write_all(req.as_bytes()).await.expect("write");
+        let mut buf = Vec::new();
+        let _ = stream.read_to_end(&mut buf).await;
+        let text = String::from_utf8_lossy(&buf);
+        text.lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0.0)
+    }
+}
+
+impl Drop for TestProxy {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}

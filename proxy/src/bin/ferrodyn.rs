@@ -1,13 +1,19 @@
-//! `ferrodyn`: the full database in one process.
+//! `ferrodyn`: the full database in one process, or a caching proxy in front
+//! of a remote DynamoDB-API endpoint.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
 use ferrodyn_proxy::Config;
 
-/// Ferrodyn: a DynamoDB-compatible database. With no arguments it serves the
-/// DynamoDB API on 127.0.0.1:8000 with its data in ./ferrodyn-data.
+/// Ferrodyn: a DynamoDB-compatible database with a DAX-style item cache.
+///
+/// With no arguments it serves the DynamoDB API on 127.0.0.1:8000, with the
+/// store embedded in this process and its data in ./ferrodyn-data. Eventually
+/// consistent GetItem is answered from the item cache; every write through
+/// this process invalidates what it touches, so reads after writes see them.
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Args {
@@ -17,10 +23,40 @@ struct Args {
     /// Directory holding the embedded store's data (created if missing).
     #[arg(long, env = "FERRODYN_DATA_DIR", default_value = "./ferrodyn-data")]
     data_dir: PathBuf,
-    /// A remote DynamoDB-API endpoint to serve instead of the embedded store
-    /// (not supported yet: the process refuses to start with it).
+    /// Forward to this DynamoDB-API endpoint (http://host:port, e.g. a
+    /// ferrodyn-store) instead of embedding the store. Writes made elsewhere
+    /// are seen when cache entries expire (--item-ttl): the change-log feed
+    /// is not wired up yet. Request signing for AWS endpoints is not supported yet.
     #[arg(long, env = "FERRODYN_UPSTREAM")]
     upstream: Option<String>,
+    /// Address of the admin endpoint (/metrics, /healthz, /readyz); "off" disables it.
+    #[arg(long, env = "FERRODYN_ADMIN_LISTEN", default_value = "127.0.0.1:9000")]
+    admin_listen: String,
+    /// Item cache size in bytes (0 disables the item cache).
+    #[arg(long, env = "FERRODYN_ITEM_CACHE_BYTES", default_value_t = 256 * 1024 * 1024)]
+    item_cache_bytes: u64,
+    /// Item cache entry lifetime, e.g. 300, 300s, 5m (0 disables the item cache).
+    #[arg(long, env = "FERRODYN_ITEM_TTL", default_value = "5m", value_parser = parse_duration)]
+    item_ttl: Duration,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (digits, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?}: use e.g. 300, 300s, 5m, 1h"))?;
+    let secs = match unit {
+        "ms" => return Ok(Duration::from_millis(n)),
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(format!("invalid duration unit in {s:?}: use ms, s, m or h")),
+    };
+    Ok(Duration::from_secs(secs))
 }
 
 #[tokio::main]
@@ -35,12 +71,24 @@ async fn main() -> anyhow::Result<()> {
     let config = Config {
         data_dir: args.data_dir,
         upstream: args.upstream,
+        item_cache_bytes: args.item_cache_bytes,
+        item_ttl: args.item_ttl,
     };
-    config.validate()?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
-    ferrodyn_proxy::run(listener, config, shutdown_signal()).await?;
+    let admin = if args.admin_listen == "off" {
+        None
+    } else {
+        Some(
+            tokio::net::TcpListener::bind(&args.admin_listen)
+                .await
+                .with_context(|| {
+                    format!("cannot listen on {} (admin endpoint)", args.admin_listen)
+                })?,
+        )
+    };
+    ferrodyn_proxy::run(listener, admin, config, shutdown_signal()).await?;
     Ok(())
 }
 
@@ -59,5 +107,19 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("300"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert!(parse_duration("5x").is_err());
+        assert!(parse_duration("").is_err());
     }
 }

@@ -486,7 +486,7 @@ fn write_condition(
 }
 
 /// The projection of a read: ProjectionExpression or AttributesToGet.
-fn read_projection(
+pub fn read_projection(
     expression: Option<&str>,
     attributes: Option<&[String]>,
     names: Option<&Names>,

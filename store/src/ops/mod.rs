@@ -8,6 +8,8 @@ mod capacity;
 mod item;
 mod table;
 
+pub use item::read_projection;
+
 use std::path::PathBuf;
 
 use crate::api::{self, ApiError, ApiResult, ErrorCode, Operation};

@@ -1,0 +1,100 @@
+//! The admin endpoint, on its own port: `/metrics` (Prometheus text format),
+//! `/healthz` (the process is up) and `/readyz` (the upstream answers).
+
+use std::convert::Infallible;
+use std::future::Future;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use prometheus::{Encoder, Registry, TextEncoder};
+use tokio::net::TcpListener;
+
+use crate::stack::Stack;
+
+/// How `/readyz` decides.
+#[derive(Clone)]
+pub enum Readiness {
+    /// The embedded store is in this process: ready once serving.
+    Embedded,
+    /// A remote upstream: ready when its address accepts connections.
+    Remote(String),
+}
+
+pub async fn run(
+    listener: TcpListener,
+    registry: Registry,
+    stack: Stack,
+    readiness: Readiness,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(_) => continue,
+            },
+            () = &mut shutdown => return Ok(()),
+        };
+        let registry = registry.clone();
+        let stack = stack.clone();
+        let readiness = readiness.clone();
+        let service = service_fn(move |req: Request<Incoming>| {
+            let registry = registry.clone();
+            let stack = stack.clone();
+            let readiness = readiness.clone();
+            async move {
+                Ok::<_, Infallible>(answer(req.uri().path(), &registry, &stack, &readiness).await)
+            }
+        });
+        tokio::spawn(async move {
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+async fn answer(
+    path: &str,
+    registry: &Registry,
+    stack: &Stack,
+    readiness: &Readiness,
+) -> Response<Full<Bytes>> {
+    match path {
+        "/metrics" => {
+            stack.refresh_gauges();
+            let mut buf = Vec::new();
+            let encoder = TextEncoder::new();
+            match encoder.encode(&registry.gather(), &mut buf) {
+                Ok(()) => text(StatusCode::OK, buf),
+                Err(e) => text(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    e.to_string().into_bytes(),
+                ),
+            }
+        }
+        "/healthz" => text(StatusCode::OK, b"ok\n".to_vec()),
+        "/readyz" => match readiness {
+            Readiness::Embedded => text(StatusCode::OK, b"ready\n".to_vec()),
+            Readiness::Remote(addr) => match tokio::net::TcpStream::connect(addr.as_str()).await {
+                Ok(_) => text(StatusCode::OK, b"ready\n".to_vec()),
+                Err(e) => text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("upstream unreachable: {e}\n").into_bytes(),
+                ),
+            },
+        },
+        _ => text(StatusCode::NOT_FOUND, b"not found\n".to_vec()),
+    }
+}
+
+fn text(status: StatusCode, body: Vec<u8>) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    *resp.status_mut() = status;
+    resp
+}
