@@ -49,6 +49,14 @@ pub struct Lease {
     generation: u64,
 }
 
+impl Lease {
+    /// The key's generation when the lease was taken: reads that share it
+    /// may share one upstream request.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+}
+
 pub struct ItemCache {
     entries: Option<moka::sync::Cache<CacheKey, Arc<Entry>>>,
     stripes: Box<[AtomicU64]>,
@@ -116,7 +124,7 @@ impl ItemCache {
 
     /// Keep what a miss read, unless a write touched the key (or its table)
     /// since the lease was taken. Returns whether the entry was kept.
-    pub fn fill(&self, key: CacheKey, lease: Lease, entry: Entry) -> bool {
+    pub fn fill(&self, key: CacheKey, lease: Lease, entry: Arc<Entry>) -> bool {
         let Some(entries) = &self.entries else {
             return false;
         };
@@ -127,7 +135,7 @@ impl ItemCache {
         if !valid(self) {
             return false;
         }
-        entries.insert(key.clone(), Arc::new(entry));
+        entries.insert(key.clone(), entry);
         if valid(self) {
             return true;
         }
@@ -169,8 +177,8 @@ impl ItemCache {
 mod tests {
     use super::*;
 
-    fn entry() -> Entry {
-        Entry { item: None }
+    fn entry() -> Arc<Entry> {
+        Arc::new(Entry { item: None })
     }
 
     #[test]

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -32,9 +32,10 @@ use ferrodyn_store::Store;
 use http::StatusCode;
 use prometheus::{IntCounter, IntGauge, Registry};
 use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
 use tower::{Layer, Service, ServiceExt};
 
-use crate::cache::{CacheKey, Entry, ItemCache};
+use crate::cache::{CacheKey, Entry, ItemCache, Lease};
 
 /// Where the layer learns a table's key schema (needed to find the key of a
 /// PutItem's item). Without one, PutItem invalidates the whole table.
@@ -48,6 +49,7 @@ pub enum KeySchemas {
 pub struct Metrics {
     pub hits: IntCounter,
     pub misses: IntCounter,
+    pub coalesced: IntCounter,
     pub fills_discarded: IntCounter,
     pub invalidations: IntCounter,
     pub bytes: IntGauge,
@@ -75,6 +77,10 @@ impl Metrics {
                 "proxy_item_cache_misses_total",
                 "GetItem requests the item cache sent upstream",
             )?,
+            coalesced: counter(
+                "proxy_item_cache_coalesced_total",
+                "GetItem misses answered by another request's upstream read",
+            )?,
             fills_discarded: counter(
                 "proxy_item_cache_fills_discarded_total",
                 "Upstream reads not cached because a write overtook them",
@@ -97,6 +103,42 @@ pub struct ItemCacheLayer {
     cache: Arc<ItemCache>,
     schemas: KeySchemas,
     metrics: Metrics,
+    /// Upstream reads in progress, by key and generation: concurrent misses
+    /// on one key share one upstream request. The generation is part of the
+    /// flight's identity so a read that starts after a write never joins a
+    /// read that started before it.
+    flights: Arc<Mutex<HashMap<FlightKey, watch::Receiver<Option<FillResult>>>>>,
+}
+
+type FlightKey = (CacheKey, u64);
+/// What a flight delivers: the entry, or the upstream's error response.
+type FillResult = Result<Arc<Entry>, BackendResponse>;
+
+enum Flight {
+    Leader(FlightGuard),
+    Follower(watch::Receiver<Option<FillResult>>),
+}
+
+/// The leader's end of a flight; leaves the table of flights when dropped,
+/// even if the leader is cancelled.
+struct FlightGuard {
+    flights: Arc<Mutex<HashMap<FlightKey, watch::Receiver<Option<FillResult>>>>>,
+    key: FlightKey,
+    tx: watch::Sender<Option<FillResult>>,
+}
+
+impl FlightGuard {
+    fn complete(self, result: FillResult) {
+        self.tx.send_replace(Some(result));
+    }
+}
+
+impl Drop for FlightGuard {
+    fn drop(&mut self) {
+        if let Ok(mut flights) = self.flights.lock() {
+            flights.remove(&self.key);
+        }
+    }
 }
 
 impl ItemCacheLayer {
@@ -105,6 +147,7 @@ impl ItemCacheLayer {
             cache,
             schemas,
             metrics,
+            flights: Arc::default(),
         }
     }
 }
@@ -335,31 +378,95 @@ impl ItemCacheLayer {
             self.metrics.hits.inc();
             return respond(entry.item.as_ref(), projection.as_ref());
         }
-        self.metrics.misses.inc();
         let lease = self.cache.lease(&cache_key);
-        let Ok(body) = serde_json::to_vec(&FullGet {
+        let flight_key = (cache_key.clone(), lease.generation());
+        let leader = match self.join_flight(&flight_key) {
+            Flight::Leader(guard) => guard,
+            Flight::Follower(mut rx) => {
+                if let Ok(done) = rx.wait_for(Option::is_some).await {
+                    if let Some(result) = done.clone() {
+                        self.metrics.coalesced.inc();
+                        return match result {
+                            Ok(entry) => respond(entry.item.as_ref(), projection.as_ref()),
+                            Err(resp) => resp,
+                        };
+                    }
+                }
+                // The leader was cancelled (its client went away): read alone.
+                self.metrics.misses.inc();
+                return match self.fetch(inner, &req, table, key, cache_key, lease).await {
+                    Ok(entry) => respond(entry.item.as_ref(), projection.as_ref()),
+                    Err(resp) => resp,
+                };
+            }
+        };
+        self.metrics.misses.inc();
+        let result = self.fetch(inner, &req, table, key, cache_key, lease).await;
+        leader.complete(result.clone());
+        match result {
+            Ok(entry) => respond(entry.item.as_ref(), projection.as_ref()),
+            Err(resp) => resp,
+        }
+    }
+
+    /// Read the full item upstream and cache it under `lease`.
+    async fn fetch<S>(
+        &self,
+        inner: S,
+        req: &BackendRequest,
+        table: &str,
+        key: &Item,
+        cache_key: CacheKey,
+        lease: Lease,
+    ) -> FillResult
+    where
+        S: Service<BackendRequest, Response = BackendResponse, Error = Infallible>,
+    {
+        let full = match serde_json::to_vec(&FullGet {
             table_name: table,
             key,
-        }) else {
-            return forward(inner, req).await;
-        };
-        let full = BackendRequest {
-            op: req.op,
-            headers: req.headers.clone(),
-            body: Bytes::from(body),
+        }) {
+            Ok(body) => BackendRequest {
+                op: req.op,
+                headers: req.headers.clone(),
+                body: Bytes::from(body),
+            },
+            Err(_) => req.clone(),
         };
         let resp = forward(inner, full).await;
         if resp.status != StatusCode::OK {
-            return resp;
+            return Err(resp);
         }
         let Ok(GetResponse { item }) = serde_json::from_slice::<GetResponse>(&resp.body) else {
-            return resp;
+            return Err(resp);
         };
-        let out = respond(item.as_ref(), projection.as_ref());
-        if !self.cache.fill(cache_key, lease, Entry { item }) {
+        let entry = Arc::new(Entry { item });
+        if !self.cache.fill(cache_key, lease, entry.clone()) {
             self.metrics.fills_discarded.inc();
         }
-        out
+        Ok(entry)
+    }
+
+    /// Become the one reader of `key` at this generation, or wait for it.
+    fn join_flight(&self, key: &FlightKey) -> Flight {
+        let Ok(mut flights) = self.flights.lock() else {
+            let (tx, _) = watch::channel(None);
+            return Flight::Leader(FlightGuard {
+                flights: self.flights.clone(),
+                key: key.clone(),
+                tx,
+            });
+        };
+        if let Some(rx) = flights.get(key) {
+            return Flight::Follower(rx.clone());
+        }
+        let (tx, rx) = watch::channel(None);
+        flights.insert(key.clone(), rx);
+        Flight::Leader(FlightGuard {
+            flights: self.flights.clone(),
+            key: key.clone(),
+            tx,
+        })
     }
 
     pub fn refresh_gauges(&self) {

@@ -251,3 +251,60 @@ impl Drop for TestProxy {
         }
     }
 }
+
+/// A TCP relay in front of `target` that can hold back responses, to make
+/// races between a slow read and a write deterministic.
+pub struct DelayRelay {
+    pub addr: SocketAddr,
+    delay_ms: std::sync::Arc<AtomicU64>,
+}
+
+impl DelayRelay {
+    pub async fn start(target: SocketAddr) -> DelayRelay {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind relay");
+        let addr = listener.local_addr().expect("relay addr");
+        let delay_ms = std::sync::Arc::new(AtomicU64::new(0));
+        let delay = delay_ms.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect(target).await else {
+                    continue;
+                };
+                let delay = delay.clone();
+                tokio::spawn(async move {
+                    let (mut cr, mut cw) = client.into_split();
+                    let (mut sr, mut sw) = server.into_split();
+                    let up = tokio::spawn(async move { tokio::io::copy(&mut cr, &mut sw).await });
+                    let mut buf = vec![0u8; 64 * 1024];
+                    loop {
+                        let n = match sr.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        let d = delay.load(Ordering::Relaxed);
+                        if d > 0 {
+                            tokio::time::sleep(std::time::Duration::from_millis(d)).await;
+                        }
+                        if cw.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                    up.abort();
+                });
+            }
+        });
+        DelayRelay { addr, delay_ms }
+    }
+
+    /// Hold every response chunk back this long (0: no delay).
+    pub fn set_delay_ms(&self, ms: u64) {
+        self.delay_ms.store(ms, Ordering::Relaxed);
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}

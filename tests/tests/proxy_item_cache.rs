@@ -231,3 +231,93 @@ async fn proxy_in_front_of_a_store_reads_its_own_writes() {
     read_your_writes(&proxy.client(), "ryw_remote").await;
     assert!(proxy.metric("proxy_item_cache_misses_total").await > 0.0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_read_overtaken_by_a_write_is_not_cached() {
+    let store = TestStore::start().await;
+    let relay = ferrodyn_tests::DelayRelay::start(store.addr).await;
+    let proxy = TestProxy::in_front_of(&relay.endpoint()).await;
+    let client = proxy.client();
+    table(&client, "race").await;
+    client
+        .put_item()
+        .table_name("race")
+        .item("p", s("k"))
+        .item("v", s("old"))
+        .send()
+        .await
+        .expect("put old");
+
+    // The read reaches the store at once (and sees "old"), but its answer is
+    // held back; meanwhile a write through the proxy replaces the item.
+    relay.set_delay_ms(400);
+    let reader = {
+        let client = client.clone();
+        tokio::spawn(async move { get(&client, "race", "k").await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    // The write itself is not held back: it completes (and invalidates)
+    // while the read's answer is still on its way.
+    relay.set_delay_ms(0);
+    client
+        .put_item()
+        .table_name("race")
+        .item("p", s("k"))
+        .item("v", s("new"))
+        .send()
+        .await
+        .expect("put new");
+    let slow = reader.await.expect("reader");
+    assert_eq!(
+        slow.and_then(|i| i.get("v").cloned()),
+        Some(s("old")),
+        "the slow read saw the old item"
+    );
+
+    // The stale fill must have been discarded.
+    assert_eq!(
+        get(&client, "race", "k")
+            .await
+            .and_then(|i| i.get("v").cloned()),
+        Some(s("new"))
+    );
+    assert!(proxy.metric("proxy_item_cache_fills_discarded_total").await >= 1.0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_misses_share_one_upstream_read() {
+    let store = TestStore::start().await;
+    let relay = ferrodyn_tests::DelayRelay::start(store.addr).await;
+    let proxy = TestProxy::in_front_of(&relay.endpoint()).await;
+    let client = proxy.client();
+    table(&client, "herd").await;
+    client
+        .put_item()
+        .table_name("herd")
+        .item("p", s("k"))
+        .item("v", s("1"))
+        .send()
+        .await
+        .expect("put");
+    relay.set_delay_ms(300);
+    let readers: Vec<_> = (0..16)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move { get(&client, "herd", "k").await })
+        })
+        .collect();
+    for r in readers {
+        assert_eq!(
+            r.await.expect("reader").and_then(|i| i.get("v").cloned()),
+            Some(s("1"))
+        );
+    }
+    let misses = proxy.metric("proxy_item_cache_misses_total").await;
+    let coalesced = proxy.metric("proxy_item_cache_coalesced_total").await;
+    let hits = proxy.metric("proxy_item_cache_hits_total").await;
+    assert_eq!(misses + coalesced + hits, 16.0);
+    assert_eq!(
+        misses, 1.0,
+        "one upstream read for 16 concurrent misses (coalesced {coalesced}, hits {hits})"
+    );
+}
