@@ -605,10 +605,15 @@ async fn update_expression_syntax_and_names_are_checked() {
         &err,
         "Invalid UpdateExpression: The function is not allowed in an update expression; function: size",
     );
+    // An invalid value names its placeholder (unlike the same value in Item).
     let err = rejected(&client, item([]), "SET a = :v", &[(":v", ss(&[]))]).await;
-    support::assert_error(
+    assert_validation(
         &err,
-        "ValidationException",
-        "An string set  may not be empty",
+        "ExpressionAttributeValues contains invalid value: One or more parameter values were invalid: An string set  may not be empty for key :v",
+    );
+    let err = rejected(&client, item([]), "SET a = :v", &[(":v", ss(&["a", "a"]))]).await;
+    assert_validation(
+        &err,
+        "ExpressionAttributeValues contains invalid value: One or more parameter values were invalid: Input collection [a, a] contains duplicates. for key :v",
     );
 }
