@@ -383,10 +383,9 @@ async fn attribute_type_recognises_every_type() {
     assert!(!check(&client, "attribute_type(absent, :t)", &[(":t", s("S"))]).await);
 
     let err = rejected(&client, "attribute_type(num, :t)", &[], &[(":t", s("DOG"))]).await;
-    assert_error(
+    assert_validation(
         &err,
-        "ValidationException",
-        "Invalid ConditionExpression: Invalid attribute type name found; type: DOG, valid types: ",
+        "Invalid ConditionExpression: Invalid attribute type name found; type: DOG, valid types: {B,NULL,SS,BOOL,L,BS,N,NS,S,M}",
     );
 }
 

@@ -137,6 +137,27 @@ async fn expected_exists_and_value() {
         &err,
         "One or more parameter values were invalid: Value and AttributeValueList cannot be used together for Attribute: num",
     );
+    let alone = ExpectedAttributeValue::builder()
+        .comparison_operator(ComparisonOperator::Lt)
+        .build();
+    let err = holds(&client, vec![("num", alone)], None)
+        .await
+        .expect_err("operator without arguments");
+    assert_validation(
+        &err,
+        "One or more parameter values were invalid: Value or AttributeValueList must be used with ComparisonOperator: LT for Attribute: num",
+    );
+    let clash = ExpectedAttributeValue::builder()
+        .exists(true)
+        .comparison_operator(ComparisonOperator::Lt)
+        .build();
+    let err = holds(&client, vec![("num", clash)], None)
+        .await
+        .expect_err("Exists with ComparisonOperator");
+    assert_validation(
+        &err,
+        "One or more parameter values were invalid: Exists and ComparisonOperator cannot be used together for Attribute: num",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -212,6 +233,11 @@ async fn expected_operator_arguments_are_validated() {
             Op::Lt,
             vec![l(vec![])],
             "One or more parameter values were invalid: ComparisonOperator LT is not valid for L AttributeValue type",
+        ),
+        (
+            Op::In,
+            vec![s("b"), n("1")],
+            "One or more parameter values were invalid: AttributeValues inside AttributeValueList must be of same type",
         ),
         (
             Op::Between,

@@ -335,6 +335,21 @@ async fn update_of_a_missing_item_creates_it() {
         .await
         .expect("remove");
     assert_eq!(get(&client, T, "ghost").await, None);
+    // Even through a path whose parent is missing: there is no item to
+    // resolve it against.
+    update(&client, "ghost", "REMOVE x.y, z[0]", &[], None)
+        .await
+        .expect("remove nested");
+    assert_eq!(get(&client, T, "ghost").await, None);
+    // SET through a missing parent fails on a missing item too.
+    let err = update(&client, "ghost", "SET x.y = :v", &[(":v", n("1"))], None)
+        .await
+        .expect_err("missing parent");
+    assert_validation(
+        &err,
+        "The document path provided in the update expression is invalid for update",
+    );
+    assert_eq!(get(&client, T, "ghost").await, None);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -615,5 +630,10 @@ async fn update_expression_syntax_and_names_are_checked() {
     assert_validation(
         &err,
         "ExpressionAttributeValues contains invalid value: One or more parameter values were invalid: Input collection [a, a] contains duplicates. for key :v",
+    );
+    let err = rejected(&client, item([]), "SET a = :v", &[(":v", n("1e126"))]).await;
+    assert_validation(
+        &err,
+        "ExpressionAttributeValues contains invalid value: Number overflow. Attempting to store a number with magnitude larger than supported range for key :v",
     );
 }
