@@ -61,10 +61,21 @@ async fn holds(
     names: &[(&str, &str)],
     values: &[(&str, Av)],
 ) -> Result<bool, UpdateItemError> {
+    holds_on(client, "k", cond, names, values).await
+}
+
+/// `holds` for the item under `key`.
+async fn holds_on(
+    client: &Client,
+    key: &str,
+    cond: &str,
+    names: &[(&str, &str)],
+    values: &[(&str, Av)],
+) -> Result<bool, UpdateItemError> {
     let mut req = client
         .update_item()
         .table_name(T)
-        .key("p", s("k"))
+        .key("p", s(key))
         .update_expression("REMOVE zz_probe")
         .condition_expression(cond);
     for (k, v) in names {
@@ -287,11 +298,12 @@ async fn and_or_not_follow_precedence_and_parentheses() {
         // AND binds tighter than OR: true OR (false AND false).
         ("num = :t OR num = :f AND num = :f", true),
         ("(num = :t OR num = :f) AND num = :f", false),
-        // NOT binds tighter than AND: (NOT false) AND true.
-        ("NOT num = :f AND num = :t", true),
+        // NOT binds tighter than AND and OR: (NOT true) AND false, and
+        // (NOT true) OR (5 <> 6).
+        ("NOT num = :t AND num = :f", false),
         ("NOT (num = :t AND num = :f)", true),
-        ("NOT num = :t OR num = :f", false),
-        ("NOT (num = :t OR num = :f)", false),
+        ("NOT num = :t OR num <> :f", true),
+        ("NOT (num = :t OR num <> :f)", false),
         // BETWEEN's AND is not the boolean AND.
         ("num BETWEEN :t AND :f AND num = :t", true),
         ("num = :f or num = :t", true),
@@ -522,30 +534,22 @@ async fn nested_paths_and_names_reach_into_maps_and_lists() {
         item([("p", s("dots")), ("a.b", n("1")), ("a", m([("b", n("2"))]))]),
     )
     .await;
-    let dotted = |cond: &'static str, names: &'static [(&'static str, &'static str)]| {
-        let client = client.clone();
-        async move {
-            client
-                .update_item()
-                .table_name(T)
-                .key("p", s("dots"))
-                .update_expression("REMOVE zz_probe")
-                .condition_expression(cond)
-                .set_expression_attribute_names(Some(
-                    names
-                        .iter()
-                        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                        .collect(),
-                ))
-                .expression_attribute_values(":one", n("1"))
-                .send()
-                .await
-                .is_ok()
-        }
-    };
-    assert!(dotted("#ab = :one", &[("#ab", "a.b")]).await);
-    assert!(!dotted("#a.#b = :one", &[("#a", "a"), ("#b", "b")]).await);
-    // Names that are reserved words or contain odd characters need #names.
+    let one = [(":one", n("1"))];
+    assert!(
+        holds_on(&client, "dots", "#ab = :one", &[("#ab", "a.b")], &one)
+            .await
+            .expect("one attribute")
+    );
+    assert!(!holds_on(
+        &client,
+        "dots",
+        "#a.#b = :one",
+        &[("#a", "a"), ("#b", "b")],
+        &one
+    )
+    .await
+    .expect("a path"));
+    // A placeholder may be spelled like a reserved word.
     let names = [("#name", "txt")];
     assert!(holds(&client, "#name = :v", &names, &[(":v", s("hello"))])
         .await
