@@ -154,6 +154,7 @@ pub struct PutItemInput {
     pub item: Option<Item>,
     pub condition_expression: Option<String>,
     pub expression_attribute_names: Option<Names>,
+    #[serde(default, deserialize_with = "crate::model::wire::expression_values")]
     pub expression_attribute_values: Option<Values>,
     pub expected: Option<std::collections::BTreeMap<String, ExpectedAttributeValue>>,
     pub conditional_operator: Option<String>,
@@ -182,6 +183,7 @@ pub struct DeleteItemInput {
     pub key: Option<Item>,
     pub condition_expression: Option<String>,
     pub expression_attribute_names: Option<Names>,
+    #[serde(default, deserialize_with = "crate::model::wire::expression_values")]
     pub expression_attribute_values: Option<Values>,
     pub expected: Option<std::collections::BTreeMap<String, ExpectedAttributeValue>>,
     pub conditional_operator: Option<String>,
@@ -199,6 +201,7 @@ pub struct UpdateItemInput {
     pub update_expression: Option<String>,
     pub condition_expression: Option<String>,
     pub expression_attribute_names: Option<Names>,
+    #[serde(default, deserialize_with = "crate::model::wire::expression_values")]
     pub expression_attribute_values: Option<Values>,
     pub attribute_updates: Option<std::collections::BTreeMap<String, AttributeValueUpdate>>,
     pub expected: Option<std::collections::BTreeMap<String, ExpectedAttributeValue>>,

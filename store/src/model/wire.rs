@@ -5,8 +5,9 @@
 //! duplicates, `NULL: true`). serde can only report a string, so schema-free
 //! *validation* failures (which DynamoDB reports as ValidationException, not
 //! SerializationException) are tagged with [`VALIDATION_TAG`]; the api layer
-//! turns a tagged message back into a ValidationException. That is the only
-//! reader of the tag.
+//! turns a tagged message back into a ValidationException. Besides that
+//! reader, only [`expression_values`] looks at the tag, to reword the message
+//! with the placeholder of the offending value.
 
 use std::fmt;
 
@@ -163,6 +164,60 @@ impl<'de> Visitor<'de> for ValueVisitor {
             )),
         }
     }
+}
+
+/// Decodes `ExpressionAttributeValues`. DynamoDB names the placeholder of an
+/// invalid value ("ExpressionAttributeValues contains invalid value: <why>
+/// for key :v"), where the same value inside `Item` gets the bare message;
+/// use with `#[serde(default, deserialize_with = "...")]`.
+pub fn expression_values<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<std::collections::HashMap<String, AttributeValue>>, D::Error> {
+    Ok(Option::<ExpressionValues>::deserialize(d)?.map(|v| v.0))
+}
+
+struct ExpressionValues(std::collections::HashMap<String, AttributeValue>);
+
+impl<'de> Deserialize<'de> for ExpressionValues {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(ExpressionValuesVisitor)
+    }
+}
+
+struct ExpressionValuesVisitor;
+
+impl<'de> Visitor<'de> for ExpressionValuesVisitor {
+    type Value = ExpressionValues;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a map of AttributeValue objects")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ExpressionValues, A::Error> {
+        let mut out = std::collections::HashMap::with_capacity(map.size_hint().unwrap_or(0));
+        while let Some(key) = map.next_key::<String>()? {
+            let value = map
+                .next_value::<AttributeValue>()
+                .map_err(|e| name_placeholder(e, &key))?;
+            out.insert(key, value);
+        }
+        Ok(ExpressionValues(out))
+    }
+}
+
+/// Rewords a validation failure of the value under `key`; other errors
+/// (wrong JSON types: SerializationException) pass through.
+fn name_placeholder<E: de::Error>(e: E, key: &str) -> E {
+    let text = e.to_string();
+    let Some(start) = text.find(VALIDATION_TAG) else {
+        return e;
+    };
+    let why = &text[start + VALIDATION_TAG.len()..];
+    // The inner error may already carry serde_json's " at line L column C".
+    let why = why.rfind(" at line ").map_or(why, |i| &why[..i]);
+    validation(format_args!(
+        "ExpressionAttributeValues contains invalid value: {why} for key {key}"
+    ))
 }
 
 impl<'de> Deserialize<'de> for AttributeValue {
