@@ -6,6 +6,7 @@
 
 mod capacity;
 mod item;
+mod query;
 mod table;
 
 use std::path::PathBuf;
@@ -57,6 +58,8 @@ impl Store {
             Operation::GetItem => self.get_item(api::decode(body)?),
             Operation::DeleteItem => self.delete_item(api::decode(body)?).await,
             Operation::UpdateItem => self.update_item(api::decode(body)?).await,
+            Operation::Query => self.query(api::decode(body)?),
+            Operation::Scan => self.scan(api::decode(body)?),
             other => Err(ApiError::new(
                 ErrorCode::UnknownOperation,
                 format!(
