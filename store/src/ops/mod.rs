@@ -4,6 +4,7 @@
 //! [`Store`] is the whole store as a callable service: the HTTP server and
 //! the embedding proxy both call [`Store::handle`].
 
+mod batch;
 mod capacity;
 mod item;
 mod query;
@@ -60,6 +61,8 @@ impl Store {
             Operation::UpdateItem => self.update_item(api::decode(body)?).await,
             Operation::Query => self.query(api::decode(body)?),
             Operation::Scan => self.scan(api::decode(body)?),
+            Operation::BatchGetItem => self.batch_get_item(api::decode(body)?),
+            Operation::BatchWriteItem => self.batch_write_item(api::decode(body)?).await,
             other => Err(ApiError::new(
                 ErrorCode::UnknownOperation,
                 format!(
