@@ -9,6 +9,7 @@ mod capacity;
 mod item;
 mod query;
 mod table;
+mod transact;
 
 use std::path::PathBuf;
 
@@ -35,12 +36,17 @@ impl StoreConfig {
 #[derive(Clone)]
 pub struct Store {
     engine: Engine,
+    /// TransactWriteItems' remembered ClientRequestTokens.
+    tokens: std::sync::Arc<transact::Tokens>,
 }
 
 impl Store {
     pub fn open(config: &StoreConfig) -> Result<Store, EngineError> {
         let engine = Engine::open(&config.data_dir, config.engine.clone())?;
-        Ok(Store { engine })
+        Ok(Store {
+            engine,
+            tokens: Default::default(),
+        })
     }
 
     pub fn engine(&self) -> &Engine {
@@ -63,6 +69,8 @@ impl Store {
             Operation::Scan => self.scan(api::decode(body)?),
             Operation::BatchGetItem => self.batch_get_item(api::decode(body)?),
             Operation::BatchWriteItem => self.batch_write_item(api::decode(body)?).await,
+            Operation::TransactWriteItems => self.transact_write_items(api::decode(body)?).await,
+            Operation::TransactGetItems => self.transact_get_items(api::decode(body)?),
             other => Err(ApiError::new(
                 ErrorCode::UnknownOperation,
                 format!(
