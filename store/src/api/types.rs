@@ -211,3 +211,161 @@ pub struct UpdateItemInput {
     pub return_item_collection_metrics: Option<String>,
     pub return_values_on_condition_check_failure: Option<String>,
 }
+
+/// One legacy condition of KeyConditions, QueryFilter or ScanFilter.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Condition {
+    pub attribute_value_list: Option<Vec<AttributeValue>>,
+    pub comparison_operator: Option<String>,
+}
+
+pub type Conditions = std::collections::BTreeMap<String, Condition>;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct QueryInput {
+    pub table_name: Option<String>,
+    pub index_name: Option<String>,
+    pub select: Option<String>,
+    pub attributes_to_get: Option<Vec<String>>,
+    pub limit: Option<i64>,
+    pub consistent_read: Option<bool>,
+    pub key_conditions: Option<Conditions>,
+    pub query_filter: Option<Conditions>,
+    pub conditional_operator: Option<String>,
+    pub scan_index_forward: Option<bool>,
+    pub exclusive_start_key: Option<Item>,
+    pub return_consumed_capacity: Option<String>,
+    pub projection_expression: Option<String>,
+    pub filter_expression: Option<String>,
+    pub key_condition_expression: Option<String>,
+    pub expression_attribute_names: Option<Names>,
+    pub expression_attribute_values: Option<Values>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ScanInput {
+    pub table_name: Option<String>,
+    pub index_name: Option<String>,
+    pub attributes_to_get: Option<Vec<String>>,
+    pub limit: Option<i64>,
+    pub select: Option<String>,
+    pub scan_filter: Option<Conditions>,
+    pub conditional_operator: Option<String>,
+    pub exclusive_start_key: Option<Item>,
+    pub return_consumed_capacity: Option<String>,
+    pub total_segments: Option<i64>,
+    pub segment: Option<i64>,
+    pub projection_expression: Option<String>,
+    pub filter_expression: Option<String>,
+    pub expression_attribute_names: Option<Names>,
+    pub expression_attribute_values: Option<Values>,
+    pub consistent_read: Option<bool>,
+}
+
+/// The per-table part of a BatchGetItem request.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct KeysAndAttributes {
+    pub keys: Option<Vec<Item>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attributes_to_get: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consistent_read: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub projection_expression: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expression_attribute_names: Option<Names>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BatchGetItemInput {
+    pub request_items: Option<std::collections::BTreeMap<String, KeysAndAttributes>>,
+    pub return_consumed_capacity: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PutRequest {
+    pub item: Option<Item>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeleteRequest {
+    pub key: Option<Item>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct WriteRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub put_request: Option<PutRequest>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delete_request: Option<DeleteRequest>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BatchWriteItemInput {
+    pub request_items: Option<std::collections::BTreeMap<String, Vec<WriteRequest>>>,
+    pub return_consumed_capacity: Option<String>,
+    pub return_item_collection_metrics: Option<String>,
+}
+
+/// The members shared by the four kinds of transactional write.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct TransactAction {
+    pub table_name: Option<String>,
+    pub key: Option<Item>,
+    pub item: Option<Item>,
+    pub update_expression: Option<String>,
+    pub condition_expression: Option<String>,
+    pub expression_attribute_names: Option<Names>,
+    pub expression_attribute_values: Option<Values>,
+    pub return_values_on_condition_check_failure: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct TransactWriteItem {
+    pub condition_check: Option<TransactAction>,
+    pub put: Option<TransactAction>,
+    pub delete: Option<TransactAction>,
+    pub update: Option<TransactAction>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct TransactWriteItemsInput {
+    pub transact_items: Option<Vec<TransactWriteItem>>,
+    pub return_consumed_capacity: Option<String>,
+    pub return_item_collection_metrics: Option<String>,
+    pub client_request_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TransactGet {
+    pub table_name: Option<String>,
+    pub key: Option<Item>,
+    pub projection_expression: Option<String>,
+    pub expression_attribute_names: Option<Names>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TransactGetItem {
+    pub get: Option<TransactGet>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TransactGetItemsInput {
+    pub transact_items: Option<Vec<TransactGetItem>>,
+    pub return_consumed_capacity: Option<String>,
+}

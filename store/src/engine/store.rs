@@ -5,6 +5,7 @@
 //! tell a hash collision from a hit.
 
 use std::collections::HashMap;
+use std::ops::Bound;
 use std::sync::Arc;
 
 use heed::{RoTxn, RwTxn};
@@ -49,6 +50,59 @@ impl ReadView<'_> {
 
     pub fn stats(&self, table_id: u32) -> Result<Stats, EngineError> {
         stats(self.txn, self.dbs, table_id)
+    }
+
+    /// Visit the items whose storage keys lie between `start` and `end`, in
+    /// key order (descending if `reverse`), until `visit` returns false.
+    ///
+    /// `partition`: if given, items stored under the same hash for another
+    /// partition key (a hash collision) are skipped rather than visited.
+    /// `visit` gets the storage key, the item and its stored size.
+    pub fn range(
+        &self,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        reverse: bool,
+        partition: Option<&[u8]>,
+        mut visit: impl FnMut(&[u8], Item) -> Result<bool, EngineError>,
+    ) -> Result<(), EngineError> {
+        if bounds_empty(start, end) {
+            return Ok(());
+        }
+        let range = (start, end);
+        let mut step = |key: &[u8], bytes: &[u8]| -> Result<bool, EngineError> {
+            let (pk, item) = decode_entry(bytes)?;
+            if partition.is_some_and(|p| p != pk) {
+                return Ok(true);
+            }
+            visit(key, item)
+        };
+        if reverse {
+            for entry in self.dbs.items.rev_range(self.txn, &range)? {
+                let (key, bytes) = entry?;
+                if !step(key, bytes)? {
+                    break;
+                }
+            }
+        } else {
+            for entry in self.dbs.items.range(self.txn, &range)? {
+                let (key, bytes) = entry?;
+                if !step(key, bytes)? {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether no key can lie between the bounds (LMDB cursors want start <= end).
+fn bounds_empty(start: Bound<&[u8]>, end: Bound<&[u8]>) -> bool {
+    match (start, end) {
+        (Bound::Included(s), Bound::Included(e)) => s > e,
+        (Bound::Included(s) | Bound::Excluded(s), Bound::Excluded(e))
+        | (Bound::Excluded(s), Bound::Included(e)) => s >= e,
+        _ => false,
     }
 }
 
@@ -133,6 +187,15 @@ pub(crate) fn delete_stats(txn: &mut RwTxn, dbs: &Dbs, table_id: u32) -> Result<
 
 /// Decode a stored value, checking it belongs to `partition` (if given).
 fn decode_value(bytes: &[u8], partition: Option<&[u8]>) -> Result<Item, EngineError> {
+    let (pk, item) = decode_entry(bytes)?;
+    if partition.is_some_and(|p| p != pk) {
+        return Err(EngineError::HashCollision);
+    }
+    Ok(item)
+}
+
+/// Decode a stored value into its partition key bytes and its item.
+fn decode_entry(bytes: &[u8]) -> Result<(&[u8], Item), EngineError> {
     let mut r = Reader::new(bytes);
     if r.u8()? != ITEM_FORMAT {
         return Err(EngineError::Corrupt(codec::CodecError {
@@ -141,10 +204,7 @@ fn decode_value(bytes: &[u8], partition: Option<&[u8]>) -> Result<Item, EngineEr
         }));
     }
     let pk = r.bytes()?;
-    if partition.is_some_and(|p| p != pk) {
-        return Err(EngineError::HashCollision);
-    }
-    Ok(r.item()?)
+    Ok((pk, r.item()?))
 }
 
 pub(crate) fn get_item(

@@ -280,24 +280,11 @@ impl Store {
                 let table = live_table(ctx.table(&job_table.name), &job_table)?;
                 let old = ctx.get_item(&table, &key)?;
                 check(cond.as_ref(), old.as_ref(), on_failure)?;
-                let base = old.clone().unwrap_or_else(|| key_item.clone());
-                let new = match &update {
-                    Some(u) => {
-                        let key_names: Vec<&str> = table.key.names().collect();
-                        u.apply(&base, &key_names)
-                            .map_err(|e| Abort::Op(ApiError::from(e)))?
-                    }
-                    None => base,
-                };
-                if item_size(&new) > MAX_ITEM_BYTES {
-                    return Err(Abort::Op(ApiError::validation(
-                        "Item size to update has exceeded the maximum allowed size",
-                    )));
-                }
-                // An update that only removes, applied to a missing item, creates nothing.
-                if old.is_none() && update.as_deref().is_some_and(only_removes) {
+                let Some(new) = updated_item(&table, update.as_deref(), old.as_ref(), &key_item)
+                    .map_err(Abort::Op)?
+                else {
                     return Ok((old, None));
-                }
+                };
                 ctx.put_item(&table, &key, &new, old.as_ref())?;
                 Ok((old, Some(new)))
             })
@@ -332,6 +319,33 @@ impl Store {
     }
 }
 
+/// The item an update makes of `old` (or of the bare key, if there is no
+/// item); `None` if it writes nothing (only removals applied to no item).
+pub(super) fn updated_item(
+    table: &TableMeta,
+    update: Option<&Update>,
+    old: Option<&Item>,
+    key_item: &Item,
+) -> ApiResult<Option<Item>> {
+    let base = old.cloned().unwrap_or_else(|| key_item.clone());
+    let new = match update {
+        Some(u) => {
+            let key_names: Vec<&str> = table.key.names().collect();
+            u.apply(&base, &key_names)?
+        }
+        None => base,
+    };
+    if item_size(&new) > MAX_ITEM_BYTES {
+        return Err(ApiError::validation(
+            "Item size to update has exceeded the maximum allowed size",
+        ));
+    }
+    if old.is_none() && update.is_some_and(only_removes) {
+        return Ok(None);
+    }
+    Ok(Some(new))
+}
+
 /// Whether an update only takes things away: applied to a missing item, such
 /// an update creates nothing (SET and ADD create the item, even when empty).
 fn only_removes(update: &Update) -> bool {
@@ -364,7 +378,7 @@ fn updated_part(input: &UpdateItemInput, _table: &TableMeta, item: &Item) -> Ite
 
 /// The table the job must write to: still the table that was validated
 /// against (not deleted, not re-created under the same name meanwhile).
-fn live_table(
+pub(super) fn live_table(
     current: Option<Arc<TableMeta>>,
     validated: &TableMeta,
 ) -> Result<Arc<TableMeta>, Abort<ApiError>> {
@@ -375,12 +389,12 @@ fn live_table(
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum OnFailure {
+pub(super) enum OnFailure {
     None,
     AllOld,
 }
 
-fn return_on_failure(value: Option<&str>, v: &mut Violations) -> OnFailure {
+pub(super) fn return_on_failure(value: Option<&str>, v: &mut Violations) -> OnFailure {
     v.one_of(
         value,
         "returnValuesOnConditionCheckFailure",
@@ -393,7 +407,7 @@ fn return_on_failure(value: Option<&str>, v: &mut Violations) -> OnFailure {
 }
 
 /// Evaluate the write's condition against the current item.
-fn check(
+pub(super) fn check(
     cond: Option<&Arc<Condition>>,
     old: Option<&Item>,
     on_failure: OnFailure,
@@ -418,7 +432,7 @@ fn check(
 }
 
 /// DynamoDB's error for mixing legacy and expression parameters.
-fn mixed(legacy: &[&str], expression: &[&str]) -> ApiError {
+pub(super) fn mixed(legacy: &[&str], expression: &[&str]) -> ApiError {
     ApiError::validation(format!(
         "Can not use both expression and non-expression parameters in the same request: Non-expression parameters: {{{}}} Expression parameters: {{{}}}",
         legacy.join(", "),
@@ -428,7 +442,7 @@ fn mixed(legacy: &[&str], expression: &[&str]) -> ApiError {
 
 /// Resolve a write's condition (ConditionExpression or Expected) and, for
 /// UpdateItem, its UpdateExpression, checking names/values usage.
-fn write_condition(
+pub(super) fn write_condition(
     condition: Option<&str>,
     expected: Option<&BTreeMap<String, types::ExpectedAttributeValue>>,
     conditional_operator: Option<&str>,
@@ -517,7 +531,7 @@ pub fn read_projection(
 }
 
 /// The `Key` parameter of a request, validated against the table's schema.
-fn request_key(table: &TableMeta, key: Option<&Item>) -> ApiResult<Key> {
+pub(super) fn request_key(table: &TableMeta, key: Option<&Item>) -> ApiResult<Key> {
     let key = key.ok_or_else(|| ApiError::validation("1 validation error detected: Value null at 'key' failed to satisfy constraint: Member must not be null"))?;
     table
         .key

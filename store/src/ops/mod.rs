@@ -4,9 +4,12 @@
 //! [`Store`] is the whole store as a callable service: the HTTP server and
 //! the embedding proxy both call [`Store::handle`].
 
+mod batch;
 mod capacity;
 mod item;
+mod query;
 mod table;
+mod transact;
 
 pub use item::read_projection;
 
@@ -35,12 +38,17 @@ impl StoreConfig {
 #[derive(Clone)]
 pub struct Store {
     engine: Engine,
+    /// TransactWriteItems' remembered ClientRequestTokens.
+    tokens: std::sync::Arc<transact::Tokens>,
 }
 
 impl Store {
     pub fn open(config: &StoreConfig) -> Result<Store, EngineError> {
         let engine = Engine::open(&config.data_dir, config.engine.clone())?;
-        Ok(Store { engine })
+        Ok(Store {
+            engine,
+            tokens: Default::default(),
+        })
     }
 
     pub fn engine(&self) -> &Engine {
@@ -59,6 +67,12 @@ impl Store {
             Operation::GetItem => self.get_item(api::decode(body)?),
             Operation::DeleteItem => self.delete_item(api::decode(body)?).await,
             Operation::UpdateItem => self.update_item(api::decode(body)?).await,
+            Operation::Query => self.query(api::decode(body)?),
+            Operation::Scan => self.scan(api::decode(body)?),
+            Operation::BatchGetItem => self.batch_get_item(api::decode(body)?),
+            Operation::BatchWriteItem => self.batch_write_item(api::decode(body)?).await,
+            Operation::TransactWriteItems => self.transact_write_items(api::decode(body)?).await,
+            Operation::TransactGetItems => self.transact_get_items(api::decode(body)?),
             other => Err(ApiError::new(
                 ErrorCode::UnknownOperation,
                 format!(

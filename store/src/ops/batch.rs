@@ -1,0 +1,323 @@
+//! BatchGetItem and BatchWriteItem.
+//!
+//! Both validate the whole request before touching storage: table names,
+//! keys and items, projections, and DynamoDB's rule that a key appears at
+//! most once per table. A BatchGetItem reads every key in one read
+//! transaction; keys beyond the 16 MB response limit come back in
+//! `UnprocessedKeys` with their table's parameters. A BatchWriteItem runs as
+//! one writer job, so all of its puts and deletes commit together (the
+//! request is atomic even though DynamoDB only promises per-item atomicity),
+//! and `UnprocessedItems` is always empty.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::capacity::{self, ConsumedCapacity, Mode};
+use super::item::{live_table, read_projection, request_key, validate_item, MAX_ITEM_BYTES};
+use super::table::checked_table_name;
+use super::{abort_to_api, Store};
+use crate::api::types::{BatchGetItemInput, BatchWriteItemInput, KeysAndAttributes, WriteRequest};
+use crate::api::validate::Violations;
+use crate::api::{encode, ApiError, ApiResult};
+use crate::expr::Projection;
+use crate::model::key::Key;
+use crate::model::table::TableMeta;
+use crate::model::value::{item_size, Item};
+
+/// Most keys one BatchGetItem may read.
+const MAX_GET_KEYS: usize = 100;
+/// Most requests one BatchWriteItem may carry.
+const MAX_WRITES: usize = 25;
+/// A BatchGetItem response stops growing at this size; the rest is unprocessed.
+const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+
+const DUPLICATES: &str = "Provided list of item keys contains duplicates";
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct BatchGetOutput {
+    responses: BTreeMap<String, Vec<Item>>,
+    unprocessed_keys: BTreeMap<String, KeysAndAttributes>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    consumed_capacity: Option<Vec<ConsumedCapacity>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct BatchWriteOutput {
+    unprocessed_items: BTreeMap<String, Vec<WriteRequest>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    consumed_capacity: Option<Vec<ConsumedCapacity>>,
+}
+
+/// One table's share of a BatchGetItem, validated.
+struct TableGet {
+    name: String,
+    table: Arc<TableMeta>,
+    keys: Vec<Key>,
+    projection: Option<Projection>,
+    consistent: bool,
+    params: KeysAndAttributes,
+}
+
+enum Write {
+    Put(Key, Arc<Item>),
+    Delete(Key),
+}
+
+impl Write {
+    fn key(&self) -> &Key {
+        match self {
+            Write::Put(k, _) | Write::Delete(k) => k,
+        }
+    }
+}
+
+/// Record one table's key, failing on a duplicate.
+fn unique(seen: &mut HashSet<Vec<u8>>, table: &TableMeta, key: &Key) -> ApiResult<()> {
+    if seen.insert(key.storage_key(table.id)) {
+        Ok(())
+    } else {
+        Err(ApiError::validation(DUPLICATES))
+    }
+}
+
+fn too_long(path: &str, max: usize) -> String {
+    format!(
+        "1 validation error detected: Value at '{path}' failed to satisfy constraint: Map value must satisfy constraint: [Member must have length less than or equal to {max}, Member must have length greater than or equal to 1]"
+    )
+}
+
+impl Store {
+    pub(super) fn batch_get_item(&self, input: BatchGetItemInput) -> ApiResult<Vec<u8>> {
+        let mut v = Violations::new();
+        match &input.request_items {
+            None => v.null("requestItems"),
+            Some(r) if r.is_empty() => v.push(
+                "'{}'",
+                "requestItems",
+                "Member must have length greater than or equal to 1",
+            ),
+            Some(r) => {
+                for (name, ka) in r {
+                    match &ka.keys {
+                        None => v.null(&format!("requestItems.{name}.member.keys")),
+                        Some(k) if k.is_empty() => v.push(
+                            "'[]'",
+                            &format!("requestItems.{name}.member.keys"),
+                            "Member must have length greater than or equal to 1",
+                        ),
+                        Some(k) if k.len() > MAX_GET_KEYS => v.push(
+                            "'[...]'",
+                            &format!("requestItems.{name}.member.keys"),
+                            "Member must have length less than or equal to 100",
+                        ),
+                        Some(_) => {}
+                    }
+                }
+            }
+        }
+        let mode = Mode::parse(input.return_consumed_capacity.as_deref(), &mut v);
+        v.finish()?;
+        let requests = input.request_items.unwrap_or_default();
+        let total: usize = requests
+            .values()
+            .map(|ka| ka.keys.as_ref().map_or(0, Vec::len))
+            .sum();
+        if total > MAX_GET_KEYS {
+            return Err(ApiError::validation(
+                "Too many items requested for the BatchGetItem call",
+            ));
+        }
+        let mut gets = Vec::with_capacity(requests.len());
+        for (name, params) in requests {
+            let table = self.table(checked_table_name(Some(&name))?)?;
+            let projection = read_projection(
+                params.projection_expression.as_deref(),
+                params.attributes_to_get.as_deref(),
+                params.expression_attribute_names.as_ref(),
+            )?;
+            let mut seen = HashSet::new();
+            let mut keys = Vec::new();
+            for k in params.keys.iter().flatten() {
+                let key = request_key(&table, Some(k))?;
+                unique(&mut seen, &table, &key)?;
+                keys.push(key);
+            }
+            gets.push(TableGet {
+                name,
+                table,
+                keys,
+                projection,
+                consistent: params.consistent_read.unwrap_or(false),
+                params,
+            });
+        }
+        let mut responses: BTreeMap<String, Vec<Item>> = BTreeMap::new();
+        let mut unprocessed: BTreeMap<String, KeysAndAttributes> = BTreeMap::new();
+        let mut units: BTreeMap<String, f64> = BTreeMap::new();
+        let mut size = 0usize;
+        self.engine.read(|view| {
+            for get in &gets {
+                let found = responses.entry(get.name.clone()).or_default();
+                for key in &get.keys {
+                    if size >= MAX_RESPONSE_BYTES {
+                        let rest = unprocessed.entry(get.name.clone()).or_insert_with(|| {
+                            KeysAndAttributes {
+                                keys: Some(Vec::new()),
+                                ..get.params.clone()
+                            }
+                        });
+                        if let Some(keys) = rest.keys.as_mut() {
+                            keys.push(key.to_item(&get.table.key));
+                        }
+                        continue;
+                    }
+                    let item = view.get_item(&get.table, key)?;
+                    let bytes = item.as_ref().map_or(0, item_size);
+                    *units.entry(get.name.clone()).or_default() +=
+                        capacity::read_units(bytes, get.consistent);
+                    if let Some(item) = item {
+                        size += bytes;
+                        found.push(match &get.projection {
+                            Some(p) => p.apply(&item),
+                            None => item,
+                        });
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        encode(&BatchGetOutput {
+            responses,
+            unprocessed_keys: unprocessed,
+            consumed_capacity: capacity_list(mode, units),
+        })
+    }
+
+    pub(super) async fn batch_write_item(&self, input: BatchWriteItemInput) -> ApiResult<Vec<u8>> {
+        let mut v = Violations::new();
+        match &input.request_items {
+            None => v.null("requestItems"),
+            Some(r) if r.is_empty() => v.push(
+                "'{}'",
+                "requestItems",
+                "Member must have length greater than or equal to 1",
+            ),
+            Some(_) => {}
+        }
+        let mode = Mode::parse(input.return_consumed_capacity.as_deref(), &mut v);
+        v.one_of(
+            input.return_item_collection_metrics.as_deref(),
+            "returnItemCollectionMetrics",
+            &["SIZE", "NONE"],
+        );
+        v.finish()?;
+        let requests = input.request_items.unwrap_or_default();
+        if requests
+            .values()
+            .any(|l| l.is_empty() || l.len() > MAX_WRITES)
+        {
+            return Err(ApiError::validation(too_long("requestItems", MAX_WRITES)));
+        }
+        let total: usize = requests.values().map(Vec::len).sum();
+        if total > MAX_WRITES {
+            return Err(ApiError::validation(too_long("requestItems", MAX_WRITES)));
+        }
+        let mut plan: Vec<(Arc<TableMeta>, Vec<Write>)> = Vec::with_capacity(requests.len());
+        for (name, list) in &requests {
+            let table = self.table(checked_table_name(Some(name))?)?;
+            let mut seen = HashSet::new();
+            let mut writes = Vec::with_capacity(list.len());
+            for request in list {
+                let write = match (&request.put_request, &request.delete_request) {
+                    (Some(put), None) => {
+                        let item = put.item.clone().ok_or_else(|| {
+                            ApiError::validation("1 validation error detected: Value null at 'requestItems.member.putRequest.item' failed to satisfy constraint: Member must not be null")
+                        })?;
+                        validate_item(&item)?;
+                        let key = table
+                            .key
+                            .key_of_item(&item)
+                            .map_err(|e| ApiError::validation(e.to_string()))?;
+                        if item_size(&item) > MAX_ITEM_BYTES {
+                            return Err(ApiError::validation(
+                                "Item size has exceeded the maximum allowed size",
+                            ));
+                        }
+                        Write::Put(key, Arc::new(item))
+                    }
+                    (None, Some(delete)) => {
+                        let key = delete.key.as_ref().ok_or_else(|| {
+                            ApiError::validation("1 validation error detected: Value null at 'requestItems.member.deleteRequest.key' failed to satisfy constraint: Member must not be null")
+                        })?;
+                        Write::Delete(request_key(&table, Some(key))?)
+                    }
+                    _ => {
+                        return Err(ApiError::validation(
+                            "Supplied WriteRequest must contain exactly one of PutRequest or DeleteRequest",
+                        ))
+                    }
+                };
+                unique(&mut seen, &table, write.key())?;
+                writes.push(write);
+            }
+            plan.push((table, writes));
+        }
+        let plan = Arc::new(plan);
+        let job_plan = plan.clone();
+        let sizes: Vec<(String, usize)> = self
+            .engine
+            .write(move |ctx| {
+                let mut sizes = Vec::new();
+                for (validated, writes) in job_plan.iter() {
+                    let table = live_table(ctx.table(&validated.name), validated)?;
+                    for write in writes {
+                        let old = ctx.get_item(&table, write.key())?;
+                        let old_size = old.as_ref().map_or(0, item_size);
+                        match write {
+                            Write::Put(key, item) => {
+                                ctx.put_item(&table, key, item, old.as_ref())?;
+                                sizes.push((table.name.clone(), old_size.max(item_size(item))));
+                            }
+                            Write::Delete(key) => {
+                                if let Some(o) = &old {
+                                    ctx.delete_item(&table, key, o)?;
+                                }
+                                sizes.push((table.name.clone(), old_size));
+                            }
+                        }
+                    }
+                }
+                Ok(sizes)
+            })
+            .await
+            .map_err(abort_to_api)?;
+        let mut units: BTreeMap<String, f64> = BTreeMap::new();
+        for (name, size) in sizes {
+            *units.entry(name).or_default() += capacity::write_units(size);
+        }
+        encode(&BatchWriteOutput {
+            unprocessed_items: BTreeMap::new(),
+            consumed_capacity: capacity_list(mode, units),
+        })
+    }
+}
+
+/// Per-table consumed capacity, as the batch and transaction operations report it.
+pub(super) fn capacity_list(
+    mode: Mode,
+    units: BTreeMap<String, f64>,
+) -> Option<Vec<ConsumedCapacity>> {
+    if mode == Mode::None {
+        return None;
+    }
+    Some(
+        units
+            .into_iter()
+            .filter_map(|(name, u)| capacity::report(mode, &name, u))
+            .collect(),
+    )
+}

@@ -1,0 +1,518 @@
+//! TransactWriteItems and TransactGetItems.
+//!
+//! A write transaction is validated completely first (every table, key,
+//! item and expression; at most 100 actions; no item named twice), then runs
+//! as ONE writer job. The writer runs jobs one at a time, each seeing the
+//! effects of every job before it, so the whole transaction — all of its
+//! condition checks and all of its writes — happens at a single point of the
+//! writer's serial order: nothing can interleave with it, which makes
+//! transactions serializable with each other and with every other write.
+//! The job first evaluates every condition against the current items; if
+//! any fails it aborts its nested transaction and nothing is written. The
+//! transaction's writes commit in one LMDB commit: all or nothing.
+//!
+//! A read transaction reads all of its items in one LMDB read transaction,
+//! i.e. from one consistent snapshot.
+//!
+//! `ClientRequestToken` makes a write transaction idempotent for ten
+//! minutes: a repeat with the same items gets the first answer without
+//! running again; a different request with the same token is refused.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+use super::batch::capacity_list;
+use super::capacity::{self, Mode};
+use super::item::{
+    check, live_table, read_projection, request_key, return_on_failure, updated_item,
+    validate_item, write_condition, OnFailure, MAX_ITEM_BYTES,
+};
+use super::table::checked_table_name;
+use super::{abort_to_api, Store};
+use crate::api::types::{
+    TransactAction, TransactGetItemsInput, TransactWriteItem, TransactWriteItemsInput,
+};
+use crate::api::validate::Violations;
+use crate::api::{encode, ApiError, ApiResult, ErrorCode};
+use crate::engine::Abort;
+use crate::expr::{Condition, Projection, Update};
+use crate::model::key::Key;
+use crate::model::table::TableMeta;
+use crate::model::value::{item_size, Item};
+
+/// Most actions in one transaction.
+const MAX_ACTIONS: usize = 100;
+/// Largest total size of the items a transaction writes.
+const MAX_TRANSACTION_BYTES: usize = 4 * 1024 * 1024;
+/// Longest ClientRequestToken.
+const MAX_TOKEN_CHARS: usize = 36;
+/// How long a ClientRequestToken is remembered.
+const TOKEN_TTL: Duration = Duration::from_secs(600);
+
+/// Remembered ClientRequestTokens: the request each was first used with and,
+/// once it succeeded, its response.
+#[derive(Default)]
+pub(super) struct Tokens(Mutex<HashMap<String, TokenEntry>>);
+
+struct TokenEntry {
+    at: Instant,
+    items: Vec<TransactWriteItem>,
+    /// `None` while the first request is still running.
+    response: Option<Vec<u8>>,
+}
+
+enum TokenState {
+    New,
+    Done(Vec<u8>),
+}
+
+impl Tokens {
+    fn begin(&self, token: &str, items: &[TransactWriteItem]) -> ApiResult<TokenState> {
+        let mut map = self
+            .0
+            .lock()
+            .map_err(|_| ApiError::new(ErrorCode::InternalServer, "Internal server error"))?;
+        let now = Instant::now();
+        map.retain(|_, e| now.duration_since(e.at) < TOKEN_TTL);
+        match map.get(token) {
+            Some(e) if e.items != items => Err(ApiError::new(
+                ErrorCode::IdempotentParameterMismatch,
+                "Request parameters do not match the parameters of the original request with the same ClientRequestToken",
+            )),
+            Some(TokenEntry {
+                response: Some(r), ..
+            }) => Ok(TokenState::Done(r.clone())),
+            Some(_) => Err(ApiError::new(
+                ErrorCode::TransactionInProgress,
+                "Transaction with the same ClientRequestToken is still in progress",
+            )),
+            None => {
+                map.insert(
+                    token.to_owned(),
+                    TokenEntry {
+                        at: now,
+                        items: items.to_vec(),
+                        response: None,
+                    },
+                );
+                Ok(TokenState::New)
+            }
+        }
+    }
+
+    fn finish(&self, token: &str, response: Option<&[u8]>) {
+        if let Ok(mut map) = self.0.lock() {
+            match response {
+                Some(r) => {
+                    if let Some(e) = map.get_mut(token) {
+                        e.response = Some(r.to_vec());
+                    }
+                }
+                None => {
+                    map.remove(token);
+                }
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Check,
+    Put,
+    Delete,
+    Update,
+}
+
+/// One validated action.
+struct Action {
+    kind: Kind,
+    table: Arc<TableMeta>,
+    key: Key,
+    key_item: Item,
+    item: Option<Item>,
+    update: Option<Update>,
+    condition: Option<Arc<Condition>>,
+    on_failure: OnFailure,
+}
+
+/// Why one action cancelled the transaction (`None`: it did not).
+enum Reason {
+    None,
+    ConditionalCheckFailed(Option<Item>),
+    Validation(String),
+}
+
+impl Reason {
+    fn code(&self) -> &'static str {
+        match self {
+            Reason::None => "None",
+            Reason::ConditionalCheckFailed(_) => "ConditionalCheckFailed",
+            Reason::Validation(_) => "ValidationError",
+        }
+    }
+
+    fn json(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("Code".into(), json!(self.code()));
+        match self {
+            Reason::None => {}
+            Reason::ConditionalCheckFailed(item) => {
+                m.insert("Message".into(), json!("The conditional request failed"));
+                if let Some(item) = item {
+                    if let Ok(v) = serde_json::to_value(item) {
+                        m.insert("Item".into(), v);
+                    }
+                }
+            }
+            Reason::Validation(msg) => {
+                m.insert("Message".into(), json!(msg));
+            }
+        }
+        Value::Object(m)
+    }
+}
+
+fn cancelled(reasons: &[Reason]) -> ApiError {
+    let codes: Vec<&str> = reasons.iter().map(Reason::code).collect();
+    let mut err = ApiError::new(
+        ErrorCode::TransactionCanceled,
+        format!(
+            "Transaction cancelled, please refer cancellation reasons for specific reasons [{}]",
+            codes.join(", ")
+        ),
+    );
+    let mut extra = Map::new();
+    extra.insert(
+        "CancellationReasons".into(),
+        Value::Array(reasons.iter().map(Reason::json).collect()),
+    );
+    err.extra = Some(extra);
+    err
+}
+
+const ONE_ITEM: &str = "Transaction request cannot include multiple operations on one item";
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct WriteOutput {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    consumed_capacity: Option<Vec<capacity::ConsumedCapacity>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct GetOutput {
+    responses: Vec<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    consumed_capacity: Option<Vec<capacity::ConsumedCapacity>>,
+}
+
+fn too_many(path: &str, n: usize) -> Option<(String, &'static str)> {
+    if n == 0 {
+        Some((
+            path.to_owned(),
+            "Member must have length greater than or equal to 1",
+        ))
+    } else if n > MAX_ACTIONS {
+        Some((
+            path.to_owned(),
+            "Member must have length less than or equal to 100",
+        ))
+    } else {
+        None
+    }
+}
+
+impl Store {
+    /// Validate one write action (`i`: its position, for messages).
+    fn transact_action(&self, i: usize, w: &TransactWriteItem) -> ApiResult<Action> {
+        let (kind, a, member): (Kind, &TransactAction, &str) =
+            match (&w.condition_check, &w.put, &w.delete, &w.update) {
+                (Some(a), None, None, None) => (Kind::Check, a, "conditionCheck"),
+                (None, Some(a), None, None) => (Kind::Put, a, "put"),
+                (None, None, Some(a), None) => (Kind::Delete, a, "delete"),
+                (None, None, None, Some(a)) => (Kind::Update, a, "update"),
+                _ => {
+                    return Err(ApiError::validation(
+                        "TransactItems can only contain one of Check, Put, Update or Delete",
+                    ))
+                }
+            };
+        let path = format!("transactItems.{}.member.{member}", i + 1);
+        let mut v = Violations::new();
+        v.table_name(a.table_name.as_deref(), &format!("{path}.tableName"));
+        match kind {
+            Kind::Put if a.item.is_none() => v.null(&format!("{path}.item")),
+            Kind::Check | Kind::Delete | Kind::Update if a.key.is_none() => {
+                v.null(&format!("{path}.key"))
+            }
+            _ => {}
+        }
+        if kind == Kind::Check && a.condition_expression.is_none() {
+            v.null(&format!("{path}.conditionExpression"));
+        }
+        if kind == Kind::Update && a.update_expression.is_none() {
+            v.null(&format!("{path}.updateExpression"));
+        }
+        let on_failure = return_on_failure(
+            a.return_values_on_condition_check_failure.as_deref(),
+            &mut v,
+        );
+        v.finish()?;
+        let table = self.table(checked_table_name(a.table_name.as_deref())?)?;
+        let (key, item) = match kind {
+            Kind::Put => {
+                let item = a.item.clone().unwrap_or_default();
+                validate_item(&item)?;
+                let key = table
+                    .key
+                    .key_of_item(&item)
+                    .map_err(|e| ApiError::validation(e.to_string()))?;
+                if item_size(&item) > MAX_ITEM_BYTES {
+                    return Err(ApiError::validation(
+                        "Item size has exceeded the maximum allowed size",
+                    ));
+                }
+                (key, Some(item))
+            }
+            _ => (request_key(&table, a.key.as_ref())?, None),
+        };
+        let (condition, update) = write_condition(
+            a.condition_expression.as_deref(),
+            None,
+            None,
+            a.expression_attribute_names.as_ref(),
+            a.expression_attribute_values.as_ref(),
+            a.update_expression.as_deref(),
+            kind == Kind::Update,
+        )?;
+        if let Some(u) = &update {
+            let names: Vec<&str> = table.key.names().collect();
+            u.check_keys(&names)?;
+        }
+        let key_item = key.to_item(&table.key);
+        Ok(Action {
+            kind,
+            table,
+            key,
+            key_item,
+            item,
+            update,
+            condition,
+            on_failure,
+        })
+    }
+
+    pub(super) async fn transact_write_items(
+        &self,
+        input: TransactWriteItemsInput,
+    ) -> ApiResult<Vec<u8>> {
+        let mut v = Violations::new();
+        match &input.transact_items {
+            None => v.null("transactItems"),
+            Some(items) => {
+                if let Some((path, c)) = too_many("transactItems", items.len()) {
+                    v.push("'[...]'", &path, c);
+                }
+            }
+        }
+        if let Some(t) = &input.client_request_token {
+            let n = t.chars().count();
+            if n == 0 {
+                v.push(
+                    "''",
+                    "clientRequestToken",
+                    "Member must have length greater than or equal to 1",
+                );
+            }
+            if n > MAX_TOKEN_CHARS {
+                v.push(
+                    &format!("'{t}'"),
+                    "clientRequestToken",
+                    "Member must have length less than or equal to 36",
+                );
+            }
+        }
+        let mode = Mode::parse(input.return_consumed_capacity.as_deref(), &mut v);
+        v.finish()?;
+        let items = input.transact_items.unwrap_or_default();
+        let mut actions = Vec::with_capacity(items.len());
+        let mut seen = HashSet::new();
+        let mut total = 0usize;
+        for (i, w) in items.iter().enumerate() {
+            let action = self.transact_action(i, w)?;
+            if !seen.insert((action.table.id, action.key.storage_key(action.table.id))) {
+                return Err(ApiError::validation(ONE_ITEM));
+            }
+            total += action.item.as_ref().map_or(0, item_size);
+            actions.push(action);
+        }
+        if total > MAX_TRANSACTION_BYTES {
+            return Err(ApiError::validation("Transaction size cannot exceed 4 MB"));
+        }
+        let token = input.client_request_token.clone();
+        if let Some(t) = &token {
+            if let TokenState::Done(response) = self.tokens.begin(t, &items)? {
+                return Ok(response);
+            }
+        }
+        let result = self.run_transaction(actions, mode).await;
+        if let Some(t) = &token {
+            self.tokens
+                .finish(t, result.as_ref().ok().map(Vec::as_slice));
+        }
+        result
+    }
+
+    async fn run_transaction(&self, actions: Vec<Action>, mode: Mode) -> ApiResult<Vec<u8>> {
+        let actions = Arc::new(actions);
+        let job = actions.clone();
+        let sizes: Vec<(String, usize)> = self
+            .engine
+            .write(move |ctx| {
+                // Phase 1: every condition, against the items as they are now.
+                let mut olds = Vec::with_capacity(job.len());
+                let mut reasons = Vec::with_capacity(job.len());
+                for a in job.iter() {
+                    let table = live_table(ctx.table(&a.table.name), &a.table)?;
+                    let old = ctx.get_item(&table, &a.key)?;
+                    let reason = match check(a.condition.as_ref(), old.as_ref(), a.on_failure) {
+                        Ok(()) => Reason::None,
+                        Err(Abort::Op(e)) if e.code == ErrorCode::ConditionalCheckFailed => {
+                            let item = (a.on_failure == OnFailure::AllOld)
+                                .then(|| old.clone())
+                                .flatten();
+                            Reason::ConditionalCheckFailed(item)
+                        }
+                        Err(Abort::Op(e)) => Reason::Validation(e.message),
+                        Err(e) => return Err(e),
+                    };
+                    reasons.push(reason);
+                    olds.push((table, old));
+                }
+                if reasons.iter().any(|r| !matches!(r, Reason::None)) {
+                    return Err(Abort::Op(cancelled(&reasons)));
+                }
+                // Phase 2: the writes. A failure here aborts the job's nested
+                // transaction, undoing the writes already made.
+                let mut sizes = Vec::with_capacity(job.len());
+                for (a, (table, old)) in job.iter().zip(olds) {
+                    let old_size = old.as_ref().map_or(0, item_size);
+                    let size = match a.kind {
+                        Kind::Check => 0,
+                        Kind::Put => {
+                            let item = a
+                                .item
+                                .as_ref()
+                                .ok_or_else(|| Abort::Op(ApiError::validation("Missing item")))?;
+                            ctx.put_item(&table, &a.key, item, old.as_ref())?;
+                            old_size.max(item_size(item))
+                        }
+                        Kind::Delete => {
+                            if let Some(o) = &old {
+                                ctx.delete_item(&table, &a.key, o)?;
+                            }
+                            old_size
+                        }
+                        Kind::Update => {
+                            match updated_item(&table, a.update.as_ref(), old.as_ref(), &a.key_item)
+                                .map_err(Abort::Op)?
+                            {
+                                Some(new) => {
+                                    ctx.put_item(&table, &a.key, &new, old.as_ref())?;
+                                    old_size.max(item_size(&new))
+                                }
+                                None => old_size,
+                            }
+                        }
+                    };
+                    sizes.push((table.name.clone(), size));
+                }
+                Ok(sizes)
+            })
+            .await
+            .map_err(abort_to_api)?;
+        let mut units: BTreeMap<String, f64> = BTreeMap::new();
+        for (name, size) in sizes {
+            // A transactional write costs two write units per KB.
+            *units.entry(name).or_default() += 2.0 * capacity::write_units(size);
+        }
+        encode(&WriteOutput {
+            consumed_capacity: capacity_list(mode, units),
+        })
+    }
+
+    pub(super) fn transact_get_items(&self, input: TransactGetItemsInput) -> ApiResult<Vec<u8>> {
+        let mut v = Violations::new();
+        match &input.transact_items {
+            None => v.null("transactItems"),
+            Some(items) => {
+                if let Some((path, c)) = too_many("transactItems", items.len()) {
+                    v.push("'[...]'", &path, c);
+                }
+                for (i, g) in items.iter().enumerate() {
+                    match &g.get {
+                        None => v.null(&format!("transactItems.{}.member.get", i + 1)),
+                        Some(get) => {
+                            let path = format!("transactItems.{}.member.get", i + 1);
+                            v.table_name(get.table_name.as_deref(), &format!("{path}.tableName"));
+                            if get.key.is_none() {
+                                v.null(&format!("{path}.key"));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let mode = Mode::parse(input.return_consumed_capacity.as_deref(), &mut v);
+        v.finish()?;
+        let mut gets: Vec<(Arc<TableMeta>, Key, Option<Projection>)> = Vec::new();
+        let mut seen = HashSet::new();
+        for g in input.transact_items.iter().flatten() {
+            let Some(get) = &g.get else { continue };
+            let table = self.table(checked_table_name(get.table_name.as_deref())?)?;
+            let key = request_key(&table, get.key.as_ref())?;
+            if !seen.insert((table.id, key.storage_key(table.id))) {
+                return Err(ApiError::validation(ONE_ITEM));
+            }
+            let projection = read_projection(
+                get.projection_expression.as_deref(),
+                None,
+                get.expression_attribute_names.as_ref(),
+            )?;
+            gets.push((table, key, projection));
+        }
+        // One read transaction: every item from the same snapshot.
+        let items = self.engine.read(|view| {
+            gets.iter()
+                .map(|(table, key, _)| view.get_item(table, key))
+                .collect::<Result<Vec<_>, _>>()
+        })?;
+        let mut units: BTreeMap<String, f64> = BTreeMap::new();
+        let mut responses = Vec::with_capacity(items.len());
+        for ((table, _, projection), item) in gets.iter().zip(items) {
+            *units.entry(table.name.clone()).or_default() +=
+                2.0 * capacity::read_units(item.as_ref().map_or(0, item_size), true);
+            let mut m = Map::new();
+            if let Some(item) = item {
+                let item = match projection {
+                    Some(p) => p.apply(&item),
+                    None => item,
+                };
+                if let Ok(v) = serde_json::to_value(&item) {
+                    m.insert("Item".into(), v);
+                }
+            }
+            responses.push(Value::Object(m));
+        }
+        encode(&GetOutput {
+            responses,
+            consumed_capacity: capacity_list(mode, units),
+        })
+    }
+}
