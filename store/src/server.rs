@@ -88,6 +88,11 @@ pub async fn handle(
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let encoding = req
         .headers()
         .get(header::CONTENT_ENCODING)
@@ -133,7 +138,12 @@ pub async fn handle(
             return error_response(&ApiError::new(ErrorCode::UnknownOperation, ""), &request_id);
         }
     };
-    match store.handle(op, &body).await {
+    let result = if op == Operation::DescribeEndpoints {
+        store.describe_endpoints(host.as_deref().unwrap_or("localhost"))
+    } else {
+        store.handle(op, &body).await
+    };
+    match result {
         Ok(out) => json_response(StatusCode::OK, out, &request_id),
         Err(e) => error_response(&e, &request_id),
     }

@@ -2,6 +2,8 @@
 //! in-process on `127.0.0.1:0` with a fresh data directory, and a real
 //! `aws-sdk-dynamodb` client pointed at it.
 
+pub mod fixtures;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};

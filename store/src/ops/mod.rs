@@ -4,9 +4,11 @@
 //! [`Store`] is the whole store as a callable service: the HTTP server and
 //! the embedding proxy both call [`Store::handle`].
 
+mod account;
 mod capacity;
 mod item;
 mod table;
+mod tags;
 
 use std::path::PathBuf;
 
@@ -57,6 +59,13 @@ impl Store {
             Operation::GetItem => self.get_item(api::decode(body)?),
             Operation::DeleteItem => self.delete_item(api::decode(body)?).await,
             Operation::UpdateItem => self.update_item(api::decode(body)?).await,
+            Operation::TagResource => self.tag_resource(api::decode(body)?).await,
+            Operation::UntagResource => self.untag_resource(api::decode(body)?).await,
+            Operation::ListTagsOfResource => self.list_tags_of_resource(api::decode(body)?),
+            Operation::DescribeLimits => self.describe_limits(),
+            // The HTTP server answers with the request's Host; embedded callers
+            // have no address of their own.
+            Operation::DescribeEndpoints => self.describe_endpoints("localhost"),
             other => Err(ApiError::new(
                 ErrorCode::UnknownOperation,
                 format!(

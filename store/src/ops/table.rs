@@ -551,17 +551,7 @@ fn validate_create(input: CreateTableInput) -> ApiResult<TableMeta> {
             sse_type: s.sse_type.clone(),
             kms_master_key_id: s.kms_master_key_id.clone(),
         });
-    let tags = input
-        .tags
-        .iter()
-        .flatten()
-        .map(|t| {
-            (
-                t.key.clone().unwrap_or_default(),
-                t.value.clone().unwrap_or_default(),
-            )
-        })
-        .collect();
+    let tags = super::tags::check_create_tags(input.tags.as_deref().unwrap_or_default())?;
     let now = now_ms();
     Ok(TableMeta {
         format: TABLE_META_FORMAT,
