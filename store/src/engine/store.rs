@@ -50,6 +50,14 @@ impl ReadView<'_> {
     pub fn stats(&self, table_id: u32) -> Result<Stats, EngineError> {
         stats(self.txn, self.dbs, table_id)
     }
+
+    /// The change log, for streams and feeds.
+    pub fn changes(&self) -> super::changelog::ChangeView<'_> {
+        super::changelog::ChangeView {
+            txn: self.txn,
+            dbs: self.dbs,
+        }
+    }
 }
 
 pub(crate) fn load_catalog(

@@ -264,6 +264,9 @@ fn stream_meta(spec: Option<&StreamSpecification>) -> ApiResult<Option<StreamMet
                 enabled: true,
                 view_type: t.clone(),
                 label: stream_label(),
+                // Set by the engine when the table is stored.
+                start_seq: 0,
+                end_seq: None,
             })),
             None => Err(ApiError::validation(format!(
                 "{INVALID}You must specify a StreamViewType when enabling a stream"
