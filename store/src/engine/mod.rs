@@ -27,6 +27,7 @@
 #![allow(unsafe_code)]
 
 pub mod changelog;
+mod expiry;
 mod store;
 mod writer;
 
@@ -42,6 +43,7 @@ use heed::{Database, Env, EnvOpenOptions};
 use crate::clock::{Clock, SystemClock};
 use crate::model::table::TableMeta;
 
+pub use expiry::{is_expired, ExpiredBatch};
 pub use store::{ItemRecord, Stats};
 pub use writer::{Abort, WriteCtx};
 

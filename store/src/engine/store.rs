@@ -140,7 +140,7 @@ pub(crate) fn delete_stats(txn: &mut RwTxn, dbs: &Dbs, table_id: u32) -> Result<
 }
 
 /// Decode a stored value, checking it belongs to `partition` (if given).
-fn decode_value(bytes: &[u8], partition: Option<&[u8]>) -> Result<Item, EngineError> {
+pub(crate) fn decode_value(bytes: &[u8], partition: Option<&[u8]>) -> Result<Item, EngineError> {
     let mut r = Reader::new(bytes);
     if r.u8()? != ITEM_FORMAT {
         return Err(EngineError::Corrupt(codec::CodecError {

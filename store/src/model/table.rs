@@ -77,6 +77,9 @@ pub struct TableMeta {
     pub created_ms: u64,
     /// Time of the last change of billing mode (for BillingModeSummary).
     pub billing_changed_ms: u64,
+    /// The Time to Live attribute, when TTL is enabled.
+    #[serde(default)]
+    pub ttl_attribute: Option<String>,
 }
 
 impl TableMeta {

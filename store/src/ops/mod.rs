@@ -7,10 +7,16 @@
 mod account;
 mod capacity;
 mod item;
+mod maintenance;
 mod table;
 mod tags;
+mod ttl;
 
 use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use maintenance::{MaintenanceConfig, Progress};
+pub use ttl::SweepCursors;
 
 use crate::api::{self, ApiError, ApiResult, ErrorCode, Operation};
 use crate::engine::{Abort, Engine, EngineError, EngineOptions};
@@ -20,6 +26,8 @@ use crate::engine::{Abort, Engine, EngineError, EngineOptions};
 pub struct StoreConfig {
     pub data_dir: PathBuf,
     pub engine: EngineOptions,
+    /// TTL sweeping and change-log retention.
+    pub maintenance: MaintenanceConfig,
 }
 
 impl StoreConfig {
@@ -27,6 +35,7 @@ impl StoreConfig {
         StoreConfig {
             data_dir: data_dir.into(),
             engine: EngineOptions::default(),
+            maintenance: MaintenanceConfig::default(),
         }
     }
 }
@@ -34,13 +43,29 @@ impl StoreConfig {
 /// The store: engine plus operations. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    engine: Engine,
+    engine: Arc<Engine>,
+    progress: Option<Progress>,
 }
 
 impl Store {
+    /// Open the store; inside a tokio runtime this also starts its
+    /// background tasks (TTL sweeper, change-log trimming).
     pub fn open(config: &StoreConfig) -> Result<Store, EngineError> {
-        let engine = Engine::open(&config.data_dir, config.engine.clone())?;
-        Ok(Store { engine })
+        let engine = Arc::new(Engine::open(&config.data_dir, config.engine.clone())?);
+        let progress = maintenance::spawn(&engine, config.maintenance.clone());
+        Ok(Store { engine, progress })
+    }
+
+    fn from_engine(engine: Arc<Engine>) -> Store {
+        Store {
+            engine,
+            progress: None,
+        }
+    }
+
+    /// Progress of the background tasks (`None` if opened outside a runtime).
+    pub fn progress(&self) -> Option<&Progress> {
+        self.progress.as_ref()
     }
 
     pub fn engine(&self) -> &Engine {
@@ -62,6 +87,8 @@ impl Store {
             Operation::TagResource => self.tag_resource(api::decode(body)?).await,
             Operation::UntagResource => self.untag_resource(api::decode(body)?).await,
             Operation::ListTagsOfResource => self.list_tags_of_resource(api::decode(body)?),
+            Operation::UpdateTimeToLive => self.update_time_to_live(api::decode(body)?).await,
+            Operation::DescribeTimeToLive => self.describe_time_to_live(api::decode(body)?),
             Operation::DescribeLimits => self.describe_limits(),
             // The HTTP server answers with the request's Host; embedded callers
             // have no address of their own.

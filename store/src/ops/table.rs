@@ -573,6 +573,7 @@ fn validate_create(input: CreateTableInput) -> ApiResult<TableMeta> {
         deletion_protection: input.deletion_protection_enabled.unwrap_or(false),
         created_ms: now,
         billing_changed_ms: now,
+        ttl_attribute: None,
     })
 }
 
