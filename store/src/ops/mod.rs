@@ -8,6 +8,7 @@ mod account;
 mod capacity;
 mod item;
 mod maintenance;
+mod streams;
 mod table;
 mod tags;
 mod ttl;
@@ -89,6 +90,10 @@ impl Store {
             Operation::ListTagsOfResource => self.list_tags_of_resource(api::decode(body)?),
             Operation::UpdateTimeToLive => self.update_time_to_live(api::decode(body)?).await,
             Operation::DescribeTimeToLive => self.describe_time_to_live(api::decode(body)?),
+            Operation::ListStreams => self.list_streams(api::decode(body)?),
+            Operation::DescribeStream => self.describe_stream(api::decode(body)?),
+            Operation::GetShardIterator => self.get_shard_iterator(api::decode(body)?),
+            Operation::GetRecords => self.get_records(api::decode(body)?),
             Operation::DescribeLimits => self.describe_limits(),
             // The HTTP server answers with the request's Host; embedded callers
             // have no address of their own.
