@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //!
+//! * [`clock`] — wall-clock time behind a trait, so tests drive it.
 //! * [`model`] — values (`AttributeValue`, exact `Number`), keys and their
 //!   order-preserving encoding, table metadata, the on-disk item codec.
 //! * [`api`] — the wire model: typed requests, `Operation`, `ErrorCode`, the
@@ -13,6 +14,7 @@
 //! * [`server`] — the HTTP/1.1 front end.
 
 pub mod api;
+pub mod clock;
 pub mod engine;
 pub mod expr;
 pub mod model;

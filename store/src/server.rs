@@ -68,6 +68,15 @@ pub trait Backend: Clone + Send + Sync + 'static {
 
 impl Backend for Store {
     async fn call(&self, req: BackendRequest) -> BackendResponse {
+        if req.op == Operation::DescribeEndpoints {
+            // The endpoint is the address the client used.
+            let host = req
+                .headers
+                .get(header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("localhost");
+            return BackendResponse::from_result(self.describe_endpoints(host));
+        }
         BackendResponse::from_result(self.handle(req.op, &req.body).await)
     }
 }

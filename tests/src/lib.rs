@@ -2,6 +2,8 @@
 //! in-process on `127.0.0.1:0` with a fresh data directory, and a real
 //! `aws-sdk-dynamodb` client pointed at it.
 
+pub mod fixtures;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -60,7 +62,13 @@ impl TestStore {
 
     /// Start a store on an existing directory (e.g. to test recovery).
     pub async fn start_in(dir: TempDir) -> TestStore {
-        let store = Store::open(&StoreConfig::new(dir.path())).expect("open store");
+        let config = StoreConfig::new(dir.path());
+        Self::start_with(dir, config).await
+    }
+
+    /// Start a store with `config` (its data directory must be `dir`).
+    pub async fn start_with(dir: TempDir, config: StoreConfig) -> TestStore {
+        let store = Store::open(&config).expect("open store");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

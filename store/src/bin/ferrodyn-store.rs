@@ -1,6 +1,7 @@
 //! `ferrodyn-store`: the persistent DynamoDB-API server, without a cache.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
@@ -17,6 +18,13 @@ struct Args {
     /// Directory holding the data (created if missing).
     #[arg(long, env = "FERRODYN_DATA_DIR", default_value = "./ferrodyn-data")]
     data_dir: PathBuf,
+    /// Milliseconds between TTL sweeper rounds (each round examines up to
+    /// 1000 items per table with TTL enabled).
+    #[arg(long, env = "FERRODYN_TTL_SWEEP_INTERVAL_MS", default_value_t = 60_000)]
+    ttl_sweep_interval_ms: u64,
+    /// Hours change records are kept for the Streams API.
+    #[arg(long, env = "FERRODYN_STREAM_RETENTION_HOURS", default_value_t = 24)]
+    stream_retention_hours: u64,
 }
 
 #[tokio::main]
@@ -28,7 +36,9 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let args = Args::parse();
-    let config = StoreConfig::new(&args.data_dir);
+    let mut config = StoreConfig::new(&args.data_dir);
+    config.maintenance.ttl_interval = Duration::from_millis(args.ttl_sweep_interval_ms.max(1));
+    config.maintenance.retention = Duration::from_secs(args.stream_retention_hours * 3600);
     let store = Store::open(&config)
         .with_context(|| format!("cannot open data directory {}", args.data_dir.display()))?;
     let listener = tokio::net::TcpListener::bind(&args.listen)

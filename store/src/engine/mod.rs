@@ -26,6 +26,8 @@
 
 #![allow(unsafe_code)]
 
+pub mod changelog;
+mod expiry;
 mod store;
 mod writer;
 
@@ -38,8 +40,10 @@ use std::sync::{Arc, RwLock};
 use heed::types::Bytes as RawBytes;
 use heed::{Database, Env, EnvOpenOptions};
 
+use crate::clock::{Clock, SystemClock};
 use crate::model::table::TableMeta;
 
+pub use expiry::{is_expired, ExpiredBatch};
 pub use store::{ItemRecord, Stats};
 pub use writer::{Abort, WriteCtx};
 
@@ -83,12 +87,15 @@ pub const FORMAT_VERSION: u8 = 1;
 pub struct EngineOptions {
     /// Initial LMDB map size in bytes; the map doubles whenever it fills up.
     pub initial_map_size: usize,
+    /// Time source for change-log record times.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
         EngineOptions {
             initial_map_size: 1 << 30,
+            clock: Arc::new(SystemClock),
         }
     }
 }
@@ -101,6 +108,8 @@ pub(crate) struct Dbs {
     pub items: Database<RawBytes, RawBytes>,
     /// engine metadata: format version, id counters, per-table stats
     pub meta: Database<RawBytes, RawBytes>,
+    /// table id (u32 BE) | sequence number (u64 BE) → change record
+    pub changelog: Database<RawBytes, RawBytes>,
 }
 
 pub(crate) struct Shared {
@@ -112,6 +121,7 @@ pub(crate) struct Shared {
     /// Published catalog: what readers see. Only the writer replaces it,
     /// after the commit that changed it.
     pub tables: RwLock<HashMap<String, Arc<TableMeta>>>,
+    pub clock: Arc<dyn Clock>,
     _lock_file: File,
 }
 
@@ -155,6 +165,7 @@ impl Engine {
             catalog: env.create_database(&mut wtxn, Some("catalog"))?,
             items: env.create_database(&mut wtxn, Some("items"))?,
             meta: env.create_database(&mut wtxn, Some("meta"))?,
+            changelog: env.create_database(&mut wtxn, Some("changelog"))?,
         };
         match dbs.meta.get(&wtxn, store::FORMAT_KEY)? {
             Some([v]) if *v == FORMAT_VERSION => {}
@@ -176,6 +187,7 @@ impl Engine {
             poisoned: AtomicBool::new(false),
             resize_lock: RwLock::new(()),
             tables: RwLock::new(tables),
+            clock: options.clock.clone(),
             _lock_file: lock_file,
         });
         let writer = writer::spawn(shared.clone())?;
@@ -199,6 +211,11 @@ impl Engine {
         F: Fn(&mut WriteCtx<'_, '_>) -> Result<R, Abort<E>> + Send + 'static,
     {
         self.writer.submit(job).await
+    }
+
+    /// The engine's time source.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.shared.clock
     }
 
     /// The published description of a table.

@@ -94,6 +94,14 @@ impl ReadView<'_> {
         }
         Ok(())
     }
+
+    /// The change log, for streams and feeds.
+    pub fn changes(&self) -> super::changelog::ChangeView<'_> {
+        super::changelog::ChangeView {
+            txn: self.txn,
+            dbs: self.dbs,
+        }
+    }
 }
 
 /// Whether no key can lie between the bounds (LMDB cursors want start <= end).
@@ -186,7 +194,7 @@ pub(crate) fn delete_stats(txn: &mut RwTxn, dbs: &Dbs, table_id: u32) -> Result<
 }
 
 /// Decode a stored value, checking it belongs to `partition` (if given).
-fn decode_value(bytes: &[u8], partition: Option<&[u8]>) -> Result<Item, EngineError> {
+pub(crate) fn decode_value(bytes: &[u8], partition: Option<&[u8]>) -> Result<Item, EngineError> {
     let (pk, item) = decode_entry(bytes)?;
     if partition.is_some_and(|p| p != pk) {
         return Err(EngineError::HashCollision);

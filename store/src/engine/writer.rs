@@ -18,7 +18,7 @@ use std::sync::Arc;
 use heed::RwTxn;
 use tokio::sync::oneshot;
 
-use super::{store, EngineError, Shared};
+use super::{changelog, store, EngineError, Shared};
 use crate::model::key::Key;
 use crate::model::table::TableMeta;
 use crate::model::value::Item;
@@ -54,6 +54,8 @@ pub struct WriteCtx<'a, 'p> {
     catalog: &'a Catalog,
     /// Catalog changes made by this job; applied only if it succeeds.
     staged: Vec<(String, Option<Arc<TableMeta>>)>,
+    /// Time of this batch, stamped on its change-log records.
+    now_ms: u64,
 }
 
 impl WriteCtx<'_, '_> {
@@ -73,7 +75,9 @@ impl WriteCtx<'_, '_> {
     }
 
     /// Create or replace a table's catalog entry.
-    pub fn put_table(&mut self, meta: TableMeta) -> Result<(), EngineError> {
+    pub fn put_table(&mut self, mut meta: TableMeta) -> Result<(), EngineError> {
+        let old = self.table(&meta.name);
+        changelog::on_table_change(self.txn, self.dbs, old.as_deref(), &mut meta)?;
         store::put_catalog(self.txn, self.dbs, &meta)?;
         self.staged.push((meta.name.clone(), Some(Arc::new(meta))));
         Ok(())
@@ -87,6 +91,7 @@ impl WriteCtx<'_, '_> {
             store::delete_key_space(self.txn, self.dbs, index.id)?;
         }
         store::delete_stats(self.txn, self.dbs, meta.id)?;
+        changelog::drop_table(self.txn, self.dbs, meta.id)?;
         self.staged.push((meta.name.clone(), None));
         Ok(())
     }
@@ -107,7 +112,18 @@ impl WriteCtx<'_, '_> {
         item: &Item,
         old: Option<&Item>,
     ) -> Result<(), EngineError> {
-        store::put_item(self.txn, self.dbs, table, key, item, old)
+        store::put_item(self.txn, self.dbs, table, key, item, old)?;
+        let keys = key.to_item(&table.key);
+        changelog::append(
+            self.txn,
+            self.dbs,
+            table,
+            keys,
+            old,
+            Some(item),
+            false,
+            self.now_ms,
+        )
     }
 
     /// Delete the item under `key`; `old` must be what `get_item` returned.
@@ -117,7 +133,55 @@ impl WriteCtx<'_, '_> {
         key: &Key,
         old: &Item,
     ) -> Result<(), EngineError> {
-        store::delete_item(self.txn, self.dbs, table, key, old)
+        store::delete_item(self.txn, self.dbs, table, key, old)?;
+        let keys = key.to_item(&table.key);
+        changelog::append(
+            self.txn,
+            self.dbs,
+            table,
+            keys,
+            Some(old),
+            None,
+            false,
+            self.now_ms,
+        )
+    }
+
+    /// Delete an expired item on the service's behalf (TTL): an ordinary
+    /// delete whose change record is flagged as a service deletion.
+    pub fn delete_expired_item(
+        &mut self,
+        table: &TableMeta,
+        key: &Key,
+        old: &Item,
+    ) -> Result<(), EngineError> {
+        store::delete_item(self.txn, self.dbs, table, key, old)?;
+        let keys = key.to_item(&table.key);
+        changelog::append(
+            self.txn,
+            self.dbs,
+            table,
+            keys,
+            Some(old),
+            None,
+            true,
+            self.now_ms,
+        )
+    }
+
+    /// Drop up to `limit` change records of `table_id` older than `cutoff_ms`.
+    pub fn trim_changelog(
+        &mut self,
+        table_id: u32,
+        cutoff_ms: u64,
+        limit: usize,
+    ) -> Result<usize, EngineError> {
+        changelog::trim(self.txn, self.dbs, table_id, cutoff_ms, limit)
+    }
+
+    /// The batch's time (milliseconds since the Unix epoch).
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
     }
 }
 
@@ -306,6 +370,7 @@ fn run_batch(
     // Catalog as seen by later jobs in this batch: earlier jobs' committed changes.
     let mut view = catalog.clone();
     let mut changes = Vec::new();
+    let now_ms = shared.clock.now_ms();
     for job in batch.iter_mut() {
         let mut nested = shared.env.nested_write_txn(&mut parent)?;
         let mut ctx = WriteCtx {
@@ -313,6 +378,7 @@ fn run_batch(
             dbs: &shared.dbs,
             catalog: &view,
             staged: Vec::new(),
+            now_ms,
         };
         match job.run(&mut ctx) {
             Outcome::Commit => {

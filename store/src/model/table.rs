@@ -38,6 +38,13 @@ pub struct StreamMeta {
     pub view_type: String,
     /// Label (a timestamp) of the latest stream; a new one each time a stream is enabled.
     pub label: String,
+    /// First change-log sequence number that belongs to this stream.
+    #[serde(default)]
+    pub start_seq: u64,
+    /// Set when the stream is disabled: the first sequence number that does
+    /// not belong to it (its shard is closed there).
+    #[serde(default)]
+    pub end_seq: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -70,6 +77,9 @@ pub struct TableMeta {
     pub created_ms: u64,
     /// Time of the last change of billing mode (for BillingModeSummary).
     pub billing_changed_ms: u64,
+    /// The Time to Live attribute, when TTL is enabled.
+    #[serde(default)]
+    pub ttl_attribute: Option<String>,
 }
 
 impl TableMeta {

@@ -4,16 +4,25 @@
 //! [`Store`] is the whole store as a callable service: the HTTP server and
 //! the embedding proxy both call [`Store::handle`].
 
+mod account;
 mod batch;
 mod capacity;
 mod item;
+mod maintenance;
 mod query;
+mod streams;
 mod table;
+mod tags;
 mod transact;
+mod ttl;
 
 pub use item::read_projection;
 
 use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use maintenance::{MaintenanceConfig, Progress};
+pub use ttl::SweepCursors;
 
 use crate::api::{self, ApiError, ApiResult, ErrorCode, Operation};
 use crate::engine::{Abort, Engine, EngineError, EngineOptions};
@@ -23,6 +32,8 @@ use crate::engine::{Abort, Engine, EngineError, EngineOptions};
 pub struct StoreConfig {
     pub data_dir: PathBuf,
     pub engine: EngineOptions,
+    /// TTL sweeping and change-log retention.
+    pub maintenance: MaintenanceConfig,
 }
 
 impl StoreConfig {
@@ -30,6 +41,7 @@ impl StoreConfig {
         StoreConfig {
             data_dir: data_dir.into(),
             engine: EngineOptions::default(),
+            maintenance: MaintenanceConfig::default(),
         }
     }
 }
@@ -37,18 +49,36 @@ impl StoreConfig {
 /// The store: engine plus operations. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    engine: Engine,
+    engine: Arc<Engine>,
+    progress: Option<Progress>,
     /// TransactWriteItems' remembered ClientRequestTokens.
-    tokens: std::sync::Arc<transact::Tokens>,
+    tokens: Arc<transact::Tokens>,
 }
 
 impl Store {
+    /// Open the store; inside a tokio runtime this also starts its
+    /// background tasks (TTL sweeper, change-log trimming).
     pub fn open(config: &StoreConfig) -> Result<Store, EngineError> {
-        let engine = Engine::open(&config.data_dir, config.engine.clone())?;
+        let engine = Arc::new(Engine::open(&config.data_dir, config.engine.clone())?);
+        let progress = maintenance::spawn(&engine, config.maintenance.clone());
         Ok(Store {
             engine,
+            progress,
             tokens: Default::default(),
         })
+    }
+
+    fn from_engine(engine: Arc<Engine>) -> Store {
+        Store {
+            engine,
+            progress: None,
+            tokens: Default::default(),
+        }
+    }
+
+    /// Progress of the background tasks (`None` if opened outside a runtime).
+    pub fn progress(&self) -> Option<&Progress> {
+        self.progress.as_ref()
     }
 
     pub fn engine(&self) -> &Engine {
@@ -73,6 +103,19 @@ impl Store {
             Operation::BatchWriteItem => self.batch_write_item(api::decode(body)?).await,
             Operation::TransactWriteItems => self.transact_write_items(api::decode(body)?).await,
             Operation::TransactGetItems => self.transact_get_items(api::decode(body)?),
+            Operation::TagResource => self.tag_resource(api::decode(body)?).await,
+            Operation::UntagResource => self.untag_resource(api::decode(body)?).await,
+            Operation::ListTagsOfResource => self.list_tags_of_resource(api::decode(body)?),
+            Operation::UpdateTimeToLive => self.update_time_to_live(api::decode(body)?).await,
+            Operation::DescribeTimeToLive => self.describe_time_to_live(api::decode(body)?),
+            Operation::ListStreams => self.list_streams(api::decode(body)?),
+            Operation::DescribeStream => self.describe_stream(api::decode(body)?),
+            Operation::GetShardIterator => self.get_shard_iterator(api::decode(body)?),
+            Operation::GetRecords => self.get_records(api::decode(body)?),
+            Operation::DescribeLimits => self.describe_limits(),
+            // The HTTP server answers with the request's Host; embedded callers
+            // have no address of their own.
+            Operation::DescribeEndpoints => self.describe_endpoints("localhost"),
             other => Err(ApiError::new(
                 ErrorCode::UnknownOperation,
                 format!(

@@ -264,6 +264,9 @@ fn stream_meta(spec: Option<&StreamSpecification>) -> ApiResult<Option<StreamMet
                 enabled: true,
                 view_type: t.clone(),
                 label: stream_label(),
+                // Set by the engine when the table is stored.
+                start_seq: 0,
+                end_seq: None,
             })),
             None => Err(ApiError::validation(format!(
                 "{INVALID}You must specify a StreamViewType when enabling a stream"
@@ -562,17 +565,7 @@ fn validate_create(input: CreateTableInput) -> ApiResult<TableMeta> {
             sse_type: s.sse_type.clone(),
             kms_master_key_id: s.kms_master_key_id.clone(),
         });
-    let tags = input
-        .tags
-        .iter()
-        .flatten()
-        .map(|t| {
-            (
-                t.key.clone().unwrap_or_default(),
-                t.value.clone().unwrap_or_default(),
-            )
-        })
-        .collect();
+    let tags = super::tags::check_create_tags(input.tags.as_deref().unwrap_or_default())?;
     let now = now_ms();
     Ok(TableMeta {
         format: TABLE_META_FORMAT,
@@ -591,6 +584,7 @@ fn validate_create(input: CreateTableInput) -> ApiResult<TableMeta> {
         deletion_protection: input.deletion_protection_enabled.unwrap_or(false),
         created_ms: now,
         billing_changed_ms: now,
+        ttl_attribute: None,
     })
 }
 

@@ -1,0 +1,307 @@
+//! The change log: one record per committed item change, written in the same
+//! nested transaction as the change itself.
+//!
+//! Owns the `changelog` database, the global sequence counter and the
+//! per-table trim watermark. It does not know about stream view types or the
+//! Streams wire format (that is `ops::streams`); it stores full old and new
+//! images and lets readers pick.
+//!
+//! Invariants:
+//! * Sequence numbers come from one counter in `meta`, incremented in the
+//!   writer's transaction, so they are strictly increasing in commit order
+//!   and never reused; an aborted request's nested transaction takes its
+//!   increment with it.
+//! * A record is visible to readers exactly when the data change is.
+//! * A write that leaves the item as it was (a put of an identical item, an
+//!   update that changes nothing) produces no record, as in DynamoDB Streams.
+//! * Trimming removes a prefix of each table's records and raises that
+//!   table's watermark, so a reader can tell "trimmed" from "not yet written".
+
+use heed::{RoTxn, RwTxn};
+
+use super::{Dbs, EngineError};
+use crate::model::codec::{self, CodecError, Reader};
+use crate::model::table::TableMeta;
+use crate::model::value::{item_size, Item};
+
+const SEQ_KEY: &[u8] = b"changelog/seq";
+const TRIM_PREFIX: &[u8] = b"changelog/trimmed/";
+
+/// Version byte of a stored change record. Never reuse a value.
+const RECORD_FORMAT: u8 = 1;
+
+/// What a change did to the item. Stored as a byte: never reorder or reuse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ChangeKind {
+    Insert = 1,
+    Modify = 2,
+    Remove = 3,
+}
+
+impl ChangeKind {
+    fn from_byte(b: u8) -> Option<ChangeKind> {
+        match b {
+            1 => Some(ChangeKind::Insert),
+            2 => Some(ChangeKind::Modify),
+            3 => Some(ChangeKind::Remove),
+            _ => None,
+        }
+    }
+}
+
+/// Record flag: the change was made by the service (TTL expiry), not a user.
+const FLAG_SERVICE: u8 = 1;
+
+/// One committed change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeRecord {
+    pub seq: u64,
+    pub table_id: u32,
+    pub kind: ChangeKind,
+    /// The change was made by the service itself (a TTL deletion).
+    pub by_service: bool,
+    /// Commit time, milliseconds since the Unix epoch.
+    pub time_ms: u64,
+    pub keys: Item,
+    pub old: Option<Item>,
+    pub new: Option<Item>,
+}
+
+fn record_key(table_id: u32, seq: u64) -> [u8; 12] {
+    let mut k = [0u8; 12];
+    k[..4].copy_from_slice(&table_id.to_be_bytes());
+    k[4..].copy_from_slice(&seq.to_be_bytes());
+    k
+}
+
+fn trim_key(table_id: u32) -> Vec<u8> {
+    let mut k = TRIM_PREFIX.to_vec();
+    k.extend_from_slice(&table_id.to_be_bytes());
+    k
+}
+
+fn read_u64(bytes: Option<&[u8]>) -> u64 {
+    match bytes {
+        Some(b) if b.len() == 8 => {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(b);
+            u64::from_be_bytes(a)
+        }
+        _ => 0,
+    }
+}
+
+/// The sequence number the next record will get (the first is 1).
+pub(crate) fn next_seq(txn: &RoTxn, dbs: &Dbs) -> Result<u64, EngineError> {
+    Ok(read_u64(dbs.meta.get(txn, SEQ_KEY)?) + 1)
+}
+
+/// Highest sequence number trimmed from `table_id` (0: nothing trimmed).
+pub(crate) fn trimmed_through(txn: &RoTxn, dbs: &Dbs, table_id: u32) -> Result<u64, EngineError> {
+    Ok(read_u64(dbs.meta.get(txn, &trim_key(table_id))?))
+}
+
+/// Record a change of the item under `keys`, unless nothing changed.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn append(
+    txn: &mut RwTxn,
+    dbs: &Dbs,
+    table: &TableMeta,
+    keys: Item,
+    old: Option<&Item>,
+    new: Option<&Item>,
+    by_service: bool,
+    time_ms: u64,
+) -> Result<(), EngineError> {
+    let kind = match (old, new) {
+        (None, Some(_)) => ChangeKind::Insert,
+        (Some(o), Some(n)) if o == n => return Ok(()),
+        (Some(_), Some(_)) => ChangeKind::Modify,
+        (Some(_), None) => ChangeKind::Remove,
+        (None, None) => return Ok(()),
+    };
+    let seq = next_seq(txn, dbs)?;
+    dbs.meta.put(txn, SEQ_KEY, &seq.to_be_bytes())?;
+    let mut value = Vec::with_capacity(64);
+    value.push(RECORD_FORMAT);
+    value.push(kind as u8);
+    value.push(if by_service { FLAG_SERVICE } else { 0 });
+    codec::put_varint(&mut value, time_ms);
+    codec::encode_item(&keys, &mut value);
+    for image in [old, new] {
+        match image {
+            Some(i) => {
+                value.push(1);
+                codec::encode_item(i, &mut value);
+            }
+            None => value.push(0),
+        }
+    }
+    dbs.changelog.put(txn, &record_key(table.id, seq), &value)?;
+    Ok(())
+}
+
+fn corrupt(what: &'static str) -> EngineError {
+    EngineError::Corrupt(CodecError { offset: 0, what })
+}
+
+fn decode(key: &[u8], value: &[u8]) -> Result<ChangeRecord, EngineError> {
+    if key.len() != 12 {
+        return Err(corrupt("bad change-log key"));
+    }
+    let mut id = [0u8; 4];
+    id.copy_from_slice(&key[..4]);
+    let mut seq = [0u8; 8];
+    seq.copy_from_slice(&key[4..]);
+    let mut r = Reader::new(value);
+    if r.u8()? != RECORD_FORMAT {
+        return Err(corrupt("unknown change record format"));
+    }
+    let kind = ChangeKind::from_byte(r.u8()?).ok_or_else(|| corrupt("unknown change kind"))?;
+    let flags = r.u8()?;
+    let time_ms = r.varint()?;
+    let keys = r.item()?;
+    let mut images = [None, None];
+    for image in &mut images {
+        if r.u8()? == 1 {
+            *image = Some(r.item()?);
+        }
+    }
+    let [old, new] = images;
+    Ok(ChangeRecord {
+        seq: u64::from_be_bytes(seq),
+        table_id: u32::from_be_bytes(id),
+        kind,
+        by_service: flags & FLAG_SERVICE != 0,
+        time_ms,
+        keys,
+        old,
+        new,
+    })
+}
+
+/// Up to `limit` records of `table_id` with sequence numbers in
+/// `from..until` (`until` exclusive; `None`: no upper bound), in order.
+pub(crate) fn read(
+    txn: &RoTxn,
+    dbs: &Dbs,
+    table_id: u32,
+    from: u64,
+    until: Option<u64>,
+    limit: usize,
+) -> Result<Vec<ChangeRecord>, EngineError> {
+    let start = record_key(table_id, from);
+    let end = match until {
+        Some(u) => record_key(table_id, u),
+        None => record_key(table_id, u64::MAX),
+    };
+    let range = (
+        std::ops::Bound::Included(&start[..]),
+        std::ops::Bound::Excluded(&end[..]),
+    );
+    let mut out = Vec::new();
+    for entry in dbs.changelog.range(txn, &range)? {
+        if out.len() >= limit {
+            break;
+        }
+        let (k, v) = entry?;
+        out.push(decode(k, v)?);
+    }
+    Ok(out)
+}
+
+/// Delete up to `limit` records of `table_id` older than `cutoff_ms`;
+/// returns how many went.
+pub(crate) fn trim(
+    txn: &mut RwTxn,
+    dbs: &Dbs,
+    table_id: u32,
+    cutoff_ms: u64,
+    limit: usize,
+) -> Result<usize, EngineError> {
+    let old = read(txn, dbs, table_id, 0, None, limit)?;
+    let mut removed = 0;
+    let mut last = None;
+    for rec in old.iter().take_while(|r| r.time_ms < cutoff_ms) {
+        dbs.changelog.delete(txn, &record_key(table_id, rec.seq))?;
+        last = Some(rec.seq);
+        removed += 1;
+    }
+    if let Some(seq) = last {
+        dbs.meta.put(txn, &trim_key(table_id), &seq.to_be_bytes())?;
+    }
+    Ok(removed)
+}
+
+/// Forget every record of a dropped table.
+pub(crate) fn drop_table(txn: &mut RwTxn, dbs: &Dbs, table_id: u32) -> Result<(), EngineError> {
+    let start = record_key(table_id, 0);
+    let end = record_key(table_id, u64::MAX);
+    let range = (
+        std::ops::Bound::Included(&start[..]),
+        std::ops::Bound::Included(&end[..]),
+    );
+    dbs.changelog.delete_range(txn, &range)?;
+    dbs.meta.delete(txn, &trim_key(table_id))?;
+    Ok(())
+}
+
+/// Pin a table's stream to the log: a newly enabled stream starts at the
+/// next sequence number, a disabled one ends there.
+pub(crate) fn on_table_change(
+    txn: &RoTxn,
+    dbs: &Dbs,
+    old: Option<&TableMeta>,
+    new: &mut TableMeta,
+) -> Result<(), EngineError> {
+    let Some(stream) = new.stream.as_mut() else {
+        return Ok(());
+    };
+    let previous = old.and_then(|o| o.stream.as_ref());
+    let same_stream = previous.is_some_and(|p| p.label == stream.label);
+    if !same_stream {
+        stream.start_seq = next_seq(txn, dbs)?;
+        stream.end_seq = None;
+    }
+    let was_enabled = same_stream && previous.is_some_and(|p| p.enabled);
+    if was_enabled && !stream.enabled && stream.end_seq.is_none() {
+        stream.end_seq = Some(next_seq(txn, dbs)?);
+    }
+    Ok(())
+}
+
+/// Bytes of a record as DynamoDB counts a stream record's size: keys plus
+/// whichever images are shown.
+pub fn record_size(keys: &Item, old: Option<&Item>, new: Option<&Item>) -> usize {
+    item_size(keys) + old.map_or(0, item_size) + new.map_or(0, item_size)
+}
+
+/// Read access to the change log within one read transaction.
+pub struct ChangeView<'t> {
+    pub(crate) txn: &'t RoTxn<'t>,
+    pub(crate) dbs: &'t Dbs,
+}
+
+impl ChangeView<'_> {
+    /// Up to `limit` records of `table_id` in `from..until`, in order.
+    pub fn read(
+        &self,
+        table_id: u32,
+        from: u64,
+        until: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<ChangeRecord>, EngineError> {
+        read(self.txn, self.dbs, table_id, from, until, limit)
+    }
+
+    /// The sequence number the next record will get.
+    pub fn next_seq(&self) -> Result<u64, EngineError> {
+        next_seq(self.txn, self.dbs)
+    }
+
+    /// Highest sequence number trimmed from `table_id` (0: none).
+    pub fn trimmed_through(&self, table_id: u32) -> Result<u64, EngineError> {
+        trimmed_through(self.txn, self.dbs, table_id)
+    }
+}

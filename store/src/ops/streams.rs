@@ -1,0 +1,499 @@
+//! The DynamoDB Streams API, served from the change log: ListStreams,
+//! DescribeStream, GetShardIterator, GetRecords.
+//!
+//! Each table has at most one stream (its latest): enabling a stream gives it
+//! a new label and ARN, disabling it closes it. A stream has exactly one
+//! shard, covering the change-log sequence numbers from the stream's start
+//! to its end (open-ended while the stream is enabled) — DynamoDB splits
+//! shards by partition and time, but a reader that follows the documented
+//! protocol (list shards, read each to its end) works unchanged.
+//!
+//! Shard iterators are self-describing strings (table, stream label,
+//! position, issue time, checksum); they expire 15 minutes after issue, as
+//! in DynamoDB. The `GetRecords` response's `NextShardIterator` is absent
+//! once a closed shard has been read to its end.
+
+use serde_json::{json, Map, Value};
+
+use super::table::checked_table_name;
+use super::Store;
+use crate::api::control_types::{
+    DescribeStreamInput, GetRecordsInput, GetShardIteratorInput, ListStreamsInput,
+};
+use crate::api::validate::Violations;
+use crate::api::{encode, ApiError, ApiResult, ErrorCode};
+use crate::engine::changelog::{record_size, ChangeKind, ChangeRecord};
+use crate::model::table::{table_arn, StreamMeta, TableMeta, REGION};
+use crate::model::value::Item;
+
+/// How long a shard iterator stays valid.
+const ITERATOR_LIFETIME_MS: u64 = 15 * 60 * 1000;
+const MAX_LIST_LIMIT: i64 = 100;
+const MAX_RECORDS_LIMIT: i64 = 1000;
+const ITERATOR_TYPES: &[&str] = &[
+    "TRIM_HORIZON",
+    "LATEST",
+    "AT_SEQUENCE_NUMBER",
+    "AFTER_SEQUENCE_NUMBER",
+];
+const ITERATOR_TAG: &str = "ferrodyn1";
+
+/// A table's stream as the Streams API sees it.
+struct StreamRef {
+    table: std::sync::Arc<TableMeta>,
+    stream: StreamMeta,
+}
+
+impl StreamRef {
+    fn shard_id(&self) -> String {
+        format!(
+            "shardId-{:020}-{:08x}",
+            self.stream.start_seq, self.table.id
+        )
+    }
+}
+
+fn stream_arn(table: &str, label: &str) -> String {
+    format!("{}/stream/{label}", table_arn(table))
+}
+
+/// DynamoDB's sequence numbers are decimal strings of 21 or more digits.
+fn sequence_number(seq: u64) -> String {
+    format!("{seq:021}")
+}
+
+fn stream_not_found(arn: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::StreamResourceNotFound,
+        format!("Requested resource not found: Stream: {arn} not found"),
+    )
+}
+
+/// `(table name, label)` of a stream ARN, or a ValidationException.
+fn parse_stream_arn(arn: &str) -> ApiResult<(&str, &str)> {
+    let invalid = || ApiError::validation(format!("Invalid StreamArn: {arn}"));
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let ["arn", _, "dynamodb", _, _, resource] = parts.as_slice() else {
+        return Err(invalid());
+    };
+    let rest = resource.strip_prefix("table/").ok_or_else(invalid)?;
+    let (table, label) = rest.split_once("/stream/").ok_or_else(invalid)?;
+    if table.is_empty() || label.is_empty() {
+        return Err(invalid());
+    }
+    Ok((table, label))
+}
+
+fn check_limit(limit: Option<i64>, max: i64, v: &mut Violations) {
+    if let Some(l) = limit {
+        if l < 1 {
+            v.push(
+                &format!("'{l}'"),
+                "limit",
+                "Member must have value greater than or equal to 1",
+            );
+        }
+        if l > max {
+            v.push(
+                &format!("'{l}'"),
+                "limit",
+                &format!("Member must have value less than or equal to {max}"),
+            );
+        }
+    }
+}
+
+impl Store {
+    /// The stream `arn` names, if it is the current stream of an existing table.
+    fn stream(&self, arn: &str) -> ApiResult<StreamRef> {
+        let (name, label) = parse_stream_arn(arn)?;
+        let table = self
+            .engine
+            .table(name)
+            .ok_or_else(|| stream_not_found(arn))?;
+        let stream = table
+            .stream
+            .clone()
+            .filter(|s| s.label == label)
+            .ok_or_else(|| stream_not_found(arn))?;
+        Ok(StreamRef { table, stream })
+    }
+
+    pub(super) fn list_streams(&self, input: ListStreamsInput) -> ApiResult<Vec<u8>> {
+        let mut v = Violations::new();
+        check_limit(input.limit, MAX_LIST_LIMIT, &mut v);
+        if let Some(t) = &input.table_name {
+            v.table_name(Some(t), "tableName");
+        }
+        v.finish()?;
+        let limit = input.limit.unwrap_or(MAX_LIST_LIMIT) as usize;
+        let after = match &input.exclusive_start_stream_arn {
+            Some(arn) => Some(parse_stream_arn(arn)?.0.to_owned()),
+            None => None,
+        };
+        if let Some(name) = &input.table_name {
+            checked_table_name(Some(name))?;
+            if self.engine.table(name).is_none() {
+                return Err(ApiError::table_not_found(name));
+            }
+        }
+        let mut streams = Vec::new();
+        let mut last = None;
+        for name in self.engine.table_names() {
+            if input.table_name.as_ref().is_some_and(|t| *t != name) {
+                continue;
+            }
+            if after.as_ref().is_some_and(|a| name <= *a) {
+                continue;
+            }
+            let Some(table) = self.engine.table(&name) else {
+                continue;
+            };
+            let Some(stream) = &table.stream else {
+                continue;
+            };
+            if streams.len() == limit {
+                break;
+            }
+            let arn = stream_arn(&name, &stream.label);
+            streams.push(json!({
+                "StreamArn": arn,
+                "TableName": name,
+                "StreamLabel": stream.label,
+            }));
+            last = Some(arn);
+        }
+        let mut out = Map::new();
+        let full = streams.len() == limit;
+        out.insert("Streams".into(), Value::Array(streams));
+        if let (true, Some(arn)) = (full, last) {
+            out.insert("LastEvaluatedStreamArn".into(), json!(arn));
+        }
+        encode(&out)
+    }
+
+    pub(super) fn describe_stream(&self, input: DescribeStreamInput) -> ApiResult<Vec<u8>> {
+        let mut v = Violations::new();
+        if input.stream_arn.is_none() {
+            v.null("streamArn");
+        }
+        check_limit(input.limit, MAX_LIST_LIMIT, &mut v);
+        v.finish()?;
+        let arn = input.stream_arn.unwrap_or_default();
+        let s = self.stream(&arn)?;
+        let trimmed = self
+            .engine
+            .read(|r| r.changes().trimmed_through(s.table.id))?;
+        let mut range = Map::new();
+        range.insert(
+            "StartingSequenceNumber".into(),
+            json!(sequence_number(s.stream.start_seq.max(trimmed + 1))),
+        );
+        if let Some(end) = s.stream.end_seq {
+            range.insert(
+                "EndingSequenceNumber".into(),
+                json!(sequence_number(end.saturating_sub(1))),
+            );
+        }
+        let shards = if input.exclusive_start_shard_id.is_some() {
+            // One shard per stream: nothing comes after any shard.
+            vec![]
+        } else {
+            vec![json!({"ShardId": s.shard_id(), "SequenceNumberRange": range})]
+        };
+        let mut key_schema =
+            vec![json!({"AttributeName": s.table.key.partition.name, "KeyType": "HASH"})];
+        if let Some(sort) = &s.table.key.sort {
+            key_schema.push(json!({"AttributeName": sort.name, "KeyType": "RANGE"}));
+        }
+        encode(&json!({
+            "StreamDescription": {
+                "StreamArn": arn,
+                "StreamLabel": s.stream.label,
+                "StreamStatus": if s.stream.enabled { "ENABLED" } else { "DISABLED" },
+                "StreamViewType": s.stream.view_type,
+                "TableName": s.table.name,
+                "KeySchema": key_schema,
+                "Shards": shards,
+            }
+        }))
+    }
+
+    pub(super) fn get_shard_iterator(&self, input: GetShardIteratorInput) -> ApiResult<Vec<u8>> {
+        let mut v = Violations::new();
+        if input.stream_arn.is_none() {
+            v.null("streamArn");
+        }
+        if input.shard_id.is_none() {
+            v.null("shardId");
+        }
+        match &input.shard_iterator_type {
+            None => v.null("shardIteratorType"),
+            Some(t) => v.one_of(Some(t), "shardIteratorType", ITERATOR_TYPES),
+        }
+        v.finish()?;
+        let kind = input.shard_iterator_type.as_deref().unwrap_or_default();
+        let needs_seq = kind.ends_with("SEQUENCE_NUMBER");
+        let seq = match (&input.sequence_number, needs_seq) {
+            (None, true) => {
+                return Err(ApiError::validation(format!(
+                    "Must specify sequence number with shard iterator type {kind}"
+                )))
+            }
+            (Some(_), false) => {
+                return Err(ApiError::validation(format!(
+                    "Sequence number must not be specified with shard iterator type {kind}"
+                )))
+            }
+            (Some(s), true) => Some(
+                s.parse::<u64>()
+                    .ok()
+                    .filter(|_| s.bytes().all(|b| b.is_ascii_digit()))
+                    .ok_or_else(|| ApiError::validation(format!("Invalid SequenceNumber: {s}")))?,
+            ),
+            (None, false) => None,
+        };
+        let arn = input.stream_arn.unwrap_or_default();
+        let s = self.stream(&arn)?;
+        if input.shard_id.as_deref() != Some(s.shard_id().as_str()) {
+            return Err(ApiError::new(
+                ErrorCode::StreamResourceNotFound,
+                format!(
+                    "Requested resource not found: Shard does not exist: {}",
+                    input.shard_id.unwrap_or_default()
+                ),
+            ));
+        }
+        let (next, trimmed) = self.engine.read(|r| {
+            let c = r.changes();
+            Ok((c.next_seq()?, c.trimmed_through(s.table.id)?))
+        })?;
+        let first = s.stream.start_seq.max(trimmed + 1);
+        let end = s.stream.end_seq.unwrap_or(next);
+        let position = match (kind, seq) {
+            ("TRIM_HORIZON", _) => first,
+            ("LATEST", _) => end,
+            (_, Some(n)) => {
+                if n < s.stream.start_seq || n > end {
+                    return Err(ApiError::validation(format!(
+                        "Invalid SequenceNumber: {} is not in shard {}",
+                        sequence_number(n),
+                        s.shard_id()
+                    )));
+                }
+                if n <= trimmed {
+                    return Err(trimmed_error());
+                }
+                if kind == "AFTER_SEQUENCE_NUMBER" {
+                    n + 1
+                } else {
+                    n
+                }
+            }
+            _ => first,
+        };
+        let iterator = Iterator {
+            table_id: s.table.id,
+            table: s.table.name.clone(),
+            label: s.stream.label.clone(),
+            position,
+            issued_ms: self.engine.clock().now_ms(),
+        };
+        encode(&json!({ "ShardIterator": iterator.encode() }))
+    }
+
+    pub(super) fn get_records(&self, input: GetRecordsInput) -> ApiResult<Vec<u8>> {
+        let mut v = Violations::new();
+        if input.shard_iterator.is_none() {
+            v.null("shardIterator");
+        }
+        check_limit(input.limit, MAX_RECORDS_LIMIT, &mut v);
+        v.finish()?;
+        let text = input.shard_iterator.unwrap_or_default();
+        let it = Iterator::decode(&text)
+            .ok_or_else(|| ApiError::validation(format!("Invalid ShardIterator: {text}")))?;
+        let now = self.engine.clock().now_ms();
+        if now.saturating_sub(it.issued_ms) > ITERATOR_LIFETIME_MS {
+            return Err(ApiError::new(
+                ErrorCode::ExpiredIterator,
+                format!(
+                    "Iterator expired. The iterator was created at time {} while right now the time is {}",
+                    it.issued_ms, now
+                ),
+            ));
+        }
+        let arn = stream_arn(&it.table, &it.label);
+        let s = self.stream(&arn)?;
+        if s.table.id != it.table_id {
+            return Err(stream_not_found(&arn));
+        }
+        let limit = input.limit.unwrap_or(MAX_RECORDS_LIMIT) as usize;
+        let until = s.stream.end_seq;
+        let (records, next, trimmed) = self.engine.read(|r| {
+            let c = r.changes();
+            let trimmed = c.trimmed_through(it.table_id)?;
+            let records = c.read(it.table_id, it.position, until, limit)?;
+            Ok((records, c.next_seq()?, trimmed))
+        })?;
+        if it.position <= trimmed {
+            return Err(trimmed_error());
+        }
+        // Having read fewer than `limit`, we saw every record of this table
+        // below `next`, so the reader may continue from there.
+        let after = match records.last() {
+            Some(last) if records.len() == limit => last.seq + 1,
+            _ => until.map_or(next, |u| u.min(next)),
+        };
+        let after = after.max(it.position);
+        let view = s.stream.view_type.as_str();
+        let rendered: Vec<Value> = records.iter().map(|r| render(r, view)).collect();
+        let mut out = Map::new();
+        out.insert("Records".into(), Value::Array(rendered));
+        let closed_and_done = until.is_some_and(|u| after >= u);
+        if !closed_and_done {
+            let next_it = Iterator {
+                position: after,
+                issued_ms: now,
+                ..it
+            };
+            out.insert("NextShardIterator".into(), json!(next_it.encode()));
+        }
+        encode(&out)
+    }
+}
+
+fn trimmed_error() -> ApiError {
+    ApiError::new(
+        ErrorCode::TrimmedDataAccess,
+        "Attempted to access data that has been trimmed from the stream",
+    )
+}
+
+/// One stream record in the Streams wire format.
+fn render(r: &ChangeRecord, view: &str) -> Value {
+    let (show_old, show_new) = match view {
+        "NEW_IMAGE" => (false, true),
+        "OLD_IMAGE" => (true, false),
+        "NEW_AND_OLD_IMAGES" => (true, true),
+        _ => (false, false),
+    };
+    let old: Option<&Item> = r.old.as_ref().filter(|_| show_old);
+    let new: Option<&Item> = r.new.as_ref().filter(|_| show_new);
+    let mut d = Map::new();
+    d.insert(
+        "ApproximateCreationDateTime".into(),
+        json!(r.time_ms / 1000),
+    );
+    d.insert("Keys".into(), json!(r.keys));
+    if let Some(n) = new {
+        d.insert("NewImage".into(), json!(n));
+    }
+    if let Some(o) = old {
+        d.insert("OldImage".into(), json!(o));
+    }
+    d.insert("SequenceNumber".into(), json!(sequence_number(r.seq)));
+    d.insert("SizeBytes".into(), json!(record_size(&r.keys, old, new)));
+    d.insert("StreamViewType".into(), json!(view));
+    let mut rec = Map::new();
+    rec.insert("awsRegion".into(), json!(REGION));
+    rec.insert("dynamodb".into(), Value::Object(d));
+    rec.insert(
+        "eventID".into(),
+        json!(format!("{:08x}{:024x}", r.table_id, r.seq)),
+    );
+    rec.insert(
+        "eventName".into(),
+        json!(match r.kind {
+            ChangeKind::Insert => "INSERT",
+            ChangeKind::Modify => "MODIFY",
+            ChangeKind::Remove => "REMOVE",
+        }),
+    );
+    rec.insert("eventSource".into(), json!("aws:dynamodb"));
+    rec.insert("eventVersion".into(), json!("1.1"));
+    if r.by_service {
+        rec.insert(
+            "userIdentity".into(),
+            json!({"PrincipalId": "dynamodb.amazonaws.com", "Type": "Service"}),
+        );
+    }
+    Value::Object(rec)
+}
+
+/// A decoded shard iterator.
+#[derive(Debug, Clone, PartialEq)]
+struct Iterator {
+    table_id: u32,
+    table: String,
+    label: String,
+    /// First sequence number this iterator reads.
+    position: u64,
+    issued_ms: u64,
+}
+
+impl Iterator {
+    fn encode(&self) -> String {
+        let body = format!(
+            "{ITERATOR_TAG}|{}|{}|{}|{}|{}",
+            self.table_id, self.table, self.label, self.position, self.issued_ms
+        );
+        let check = crc32fast::hash(body.as_bytes());
+        format!("{body}|{check:08x}")
+    }
+
+    fn decode(s: &str) -> Option<Iterator> {
+        let (body, check) = s.rsplit_once('|')?;
+        if format!("{:08x}", crc32fast::hash(body.as_bytes())) != check {
+            return None;
+        }
+        let parts: Vec<&str> = body.split('|').collect();
+        let [ITERATOR_TAG, id, table, label, position, issued] = parts.as_slice() else {
+            return None;
+        };
+        Some(Iterator {
+            table_id: id.parse().ok()?,
+            table: (*table).to_owned(),
+            label: (*label).to_owned(),
+            position: position.parse().ok()?,
+            issued_ms: issued.parse().ok()?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iterators_round_trip_and_reject_tampering() {
+        let it = Iterator {
+            table_id: 7,
+            table: "t.x-1".into(),
+            label: "2024-01-01T00:00:00.000".into(),
+            position: 42,
+            issued_ms: 1000,
+        };
+        let s = it.encode();
+        assert_eq!(Iterator::decode(&s), Some(it));
+        assert_eq!(Iterator::decode(&s.replace("|42|", "|43|")), None);
+        assert_eq!(Iterator::decode("garbage"), None);
+        assert_eq!(Iterator::decode(""), None);
+    }
+
+    #[test]
+    fn stream_arns_parse() {
+        let arn = "arn:aws:dynamodb:us-east-1:000000000000:table/t1/stream/2024-01-01T00:00:00.000";
+        assert_eq!(
+            parse_stream_arn(arn).ok(),
+            Some(("t1", "2024-01-01T00:00:00.000"))
+        );
+        assert!(parse_stream_arn("sdfadfsdfnlfkajakfgjalksfgklasjklasdjfklasdfasdfgasf").is_err());
+        assert!(parse_stream_arn("arn:aws:dynamodb:us-east-1:0:table/t1").is_err());
+    }
+
+    #[test]
+    fn sequence_numbers_have_21_digits() {
+        assert_eq!(sequence_number(1), "000000000000000000001");
+        assert_eq!(sequence_number(u64::MAX).len(), 21);
+    }
+}

@@ -1,0 +1,170 @@
+//! Time to Live: UpdateTimeToLive, DescribeTimeToLive, and the sweep that
+//! deletes expired items.
+//!
+//! The TTL attribute is part of the table's catalog entry. Expired items are
+//! deleted by [`Store::sweep_expired`], which the background sweeper
+//! (`ops::maintenance`) calls at a configurable rate: it finds expired items
+//! with a bounded read scan and deletes each one through the writer,
+//! re-checking its expiry there, so the deletion is an ordinary durable write
+//! whose change record is marked as a service deletion. Until it is swept an
+//! expired item is still returned by reads, as in DynamoDB.
+
+use std::collections::HashMap;
+
+use serde_json::json;
+
+use super::table::checked_table_name;
+use super::{abort_to_api, Store};
+use crate::api::control_types::UpdateTimeToLiveInput;
+use crate::api::types::TableNameInput;
+use crate::api::validate::Violations;
+use crate::api::{encode, ApiError, ApiResult};
+use crate::engine::{is_expired, Abort, EngineError};
+
+const MAX_ATTRIBUTE_NAME: usize = 255;
+
+/// Where each table's sweep continues: table id → last storage key scanned.
+pub type SweepCursors = HashMap<u32, Vec<u8>>;
+
+impl Store {
+    pub(super) async fn update_time_to_live(
+        &self,
+        input: UpdateTimeToLiveInput,
+    ) -> ApiResult<Vec<u8>> {
+        let mut v = Violations::new();
+        v.table_name(input.table_name.as_deref(), "tableName");
+        match &input.time_to_live_specification {
+            None => v.null("timeToLiveSpecification"),
+            Some(spec) => {
+                let path = "timeToLiveSpecification.attributeName";
+                match &spec.attribute_name {
+                    None => v.null(path),
+                    Some(a) if a.is_empty() => v.push(
+                        &format!("'{a}'"),
+                        path,
+                        "Member must have length greater than or equal to 1",
+                    ),
+                    Some(a) if a.len() > MAX_ATTRIBUTE_NAME => v.push(
+                        &format!("'{a}'"),
+                        path,
+                        "Member must have length less than or equal to 255",
+                    ),
+                    Some(_) => {}
+                }
+                if spec.enabled.is_none() {
+                    v.null("timeToLiveSpecification.enabled");
+                }
+            }
+        }
+        v.finish()?;
+        let name = checked_table_name(input.table_name.as_deref())?.to_owned();
+        let spec = input.time_to_live_specification.unwrap_or_default();
+        let attr = spec.attribute_name.unwrap_or_default();
+        let enable = spec.enabled.unwrap_or(false);
+        let job_attr = attr.clone();
+        self.engine
+            .write(move |ctx| {
+                let Some(table) = ctx.table(&name) else {
+                    return Err(Abort::Op(ApiError::table_not_found(&name)));
+                };
+                let mut meta = (*table).clone();
+                match (&meta.ttl_attribute, enable) {
+                    (Some(current), true) if *current == job_attr => {
+                        return Err(Abort::Op(ApiError::validation(
+                            "TimeToLive is already enabled",
+                        )))
+                    }
+                    (Some(current), _) if *current != job_attr => {
+                        return Err(Abort::Op(ApiError::validation(format!(
+                            "TimeToLive is active on a different AttributeName: current AttributeName is {current}"
+                        ))))
+                    }
+                    (None, false) => {
+                        return Err(Abort::Op(ApiError::validation(
+                            "TimeToLive is already disabled",
+                        )))
+                    }
+                    _ => {}
+                }
+                meta.ttl_attribute = enable.then(|| job_attr.clone());
+                ctx.put_table(meta)?;
+                Ok(())
+            })
+            .await
+            .map_err(abort_to_api)?;
+        encode(&json!({
+            "TimeToLiveSpecification": {"AttributeName": attr, "Enabled": enable}
+        }))
+    }
+
+    pub(super) fn describe_time_to_live(&self, input: TableNameInput) -> ApiResult<Vec<u8>> {
+        let mut v = Violations::new();
+        v.table_name(input.table_name.as_deref(), "tableName");
+        v.finish()?;
+        let name = checked_table_name(input.table_name.as_deref())?;
+        let table = self.table(name)?;
+        let description = match &table.ttl_attribute {
+            Some(a) => json!({"TimeToLiveStatus": "ENABLED", "AttributeName": a}),
+            None => json!({"TimeToLiveStatus": "DISABLED"}),
+        };
+        encode(&json!({ "TimeToLiveDescription": description }))
+    }
+
+    /// One round of TTL expiry over every table with TTL enabled: scan up to
+    /// `scan_limit` items per table from where the last round stopped, and
+    /// delete the expired ones. Returns how many items were deleted.
+    pub async fn sweep_expired(
+        &self,
+        cursors: &mut SweepCursors,
+        scan_limit: usize,
+    ) -> Result<usize, EngineError> {
+        let now_secs = (self.engine.clock().now_ms() / 1000) as i64;
+        let mut deleted = 0;
+        for name in self.engine.table_names() {
+            let Some(table) = self.engine.table(&name) else {
+                continue;
+            };
+            let Some(attr) = table.ttl_attribute.clone() else {
+                cursors.remove(&table.id);
+                continue;
+            };
+            let cursor = cursors.remove(&table.id);
+            let batch = self.engine.read(|r| {
+                r.expired_items(&table, &attr, now_secs, cursor.as_deref(), scan_limit)
+            })?;
+            if let Some(c) = batch.cursor {
+                cursors.insert(table.id, c);
+            }
+            for item in batch.items {
+                let Ok(key) = table.key.key_of_item(&item) else {
+                    continue;
+                };
+                let (table_name, attr) = (table.name.clone(), attr.clone());
+                let removed = self
+                    .engine
+                    .write(move |ctx| {
+                        let Some(live) = ctx.table(&table_name) else {
+                            return Ok::<bool, Abort<()>>(false);
+                        };
+                        let Some(old) = ctx.get_item(&live, &key)? else {
+                            return Ok(false);
+                        };
+                        if live.ttl_attribute.as_deref() != Some(attr.as_str())
+                            || !is_expired(&old, &attr, now_secs)
+                        {
+                            return Ok(false);
+                        }
+                        ctx.delete_expired_item(&live, &key, &old)?;
+                        Ok(true)
+                    })
+                    .await;
+                match removed {
+                    Ok(true) => deleted += 1,
+                    Ok(false) | Err(Abort::Op(())) => {}
+                    Err(Abort::Engine(e)) => return Err(e),
+                }
+            }
+        }
+        Ok(deleted)
+    }
+}
