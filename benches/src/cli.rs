@@ -286,8 +286,9 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<TargetResult>> {
             .await;
             if !args.quiet && rounds > 1 {
                 eprintln!(
-                    "round {}/{rounds} {}: {:.0} ok/s, {} errors",
+                    "round {}/{rounds} target {} ({}): {:.0} ok/s, {} errors",
                     round + 1,
+                    i + 1,
                     args.targets[i],
                     rec.throughput(),
                     rec.errors()

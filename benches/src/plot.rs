@@ -7,10 +7,10 @@ use std::fmt::Write as _;
 
 use crate::report::TargetResult;
 
-const W: f64 = 900.0;
+const W: f64 = 1100.0;
 const H: f64 = 520.0;
 const LEFT: f64 = 70.0;
-const RIGHT: f64 = 220.0;
+const RIGHT: f64 = 360.0;
 const TOP: f64 = 40.0;
 const BOTTOM: f64 = 50.0;
 /// Nines shown on the x axis: up to 99.9999%.
@@ -32,17 +32,25 @@ fn series(results: &[TargetResult]) -> Vec<(usize, usize, Series)> {
                 continue;
             }
             let mut pts = Vec::new();
+            let resolution = (s.latency.len() as f64).log10().max(1.0);
             for v in s.latency.iter_quantiles(5) {
                 let q = v.quantile_iterated_to();
+                // The maximum sits at the resolution the sample count
+                // allows, not at the right edge of the plot.
                 let nines = if q >= 1.0 {
-                    MAX_NINES
+                    resolution
                 } else {
-                    (-(1.0 - q).log10()).min(MAX_NINES)
-                };
+                    -(1.0 - q).log10()
+                }
+                .min(MAX_NINES);
                 let ms = s.latency.highest_equivalent(v.value_iterated_to()) as f64 / 1000.0;
                 pts.push((nines, ms.max(0.001)));
             }
-            out.push((ti, oi, (format!("{} {}", t.url, op.label()), pts)));
+            out.push((
+                ti,
+                oi,
+                (format!("#{} {} {}", ti + 1, t.url, op.label()), pts),
+            ));
         }
     }
     out
@@ -77,7 +85,7 @@ pub fn svg(title: &str, results: &[TargetResult]) -> String {
     let _ = writeln!(s, r#"<rect width="{W}" height="{H}" fill="white"/>"#);
     let _ = writeln!(
         s,
-        r#"<text x="{LEFT}" y="24" font-size="14">{}</text>"#,
+        r#"<text x="{LEFT}" y="24" font-size="13">{}</text>"#,
         escape(title)
     );
     for n in 0..=MAX_NINES as usize {

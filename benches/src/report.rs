@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
-use crate::stats::{summary_ms, OpStats, Recorder, PERCENTILES};
+use hdrhistogram::Histogram;
+
+use crate::stats::{per_second, summary_ms, OpStats, Recorder, PERCENTILES};
+use crate::workload::Op;
 
 /// Everything measured against one target.
 #[derive(Debug, Clone)]
@@ -28,11 +31,14 @@ impl TargetResult {
     }
 }
 
-/// One compared quantity per round, against the first target.
+/// One target against the first, for one operation (or all of them),
+/// round by round.
 #[derive(Debug, Clone)]
 pub struct Ratios {
     pub target: String,
     pub baseline: String,
+    /// An operation's label, or `all`.
+    pub operation: String,
     /// (throughput, p50, p99) ratio per round.
     pub per_round: Vec<[f64; 3]>,
 }
@@ -69,31 +75,57 @@ fn ratio(a: f64, b: f64) -> f64 {
     }
 }
 
-/// Per-round ratios of every target against the first.
+/// Per-round ratios of every target against the first: over all
+/// operations, and per operation when there are several (a mixed workload's
+/// overall p50 can flip between its operations' modes).
 pub fn ratios(results: &[TargetResult]) -> Vec<Ratios> {
     let Some(base) = results.first() else {
         return Vec::new();
     };
-    results[1..]
-        .iter()
-        .map(|t| Ratios {
+    let ops: Vec<Op> = base.total().ops.keys().copied().collect();
+    let mut out = Vec::new();
+    for t in &results[1..] {
+        let pair = |operation: String, per_round: Vec<[f64; 3]>| Ratios {
             target: t.url.clone(),
             baseline: base.url.clone(),
-            per_round: t
-                .rounds
-                .iter()
-                .zip(&base.rounds)
-                .map(|(r, b)| {
-                    let (rs, bs) = (summary_ms(&r.all_latency()), summary_ms(&b.all_latency()));
-                    [
-                        ratio(r.throughput(), b.throughput()),
-                        ratio(rs[0], bs[0]),
-                        ratio(rs[2], bs[2]),
-                    ]
-                })
-                .collect(),
-        })
-        .collect()
+            operation,
+            per_round,
+        };
+        let rounds = || t.rounds.iter().zip(&base.rounds);
+        let all = rounds()
+            .map(|(r, b)| {
+                compare(
+                    r.throughput(),
+                    &r.all_latency(),
+                    b.throughput(),
+                    &b.all_latency(),
+                )
+            })
+            .collect();
+        out.push(pair("all".into(), all));
+        if ops.len() > 1 {
+            for op in &ops {
+                let per_round = rounds()
+                    .map(|(r, b)| match (r.ops.get(op), b.ops.get(op)) {
+                        (Some(x), Some(y)) => compare(
+                            per_second(x.successes(), r.elapsed),
+                            &x.latency,
+                            per_second(y.successes(), b.elapsed),
+                            &y.latency,
+                        ),
+                        _ => [f64::NAN; 3],
+                    })
+                    .collect();
+                out.push(pair(op.label().into(), per_round));
+            }
+        }
+    }
+    out
+}
+
+fn compare(tput: f64, lat: &Histogram<u64>, base_tput: f64, base_lat: &Histogram<u64>) -> [f64; 3] {
+    let (a, b) = (summary_ms(lat), summary_ms(base_lat));
+    [ratio(tput, base_tput), ratio(a[0], b[0]), ratio(a[2], b[2])]
 }
 
 const HEADER: &str = "operation";
@@ -143,8 +175,8 @@ pub fn text(description: &str, results: &[TargetResult], corrected: bool) -> Str
     for r in ratios(results) {
         let _ = writeln!(
             out,
-            "\n{} vs {} (ratio per round: throughput, p50, p99):",
-            r.target, r.baseline
+            "\n{} vs {}, {} (ratio per round: throughput, p50, p99):",
+            r.target, r.baseline, r.operation
         );
         for (i, x) in r.per_round.iter().enumerate() {
             let _ = writeln!(
@@ -175,7 +207,7 @@ fn row(label: &str, s: &OpStats, elapsed: Duration) -> String {
     line
 }
 
-fn percentiles_json(h: &hdrhistogram::Histogram<u64>) -> Value {
+fn percentiles_json(h: &Histogram<u64>) -> Value {
     let v = summary_ms(h);
     let mut m = Map::new();
     for (i, (label, _)) in PERCENTILES.iter().enumerate() {
@@ -238,6 +270,7 @@ pub fn json(description: &str, results: &[TargetResult]) -> Value {
             json!({
                 "target": r.target,
                 "baseline": r.baseline,
+                "operation": r.operation,
                 "per_round": r.per_round.iter().map(|x| json!({"throughput": x[0], "p50": x[1], "p99": x[2]})).collect::<Vec<_>>(),
                 "median": {"throughput": m[0], "p50": m[1], "p99": m[2]},
             })
