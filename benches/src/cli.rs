@@ -32,7 +32,8 @@ use crate::workload::{Mix, Shape, Ycsb};
 ///
 /// With several --target flags it compares them: rounds interleave the
 /// targets (order rotating), each round prints the ratio of every target to
-/// the first (throughput, p50, p99) and the median over rounds.
+/// the first (throughput, p50, p99; overall and per operation) and the
+/// median over rounds.
 ///
 /// Requests are not SigV4-signed and only http:// is supported, so real AWS
 /// endpoints cannot be targeted yet.
@@ -97,6 +98,10 @@ pub struct Args {
     /// Rounds (default 1 for one target, 5 when comparing).
     #[arg(long)]
     pub rounds: Option<u32>,
+    /// Per-request timeout; a request that takes longer counts as a
+    /// `Timeout` error.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub timeout: Duration,
     /// Stop each phase after this many operations.
     #[arg(long)]
     pub ops: Option<u64>,
@@ -229,7 +234,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<TargetResult>> {
     let pool = args.connections.max(args.load_connections);
     let mut clients = Vec::new();
     for url in &args.targets {
-        clients.push(Client::new(url, pool)?);
+        clients.push(Client::new(url, pool)?.with_timeout(args.timeout));
     }
     let mut workloads = Vec::new();
     for client in &clients {

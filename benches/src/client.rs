@@ -32,7 +32,11 @@ pub struct Failure {
 pub struct Client {
     http: HyperClient<HttpConnector, Full<Bytes>>,
     uri: Uri,
+    timeout: Duration,
 }
+
+/// How long one request may take before it counts as a `Timeout` failure.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Client {
     /// A client for `url` (`http://host:port`) keeping up to `max_idle`
@@ -59,7 +63,18 @@ impl Client {
             .pool_max_idle_per_host(max_idle.max(1))
             .pool_idle_timeout(Duration::from_secs(90))
             .build(connector);
-        Ok(Client { http, uri })
+        Ok(Client {
+            http,
+            uri,
+            timeout: DEFAULT_TIMEOUT,
+        })
+    }
+
+    /// Fail requests that take longer than `timeout` (kind `Timeout`), so a
+    /// hung endpoint cannot hang the benchmark.
+    pub fn with_timeout(mut self, timeout: Duration) -> Client {
+        self.timeout = timeout;
+        self
     }
 
     pub fn url(&self) -> String {
@@ -78,18 +93,24 @@ impl Client {
             .header("x-amz-target", target)
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| failure("RequestBuildError", &e.to_string()))?;
-        let resp = self
-            .http
-            .request(req)
+        let exchange = async {
+            let resp = self
+                .http
+                .request(req)
+                .await
+                .map_err(|e| failure("ConnectionError", &error_chain(&e)))?;
+            let status = resp.status();
+            let body = resp
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| failure("ConnectionError", &error_chain(&e)))?
+                .to_bytes();
+            Ok::<_, Failure>((status, body))
+        };
+        let (status, body) = tokio::time::timeout(self.timeout, exchange)
             .await
-            .map_err(|e| failure("ConnectionError", &error_chain(&e)))?;
-        let status = resp.status();
-        let body = resp
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| failure("ConnectionError", &error_chain(&e)))?
-            .to_bytes();
+            .map_err(|_| failure("Timeout", &format!("no response within {:?}", self.timeout)))??;
         if status == StatusCode::OK {
             Ok(body)
         } else {

@@ -247,3 +247,34 @@ async fn drives_the_real_store_through_load_and_ycsb_workloads() {
     let _ = server.await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Never answers within the test.
+struct Hang;
+
+impl Responder for Hang {
+    async fn respond(&self, _n: u64) -> (StatusCode, Bytes) {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        (StatusCode::OK, Bytes::from_static(b"{}"))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_endpoint_counts_timeouts_instead_of_hanging() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(fixed::run(listener, Hang, std::future::pending()));
+    let client = Client::new(&url, 2)
+        .unwrap()
+        .with_timeout(Duration::from_millis(200));
+    let workload = Workload::new(shape("t"), Mix::new(vec![(Op::Get, 1.0)]).unwrap(), 10);
+    let spec = PhaseSpec {
+        connections: 2,
+        pacing: Pacing::Closed,
+        duration: Duration::from_secs(30),
+        max_ops: Some(4),
+        seed: 1,
+    };
+    let rec = driver::run_phase(&client, &workload, &spec).await;
+    assert_eq!(rec.successes(), 0);
+    assert_eq!(rec.ops[&Op::Get].errors.get("Timeout"), Some(&4));
+}
