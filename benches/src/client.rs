@@ -1,0 +1,177 @@
+//! A pooled HTTP/1.1 client speaking DynamoDB's JSON 1.0 protocol, and the
+//! classification of failures.
+//!
+//! Built on hyper-util's legacy pooled client so every measured request pays
+//! only what a real SDK pays on a warm connection. Requests are not signed:
+//! Ferrodyn and other local endpoints accept any credentials.
+//!
+//! A response counts as a success only if it is HTTP 200. Everything else
+//! becomes a [`Failure`] named by DynamoDB's `__type` (namespace dropped, as
+//! SDKs name errors), or by the HTTP status or transport fault when there is
+//! no `__type`.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Method, Request, StatusCode, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::rt::TokioExecutor;
+
+/// Why a request did not succeed, named for error counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// `ConditionalCheckFailedException`, `HTTP 503`, `ConnectionError`, ...
+    pub kind: String,
+    pub message: String,
+}
+
+/// A cheap-to-clone handle on a connection pool to one endpoint.
+#[derive(Clone, Debug)]
+pub struct Client {
+    http: HyperClient<HttpConnector, Full<Bytes>>,
+    uri: Uri,
+    timeout: Duration,
+}
+
+/// How long one request may take before it counts as a `Timeout` failure.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Client {
+    /// A client for `url` (`http://host:port`) keeping up to `max_idle`
+    /// connections open.
+    pub fn new(url: &str, max_idle: usize) -> anyhow::Result<Client> {
+        let uri: Uri = url
+            .parse()
+            .map_err(|e| anyhow::anyhow!("--target {url:?} is not a URL: {e}"))?;
+        match uri.scheme_str() {
+            Some("http") => {}
+            Some("https") => anyhow::bail!(
+                "--target {url}: https is not supported yet (no TLS and no SigV4 signing); \
+                 use an http:// endpoint"
+            ),
+            _ => anyhow::bail!("--target {url:?} must start with http://"),
+        }
+        if uri.host().is_none() {
+            anyhow::bail!("--target {url:?} has no host");
+        }
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(Duration::from_secs(10)));
+        let http = HyperClient::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(max_idle.max(1))
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build(connector);
+        Ok(Client {
+            http,
+            uri,
+            timeout: DEFAULT_TIMEOUT,
+        })
+    }
+
+    /// Fail requests that take longer than `timeout` (kind `Timeout`), so a
+    /// hung endpoint cannot hang the benchmark.
+    pub fn with_timeout(mut self, timeout: Duration) -> Client {
+        self.timeout = timeout;
+        self
+    }
+
+    pub fn url(&self) -> String {
+        self.uri.to_string()
+    }
+
+    /// Send one DynamoDB request (`operation` as in `DynamoDB_20120810.<operation>`)
+    /// and return the response body of a success.
+    pub async fn call(&self, operation: &str, body: Vec<u8>) -> Result<Bytes, Failure> {
+        let target = HeaderValue::from_str(&format!("DynamoDB_20120810.{operation}"))
+            .map_err(|_| failure("InvalidOperationName", operation))?;
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri(self.uri.clone())
+            .header(header::CONTENT_TYPE, "application/x-amz-json-1.0")
+            .header("x-amz-target", target)
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| failure("RequestBuildError", &e.to_string()))?;
+        let exchange = async {
+            let resp = self
+                .http
+                .request(req)
+                .await
+                .map_err(|e| failure("ConnectionError", &error_chain(&e)))?;
+            let status = resp.status();
+            let body = resp
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| failure("ConnectionError", &error_chain(&e)))?
+                .to_bytes();
+            Ok::<_, Failure>((status, body))
+        };
+        let (status, body) = tokio::time::timeout(self.timeout, exchange)
+            .await
+            .map_err(|_| failure("Timeout", &format!("no response within {:?}", self.timeout)))??;
+        if status == StatusCode::OK {
+            Ok(body)
+        } else {
+            Err(classify(status, &body))
+        }
+    }
+}
+
+/// Name a non-200 response: its `__type` if the body has one.
+pub fn classify(status: StatusCode, body: &[u8]) -> Failure {
+    let parsed: Option<serde_json::Value> = serde_json::from_slice(body).ok();
+    let field = |name: &str| {
+        parsed
+            .as_ref()
+            .and_then(|v| v.get(name).or_else(|| v.get(name.to_ascii_lowercase())))
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+    };
+    match field("__type") {
+        Some(t) => Failure {
+            kind: t.rsplit('#').next().unwrap_or(&t).to_owned(),
+            message: field("Message").unwrap_or_default(),
+        },
+        None => Failure {
+            kind: format!("HTTP {}", status.as_u16()),
+            message: String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
+        },
+    }
+}
+
+fn failure(kind: &str, message: &str) -> Failure {
+    Failure {
+        kind: kind.to_owned(),
+        message: message.to_owned(),
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(inner) = source {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_are_named_by_type_without_namespace() {
+        let body = br#"{"__type":"com.amazonaws.dynamodb.v20120810#ResourceNotFoundException","message":"Requested resource not found"}"#;
+        let f = classify(StatusCode::BAD_REQUEST, body);
+        assert_eq!(f.kind, "ResourceNotFoundException");
+        assert_eq!(f.message, "Requested resource not found");
+        assert_eq!(
+            classify(StatusCode::SERVICE_UNAVAILABLE, b"busy").kind,
+            "HTTP 503"
+        );
+    }
+}
