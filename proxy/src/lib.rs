@@ -7,11 +7,11 @@
 //! API without request signing).
 //!
 //! Built so far: the item cache for GetItem (coherent with every write made
-//! through this proxy), metrics and the admin endpoint. Not built yet: the
-//! query cache, coalescing of concurrent misses, invalidation from the
-//! store's change log (writes made *elsewhere* — another proxy, or straight
-//! to the store — are seen only when the entry's TTL expires), and SigV4
-//! re-signing for AWS upstreams.
+//! through this proxy, misses coalesced), invalidation from the store's
+//! change log (in-process when embedded, the long-polling change feed when
+//! remote), metrics and the admin endpoint. Not built yet: the query cache,
+//! the DynamoDB Streams path for foreign upstreams, and SigV4 re-signing for
+//! AWS upstreams.
 //!
 //! # Layout
 //!
@@ -19,10 +19,12 @@
 //! * [`metrics`] — request counts and latency per operation.
 //! * [`item_cache`] — the item-cache / write-through layer; [`cache`] its storage.
 //! * [`upstream`] — the embedded store or a pooled HTTP client.
+//! * [`invalidation`] — follows the change log and invalidates entries.
 //! * [`admin`] — `/metrics`, `/healthz`, `/readyz`.
 
 pub mod admin;
 pub mod cache;
+pub mod invalidation;
 pub mod item_cache;
 pub mod metrics;
 pub mod stack;
@@ -127,6 +129,19 @@ pub async fn run(
     let request_metrics = metrics::Metrics::register(&registry)?;
     let cache_metrics = item_cache::Metrics::register(&registry)?;
     let cache = Arc::new(ItemCache::new(config.item_cache_bytes, config.item_ttl));
+    let feed_metrics = invalidation::Metrics::register(&registry)?;
+    let feed = match &upstream {
+        Upstream::Embedded(store) => tokio::spawn(invalidation::follow_embedded(
+            store.clone(),
+            cache.clone(),
+            feed_metrics,
+        )),
+        Upstream::Http(http) => tokio::spawn(invalidation::follow_remote(
+            (**http).clone(),
+            cache.clone(),
+            feed_metrics,
+        )),
+    };
     let stack = stack::build(upstream, cache, schemas, request_metrics, cache_metrics);
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -146,6 +161,7 @@ pub async fn run(
     tracing::info!(addr = %listener.local_addr()?, "ferrodyn ready");
     let result = server::run(listener, stack, shutdown).await;
     let _ = stop_tx.send(true);
+    feed.abort();
     if let Some(t) = admin_task {
         let _ = t.await;
     }

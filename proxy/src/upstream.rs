@@ -40,7 +40,7 @@ impl HttpUpstream {
         HttpUpstream { client, uri }
     }
 
-    async fn forward(&self, req: BackendRequest) -> BackendResponse {
+    pub async fn forward(&self, req: BackendRequest) -> BackendResponse {
         let mut builder = Request::post(self.uri.clone());
         for (name, value) in &req.headers {
             // The body is forwarded decompressed; hop-by-hop and framing

@@ -295,6 +295,35 @@ impl ChangeView<'_> {
         read(self.txn, self.dbs, table_id, from, until, limit)
     }
 
+    /// Records of all `table_ids` with sequence numbers `>= from`, merged
+    /// in sequence order, at most about `limit`. Returns the records and the
+    /// cursor to continue from (every record below it has been returned).
+    pub fn read_since(
+        &self,
+        table_ids: &[u32],
+        from: u64,
+        limit: usize,
+    ) -> Result<(Vec<ChangeRecord>, u64), EngineError> {
+        // Read the end first: records committed after this read transaction
+        // began are not visible in it, so nothing below `end` can be missed.
+        let end = self.next_seq()?;
+        let mut out = Vec::new();
+        let mut cursor = end;
+        for &id in table_ids {
+            let records = read(self.txn, self.dbs, id, from, Some(end), limit)?;
+            if records.len() >= limit {
+                // This table may have more: stop the merged answer after its last.
+                if let Some(last) = records.last() {
+                    cursor = cursor.min(last.seq + 1);
+                }
+            }
+            out.extend(records);
+        }
+        out.retain(|r| r.seq < cursor);
+        out.sort_by_key(|r| r.seq);
+        Ok((out, cursor.max(from)))
+    }
+
     /// The sequence number the next record will get.
     pub fn next_seq(&self) -> Result<u64, EngineError> {
         next_seq(self.txn, self.dbs)

@@ -122,6 +122,8 @@ pub(crate) struct Shared {
     /// after the commit that changed it.
     pub tables: RwLock<HashMap<String, Arc<TableMeta>>>,
     pub clock: Arc<dyn Clock>,
+    /// Counts durable commits; subscribers of the change log wait on it.
+    pub commits: tokio::sync::watch::Sender<u64>,
     _lock_file: File,
 }
 
@@ -188,6 +190,7 @@ impl Engine {
             resize_lock: RwLock::new(()),
             tables: RwLock::new(tables),
             clock: options.clock.clone(),
+            commits: tokio::sync::watch::Sender::new(0),
             _lock_file: lock_file,
         });
         let writer = writer::spawn(shared.clone())?;
@@ -221,6 +224,21 @@ impl Engine {
     /// The published description of a table.
     pub fn table(&self, name: &str) -> Option<Arc<TableMeta>> {
         self.shared.tables.read().ok()?.get(name).cloned()
+    }
+
+    /// A receiver that changes after every durable commit: the in-process
+    /// subscription to the change log (read the records with
+    /// `read(|v| v.changes().read_since(..))`).
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.shared.commits.subscribe()
+    }
+
+    /// Every table's description.
+    pub fn tables(&self) -> Vec<Arc<TableMeta>> {
+        match self.shared.tables.read() {
+            Ok(t) => t.values().cloned().collect(),
+            Err(_) => Vec::new(),
+        }
     }
 
     /// Names of all tables, sorted.

@@ -325,6 +325,8 @@ fn run(shared: Arc<Shared>, rx: mpsc::Receiver<Box<dyn Job>>) {
                     if let Ok(mut published) = shared.tables.write() {
                         *published = catalog.clone();
                     }
+                    // Wake change-log subscribers: what they read now is durable.
+                    shared.commits.send_modify(|c| *c = c.wrapping_add(1));
                     break true;
                 }
                 Ok(BatchResult::MapFull) => {

@@ -7,6 +7,7 @@
 mod account;
 mod batch;
 mod capacity;
+mod feed;
 mod item;
 mod maintenance;
 mod query;
@@ -113,6 +114,7 @@ impl Store {
             Operation::GetShardIterator => self.get_shard_iterator(api::decode(body)?),
             Operation::GetRecords => self.get_records(api::decode(body)?),
             Operation::DescribeLimits => self.describe_limits(),
+            Operation::GetChanges => self.get_changes(api::decode(body)?).await,
             // The HTTP server answers with the request's Host; embedded callers
             // have no address of their own.
             Operation::DescribeEndpoints => self.describe_endpoints("localhost"),

@@ -1,0 +1,204 @@
+//! The invalidation consumer: follows the store's change log and drops the
+//! cache entries that each committed change can affect, so writes made
+//! elsewhere (another proxy, a client talking to the store directly, TTL
+//! expiry) stop being served within the feed's lag.
+//!
+//! * Embedded store: an in-process subscription (woken by every commit).
+//! * Remote `ferrodyn-store`: the long-polling `FerrodynFeed_20261124.GetChanges`
+//!   extension operation.
+//! * Other upstreams (no feed): a warning is logged once and the caches rely
+//!   on their TTLs.
+//!
+//! A table whose records were trimmed before being read, or that was deleted
+//! or re-created, has all its entries dropped.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use ferrodyn_store::api::Operation;
+use ferrodyn_store::model::value::Item;
+use ferrodyn_store::server::BackendRequest;
+use ferrodyn_store::Store;
+use prometheus::{IntCounter, IntGauge, Registry};
+use serde::Deserialize;
+
+use crate::cache::ItemCache;
+use crate::upstream::HttpUpstream;
+
+#[derive(Clone)]
+pub struct Metrics {
+    pub changes: IntCounter,
+    pub tables_dropped: IntCounter,
+    pub connected: IntGauge,
+}
+
+impl Metrics {
+    pub fn register(registry: &Registry) -> prometheus::Result<Metrics> {
+        let changes = IntCounter::new(
+            "proxy_invalidations_received_total",
+            "Change records received from the change feed",
+        )?;
+        let tables_dropped = IntCounter::new(
+            "proxy_invalidation_tables_dropped_total",
+            "Tables whose cache entries were dropped (feed gap, table deleted or re-created)",
+        )?;
+        let connected = IntGauge::new(
+            "proxy_change_feed_connected",
+            "1 while the change feed is followed",
+        )?;
+        registry.register(Box::new(changes.clone()))?;
+        registry.register(Box::new(tables_dropped.clone()))?;
+        registry.register(Box::new(connected.clone()))?;
+        Ok(Metrics {
+            changes,
+            tables_dropped,
+            connected,
+        })
+    }
+}
+
+fn invalidate_key(cache: &ItemCache, table: &str, keys: &Item) {
+    if let Ok(bytes) = serde_json::to_vec(keys) {
+        cache.invalidate(&cache.key(table, Bytes::from(bytes)));
+    }
+}
+
+/// Follow the embedded store's change log until the store goes away.
+pub async fn follow_embedded(store: Store, cache: Arc<ItemCache>, metrics: Metrics) {
+    let engine = store.engine();
+    let mut commits = engine.subscribe();
+    let Ok(mut cursor) = engine.read(|v| v.changes().next_seq()) else {
+        return;
+    };
+    metrics.connected.set(1);
+    loop {
+        commits.borrow_and_update();
+        let tables = engine.tables();
+        let ids: Vec<u32> = tables.iter().map(|t| t.id).collect();
+        match engine.read(|v| v.changes().read_since(&ids, cursor, 10_000)) {
+            Ok((records, next)) => {
+                let names: BTreeMap<u32, &str> =
+                    tables.iter().map(|t| (t.id, t.name.as_str())).collect();
+                for r in &records {
+                    if let Some(table) = names.get(&r.table_id) {
+                        invalidate_key(&cache, table, &r.keys);
+                    }
+                }
+                metrics.changes.inc_by(records.len() as u64);
+                cursor = next;
+                if records.len() >= 10_000 {
+                    continue; // more to read before waiting
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "cannot read the change log"),
+        }
+        if commits.changed().await.is_err() {
+            metrics.connected.set(0);
+            return;
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct FeedChange {
+    table_name: String,
+    keys: Item,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct FeedResponse {
+    #[serde(default)]
+    changes: Vec<FeedChange>,
+    next_cursor: u64,
+    #[serde(default)]
+    tables: BTreeMap<String, u32>,
+    #[serde(default)]
+    lost_tables: Vec<String>,
+}
+
+async fn poll(
+    upstream: &HttpUpstream,
+    cursor: Option<u64>,
+    wait_ms: u64,
+) -> Result<FeedResponse, String> {
+    let body = match cursor {
+        Some(c) => format!(r#"{{"Cursor":{c},"WaitMs":{wait_ms},"Limit":1000}}"#),
+        None => "{}".to_owned(),
+    };
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        "x-amz-target",
+        http::HeaderValue::from_static("FerrodynFeed_20261124.GetChanges"),
+    );
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/x-amz-json-1.0"),
+    );
+    let resp = upstream
+        .forward(BackendRequest {
+            op: Operation::GetChanges,
+            headers,
+            body: Bytes::from(body),
+        })
+        .await;
+    if !resp.status.is_success() {
+        return Err(String::from_utf8_lossy(&resp.body).into_owned());
+    }
+    serde_json::from_slice(&resp.body).map_err(|e| e.to_string())
+}
+
+/// Follow a remote store's change feed, reconnecting on errors.
+pub async fn follow_remote(upstream: HttpUpstream, cache: Arc<ItemCache>, metrics: Metrics) {
+    let mut cursor: Option<u64> = None;
+    let mut tables: BTreeMap<String, u32> = BTreeMap::new();
+    let mut failures = 0u32;
+    loop {
+        match poll(&upstream, cursor, 10_000).await {
+            Ok(feed) => {
+                failures = 0;
+                metrics.connected.set(1);
+                for c in &feed.changes {
+                    invalidate_key(&cache, &c.table_name, &c.keys);
+                }
+                metrics.changes.inc_by(feed.changes.len() as u64);
+                let mut dropped: Vec<&String> = feed.lost_tables.iter().collect();
+                // Tables gone or re-created since the last answer.
+                for (name, id) in &tables {
+                    if feed.tables.get(name) != Some(id) {
+                        dropped.push(name);
+                    }
+                }
+                for name in dropped {
+                    cache.invalidate_table(name);
+                    metrics.tables_dropped.inc();
+                }
+                tables = feed.tables;
+                cursor = Some(feed.next_cursor);
+            }
+            Err(e) => {
+                metrics.connected.set(0);
+                if e.contains("UnknownOperationException") {
+                    tracing::warn!("the upstream has no Ferrodyn change feed: cache entries for writes made elsewhere expire by TTL only");
+                    return;
+                }
+                failures = failures.saturating_add(1);
+                if failures == 1 {
+                    tracing::warn!(error = %e, "change feed interrupted; retrying");
+                }
+                // While the feed is down, writes made elsewhere are invisible:
+                // drop what we cannot vouch for.
+                for name in tables.keys() {
+                    cache.invalidate_table(name);
+                }
+                tokio::time::sleep(Duration::from_millis(
+                    100u64.saturating_mul(u64::from(failures.min(50))),
+                ))
+                .await;
+            }
+        }
+    }
+}

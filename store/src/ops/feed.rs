@@ -1,0 +1,130 @@
+//! The change feed: Ferrodyn's own extension operation
+//! (`X-Amz-Target: FerrodynFeed_20261124.GetChanges`) through which a remote
+//! proxy follows every committed change, across all tables, with one
+//! long-polling request at a time instead of busy polling.
+//!
+//! Request: `{"Cursor": n, "WaitMs": ms, "Limit": n}` — all optional. Without
+//! a cursor the answer is empty and carries the current end of the log (a
+//! consumer's starting point). With one, the answer holds the changes with
+//! sequence numbers `>= Cursor`, waiting up to `WaitMs` (at most 20 000) for
+//! the first one. Response: `{"Changes": [{"SequenceNumber", "TableName",
+//! "EventName", "Keys"}], "NextCursor": n, "Tables": {name: id},
+//! "LostTables": [name]}`. `LostTables` names tables whose records at or
+//! after the cursor were trimmed before being read: a consumer must drop
+//! everything it derived from them. `Tables` lets it notice tables deleted
+//! or re-created (a new id) without a change record.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::Store;
+use crate::api::{encode, ApiError, ApiResult};
+use crate::engine::changelog::ChangeKind;
+use crate::model::value::Item;
+
+const MAX_WAIT_MS: u64 = 20_000;
+const MAX_LIMIT: usize = 10_000;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetChangesInput {
+    pub cursor: Option<u64>,
+    pub wait_ms: Option<u64>,
+    pub limit: Option<u64>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Change {
+    sequence_number: u64,
+    table_name: String,
+    event_name: &'static str,
+    keys: Item,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct GetChangesOutput {
+    changes: Vec<Change>,
+    next_cursor: u64,
+    tables: BTreeMap<String, u32>,
+    lost_tables: Vec<String>,
+}
+
+impl Store {
+    pub(super) async fn get_changes(&self, input: GetChangesInput) -> ApiResult<Vec<u8>> {
+        let limit = input.limit.unwrap_or(1000);
+        if limit == 0 || limit > MAX_LIMIT as u64 {
+            return Err(ApiError::validation(format!(
+                "Limit must be between 1 and {MAX_LIMIT}"
+            )));
+        }
+        let wait = Duration::from_millis(input.wait_ms.unwrap_or(0).min(MAX_WAIT_MS));
+        let deadline = tokio::time::Instant::now() + wait;
+        // Subscribe before reading, so a commit between the read and the wait
+        // still wakes us.
+        let mut commits = self.engine.subscribe();
+        let mut first_tables: Option<BTreeMap<String, u32>> = None;
+        loop {
+            commits.borrow_and_update();
+            let tables = self.engine.tables();
+            let ids: Vec<u32> = tables.iter().map(|t| t.id).collect();
+            let (records, next, lost) = self.engine.read(|view| {
+                let changes = view.changes();
+                let Some(from) = input.cursor else {
+                    return Ok((Vec::new(), changes.next_seq()?, Vec::new()));
+                };
+                let mut lost = Vec::new();
+                for t in &tables {
+                    let trimmed = changes.trimmed_through(t.id)?;
+                    if trimmed > 0 && trimmed >= from {
+                        lost.push(t.name.clone());
+                    }
+                }
+                let (records, next) = changes.read_since(&ids, from, limit as usize)?;
+                Ok((records, next, lost))
+            })?;
+            // A table created, deleted or re-created leaves no change record
+            // but matters to the consumer: answer at once.
+            let table_set: BTreeMap<String, u32> =
+                tables.iter().map(|t| (t.name.clone(), t.id)).collect();
+            let tables_changed =
+                first_tables.get_or_insert_with(|| table_set.clone()) != &table_set;
+            let done =
+                !records.is_empty() || !lost.is_empty() || input.cursor.is_none() || tables_changed;
+            if done || tokio::time::Instant::now() >= deadline {
+                let names: BTreeMap<u32, &str> =
+                    tables.iter().map(|t| (t.id, t.name.as_str())).collect();
+                let changes = records
+                    .into_iter()
+                    .filter_map(|r| {
+                        Some(Change {
+                            sequence_number: r.seq,
+                            table_name: (*names.get(&r.table_id)?).to_owned(),
+                            event_name: match r.kind {
+                                ChangeKind::Insert => "INSERT",
+                                ChangeKind::Modify => "MODIFY",
+                                ChangeKind::Remove => "REMOVE",
+                            },
+                            keys: r.keys,
+                        })
+                    })
+                    .collect();
+                return encode(&GetChangesOutput {
+                    changes,
+                    next_cursor: next,
+                    tables: table_set,
+                    lost_tables: lost,
+                });
+            }
+            // Nothing yet: wait for the next commit or the deadline.
+            match tokio::time::timeout_at(deadline, commits.changed()).await {
+                Ok(Ok(())) | Err(_) => {} // a commit, or the deadline: look again
+                // The engine is shutting down: no commit will come.
+                Ok(Err(_)) => tokio::time::sleep_until(deadline).await,
+            }
+        }
+    }
+}
