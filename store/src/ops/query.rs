@@ -223,8 +223,20 @@ fn select(
     }
 }
 
-/// Checks shared by Query and Scan: Limit and Select's enum.
-fn common_violations(v: &mut Violations, limit: Option<i64>, select: Option<&str>) {
+/// Checks shared by Query and Scan: Limit, Select's enum, AttributesToGet.
+fn common_violations(
+    v: &mut Violations,
+    limit: Option<i64>,
+    select: Option<&str>,
+    attributes_to_get: Option<&[String]>,
+) {
+    if attributes_to_get.is_some_and(|a| a.is_empty()) {
+        v.push(
+            "'[]'",
+            "attributesToGet",
+            "Member must have length greater than or equal to 1",
+        );
+    }
     if let Some(l) = limit {
         if l < 1 {
             v.push(
@@ -291,26 +303,27 @@ impl Expressions<'_> {
         } else {
             "ScanFilter"
         };
-        // Mixing the two styles.
+        // Mixing the two styles. KeyConditions alone goes with expressions
+        // (DynamoDB accepts it with FilterExpression or ProjectionExpression).
         let mut legacy_used = Vec::new();
         let mut expr_used = Vec::new();
-        if self.key_conditions.is_some() {
-            legacy_used.push("KeyConditions");
-        }
-        if self.legacy_filter.is_some() {
-            legacy_used.push(legacy_filter_param);
-        }
         if self.attributes_to_get.is_some() {
             legacy_used.push("AttributesToGet");
         }
         if self.conditional_operator.is_some() {
             legacy_used.push("ConditionalOperator");
         }
-        if self.key_condition.is_some() {
-            expr_used.push("KeyConditionExpression");
+        if self.key_conditions.is_some() && self.key_condition.is_some() {
+            legacy_used.push("KeyConditions");
+        }
+        if self.legacy_filter.is_some() {
+            legacy_used.push(legacy_filter_param);
         }
         if self.filter.is_some() {
             expr_used.push("FilterExpression");
+        }
+        if self.key_condition.is_some() {
+            expr_used.push("KeyConditionExpression");
         }
         if self.projection.is_some() {
             expr_used.push("ProjectionExpression");
@@ -318,7 +331,7 @@ impl Expressions<'_> {
         if !legacy_used.is_empty() && !expr_used.is_empty() {
             return Err(mixed(&legacy_used, &expr_used));
         }
-        if expr_used.is_empty() {
+        let mut resolver = if expr_used.is_empty() {
             if self.names.is_some() {
                 return Err(expr::only_with_expressions_error(false, &[]).into());
             }
@@ -330,53 +343,48 @@ impl Expressions<'_> {
                 };
                 return Err(expr::only_with_expressions_error(true, params).into());
             }
-            let key = match (key_names, self.key_conditions) {
-                (Some(k), Some(c)) => Some(legacy::key_conditions(
-                    &legacy_conditions(c, "keyConditions")?,
-                    k,
-                )?),
-                _ => None,
-            };
-            let filter = match self.legacy_filter {
-                Some(f) => {
-                    let conds = legacy_conditions(f, self.legacy_filter_name)?;
-                    Some(if key_names.is_some() {
-                        legacy::filter(&conds, self.conditional_operator)?
-                    } else {
-                        legacy::scan_filter(&conds, self.conditional_operator)?
-                    })
-                }
-                None => {
-                    if self.conditional_operator.is_some() {
-                        return Err(legacy::conditional_operator_alone_error().into());
-                    }
-                    None
-                }
-            };
-            let projection = match self.attributes_to_get {
-                Some(a) => Some(legacy::attributes_to_get(a)?),
-                None => None,
-            };
-            return Ok(Resolved {
-                key,
-                filter,
-                projection,
-            });
-        }
-        let mut r = Resolver::new(self.names, self.values)?;
-        let key = match (key_names, self.key_condition) {
-            (Some(k), Some(text)) => Some(r.key_condition(text, k)?),
+            None
+        } else {
+            Some(Resolver::new(self.names, self.values)?)
+        };
+        let key = match (
+            key_names,
+            self.key_condition,
+            self.key_conditions,
+            &mut resolver,
+        ) {
+            (Some(k), Some(text), _, Some(r)) => Some(r.key_condition(text, k)?),
+            (Some(k), None, Some(c), _) => Some(legacy::key_conditions(
+                &legacy_conditions(c, "keyConditions")?,
+                k,
+            )?),
             _ => None,
         };
-        let filter = match self.filter {
-            Some(text) => Some(r.filter(text)?),
-            None => None,
+        let filter = match (self.filter, self.legacy_filter, &mut resolver) {
+            (Some(text), _, Some(r)) => Some(r.filter(text)?),
+            (None, Some(f), _) => {
+                let conds = legacy_conditions(f, self.legacy_filter_name)?;
+                Some(if key_names.is_some() {
+                    legacy::filter(&conds, self.conditional_operator)?
+                } else {
+                    legacy::scan_filter(&conds, self.conditional_operator)?
+                })
+            }
+            _ => {
+                if self.conditional_operator.is_some() {
+                    return Err(legacy::conditional_operator_alone_error().into());
+                }
+                None
+            }
         };
-        let projection = match self.projection {
-            Some(text) => Some(r.projection(text)?),
-            None => None,
+        let projection = match (self.projection, self.attributes_to_get, &mut resolver) {
+            (Some(text), _, Some(r)) => Some(r.projection(text)?),
+            (None, Some(a), _) => Some(legacy::attributes_to_get(a)?),
+            _ => None,
         };
-        r.finish()?;
+        if let Some(r) = resolver {
+            r.finish()?;
+        }
         Ok(Resolved {
             key,
             filter,
@@ -548,7 +556,12 @@ impl Store {
     pub(super) fn query(&self, input: QueryInput) -> ApiResult<Vec<u8>> {
         let mut v = Violations::new();
         v.table_name(input.table_name.as_deref(), "tableName");
-        common_violations(&mut v, input.limit, input.select.as_deref());
+        common_violations(
+            &mut v,
+            input.limit,
+            input.select.as_deref(),
+            input.attributes_to_get.as_deref(),
+        );
         let mode = Mode::parse(input.return_consumed_capacity.as_deref(), &mut v);
         v.finish()?;
         let name = checked_table_name(input.table_name.as_deref())?;
@@ -629,6 +642,14 @@ impl Store {
             limit: input.limit.map(|l| l as usize),
         };
         if let Some(esk) = &input.exclusive_start_key {
+            if schema.sort.is_none() {
+                // Exclusive of the only item a partition can hold: nothing
+                // could follow it, and DynamoDB refuses the request.
+                return Err(ApiError::validation(format!(
+                    "The provided exclusive start key is invalid: ExclusiveStartKey: {}",
+                    render_key(esk)
+                )));
+            }
             let (_, storage) = target.start_key(esk)?;
             if esk.get(&key_names.partition) != Some(&kc.partition_value) {
                 return Err(ApiError::validation(
@@ -643,7 +664,12 @@ impl Store {
     pub(super) fn scan(&self, input: ScanInput) -> ApiResult<Vec<u8>> {
         let mut v = Violations::new();
         v.table_name(input.table_name.as_deref(), "tableName");
-        common_violations(&mut v, input.limit, input.select.as_deref());
+        common_violations(
+            &mut v,
+            input.limit,
+            input.select.as_deref(),
+            input.attributes_to_get.as_deref(),
+        );
         if let Some(t) = input.total_segments {
             if t < 1 {
                 v.push(
@@ -811,4 +837,21 @@ fn sort_bounds(prefix: &[u8], sort: Option<&SortKeyCondition>) -> (Bound<Vec<u8>
             (Bound::Included(k), end)
         }
     }
+}
+
+/// A key as DynamoDB renders it in messages: `{p=AttributeValue: {S:abc}}`.
+fn render_key(key: &Item) -> String {
+    let parts: Vec<String> = key
+        .iter()
+        .map(|(name, v)| {
+            let value = match v {
+                AttributeValue::S(x) => format!("S:{x}"),
+                AttributeValue::N(x) => format!("N:{x}"),
+                AttributeValue::B(x) => format!("B:{}", legacy::base64(x)),
+                other => other.value_type().as_str().to_owned(),
+            };
+            format!("{name}=AttributeValue: {{{value}}}")
+        })
+        .collect();
+    format!("{{{}}}", parts.join(", "))
 }

@@ -229,8 +229,14 @@ fn too_many(path: &str, n: usize) -> Option<(String, &'static str)> {
 }
 
 impl Store {
-    /// Validate one write action (`i`: its position, for messages).
-    fn transact_action(&self, i: usize, w: &TransactWriteItem) -> ApiResult<Action> {
+    /// Validate one write action (`i`: its position, for messages). The
+    /// inner error is a problem with the action's item or key, which
+    /// DynamoDB reports as that action's cancellation reason.
+    fn transact_action(
+        &self,
+        i: usize,
+        w: &TransactWriteItem,
+    ) -> ApiResult<Result<Action, String>> {
         let (kind, a, member): (Kind, &TransactAction, &str) =
             match (&w.condition_check, &w.put, &w.delete, &w.update) {
                 (Some(a), None, None, None) => (Kind::Check, a, "conditionCheck"),
@@ -269,18 +275,21 @@ impl Store {
             Kind::Put => {
                 let item = a.item.clone().unwrap_or_default();
                 validate_item(&item)?;
-                let key = table
-                    .key
-                    .key_of_item(&item)
-                    .map_err(|e| ApiError::validation(e.to_string()))?;
+                let key = match table.key.key_of_item(&item) {
+                    Ok(k) => k,
+                    Err(e) => return Ok(Err(e.to_string())),
+                };
                 if item_size(&item) > MAX_ITEM_BYTES {
-                    return Err(ApiError::validation(
-                        "Item size has exceeded the maximum allowed size",
+                    return Ok(Err(
+                        "Item size has exceeded the maximum allowed size".to_owned()
                     ));
                 }
                 (key, Some(item))
             }
-            _ => (request_key(&table, a.key.as_ref())?, None),
+            _ => match request_key(&table, a.key.as_ref()) {
+                Ok(k) => (k, None),
+                Err(e) => return Ok(Err(e.message)),
+            },
         };
         let (condition, update) = write_condition(
             a.condition_expression.as_deref(),
@@ -296,7 +305,7 @@ impl Store {
             u.check_keys(&names)?;
         }
         let key_item = key.to_item(&table.key);
-        Ok(Action {
+        Ok(Ok(Action {
             kind,
             table,
             key,
@@ -305,7 +314,7 @@ impl Store {
             update,
             condition,
             on_failure,
-        })
+        }))
     }
 
     pub(super) async fn transact_write_items(
@@ -345,7 +354,23 @@ impl Store {
         let mut seen = HashSet::new();
         let mut total = 0usize;
         for (i, w) in items.iter().enumerate() {
-            let action = self.transact_action(i, w)?;
+            let action = match self.transact_action(i, w)? {
+                Ok(a) => a,
+                Err(message) => {
+                    // Validation stops at the first bad action; the others
+                    // were not looked at.
+                    let reasons: Vec<Reason> = (0..items.len())
+                        .map(|j| {
+                            if j == i {
+                                Reason::Validation(message.clone())
+                            } else {
+                                Reason::None
+                            }
+                        })
+                        .collect();
+                    return Err(cancelled(&reasons));
+                }
+            };
             if !seen.insert((action.table.id, action.key.storage_key(action.table.id))) {
                 return Err(ApiError::validation(ONE_ITEM));
             }
