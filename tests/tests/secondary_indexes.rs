@@ -222,6 +222,50 @@ async fn indexes_follow_writes_and_serve_queries_and_scans() {
     }
     assert_eq!(got, vec![10, 12, 14, 16, 18]);
 
+    // Equality and <= on an index sort key (entries extend past it).
+    for (cond, want) in [
+        ("p = :p AND l = :l", vec![14]),
+        ("p = :p AND l <= :l", vec![18, 16, 14]),
+    ] {
+        let out = client
+            .query()
+            .table_name("idx")
+            .index_name("by_l")
+            .key_condition_expression(cond)
+            .expression_attribute_values(":p", s("even"))
+            .expression_attribute_values(":l", s("05"))
+            .send()
+            .await
+            .expect(cond);
+        let got: Vec<i64> = out.items().iter().map(|i| num(i, "c")).collect();
+        assert_eq!(got, want, "{cond}");
+    }
+    // Index key attributes must have the index's type and not be empty.
+    for (value, needle) in [
+        (
+            n(1),
+            "Type mismatch for Index Key g Expected: S Actual: N IndexName: by_g",
+        ),
+        (
+            s(""),
+            "cannot contain an empty string value. IndexName: by_g, IndexKey: g",
+        ),
+    ] {
+        let err = client
+            .put_item()
+            .table_name("idx")
+            .item("p", s("bad"))
+            .item("c", n(1))
+            .item("g", value)
+            .send()
+            .await
+            .expect_err("bad index key");
+        assert!(
+            err.message().unwrap_or_default().contains(needle),
+            "{err:?}"
+        );
+    }
+
     // Scan of an index sees exactly its entries.
     let out = client
         .scan()

@@ -15,7 +15,9 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::capacity::{self, ConsumedCapacity, Mode};
-use super::item::{live_table, read_projection, request_key, validate_item, MAX_ITEM_BYTES};
+use super::item::{
+    check_index_keys, live_table, read_projection, request_key, validate_item, MAX_ITEM_BYTES,
+};
 use super::table::checked_table_name;
 use super::{abort_to_api, Store};
 use crate::api::types::{BatchGetItemInput, BatchWriteItemInput, KeysAndAttributes, WriteRequest};
@@ -247,6 +249,7 @@ impl Store {
                                 "Item size has exceeded the maximum allowed size",
                             ));
                         }
+                        check_index_keys(&table, &item)?;
                         Write::Put(key, Arc::new(item))
                     }
                     (None, Some(delete)) => {

@@ -95,6 +95,7 @@ impl Store {
                 "Item size has exceeded the maximum allowed size",
             ));
         }
+        check_index_keys(&table, &item)?;
         let cond = write_condition(
             input.condition_expression.as_deref(),
             input.expected.as_ref(),
@@ -337,10 +338,49 @@ pub(super) fn updated_item(
             "Item size to update has exceeded the maximum allowed size",
         ));
     }
+    check_index_keys(table, &new)?;
     if old.is_none() && update.is_some_and(only_removes) {
         return Ok(None);
     }
     Ok(Some(new))
+}
+
+/// DynamoDB's rules for the secondary-index key attributes of an item being
+/// written: when present they must have the index's type and not be empty.
+pub(super) fn check_index_keys(table: &TableMeta, item: &Item) -> ApiResult<()> {
+    for index in table.local_indexes.iter().chain(&table.global_indexes) {
+        for attr in std::iter::once(&index.key.partition).chain(index.key.sort.as_ref()) {
+            if table.key.is_key_attribute(&attr.name) {
+                continue;
+            }
+            let Some(value) = item.get(&attr.name) else {
+                continue;
+            };
+            if value.value_type() != attr.scalar.value_type() {
+                return Err(ApiError::validation(format!(
+                    "{INVALID}Type mismatch for Index Key {} Expected: {} Actual: {} IndexName: {}",
+                    attr.name,
+                    attr.scalar.as_str(),
+                    value.value_type().as_str(),
+                    index.name
+                )));
+            }
+            let empty = match value {
+                AttributeValue::S(x) => x.is_empty(),
+                AttributeValue::B(x) => x.is_empty(),
+                _ => false,
+            };
+            if empty {
+                return Err(ApiError::validation(format!(
+                    "One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty {} value. IndexName: {}, IndexKey: {}",
+                    if matches!(value, AttributeValue::S(_)) { "string" } else { "binary" },
+                    index.name,
+                    attr.name
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Whether an update only takes things away: applied to a missing item, such

@@ -487,6 +487,34 @@ impl<'a> Target<'a> {
         )))
     }
 
+    /// A global index without ALL projection cannot return attributes it
+    /// does not project: asking for one is an error, not an empty answer.
+    fn check_projected(&self, requested: Option<&Projection>) -> ApiResult<()> {
+        let (Some(index), Some(requested)) = (self.index, requested) else {
+            return Ok(());
+        };
+        if !self.global || index.projection.projection_type == "ALL" {
+            return Ok(());
+        }
+        let mut projected = self.key_names();
+        if index.projection.projection_type == "INCLUDE" {
+            projected.extend(index.projection.non_key_attributes.iter().cloned());
+        }
+        let missing: Vec<&str> = requested
+            .top_level_names()
+            .into_iter()
+            .filter(|n| !projected.iter().any(|p| p == n))
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(ApiError::validation(format!(
+            "One or more parameter values were invalid: Global secondary index {} does not project [{}]",
+            index.name,
+            missing.join(", ")
+        )))
+    }
+
     /// The storage key ExclusiveStartKey names, validated.
     fn start_key(&self, key: &Item) -> ApiResult<(Key, Vec<u8>)> {
         let invalid = |e: &dyn std::fmt::Display| {
@@ -597,6 +625,7 @@ impl Store {
             values: input.expression_attribute_values.as_ref(),
         }
         .resolve(Some(&key_names))?;
+        target.check_projected(resolved.projection.as_ref())?;
         let Some(kc) = resolved.key else {
             return Err(ApiError::validation(NO_KEY_CONDITION));
         };
@@ -651,7 +680,11 @@ impl Store {
                 )));
             }
             let (_, storage) = target.start_key(esk)?;
-            if esk.get(&key_names.partition) != Some(&kc.partition_value) {
+            let sort_outside = key_names
+                .sort
+                .as_ref()
+                .is_some_and(|n| !esk.get(n).is_some_and(|v| kc.sort_matches(v)));
+            if esk.get(&key_names.partition) != Some(&kc.partition_value) || sort_outside {
                 return Err(ApiError::validation(
                     "The provided starting key is outside query boundaries based on provided conditions",
                 ));
@@ -744,6 +777,7 @@ impl Store {
             values: input.expression_attribute_values.as_ref(),
         }
         .resolve(None)?;
+        target.check_projected(resolved.projection.as_ref())?;
         let space = target.id().to_be_bytes().to_vec();
         let (start, end) = match segments {
             None => (Bound::Included(space.clone()), upper(&space)),
@@ -819,17 +853,23 @@ fn sort_bounds(prefix: &[u8], sort: Option<&SortKeyCondition>) -> (Bound<Vec<u8>
         encode_sortable(v, &mut k);
         k
     };
+    // An index entry's key continues after the sort key (with the hash of
+    // the table key), so "up to and including x" means "every key starting
+    // with x's encoding": the bound past x is the successor of its encoding.
+    let past = |v: &AttributeValue| upper(&with(v));
+    let after = |v: &AttributeValue| match successor(&with(v)) {
+        Some(s) => Bound::Included(s),
+        None => Bound::Excluded(with(v)),
+    };
     let whole = || Bound::Included(prefix.to_vec());
     match sort {
         None => (whole(), upper(prefix)),
-        Some(SortKeyCondition::Eq(x)) => (Bound::Included(with(x)), Bound::Included(with(x))),
+        Some(SortKeyCondition::Eq(x)) => (Bound::Included(with(x)), past(x)),
         Some(SortKeyCondition::Lt(x)) => (whole(), Bound::Excluded(with(x))),
-        Some(SortKeyCondition::Le(x)) => (whole(), Bound::Included(with(x))),
-        Some(SortKeyCondition::Gt(x)) => (Bound::Excluded(with(x)), upper(prefix)),
+        Some(SortKeyCondition::Le(x)) => (whole(), past(x)),
+        Some(SortKeyCondition::Gt(x)) => (after(x), upper(prefix)),
         Some(SortKeyCondition::Ge(x)) => (Bound::Included(with(x)), upper(prefix)),
-        Some(SortKeyCondition::Between(a, b)) => {
-            (Bound::Included(with(a)), Bound::Included(with(b)))
-        }
+        Some(SortKeyCondition::Between(a, b)) => (Bound::Included(with(a)), past(b)),
         Some(SortKeyCondition::BeginsWith(x)) => {
             let mut k = prefix.to_vec();
             encode_prefix(x, &mut k);

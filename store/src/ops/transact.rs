@@ -28,8 +28,8 @@ use serde_json::{json, Map, Value};
 use super::batch::capacity_list;
 use super::capacity::{self, Mode};
 use super::item::{
-    check, live_table, read_projection, request_key, return_on_failure, updated_item,
-    validate_item, write_condition, OnFailure, MAX_ITEM_BYTES,
+    check, check_index_keys, live_table, read_projection, request_key, return_on_failure,
+    updated_item, validate_item, write_condition, OnFailure, MAX_ITEM_BYTES,
 };
 use super::table::checked_table_name;
 use super::{abort_to_api, Store};
@@ -283,6 +283,9 @@ impl Store {
                     return Ok(Err(
                         "Item size has exceeded the maximum allowed size".to_owned()
                     ));
+                }
+                if let Err(e) = check_index_keys(&table, &item) {
+                    return Ok(Err(e.message));
                 }
                 (key, Some(item))
             }
