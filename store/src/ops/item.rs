@@ -20,7 +20,7 @@ use crate::api::validate::Violations;
 use crate::api::{encode, ApiError, ApiResult};
 use crate::engine::Abort;
 use crate::expr::{self, legacy, Condition, Projection, Resolver, Update, UpdateAction};
-use crate::model::key::Key;
+use crate::model::key::{Key, KeyError};
 use crate::model::table::TableMeta;
 use crate::model::value::{item_size, AttributeValue, Item};
 
@@ -370,6 +370,20 @@ pub(super) fn check_index_keys(table: &TableMeta, item: &Item) -> ApiResult<()> 
                 AttributeValue::B(x) => x.is_empty(),
                 _ => false,
             };
+            let len = match value {
+                AttributeValue::S(x) => x.len(),
+                AttributeValue::B(x) => x.len(),
+                _ => 0,
+            };
+            let is_partition = attr.name == index.key.partition.name;
+            if is_partition && len > crate::model::key::MAX_PARTITION_KEY_BYTES {
+                return Err(ApiError::validation(
+                    KeyError::PartitionTooLarge.to_string(),
+                ));
+            }
+            if !is_partition && len > crate::model::key::MAX_SORT_KEY_BYTES {
+                return Err(ApiError::validation(KeyError::SortTooLarge.to_string()));
+            }
             if empty {
                 return Err(ApiError::validation(format!(
                     "One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty {} value. IndexName: {}, IndexKey: {}",

@@ -464,6 +464,11 @@ impl<'a> Target<'a> {
             return Ok(None);
         };
         let all = index.projection.projection_type == "ALL";
+        if select == Select::Specific && !self.global {
+            // A local index reads unprojected attributes from the table (here:
+            // the entry holds the whole item).
+            return Ok(None);
+        }
         if select == Select::All {
             if self.global && !all {
                 return Err(ApiError::validation(format!(
