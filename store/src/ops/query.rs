@@ -900,3 +900,7 @@ fn render_key(key: &Item) -> String {
         .collect();
     format!("{{{}}}", parts.join(", "))
 }
+
+#[cfg(test)]
+#[path = "query_tests.rs"]
+mod tests;
