@@ -15,6 +15,7 @@ use std::path::PathBuf;
 
 use crate::api::{self, ApiError, ApiResult, ErrorCode, Operation};
 use crate::engine::{Abort, Engine, EngineError, EngineOptions};
+use crate::model::key::partition_hash;
 
 /// Store configuration.
 #[derive(Debug, Clone)]
@@ -69,7 +70,10 @@ impl Store {
             Operation::Scan => self.scan(api::decode(body)?),
             Operation::BatchGetItem => self.batch_get_item(api::decode(body)?),
             Operation::BatchWriteItem => self.batch_write_item(api::decode(body)?).await,
-            Operation::TransactWriteItems => self.transact_write_items(api::decode(body)?).await,
+            Operation::TransactWriteItems => {
+                self.transact_write_items(api::decode(body)?, partition_hash(body))
+                    .await
+            }
             Operation::TransactGetItems => self.transact_get_items(api::decode(body)?),
             other => Err(ApiError::new(
                 ErrorCode::UnknownOperation,

@@ -15,8 +15,9 @@
 //! i.e. from one consistent snapshot.
 //!
 //! `ClientRequestToken` makes a write transaction idempotent for ten
-//! minutes: a repeat with the same items gets the first answer without
-//! running again; a different request with the same token is refused.
+//! minutes: a repeat of the same request (same body) gets the first answer
+//! without running again; a different request with the same token is
+//! refused. Tokens live in memory: a restarted store forgets them.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -60,7 +61,10 @@ pub(super) struct Tokens(Mutex<HashMap<String, TokenEntry>>);
 
 struct TokenEntry {
     at: Instant,
-    items: Vec<TransactWriteItem>,
+    /// Hash of the request body: SDKs fill in a token for every call and
+    /// resend the same body on retry, so remembering only a fingerprint
+    /// keeps ten minutes of tokens small whatever the transactions' size.
+    fingerprint: [u8; 16],
     /// `None` while the first request is still running.
     response: Option<Vec<u8>>,
 }
@@ -71,7 +75,7 @@ enum TokenState {
 }
 
 impl Tokens {
-    fn begin(&self, token: &str, items: &[TransactWriteItem]) -> ApiResult<TokenState> {
+    fn begin(&self, token: &str, fingerprint: [u8; 16]) -> ApiResult<TokenState> {
         let mut map = self
             .0
             .lock()
@@ -79,7 +83,7 @@ impl Tokens {
         let now = Instant::now();
         map.retain(|_, e| now.duration_since(e.at) < TOKEN_TTL);
         match map.get(token) {
-            Some(e) if e.items != items => Err(ApiError::new(
+            Some(e) if e.fingerprint != fingerprint => Err(ApiError::new(
                 ErrorCode::IdempotentParameterMismatch,
                 "Request parameters do not match the parameters of the original request with the same ClientRequestToken",
             )),
@@ -95,7 +99,7 @@ impl Tokens {
                     token.to_owned(),
                     TokenEntry {
                         at: now,
-                        items: items.to_vec(),
+                        fingerprint,
                         response: None,
                     },
                 );
@@ -323,6 +327,7 @@ impl Store {
     pub(super) async fn transact_write_items(
         &self,
         input: TransactWriteItemsInput,
+        fingerprint: [u8; 16],
     ) -> ApiResult<Vec<u8>> {
         let mut v = Violations::new();
         match &input.transact_items {
@@ -385,7 +390,7 @@ impl Store {
         }
         let token = input.client_request_token.clone();
         if let Some(t) = &token {
-            if let TokenState::Done(response) = self.tokens.begin(t, &items)? {
+            if let TokenState::Done(response) = self.tokens.begin(t, fingerprint)? {
                 return Ok(response);
             }
         }
