@@ -53,11 +53,21 @@ const MAX_TRANSACTION_BYTES: usize = 4 * 1024 * 1024;
 const MAX_TOKEN_CHARS: usize = 36;
 /// How long a ClientRequestToken is remembered.
 const TOKEN_TTL: Duration = Duration::from_secs(600);
+/// How often expired tokens are dropped.
+const SWEEP_EVERY: Duration = Duration::from_secs(10);
 
 /// Remembered ClientRequestTokens: the request each was first used with and,
 /// once it succeeded, its response.
 #[derive(Default)]
-pub(super) struct Tokens(Mutex<HashMap<String, TokenEntry>>);
+pub(super) struct Tokens(Mutex<TokenMap>);
+
+#[derive(Default)]
+struct TokenMap {
+    entries: HashMap<String, TokenEntry>,
+    /// When expired entries were last dropped: sweeping the whole map on
+    /// every request would make each transaction cost O(tokens).
+    swept: Option<Instant>,
+}
 
 struct TokenEntry {
     at: Instant,
@@ -81,8 +91,20 @@ impl Tokens {
             .lock()
             .map_err(|_| ApiError::new(ErrorCode::InternalServer, "Internal server error"))?;
         let now = Instant::now();
-        map.retain(|_, e| now.duration_since(e.at) < TOKEN_TTL);
-        match map.get(token) {
+        let sweep_due = match map.swept {
+            Some(t) => now.duration_since(t) >= SWEEP_EVERY,
+            None => true,
+        };
+        if sweep_due {
+            map.entries
+                .retain(|_, e| now.duration_since(e.at) < TOKEN_TTL);
+            map.swept = Some(now);
+        }
+        let live = map
+            .entries
+            .get(token)
+            .filter(|e| now.duration_since(e.at) < TOKEN_TTL);
+        match live {
             Some(e) if e.fingerprint != fingerprint => Err(ApiError::new(
                 ErrorCode::IdempotentParameterMismatch,
                 "Request parameters do not match the parameters of the original request with the same ClientRequestToken",
@@ -95,7 +117,7 @@ impl Tokens {
                 "Transaction with the same ClientRequestToken is still in progress",
             )),
             None => {
-                map.insert(
+                map.entries.insert(
                     token.to_owned(),
                     TokenEntry {
                         at: now,
@@ -112,12 +134,12 @@ impl Tokens {
         if let Ok(mut map) = self.0.lock() {
             match response {
                 Some(r) => {
-                    if let Some(e) = map.get_mut(token) {
+                    if let Some(e) = map.entries.get_mut(token) {
                         e.response = Some(r.to_vec());
                     }
                 }
                 None => {
-                    map.remove(token);
+                    map.entries.remove(token);
                 }
             }
         }
