@@ -8,6 +8,7 @@ mod batch;
 mod capacity;
 mod item;
 mod query;
+mod read_request;
 mod table;
 mod transact;
 
