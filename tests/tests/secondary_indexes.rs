@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue as Av, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, LocalSecondaryIndex, Projection, ProjectionType, ScalarAttributeType, Select,
+    KeyType, LocalSecondaryIndex, Projection, ProjectionType, ReturnConsumedCapacity,
+    ScalarAttributeType, Select,
 };
 use aws_sdk_dynamodb::Client;
 use ferrodyn_tests::TestStore;
@@ -289,4 +290,61 @@ async fn indexes_follow_writes_and_serve_queries_and_scans() {
         .message()
         .unwrap_or_default()
         .contains("The table does not have the specified index: nope"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn consumed_capacity_names_the_indexes_a_request_used() {
+    let server = TestStore::start().await;
+    let client = server.client();
+    indexed_table(&client).await;
+    let out = client
+        .put_item()
+        .table_name("idx")
+        .item("p", s("a"))
+        .item("c", n(1))
+        .item("l", s("x"))
+        .item("g", s("y"))
+        .item("gs", n(2))
+        .return_consumed_capacity(ReturnConsumedCapacity::Indexes)
+        .send()
+        .await
+        .expect("put");
+    let cc = out.consumed_capacity().expect("capacity");
+    assert_eq!(cc.capacity_units(), Some(3.0));
+    assert_eq!(cc.table().and_then(|t| t.capacity_units()), Some(1.0));
+    assert!(cc
+        .global_secondary_indexes()
+        .is_some_and(|g| g.contains_key("by_g")));
+    assert!(cc
+        .local_secondary_indexes()
+        .is_some_and(|l| l.contains_key("by_l")));
+    // Without the index key attributes, before and after: no index is touched.
+    let out = client
+        .put_item()
+        .table_name("idx")
+        .item("p", s("b"))
+        .item("c", n(1))
+        .return_consumed_capacity(ReturnConsumedCapacity::Indexes)
+        .send()
+        .await
+        .expect("put");
+    let cc = out.consumed_capacity().expect("capacity");
+    assert_eq!(cc.capacity_units(), Some(1.0));
+    assert!(cc.global_secondary_indexes().is_none());
+    // A Query of an index spends only the index's capacity.
+    let out = client
+        .query()
+        .table_name("idx")
+        .index_name("by_g")
+        .key_condition_expression("g = :g")
+        .expression_attribute_values(":g", s("y"))
+        .return_consumed_capacity(ReturnConsumedCapacity::Indexes)
+        .send()
+        .await
+        .expect("query");
+    let cc = out.consumed_capacity().expect("capacity");
+    assert!(cc.table().is_none());
+    assert!(cc
+        .global_secondary_indexes()
+        .is_some_and(|g| g.contains_key("by_g")));
 }

@@ -108,7 +108,9 @@ impl Store {
         .0;
         let size = item_size(&item);
         let item = Arc::new(item);
+        let report_item = item.clone();
         let job_table = table.clone();
+        let report_key = key.clone();
         let old = self
             .engine
             .write(move |ctx| {
@@ -121,9 +123,11 @@ impl Store {
             .await
             .map_err(abort_to_api)?;
         let units = capacity::write_units(size.max(old.as_ref().map_or(0, item_size)));
+        let spent =
+            capacity::Spent::write(&table, &report_key, old.as_ref(), Some(&report_item), units);
         encode(&WriteOutput {
             attributes: if return_old { old } else { None },
-            consumed_capacity: capacity::report(mode, &table.name, units),
+            consumed_capacity: capacity::report_parts(mode, &table.name, &spent),
         })
     }
 
@@ -204,6 +208,7 @@ impl Store {
         )?
         .0;
         let job_table = table.clone();
+        let report_key = key.clone();
         let old = self
             .engine
             .write(move |ctx| {
@@ -218,9 +223,10 @@ impl Store {
             .await
             .map_err(abort_to_api)?;
         let units = capacity::write_units(old.as_ref().map_or(0, item_size));
+        let spent = capacity::Spent::write(&table, &report_key, old.as_ref(), None, units);
         encode(&WriteOutput {
             attributes: if return_old { old } else { None },
-            consumed_capacity: capacity::report(mode, &table.name, units),
+            consumed_capacity: capacity::report_parts(mode, &table.name, &spent),
         })
     }
 
@@ -272,6 +278,7 @@ impl Store {
         let update = update.or(legacy_update).map(Arc::new);
         let key_item = key.to_item(&table.key);
         let job_table = table.clone();
+        let report_key = key.clone();
         let (old, new) = self
             .engine
             .write(move |ctx| {
@@ -293,6 +300,7 @@ impl Store {
                 .map_or(0, item_size)
                 .max(new.as_ref().map_or(0, item_size)),
         );
+        let spent = capacity::Spent::write(&table, &report_key, old.as_ref(), new.as_ref(), units);
         let update = input.update_expression.is_some() || input.attribute_updates.is_some();
         let attributes = match return_values.as_str() {
             "ALL_OLD" => old,
@@ -312,7 +320,7 @@ impl Store {
         };
         encode(&WriteOutput {
             attributes,
-            consumed_capacity: capacity::report(mode, &table.name, units),
+            consumed_capacity: capacity::report_parts(mode, &table.name, &spent),
         })
     }
 }

@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::capacity::{self, ConsumedCapacity, Mode};
+use super::capacity::{self, ConsumedCapacity, Mode, Spent};
 use super::read_request::{common_violations, select, Expressions, Select};
 use super::table::checked_table_name;
 use super::Store;
@@ -61,6 +61,8 @@ struct ReadOutput {
 /// A planned range read.
 struct RangeRead {
     table: Arc<TableMeta>,
+    /// The index read, if any: whether it is global, and its name.
+    index: Option<(bool, String)>,
     /// Attributes of LastEvaluatedKey: the table's key, and the index's.
     key_names: Vec<String>,
     /// The sort key of the table or index read (for the key-condition guard).
@@ -437,6 +439,7 @@ impl Store {
         let (start, end) = sort_bounds(&prefix, kc.sort.as_ref());
         let mut read = RangeRead {
             table: table.clone(),
+            index: target.index.map(|i| (target.global, i.name.clone())),
             key_names: target.key_names(),
             sort_name: key_names.sort.clone(),
             index_projection: target.projection(select)?,
@@ -578,6 +581,7 @@ impl Store {
         };
         let mut read = RangeRead {
             table: table.clone(),
+            index: target.index.map(|i| (target.global, i.name.clone())),
             key_names: target.key_names(),
             sort_name: None,
             index_projection: target.projection(select)?,
@@ -615,12 +619,22 @@ impl Store {
     fn respond(&self, read: &RangeRead, consistent: bool, mode: Mode) -> ApiResult<Vec<u8>> {
         let page = self.engine.read(|view| read.run(view))?;
         let units = capacity::read_units(page.bytes, consistent);
+        // A read of an index spends the index's capacity, not the table's.
+        let spent = match &read.index {
+            None => Spent::table(units),
+            Some((global, name)) => {
+                let mut s = Spent::default();
+                let map = if *global { &mut s.global } else { &mut s.local };
+                map.insert(name.clone(), units);
+                s
+            }
+        };
         encode(&ReadOutput {
             items: (!read.count_only).then_some(page.items),
             count: page.count,
             scanned_count: page.scanned,
             last_evaluated_key: page.last_key,
-            consumed_capacity: capacity::report(mode, &read.table.name, units),
+            consumed_capacity: capacity::report_parts(mode, &read.table.name, &spent),
         })
     }
 }
