@@ -12,7 +12,7 @@ use heed::{RoTxn, RwTxn};
 
 use super::{Dbs, EngineError};
 use crate::model::codec::{self, Reader};
-use crate::model::key::Key;
+use crate::model::key::{index_entry_key, Key};
 use crate::model::table::TableMeta;
 use crate::model::value::Item;
 
@@ -193,6 +193,16 @@ pub(crate) fn delete_stats(txn: &mut RwTxn, dbs: &Dbs, table_id: u32) -> Result<
     Ok(())
 }
 
+/// A stored value: the item with the raw bytes of the partition key it is
+/// stored under (the table's, or an index's for an index entry).
+fn encode_value(partition: &[u8], item: &Item) -> Vec<u8> {
+    let mut value = Vec::with_capacity(64);
+    value.push(ITEM_FORMAT);
+    codec::put_bytes(&mut value, partition);
+    codec::encode_item(item, &mut value);
+    value
+}
+
 /// Decode a stored value, checking it belongs to `partition` (if given).
 pub(crate) fn decode_value(bytes: &[u8], partition: Option<&[u8]>) -> Result<Item, EngineError> {
     let (pk, item) = decode_entry(bytes)?;
@@ -239,11 +249,17 @@ pub(crate) fn put_item(
     old: Option<&Item>,
 ) -> Result<(), EngineError> {
     let pk = key.partition_bytes();
-    let mut value = Vec::with_capacity(64);
-    value.push(ITEM_FORMAT);
-    codec::put_bytes(&mut value, &pk);
-    codec::encode_item(item, &mut value);
+    let value = encode_value(&pk, item);
     dbs.items.put(txn, &key.storage_key(table.id), &value)?;
+    for index in table.local_indexes.iter().chain(&table.global_indexes) {
+        let old_entry = old.and_then(|o| index_entry_key(index.id, &index.key, key, o));
+        if let Some((k, _)) = &old_entry {
+            dbs.items.delete(txn, k)?;
+        }
+        if let Some((k, raw)) = index_entry_key(index.id, &index.key, key, item) {
+            dbs.items.put(txn, &k, &encode_value(&raw, item))?;
+        }
+    }
     let new_size = crate::model::value::item_size(item) as i64;
     match old {
         Some(o) => adjust_stats(
@@ -266,6 +282,11 @@ pub(crate) fn delete_item(
     old: &Item,
 ) -> Result<(), EngineError> {
     dbs.items.delete(txn, &key.storage_key(table.id))?;
+    for index in table.local_indexes.iter().chain(&table.global_indexes) {
+        if let Some((k, _)) = index_entry_key(index.id, &index.key, key, old) {
+            dbs.items.delete(txn, &k)?;
+        }
+    }
     adjust_stats(
         txn,
         dbs,

@@ -223,6 +223,45 @@ impl Key {
     }
 }
 
+/// The storage key of an item's entry in a secondary index, with the raw
+/// bytes of its index partition key; `None` if the item does not have the
+/// index's key attributes (with the index's types, non-empty), in which case
+/// the index has no entry for it.
+///
+/// Layout: `index id | hash(index partition key) | index sort key encoding |
+/// hash(table key)`: index order first; the hash of the item's table key
+/// (partition key length, bytes and sort key encoding) makes the entry key
+/// unique per item while keeping it short.
+pub fn index_entry_key(
+    index_id: u32,
+    index: &KeySchema,
+    base: &Key,
+    item: &Item,
+) -> Option<(Vec<u8>, Vec<u8>)> {
+    let value = |attr: &KeyAttribute| {
+        check_attr(attr, item.get(&attr.name), true)
+            .ok()
+            .filter(|v| scalar_len(v) > 0)
+    };
+    let partition = value(&index.partition)?;
+    let mut raw = Vec::new();
+    encode_raw(&partition, &mut raw);
+    let mut out = Vec::with_capacity(4 + 16 + 16 + 16);
+    out.extend_from_slice(&index_id.to_be_bytes());
+    out.extend_from_slice(&partition_hash(&raw));
+    if let Some(attr) = &index.sort {
+        encode_sortable(&value(attr)?, &mut out);
+    }
+    let pk = base.partition_bytes();
+    let mut base_bytes = (pk.len() as u32).to_be_bytes().to_vec();
+    base_bytes.extend_from_slice(&pk);
+    if let Some(sort) = &base.sort {
+        encode_sortable(sort, &mut base_bytes);
+    }
+    out.extend_from_slice(&partition_hash(&base_bytes));
+    Some((out, raw))
+}
+
 fn scalar_len(v: &AttributeValue) -> usize {
     match v {
         AttributeValue::S(s) => s.len(),

@@ -14,8 +14,10 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::capacity::{self, ConsumedCapacity, Mode};
-use super::item::{live_table, read_projection, request_key, validate_item, MAX_ITEM_BYTES};
+use super::capacity::{self, ConsumedCapacity, Mode, Spent};
+use super::item::{
+    check_index_keys, live_table, read_projection, request_key, validate_item, MAX_ITEM_BYTES,
+};
 use super::table::checked_table_name;
 use super::{abort_to_api, Store};
 use crate::api::types::{BatchGetItemInput, BatchWriteItemInput, KeysAndAttributes, WriteRequest};
@@ -247,6 +249,7 @@ impl Store {
                                 "Item size has exceeded the maximum allowed size",
                             ));
                         }
+                        check_index_keys(&table, &item)?;
                         Write::Put(key, Arc::new(item))
                     }
                     (None, Some(delete)) => {
@@ -268,10 +271,10 @@ impl Store {
         }
         let plan = Arc::new(plan);
         let job_plan = plan.clone();
-        let sizes: Vec<(String, usize)> = self
+        let spent: Vec<(String, Spent)> = self
             .engine
             .write(move |ctx| {
-                let mut sizes = Vec::new();
+                let mut spent = Vec::new();
                 for (validated, writes) in job_plan.iter() {
                     let table = live_table(ctx.table(&validated.name), validated)?;
                     for write in writes {
@@ -280,28 +283,38 @@ impl Store {
                         match write {
                             Write::Put(key, item) => {
                                 ctx.put_item(&table, key, item, old.as_ref())?;
-                                sizes.push((table.name.clone(), old_size.max(item_size(item))));
+                                let units = capacity::write_units(old_size.max(item_size(item)));
+                                let s = Spent::write(&table, key, old.as_ref(), Some(item), units);
+                                spent.push((table.name.clone(), s));
                             }
                             Write::Delete(key) => {
                                 if let Some(o) = &old {
                                     ctx.delete_item(&table, key, o)?;
                                 }
-                                sizes.push((table.name.clone(), old_size));
+                                let units = capacity::write_units(old_size);
+                                let s = Spent::write(&table, key, old.as_ref(), None, units);
+                                spent.push((table.name.clone(), s));
                             }
                         }
                     }
                 }
-                Ok(sizes)
+                Ok(spent)
             })
             .await
             .map_err(abort_to_api)?;
-        let mut units: BTreeMap<String, f64> = BTreeMap::new();
-        for (name, size) in sizes {
-            *units.entry(name).or_default() += capacity::write_units(size);
+        let mut per_table: BTreeMap<String, Spent> = BTreeMap::new();
+        for (name, s) in spent {
+            per_table.entry(name).or_default().add(&s);
         }
+        let consumed = (mode != Mode::None).then(|| {
+            per_table
+                .iter()
+                .filter_map(|(name, s)| capacity::report_parts(mode, name, s))
+                .collect()
+        });
         encode(&BatchWriteOutput {
             unprocessed_items: BTreeMap::new(),
-            consumed_capacity: capacity_list(mode, units),
+            consumed_capacity: consumed,
         })
     }
 }

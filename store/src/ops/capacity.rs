@@ -1,9 +1,14 @@
 //! Consumed capacity by DynamoDB's unit rules: reads in 4 KB units (half for
 //! eventually consistent reads), writes in 1 KB units, rounded up, at least one.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use crate::api::validate::Violations;
+use crate::model::key::{index_entry_key, Key};
+use crate::model::table::TableMeta;
+use crate::model::value::{item_size, Item};
 
 /// What `ReturnConsumedCapacity` asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +40,10 @@ pub struct ConsumedCapacity {
     pub capacity_units: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub table: Option<Units>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub global_secondary_indexes: Option<BTreeMap<String, Units>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub local_secondary_indexes: Option<BTreeMap<String, Units>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -57,19 +66,115 @@ pub fn write_units(bytes: usize) -> f64 {
 }
 
 pub fn report(mode: Mode, table: &str, units: f64) -> Option<ConsumedCapacity> {
+    report_parts(mode, table, &Spent::table(units))
+}
+
+/// Units one request spent on a table, split between the table itself
+/// (`None`: a read of an index only) and its indexes by name.
+#[derive(Debug, Clone, Default)]
+pub struct Spent {
+    pub table: Option<f64>,
+    pub global: BTreeMap<String, f64>,
+    pub local: BTreeMap<String, f64>,
+}
+
+impl Spent {
+    pub fn table(units: f64) -> Spent {
+        Spent {
+            table: Some(units),
+            ..Spent::default()
+        }
+    }
+
+    /// A write of the item under `key` from `old` to `new` (`None`: absent):
+    /// `units` on the table, and on every index that held or now holds an
+    /// entry for it.
+    pub fn write(
+        table: &TableMeta,
+        key: &Key,
+        old: Option<&Item>,
+        new: Option<&Item>,
+        units: f64,
+    ) -> Spent {
+        let mut spent = Spent::table(units);
+        spent.add_index_writes(table, key, old, new);
+        spent
+    }
+
+    pub fn add_index_writes(
+        &mut self,
+        table: &TableMeta,
+        key: &Key,
+        old: Option<&Item>,
+        new: Option<&Item>,
+    ) {
+        let indexes = table
+            .global_indexes
+            .iter()
+            .map(|i| (true, i))
+            .chain(table.local_indexes.iter().map(|i| (false, i)));
+        for (global, index) in indexes {
+            let size = [old, new]
+                .into_iter()
+                .flatten()
+                .filter(|i| index_entry_key(index.id, &index.key, key, i).is_some())
+                .map(item_size)
+                .max();
+            if let Some(size) = size {
+                let map = if global {
+                    &mut self.global
+                } else {
+                    &mut self.local
+                };
+                *map.entry(index.name.clone()).or_default() += write_units(size);
+            }
+        }
+    }
+
+    pub fn add(&mut self, other: &Spent) {
+        if let Some(t) = other.table {
+            *self.table.get_or_insert(0.0) += t;
+        }
+        for (n, u) in &other.global {
+            *self.global.entry(n.clone()).or_default() += u;
+        }
+        for (n, u) in &other.local {
+            *self.local.entry(n.clone()).or_default() += u;
+        }
+    }
+
+    fn total(&self) -> f64 {
+        self.table.unwrap_or(0.0)
+            + self.global.values().sum::<f64>()
+            + self.local.values().sum::<f64>()
+    }
+}
+
+fn units_map(m: &BTreeMap<String, f64>) -> Option<BTreeMap<String, Units>> {
+    (!m.is_empty()).then(|| {
+        m.iter()
+            .map(|(n, u)| (n.clone(), Units { capacity_units: *u }))
+            .collect()
+    })
+}
+
+/// What ReturnConsumedCapacity asked to see of `spent`.
+pub fn report_parts(mode: Mode, table: &str, spent: &Spent) -> Option<ConsumedCapacity> {
     match mode {
         Mode::None => None,
         Mode::Total => Some(ConsumedCapacity {
             table_name: table.to_owned(),
-            capacity_units: units,
+            capacity_units: spent.total(),
             table: None,
+            global_secondary_indexes: None,
+            local_secondary_indexes: None,
         }),
         Mode::Indexes => Some(ConsumedCapacity {
             table_name: table.to_owned(),
-            capacity_units: units,
-            table: Some(Units {
-                capacity_units: units,
-            }),
+            capacity_units: spent.total(),
+            table: spent.table.map(|u| Units { capacity_units: u }),
+            global_secondary_indexes: units_map(&spent.global),
+            local_secondary_indexes: units_map(&spent.local),
         }),
     }
 }

@@ -20,7 +20,7 @@ use crate::api::validate::Violations;
 use crate::api::{encode, ApiError, ApiResult};
 use crate::engine::Abort;
 use crate::expr::{self, legacy, Condition, Projection, Resolver, Update, UpdateAction};
-use crate::model::key::Key;
+use crate::model::key::{Key, KeyError};
 use crate::model::table::TableMeta;
 use crate::model::value::{item_size, AttributeValue, Item};
 
@@ -95,6 +95,7 @@ impl Store {
                 "Item size has exceeded the maximum allowed size",
             ));
         }
+        check_index_keys(&table, &item)?;
         let cond = write_condition(
             input.condition_expression.as_deref(),
             input.expected.as_ref(),
@@ -107,7 +108,9 @@ impl Store {
         .0;
         let size = item_size(&item);
         let item = Arc::new(item);
+        let report_item = item.clone();
         let job_table = table.clone();
+        let report_key = key.clone();
         let old = self
             .engine
             .write(move |ctx| {
@@ -120,9 +123,11 @@ impl Store {
             .await
             .map_err(abort_to_api)?;
         let units = capacity::write_units(size.max(old.as_ref().map_or(0, item_size)));
+        let spent =
+            capacity::Spent::write(&table, &report_key, old.as_ref(), Some(&report_item), units);
         encode(&WriteOutput {
             attributes: if return_old { old } else { None },
-            consumed_capacity: capacity::report(mode, &table.name, units),
+            consumed_capacity: capacity::report_parts(mode, &table.name, &spent),
         })
     }
 
@@ -203,6 +208,7 @@ impl Store {
         )?
         .0;
         let job_table = table.clone();
+        let report_key = key.clone();
         let old = self
             .engine
             .write(move |ctx| {
@@ -217,9 +223,10 @@ impl Store {
             .await
             .map_err(abort_to_api)?;
         let units = capacity::write_units(old.as_ref().map_or(0, item_size));
+        let spent = capacity::Spent::write(&table, &report_key, old.as_ref(), None, units);
         encode(&WriteOutput {
             attributes: if return_old { old } else { None },
-            consumed_capacity: capacity::report(mode, &table.name, units),
+            consumed_capacity: capacity::report_parts(mode, &table.name, &spent),
         })
     }
 
@@ -274,6 +281,7 @@ impl Store {
         let update = update.or(legacy_update).map(Arc::new);
         let key_item = key.to_item(&table.key);
         let job_table = table.clone();
+        let report_key = key.clone();
         let (old, new) = self
             .engine
             .write(move |ctx| {
@@ -295,6 +303,7 @@ impl Store {
                 .map_or(0, item_size)
                 .max(new.as_ref().map_or(0, item_size)),
         );
+        let spent = capacity::Spent::write(&table, &report_key, old.as_ref(), new.as_ref(), units);
         let update = input.update_expression.is_some() || input.attribute_updates.is_some();
         let attributes = match return_values.as_str() {
             "ALL_OLD" => old,
@@ -314,7 +323,7 @@ impl Store {
         };
         encode(&WriteOutput {
             attributes,
-            consumed_capacity: capacity::report(mode, &table.name, units),
+            consumed_capacity: capacity::report_parts(mode, &table.name, &spent),
         })
     }
 }
@@ -340,10 +349,63 @@ pub(super) fn updated_item(
             "Item size to update has exceeded the maximum allowed size",
         ));
     }
+    check_index_keys(table, &new)?;
     if old.is_none() && update.is_some_and(only_removes) {
         return Ok(None);
     }
     Ok(Some(new))
+}
+
+/// DynamoDB's rules for the secondary-index key attributes of an item being
+/// written: when present they must have the index's type and not be empty.
+pub(super) fn check_index_keys(table: &TableMeta, item: &Item) -> ApiResult<()> {
+    for index in table.local_indexes.iter().chain(&table.global_indexes) {
+        for attr in std::iter::once(&index.key.partition).chain(index.key.sort.as_ref()) {
+            if table.key.is_key_attribute(&attr.name) {
+                continue;
+            }
+            let Some(value) = item.get(&attr.name) else {
+                continue;
+            };
+            if value.value_type() != attr.scalar.value_type() {
+                return Err(ApiError::validation(format!(
+                    "{INVALID}Type mismatch for Index Key {} Expected: {} Actual: {} IndexName: {}",
+                    attr.name,
+                    attr.scalar.as_str(),
+                    value.value_type().as_str(),
+                    index.name
+                )));
+            }
+            let empty = match value {
+                AttributeValue::S(x) => x.is_empty(),
+                AttributeValue::B(x) => x.is_empty(),
+                _ => false,
+            };
+            let len = match value {
+                AttributeValue::S(x) => x.len(),
+                AttributeValue::B(x) => x.len(),
+                _ => 0,
+            };
+            let is_partition = attr.name == index.key.partition.name;
+            if is_partition && len > crate::model::key::MAX_PARTITION_KEY_BYTES {
+                return Err(ApiError::validation(
+                    KeyError::PartitionTooLarge.to_string(),
+                ));
+            }
+            if !is_partition && len > crate::model::key::MAX_SORT_KEY_BYTES {
+                return Err(ApiError::validation(KeyError::SortTooLarge.to_string()));
+            }
+            if empty {
+                return Err(ApiError::validation(format!(
+                    "One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty {} value. IndexName: {}, IndexKey: {}",
+                    if matches!(value, AttributeValue::S(_)) { "string" } else { "binary" },
+                    index.name,
+                    attr.name
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Whether an update only takes things away: applied to a missing item, such

@@ -11,6 +11,7 @@ mod feed;
 mod item;
 mod maintenance;
 mod query;
+mod read_request;
 mod streams;
 mod table;
 mod tags;
@@ -27,6 +28,7 @@ pub use ttl::SweepCursors;
 
 use crate::api::{self, ApiError, ApiResult, ErrorCode, Operation};
 use crate::engine::{Abort, Engine, EngineError, EngineOptions};
+use crate::model::key::partition_hash;
 
 /// Store configuration.
 #[derive(Debug, Clone)]
@@ -102,7 +104,10 @@ impl Store {
             Operation::Scan => self.scan(api::decode(body)?),
             Operation::BatchGetItem => self.batch_get_item(api::decode(body)?),
             Operation::BatchWriteItem => self.batch_write_item(api::decode(body)?).await,
-            Operation::TransactWriteItems => self.transact_write_items(api::decode(body)?).await,
+            Operation::TransactWriteItems => {
+                self.transact_write_items(api::decode(body)?, partition_hash(body))
+                    .await
+            }
             Operation::TransactGetItems => self.transact_get_items(api::decode(body)?),
             Operation::TagResource => self.tag_resource(api::decode(body)?).await,
             Operation::UntagResource => self.untag_resource(api::decode(body)?).await,

@@ -23,32 +23,27 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::capacity::{self, ConsumedCapacity, Mode};
-use super::item::mixed;
+use super::capacity::{self, ConsumedCapacity, Mode, Spent};
+use super::read_request::{common_violations, select, Expressions, Select};
 use super::table::checked_table_name;
 use super::Store;
-use crate::api::types::{Conditions, Names, QueryInput, ScanInput, Values};
+use crate::api::types::{QueryInput, ScanInput};
 use crate::api::validate::Violations;
 use crate::api::{encode, ApiError, ApiResult};
 use crate::engine::{EngineError, ReadView};
 use crate::expr::{
-    self, legacy, Condition, KeyCondition, KeyNames, Projection, Resolver, SortKeyCondition,
+    self, legacy, Condition, DocPath, KeyCondition, KeyNames, Projection, SortKeyCondition,
 };
-use crate::model::key::{encode_prefix, encode_sortable, partition_hash, Key};
-use crate::model::table::TableMeta;
-use crate::model::value::{item_size, Item};
+use crate::model::key::{
+    encode_prefix, encode_sortable, index_entry_key, partition_hash, Key, KeySchema,
+};
+use crate::model::table::{IndexMeta, TableMeta};
+use crate::model::value::{item_size, AttributeValue, Item};
 
 /// A page ends once the items read reach this many bytes.
 pub const PAGE_BYTES: usize = 1024 * 1024;
 /// Largest `TotalSegments` of a parallel Scan.
 const MAX_SEGMENTS: i64 = 1_000_000;
-
-const SELECT: &[&str] = &[
-    "SPECIFIC_ATTRIBUTES",
-    "COUNT",
-    "ALL_ATTRIBUTES",
-    "ALL_PROJECTED_ATTRIBUTES",
-];
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -66,6 +61,14 @@ struct ReadOutput {
 /// A planned range read.
 struct RangeRead {
     table: Arc<TableMeta>,
+    /// The index read, if any: whether it is global, and its name.
+    index: Option<(bool, String)>,
+    /// Attributes of LastEvaluatedKey: the table's key, and the index's.
+    key_names: Vec<String>,
+    /// The sort key of the table or index read (for the key-condition guard).
+    sort_name: Option<String>,
+    /// An index's projection, applied before the request's.
+    index_projection: Option<Projection>,
     start: Bound<Vec<u8>>,
     end: Bound<Vec<u8>>,
     reverse: bool,
@@ -91,7 +94,7 @@ struct Page {
 impl RangeRead {
     fn run(&self, view: &ReadView<'_>) -> Result<Page, EngineError> {
         let mut page = Page::default();
-        let sort_name = self.table.key.sort.as_ref().map(|s| s.name.as_str());
+        let sort_name = self.sort_name.as_deref();
         view.range(
             as_ref(&self.start),
             as_ref(&self.end),
@@ -108,7 +111,7 @@ impl RangeRead {
                 let full =
                     self.limit.is_some_and(|l| page.scanned >= l) || page.bytes >= PAGE_BYTES;
                 if full {
-                    page.last_key = Some(key_of(&self.table, &item));
+                    page.last_key = Some(key_of(&self.key_names, &item));
                 }
                 let matched = match &self.filter {
                     Some(f) => f.evaluate(&item).unwrap_or(false),
@@ -117,6 +120,10 @@ impl RangeRead {
                 if matched {
                     page.count += 1;
                     if !self.count_only {
+                        let item = match &self.index_projection {
+                            Some(p) => p.apply(&item),
+                            None => item,
+                        };
                         page.items.push(match &self.projection {
                             Some(p) => p.apply(&item),
                             None => item,
@@ -138,12 +145,11 @@ fn as_ref(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
     }
 }
 
-/// The primary-key attributes of an item.
-fn key_of(table: &TableMeta, item: &Item) -> Item {
-    table
-        .key
-        .names()
-        .filter_map(|n| item.get(n).map(|v| (n.to_owned(), v.clone())))
+/// The named (key) attributes of an item.
+fn key_of(names: &[String], item: &Item) -> Item {
+    names
+        .iter()
+        .filter_map(|n| item.get(n).map(|v| (n.clone(), v.clone())))
         .collect()
 }
 
@@ -164,216 +170,172 @@ fn upper(prefix: &[u8]) -> Bound<Vec<u8>> {
     successor(prefix).map_or(Bound::Unbounded, Bound::Excluded)
 }
 
-/// What Select (with AttributesToGet/ProjectionExpression) asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Select {
-    All,
-    Specific,
-    Count,
+/// What a Query or Scan reads: the table itself or one of its indexes.
+struct Target<'a> {
+    table: &'a TableMeta,
+    index: Option<&'a IndexMeta>,
+    global: bool,
 }
 
-/// DynamoDB's rules tying Select to the projection parameters.
-fn select(
-    value: Option<&str>,
-    attributes_to_get: bool,
-    projection_expression: bool,
-    verb: &str,
-) -> ApiResult<Select> {
-    let projected = attributes_to_get || projection_expression;
-    let param = if attributes_to_get {
-        "AttributesToGet"
-    } else {
-        "ProjectionExpression"
-    };
-    match value {
-        None if projected => Ok(Select::Specific),
-        None | Some("ALL_ATTRIBUTES") if !projected => Ok(Select::All),
-        Some("SPECIFIC_ATTRIBUTES") if projected => Ok(Select::Specific),
-        Some("SPECIFIC_ATTRIBUTES") => Err(ApiError::validation(
-            "Must specify the AttributesToGet or ProjectionExpression when choosing to get SPECIFIC_ATTRIBUTES",
-        )),
-        Some("COUNT") if !projected => Ok(Select::Count),
-        Some("COUNT") => Err(ApiError::validation(format!(
-            "Cannot specify the {param} when choosing to get only the Count"
-        ))),
-        Some("ALL_PROJECTED_ATTRIBUTES") => Err(ApiError::validation(format!(
-            "ALL_PROJECTED_ATTRIBUTES can be used only when {verb} using an IndexName"
-        ))),
-        Some(other) => Err(ApiError::validation(format!(
-            "Cannot specify the {param} when choosing to get {other}"
-        ))),
-        None => Ok(Select::All),
-    }
-}
-
-/// Checks shared by Query and Scan: Limit and Select's enum.
-fn common_violations(v: &mut Violations, limit: Option<i64>, select: Option<&str>) {
-    if let Some(l) = limit {
-        if l < 1 {
-            v.push(
-                &format!("'{l}'"),
-                "limit",
-                "Member must have value greater than or equal to 1",
-            );
-        }
-    }
-    v.one_of(select, "select", SELECT);
-}
-
-fn legacy_conditions(
-    conds: &Conditions,
-    param: &str,
-) -> ApiResult<std::collections::BTreeMap<String, legacy::LegacyCondition>> {
-    let mut v = Violations::new();
-    for (name, c) in conds {
-        if c.comparison_operator.is_none() {
-            v.null(&format!("{param}.{name}.member.comparisonOperator"));
-        }
-    }
-    v.finish()?;
-    Ok(conds
-        .iter()
-        .map(|(name, c)| {
-            (
-                name.clone(),
-                legacy::LegacyCondition {
-                    comparison_operator: c.comparison_operator.clone().unwrap_or_default(),
-                    attribute_value_list: c.attribute_value_list.clone(),
-                },
-            )
-        })
-        .collect())
-}
-
-/// The parts of a read request that are expressions or their legacy forms.
-struct Expressions<'a> {
-    key_condition: Option<&'a str>,
-    key_conditions: Option<&'a Conditions>,
-    filter: Option<&'a str>,
-    legacy_filter: Option<&'a Conditions>,
-    legacy_filter_name: &'static str,
-    conditional_operator: Option<&'a str>,
-    projection: Option<&'a str>,
-    attributes_to_get: Option<&'a [String]>,
-    names: Option<&'a Names>,
-    values: Option<&'a Values>,
-}
-
-struct Resolved {
-    key: Option<KeyCondition>,
-    filter: Option<Condition>,
-    projection: Option<Projection>,
-}
-
-impl Expressions<'_> {
-    /// Resolve everything with one resolver, so unused names and values are
-    /// judged across all of the request's expressions.
-    fn resolve(&self, key_names: Option<&KeyNames>) -> ApiResult<Resolved> {
-        let legacy_filter_param = if self.legacy_filter_name == "queryFilter" {
-            "QueryFilter"
-        } else {
-            "ScanFilter"
+impl<'a> Target<'a> {
+    fn new(table: &'a TableMeta, index: Option<&str>) -> ApiResult<Target<'a>> {
+        let Some(name) = index else {
+            return Ok(Target {
+                table,
+                index: None,
+                global: false,
+            });
         };
-        // Mixing the two styles.
-        let mut legacy_used = Vec::new();
-        let mut expr_used = Vec::new();
-        if self.key_conditions.is_some() {
-            legacy_used.push("KeyConditions");
-        }
-        if self.legacy_filter.is_some() {
-            legacy_used.push(legacy_filter_param);
-        }
-        if self.attributes_to_get.is_some() {
-            legacy_used.push("AttributesToGet");
-        }
-        if self.conditional_operator.is_some() {
-            legacy_used.push("ConditionalOperator");
-        }
-        if self.key_condition.is_some() {
-            expr_used.push("KeyConditionExpression");
-        }
-        if self.filter.is_some() {
-            expr_used.push("FilterExpression");
-        }
-        if self.projection.is_some() {
-            expr_used.push("ProjectionExpression");
-        }
-        if !legacy_used.is_empty() && !expr_used.is_empty() {
-            return Err(mixed(&legacy_used, &expr_used));
-        }
-        if expr_used.is_empty() {
-            if self.names.is_some() {
-                return Err(expr::only_with_expressions_error(false, &[]).into());
-            }
-            if self.values.is_some() {
-                let params: &[&str] = if key_names.is_some() {
-                    &["KeyConditionExpression", "FilterExpression"]
-                } else {
-                    &["FilterExpression"]
-                };
-                return Err(expr::only_with_expressions_error(true, params).into());
-            }
-            let key = match (key_names, self.key_conditions) {
-                (Some(k), Some(c)) => Some(legacy::key_conditions(
-                    &legacy_conditions(c, "keyConditions")?,
-                    k,
-                )?),
-                _ => None,
-            };
-            let filter = match self.legacy_filter {
-                Some(f) => {
-                    let conds = legacy_conditions(f, self.legacy_filter_name)?;
-                    Some(if key_names.is_some() {
-                        legacy::filter(&conds, self.conditional_operator)?
-                    } else {
-                        legacy::scan_filter(&conds, self.conditional_operator)?
-                    })
-                }
-                None => {
-                    if self.conditional_operator.is_some() {
-                        return Err(legacy::conditional_operator_alone_error().into());
-                    }
-                    None
-                }
-            };
-            let projection = match self.attributes_to_get {
-                Some(a) => Some(legacy::attributes_to_get(a)?),
-                None => None,
-            };
-            return Ok(Resolved {
-                key,
-                filter,
-                projection,
+        if let Some(i) = table.local_indexes.iter().find(|i| i.name == name) {
+            return Ok(Target {
+                table,
+                index: Some(i),
+                global: false,
             });
         }
-        let mut r = Resolver::new(self.names, self.values)?;
-        let key = match (key_names, self.key_condition) {
-            (Some(k), Some(text)) => Some(r.key_condition(text, k)?),
-            _ => None,
-        };
-        let filter = match self.filter {
-            Some(text) => Some(r.filter(text)?),
-            None => None,
-        };
-        let projection = match self.projection {
-            Some(text) => Some(r.projection(text)?),
-            None => None,
-        };
-        r.finish()?;
-        Ok(Resolved {
-            key,
-            filter,
-            projection,
-        })
+        if let Some(i) = table.global_indexes.iter().find(|i| i.name == name) {
+            return Ok(Target {
+                table,
+                index: Some(i),
+                global: true,
+            });
+        }
+        Err(ApiError::validation(format!(
+            "The table does not have the specified index: {name}"
+        )))
     }
-}
 
-/// ExclusiveStartKey, validated against the table's key schema.
-fn start_key(table: &TableMeta, key: &Item) -> ApiResult<Key> {
-    table
-        .key
-        .key_of_request(key)
-        .map_err(|e| ApiError::validation(format!("The provided starting key is invalid: {e}")))
+    fn id(&self) -> u32 {
+        self.index.map_or(self.table.id, |i| i.id)
+    }
+
+    fn key(&self) -> &'a KeySchema {
+        self.index.map_or(&self.table.key, |i| &i.key)
+    }
+
+    /// LastEvaluatedKey's attributes: the table's key, then the index's.
+    fn key_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.table.key.names().map(str::to_owned).collect();
+        if let Some(i) = self.index {
+            for n in i.key.names() {
+                if !names.iter().any(|m| m == n) {
+                    names.push(n.to_owned());
+                }
+            }
+        }
+        names
+    }
+
+    fn check_consistent(&self, consistent: bool) -> ApiResult<()> {
+        if consistent && self.global {
+            return Err(ApiError::validation(
+                "Consistent reads are not supported on global secondary indexes",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The index projection a read with `select` applies before its own.
+    fn projection(&self, select: Select) -> ApiResult<Option<Projection>> {
+        let Some(index) = self.index else {
+            return Ok(None);
+        };
+        let all = index.projection.projection_type == "ALL";
+        if select == Select::Specific && !self.global {
+            // A local index reads unprojected attributes from the table (here:
+            // the entry holds the whole item).
+            return Ok(None);
+        }
+        if select == Select::All {
+            if self.global && !all {
+                return Err(ApiError::validation(format!(
+                    "One or more parameter values were invalid: Select type ALL_ATTRIBUTES is not supported for global secondary index {} because its projection type is not ALL",
+                    index.name
+                )));
+            }
+            // A local index reads the rest from the table (here: the entry
+            // holds the whole item).
+            return Ok(None);
+        }
+        if all {
+            return Ok(None);
+        }
+        let mut names = self.key_names();
+        if index.projection.projection_type == "INCLUDE" {
+            names.extend(index.projection.non_key_attributes.iter().cloned());
+        }
+        Ok(Some(Projection::from_paths_lenient(
+            names.into_iter().map(DocPath::attr).collect(),
+        )))
+    }
+
+    /// A global index without ALL projection cannot return attributes it
+    /// does not project: asking for one is an error, not an empty answer.
+    fn check_projected(&self, requested: Option<&Projection>) -> ApiResult<()> {
+        let (Some(index), Some(requested)) = (self.index, requested) else {
+            return Ok(());
+        };
+        if !self.global || index.projection.projection_type == "ALL" {
+            return Ok(());
+        }
+        let mut projected = self.key_names();
+        if index.projection.projection_type == "INCLUDE" {
+            projected.extend(index.projection.non_key_attributes.iter().cloned());
+        }
+        let missing: Vec<&str> = requested
+            .top_level_names()
+            .into_iter()
+            .filter(|n| !projected.iter().any(|p| p == n))
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(ApiError::validation(format!(
+            "One or more parameter values were invalid: Global secondary index {} does not project [{}]",
+            index.name,
+            missing.join(", ")
+        )))
+    }
+
+    /// The storage key ExclusiveStartKey names, validated.
+    fn start_key(&self, key: &Item) -> ApiResult<(Key, Vec<u8>)> {
+        let invalid = |e: &dyn std::fmt::Display| {
+            ApiError::validation(format!("The provided starting key is invalid: {e}"))
+        };
+        let expected = self.key_names();
+        if key.len() != expected.len() || expected.iter().any(|n| !key.contains_key(n)) {
+            return Err(invalid(
+                &"The provided key element does not match the schema",
+            ));
+        }
+        let base_item: Item = key_of(
+            &self
+                .table
+                .key
+                .names()
+                .map(str::to_owned)
+                .collect::<Vec<_>>(),
+            key,
+        );
+        let base = self
+            .table
+            .key
+            .key_of_request(&base_item)
+            .map_err(|e| invalid(&e))?;
+        match self.index {
+            None => {
+                let storage = base.storage_key(self.table.id);
+                Ok((base, storage))
+            }
+            Some(index) => {
+                let (storage, _) =
+                    index_entry_key(index.id, &index.key, &base, key).ok_or_else(|| {
+                        invalid(&"The provided key element does not match the schema")
+                    })?;
+                Ok((base, storage))
+            }
+        }
+    }
 }
 
 /// Narrow the bounds so the read resumes after `after` (exclusive).
@@ -397,30 +359,40 @@ fn resume_after(read: &mut RangeRead, after: Vec<u8>) {
     }
 }
 
+const NO_KEY_CONDITION: &str =
+    "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.";
+
 impl Store {
     pub(super) fn query(&self, input: QueryInput) -> ApiResult<Vec<u8>> {
         let mut v = Violations::new();
         v.table_name(input.table_name.as_deref(), "tableName");
-        common_violations(&mut v, input.limit, input.select.as_deref());
+        common_violations(
+            &mut v,
+            input.limit,
+            input.select.as_deref(),
+            input.attributes_to_get.as_deref(),
+        );
         let mode = Mode::parse(input.return_consumed_capacity.as_deref(), &mut v);
         v.finish()?;
         let name = checked_table_name(input.table_name.as_deref())?;
         let table = self.table(name)?;
-        self.check_index(&table, input.index_name.as_deref())?;
+        let target = Target::new(&table, input.index_name.as_deref())?;
+        let consistent = input.consistent_read.unwrap_or(false);
+        target.check_consistent(consistent)?;
         let select = select(
             input.select.as_deref(),
             input.attributes_to_get.is_some(),
             input.projection_expression.is_some(),
             "Querying",
+            target.index.is_some(),
         )?;
         if input.key_conditions.is_none() && input.key_condition_expression.is_none() {
-            return Err(ApiError::validation(
-                "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.",
-            ));
+            return Err(ApiError::validation(NO_KEY_CONDITION));
         }
+        let schema = target.key();
         let key_names = KeyNames {
-            partition: table.key.partition.name.clone(),
-            sort: table.key.sort.as_ref().map(|s| s.name.clone()),
+            partition: schema.partition.name.clone(),
+            sort: schema.sort.as_ref().map(|s| s.name.clone()),
         };
         let resolved = Expressions {
             key_condition: input.key_condition_expression.as_deref(),
@@ -435,20 +407,19 @@ impl Store {
             values: input.expression_attribute_values.as_ref(),
         }
         .resolve(Some(&key_names))?;
+        target.check_projected(resolved.projection.as_ref())?;
         let Some(kc) = resolved.key else {
-            return Err(ApiError::validation(
-                "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.",
-            ));
+            return Err(ApiError::validation(NO_KEY_CONDITION));
         };
         kc.check_types(
-            table.key.partition.scalar.value_type(),
-            table.key.sort.as_ref().map(|s| s.scalar.value_type()),
+            schema.partition.scalar.value_type(),
+            schema.sort.as_ref().map(|s| s.scalar.value_type()),
         )?;
         if let Some(f) = &resolved.filter {
             if let Some(attr) = f
                 .attributes()
                 .into_iter()
-                .find(|a| table.key.is_key_attribute(a))
+                .find(|a| schema.is_key_attribute(a))
             {
                 return Err(expr::key_in_filter_error(attr, input.query_filter.is_some()).into());
             }
@@ -456,43 +427,22 @@ impl Store {
         // The partition key value must itself be a valid key value.
         let mut probe = Item::new();
         probe.insert(key_names.partition.clone(), kc.partition_value.clone());
-        let partition = crate::model::key::KeySchema {
-            partition: table.key.partition.clone(),
+        let partition = KeySchema {
+            partition: schema.partition.clone(),
             sort: None,
         }
         .key_of_request(&probe)
         .map_err(|e| ApiError::validation(e.to_string()))?;
         let raw = partition.partition_bytes();
-        let mut prefix = table.id.to_be_bytes().to_vec();
+        let mut prefix = target.id().to_be_bytes().to_vec();
         prefix.extend_from_slice(&partition_hash(&raw));
-        let with = |v: &crate::model::value::AttributeValue| {
-            let mut k = prefix.clone();
-            encode_sortable(v, &mut k);
-            k
-        };
-        let (start, end) = match &kc.sort {
-            None => (Bound::Included(prefix.clone()), upper(&prefix)),
-            Some(SortKeyCondition::Eq(x)) => (Bound::Included(with(x)), Bound::Included(with(x))),
-            Some(SortKeyCondition::Lt(x)) => {
-                (Bound::Included(prefix.clone()), Bound::Excluded(with(x)))
-            }
-            Some(SortKeyCondition::Le(x)) => {
-                (Bound::Included(prefix.clone()), Bound::Included(with(x)))
-            }
-            Some(SortKeyCondition::Gt(x)) => (Bound::Excluded(with(x)), upper(&prefix)),
-            Some(SortKeyCondition::Ge(x)) => (Bound::Included(with(x)), upper(&prefix)),
-            Some(SortKeyCondition::Between(a, b)) => {
-                (Bound::Included(with(a)), Bound::Included(with(b)))
-            }
-            Some(SortKeyCondition::BeginsWith(x)) => {
-                let mut k = prefix.clone();
-                encode_prefix(x, &mut k);
-                let end = upper(&k);
-                (Bound::Included(k), end)
-            }
-        };
+        let (start, end) = sort_bounds(&prefix, kc.sort.as_ref());
         let mut read = RangeRead {
             table: table.clone(),
+            index: target.index.map(|i| (target.global, i.name.clone())),
+            key_names: target.key_names(),
+            sort_name: key_names.sort.clone(),
+            index_projection: target.projection(select)?,
             start,
             end,
             reverse: input.scan_index_forward == Some(false),
@@ -504,21 +454,38 @@ impl Store {
             limit: input.limit.map(|l| l as usize),
         };
         if let Some(esk) = &input.exclusive_start_key {
-            let key = start_key(&table, esk)?;
-            if key.partition != kc.partition_value {
+            if schema.sort.is_none() {
+                // Exclusive of the only item a partition can hold: nothing
+                // could follow it, and DynamoDB refuses the request.
+                return Err(ApiError::validation(format!(
+                    "The provided exclusive start key is invalid: ExclusiveStartKey: {}",
+                    render_key(esk)
+                )));
+            }
+            let (_, storage) = target.start_key(esk)?;
+            let sort_outside = key_names
+                .sort
+                .as_ref()
+                .is_some_and(|n| !esk.get(n).is_some_and(|v| kc.sort_matches(v)));
+            if esk.get(&key_names.partition) != Some(&kc.partition_value) || sort_outside {
                 return Err(ApiError::validation(
                     "The provided starting key is outside query boundaries based on provided conditions",
                 ));
             }
-            resume_after(&mut read, key.storage_key(table.id));
+            resume_after(&mut read, storage);
         }
-        self.respond(&read, input.consistent_read.unwrap_or(false), mode)
+        self.respond(&read, consistent, mode)
     }
 
     pub(super) fn scan(&self, input: ScanInput) -> ApiResult<Vec<u8>> {
         let mut v = Violations::new();
         v.table_name(input.table_name.as_deref(), "tableName");
-        common_violations(&mut v, input.limit, input.select.as_deref());
+        common_violations(
+            &mut v,
+            input.limit,
+            input.select.as_deref(),
+            input.attributes_to_get.as_deref(),
+        );
         if let Some(t) = input.total_segments {
             if t < 1 {
                 v.push(
@@ -570,12 +537,15 @@ impl Store {
         };
         let name = checked_table_name(input.table_name.as_deref())?;
         let table = self.table(name)?;
-        self.check_index(&table, input.index_name.as_deref())?;
+        let target = Target::new(&table, input.index_name.as_deref())?;
+        let consistent = input.consistent_read.unwrap_or(false);
+        target.check_consistent(consistent)?;
         let select = select(
             input.select.as_deref(),
             input.attributes_to_get.is_some(),
             input.projection_expression.is_some(),
             "Scanning",
+            target.index.is_some(),
         )?;
         let resolved = Expressions {
             key_condition: None,
@@ -590,18 +560,19 @@ impl Store {
             values: input.expression_attribute_values.as_ref(),
         }
         .resolve(None)?;
-        let table_prefix = table.id.to_be_bytes().to_vec();
+        target.check_projected(resolved.projection.as_ref())?;
+        let space = target.id().to_be_bytes().to_vec();
         let (start, end) = match segments {
-            None => (Bound::Included(table_prefix.clone()), upper(&table_prefix)),
+            None => (Bound::Included(space.clone()), upper(&space)),
             Some((segment, total)) => {
                 let boundary = |i: u64| {
-                    let mut k = table_prefix.clone();
+                    let mut k = space.clone();
                     let b = ((u128::from(i) << 64) / u128::from(total)) as u64;
                     k.extend_from_slice(&b.to_be_bytes());
                     k
                 };
                 let end = if segment + 1 == total {
-                    upper(&table_prefix)
+                    upper(&space)
                 } else {
                     Bound::Excluded(boundary(segment + 1))
                 };
@@ -610,6 +581,10 @@ impl Store {
         };
         let mut read = RangeRead {
             table: table.clone(),
+            index: target.index.map(|i| (target.global, i.name.clone())),
+            key_names: target.key_names(),
+            sort_name: None,
+            index_projection: target.projection(select)?,
             start,
             end,
             reverse: false,
@@ -621,8 +596,7 @@ impl Store {
             limit: input.limit.map(|l| l as usize),
         };
         if let Some(esk) = &input.exclusive_start_key {
-            let key = start_key(&table, esk)?;
-            let sk = key.storage_key(table.id);
+            let (_, sk) = target.start_key(esk)?;
             let inside = match &read.start {
                 Bound::Included(s) => sk >= *s,
                 _ => true,
@@ -639,37 +613,83 @@ impl Store {
             }
             resume_after(&mut read, sk);
         }
-        self.respond(&read, input.consistent_read.unwrap_or(false), mode)
-    }
-
-    /// Secondary indexes are defined but not yet maintained: a read naming
-    /// one is refused rather than answered from an empty index.
-    fn check_index(&self, table: &TableMeta, index: Option<&str>) -> ApiResult<()> {
-        let Some(index) = index else { return Ok(()) };
-        let known = table
-            .local_indexes
-            .iter()
-            .chain(&table.global_indexes)
-            .any(|i| i.name == index);
-        if !known {
-            return Err(ApiError::validation(format!(
-                "The table does not have the specified index: {index}"
-            )));
-        }
-        Err(ApiError::validation(format!(
-            "Reading secondary index {index} is not yet supported by Ferrodyn"
-        )))
+        self.respond(&read, consistent, mode)
     }
 
     fn respond(&self, read: &RangeRead, consistent: bool, mode: Mode) -> ApiResult<Vec<u8>> {
         let page = self.engine.read(|view| read.run(view))?;
         let units = capacity::read_units(page.bytes, consistent);
+        // A read of an index spends the index's capacity, not the table's.
+        let spent = match &read.index {
+            None => Spent::table(units),
+            Some((global, name)) => {
+                let mut s = Spent::default();
+                let map = if *global { &mut s.global } else { &mut s.local };
+                map.insert(name.clone(), units);
+                s
+            }
+        };
         encode(&ReadOutput {
             items: (!read.count_only).then_some(page.items),
             count: page.count,
             scanned_count: page.scanned,
             last_evaluated_key: page.last_key,
-            consumed_capacity: capacity::report(mode, &read.table.name, units),
+            consumed_capacity: capacity::report_parts(mode, &read.table.name, &spent),
         })
     }
 }
+
+/// Storage-key bounds of one partition (`prefix`: key space and partition
+/// hash), narrowed by a sort-key condition.
+fn sort_bounds(prefix: &[u8], sort: Option<&SortKeyCondition>) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+    let with = |v: &AttributeValue| {
+        let mut k = prefix.to_vec();
+        encode_sortable(v, &mut k);
+        k
+    };
+    // An index entry's key continues after the sort key (with the hash of
+    // the table key), so "up to and including x" means "every key starting
+    // with x's encoding": the bound past x is the successor of its encoding.
+    let past = |v: &AttributeValue| upper(&with(v));
+    let after = |v: &AttributeValue| match successor(&with(v)) {
+        Some(s) => Bound::Included(s),
+        None => Bound::Excluded(with(v)),
+    };
+    let whole = || Bound::Included(prefix.to_vec());
+    match sort {
+        None => (whole(), upper(prefix)),
+        Some(SortKeyCondition::Eq(x)) => (Bound::Included(with(x)), past(x)),
+        Some(SortKeyCondition::Lt(x)) => (whole(), Bound::Excluded(with(x))),
+        Some(SortKeyCondition::Le(x)) => (whole(), past(x)),
+        Some(SortKeyCondition::Gt(x)) => (after(x), upper(prefix)),
+        Some(SortKeyCondition::Ge(x)) => (Bound::Included(with(x)), upper(prefix)),
+        Some(SortKeyCondition::Between(a, b)) => (Bound::Included(with(a)), past(b)),
+        Some(SortKeyCondition::BeginsWith(x)) => {
+            let mut k = prefix.to_vec();
+            encode_prefix(x, &mut k);
+            let end = upper(&k);
+            (Bound::Included(k), end)
+        }
+    }
+}
+
+/// A key as DynamoDB renders it in messages: `{p=AttributeValue: {S:abc}}`.
+fn render_key(key: &Item) -> String {
+    let parts: Vec<String> = key
+        .iter()
+        .map(|(name, v)| {
+            let value = match v {
+                AttributeValue::S(x) => format!("S:{x}"),
+                AttributeValue::N(x) => format!("N:{x}"),
+                AttributeValue::B(x) => format!("B:{}", legacy::base64(x)),
+                other => other.value_type().as_str().to_owned(),
+            };
+            format!("{name}=AttributeValue: {{{value}}}")
+        })
+        .collect();
+    format!("{{{}}}", parts.join(", "))
+}
+
+#[cfg(test)]
+#[path = "query_tests.rs"]
+mod tests;

@@ -15,8 +15,9 @@
 //! i.e. from one consistent snapshot.
 //!
 //! `ClientRequestToken` makes a write transaction idempotent for ten
-//! minutes: a repeat with the same items gets the first answer without
-//! running again; a different request with the same token is refused.
+//! minutes: a repeat of the same request (same body) gets the first answer
+//! without running again; a different request with the same token is
+//! refused. Tokens live in memory: a restarted store forgets them.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -28,8 +29,8 @@ use serde_json::{json, Map, Value};
 use super::batch::capacity_list;
 use super::capacity::{self, Mode};
 use super::item::{
-    check, live_table, read_projection, request_key, return_on_failure, updated_item,
-    validate_item, write_condition, OnFailure, MAX_ITEM_BYTES,
+    check, check_index_keys, live_table, read_projection, request_key, return_on_failure,
+    updated_item, validate_item, write_condition, OnFailure, MAX_ITEM_BYTES,
 };
 use super::table::checked_table_name;
 use super::{abort_to_api, Store};
@@ -52,15 +53,28 @@ const MAX_TRANSACTION_BYTES: usize = 4 * 1024 * 1024;
 const MAX_TOKEN_CHARS: usize = 36;
 /// How long a ClientRequestToken is remembered.
 const TOKEN_TTL: Duration = Duration::from_secs(600);
+/// How often expired tokens are dropped.
+const SWEEP_EVERY: Duration = Duration::from_secs(10);
 
 /// Remembered ClientRequestTokens: the request each was first used with and,
 /// once it succeeded, its response.
 #[derive(Default)]
-pub(super) struct Tokens(Mutex<HashMap<String, TokenEntry>>);
+pub(super) struct Tokens(Mutex<TokenMap>);
+
+#[derive(Default)]
+struct TokenMap {
+    entries: HashMap<String, TokenEntry>,
+    /// When expired entries were last dropped: sweeping the whole map on
+    /// every request would make each transaction cost O(tokens).
+    swept: Option<Instant>,
+}
 
 struct TokenEntry {
     at: Instant,
-    items: Vec<TransactWriteItem>,
+    /// Hash of the request body: SDKs fill in a token for every call and
+    /// resend the same body on retry, so remembering only a fingerprint
+    /// keeps ten minutes of tokens small whatever the transactions' size.
+    fingerprint: [u8; 16],
     /// `None` while the first request is still running.
     response: Option<Vec<u8>>,
 }
@@ -71,15 +85,27 @@ enum TokenState {
 }
 
 impl Tokens {
-    fn begin(&self, token: &str, items: &[TransactWriteItem]) -> ApiResult<TokenState> {
+    fn begin(&self, token: &str, fingerprint: [u8; 16]) -> ApiResult<TokenState> {
         let mut map = self
             .0
             .lock()
             .map_err(|_| ApiError::new(ErrorCode::InternalServer, "Internal server error"))?;
         let now = Instant::now();
-        map.retain(|_, e| now.duration_since(e.at) < TOKEN_TTL);
-        match map.get(token) {
-            Some(e) if e.items != items => Err(ApiError::new(
+        let sweep_due = match map.swept {
+            Some(t) => now.duration_since(t) >= SWEEP_EVERY,
+            None => true,
+        };
+        if sweep_due {
+            map.entries
+                .retain(|_, e| now.duration_since(e.at) < TOKEN_TTL);
+            map.swept = Some(now);
+        }
+        let live = map
+            .entries
+            .get(token)
+            .filter(|e| now.duration_since(e.at) < TOKEN_TTL);
+        match live {
+            Some(e) if e.fingerprint != fingerprint => Err(ApiError::new(
                 ErrorCode::IdempotentParameterMismatch,
                 "Request parameters do not match the parameters of the original request with the same ClientRequestToken",
             )),
@@ -91,11 +117,11 @@ impl Tokens {
                 "Transaction with the same ClientRequestToken is still in progress",
             )),
             None => {
-                map.insert(
+                map.entries.insert(
                     token.to_owned(),
                     TokenEntry {
                         at: now,
-                        items: items.to_vec(),
+                        fingerprint,
                         response: None,
                     },
                 );
@@ -108,12 +134,12 @@ impl Tokens {
         if let Ok(mut map) = self.0.lock() {
             match response {
                 Some(r) => {
-                    if let Some(e) = map.get_mut(token) {
+                    if let Some(e) = map.entries.get_mut(token) {
                         e.response = Some(r.to_vec());
                     }
                 }
                 None => {
-                    map.remove(token);
+                    map.entries.remove(token);
                 }
             }
         }
@@ -229,8 +255,14 @@ fn too_many(path: &str, n: usize) -> Option<(String, &'static str)> {
 }
 
 impl Store {
-    /// Validate one write action (`i`: its position, for messages).
-    fn transact_action(&self, i: usize, w: &TransactWriteItem) -> ApiResult<Action> {
+    /// Validate one write action (`i`: its position, for messages). The
+    /// inner error is a problem with the action's item or key, which
+    /// DynamoDB reports as that action's cancellation reason.
+    fn transact_action(
+        &self,
+        i: usize,
+        w: &TransactWriteItem,
+    ) -> ApiResult<Result<Action, String>> {
         let (kind, a, member): (Kind, &TransactAction, &str) =
             match (&w.condition_check, &w.put, &w.delete, &w.update) {
                 (Some(a), None, None, None) => (Kind::Check, a, "conditionCheck"),
@@ -269,18 +301,24 @@ impl Store {
             Kind::Put => {
                 let item = a.item.clone().unwrap_or_default();
                 validate_item(&item)?;
-                let key = table
-                    .key
-                    .key_of_item(&item)
-                    .map_err(|e| ApiError::validation(e.to_string()))?;
+                let key = match table.key.key_of_item(&item) {
+                    Ok(k) => k,
+                    Err(e) => return Ok(Err(e.to_string())),
+                };
                 if item_size(&item) > MAX_ITEM_BYTES {
-                    return Err(ApiError::validation(
-                        "Item size has exceeded the maximum allowed size",
+                    return Ok(Err(
+                        "Item size has exceeded the maximum allowed size".to_owned()
                     ));
+                }
+                if let Err(e) = check_index_keys(&table, &item) {
+                    return Ok(Err(e.message));
                 }
                 (key, Some(item))
             }
-            _ => (request_key(&table, a.key.as_ref())?, None),
+            _ => match request_key(&table, a.key.as_ref()) {
+                Ok(k) => (k, None),
+                Err(e) => return Ok(Err(e.message)),
+            },
         };
         let (condition, update) = write_condition(
             a.condition_expression.as_deref(),
@@ -296,7 +334,7 @@ impl Store {
             u.check_keys(&names)?;
         }
         let key_item = key.to_item(&table.key);
-        Ok(Action {
+        Ok(Ok(Action {
             kind,
             table,
             key,
@@ -305,12 +343,13 @@ impl Store {
             update,
             condition,
             on_failure,
-        })
+        }))
     }
 
     pub(super) async fn transact_write_items(
         &self,
         input: TransactWriteItemsInput,
+        fingerprint: [u8; 16],
     ) -> ApiResult<Vec<u8>> {
         let mut v = Violations::new();
         match &input.transact_items {
@@ -345,7 +384,23 @@ impl Store {
         let mut seen = HashSet::new();
         let mut total = 0usize;
         for (i, w) in items.iter().enumerate() {
-            let action = self.transact_action(i, w)?;
+            let action = match self.transact_action(i, w)? {
+                Ok(a) => a,
+                Err(message) => {
+                    // Validation stops at the first bad action; the others
+                    // were not looked at.
+                    let reasons: Vec<Reason> = (0..items.len())
+                        .map(|j| {
+                            if j == i {
+                                Reason::Validation(message.clone())
+                            } else {
+                                Reason::None
+                            }
+                        })
+                        .collect();
+                    return Err(cancelled(&reasons));
+                }
+            };
             if !seen.insert((action.table.id, action.key.storage_key(action.table.id))) {
                 return Err(ApiError::validation(ONE_ITEM));
             }
@@ -357,7 +412,7 @@ impl Store {
         }
         let token = input.client_request_token.clone();
         if let Some(t) = &token {
-            if let TokenState::Done(response) = self.tokens.begin(t, &items)? {
+            if let TokenState::Done(response) = self.tokens.begin(t, fingerprint)? {
                 return Ok(response);
             }
         }

@@ -1,0 +1,234 @@
+//! The parameters Query and Scan share: Select and its rules, Limit and
+//! AttributesToGet checks, and the resolution of the request's expressions
+//! (or their legacy forms) into a key condition, a filter and a projection,
+//! with DynamoDB's rules for mixing the two styles.
+
+use super::item::mixed;
+use crate::api::types::{Conditions, Names, Values};
+use crate::api::validate::Violations;
+use crate::api::{ApiError, ApiResult};
+use crate::expr::{self, legacy, Condition, KeyCondition, KeyNames, Projection, Resolver};
+
+const SELECT: &[&str] = &[
+    "SPECIFIC_ATTRIBUTES",
+    "COUNT",
+    "ALL_ATTRIBUTES",
+    "ALL_PROJECTED_ATTRIBUTES",
+];
+
+/// What Select (with AttributesToGet/ProjectionExpression) asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Select {
+    All,
+    /// An index's projected attributes (the default when reading an index).
+    Projected,
+    Specific,
+    Count,
+}
+
+/// DynamoDB's rules tying Select to the projection parameters.
+pub(super) fn select(
+    value: Option<&str>,
+    attributes_to_get: bool,
+    projection_expression: bool,
+    verb: &str,
+    index: bool,
+) -> ApiResult<Select> {
+    let projected = attributes_to_get || projection_expression;
+    let param = if attributes_to_get {
+        "AttributesToGet"
+    } else {
+        "ProjectionExpression"
+    };
+    match value {
+        None if projected => Ok(Select::Specific),
+        None if index => Ok(Select::Projected),
+        Some("ALL_PROJECTED_ATTRIBUTES") if index && !projected => Ok(Select::Projected),
+        None | Some("ALL_ATTRIBUTES") if !projected => Ok(Select::All),
+        Some("SPECIFIC_ATTRIBUTES") if projected => Ok(Select::Specific),
+        Some("SPECIFIC_ATTRIBUTES") => Err(ApiError::validation(
+            "Must specify the AttributesToGet or ProjectionExpression when choosing to get SPECIFIC_ATTRIBUTES",
+        )),
+        Some("COUNT") if !projected => Ok(Select::Count),
+        Some("COUNT") => Err(ApiError::validation(format!(
+            "Cannot specify the {param} when choosing to get only the Count"
+        ))),
+        Some("ALL_PROJECTED_ATTRIBUTES") if !index => Err(ApiError::validation(format!(
+            "ALL_PROJECTED_ATTRIBUTES can be used only when {verb} using an IndexName"
+        ))),
+        Some(other) => Err(ApiError::validation(format!(
+            "Cannot specify the {param} when choosing to get {other}"
+        ))),
+        None => Ok(Select::All),
+    }
+}
+
+/// Checks shared by Query and Scan: Limit, Select's enum, AttributesToGet.
+pub(super) fn common_violations(
+    v: &mut Violations,
+    limit: Option<i64>,
+    select: Option<&str>,
+    attributes_to_get: Option<&[String]>,
+) {
+    if attributes_to_get.is_some_and(|a| a.is_empty()) {
+        v.push(
+            "'[]'",
+            "attributesToGet",
+            "Member must have length greater than or equal to 1",
+        );
+    }
+    if let Some(l) = limit {
+        if l < 1 {
+            v.push(
+                &format!("'{l}'"),
+                "limit",
+                "Member must have value greater than or equal to 1",
+            );
+        }
+    }
+    v.one_of(select, "select", SELECT);
+}
+
+fn legacy_conditions(
+    conds: &Conditions,
+    param: &str,
+) -> ApiResult<std::collections::BTreeMap<String, legacy::LegacyCondition>> {
+    let mut v = Violations::new();
+    for (name, c) in conds {
+        if c.comparison_operator.is_none() {
+            v.null(&format!("{param}.{name}.member.comparisonOperator"));
+        }
+    }
+    v.finish()?;
+    Ok(conds
+        .iter()
+        .map(|(name, c)| {
+            (
+                name.clone(),
+                legacy::LegacyCondition {
+                    comparison_operator: c.comparison_operator.clone().unwrap_or_default(),
+                    attribute_value_list: c.attribute_value_list.clone(),
+                },
+            )
+        })
+        .collect())
+}
+
+/// The parts of a read request that are expressions or their legacy forms.
+pub(super) struct Expressions<'a> {
+    pub(super) key_condition: Option<&'a str>,
+    pub(super) key_conditions: Option<&'a Conditions>,
+    pub(super) filter: Option<&'a str>,
+    pub(super) legacy_filter: Option<&'a Conditions>,
+    pub(super) legacy_filter_name: &'static str,
+    pub(super) conditional_operator: Option<&'a str>,
+    pub(super) projection: Option<&'a str>,
+    pub(super) attributes_to_get: Option<&'a [String]>,
+    pub(super) names: Option<&'a Names>,
+    pub(super) values: Option<&'a Values>,
+}
+
+pub(super) struct Resolved {
+    pub(super) key: Option<KeyCondition>,
+    pub(super) filter: Option<Condition>,
+    pub(super) projection: Option<Projection>,
+}
+
+impl Expressions<'_> {
+    /// Resolve everything with one resolver, so unused names and values are
+    /// judged across all of the request's expressions.
+    pub(super) fn resolve(&self, key_names: Option<&KeyNames>) -> ApiResult<Resolved> {
+        let legacy_filter_param = if self.legacy_filter_name == "queryFilter" {
+            "QueryFilter"
+        } else {
+            "ScanFilter"
+        };
+        // Mixing the two styles. KeyConditions alone goes with expressions
+        // (DynamoDB accepts it with FilterExpression or ProjectionExpression).
+        let mut legacy_used = Vec::new();
+        let mut expr_used = Vec::new();
+        if self.attributes_to_get.is_some() {
+            legacy_used.push("AttributesToGet");
+        }
+        if self.conditional_operator.is_some() {
+            legacy_used.push("ConditionalOperator");
+        }
+        if self.key_conditions.is_some() && self.key_condition.is_some() {
+            legacy_used.push("KeyConditions");
+        }
+        if self.legacy_filter.is_some() {
+            legacy_used.push(legacy_filter_param);
+        }
+        if self.filter.is_some() {
+            expr_used.push("FilterExpression");
+        }
+        if self.key_condition.is_some() {
+            expr_used.push("KeyConditionExpression");
+        }
+        if self.projection.is_some() {
+            expr_used.push("ProjectionExpression");
+        }
+        if !legacy_used.is_empty() && !expr_used.is_empty() {
+            return Err(mixed(&legacy_used, &expr_used));
+        }
+        let mut resolver = if expr_used.is_empty() {
+            if self.names.is_some() {
+                return Err(expr::only_with_expressions_error(false, &[]).into());
+            }
+            if self.values.is_some() {
+                let params: &[&str] = if key_names.is_some() {
+                    &["KeyConditionExpression", "FilterExpression"]
+                } else {
+                    &["FilterExpression"]
+                };
+                return Err(expr::only_with_expressions_error(true, params).into());
+            }
+            None
+        } else {
+            Some(Resolver::new(self.names, self.values)?)
+        };
+        let key = match (
+            key_names,
+            self.key_condition,
+            self.key_conditions,
+            &mut resolver,
+        ) {
+            (Some(k), Some(text), _, Some(r)) => Some(r.key_condition(text, k)?),
+            (Some(k), None, Some(c), _) => Some(legacy::key_conditions(
+                &legacy_conditions(c, "keyConditions")?,
+                k,
+            )?),
+            _ => None,
+        };
+        let filter = match (self.filter, self.legacy_filter, &mut resolver) {
+            (Some(text), _, Some(r)) => Some(r.filter(text)?),
+            (None, Some(f), _) => {
+                let conds = legacy_conditions(f, self.legacy_filter_name)?;
+                Some(if key_names.is_some() {
+                    legacy::filter(&conds, self.conditional_operator)?
+                } else {
+                    legacy::scan_filter(&conds, self.conditional_operator)?
+                })
+            }
+            _ => {
+                if self.conditional_operator.is_some() {
+                    return Err(legacy::conditional_operator_alone_error().into());
+                }
+                None
+            }
+        };
+        let projection = match (self.projection, self.attributes_to_get, &mut resolver) {
+            (Some(text), _, Some(r)) => Some(r.projection(text)?),
+            (None, Some(a), _) => Some(legacy::attributes_to_get(a)?),
+            _ => None,
+        };
+        if let Some(r) = resolver {
+            r.finish()?;
+        }
+        Ok(Resolved {
+            key,
+            filter,
+            projection,
+        })
+    }
+}
