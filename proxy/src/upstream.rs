@@ -50,6 +50,8 @@ impl HttpUpstream {
                 || name == header::CONTENT_ENCODING
                 || name == header::CONNECTION
                 || name == header::TRANSFER_ENCODING
+                // The front end compresses responses itself.
+                || name == header::ACCEPT_ENCODING
             {
                 continue;
             }

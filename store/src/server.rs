@@ -131,6 +131,60 @@ pub async fn handle<B: Backend>(
     req: Request<Incoming>,
     _peer: SocketAddr,
 ) -> Response<Full<Bytes>> {
+    let origin = req.headers().contains_key(header::ORIGIN);
+    let preflight = req.method() == Method::OPTIONS;
+    let requested = (
+        req.headers()
+            .get(header::ACCESS_CONTROL_REQUEST_METHOD)
+            .cloned(),
+        req.headers()
+            .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+            .cloned(),
+    );
+    let mut resp = if preflight {
+        plain(StatusCode::OK, "", &request_id())
+    } else {
+        answer(backend, req).await
+    };
+    if origin || preflight {
+        cors(&mut resp, preflight, requested);
+    }
+    resp
+}
+
+/// Browser clients (CORS): any origin may call, and may read DynamoDB's
+/// response headers. A preflight echoes what it asked for.
+fn cors(
+    resp: &mut Response<Full<Bytes>>,
+    preflight: bool,
+    requested: (Option<HeaderValue>, Option<HeaderValue>),
+) {
+    let h = resp.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static(
+            "x-amzn-RequestId,x-amzn-ErrorType,x-amzn-ErrorMessage,x-amz-crc32,Date",
+        ),
+    );
+    if preflight {
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("86400"),
+        );
+        if let Some(m) = requested.0 {
+            h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, m);
+        }
+        if let Some(hs) = requested.1 {
+            h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, hs);
+        }
+    }
+}
+
+async fn answer<B: Backend>(backend: &B, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let request_id = request_id();
     if req.method() == Method::GET {
         return health(&req, &request_id);
@@ -185,8 +239,88 @@ pub async fn handle<B: Backend>(
             return error_response(&ApiError::new(ErrorCode::UnknownOperation, ""), &request_id);
         }
     };
+    let accepted = response_encoding(&headers);
     let resp = backend.call(BackendRequest { op, headers, body }).await;
-    json_response(resp.status, resp.body, &request_id)
+    match accepted {
+        Some(encoding) if resp.body.len() > COMPRESSION_THRESHOLD => {
+            compressed_response(resp.status, &resp.body, encoding, &request_id)
+        }
+        _ => json_response(resp.status, resp.body, &request_id),
+    }
+}
+
+/// Responses larger than this are compressed when the client accepts it.
+pub const COMPRESSION_THRESHOLD: usize = 4096;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    Gzip,
+    Deflate,
+}
+
+/// The response encoding the client accepts (gzip preferred), from every
+/// `Accept-Encoding` header; `q=0` means "not acceptable".
+fn response_encoding(headers: &http::HeaderMap) -> Option<Encoding> {
+    let mut found = None;
+    for value in headers.get_all(header::ACCEPT_ENCODING) {
+        let Ok(value) = value.to_str() else { continue };
+        for item in value.split(',') {
+            let mut parts = item.split(';');
+            let name = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+            let refused = parts.any(|p| {
+                let p = p.trim();
+                p.strip_prefix("q=")
+                    .is_some_and(|q| q.trim().parse::<f32>().is_ok_and(|q| q <= 0.0))
+            });
+            if refused {
+                continue;
+            }
+            match name.as_str() {
+                "gzip" | "x-gzip" => return Some(Encoding::Gzip),
+                "deflate" => found = Some(Encoding::Deflate),
+                _ => {}
+            }
+        }
+    }
+    found
+}
+
+fn compressed_response(
+    status: StatusCode,
+    body: &[u8],
+    encoding: Encoding,
+    request_id: &str,
+) -> Response<Full<Bytes>> {
+    use std::io::Write;
+    let compressed = match encoding {
+        Encoding::Gzip => {
+            let mut e = flate2::write::GzEncoder::new(
+                Vec::with_capacity(body.len() / 4),
+                flate2::Compression::fast(),
+            );
+            e.write_all(body).and_then(|()| e.finish())
+        }
+        Encoding::Deflate => {
+            let mut e = flate2::write::ZlibEncoder::new(
+                Vec::with_capacity(body.len() / 4),
+                flate2::Compression::fast(),
+            );
+            e.write_all(body).and_then(|()| e.finish())
+        }
+    };
+    match compressed {
+        Ok(bytes) => {
+            let mut resp = json_response(status, bytes, request_id);
+            let name = match encoding {
+                Encoding::Gzip => "gzip",
+                Encoding::Deflate => "deflate",
+            };
+            resp.headers_mut()
+                .insert(header::CONTENT_ENCODING, HeaderValue::from_static(name));
+            resp
+        }
+        Err(_) => json_response(status, Bytes::copy_from_slice(body), request_id),
+    }
 }
 
 enum BodyError {

@@ -344,3 +344,105 @@ async fn garbage_never_panics_or_changes_anything() {
     .await;
     assert!(status == 200 || status == 400);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn large_responses_are_compressed_when_accepted() {
+    use std::io::Read;
+    let server = TestStore::start().await;
+    let (status, _, _) = raw_post(
+        server.addr,
+        Some("DynamoDB_20120810.CreateTable"),
+        &[],
+        CREATE.as_bytes(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let item = format!(
+        r#"{{"TableName":"wire","Item":{{"p":{{"S":"big"}},"v":{{"S":"{}"}}}}}}"#,
+        "x".repeat(20_000)
+    );
+    let (status, _, _) = raw_post(
+        server.addr,
+        Some("DynamoDB_20120810.PutItem"),
+        &[],
+        item.as_bytes(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let get = br#"{"TableName":"wire","Key":{"p":{"S":"big"}}}"#;
+    let (_, headers, plain) =
+        raw_post(server.addr, Some("DynamoDB_20120810.GetItem"), &[], get).await;
+    assert_eq!(header(&headers, "content-encoding"), None);
+    for (accept, encoding) in [
+        ("gzip, deflate", "gzip"),
+        ("deflate", "deflate"),
+        ("gzip;q=0, deflate", "deflate"),
+    ] {
+        let (status, headers, body) = raw_post(
+            server.addr,
+            Some("DynamoDB_20120810.GetItem"),
+            &[("Accept-Encoding", accept)],
+            get,
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            header(&headers, "content-encoding"),
+            Some(encoding),
+            "{accept}"
+        );
+        let crc: u32 = header(&headers, "x-amz-crc32")
+            .expect("crc")
+            .parse()
+            .expect("crc");
+        assert_eq!(
+            crc,
+            crc32fast::hash(&body),
+            "the checksum covers the bytes as sent"
+        );
+        assert!(body.len() * 10 < plain.len());
+        let mut decoded = Vec::new();
+        match encoding {
+            "gzip" => flate2::read::GzDecoder::new(&body[..]).read_to_end(&mut decoded),
+            _ => flate2::read::ZlibDecoder::new(&body[..]).read_to_end(&mut decoded),
+        }
+        .expect("decompress");
+        assert_eq!(decoded, plain);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn browsers_get_cors_headers() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = TestStore::start().await;
+    let mut stream = tokio::net::TcpStream::connect(server.addr)
+        .await
+        .expect("connect");
+    let req = format!(
+        "OPTIONS / HTTP/1.1\r\nHost: {}\r\nOrigin: http://example.com\r\nAccess-Control-Request-Method: POST\r\nAccess-Control-Request-Headers: x-amz-target\r\nConnection: close\r\n\r\n",
+        server.addr
+    );
+    stream.write_all(req.as_bytes()).await.expect("write");
+    let mut buf = Vec::new();
+    stream.read_to_end(&mut buf).await.expect("read");
+    let (status, headers, _) = ferrodyn_tests::parse_response(&buf);
+    assert_eq!(status, 200);
+    assert_eq!(header(&headers, "access-control-allow-origin"), Some("*"));
+    assert_eq!(
+        header(&headers, "access-control-allow-methods"),
+        Some("POST")
+    );
+    assert_eq!(
+        header(&headers, "access-control-allow-headers"),
+        Some("x-amz-target")
+    );
+    let (_, headers, _) = raw_post(
+        server.addr,
+        Some("DynamoDB_20120810.ListTables"),
+        &[("Origin", "http://example.com")],
+        b"{}",
+    )
+    .await;
+    assert_eq!(header(&headers, "access-control-allow-origin"), Some("*"));
+    assert!(header(&headers, "access-control-max-age").is_none());
+}

@@ -638,7 +638,7 @@ fn check_depth(value: &AttributeValue, depth: usize) -> ApiResult<()> {
     };
     if depth > MAX_NESTING {
         return Err(ApiError::validation(format!(
-            "{INVALID}Nesting Levels have exceeded supported limits: maximum nesting depth is {MAX_NESTING}"
+            "{INVALID}Nesting Levels have exceeded supported limits: an item may have at most {MAX_NESTING} levels of nested attributes"
         )));
     }
     for c in children {
