@@ -2,14 +2,16 @@
 //! classification of failures.
 //!
 //! Built on hyper-util's legacy pooled client so every measured request pays
-//! only what a real SDK pays on a warm connection. Requests are not signed:
-//! Ferrodyn and other local endpoints accept any credentials.
+//! only what a real SDK pays on a warm connection. Requests are SigV4-signed
+//! only when a [`Signer`] is given: Ferrodyn and other local endpoints
+//! accept any credentials, and signing costs client CPU.
 //!
 //! A response counts as a success only if it is HTTP 200. Everything else
 //! becomes a [`Failure`] named by DynamoDB's `__type` (namespace dropped, as
 //! SDKs name errors), or by the HTTP status or transport fault when there is
 //! no `__type`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -18,6 +20,8 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::rt::TokioExecutor;
+
+use crate::sigv4::{self, Signer};
 
 /// Why a request did not succeed, named for error counts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,7 +36,10 @@ pub struct Failure {
 pub struct Client {
     http: HyperClient<HttpConnector, Full<Bytes>>,
     uri: Uri,
+    /// `host[:port]` as sent in `Host` and signed.
+    host: HeaderValue,
     timeout: Duration,
+    signer: Option<Arc<Signer>>,
 }
 
 /// How long one request may take before it counts as a `Timeout` failure.
@@ -48,14 +55,15 @@ impl Client {
         match uri.scheme_str() {
             Some("http") => {}
             Some("https") => anyhow::bail!(
-                "--target {url}: https is not supported yet (no TLS and no SigV4 signing); \
+                "--target {url}: https is not supported yet (no TLS); \
                  use an http:// endpoint"
             ),
             _ => anyhow::bail!("--target {url:?} must start with http://"),
         }
-        if uri.host().is_none() {
-            anyhow::bail!("--target {url:?} has no host");
-        }
+        let host = uri
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+            .ok_or_else(|| anyhow::anyhow!("--target {url:?} has no host"))?;
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(Duration::from_secs(10)));
@@ -66,8 +74,16 @@ impl Client {
         Ok(Client {
             http,
             uri,
+            host,
             timeout: DEFAULT_TIMEOUT,
+            signer: None,
         })
+    }
+
+    /// Sign every request with SigV4.
+    pub fn with_signer(mut self, signer: Arc<Signer>) -> Client {
+        self.signer = Some(signer);
+        self
     }
 
     /// Fail requests that take longer than `timeout` (kind `Timeout`), so a
@@ -86,11 +102,24 @@ impl Client {
     pub async fn call(&self, operation: &str, body: Vec<u8>) -> Result<Bytes, Failure> {
         let target = HeaderValue::from_str(&format!("DynamoDB_20120810.{operation}"))
             .map_err(|_| failure("InvalidOperationName", operation))?;
-        let req = Request::builder()
+        let mut req = Request::builder()
             .method(Method::POST)
             .uri(self.uri.clone())
+            .header(header::HOST, self.host.clone())
             .header(header::CONTENT_TYPE, "application/x-amz-json-1.0")
-            .header("x-amz-target", target)
+            .header("x-amz-target", target.clone());
+        if let Some(signer) = &self.signer {
+            let host = self.host.to_str().unwrap_or_default();
+            let target = target.to_str().unwrap_or_default();
+            let signed = signer.sign(host, target, &body, &sigv4::now());
+            req = req
+                .header("x-amz-date", signed.amz_date)
+                .header(header::AUTHORIZATION, signed.authorization);
+            if let Some(token) = signed.security_token {
+                req = req.header("x-amz-security-token", token);
+            }
+        }
+        let req = req
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| failure("RequestBuildError", &e.to_string()))?;
         let exchange = async {
