@@ -39,8 +39,8 @@ use crate::workload::{Mix, Shape, Ycsb};
 ///
 /// With --sigv4 requests are signed (AWS Signature Version 4) with the
 /// credentials in AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
-/// AWS_SESSION_TOKEN. Only http:// is supported (no TLS yet), so AWS's own
-/// https endpoints cannot be targeted yet.
+/// AWS_SESSION_TOKEN; with an https:// target (TLS trusting the system's
+/// root certificates, or --ca-file) this drives DynamoDB itself.
 #[derive(Parser, Debug, Clone)]
 #[command(name = "ferrodyn-bench", version, verbatim_doc_comment)]
 pub struct Args {
@@ -126,6 +126,10 @@ pub struct Args {
     /// host, else us-east-1).
     #[arg(long, env = "AWS_REGION")]
     pub region: Option<String>,
+    /// PEM file of the certificates https targets are trusted by (default:
+    /// the system's root certificates).
+    #[arg(long)]
+    pub ca_file: Option<PathBuf>,
     /// Seed for every random choice.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
@@ -246,7 +250,8 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<TargetResult>> {
     let pool = args.connections.max(args.load_connections);
     let mut clients = Vec::new();
     for url in &args.targets {
-        let mut client = Client::new(url, pool)?.with_timeout(args.timeout);
+        let mut client =
+            Client::with_roots(url, pool, args.ca_file.as_deref())?.with_timeout(args.timeout);
         if args.sigv4 {
             client = client.with_signer(Arc::new(signer(args, url)?));
         }
