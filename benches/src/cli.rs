@@ -2,6 +2,7 @@
 //! target, then measure in rounds, interleaving targets, then report.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
@@ -10,6 +11,7 @@ use crate::client::Client;
 use crate::driver::{self, Pacing, PhaseSpec, Workload};
 use crate::keys::{Distribution, DistributionKind};
 use crate::report::{self, TargetResult};
+use crate::sigv4::Signer;
 use crate::workload::{Mix, Shape, Ycsb};
 
 /// Load generator for DynamoDB-API endpoints (Ferrodyn's store and proxy,
@@ -35,8 +37,10 @@ use crate::workload::{Mix, Shape, Ycsb};
 /// the first (throughput, p50, p99; overall and per operation) and the
 /// median over rounds.
 ///
-/// Requests are not SigV4-signed and only http:// is supported, so real AWS
-/// endpoints cannot be targeted yet.
+/// With --sigv4 requests are signed (AWS Signature Version 4) with the
+/// credentials in AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
+/// AWS_SESSION_TOKEN; with an https:// target (TLS trusting the system's
+/// root certificates, or --ca-file) this drives DynamoDB itself.
 #[derive(Parser, Debug, Clone)]
 #[command(name = "ferrodyn-bench", version, verbatim_doc_comment)]
 pub struct Args {
@@ -114,6 +118,18 @@ pub struct Args {
     /// Connections used by the load phase.
     #[arg(long, default_value_t = 32)]
     pub load_connections: usize,
+    /// Sign requests with SigV4, using AWS_ACCESS_KEY_ID,
+    /// AWS_SECRET_ACCESS_KEY and (if set) AWS_SESSION_TOKEN.
+    #[arg(long)]
+    pub sigv4: bool,
+    /// Signing region (default: from a dynamodb.<region>.amazonaws.com
+    /// host, else us-east-1).
+    #[arg(long, env = "AWS_REGION")]
+    pub region: Option<String>,
+    /// PEM file of the certificates https targets are trusted by (default:
+    /// the system's root certificates).
+    #[arg(long)]
+    pub ca_file: Option<PathBuf>,
     /// Seed for every random choice.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
@@ -234,7 +250,12 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<TargetResult>> {
     let pool = args.connections.max(args.load_connections);
     let mut clients = Vec::new();
     for url in &args.targets {
-        clients.push(Client::new(url, pool)?.with_timeout(args.timeout));
+        let mut client =
+            Client::with_roots(url, pool, args.ca_file.as_deref())?.with_timeout(args.timeout);
+        if args.sigv4 {
+            client = client.with_signer(Arc::new(signer(args, url)?));
+        }
+        clients.push(client);
     }
     let mut workloads = Vec::new();
     for client in &clients {
@@ -305,6 +326,37 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<TargetResult>> {
     Ok(results)
 }
 
+/// A SigV4 signer from the environment's credentials for `url`.
+fn signer(args: &Args, url: &str) -> anyhow::Result<Signer> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let (Some(access), Some(secret)) = (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY"))
+    else {
+        anyhow::bail!(
+            "--sigv4 needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment"
+        );
+    };
+    let region = args.region.clone().unwrap_or_else(|| region_of(url));
+    Ok(Signer::new(
+        access,
+        secret,
+        var("AWS_SESSION_TOKEN"),
+        region,
+    ))
+}
+
+/// The region in a `dynamodb.<region>.amazonaws.com` URL, else us-east-1.
+pub fn region_of(url: &str) -> String {
+    url.parse::<http::Uri>()
+        .ok()
+        .and_then(|u| {
+            let host = u.host()?.to_owned();
+            let rest = host.strip_prefix("dynamodb.")?;
+            let (region, _) = rest.split_once('.')?;
+            Some(region.to_owned())
+        })
+        .unwrap_or_else(|| "us-east-1".to_owned())
+}
+
 /// Print the text report and write the requested files.
 pub fn write_reports(args: &Args, results: &[TargetResult]) -> anyhow::Result<()> {
     let description = args.description();
@@ -339,4 +391,27 @@ pub fn write_reports(args: &Args, results: &[TargetResult]) -> anyhow::Result<()
 
 fn write_file(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
     std::fs::write(path, text).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn region_comes_from_the_dynamodb_host() {
+        assert_eq!(
+            region_of("https://dynamodb.eu-west-3.amazonaws.com"),
+            "eu-west-3"
+        );
+        assert_eq!(region_of("http://127.0.0.1:8001"), "us-east-1");
+    }
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("-1s").is_err());
+        assert!(parse_duration("soon").is_err());
+    }
 }

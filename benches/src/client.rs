@@ -1,23 +1,33 @@
 //! A pooled HTTP/1.1 client speaking DynamoDB's JSON 1.0 protocol, and the
 //! classification of failures.
 //!
-//! Built on hyper-util's legacy pooled client so every measured request pays
-//! only what a real SDK pays on a warm connection. Requests are not signed:
-//! Ferrodyn and other local endpoints accept any credentials.
+//! Built on hyper-util's legacy pooled client (with rustls for https) so
+//! every measured request pays
+//! only what a real SDK pays on a warm connection. Requests are SigV4-signed
+//! only when a [`Signer`] is given: Ferrodyn and other local endpoints
+//! accept any credentials, and signing costs client CPU.
 //!
 //! A response counts as a success only if it is HTTP 200. Everything else
 //! becomes a [`Failure`] named by DynamoDB's `__type` (namespace dropped, as
 //! SDKs name errors), or by the HTTP status or transport fault when there is
 //! no `__type`.
 
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::rt::TokioExecutor;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
+
+use crate::sigv4::{self, Signer};
 
 /// Why a request did not succeed, named for error counts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,35 +40,71 @@ pub struct Failure {
 /// A cheap-to-clone handle on a connection pool to one endpoint.
 #[derive(Clone, Debug)]
 pub struct Client {
-    http: HyperClient<HttpConnector, Full<Bytes>>,
+    http: HyperClient<HttpsConnector<HttpConnector>, Full<Bytes>>,
     uri: Uri,
+    /// `host[:port]` as sent in `Host` and signed.
+    host: HeaderValue,
     timeout: Duration,
+    signer: Option<Arc<Signer>>,
 }
 
 /// How long one request may take before it counts as a `Timeout` failure.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Client {
-    /// A client for `url` (`http://host:port`) keeping up to `max_idle`
-    /// connections open.
+    /// A client for `url` (`http://host:port` or `https://...`) keeping up
+    /// to `max_idle` connections open. https trusts the system's root
+    /// certificates.
     pub fn new(url: &str, max_idle: usize) -> anyhow::Result<Client> {
+        Self::with_roots(url, max_idle, None)
+    }
+
+    /// Like [`Client::new`], but https trusts only the certificates in the
+    /// PEM file `ca_file` when one is given.
+    pub fn with_roots(
+        url: &str,
+        max_idle: usize,
+        ca_file: Option<&Path>,
+    ) -> anyhow::Result<Client> {
         let uri: Uri = url
             .parse()
             .map_err(|e| anyhow::anyhow!("--target {url:?} is not a URL: {e}"))?;
-        match uri.scheme_str() {
-            Some("http") => {}
-            Some("https") => anyhow::bail!(
-                "--target {url}: https is not supported yet (no TLS and no SigV4 signing); \
-                 use an http:// endpoint"
-            ),
-            _ => anyhow::bail!("--target {url:?} must start with http://"),
+        let https = match uri.scheme_str() {
+            Some("http") => false,
+            Some("https") => true,
+            _ => anyhow::bail!("--target {url:?} must start with http:// or https://"),
+        };
+        let host = uri
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+            .ok_or_else(|| anyhow::anyhow!("--target {url:?} has no host"))?;
+        // Plain-http targets need no trust anchors: skip reading them.
+        let (roots, loaded) = if https || ca_file.is_some() {
+            root_certificates(ca_file)?
+        } else {
+            (rustls::RootCertStore::empty(), 0)
+        };
+        if https && loaded == 0 {
+            anyhow::bail!(
+                "--target {url}: no trusted root certificates found \
+                 (install the system's CA certificates, or pass --ca-file)"
+            );
         }
-        if uri.host().is_none() {
-            anyhow::bail!("--target {url:?} has no host");
-        }
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| anyhow::anyhow!("TLS setup: {e}"))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
+        connector.enforce_http(false);
         connector.set_connect_timeout(Some(Duration::from_secs(10)));
+        let connector = HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(connector);
         let http = HyperClient::builder(TokioExecutor::new())
             .pool_max_idle_per_host(max_idle.max(1))
             .pool_idle_timeout(Duration::from_secs(90))
@@ -66,8 +112,16 @@ impl Client {
         Ok(Client {
             http,
             uri,
+            host,
             timeout: DEFAULT_TIMEOUT,
+            signer: None,
         })
+    }
+
+    /// Sign every request with SigV4.
+    pub fn with_signer(mut self, signer: Arc<Signer>) -> Client {
+        self.signer = Some(signer);
+        self
     }
 
     /// Fail requests that take longer than `timeout` (kind `Timeout`), so a
@@ -86,11 +140,24 @@ impl Client {
     pub async fn call(&self, operation: &str, body: Vec<u8>) -> Result<Bytes, Failure> {
         let target = HeaderValue::from_str(&format!("DynamoDB_20120810.{operation}"))
             .map_err(|_| failure("InvalidOperationName", operation))?;
-        let req = Request::builder()
+        let mut req = Request::builder()
             .method(Method::POST)
             .uri(self.uri.clone())
+            .header(header::HOST, self.host.clone())
             .header(header::CONTENT_TYPE, "application/x-amz-json-1.0")
-            .header("x-amz-target", target)
+            .header("x-amz-target", target.clone());
+        if let Some(signer) = &self.signer {
+            let host = self.host.to_str().unwrap_or_default();
+            let target = target.to_str().unwrap_or_default();
+            let signed = signer.sign(host, target, &body, &sigv4::now());
+            req = req
+                .header("x-amz-date", signed.amz_date)
+                .header(header::AUTHORIZATION, signed.authorization);
+            if let Some(token) = signed.security_token {
+                req = req.header("x-amz-security-token", token);
+            }
+        }
+        let req = req
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| failure("RequestBuildError", &e.to_string()))?;
         let exchange = async {
@@ -139,6 +206,20 @@ pub fn classify(status: StatusCode, body: &[u8]) -> Failure {
             message: String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
         },
     }
+}
+
+/// The trust anchors: `ca_file`'s certificates, or the system's. Returns
+/// how many were loaded; none is fine for plain-http targets.
+fn root_certificates(ca_file: Option<&Path>) -> anyhow::Result<(rustls::RootCertStore, usize)> {
+    let mut roots = rustls::RootCertStore::empty();
+    let certs: Vec<CertificateDer<'static>> = match ca_file {
+        Some(path) => CertificateDer::pem_file_iter(path)
+            .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| anyhow::anyhow!("--ca-file {}: {e}", path.display()))?,
+        None => rustls_native_certs::load_native_certs().certs,
+    };
+    let (added, _ignored) = roots.add_parsable_certificates(certs);
+    Ok((roots, added))
 }
 
 fn failure(kind: &str, message: &str) -> Failure {

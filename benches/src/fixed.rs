@@ -42,7 +42,14 @@ pub async fn run<R: Responder>(
     tokio::pin!(shutdown);
     loop {
         let (stream, _) = tokio::select! {
-            a = listener.accept() => a?,
+            a = listener.accept() => match a {
+                Ok(a) => a,
+                // Out of descriptors and the like: keep serving.
+                Err(_) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
             () = &mut shutdown => return Ok(()),
         };
         let _ = stream.set_nodelay(true);

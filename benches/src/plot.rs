@@ -8,10 +8,10 @@ use std::fmt::Write as _;
 use crate::report::TargetResult;
 
 const W: f64 = 1100.0;
-const H: f64 = 520.0;
+/// Height of the plotting area.
+const PH: f64 = 430.0;
 const LEFT: f64 = 70.0;
 const RIGHT: f64 = 360.0;
-const TOP: f64 = 40.0;
 const BOTTOM: f64 = 50.0;
 /// Nines shown on the x axis: up to 99.9999%.
 const MAX_NINES: f64 = 6.0;
@@ -74,20 +74,26 @@ pub fn svg(title: &str, results: &[TargetResult]) -> String {
         hi.log10().ceil().max(lo.log10().floor() + 1.0),
     );
     let pw = W - LEFT - RIGHT;
-    let ph = H - TOP - BOTTOM;
+    let lines = title_lines(title);
+    let top = 24.0 + 16.0 * lines.len() as f64;
+    let ph = PH;
+    let h = top + PH + BOTTOM;
     let x = |nines: f64| LEFT + pw * nines / MAX_NINES;
-    let y = |ms: f64| TOP + ph * (1.0 - (ms.log10() - ylo) / (yhi - ylo));
+    let y = |ms: f64| top + ph * (1.0 - (ms.log10() - ylo) / (yhi - ylo));
     let mut s = String::new();
     let _ = writeln!(
         s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" font-family="sans-serif" font-size="12">"#
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{h}" viewBox="0 0 {W} {h}" font-family="sans-serif" font-size="12">"#
     );
-    let _ = writeln!(s, r#"<rect width="{W}" height="{H}" fill="white"/>"#);
-    let _ = writeln!(
-        s,
-        r#"<text x="{LEFT}" y="24" font-size="13">{}</text>"#,
-        escape(title)
-    );
+    let _ = writeln!(s, r#"<rect width="{W}" height="{h}" fill="white"/>"#);
+    for (i, line) in lines.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            r#"<text x="{LEFT}" y="{:.1}" font-size="13">{}</text>"#,
+            20.0 + 16.0 * i as f64,
+            escape(line)
+        );
+    }
     for n in 0..=MAX_NINES as usize {
         let label = match n {
             0 => "0%".to_owned(),
@@ -96,9 +102,9 @@ pub fn svg(title: &str, results: &[TargetResult]) -> String {
         let xv = x(n as f64);
         let _ = writeln!(
             s,
-            r##"<line x1="{xv:.1}" y1="{TOP}" x2="{xv:.1}" y2="{:.1}" stroke="#ddd"/><text x="{xv:.1}" y="{:.1}" text-anchor="middle">{label}</text>"##,
-            TOP + ph,
-            TOP + ph + 16.0
+            r##"<line x1="{xv:.1}" y1="{top:.1}" x2="{xv:.1}" y2="{:.1}" stroke="#ddd"/><text x="{xv:.1}" y="{:.1}" text-anchor="middle">{label}</text>"##,
+            top + ph,
+            top + ph + 16.0
         );
     }
     let mut d = ylo;
@@ -119,9 +125,9 @@ pub fn svg(title: &str, results: &[TargetResult]) -> String {
         s,
         r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">percentile</text><text x="16" y="{:.1}" transform="rotate(-90 16 {:.1})" text-anchor="middle">latency (ms)</text>"#,
         LEFT + pw / 2.0,
-        H - 10.0,
-        TOP + ph / 2.0,
-        TOP + ph / 2.0
+        h - 10.0,
+        top + ph / 2.0,
+        top + ph / 2.0
     );
     for (i, (ti, oi, (label, pts))) in all.iter().enumerate() {
         let points: Vec<String> = pts
@@ -135,7 +141,7 @@ pub fn svg(title: &str, results: &[TargetResult]) -> String {
             r#"<polyline fill="none" stroke="{color}" stroke-width="1.8" stroke-dasharray="{dash}" points="{}"/>"#,
             points.join(" ")
         );
-        let ly = TOP + 10.0 + 18.0 * i as f64;
+        let ly = top + 10.0 + 18.0 * i as f64;
         let lx = LEFT + pw + 12.0;
         let _ = writeln!(
             s,
@@ -148,6 +154,21 @@ pub fn svg(title: &str, results: &[TargetResult]) -> String {
     }
     s.push_str("</svg>\n");
     s
+}
+
+/// The title broken at "; " into lines that fit the width.
+fn title_lines(title: &str) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for part in title.split("; ") {
+        match lines.last_mut() {
+            Some(last) if last.len() + part.len() + 2 <= 120 => {
+                last.push_str("; ");
+                last.push_str(part);
+            }
+            _ => lines.push(part.to_owned()),
+        }
+    }
+    lines
 }
 
 /// The plot wrapped in a minimal HTML page.

@@ -1,0 +1,224 @@
+//! AWS Signature Version 4 for DynamoDB JSON requests, so the tool can
+//! drive endpoints that check signatures.
+//!
+//! Signs `POST /` with the headers the client sends (`content-type`,
+//! `host`, `x-amz-date`, `x-amz-target`, and `x-amz-security-token` when
+//! there is a session token) and the SHA-256 of the body. The signing key is
+//! derived once per day. Only the signature is here; this module does not
+//! read credentials from anywhere but its caller.
+
+use std::fmt::Write as _;
+use std::sync::Mutex;
+
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::{Digest, Sha256};
+
+/// Credentials and scope.
+#[derive(Debug)]
+pub struct Signer {
+    access_key: String,
+    secret_key: String,
+    session_token: Option<String>,
+    region: String,
+    service: String,
+    /// (yyyymmdd, signing key) of the last day signed.
+    key_cache: Mutex<Option<(String, Vec<u8>)>>,
+}
+
+/// The headers to add to a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signed {
+    pub amz_date: String,
+    pub authorization: String,
+    pub security_token: Option<String>,
+}
+
+impl Signer {
+    pub fn new(
+        access_key: String,
+        secret_key: String,
+        session_token: Option<String>,
+        region: String,
+    ) -> Signer {
+        Signer {
+            access_key,
+            secret_key,
+            session_token,
+            region,
+            service: "dynamodb".into(),
+            key_cache: Mutex::new(None),
+        }
+    }
+
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// Sign a DynamoDB request at `amz_date` (`yyyymmddThhmmssZ`).
+    pub fn sign(&self, host: &str, target: &str, body: &[u8], amz_date: &str) -> Signed {
+        let date = &amz_date[..amz_date.len().min(8)];
+        let mut headers: Vec<(&str, &str)> = vec![
+            ("content-type", "application/x-amz-json-1.0"),
+            ("host", host),
+            ("x-amz-date", amz_date),
+            ("x-amz-target", target),
+        ];
+        if let Some(token) = &self.session_token {
+            headers.push(("x-amz-security-token", token));
+        }
+        headers.sort();
+        let signed_headers = headers
+            .iter()
+            .map(|(k, _)| *k)
+            .collect::<Vec<_>>()
+            .join(";");
+        let mut canonical = String::from("POST\n/\n\n");
+        for (k, v) in &headers {
+            let _ = writeln!(canonical, "{k}:{}", v.trim());
+        }
+        let _ = write!(
+            canonical,
+            "\n{signed_headers}\n{}",
+            hex(&Sha256::digest(body))
+        );
+        let scope = format!("{date}/{}/{}/aws4_request", self.region, self.service);
+        let to_sign = format!(
+            "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
+            hex(&Sha256::digest(canonical.as_bytes()))
+        );
+        let key = self.signing_key(date);
+        let signature = hex(&hmac(&key, to_sign.as_bytes()));
+        Signed {
+            amz_date: amz_date.to_owned(),
+            authorization: format!(
+                "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed_headers}, Signature={signature}",
+                self.access_key
+            ),
+            security_token: self.session_token.clone(),
+        }
+    }
+
+    fn signing_key(&self, date: &str) -> Vec<u8> {
+        let mut cache = self.key_cache.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((d, key)) = cache.as_ref() {
+            if d == date {
+                return key.clone();
+            }
+        }
+        let k_date = hmac(
+            format!("AWS4{}", self.secret_key).as_bytes(),
+            date.as_bytes(),
+        );
+        let k_region = hmac(&k_date, self.region.as_bytes());
+        let k_service = hmac(&k_region, self.service.as_bytes());
+        let key = hmac(&k_service, b"aws4_request");
+        *cache = Some((date.to_owned(), key.clone()));
+        key
+    }
+}
+
+fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
+    // HMAC takes keys of any length, so this cannot fail.
+    match Hmac::<Sha256>::new_from_slice(key) {
+        Ok(mut m) => {
+            m.update(data);
+            m.finalize().into_bytes().to_vec()
+        }
+        Err(_) => Vec::new(),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// `yyyymmddThhmmssZ` for a Unix time in seconds (UTC, proleptic
+/// Gregorian; Howard Hinnant's days-to-civil).
+pub fn amz_date(unix_seconds: u64) -> String {
+    let days = (unix_seconds / 86_400) as i64;
+    let secs = unix_seconds % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+/// The current time as `yyyymmddThhmmssZ`.
+pub fn now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    amz_date(secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BODY: &[u8] = br#"{"TableName":"t"}"#;
+    const TARGET: &str = "DynamoDB_20120810.DescribeTable";
+    const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+
+    // Expected values computed with botocore's SigV4Auth for the same
+    // request, credentials and time.
+    #[test]
+    fn signature_matches_the_reference_implementation() {
+        let s = Signer::new(
+            "AKIDEXAMPLE".into(),
+            SECRET.into(),
+            None,
+            "us-west-2".into(),
+        );
+        let signed = s.sign(
+            "dynamodb.us-west-2.amazonaws.com",
+            TARGET,
+            BODY,
+            "20261124T113517Z",
+        );
+        assert_eq!(
+            signed.authorization,
+            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261124/us-west-2/dynamodb/aws4_request, \
+             SignedHeaders=content-type;host;x-amz-date;x-amz-target, \
+             Signature=c04a8918226b0d4e81f891dea4745661bb5ee36734500b611c6dd2746e44f59f"
+        );
+    }
+
+    #[test]
+    fn session_token_is_signed() {
+        let s = Signer::new(
+            "AKIDEXAMPLE".into(),
+            SECRET.into(),
+            Some("SESSIONTOKEN".into()),
+            "us-east-1".into(),
+        );
+        let signed = s.sign("127.0.0.1:8001", TARGET, BODY, "20261124T113517Z");
+        assert!(signed.authorization.ends_with(
+            "SignedHeaders=content-type;host;x-amz-date;x-amz-security-token;x-amz-target, \
+             Signature=08db789e5e24aca72634798536b49b16f9684c6de69c814a4e4d2632be805839"
+        ));
+        assert_eq!(signed.security_token.as_deref(), Some("SESSIONTOKEN"));
+    }
+
+    #[test]
+    fn amz_date_formats_utc() {
+        assert_eq!(amz_date(0), "19700101T000000Z");
+        assert_eq!(amz_date(1_440_938_160), "20150830T123600Z");
+        assert_eq!(amz_date(951_782_400), "20000229T000000Z");
+    }
+}
