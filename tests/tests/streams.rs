@@ -308,6 +308,22 @@ async fn disabling_closes_the_shard_and_enabling_starts_a_new_stream() {
     assert_eq!(recs.len(), 1);
     let keys = recs[0].dynamodb().and_then(|d| d.keys()).cloned();
     assert_eq!(keys, Some(image(&[("p", "c")])));
+
+    // The replaced stream is still listed and readable, and stays closed.
+    let listed = sc.list_streams().table_name("toggle").send().await;
+    assert_eq!(listed.expect("list").streams().len(), 2);
+    let (old_shard, _) = shard(&sc, &first_arn).await;
+    let it = iterator(
+        &sc,
+        &first_arn,
+        &old_shard,
+        ShardIteratorType::TrimHorizon,
+        None,
+    )
+    .await;
+    let (recs, next) = records(&sc, &it).await;
+    assert_eq!(recs.len(), 1);
+    assert!(next.is_none());
 }
 
 #[tokio::test]

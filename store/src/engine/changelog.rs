@@ -248,25 +248,45 @@ pub(crate) fn drop_table(txn: &mut RwTxn, dbs: &Dbs, table_id: u32) -> Result<()
 }
 
 /// Pin a table's stream to the log: a newly enabled stream starts at the
-/// next sequence number, a disabled one ends there.
+/// next sequence number, a disabled one ends there, and a stream replaced by
+/// a new one is kept (closed) among the table's previous streams until all
+/// its records have been trimmed.
 pub(crate) fn on_table_change(
     txn: &RoTxn,
     dbs: &Dbs,
     old: Option<&TableMeta>,
     new: &mut TableMeta,
 ) -> Result<(), EngineError> {
+    let next = next_seq(txn, dbs)?;
+    let trimmed = trimmed_through(txn, dbs, new.id)?;
+    let previous = old.and_then(|o| o.stream.clone());
+    let replaced = match (&previous, &new.stream) {
+        (Some(p), Some(n)) => p.label != n.label,
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    if replaced {
+        if let Some(mut p) = previous.clone() {
+            p.enabled = false;
+            p.end_seq.get_or_insert(next);
+            if !new.previous_streams.iter().any(|s| s.label == p.label) {
+                new.previous_streams.push(p);
+            }
+        }
+    }
+    // A closed stream whose every record is trimmed has nothing left to read.
+    new.previous_streams
+        .retain(|s| s.end_seq.map_or(true, |end| end > trimmed + 1));
     let Some(stream) = new.stream.as_mut() else {
         return Ok(());
     };
-    let previous = old.and_then(|o| o.stream.as_ref());
-    let same_stream = previous.is_some_and(|p| p.label == stream.label);
-    if !same_stream {
-        stream.start_seq = next_seq(txn, dbs)?;
+    if previous.as_ref().map_or(true, |p| p.label != stream.label) {
+        stream.start_seq = next;
         stream.end_seq = None;
     }
-    let was_enabled = same_stream && previous.is_some_and(|p| p.enabled);
+    let was_enabled = !replaced && previous.as_ref().is_some_and(|p| p.enabled);
     if was_enabled && !stream.enabled && stream.end_seq.is_none() {
-        stream.end_seq = Some(next_seq(txn, dbs)?);
+        stream.end_seq = Some(next);
     }
     Ok(())
 }
