@@ -86,3 +86,12 @@ pub struct GetRecordsInput {
     pub shard_iterator: Option<String>,
     pub limit: Option<i64>,
 }
+
+/// Ferrodyn's change-feed extension (`FerrodynFeed_20240101.GetChanges`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetChangesInput {
+    pub after_sequence_number: Option<String>,
+    pub limit: Option<i64>,
+    pub wait_time_millis: Option<i64>,
+}

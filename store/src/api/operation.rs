@@ -4,6 +4,8 @@
 pub const DYNAMODB_PREFIX: &str = "DynamoDB_20120810.";
 /// Target prefix of the DynamoDB Streams API (served on the same port).
 pub const STREAMS_PREFIX: &str = "DynamoDBStreams_20120810.";
+/// Target prefix of Ferrodyn's own change-feed extension (same port).
+pub const FEED_PREFIX: &str = "FerrodynFeed_20240101.";
 
 macro_rules! operations {
     ($( $variant:ident => $prefix:ident $name:literal ),* $(,)?) => {
@@ -95,6 +97,7 @@ operations! {
     GetRecords => STREAMS_PREFIX "GetRecords",
     GetShardIterator => STREAMS_PREFIX "GetShardIterator",
     ListStreams => STREAMS_PREFIX "ListStreams",
+    GetChanges => FEED_PREFIX "GetChanges",
 }
 
 #[cfg(test)]

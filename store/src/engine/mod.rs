@@ -122,6 +122,8 @@ pub(crate) struct Shared {
     /// after the commit that changed it.
     pub tables: RwLock<HashMap<String, Arc<TableMeta>>>,
     pub clock: Arc<dyn Clock>,
+    /// Bumped after every committed batch.
+    pub commits: tokio::sync::watch::Sender<u64>,
     _lock_file: File,
 }
 
@@ -188,6 +190,7 @@ impl Engine {
             resize_lock: RwLock::new(()),
             tables: RwLock::new(tables),
             clock: options.clock.clone(),
+            commits: tokio::sync::watch::Sender::new(0),
             _lock_file: lock_file,
         });
         let writer = writer::spawn(shared.clone())?;
@@ -216,6 +219,11 @@ impl Engine {
     /// The engine's time source.
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.shared.clock
+    }
+
+    /// A receiver that changes after every committed batch of writes.
+    pub fn commits(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.shared.commits.subscribe()
     }
 
     /// The published description of a table.

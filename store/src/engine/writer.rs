@@ -325,6 +325,8 @@ fn run(shared: Arc<Shared>, rx: mpsc::Receiver<Box<dyn Job>>) {
                     if let Ok(mut published) = shared.tables.write() {
                         *published = catalog.clone();
                     }
+                    // Wake change-feed readers waiting for new records.
+                    shared.commits.send_modify(|n| *n = n.wrapping_add(1));
                     break true;
                 }
                 Ok(BatchResult::MapFull) => {
