@@ -276,11 +276,11 @@ pub(crate) fn on_table_change(
     }
     // A closed stream whose every record is trimmed has nothing left to read.
     new.previous_streams
-        .retain(|s| s.end_seq.map_or(true, |end| end > trimmed + 1));
+        .retain(|s| !matches!(s.end_seq, Some(end) if end <= trimmed + 1));
     let Some(stream) = new.stream.as_mut() else {
         return Ok(());
     };
-    if previous.as_ref().map_or(true, |p| p.label != stream.label) {
+    if !matches!(&previous, Some(p) if p.label == stream.label) {
         stream.start_seq = next;
         stream.end_seq = None;
     }
