@@ -123,6 +123,15 @@ async fn records_follow_dynamodb_format_and_skip_noop_writes() {
         .send()
         .await
         .expect("no-op update");
+    let failed = c
+        .put_item()
+        .table_name("events")
+        .item("p", s("a"))
+        .item("x", s("3"))
+        .condition_expression("attribute_not_exists(p)")
+        .send()
+        .await;
+    assert!(failed.is_err(), "failed conditions leave no record");
     c.delete_item()
         .table_name("events")
         .key("p", s("missing"))
