@@ -1,12 +1,11 @@
 //! Small helpers shared by the tests of tags, TTL and streams: a
-//! hash-key-only table and an `aws-sdk-dynamodbstreams` client.
+//! hash-key-only table, optionally with a stream.
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
     StreamSpecification, StreamViewType,
 };
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodbstreams::config::{BehaviorVersion, Credentials, Region};
 
 /// Create table `name` with string partition key `p`, optionally with a stream.
 pub async fn create_table(client: &Client, name: &str, stream: Option<StreamViewType>) -> String {
@@ -42,17 +41,4 @@ pub async fn create_table(client: &Client, name: &str, stream: Option<StreamView
         .and_then(|t| t.table_arn())
         .unwrap_or_default()
         .to_owned()
-}
-
-/// A DynamoDB Streams client for `endpoint` with static test credentials.
-pub fn streams_client_for(endpoint: &str) -> aws_sdk_dynamodbstreams::Client {
-    let config = aws_sdk_dynamodbstreams::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new(
-            "ferrodyn", "ferrodyn", None, None, "tests",
-        ))
-        .build();
-    aws_sdk_dynamodbstreams::Client::from_conf(config)
 }

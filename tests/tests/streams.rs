@@ -15,10 +15,24 @@ use aws_sdk_dynamodbstreams::error::ProvideErrorMetadata;
 use aws_sdk_dynamodbstreams::types::{OperationType, Record, ShardIteratorType, StreamStatus};
 use ferrodyn_store::clock::{Clock, ManualClock};
 use ferrodyn_store::StoreConfig;
-use ferrodyn_tests::fixtures::{create_table, streams_client_for};
+use ferrodyn_tests::fixtures::create_table;
 use ferrodyn_tests::{TempDir, TestStore};
 
 type Streams = aws_sdk_dynamodbstreams::Client;
+
+/// A DynamoDB Streams client for `endpoint` with static test credentials.
+fn streams_client_for(endpoint: &str) -> Streams {
+    use aws_sdk_dynamodbstreams::config::{BehaviorVersion, Credentials, Region};
+    let config = aws_sdk_dynamodbstreams::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new(
+            "ferrodyn", "ferrodyn", None, None, "tests",
+        ))
+        .build();
+    Streams::from_conf(config)
+}
 
 async fn put(c: &Client, table: &str, p: &str, x: &str) {
     c.put_item()
@@ -123,6 +137,15 @@ async fn records_follow_dynamodb_format_and_skip_noop_writes() {
         .send()
         .await
         .expect("no-op update");
+    let failed = c
+        .put_item()
+        .table_name("events")
+        .item("p", s("a"))
+        .item("x", s("3"))
+        .condition_expression("attribute_not_exists(p)")
+        .send()
+        .await;
+    assert!(failed.is_err(), "failed conditions leave no record");
     c.delete_item()
         .table_name("events")
         .key("p", s("missing"))
@@ -308,6 +331,22 @@ async fn disabling_closes_the_shard_and_enabling_starts_a_new_stream() {
     assert_eq!(recs.len(), 1);
     let keys = recs[0].dynamodb().and_then(|d| d.keys()).cloned();
     assert_eq!(keys, Some(image(&[("p", "c")])));
+
+    // The replaced stream is still listed and readable, and stays closed.
+    let listed = sc.list_streams().table_name("toggle").send().await;
+    assert_eq!(listed.expect("list").streams().len(), 2);
+    let (old_shard, _) = shard(&sc, &first_arn).await;
+    let it = iterator(
+        &sc,
+        &first_arn,
+        &old_shard,
+        ShardIteratorType::TrimHorizon,
+        None,
+    )
+    .await;
+    let (recs, next) = records(&sc, &it).await;
+    assert_eq!(recs.len(), 1);
+    assert!(next.is_none());
 }
 
 #[tokio::test]
@@ -471,4 +510,43 @@ async fn trimmed_records_are_reported() {
     assert_eq!(recs.len(), 1);
     let keys = recs[0].dynamodb().and_then(|d| d.keys()).cloned();
     assert_eq!(keys, Some(image(&[("p", "b")])));
+}
+
+#[tokio::test]
+async fn change_log_survives_restart_without_gaps() {
+    let st = TestStore::start().await;
+    let c = st.client();
+    create_table(&c, "durable", Some(StreamViewType::NewImage)).await;
+    for i in 0..5 {
+        put(&c, "durable", &format!("k{i}"), "v").await;
+    }
+    let sc = streams_client_for(&st.endpoint());
+    let arn = stream_arn(&sc, "durable").await;
+    let (shard_id, _) = shard(&sc, &arn).await;
+    let it = iterator(&sc, &arn, &shard_id, ShardIteratorType::TrimHorizon, None).await;
+    let before: Vec<String> = records(&sc, &it)
+        .await
+        .0
+        .iter()
+        .filter_map(|r| r.dynamodb()?.sequence_number().map(str::to_owned))
+        .collect();
+    assert_eq!(before.len(), 5);
+
+    let dir = st.stop().await;
+    let st = TestStore::start_in(dir).await;
+    let c = st.client();
+    let sc = streams_client_for(&st.endpoint());
+    put(&c, "durable", "after", "v").await;
+    let it = iterator(&sc, &arn, &shard_id, ShardIteratorType::TrimHorizon, None).await;
+    let after: Vec<u128> = records(&sc, &it)
+        .await
+        .0
+        .iter()
+        .filter_map(|r| r.dynamodb()?.sequence_number()?.parse().ok())
+        .collect();
+    assert_eq!(after.len(), 6);
+    let first: Vec<u128> = before.iter().filter_map(|s| s.parse().ok()).collect();
+    assert_eq!(&after[..5], &first[..]);
+    // One counter for the whole store: consecutive, no gap across the restart.
+    assert!(after.windows(2).all(|w| w[1] == w[0] + 1), "{after:?}");
 }

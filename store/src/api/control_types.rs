@@ -60,6 +60,15 @@ pub struct DescribeStreamInput {
     pub stream_arn: Option<String>,
     pub limit: Option<i64>,
     pub exclusive_start_shard_id: Option<String>,
+    pub shard_filter: Option<ShardFilter>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ShardFilter {
+    #[serde(rename = "Type")]
+    pub filter_type: Option<String>,
+    pub shard_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -248,25 +248,45 @@ pub(crate) fn drop_table(txn: &mut RwTxn, dbs: &Dbs, table_id: u32) -> Result<()
 }
 
 /// Pin a table's stream to the log: a newly enabled stream starts at the
-/// next sequence number, a disabled one ends there.
+/// next sequence number, a disabled one ends there, and a stream replaced by
+/// a new one is kept (closed) among the table's previous streams until all
+/// its records have been trimmed.
 pub(crate) fn on_table_change(
     txn: &RoTxn,
     dbs: &Dbs,
     old: Option<&TableMeta>,
     new: &mut TableMeta,
 ) -> Result<(), EngineError> {
+    let next = next_seq(txn, dbs)?;
+    let trimmed = trimmed_through(txn, dbs, new.id)?;
+    let previous = old.and_then(|o| o.stream.clone());
+    let replaced = match (&previous, &new.stream) {
+        (Some(p), Some(n)) => p.label != n.label,
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    if replaced {
+        if let Some(mut p) = previous.clone() {
+            p.enabled = false;
+            p.end_seq.get_or_insert(next);
+            if !new.previous_streams.iter().any(|s| s.label == p.label) {
+                new.previous_streams.push(p);
+            }
+        }
+    }
+    // A closed stream whose every record is trimmed has nothing left to read.
+    new.previous_streams
+        .retain(|s| !matches!(s.end_seq, Some(end) if end <= trimmed + 1));
     let Some(stream) = new.stream.as_mut() else {
         return Ok(());
     };
-    let previous = old.and_then(|o| o.stream.as_ref());
-    let same_stream = previous.is_some_and(|p| p.label == stream.label);
-    if !same_stream {
-        stream.start_seq = next_seq(txn, dbs)?;
+    if !matches!(&previous, Some(p) if p.label == stream.label) {
+        stream.start_seq = next;
         stream.end_seq = None;
     }
-    let was_enabled = same_stream && previous.is_some_and(|p| p.enabled);
+    let was_enabled = !replaced && previous.as_ref().is_some_and(|p| p.enabled);
     if was_enabled && !stream.enabled && stream.end_seq.is_none() {
-        stream.end_seq = Some(next_seq(txn, dbs)?);
+        stream.end_seq = Some(next);
     }
     Ok(())
 }
@@ -332,5 +352,105 @@ impl ChangeView<'_> {
     /// Highest sequence number trimmed from `table_id` (0: none).
     pub fn trimmed_through(&self, table_id: u32) -> Result<u64, EngineError> {
         trimmed_through(self.txn, self.dbs, table_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::{Clock, ManualClock};
+    use crate::engine::{Abort, Engine, EngineOptions};
+    use crate::model::value::AttributeValue;
+
+    fn table_meta() -> TableMeta {
+        let json = r#"{"format":1,"id":0,"name":"t","uuid":"u",
+            "key":{"partition":{"name":"p","scalar":"S"},"sort":null},
+            "attribute_definitions":[["p","S"]],"billing":"PayPerRequest",
+            "local_indexes":[],"global_indexes":[],"stream":null,
+            "tags":[],"sse":null,"table_class":null,"deletion_protection":false,
+            "created_ms":1,"billing_changed_ms":1}"#;
+        serde_json::from_str(json).expect("table meta")
+    }
+
+    fn item(p: &str, x: &str) -> Item {
+        let mut i = Item::new();
+        i.insert("p".into(), AttributeValue::S(p.into()));
+        i.insert("x".into(), AttributeValue::S(x.into()));
+        i
+    }
+
+    async fn put(engine: &Engine, p: &'static str, x: &'static str, fail: bool) {
+        let _ = engine
+            .write(move |ctx| {
+                let table = ctx.table("t").ok_or(Abort::Op(()))?;
+                let new = item(p, x);
+                let key = table.key.key_of_item(&new).map_err(|_| Abort::Op(()))?;
+                let old = ctx.get_item(&table, &key)?;
+                ctx.put_item(&table, &key, &new, old.as_ref())?;
+                if fail {
+                    return Err(Abort::Op(()));
+                }
+                Ok(())
+            })
+            .await;
+    }
+
+    #[tokio::test]
+    async fn records_commit_with_their_writes_and_trim_raises_the_watermark() {
+        let dir = std::env::temp_dir().join(format!(
+            "ferrodyn-changelog-{}-{}",
+            std::process::id(),
+            ManualClock::starting_now().now_ms()
+        ));
+        let clock = ManualClock::new(1_000_000);
+        let options = EngineOptions {
+            initial_map_size: 1 << 24,
+            clock: clock.clone(),
+        };
+        let engine = Engine::open(&dir, options).expect("open");
+        engine
+            .write(|ctx| {
+                let mut meta = table_meta();
+                meta.id = ctx.next_id()?;
+                ctx.put_table(meta).map_err(Abort::<()>::Engine)
+            })
+            .await
+            .expect("create table");
+        let id = engine.table("t").map(|t| t.id).unwrap_or_default();
+
+        put(&engine, "a", "1", false).await;
+        put(&engine, "a", "2", true).await; // aborted: neither item nor record
+        put(&engine, "a", "1", false).await; // unchanged: no record
+        clock.advance_ms(10_000);
+        put(&engine, "a", "3", false).await;
+
+        let recs = engine
+            .read(|r| r.changes().read(id, 0, None, 100))
+            .expect("read");
+        let kinds: Vec<_> = recs.iter().map(|r| r.kind).collect();
+        assert_eq!(kinds, vec![ChangeKind::Insert, ChangeKind::Modify]);
+        assert_eq!(recs[1].seq, recs[0].seq + 1);
+        assert_eq!(recs[1].old, Some(item("a", "1")));
+        assert_eq!(recs[1].new, Some(item("a", "3")));
+        assert_eq!((recs[0].time_ms, recs[1].time_ms), (1_000_000, 1_010_000));
+
+        let removed = engine
+            .write(move |ctx| {
+                ctx.trim_changelog(id, 1_005_000, 10)
+                    .map_err(Abort::<()>::Engine)
+            })
+            .await
+            .expect("trim");
+        assert_eq!(removed, 1);
+        let (left, watermark) = engine
+            .read(|r| {
+                let c = r.changes();
+                Ok((c.read(id, 0, None, 100)?, c.trimmed_through(id)?))
+            })
+            .expect("read");
+        assert_eq!(left.len(), 1);
+        assert_eq!(watermark, recs[0].seq);
+        drop(engine);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -80,6 +80,10 @@ pub struct TableMeta {
     /// The Time to Live attribute, when TTL is enabled.
     #[serde(default)]
     pub ttl_attribute: Option<String>,
+    /// Streams replaced by re-enabling, oldest first; each is closed and
+    /// stays readable until its records are trimmed.
+    #[serde(default)]
+    pub previous_streams: Vec<StreamMeta>,
 }
 
 impl TableMeta {
@@ -96,4 +100,27 @@ pub const ACCOUNT: &str = "000000000000";
 
 pub fn table_arn(name: &str) -> String {
     format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A catalog entry as written before TTL and change-log stream bounds
+    /// existed must still load, with those members defaulted.
+    #[test]
+    fn catalog_entry_without_ttl_or_stream_bounds_loads() {
+        let old = r#"{"format":1,"id":3,"name":"t","uuid":"u",
+            "key":{"partition":{"name":"p","scalar":"S"},"sort":null},
+            "attribute_definitions":[["p","S"]],"billing":"PayPerRequest",
+            "local_indexes":[],"global_indexes":[],
+            "stream":{"enabled":true,"view_type":"KEYS_ONLY","label":"2024-01-01T00:00:00.000"},
+            "tags":[],"sse":null,"table_class":null,"deletion_protection":false,
+            "created_ms":1,"billing_changed_ms":1}"#;
+        let meta: TableMeta = serde_json::from_str(old).expect("old catalog entry");
+        assert_eq!(meta.ttl_attribute, None);
+        assert!(meta.previous_streams.is_empty());
+        let stream = meta.stream.expect("stream");
+        assert_eq!((stream.start_seq, stream.end_seq), (0, None));
+    }
 }

@@ -2,7 +2,9 @@
 //!
 //! Each task runs rounds forever: wait for its interval (or for the clock to
 //! jump, so tests that advance a [`crate::clock::ManualClock`] get a round
-//! at once), then do one bounded round of work through the engine. A round
+//! at once), then do one bounded round of work through the engine. The
+//! first round comes one interval after start, so a store opened and closed
+//! at once (tests, restarts) is not held open by a round in flight. A round
 //! that fails is logged and retried next time; a round that panics is
 //! caught by the supervisor, logged, and the task starts again.
 //!
@@ -105,6 +107,9 @@ async fn next_round(engine: &Weak<Engine>, interval: Duration) -> Option<()> {
 async fn ttl_loop(engine: Weak<Engine>, config: MaintenanceConfig, done: watch::Sender<u64>) {
     let mut cursors = SweepCursors::new();
     loop {
+        if next_round(&engine, config.ttl_interval).await.is_none() {
+            return;
+        }
         let Some(strong) = engine.upgrade() else {
             return;
         };
@@ -120,14 +125,14 @@ async fn ttl_loop(engine: Weak<Engine>, config: MaintenanceConfig, done: watch::
         }
         drop(store);
         done.send_replace(started);
-        if next_round(&engine, config.ttl_interval).await.is_none() {
-            return;
-        }
     }
 }
 
 async fn trim_loop(engine: Weak<Engine>, config: MaintenanceConfig, done: watch::Sender<u64>) {
     loop {
+        if next_round(&engine, config.trim_interval).await.is_none() {
+            return;
+        }
         let Some(strong) = engine.upgrade() else {
             return;
         };
@@ -158,8 +163,5 @@ async fn trim_loop(engine: Weak<Engine>, config: MaintenanceConfig, done: watch:
         }
         drop(strong);
         done.send_replace(started);
-        if next_round(&engine, config.trim_interval).await.is_none() {
-            return;
-        }
     }
 }

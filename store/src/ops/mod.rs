@@ -118,8 +118,8 @@ impl Store {
             Operation::DescribeStream => self.describe_stream(api::decode(body)?),
             Operation::GetShardIterator => self.get_shard_iterator(api::decode(body)?),
             Operation::GetRecords => self.get_records(api::decode(body)?),
-            Operation::DescribeLimits => self.describe_limits(),
             Operation::GetChanges => self.get_changes(api::decode(body)?).await,
+            Operation::DescribeLimits => self.describe_limits(),
             // The HTTP server answers with the request's Host; embedded callers
             // have no address of their own.
             Operation::DescribeEndpoints => self.describe_endpoints("localhost"),

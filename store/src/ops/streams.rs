@@ -104,17 +104,17 @@ fn check_limit(limit: Option<i64>, max: i64, v: &mut Violations) {
 }
 
 impl Store {
-    /// The stream `arn` names, if it is the current stream of an existing table.
+    /// The stream `arn` names: the current or a previous stream of an
+    /// existing table.
     fn stream(&self, arn: &str) -> ApiResult<StreamRef> {
         let (name, label) = parse_stream_arn(arn)?;
         let table = self
             .engine
             .table(name)
             .ok_or_else(|| stream_not_found(arn))?;
-        let stream = table
-            .stream
-            .clone()
-            .filter(|s| s.label == label)
+        let stream = all_streams(&table)
+            .find(|s| s.label == label)
+            .cloned()
             .ok_or_else(|| stream_not_found(arn))?;
         Ok(StreamRef { table, stream })
     }
@@ -128,7 +128,10 @@ impl Store {
         v.finish()?;
         let limit = input.limit.unwrap_or(MAX_LIST_LIMIT) as usize;
         let after = match &input.exclusive_start_stream_arn {
-            Some(arn) => Some(parse_stream_arn(arn)?.0.to_owned()),
+            Some(arn) => {
+                parse_stream_arn(arn)?;
+                Some(arn.clone())
+            }
             None => None,
         };
         if let Some(name) = &input.table_name {
@@ -139,29 +142,28 @@ impl Store {
         }
         let mut streams = Vec::new();
         let mut last = None;
-        for name in self.engine.table_names() {
+        'tables: for name in self.engine.table_names() {
             if input.table_name.as_ref().is_some_and(|t| *t != name) {
-                continue;
-            }
-            if after.as_ref().is_some_and(|a| name <= *a) {
                 continue;
             }
             let Some(table) = self.engine.table(&name) else {
                 continue;
             };
-            let Some(stream) = &table.stream else {
-                continue;
-            };
-            if streams.len() == limit {
-                break;
+            for stream in all_streams(&table) {
+                let arn = stream_arn(&name, &stream.label);
+                if after.as_ref().is_some_and(|a| arn <= *a) {
+                    continue;
+                }
+                if streams.len() == limit {
+                    break 'tables;
+                }
+                streams.push(json!({
+                    "StreamArn": arn,
+                    "TableName": name,
+                    "StreamLabel": stream.label,
+                }));
+                last = Some(arn);
             }
-            let arn = stream_arn(&name, &stream.label);
-            streams.push(json!({
-                "StreamArn": arn,
-                "TableName": name,
-                "StreamLabel": stream.label,
-            }));
-            last = Some(arn);
         }
         let mut out = Map::new();
         let full = streams.len() == limit;
@@ -178,6 +180,19 @@ impl Store {
             v.null("streamArn");
         }
         check_limit(input.limit, MAX_LIST_LIMIT, &mut v);
+        if let Some(f) = &input.shard_filter {
+            match &f.filter_type {
+                None => v.null("shardFilter.type"),
+                Some(t) => v.one_of(Some(t), "shardFilter.type", &["CHILD_SHARDS"]),
+            }
+            match &f.shard_id {
+                None => v.null("shardFilter.shardId"),
+                Some(id) => check_shard_id(id, "shardFilter.shardId", &mut v),
+            }
+        }
+        if let Some(id) = &input.exclusive_start_shard_id {
+            check_shard_id(id, "exclusiveStartShardId", &mut v);
+        }
         v.finish()?;
         let arn = input.stream_arn.unwrap_or_default();
         let s = self.stream(&arn)?;
@@ -195,8 +210,8 @@ impl Store {
                 json!(sequence_number(end.saturating_sub(1))),
             );
         }
-        let shards = if input.exclusive_start_shard_id.is_some() {
-            // One shard per stream: nothing comes after any shard.
+        let shards = if input.exclusive_start_shard_id.is_some() || input.shard_filter.is_some() {
+            // One shard per stream: nothing comes after it, and it has no children.
             vec![]
         } else {
             vec![json!({"ShardId": s.shard_id(), "SequenceNumberRange": range})]
@@ -212,6 +227,7 @@ impl Store {
                 "StreamLabel": s.stream.label,
                 "StreamStatus": if s.stream.enabled { "ENABLED" } else { "DISABLED" },
                 "StreamViewType": s.stream.view_type,
+                "CreationRequestDateTime": label_seconds(&s.stream.label),
                 "TableName": s.table.name,
                 "KeySchema": key_schema,
                 "Shards": shards,
@@ -362,6 +378,57 @@ impl Store {
     }
 }
 
+/// A table's streams, previous ones first.
+fn all_streams(table: &TableMeta) -> impl std::iter::Iterator<Item = &StreamMeta> {
+    table.previous_streams.iter().chain(&table.stream)
+}
+
+/// Shard ids are 28 to 65 characters long.
+fn check_shard_id(id: &str, path: &str, v: &mut Violations) {
+    let quoted = format!("'{id}'");
+    if id.len() < 28 {
+        v.push(
+            &quoted,
+            path,
+            "Member must have length greater than or equal to 28",
+        );
+    }
+    if id.len() > 65 {
+        v.push(
+            &quoted,
+            path,
+            "Member must have length less than or equal to 65",
+        );
+    }
+}
+
+/// Seconds since the epoch of a stream label (`YYYY-MM-DDTHH:MM:SS.mmm`, UTC).
+fn label_seconds(label: &str) -> f64 {
+    let num = |r: std::ops::Range<usize>| label.get(r).and_then(|t| t.parse::<i64>().ok());
+    let parts = (
+        num(0..4),
+        num(5..7),
+        num(8..10),
+        num(11..13),
+        num(14..16),
+        num(17..19),
+        num(20..23),
+    );
+    let (Some(y), Some(m), Some(d), Some(h), Some(min), Some(sec), Some(ms)) = parts else {
+        return 0.0;
+    };
+    // Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + h * 3600 + min * 60 + sec;
+    secs as f64 + ms as f64 / 1000.0
+}
+
 fn trimmed_error() -> ApiError {
     ApiError::new(
         ErrorCode::TrimmedDataAccess,
@@ -489,6 +556,13 @@ mod tests {
         );
         assert!(parse_stream_arn("sdfadfsdfnlfkajakfgjalksfgklasjklasdjfklasdfasdfgasf").is_err());
         assert!(parse_stream_arn("arn:aws:dynamodb:us-east-1:0:table/t1").is_err());
+    }
+
+    #[test]
+    fn labels_convert_to_epoch_seconds() {
+        assert_eq!(label_seconds("1970-01-01T00:00:00.000"), 0.0);
+        assert_eq!(label_seconds("2024-03-01T12:00:01.500"), 1_709_294_401.5);
+        assert_eq!(label_seconds("nonsense"), 0.0);
     }
 
     #[test]

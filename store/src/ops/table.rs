@@ -585,6 +585,7 @@ fn validate_create(input: CreateTableInput) -> ApiResult<TableMeta> {
         created_ms: now,
         billing_changed_ms: now,
         ttl_attribute: None,
+        previous_streams: Vec::new(),
     })
 }
 
@@ -703,7 +704,7 @@ fn apply_update(current: &TableMeta, input: &UpdateTableInput) -> ApiResult<Tabl
             (Some(true), false) => meta.stream = stream_meta(Some(spec))?,
             (Some(false), false) => {
                 return Err(ApiError::validation(format!(
-                    "Table already has no enabled stream: TableName: {}",
+                    "Table has no stream to disable: TableName: {}",
                     meta.name
                 )))
             }

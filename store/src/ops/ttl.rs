@@ -135,34 +135,43 @@ impl Store {
             if let Some(c) = batch.cursor {
                 cursors.insert(table.id, c);
             }
-            for item in batch.items {
-                let Ok(key) = table.key.key_of_item(&item) else {
-                    continue;
-                };
-                let (table_name, attr) = (table.name.clone(), attr.clone());
-                let removed = self
-                    .engine
-                    .write(move |ctx| {
-                        let Some(live) = ctx.table(&table_name) else {
-                            return Ok::<bool, Abort<()>>(false);
+            let keys: Vec<_> = batch
+                .items
+                .iter()
+                .filter_map(|item| table.key.key_of_item(item).ok())
+                .collect();
+            if keys.is_empty() {
+                continue;
+            }
+            // One write job per round and table: its deletions share a commit.
+            let table_name = table.name.clone();
+            let removed = self
+                .engine
+                .write(move |ctx| {
+                    let Some(live) = ctx.table(&table_name) else {
+                        return Ok::<usize, Abort<()>>(0);
+                    };
+                    if live.ttl_attribute.as_deref() != Some(attr.as_str()) {
+                        return Ok(0);
+                    }
+                    let mut n = 0;
+                    for key in &keys {
+                        // Re-check: the item may have changed since the scan.
+                        let Some(old) = ctx.get_item(&live, key)? else {
+                            continue;
                         };
-                        let Some(old) = ctx.get_item(&live, &key)? else {
-                            return Ok(false);
-                        };
-                        if live.ttl_attribute.as_deref() != Some(attr.as_str())
-                            || !is_expired(&old, &attr, now_secs)
-                        {
-                            return Ok(false);
+                        if is_expired(&old, &attr, now_secs) {
+                            ctx.delete_expired_item(&live, key, &old)?;
+                            n += 1;
                         }
-                        ctx.delete_expired_item(&live, &key, &old)?;
-                        Ok(true)
-                    })
-                    .await;
-                match removed {
-                    Ok(true) => deleted += 1,
-                    Ok(false) | Err(Abort::Op(())) => {}
-                    Err(Abort::Engine(e)) => return Err(e),
-                }
+                    }
+                    Ok(n)
+                })
+                .await;
+            match removed {
+                Ok(n) => deleted += n,
+                Err(Abort::Op(())) => {}
+                Err(Abort::Engine(e)) => return Err(e),
             }
         }
         Ok(deleted)
