@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use ferrodyn_store::expr::Resolver;
+use ferrodyn_store::expr::{parse, parse_uncached, Kind, Resolver};
 use ferrodyn_store::model::key::{KeyAttribute, KeySchema, ScalarType};
 use ferrodyn_store::model::{AttributeValue, Item};
 
@@ -106,6 +106,20 @@ fn expressions(c: &mut Criterion) {
     let updated = update().unwrap_or_else(|| panic!("update fixture must apply"));
     assert!(!updated.contains_key("tags") && updated.len() == item.len() - 1);
     c.bench_function("expr/condition_resolve_evaluate", |b| b.iter(condition));
+    // Parsing alone, through the text-keyed cache and without it.
+    let cond_text = "attribute_exists(#f) AND #c > :min AND size(#t) >= :one";
+    let update_text = "SET #f = :s, #c = #c + :one REMOVE #t";
+    for (name, kind, text) in [
+        ("condition", Kind::Condition, cond_text),
+        ("update", Kind::Update, update_text),
+    ] {
+        c.bench_function(&format!("expr/parse_{name}_cached"), |b| {
+            b.iter(|| parse(kind, black_box(text)).is_ok())
+        });
+        c.bench_function(&format!("expr/parse_{name}_uncached"), |b| {
+            b.iter(|| parse_uncached(kind, black_box(text)).is_ok())
+        });
+    }
     c.bench_function("expr/update_resolve_apply", |b| {
         b.iter(|| update().map(|i| i.len()))
     });
