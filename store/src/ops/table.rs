@@ -5,7 +5,7 @@
 //! table in the same commit that acknowledges the request, so there is no
 //! CREATING phase to wait through.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::{json, Map, Value};
 
@@ -51,7 +51,7 @@ impl Store {
             })
             .await
             .map_err(abort_to_api)?;
-        encode(&json!({ "TableDescription": describe(&created, Stats::default(), "ACTIVE") }))
+        encode(&json!({ "TableDescription": describe(&created, Stats::default(), &IndexStats::new(), "ACTIVE") }))
     }
 
     pub(super) fn describe_table(&self, input: TableNameInput) -> ApiResult<Vec<u8>> {
@@ -60,8 +60,10 @@ impl Store {
             .engine
             .table(name)
             .ok_or_else(|| ApiError::table_not_found(name))?;
-        let stats = self.engine.read(|r| r.stats(meta.id))?;
-        encode(&json!({ "Table": describe(&meta, stats, "ACTIVE") }))
+        let (stats, indexes) = self
+            .engine
+            .read(|r| Ok((r.stats(meta.id)?, index_stats(&meta, |id| r.stats(id))?)))?;
+        encode(&json!({ "Table": describe(&meta, stats, &indexes, "ACTIVE") }))
     }
 
     pub(super) fn list_tables(&self, input: ListTablesInput) -> ApiResult<Vec<u8>> {
@@ -120,7 +122,7 @@ impl Store {
             .await
             .map_err(abort_to_api)?;
         let (meta, stats) = deleted;
-        let mut desc = describe(&meta, stats, "DELETING");
+        let mut desc = describe(&meta, stats, &IndexStats::new(), "DELETING");
         // DynamoDB's DeleteTable answer is a summary: no schema, no indexes.
         if let Value::Object(m) = &mut desc {
             for k in [
@@ -156,20 +158,25 @@ impl Store {
             check_stream_spec(s, &mut v);
         }
         v.finish()?;
-        if input
-            .global_secondary_index_updates
-            .as_ref()
-            .is_some_and(|u| !u.is_empty())
-        {
-            return Err(ApiError::validation(
-                "GlobalSecondaryIndexUpdates are not supported by this version of Ferrodyn",
-            ));
-        }
         if input.replica_updates.is_some() {
             return Err(ApiError::validation(
                 "ReplicaUpdates are not supported: Ferrodyn has no global tables",
             ));
         }
+        let gsi = super::gsi::plan(&input)?;
+        let changes_something = gsi.is_some()
+            || input.billing_mode.is_some()
+            || input.provisioned_throughput.is_some()
+            || input.stream_specification.is_some()
+            || input.sse_specification.is_some()
+            || input.table_class.is_some()
+            || input.deletion_protection_enabled.is_some();
+        if !changes_something {
+            return Err(ApiError::validation(
+                "UpdateTable needs at least one of BillingMode, ProvisionedThroughput, StreamSpecification, SSESpecification, TableClass, DeletionProtectionEnabled or GlobalSecondaryIndexUpdates",
+            ));
+        }
+        let creates = matches!(gsi, Some(super::gsi::GsiChange::Create(_)));
         let name = input.table_name.clone().unwrap_or_default();
         let updated = self
             .engine
@@ -177,14 +184,22 @@ impl Store {
                 let current = ctx
                     .table(&name)
                     .ok_or_else(|| Abort::Op(ApiError::table_not_found(&name)))?;
-                let meta = apply_update(&current, &input).map_err(Abort::Op)?;
+                let mut meta = apply_update(&current, &input).map_err(Abort::Op)?;
+                if let Some(change) = &gsi {
+                    super::gsi::apply(ctx, &mut meta, change, &input)?;
+                }
                 ctx.put_table(meta.clone())?;
                 let stats = ctx.stats(meta.id)?;
-                Ok((meta, stats))
+                let indexes = index_stats(&meta, |id| ctx.stats(id))?;
+                Ok((meta, stats, indexes))
             })
             .await
             .map_err(abort_to_api)?;
-        encode(&json!({ "TableDescription": describe(&updated.0, updated.1, "ACTIVE") }))
+        if creates {
+            self.backfill_wake.notify_one();
+        }
+        let (meta, stats, indexes) = updated;
+        encode(&json!({ "TableDescription": describe(&meta, stats, &indexes, "ACTIVE") }))
     }
 }
 
@@ -588,7 +603,7 @@ fn validate_create(input: CreateTableInput) -> ApiResult<TableMeta> {
     })
 }
 
-fn index_meta(
+pub(super) fn index_meta(
     index: &SecondaryIndex,
     defs: &[(String, ScalarType)],
     billing: &Billing,
@@ -655,6 +670,7 @@ fn index_meta(
         key,
         projection,
         provisioned,
+        backfill: None,
     })
 }
 
@@ -779,8 +795,28 @@ fn seconds(ms: u64) -> f64 {
     ms as f64 / 1000.0
 }
 
+/// Counters of a table's secondary indexes, by key-space id.
+pub(super) type IndexStats = HashMap<u32, Stats>;
+
+/// Read the counters of every secondary index of `meta` through `read`.
+fn index_stats(
+    meta: &TableMeta,
+    mut read: impl FnMut(u32) -> Result<Stats, crate::engine::EngineError>,
+) -> Result<IndexStats, crate::engine::EngineError> {
+    let mut out = IndexStats::new();
+    for index in meta.local_indexes.iter().chain(&meta.global_indexes) {
+        out.insert(index.id, read(index.id)?);
+    }
+    Ok(out)
+}
+
 /// DynamoDB's `TableDescription`.
-pub(super) fn describe(meta: &TableMeta, stats: Stats, status: &str) -> Value {
+pub(super) fn describe(
+    meta: &TableMeta,
+    stats: Stats,
+    indexes: &IndexStats,
+    status: &str,
+) -> Value {
     let arn = meta.arn();
     let mut t = Map::new();
     t.insert(
@@ -817,12 +853,13 @@ pub(super) fn describe(meta: &TableMeta, stats: Stats, status: &str) -> Value {
             .local_indexes
             .iter()
             .map(|i| {
+                let s = indexes.get(&i.id).copied().unwrap_or_default();
                 json!({
                     "IndexName": i.name,
                     "KeySchema": key_schema_json(&i.key),
                     "Projection": projection_json(&i.projection),
-                    "IndexSizeBytes": 0,
-                    "ItemCount": 0,
+                    "IndexSizeBytes": s.size_bytes,
+                    "ItemCount": s.item_count,
                     "IndexArn": format!("{arn}/index/{}", i.name),
                 })
             })
@@ -835,16 +872,21 @@ pub(super) fn describe(meta: &TableMeta, stats: Stats, status: &str) -> Value {
             .iter()
             .map(|i| {
                 let (r, w) = i.provisioned.unwrap_or((0, 0));
-                json!({
+                let s = indexes.get(&i.id).copied().unwrap_or_default();
+                let mut d = json!({
                     "IndexName": i.name,
                     "KeySchema": key_schema_json(&i.key),
                     "Projection": projection_json(&i.projection),
-                    "IndexStatus": "ACTIVE",
+                    "IndexStatus": if i.backfill.is_some() { "CREATING" } else { "ACTIVE" },
                     "ProvisionedThroughput": throughput_json(r, w),
-                    "IndexSizeBytes": 0,
-                    "ItemCount": 0,
+                    "IndexSizeBytes": s.size_bytes,
+                    "ItemCount": s.item_count,
                     "IndexArn": format!("{arn}/index/{}", i.name),
-                })
+                });
+                if let (Some(_), Value::Object(m)) = (&i.backfill, &mut d) {
+                    m.insert("Backfilling".into(), json!(true));
+                }
+                d
             })
             .collect();
         t.insert("GlobalSecondaryIndexes".into(), Value::Array(gsis));
