@@ -170,7 +170,11 @@ fn create(
     created.id = ctx.next_id()?;
     created.backfill = Some(Backfill::default());
     for attr in std::iter::once(&created.key.partition).chain(created.key.sort.as_ref()) {
-        if !meta.attribute_definitions.iter().any(|(n, _)| *n == attr.name) {
+        if !meta
+            .attribute_definitions
+            .iter()
+            .any(|(n, _)| *n == attr.name)
+        {
             meta.attribute_definitions
                 .push((attr.name.clone(), attr.scalar));
         }
@@ -239,12 +243,12 @@ pub(super) async fn backfill_loop(engine: Weak<Engine>, wake: Arc<Notify>) {
                     .map(|i| (t.name.clone(), i.id))
             })
             .collect();
+        drop(strong);
         for (table, index) in pending {
-            if let Err(e) = backfill(&strong, &table, index).await {
+            if let Err(e) = backfill(&engine, &table, index).await {
                 tracing::warn!(error = %e, table, "GSI backfill chunk failed; retrying later");
             }
         }
-        drop(strong);
         tokio::select! {
             () = wake.notified() => {}
             () = tokio::time::sleep(Duration::from_secs(1)) => {}
@@ -253,9 +257,13 @@ pub(super) async fn backfill_loop(engine: Weak<Engine>, wake: Arc<Notify>) {
 }
 
 /// Run the backfill of index `index_id` of `table` chunk by chunk until it
-/// is done, or the index or table is gone.
-async fn backfill(engine: &Engine, table: &str, index_id: u32) -> Result<(), ApiError> {
+/// is done, or the index, the table or the engine is gone. The engine is
+/// held only during a chunk, so closing the store is never delayed long.
+async fn backfill(engine: &Weak<Engine>, table: &str, index_id: u32) -> Result<(), ApiError> {
     loop {
+        let Some(engine) = engine.upgrade() else {
+            return Ok(());
+        };
         let name = table.to_owned();
         let more = engine
             .write(move |ctx| {
@@ -281,6 +289,7 @@ async fn backfill(engine: &Engine, table: &str, index_id: u32) -> Result<(), Api
             })
             .await
             .map_err(super::abort_to_api)?;
+        drop(engine);
         if !more {
             return Ok(());
         }

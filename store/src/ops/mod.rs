@@ -7,6 +7,7 @@
 mod account;
 mod batch;
 mod capacity;
+mod description;
 mod feed;
 mod gsi;
 mod item;
@@ -67,11 +68,8 @@ impl Store {
     pub fn open(config: &StoreConfig) -> Result<Store, EngineError> {
         let engine = Arc::new(Engine::open(&config.data_dir, config.engine.clone())?);
         let backfill_wake = Arc::new(tokio::sync::Notify::new());
-        let progress = maintenance::spawn(
-            &engine,
-            config.maintenance.clone(),
-            backfill_wake.clone(),
-        );
+        let progress =
+            maintenance::spawn(&engine, config.maintenance.clone(), backfill_wake.clone());
         Ok(Store {
             engine,
             progress,
