@@ -338,6 +338,9 @@ pub(crate) fn backfill_chunk(
         let Ok(key) = table.key.key_of_item(item) else {
             continue;
         };
+        if !crate::model::key::index_key_fits(&index.key, item) {
+            continue;
+        }
         let Some((k, raw)) = index_entry_key(index.id, &index.key, &key, item) else {
             continue;
         };

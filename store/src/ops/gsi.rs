@@ -145,7 +145,9 @@ fn create(
             format!("Subscriber limit exceeded: a table may have at most {MAX_GSIS} global secondary indexes"),
         )));
     }
-    let mut defs = meta.attribute_definitions.clone();
+    // The new index's key attributes must be defined in this request, even
+    // those the table already defines (with the same type).
+    let mut defs: Vec<(String, ScalarType)> = Vec::new();
     for d in input.attribute_definitions.as_deref().unwrap_or_default() {
         let (Some(n), Some(t)) = (
             d.attribute_name.as_deref(),
@@ -153,17 +155,15 @@ fn create(
         ) else {
             continue;
         };
-        match defs.iter().find(|(existing, _)| existing == n) {
-            Some((_, old)) if *old != t => {
-                return Err(Abort::Op(ApiError::validation(format!(
-                    "{INVALID}attribute {n} is defined as {} and cannot be redefined as {}",
-                    old.as_str(),
-                    t.as_str()
-                ))))
-            }
-            Some(_) => {}
-            None => defs.push((n.to_owned(), t)),
+        let existing = meta.attribute_definitions.iter().find(|(e, _)| e == n);
+        if let Some((_, old)) = existing.filter(|(_, old)| *old != t) {
+            return Err(Abort::Op(ApiError::validation(format!(
+                "{INVALID}attribute {n} is defined as {} and cannot be redefined as {}",
+                old.as_str(),
+                t.as_str()
+            ))));
         }
+        defs.push((n.to_owned(), t));
     }
     let mut created =
         super::table::index_meta(index, &defs, &meta.billing, true).map_err(Abort::Op)?;
