@@ -68,7 +68,18 @@ impl TestStore {
 
     /// Start a store with `config` (its data directory must be `dir`).
     pub async fn start_with(dir: TempDir, config: StoreConfig) -> TestStore {
-        let store = Store::open(&config).expect("open store");
+        // A background task of a store just stopped may still be finishing
+        // its round and hold the directory for a moment.
+        let mut attempts = 0;
+        let store = loop {
+            match Store::open(&config) {
+                Err(ferrodyn_store::engine::EngineError::Locked(_)) if attempts < 200 => {
+                    attempts += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+                other => break other.expect("open store"),
+            }
+        };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

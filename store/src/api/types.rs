@@ -110,9 +110,12 @@ pub struct ListTablesInput {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct GlobalSecondaryIndexUpdate {
-    pub create: Option<serde_json::Value>,
-    pub update: Option<serde_json::Value>,
-    pub delete: Option<serde_json::Value>,
+    pub create: Option<SecondaryIndex>,
+    pub update: Option<SecondaryIndex>,
+    pub delete: Option<SecondaryIndex>,
+    /// Members DynamoDB does not know (rejected by validation).
+    #[serde(flatten)]
+    pub unknown: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -23,7 +23,8 @@ const STATS_PREFIX: &[u8] = b"stats/";
 /// Version byte of a stored item value. Never reuse a value.
 const ITEM_FORMAT: u8 = 1;
 
-/// Approximate per-table counters, maintained in the same transaction as the items.
+/// Per-table and per-index counters, maintained in the same transaction as
+/// the items (an index's are kept under its key-space id).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
     pub item_count: u64,
@@ -251,24 +252,25 @@ pub(crate) fn put_item(
     let pk = key.partition_bytes();
     let value = encode_value(&pk, item);
     dbs.items.put(txn, &key.storage_key(table.id), &value)?;
+    let new_size = crate::model::value::item_size(item) as i64;
+    let old_size = old.map_or(0, |o| crate::model::value::item_size(o) as i64);
     for index in table.local_indexes.iter().chain(&table.global_indexes) {
         let old_entry = old.and_then(|o| index_entry_key(index.id, &index.key, key, o));
+        // An entry can be missing although the old item qualifies: a GSI
+        // still being backfilled has not reached it yet. Count only what
+        // is really removed, so the counters stay exact.
         if let Some((k, _)) = &old_entry {
-            dbs.items.delete(txn, k)?;
+            if dbs.items.delete(txn, k)? {
+                adjust_stats(txn, dbs, index.id, -1, -old_size)?;
+            }
         }
         if let Some((k, raw)) = index_entry_key(index.id, &index.key, key, item) {
             dbs.items.put(txn, &k, &encode_value(&raw, item))?;
+            adjust_stats(txn, dbs, index.id, 1, new_size)?;
         }
     }
-    let new_size = crate::model::value::item_size(item) as i64;
     match old {
-        Some(o) => adjust_stats(
-            txn,
-            dbs,
-            table.id,
-            0,
-            new_size - crate::model::value::item_size(o) as i64,
-        )?,
+        Some(_) => adjust_stats(txn, dbs, table.id, 0, new_size - old_size)?,
         None => adjust_stats(txn, dbs, table.id, 1, new_size)?,
     }
     Ok(())
@@ -282,18 +284,73 @@ pub(crate) fn delete_item(
     old: &Item,
 ) -> Result<(), EngineError> {
     dbs.items.delete(txn, &key.storage_key(table.id))?;
+    let size = crate::model::value::item_size(old) as i64;
     for index in table.local_indexes.iter().chain(&table.global_indexes) {
         if let Some((k, _)) = index_entry_key(index.id, &index.key, key, old) {
-            dbs.items.delete(txn, &k)?;
+            if dbs.items.delete(txn, &k)? {
+                adjust_stats(txn, dbs, index.id, -1, -size)?;
+            }
         }
     }
-    adjust_stats(
-        txn,
-        dbs,
-        table.id,
-        -1,
-        -(crate::model::value::item_size(old) as i64),
-    )
+    adjust_stats(txn, dbs, table.id, -1, -size)
+}
+
+/// Index up to `limit` items of `table` that follow `after` (a storage key
+/// of the table; `None`: from the start) into `index`, and return the last
+/// key visited if the table may have more items.
+///
+/// Runs inside the writer, so it sees every item as of its place in the
+/// write order: an item that already has its entry (written by an ordinary
+/// write since the index was added) is left alone, any other gets the entry
+/// its current value calls for. Ordinary writes keep entries up to date
+/// from the moment the index exists, so when the last chunk is done the
+/// index holds exactly the entries of the table's items.
+pub(crate) fn backfill_chunk(
+    txn: &mut RwTxn,
+    dbs: &Dbs,
+    table: &TableMeta,
+    index: &crate::model::table::IndexMeta,
+    after: Option<&[u8]>,
+    limit: usize,
+) -> Result<Option<Vec<u8>>, EngineError> {
+    let first = table.id.to_be_bytes();
+    let end = (table.id + 1).to_be_bytes();
+    let start = match after {
+        Some(k) => Bound::Excluded(k),
+        None => Bound::Included(&first[..]),
+    };
+    let mut batch = Vec::with_capacity(limit);
+    if !bounds_empty(start, Bound::Excluded(&end[..])) {
+        for entry in dbs.items.range(txn, &(start, Bound::Excluded(&end[..])))? {
+            let (k, bytes) = entry?;
+            let (_, item) = decode_entry(bytes)?;
+            batch.push((k.to_vec(), item));
+            if batch.len() >= limit {
+                break;
+            }
+        }
+    }
+    let more = batch.len() >= limit;
+    let last = batch.last().map(|(k, _)| k.clone());
+    for (_, item) in &batch {
+        // Stored items always carry their key; one that does not cannot
+        // have an index entry either.
+        let Ok(key) = table.key.key_of_item(item) else {
+            continue;
+        };
+        if !crate::model::key::index_key_fits(&index.key, item) {
+            continue;
+        }
+        let Some((k, raw)) = index_entry_key(index.id, &index.key, &key, item) else {
+            continue;
+        };
+        if dbs.items.get(txn, &k)?.is_none() {
+            dbs.items.put(txn, &k, &encode_value(&raw, item))?;
+            let size = crate::model::value::item_size(item) as i64;
+            adjust_stats(txn, dbs, index.id, 1, size)?;
+        }
+    }
+    Ok(if more { last } else { None })
 }
 
 /// Remove every item of a key space.

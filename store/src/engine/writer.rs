@@ -89,11 +89,30 @@ impl WriteCtx<'_, '_> {
         store::delete_key_space(self.txn, self.dbs, meta.id)?;
         for index in meta.local_indexes.iter().chain(&meta.global_indexes) {
             store::delete_key_space(self.txn, self.dbs, index.id)?;
+            store::delete_stats(self.txn, self.dbs, index.id)?;
         }
         store::delete_stats(self.txn, self.dbs, meta.id)?;
         changelog::drop_table(self.txn, self.dbs, meta.id)?;
         self.staged.push((meta.name.clone(), None));
         Ok(())
+    }
+
+    /// Remove every entry of a (deleted) secondary index and its counters.
+    pub fn drop_index_entries(&mut self, index_id: u32) -> Result<(), EngineError> {
+        store::delete_key_space(self.txn, self.dbs, index_id)?;
+        store::delete_stats(self.txn, self.dbs, index_id)
+    }
+
+    /// One chunk of a GSI backfill: index up to `limit` items after
+    /// `after`; returns where the next chunk starts, `None` when done.
+    pub fn backfill_index(
+        &mut self,
+        table: &TableMeta,
+        index: &crate::model::table::IndexMeta,
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Option<Vec<u8>>, EngineError> {
+        store::backfill_chunk(self.txn, self.dbs, table, index, after, limit)
     }
 
     pub fn stats(&self, table_id: u32) -> Result<super::Stats, EngineError> {

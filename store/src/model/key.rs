@@ -262,6 +262,18 @@ pub fn index_entry_key(
     Some((out, raw))
 }
 
+/// Whether the item's values for the index's key attributes (where present)
+/// fit DynamoDB's key size limits. Writes enforce this; a backfill skips
+/// items written before the index existed whose values do not fit.
+pub fn index_key_fits(index: &KeySchema, item: &Item) -> bool {
+    let len = |attr: &KeyAttribute| item.get(&attr.name).map_or(0, scalar_len);
+    len(&index.partition) <= MAX_PARTITION_KEY_BYTES
+        && index
+            .sort
+            .as_ref()
+            .is_none_or(|s| len(s) <= MAX_SORT_KEY_BYTES)
+}
+
 fn scalar_len(v: &AttributeValue) -> usize {
     match v {
         AttributeValue::S(s) => s.len(),

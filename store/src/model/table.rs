@@ -30,6 +30,20 @@ pub struct IndexMeta {
     pub projection: ProjectionMeta,
     /// GSIs only: their own throughput when the table is provisioned.
     pub provisioned: Option<(u64, u64)>,
+    /// GSIs added by UpdateTable: present while the existing items are being
+    /// copied into the index (the index is CREATING); absent once ACTIVE.
+    #[serde(default)]
+    pub backfill: Option<Backfill>,
+}
+
+/// Progress of a GSI backfill, persisted with the table so that a restarted
+/// store resumes where it stopped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Backfill {
+    /// Storage key of the last base-table item already indexed; `None`
+    /// before the first chunk.
+    #[serde(default)]
+    pub resume_after: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,4 +1,5 @@
-//! Supervised background work: the TTL sweeper and change-log trimming.
+//! Supervised background work: the TTL sweeper, change-log trimming and
+//! GSI backfills (see [`super::gsi`]).
 //!
 //! Each task runs rounds forever: wait for its interval (or for the clock to
 //! jump, so tests that advance a [`crate::clock::ManualClock`] get a round
@@ -56,8 +57,16 @@ pub struct Progress {
 const TRIM_BATCH: usize = 1000;
 
 /// Start the background tasks on the current tokio runtime (if there is one).
-pub(super) fn spawn(engine: &Arc<Engine>, config: MaintenanceConfig) -> Option<Progress> {
+pub(super) fn spawn(
+    engine: &Arc<Engine>,
+    config: MaintenanceConfig,
+    backfill_wake: Arc<tokio::sync::Notify>,
+) -> Option<Progress> {
     let runtime = tokio::runtime::Handle::try_current().ok()?;
+    let weak = Arc::downgrade(engine);
+    runtime.spawn(supervise("gsi backfill", move || {
+        super::gsi::backfill_loop(weak.clone(), backfill_wake.clone())
+    }));
     let (ttl_tx, ttl_rx) = watch::channel(0);
     let (trim_tx, trim_rx) = watch::channel(0);
     let weak = Arc::downgrade(engine);

@@ -7,7 +7,9 @@
 mod account;
 mod batch;
 mod capacity;
+mod description;
 mod feed;
+mod gsi;
 mod item;
 mod maintenance;
 mod query;
@@ -56,6 +58,8 @@ pub struct Store {
     progress: Option<Progress>,
     /// TransactWriteItems' remembered ClientRequestTokens.
     tokens: Arc<transact::Tokens>,
+    /// Wakes the GSI backfill task when UpdateTable adds an index.
+    backfill_wake: Arc<tokio::sync::Notify>,
 }
 
 impl Store {
@@ -63,11 +67,14 @@ impl Store {
     /// background tasks (TTL sweeper, change-log trimming).
     pub fn open(config: &StoreConfig) -> Result<Store, EngineError> {
         let engine = Arc::new(Engine::open(&config.data_dir, config.engine.clone())?);
-        let progress = maintenance::spawn(&engine, config.maintenance.clone());
+        let backfill_wake = Arc::new(tokio::sync::Notify::new());
+        let progress =
+            maintenance::spawn(&engine, config.maintenance.clone(), backfill_wake.clone());
         Ok(Store {
             engine,
             progress,
             tokens: Default::default(),
+            backfill_wake,
         })
     }
 
@@ -76,6 +83,7 @@ impl Store {
             engine,
             progress: None,
             tokens: Default::default(),
+            backfill_wake: Default::default(),
         }
     }
 

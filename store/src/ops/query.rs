@@ -194,6 +194,11 @@ impl<'a> Target<'a> {
             });
         }
         if let Some(i) = table.global_indexes.iter().find(|i| i.name == name) {
+            if i.backfill.is_some() {
+                return Err(ApiError::validation(format!(
+                    "Cannot read from backfilling global secondary index: {name}"
+                )));
+            }
             return Ok(Target {
                 table,
                 index: Some(i),

@@ -9,6 +9,7 @@ use std::collections::HashSet;
 
 use serde_json::{json, Map, Value};
 
+use super::description::{describe, index_stats, IndexStats};
 use super::{abort_to_api, now_ms, Store};
 use crate::api::types::{
     AttributeDefinition, CreateTableInput, KeySchemaElement, ListTablesInput,
@@ -51,7 +52,9 @@ impl Store {
             })
             .await
             .map_err(abort_to_api)?;
-        encode(&json!({ "TableDescription": describe(&created, Stats::default(), "ACTIVE") }))
+        encode(
+            &json!({ "TableDescription": describe(&created, Stats::default(), &IndexStats::new(), "ACTIVE") }),
+        )
     }
 
     pub(super) fn describe_table(&self, input: TableNameInput) -> ApiResult<Vec<u8>> {
@@ -60,8 +63,10 @@ impl Store {
             .engine
             .table(name)
             .ok_or_else(|| ApiError::table_not_found(name))?;
-        let stats = self.engine.read(|r| r.stats(meta.id))?;
-        encode(&json!({ "Table": describe(&meta, stats, "ACTIVE") }))
+        let (stats, indexes) = self
+            .engine
+            .read(|r| Ok((r.stats(meta.id)?, index_stats(&meta, |id| r.stats(id))?)))?;
+        encode(&json!({ "Table": describe(&meta, stats, &indexes, "ACTIVE") }))
     }
 
     pub(super) fn list_tables(&self, input: ListTablesInput) -> ApiResult<Vec<u8>> {
@@ -120,7 +125,7 @@ impl Store {
             .await
             .map_err(abort_to_api)?;
         let (meta, stats) = deleted;
-        let mut desc = describe(&meta, stats, "DELETING");
+        let mut desc = describe(&meta, stats, &IndexStats::new(), "DELETING");
         // DynamoDB's DeleteTable answer is a summary: no schema, no indexes.
         if let Value::Object(m) = &mut desc {
             for k in [
@@ -156,20 +161,25 @@ impl Store {
             check_stream_spec(s, &mut v);
         }
         v.finish()?;
-        if input
-            .global_secondary_index_updates
-            .as_ref()
-            .is_some_and(|u| !u.is_empty())
-        {
-            return Err(ApiError::validation(
-                "GlobalSecondaryIndexUpdates are not supported by this version of Ferrodyn",
-            ));
-        }
         if input.replica_updates.is_some() {
             return Err(ApiError::validation(
                 "ReplicaUpdates are not supported: Ferrodyn has no global tables",
             ));
         }
+        let gsi = super::gsi::plan(&input)?;
+        let changes_something = gsi.is_some()
+            || input.billing_mode.is_some()
+            || input.provisioned_throughput.is_some()
+            || input.stream_specification.is_some()
+            || input.sse_specification.is_some()
+            || input.table_class.is_some()
+            || input.deletion_protection_enabled.is_some();
+        if !changes_something {
+            return Err(ApiError::validation(
+                "UpdateTable needs at least one of BillingMode, ProvisionedThroughput, StreamSpecification, SSESpecification, TableClass, DeletionProtectionEnabled or GlobalSecondaryIndexUpdates",
+            ));
+        }
+        let creates = matches!(gsi, Some(super::gsi::GsiChange::Create(_)));
         let name = input.table_name.clone().unwrap_or_default();
         let updated = self
             .engine
@@ -177,14 +187,22 @@ impl Store {
                 let current = ctx
                     .table(&name)
                     .ok_or_else(|| Abort::Op(ApiError::table_not_found(&name)))?;
-                let meta = apply_update(&current, &input).map_err(Abort::Op)?;
+                let mut meta = apply_update(&current, &input).map_err(Abort::Op)?;
+                if let Some(change) = &gsi {
+                    super::gsi::apply(ctx, &mut meta, change, &input)?;
+                }
                 ctx.put_table(meta.clone())?;
                 let stats = ctx.stats(meta.id)?;
-                Ok((meta, stats))
+                let indexes = index_stats(&meta, |id| ctx.stats(id))?;
+                Ok((meta, stats, indexes))
             })
             .await
             .map_err(abort_to_api)?;
-        encode(&json!({ "TableDescription": describe(&updated.0, updated.1, "ACTIVE") }))
+        if creates {
+            self.backfill_wake.notify_one();
+        }
+        let (meta, stats, indexes) = updated;
+        encode(&json!({ "TableDescription": describe(&meta, stats, &indexes, "ACTIVE") }))
     }
 }
 
@@ -297,10 +315,13 @@ fn key_schema(
         }));
     }
     if elements.len() == 2 && elements[0].attribute_name == elements[1].attribute_name {
-        return Err(ApiError::validation(format!(
-            "{INVALID}Duplicate attribute names in KeySchema: {}",
-            elements[0].attribute_name.as_deref().unwrap_or_default()
-        )));
+        let attr = elements[0].attribute_name.as_deref().unwrap_or_default();
+        return Err(ApiError::validation(match index {
+            None => format!("{INVALID}Duplicate attribute names in KeySchema: {attr}"),
+            Some(i) => format!(
+                "{INVALID}Index KeySchema of {i} names the same attribute {attr} as both HASH and RANGE key"
+            ),
+        }));
     }
     let lookup = |e: &KeySchemaElement| -> ApiResult<KeyAttribute> {
         let name = e.attribute_name.clone().unwrap_or_default();
@@ -436,6 +457,12 @@ fn projection(p: Option<&crate::api::types::Projection>, index: &str) -> ApiResu
     if let Some(long) = non_key.iter().find(|n| n.len() > MAX_KEY_NAME) {
         return Err(ApiError::validation(format!(
             "1 validation error detected: Value '[{long}]' at 'projection.nonKeyAttributes' failed to satisfy constraint: Member must have length less than or equal to 255"
+        )));
+    }
+    let mut seen = HashSet::new();
+    if let Some(dup) = non_key.iter().find(|n| !seen.insert(n.as_str())) {
+        return Err(ApiError::validation(format!(
+            "{INVALID}Duplicate NonKeyAttributes in the projection of index {index}: {dup}"
         )));
     }
     match projection_type.as_str() {
@@ -589,7 +616,7 @@ fn validate_create(input: CreateTableInput) -> ApiResult<TableMeta> {
     })
 }
 
-fn index_meta(
+pub(super) fn index_meta(
     index: &SecondaryIndex,
     defs: &[(String, ScalarType)],
     billing: &Billing,
@@ -656,6 +683,7 @@ fn index_meta(
         key,
         projection,
         provisioned,
+        backfill: None,
     })
 }
 
@@ -753,133 +781,4 @@ fn table_uuid(now_ms: u64) -> String {
         &hex[17..20],
         &hex[20..32]
     )
-}
-
-fn key_schema_json(key: &KeySchema) -> Value {
-    let mut out = vec![json!({"AttributeName": key.partition.name, "KeyType": "HASH"})];
-    if let Some(s) = &key.sort {
-        out.push(json!({"AttributeName": s.name, "KeyType": "RANGE"}));
-    }
-    Value::Array(out)
-}
-
-fn projection_json(p: &ProjectionMeta) -> Value {
-    let mut m = Map::new();
-    m.insert("ProjectionType".into(), json!(p.projection_type));
-    if !p.non_key_attributes.is_empty() {
-        m.insert("NonKeyAttributes".into(), json!(p.non_key_attributes));
-    }
-    Value::Object(m)
-}
-
-fn throughput_json(read: u64, write: u64) -> Value {
-    json!({"NumberOfDecreasesToday": 0, "ReadCapacityUnits": read, "WriteCapacityUnits": write})
-}
-
-fn seconds(ms: u64) -> f64 {
-    ms as f64 / 1000.0
-}
-
-/// DynamoDB's `TableDescription`.
-pub(super) fn describe(meta: &TableMeta, stats: Stats, status: &str) -> Value {
-    let arn = meta.arn();
-    let mut t = Map::new();
-    t.insert(
-        "AttributeDefinitions".into(),
-        Value::Array(
-            meta.attribute_definitions
-                .iter()
-                .map(|(n, ty)| json!({"AttributeName": n, "AttributeType": ty.as_str()}))
-                .collect(),
-        ),
-    );
-    t.insert("TableName".into(), json!(meta.name));
-    t.insert("KeySchema".into(), key_schema_json(&meta.key));
-    t.insert("TableStatus".into(), json!(status));
-    t.insert("CreationDateTime".into(), json!(seconds(meta.created_ms)));
-    let (read, write) = match meta.billing {
-        Billing::PayPerRequest => (0, 0),
-        Billing::Provisioned { read, write } => (read, write),
-    };
-    t.insert("ProvisionedThroughput".into(), throughput_json(read, write));
-    t.insert("TableSizeBytes".into(), json!(stats.size_bytes));
-    t.insert("ItemCount".into(), json!(stats.item_count));
-    t.insert("TableArn".into(), json!(arn));
-    t.insert("TableId".into(), json!(meta.uuid));
-    match meta.billing {
-        Billing::PayPerRequest => t.insert(
-            "BillingModeSummary".into(),
-            json!({"BillingMode": "PAY_PER_REQUEST", "LastUpdateToPayPerRequestDateTime": seconds(meta.billing_changed_ms)}),
-        ),
-        Billing::Provisioned { .. } => t.insert("BillingModeSummary".into(), json!({"BillingMode": "PROVISIONED"})),
-    };
-    if !meta.local_indexes.is_empty() {
-        let lsis: Vec<Value> = meta
-            .local_indexes
-            .iter()
-            .map(|i| {
-                json!({
-                    "IndexName": i.name,
-                    "KeySchema": key_schema_json(&i.key),
-                    "Projection": projection_json(&i.projection),
-                    "IndexSizeBytes": 0,
-                    "ItemCount": 0,
-                    "IndexArn": format!("{arn}/index/{}", i.name),
-                })
-            })
-            .collect();
-        t.insert("LocalSecondaryIndexes".into(), Value::Array(lsis));
-    }
-    if !meta.global_indexes.is_empty() {
-        let gsis: Vec<Value> = meta
-            .global_indexes
-            .iter()
-            .map(|i| {
-                let (r, w) = i.provisioned.unwrap_or((0, 0));
-                json!({
-                    "IndexName": i.name,
-                    "KeySchema": key_schema_json(&i.key),
-                    "Projection": projection_json(&i.projection),
-                    "IndexStatus": "ACTIVE",
-                    "ProvisionedThroughput": throughput_json(r, w),
-                    "IndexSizeBytes": 0,
-                    "ItemCount": 0,
-                    "IndexArn": format!("{arn}/index/{}", i.name),
-                })
-            })
-            .collect();
-        t.insert("GlobalSecondaryIndexes".into(), Value::Array(gsis));
-    }
-    if let Some(s) = &meta.stream {
-        if s.enabled {
-            t.insert(
-                "StreamSpecification".into(),
-                json!({"StreamEnabled": true, "StreamViewType": s.view_type}),
-            );
-        }
-        t.insert("LatestStreamLabel".into(), json!(s.label));
-        t.insert(
-            "LatestStreamArn".into(),
-            json!(format!("{arn}/stream/{}", s.label)),
-        );
-    }
-    if let Some(sse) = &meta.sse {
-        t.insert(
-            "SSEDescription".into(),
-            json!({
-                "Status": "ENABLED",
-                "SSEType": sse.sse_type.clone().unwrap_or_else(|| "KMS".to_owned()),
-                "KMSMasterKeyArn": sse.kms_master_key_id.clone().unwrap_or_else(|| format!(
-                    "arn:aws:kms:{}:{}:key/ferrodyn-managed", crate::model::table::REGION, crate::model::table::ACCOUNT)),
-            }),
-        );
-    }
-    if let Some(class) = &meta.table_class {
-        t.insert("TableClassSummary".into(), json!({"TableClass": class}));
-    }
-    t.insert(
-        "DeletionProtectionEnabled".into(),
-        json!(meta.deletion_protection),
-    );
-    Value::Object(t)
 }
