@@ -146,7 +146,8 @@ pub async fn handle<B: Backend>(
     } else {
         answer(backend, req).await
     };
-    if origin || preflight {
+    // Only requests from browsers (with an Origin) get CORS headers.
+    if origin {
         cors(&mut resp, preflight, requested);
     }
     resp
@@ -258,31 +259,29 @@ enum Encoding {
     Deflate,
 }
 
-/// The response encoding the client accepts (gzip preferred), from every
-/// `Accept-Encoding` header; `q=0` means "not acceptable".
+/// The response encoding the client accepts, as DynamoDB reads it: only the
+/// first `Accept-Encoding` header counts, its codings are taken in order
+/// (`*` meaning gzip), and one with `q=0` is refused.
 fn response_encoding(headers: &http::HeaderMap) -> Option<Encoding> {
-    let mut found = None;
-    for value in headers.get_all(header::ACCEPT_ENCODING) {
-        let Ok(value) = value.to_str() else { continue };
-        for item in value.split(',') {
-            let mut parts = item.split(';');
-            let name = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
-            let refused = parts.any(|p| {
-                let p = p.trim();
-                p.strip_prefix("q=")
-                    .is_some_and(|q| q.trim().parse::<f32>().is_ok_and(|q| q <= 0.0))
-            });
-            if refused {
-                continue;
-            }
-            match name.as_str() {
-                "gzip" | "x-gzip" => return Some(Encoding::Gzip),
-                "deflate" => found = Some(Encoding::Deflate),
-                _ => {}
-            }
+    let value = headers.get(header::ACCEPT_ENCODING)?.to_str().ok()?;
+    for item in value.split(',') {
+        let mut parts = item.split(';');
+        let name = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+        let refused = parts.any(|p| {
+            let p: String = p.chars().filter(|c| !c.is_whitespace()).collect();
+            p.strip_prefix("q=")
+                .is_some_and(|q| q.parse::<f32>().is_ok_and(|q| q <= 0.0))
+        });
+        if refused {
+            continue;
+        }
+        match name.as_str() {
+            "gzip" | "*" => return Some(Encoding::Gzip),
+            "deflate" => return Some(Encoding::Deflate),
+            _ => {}
         }
     }
-    found
+    None
 }
 
 fn compressed_response(
