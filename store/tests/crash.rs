@@ -28,13 +28,21 @@ struct KeyLog {
     acked: Option<State>,
     /// An operation sent but not acknowledged when the process died.
     pending: Option<State>,
+    /// Every value an acknowledged PutItem stored under this key.
+    acked_values: Vec<String>,
 }
 
 async fn post(addr: SocketAddr, op: &str, body: &Value) -> Option<(u16, Value)> {
     let body = serde_json::to_vec(body).ok()?;
+    let prefix = match op {
+        "ListStreams" | "DescribeStream" | "GetShardIterator" | "GetRecords" => {
+            "DynamoDBStreams_20120810"
+        }
+        _ => "DynamoDB_20120810",
+    };
     let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
     let head = format!(
-        "POST / HTTP/1.1\r\nHost: {addr}\r\nX-Amz-Target: DynamoDB_20120810.{op}\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nX-Amz-Target: {prefix}.{op}\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
     stream.write_all(head.as_bytes()).await.ok()?;
@@ -56,17 +64,30 @@ fn free_addr() -> SocketAddr {
     l.local_addr().expect("addr")
 }
 
-fn spawn_store(dir: &std::path::Path, addr: SocketAddr) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_ferrodyn-store"))
-        .arg("--listen")
-        .arg(addr.to_string())
-        .arg("--data-dir")
-        .arg(dir)
-        .env("FERRODYN_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn ferrodyn-store")
+/// A store child process, killed when dropped (also when an assertion
+/// fails), so no server outlives the test.
+struct StoreProcess(Child);
+
+impl Drop for StoreProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_store(dir: &std::path::Path, addr: SocketAddr) -> StoreProcess {
+    StoreProcess(
+        Command::new(env!("CARGO_BIN_EXE_ferrodyn-store"))
+            .arg("--listen")
+            .arg(addr.to_string())
+            .arg("--data-dir")
+            .arg(dir)
+            .env("FERRODYN_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn ferrodyn-store"),
+    )
 }
 
 async fn wait_ready(addr: SocketAddr) {
@@ -109,7 +130,8 @@ async fn acknowledged_writes_survive_sigkill() {
                 "TableName": "crash",
                 "KeySchema": [{"AttributeName": "p", "KeyType": "HASH"}],
                 "AttributeDefinitions": [{"AttributeName": "p", "AttributeType": "S"}],
-                "BillingMode": "PAY_PER_REQUEST"
+                "BillingMode": "PAY_PER_REQUEST",
+                "StreamSpecification": {"StreamEnabled": true, "StreamViewType": "NEW_IMAGE"}
             });
             let (status, body) = post(addr, "CreateTable", &create).await.expect("create");
             assert_eq!(status, 200, "{body}");
@@ -131,8 +153,8 @@ async fn acknowledged_writes_survive_sigkill() {
         seed ^= seed << 17;
         let delay = 30 + seed % 300;
         tokio::time::sleep(Duration::from_millis(delay)).await;
-        child.kill().expect("SIGKILL");
-        let _ = child.wait();
+        child.0.kill().expect("SIGKILL");
+        let _ = child.0.wait();
         for t in tasks {
             let _ = t.await;
         }
@@ -141,6 +163,7 @@ async fn acknowledged_writes_survive_sigkill() {
     let mut child = spawn_store(&dir, addr);
     wait_ready(addr).await;
     verify(addr, &log, ROUNDS).await;
+    verify_stream(addr, &log).await;
     let acked = log
         .lock()
         .map(|l| l.values().filter(|k| k.acked.is_some()).count())
@@ -149,8 +172,8 @@ async fn acknowledged_writes_survive_sigkill() {
         acked > 100,
         "too few acknowledged writes ({acked}) for the test to mean anything"
     );
-    child.kill().expect("kill");
-    let _ = child.wait();
+    child.0.kill().expect("kill");
+    let _ = child.0.wait();
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -185,6 +208,9 @@ async fn writer(addr: SocketAddr, w: usize, start: u64, log: Arc<Mutex<HashMap<S
             Some((200, _)) => {
                 if let Ok(mut l) = log.lock() {
                     let e = l.entry(key).or_default();
+                    if let State::Present(v) = &state {
+                        e.acked_values.push(v.clone());
+                    }
                     e.acked = Some(state);
                     e.pending = None;
                 }
@@ -226,6 +252,94 @@ async fn verify(addr: SocketAddr, log: &Mutex<HashMap<String, KeyLog>>, round: u
                 e.acked = Some(actual);
                 e.pending = None;
             }
+        }
+    }
+}
+
+/// The stream after all the kills: sequence numbers strictly increasing, a
+/// record for every acknowledged PutItem, and replaying the records gives
+/// exactly the state `verify` found (so no record exists for a write that
+/// did not commit, and none is missing for one that did).
+async fn verify_stream(addr: SocketAddr, log: &Mutex<HashMap<String, KeyLog>>) {
+    let (_, streams) = post(addr, "ListStreams", &json!({"TableName": "crash"}))
+        .await
+        .expect("list streams");
+    let arn = streams["Streams"][0]["StreamArn"]
+        .as_str()
+        .expect("stream arn")
+        .to_owned();
+    let (_, desc) = post(addr, "DescribeStream", &json!({"StreamArn": arn}))
+        .await
+        .expect("describe");
+    let shard = desc["StreamDescription"]["Shards"][0]["ShardId"]
+        .as_str()
+        .expect("shard")
+        .to_owned();
+    let (_, it) = post(
+        addr,
+        "GetShardIterator",
+        &json!({"StreamArn": arn, "ShardId": shard, "ShardIteratorType": "TRIM_HORIZON"}),
+    )
+    .await
+    .expect("iterator");
+    let mut iterator = it["ShardIterator"].as_str().expect("iterator").to_owned();
+    let mut last_seq = 0u128;
+    let mut replay: HashMap<String, Option<String>> = HashMap::new();
+    let mut seen: HashMap<String, Vec<String>> = HashMap::new();
+    loop {
+        let (status, page) = post(
+            addr,
+            "GetRecords",
+            &json!({"ShardIterator": iterator, "Limit": 1000}),
+        )
+        .await
+        .expect("get records");
+        assert_eq!(status, 200, "{page}");
+        let records = page["Records"].as_array().cloned().unwrap_or_default();
+        for r in &records {
+            let d = &r["dynamodb"];
+            let seq: u128 = d["SequenceNumber"]
+                .as_str()
+                .and_then(|s| s.parse().ok())
+                .expect("sequence number");
+            assert!(seq > last_seq, "sequence numbers must increase");
+            last_seq = seq;
+            let key = d["Keys"]["p"]["S"].as_str().expect("key").to_owned();
+            let value = d["NewImage"]["v"]["S"].as_str().map(str::to_owned);
+            if let Some(v) = &value {
+                seen.entry(key.clone()).or_default().push(v.clone());
+            }
+            replay.insert(
+                key,
+                if r["eventName"] == "REMOVE" {
+                    None
+                } else {
+                    value
+                },
+            );
+        }
+        match page["NextShardIterator"].as_str() {
+            Some(next) if !records.is_empty() => iterator = next.to_owned(),
+            _ => break,
+        }
+    }
+    let Ok(l) = log.lock() else { return };
+    for (key, entry) in l.iter() {
+        let expected = match &entry.acked {
+            Some(State::Present(v)) => Some(v.clone()),
+            _ => None,
+        };
+        assert_eq!(
+            replay.get(key).cloned().flatten(),
+            expected,
+            "stream replay of {key}"
+        );
+        for v in &entry.acked_values {
+            assert!(
+                seen.get(key).is_some_and(|vals| vals.contains(v)),
+                "acknowledged put {key}={} has no stream record",
+                &v[..v.len().min(20)]
+            );
         }
     }
 }
