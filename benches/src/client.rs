@@ -138,8 +138,15 @@ impl Client {
     /// Send one DynamoDB request (`operation` as in `DynamoDB_20120810.<operation>`)
     /// and return the response body of a success.
     pub async fn call(&self, operation: &str, body: Vec<u8>) -> Result<Bytes, Failure> {
-        let target = HeaderValue::from_str(&format!("DynamoDB_20120810.{operation}"))
-            .map_err(|_| failure("InvalidOperationName", operation))?;
+        self.call_target(&format!("DynamoDB_20120810.{operation}"), body)
+            .await
+    }
+
+    /// Send one request with an explicit `X-Amz-Target` (e.g. the Streams API
+    /// or Ferrodyn's change feed).
+    pub async fn call_target(&self, target: &str, body: Vec<u8>) -> Result<Bytes, Failure> {
+        let target =
+            HeaderValue::from_str(target).map_err(|_| failure("InvalidOperationName", target))?;
         let mut req = Request::builder()
             .method(Method::POST)
             .uri(self.uri.clone())
