@@ -327,3 +327,17 @@ impl DelayRelay {
         format!("http://{}", self.addr)
     }
 }
+
+/// A DynamoDB Streams SDK client for `endpoint` with static test credentials.
+pub fn streams_client_for(endpoint: &str) -> aws_sdk_dynamodbstreams::Client {
+    use aws_sdk_dynamodbstreams::config::{BehaviorVersion, Credentials, Region};
+    let config = aws_sdk_dynamodbstreams::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new(
+            "ferrodyn", "ferrodyn", None, None, "tests",
+        ))
+        .build();
+    aws_sdk_dynamodbstreams::Client::from_conf(config)
+}

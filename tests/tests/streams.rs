@@ -16,23 +16,9 @@ use aws_sdk_dynamodbstreams::types::{OperationType, Record, ShardIteratorType, S
 use ferrodyn_store::clock::{Clock, ManualClock};
 use ferrodyn_store::StoreConfig;
 use ferrodyn_tests::fixtures::create_table;
-use ferrodyn_tests::{TempDir, TestStore};
+use ferrodyn_tests::{streams_client_for, TempDir, TestStore};
 
 type Streams = aws_sdk_dynamodbstreams::Client;
-
-/// A DynamoDB Streams client for `endpoint` with static test credentials.
-fn streams_client_for(endpoint: &str) -> Streams {
-    use aws_sdk_dynamodbstreams::config::{BehaviorVersion, Credentials, Region};
-    let config = aws_sdk_dynamodbstreams::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new(
-            "ferrodyn", "ferrodyn", None, None, "tests",
-        ))
-        .build();
-    Streams::from_conf(config)
-}
 
 async fn put(c: &Client, table: &str, p: &str, x: &str) {
     c.put_item()

@@ -21,19 +21,6 @@ const KEYS: usize = 16;
 const WRITERS: usize = 8;
 const OPS: usize = 60;
 
-fn streams_client(endpoint: &str) -> aws_sdk_dynamodbstreams::Client {
-    use aws_sdk_dynamodbstreams::config::{BehaviorVersion, Credentials, Region};
-    let config = aws_sdk_dynamodbstreams::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new(
-            "ferrodyn", "ferrodyn", None, None, "tests",
-        ))
-        .build();
-    aws_sdk_dynamodbstreams::Client::from_conf(config)
-}
-
 fn x_of(image: Option<&Image>) -> Option<String> {
     match image?.get("x")? {
         aws_sdk_dynamodbstreams::types::AttributeValue::S(s) => Some(s.clone()),
@@ -46,7 +33,7 @@ async fn consumer_sees_every_change_once_and_replays_to_the_final_state() {
     let server = TestStore::start().await;
     let client = server.client();
     create_table(&client, "consumed", Some(StreamViewType::NewAndOldImages)).await;
-    let streams = streams_client(&server.endpoint());
+    let streams = ferrodyn_tests::streams_client_for(&server.endpoint());
     let arn = streams
         .list_streams()
         .table_name("consumed")

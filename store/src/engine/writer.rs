@@ -152,18 +152,7 @@ impl WriteCtx<'_, '_> {
         key: &Key,
         old: &Item,
     ) -> Result<(), EngineError> {
-        store::delete_item(self.txn, self.dbs, table, key, old)?;
-        let keys = key.to_item(&table.key);
-        changelog::append(
-            self.txn,
-            self.dbs,
-            table,
-            keys,
-            Some(old),
-            None,
-            false,
-            self.now_ms,
-        )
+        self.delete(table, key, old, false)
     }
 
     /// Delete an expired item on the service's behalf (TTL): an ordinary
@@ -174,6 +163,16 @@ impl WriteCtx<'_, '_> {
         key: &Key,
         old: &Item,
     ) -> Result<(), EngineError> {
+        self.delete(table, key, old, true)
+    }
+
+    fn delete(
+        &mut self,
+        table: &TableMeta,
+        key: &Key,
+        old: &Item,
+        by_service: bool,
+    ) -> Result<(), EngineError> {
         store::delete_item(self.txn, self.dbs, table, key, old)?;
         let keys = key.to_item(&table.key);
         changelog::append(
@@ -183,7 +182,7 @@ impl WriteCtx<'_, '_> {
             keys,
             Some(old),
             None,
-            true,
+            by_service,
             self.now_ms,
         )
     }
