@@ -59,14 +59,33 @@ impl Metrics {
     }
 }
 
-fn invalidate_key(cache: &ItemCache, table: &str, keys: &Item) {
-    if let Ok(bytes) = serde_json::to_vec(keys) {
-        cache.invalidate(&cache.key(table, Bytes::from(bytes)));
+/// What a change feed invalidates: the one entry point every feed (the
+/// embedded subscription, the remote long poll, the DynamoDB Streams API)
+/// calls, so all of them invalidate the same things.
+#[derive(Clone)]
+pub struct Targets {
+    pub items: Arc<ItemCache>,
+}
+
+impl Targets {
+    /// One committed change to the item with primary key `keys` in `table`.
+    /// `old` and `new` are the item's images when the feed carries them.
+    pub fn change(&self, table: &str, keys: &Item, _old: Option<&Item>, _new: Option<&Item>) {
+        if let Ok(bytes) = serde_json::to_vec(keys) {
+            self.items
+                .invalidate(&self.items.key(table, Bytes::from(bytes)));
+        }
+    }
+
+    /// Changes to `table` may have been missed (feed gap, table deleted or
+    /// re-created): nothing cached for it can be vouched for.
+    pub fn drop_table(&self, table: &str) {
+        self.items.invalidate_table(table);
     }
 }
 
 /// Follow the embedded store's change log until the store goes away.
-pub async fn follow_embedded(store: Store, cache: Arc<ItemCache>, metrics: Metrics) {
+pub async fn follow_embedded(store: Store, targets: Targets, metrics: Metrics) {
     let engine = store.engine();
     let mut commits = engine.subscribe();
     let Ok(mut cursor) = engine.read(|v| v.changes().next_seq()) else {
@@ -83,7 +102,7 @@ pub async fn follow_embedded(store: Store, cache: Arc<ItemCache>, metrics: Metri
                     tables.iter().map(|t| (t.id, t.name.as_str())).collect();
                 for r in &records {
                     if let Some(table) = names.get(&r.table_id) {
-                        invalidate_key(&cache, table, &r.keys);
+                        targets.change(table, &r.keys, None, None);
                     }
                 }
                 metrics.changes.inc_by(records.len() as u64);
@@ -152,7 +171,7 @@ async fn poll(
 }
 
 /// Follow a remote store's change feed, reconnecting on errors.
-pub async fn follow_remote(upstream: HttpUpstream, cache: Arc<ItemCache>, metrics: Metrics) {
+pub async fn follow_remote(upstream: HttpUpstream, targets: Targets, metrics: Metrics) {
     let mut cursor: Option<u64> = None;
     let mut tables: BTreeMap<String, u32> = BTreeMap::new();
     let mut failures = 0u32;
@@ -162,7 +181,7 @@ pub async fn follow_remote(upstream: HttpUpstream, cache: Arc<ItemCache>, metric
                 failures = 0;
                 metrics.connected.set(1);
                 for c in &feed.changes {
-                    invalidate_key(&cache, &c.table_name, &c.keys);
+                    targets.change(&c.table_name, &c.keys, None, None);
                 }
                 metrics.changes.inc_by(feed.changes.len() as u64);
                 let mut dropped: Vec<&String> = feed.lost_tables.iter().collect();
@@ -173,7 +192,7 @@ pub async fn follow_remote(upstream: HttpUpstream, cache: Arc<ItemCache>, metric
                     }
                 }
                 for name in dropped {
-                    cache.invalidate_table(name);
+                    targets.drop_table(name);
                     metrics.tables_dropped.inc();
                 }
                 tables = feed.tables;
@@ -192,7 +211,7 @@ pub async fn follow_remote(upstream: HttpUpstream, cache: Arc<ItemCache>, metric
                 // While the feed is down, writes made elsewhere are invisible:
                 // drop what we cannot vouch for.
                 for name in tables.keys() {
-                    cache.invalidate_table(name);
+                    targets.drop_table(name);
                 }
                 tokio::time::sleep(Duration::from_millis(
                     100u64.saturating_mul(u64::from(failures.min(50))),

@@ -130,15 +130,18 @@ pub async fn run(
     let cache_metrics = item_cache::Metrics::register(&registry)?;
     let cache = Arc::new(ItemCache::new(config.item_cache_bytes, config.item_ttl));
     let feed_metrics = invalidation::Metrics::register(&registry)?;
+    let targets = invalidation::Targets {
+        items: cache.clone(),
+    };
     let feed = match &upstream {
         Upstream::Embedded(store) => tokio::spawn(invalidation::follow_embedded(
             store.clone(),
-            cache.clone(),
+            targets,
             feed_metrics,
         )),
         Upstream::Http(http) => tokio::spawn(invalidation::follow_remote(
             (**http).clone(),
-            cache.clone(),
+            targets,
             feed_metrics,
         )),
     };
