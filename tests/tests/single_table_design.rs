@@ -95,7 +95,7 @@ fn order_date(o: usize) -> String {
 }
 
 fn status(c: usize, o: usize) -> &'static str {
-    if (c + o) % 3 == 0 {
+    if (c + o).is_multiple_of(3) {
         "SHIPPED"
     } else {
         "PLACED"
