@@ -65,7 +65,10 @@ fn key_conditions_accept_dynamodb_shapes() {
     let between = three.key("c BETWEEN :c AND :d AND p = :p").map(|k| k.sort);
     assert_eq!(between, Ok(Some(SortKeyCondition::Between(n(3), n(7)))));
     let only_p = vals(&[(":p", s("k"))]);
-    assert_eq!(only_p.key("p = :p").map(|k| k.partition_value), Ok(s("k")));
+    assert_eq!(
+        only_p.key("p = :p").map(|k| k.partition_values),
+        Ok(vec![s("k")])
+    );
     let kc = vals(&[(":p", s("k")), (":d", n(7))])
         .key("p = :p AND c <= :d")
         .unwrap_or_else(|e| panic!("{e}"));
@@ -104,8 +107,8 @@ fn key_condition_misuse_gets_dynamodb_messages() {
     for (text, msg) in cases {
         let mut res = r.resolver().unwrap_or_else(|e| panic!("{e}"));
         let key = KeyNames {
-            partition: "p".into(),
-            sort: Some("c".into()),
+            partition: vec!["p".into()],
+            sort: vec!["c".into()],
         };
         assert_eq!(
             res.key_condition(text, &key).err().map(|e| e.0).as_deref(),
@@ -120,8 +123,8 @@ fn key_condition_misuse_gets_dynamodb_messages() {
     assert!(err(r.key("p = :p AND dog(c, :c)")).contains("dog"));
     assert!(err(r.key("p = :p AND c != :c")).contains("Syntax error"));
     let hash_only = KeyNames {
-        partition: "p".into(),
-        sort: None,
+        partition: vec!["p".into()],
+        sort: Vec::new(),
     };
     let mut res = r.resolver().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
