@@ -416,13 +416,12 @@ impl Store {
         let Some(kc) = resolved.key else {
             return Err(ApiError::validation(NO_KEY_CONDITION));
         };
-        let types = |attrs: &mut dyn Iterator<Item = &crate::model::key::KeyAttribute>| {
-            attrs.map(|a| a.scalar.value_type()).collect::<Vec<_>>()
-        };
-        kc.check_types(
-            &types(&mut schema.partition_attrs()),
-            &types(&mut schema.sort_attrs()),
-        )?;
+        let partition_types: Vec<_> = schema
+            .partition_attrs()
+            .map(|a| a.scalar.value_type())
+            .collect();
+        let sort_types: Vec<_> = schema.sort_attrs().map(|a| a.scalar.value_type()).collect();
+        kc.check_types(&partition_types, &sort_types)?;
         if let Some(f) = &resolved.filter {
             if let Some(attr) = f
                 .attributes()
