@@ -11,8 +11,8 @@ use crate::client::Client;
 use crate::driver::{self, Pacing, PhaseSpec, Workload};
 use crate::keys::{Distribution, DistributionKind};
 use crate::report::{self, TargetResult};
-use ferrodyn_store::auth::sigv4::{self, Signer};
 use crate::workload::{Mix, Shape, Ycsb};
+use ferrodyn_store::auth::sigv4::{self, Signer};
 
 /// Load generator for DynamoDB-API endpoints (Ferrodyn's store and proxy,
 /// DynamoDB Local, ScyllaDB Alternator, ...).

@@ -210,9 +210,15 @@ impl TestProxy {
     }
 
     async fn start(upstream: Option<String>) -> TestProxy {
+        Self::start_with(|config| config.upstream = upstream).await
+    }
+
+    /// Start a proxy with the default configuration changed by `configure`
+    /// (its data directory is a fresh one).
+    pub async fn start_with(configure: impl FnOnce(&mut ferrodyn_proxy::Config)) -> TestProxy {
         let dir = TempDir::new("proxy");
         let mut config = ferrodyn_proxy::Config::new(dir.path());
-        config.upstream = upstream;
+        configure(&mut config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -242,20 +248,26 @@ impl TestProxy {
         client_for(&format!("http://{}", self.addr))
     }
 
-    /// The value of an unlabelled metric from `/metrics`.
-    pub async fn metric(&self, name: &str) -> f64 {
+    /// GET `path` from the admin endpoint: status and body.
+    pub async fn admin_get(&self, path: &str) -> (u16, String) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let mut stream = tokio::net::TcpStream::connect(self.admin)
             .await
             .expect("connect admin");
         let req = format!(
-            "GET /metrics HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
             self.admin
         );
         stream.write_all(req.as_bytes()).await.expect("write");
         let mut buf = Vec::new();
         let _ = stream.read_to_end(&mut buf).await;
-        let text = String::from_utf8_lossy(&buf);
+        let (status, _, body) = parse_response(&buf);
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    /// The value of an unlabelled metric from `/metrics`.
+    pub async fn metric(&self, name: &str) -> f64 {
+        let (_, text) = self.admin_get("/metrics").await;
         text.lines()
             .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
             .and_then(|v| v.trim().parse().ok())
