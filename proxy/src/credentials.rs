@@ -257,7 +257,8 @@ mod tests {
             if let Some(p) = profile {
                 vars.push(("AWS_PROFILE", p));
             }
-            resolve_with(&env(&vars))
+            let lookup = env(&vars);
+            resolve_with(&lookup)
         };
         let r = with(None);
         assert_eq!(r.credentials.expect("default").0.access_key_id, "DEF");
