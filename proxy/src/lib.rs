@@ -202,11 +202,16 @@ pub async fn run(
 /// [`credentials`]); logs where they came from, or warns when an upstream
 /// that surely checks signatures will get unsigned requests.
 fn signer(config: &Config, endpoint: &Endpoint) -> Option<Arc<Signer>> {
+    let chain = match &config.credentials {
+        credentials::Setting::Unsigned => None,
+        _ => Some(credentials::resolve()),
+    };
     let resolved = match &config.credentials {
         credentials::Setting::Unsigned => None,
         credentials::Setting::Static(c) => Some((c.clone(), None)),
-        credentials::Setting::FromEnvironment => credentials::resolve()
-            .credentials
+        credentials::Setting::FromEnvironment => chain
+            .as_ref()
+            .and_then(|r| r.credentials.clone())
             .map(|(c, source)| (c, Some(source))),
     };
     let Some((creds, source)) = resolved else {
@@ -222,7 +227,10 @@ fn signer(config: &Config, endpoint: &Endpoint) -> Option<Arc<Signer>> {
     // An explicit region wins; then the host's, the environment's, the
     // profile's.
     let region = config.region.clone().unwrap_or_else(|| {
-        credentials::region(endpoint.host(), credentials::resolve().region.as_deref())
+        credentials::region(
+            endpoint.host(),
+            chain.as_ref().and_then(|r| r.region.as_deref()),
+        )
     });
     tracing::info!(
         access_key_id = %creds.access_key_id,

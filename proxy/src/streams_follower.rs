@@ -8,8 +8,9 @@
 //!   warning, once, and its entries expire by TTL only. A table that is gone,
 //!   whose stream was disabled, or whose stream was replaced (a new
 //!   `LatestStreamArn`) has its entries dropped and its follow restarted.
-//!   Tables created after a round are picked up by the next one (until then
-//!   their entries, too, rely on the TTL).
+//!   A CreateTable, UpdateTable or DeleteTable passing through the proxy
+//!   starts a round at once; tables created elsewhere are picked up by the
+//!   next round (until then their entries, too, rely on the TTL).
 //! * **Following a stream** (one task per table): DescribeStream (paged by
 //!   `ExclusiveStartShardId`) lists the shards. At the start, open shards are
 //!   read from `LATEST` and closed ones ignored — and the table's entries are
@@ -23,7 +24,10 @@
 //!   whatever images the stream's view type carries; invalidation is
 //!   idempotent, so reading children before their parent is finished is
 //!   harmless.
-//! * **Failures**: an expired iterator, trimmed records, a missing stream or
+//! * **Failures**: throttling, a 5xx or an unreachable endpoint on GetRecords
+//!   is retried on the same iterator with backoff (up to
+//!   [`TRANSIENT_RETRIES`] times in a row: nothing is lost, invalidations are
+//!   only late). An expired iterator, trimmed records, a missing stream or
 //!   any other error drops the table's entries ([`Targets::drop_table`]) and
 //!   restarts its follow, with backoff.
 //!
@@ -55,6 +59,9 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
 const DESCRIBE_INTERVAL: Duration = Duration::from_secs(60);
 /// GetRecords page size (DynamoDB's maximum).
 const RECORDS_LIMIT: usize = 1000;
+/// Consecutive transient GetRecords failures on one shard before its
+/// table's follow is restarted.
+pub const TRANSIENT_RETRIES: u32 = 5;
 /// One request's time limit.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -94,6 +101,28 @@ enum FollowError {
         #[source]
         source: serde_json::Error,
     },
+}
+
+impl FollowError {
+    /// Worth retrying the same request: the position in the stream is
+    /// still good.
+    fn is_transient(&self) -> bool {
+        match self {
+            FollowError::Unreachable(_) => true,
+            FollowError::Api { kind, .. } => {
+                matches!(
+                    kind.as_str(),
+                    "LimitExceededException"
+                        | "ThrottlingException"
+                        | "ProvisionedThroughputExceededException"
+                        | "RequestLimitExceeded"
+                        | "InternalServerError"
+                        | "ServiceUnavailable"
+                ) || kind.starts_with("HTTP 5")
+            }
+            FollowError::Decode { .. } => false,
+        }
+    }
 }
 
 /// DynamoDB's error body; the type's namespace (`...#`) is dropped.
@@ -327,6 +356,7 @@ pub async fn follow(
     targets: Targets,
     metrics: Metrics,
 ) {
+    let table_changes = dynamodb.table_changes();
     tracing::info!("following the upstream's tables through the DynamoDB Streams API");
     let mut tasks = JoinSet::new();
     let mut followed: HashMap<String, Followed> = HashMap::new();
@@ -412,7 +442,10 @@ pub async fn follow(
                 continue;
             }
         }
-        tokio::time::sleep(DISCOVERY_INTERVAL).await;
+        tokio::select! {
+            () = tokio::time::sleep(DISCOVERY_INTERVAL) => {}
+            () = table_changes.notified() => {}
+        }
     }
 }
 
@@ -459,6 +492,8 @@ async fn follow_table(
 struct ShardCursor {
     iterator: String,
     next_poll: Instant,
+    /// Consecutive transient GetRecords failures.
+    transient: u32,
 }
 
 /// Every shard of the stream `arn`.
@@ -536,6 +571,7 @@ async fn follow_stream(
                             ShardCursor {
                                 iterator,
                                 next_poll: Instant::now(),
+                                transient: 0,
                             },
                         );
                     }
@@ -561,7 +597,7 @@ async fn follow_stream(
             if cursor.next_poll > Instant::now() {
                 continue;
             }
-            let page: GetRecordsOutput = call(
+            let page: GetRecordsOutput = match call(
                 streams,
                 "GetRecords",
                 "DynamoDBStreams_20120810.GetRecords",
@@ -570,7 +606,21 @@ async fn follow_stream(
                     limit: RECORDS_LIMIT,
                 },
             )
-            .await?;
+            .await
+            {
+                Ok(page) => page,
+                Err(e) if e.is_transient() && cursor.transient < TRANSIENT_RETRIES => {
+                    cursor.transient += 1;
+                    if cursor.transient == 1 {
+                        tracing::warn!(table, shard = %id, error = %e, "GetRecords failed; retrying");
+                    }
+                    cursor.next_poll =
+                        Instant::now() + POLL_INTERVAL.saturating_mul(1 << cursor.transient);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            cursor.transient = 0;
             *failures = 0;
             let full = page.records.len() >= RECORDS_LIMIT;
             for record in &page.records {

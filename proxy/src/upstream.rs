@@ -17,7 +17,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use ferrodyn_store::api::{ApiError, ErrorCode};
+use ferrodyn_store::api::{ApiError, ErrorCode, Operation};
 use ferrodyn_store::auth::sigv4::{self, Signer};
 use ferrodyn_store::server::{Backend, BackendRequest, BackendResponse};
 use ferrodyn_store::Store;
@@ -106,6 +106,9 @@ pub struct HttpUpstream {
     uri: Uri,
     host: HeaderValue,
     signer: Option<Arc<Signer>>,
+    /// Woken when a CreateTable, UpdateTable or DeleteTable passed through
+    /// successfully: the Streams follower looks at the tables again at once.
+    table_changes: Arc<tokio::sync::Notify>,
 }
 
 /// Request headers the proxy never forwards when it re-signs: the client's
@@ -162,7 +165,13 @@ impl HttpUpstream {
             uri: endpoint.uri.clone(),
             host,
             signer,
+            table_changes: Arc::default(),
         })
+    }
+
+    /// Notified after each table-management request that succeeded.
+    pub fn table_changes(&self) -> Arc<tokio::sync::Notify> {
+        self.table_changes.clone()
     }
 
     /// Whether requests are re-signed.
@@ -178,8 +187,18 @@ impl HttpUpstream {
                 Err(e) => return upstream_error(&e),
             },
         };
+        let manages_tables = matches!(
+            req.op,
+            Operation::CreateTable | Operation::UpdateTable | Operation::DeleteTable
+        );
         match self.send(target, &req.headers, req.body).await {
-            Ok(r) => r,
+            Ok(r) => {
+                if manages_tables && r.status.is_success() {
+                    // A stored permit: the follower sees it even if busy now.
+                    self.table_changes.notify_one();
+                }
+                r
+            }
             Err(e) => upstream_error(&e),
         }
     }

@@ -233,6 +233,48 @@ async fn a_write_straight_to_moto_invalidates_the_proxy_through_streams() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_table_created_through_the_proxy_is_followed_without_waiting_for_discovery() {
+    let Some(moto) = Moto::start().await else {
+        return;
+    };
+    let proxy = proxy_for(&moto.endpoint, Duration::from_secs(300)).await;
+    until_ready(&proxy).await;
+    let (direct, cached) = (client_for(&moto.endpoint), proxy.client());
+    // The periodic discovery round (30 s) has already happened.
+    table(&cached, "late", true).await;
+    put(&direct, "late", "1").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    // The new table's stream is followed once its first round drops what
+    // was cached before: wait for that, then check invalidation.
+    until_visible(&cached, "late", "1", Duration::from_secs(10)).await;
+    loop {
+        put(&direct, "late", "x").await;
+        put(&direct, "late", "1").await;
+        assert_eq!(value(&cached, "late").await, Some(Av::S("1".into())));
+        put(&direct, "late", "2").await;
+        if until_visible_within(&cached, "late", "2", Duration::from_secs(2)).await {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "a table created through the proxy is not followed within 10 s"
+        );
+    }
+}
+
+/// Like [`until_visible`], but says whether `want` showed up in time.
+async fn until_visible_within(client: &Client, table: &str, want: &str, limit: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if value(client, table).await == Some(Av::S(want.into())) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_table_without_a_stream_is_cached_until_the_ttl() {
     let Some(moto) = Moto::start().await else {
         return;
