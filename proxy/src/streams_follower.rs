@@ -294,10 +294,19 @@ enum Timestamp {
 
 // ---- discovery ------------------------------------------------------------
 
-/// Every table, with its stream's ARN when the stream is enabled.
-async fn discover(
-    dynamodb: &HttpUpstream,
-) -> Result<BTreeMap<String, Option<String>>, FollowError> {
+/// What one discovery round saw of one table.
+#[derive(Debug, PartialEq, Eq)]
+enum Seen {
+    /// Described: its stream's ARN when the stream is enabled.
+    Stream(Option<String>),
+    /// Listed, but DescribeTable failed (throttled, access denied): keep
+    /// what the previous round knew.
+    Unknown,
+}
+
+/// Every table, with its stream's ARN when the stream is enabled. Fails
+/// only if the tables cannot be listed.
+async fn discover(dynamodb: &HttpUpstream) -> Result<BTreeMap<String, Seen>, FollowError> {
     let mut names = Vec::new();
     let mut start: Option<String> = None;
     loop {
@@ -329,14 +338,18 @@ async fn discover(
             Ok(d) => d.table,
             // Deleted between the two calls: it is simply gone.
             Err(FollowError::Api { kind, .. }) if kind == "ResourceNotFoundException" => continue,
-            Err(e) => return Err(e),
+            Err(e) => {
+                tracing::debug!(table = %name, error = %e, "cannot describe the table; keeping its previous state");
+                tables.insert(name, Seen::Unknown);
+                continue;
+            }
         };
         let enabled = table
             .stream_specification
             .as_ref()
             .is_some_and(|s| s.stream_enabled);
         let arn = table.latest_stream_arn.filter(|_| enabled);
-        tables.insert(name, arn);
+        tables.insert(name, Seen::Stream(arn));
     }
     Ok(tables)
 }
@@ -379,7 +392,8 @@ pub async fn follow(
                     metrics.tables_dropped.inc();
                     false
                 });
-                for (name, arn) in found {
+                for (name, seen) in found {
+                    let Seen::Stream(arn) = seen else { continue };
                     if let Some(f) = followed.get(&name) {
                         if f.stream_arn == arn {
                             continue;
