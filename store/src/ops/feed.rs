@@ -8,8 +8,10 @@
 //! consumer's starting point). With one, the answer holds the changes with
 //! sequence numbers `>= Cursor`, waiting up to `WaitMs` (at most 20 000) for
 //! the first one. Response: `{"Changes": [{"SequenceNumber", "TableName",
-//! "EventName", "Keys"}], "NextCursor": n, "Tables": {name: id},
-//! "LostTables": [name]}`. `LostTables` names tables whose records at or
+//! "EventName", "Keys", "CreatedAtMs"}], "NextCursor": n, "Tables": {name: id},
+//! "LostTables": [name]}`. `CreatedAtMs` is the change's commit time
+//! (milliseconds since the Unix epoch), for consumers to measure their lag;
+//! consumers must tolerate its absence (it was added later). `LostTables` names tables whose records at or
 //! after the cursor were trimmed before being read: a consumer must drop
 //! everything it derived from them. `Tables` lets it notice tables deleted
 //! or re-created (a new id) without a change record.
@@ -42,6 +44,7 @@ struct Change {
     table_name: String,
     event_name: &'static str,
     keys: Item,
+    created_at_ms: u64,
 }
 
 #[derive(Serialize)]
@@ -109,6 +112,7 @@ impl Store {
                                 ChangeKind::Remove => "REMOVE",
                             },
                             keys: r.keys,
+                            created_at_ms: r.time_ms,
                         })
                     })
                     .collect();

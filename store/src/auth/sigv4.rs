@@ -1,5 +1,7 @@
-//! AWS Signature Version 4 for DynamoDB JSON requests, so the tool can
-//! drive endpoints that check signatures.
+//! AWS Signature Version 4 for DynamoDB JSON requests (DynamoDB and DynamoDB
+//! Streams operations alike: both sign with the service name `dynamodb`), so
+//! the bench can drive, and the proxy forward to, endpoints that check
+//! signatures.
 //!
 //! Signs `POST /` with the headers the client sends (`content-type`,
 //! `host`, `x-amz-date`, `x-amz-target`, and `x-amz-security-token` when
@@ -136,6 +138,17 @@ fn hex(bytes: &[u8]) -> String {
     s
 }
 
+/// The region of an AWS DynamoDB endpoint host: `dynamodb.<region>.amazonaws.com`
+/// (also `streams.dynamodb.<region>...` and the `.amazonaws.com.cn`
+/// partition). `None` for any other host (a local store, Alternator, moto).
+pub fn aws_region_of_host(host: &str) -> Option<String> {
+    let host = host.strip_prefix("streams.").unwrap_or(host);
+    let rest = host.strip_prefix("dynamodb.")?;
+    let (region, domain) = rest.split_once('.')?;
+    let aws = domain == "amazonaws.com" || domain == "amazonaws.com.cn";
+    (aws && !region.is_empty()).then(|| region.to_owned())
+}
+
 /// `yyyymmddThhmmssZ` for a Unix time in seconds (UTC, proleptic
 /// Gregorian; Howard Hinnant's days-to-civil).
 pub fn amz_date(unix_seconds: u64) -> String {
@@ -213,6 +226,20 @@ mod tests {
              Signature=08db789e5e24aca72634798536b49b16f9684c6de69c814a4e4d2632be805839"
         ));
         assert_eq!(signed.security_token.as_deref(), Some("SESSIONTOKEN"));
+    }
+
+    #[test]
+    fn region_comes_from_aws_hosts_only() {
+        assert_eq!(
+            aws_region_of_host("dynamodb.eu-west-3.amazonaws.com").as_deref(),
+            Some("eu-west-3")
+        );
+        assert_eq!(
+            aws_region_of_host("streams.dynamodb.us-west-2.amazonaws.com").as_deref(),
+            Some("us-west-2")
+        );
+        assert_eq!(aws_region_of_host("127.0.0.1"), None);
+        assert_eq!(aws_region_of_host("dynamodb.example.com"), None);
     }
 
     #[test]
