@@ -107,19 +107,21 @@ impl Signer {
                 return key.clone();
             }
         }
-        let k_date = hmac(
-            format!("AWS4{}", self.secret_key).as_bytes(),
-            date.as_bytes(),
-        );
-        let k_region = hmac(&k_date, self.region.as_bytes());
-        let k_service = hmac(&k_region, self.service.as_bytes());
-        let key = hmac(&k_service, b"aws4_request");
+        let key = signing_key(&self.secret_key, date, &self.region, &self.service);
         *cache = Some((date.to_owned(), key.clone()));
         key
     }
 }
 
-fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
+/// The key that signs requests of one day, region and service.
+pub(crate) fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> Vec<u8> {
+    let k_date = hmac(format!("AWS4{secret}").as_bytes(), date.as_bytes());
+    let k_region = hmac(&k_date, region.as_bytes());
+    let k_service = hmac(&k_region, service.as_bytes());
+    hmac(&k_service, b"aws4_request")
+}
+
+pub(crate) fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
     // HMAC takes keys of any length, so this cannot fail.
     match Hmac::<Sha256>::new_from_slice(key) {
         Ok(mut m) => {
@@ -130,7 +132,7 @@ fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
         let _ = write!(s, "{b:02x}");
