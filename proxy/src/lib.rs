@@ -17,17 +17,19 @@
 //!
 //! * [`stack`] — assembles the tower stack (the order of layers and why).
 //! * [`metrics`] — request counts and latency per operation.
+//! * [`insights`] — contributor insights: the hottest keys of each table.
 //! * [`item_cache`] — the item-cache / write-through layer; [`cache`] its storage.
 //! * [`upstream`] — the embedded store or a pooled HTTP(S) client that
 //!   re-signs requests.
 //! * [`credentials`] — the proxy's own AWS credentials and region.
 //! * [`invalidation`] — follows the change log and invalidates entries.
 //! * [`streams_follower`] — the same through the DynamoDB Streams API.
-//! * [`admin`] — `/metrics`, `/healthz`, `/readyz`.
+//! * [`admin`] — `/metrics`, `/healthz`, `/readyz`, `/insights`.
 
 pub mod admin;
 pub mod cache;
 pub mod credentials;
+pub mod insights;
 pub mod invalidation;
 pub mod item_cache;
 pub mod metrics;

@@ -248,8 +248,9 @@ impl TestProxy {
         client_for(&format!("http://{}", self.addr))
     }
 
-    /// GET `path` from the admin endpoint: status and body.
-    pub async fn admin_get(&self, path: &str) -> (u16, String) {
+    /// GET `path` (e.g. `/insights?top=3`) on the admin endpoint: status
+    /// and body.
+    pub async fn admin_get(&self, path: &str) -> (u16, Vec<u8>) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let mut stream = tokio::net::TcpStream::connect(self.admin)
             .await
@@ -262,12 +263,13 @@ impl TestProxy {
         let mut buf = Vec::new();
         let _ = stream.read_to_end(&mut buf).await;
         let (status, _, body) = parse_response(&buf);
-        (status, String::from_utf8_lossy(&body).into_owned())
+        (status, body)
     }
 
     /// The value of an unlabelled metric from `/metrics`.
     pub async fn metric(&self, name: &str) -> f64 {
-        let (_, text) = self.admin_get("/metrics").await;
+        let (_, body) = self.admin_get("/metrics").await;
+        let text = String::from_utf8_lossy(&body);
         text.lines()
             .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
             .and_then(|v| v.trim().parse().ok())

@@ -175,6 +175,7 @@ async fn until_ready(proxy: &TestProxy) {
         if status == 200 {
             return;
         }
+        let body = String::from_utf8_lossy(&body);
         assert!(Instant::now() < deadline, "not ready after 20 s: {body}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -456,6 +457,7 @@ async fn an_https_upstream_is_accepted_and_readiness_reports_it_unreachable() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let (status, body) = proxy.admin_get("/readyz").await;
+    let body = String::from_utf8_lossy(&body);
     assert_eq!(status, 503);
     assert!(body.contains("upstream unreachable"), "{body}");
 }
