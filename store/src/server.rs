@@ -23,6 +23,9 @@ use crate::api::{ApiError, ErrorCode, Operation};
 use crate::auth::verify::Verifier;
 use crate::ops::Store;
 
+/// Largest request line, and largest header section, accepted.
+const MAX_HEADER_BYTES: usize = 16 * 1024;
+
 /// Largest request body accepted, after decompression.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
@@ -209,6 +212,20 @@ async fn answer<B: Backend>(
     req: Request<Incoming>,
 ) -> Response<Full<Bytes>> {
     let request_id = request_id();
+    // DynamoDB refuses request lines and header sections over 16 KB with a
+    // plain 400 (the front end's buffer, 64 KB, bounds what is read at all).
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    if header_bytes > MAX_HEADER_BYTES || req.uri().to_string().len() > MAX_HEADER_BYTES {
+        return plain(
+            StatusCode::BAD_REQUEST,
+            "Request line or headers too large",
+            &request_id,
+        );
+    }
     if req.method() == Method::GET {
         return health(&req, &request_id);
     }
