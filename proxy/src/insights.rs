@@ -12,7 +12,13 @@
 //! Keys come from the requests that name them: GetItem, UpdateItem,
 //! DeleteItem (`Key`) and BatchGetItem (each key). PutItem and Query name no
 //! primary key by themselves and are not counted.
+//!
+//! Counting sits on the cache-hit path, so a key is identified by its JSON
+//! text as the client sent it (no decoding, no allocation for a key already
+//! counted); it is decoded only for the report. A client that spelled one
+//! key two ways (attribute order, whitespace) would see it twice.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
@@ -22,6 +28,7 @@ use ferrodyn_store::api::{self, Operation};
 use ferrodyn_store::model::value::Item;
 use ferrodyn_store::server::{BackendRequest, BackendResponse};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use tower::{Layer, Service};
 
 /// Counters kept per table.
@@ -39,14 +46,14 @@ struct TopKeys {
 }
 
 impl TopKeys {
-    fn record(&mut self, key: String) {
+    fn record(&mut self, key: &str) {
         self.requests += 1;
-        if let Some(c) = self.counters.get_mut(&key) {
+        if let Some(c) = self.counters.get_mut(key) {
             c.0 += 1;
             return;
         }
         if self.counters.len() < CAPACITY {
-            self.counters.insert(key, (1, 0));
+            self.counters.insert(key.to_owned(), (1, 0));
             return;
         }
         // Replace the smallest counter; O(CAPACITY), only for new keys.
@@ -55,7 +62,7 @@ impl TopKeys {
         };
         let victim = victim.clone();
         self.counters.remove(&victim);
-        self.counters.insert(key, (min + 1, min));
+        self.counters.insert(key.to_owned(), (min + 1, min));
     }
 }
 
@@ -87,20 +94,15 @@ pub struct Insights {
 }
 
 impl Insights {
-    pub fn record(&self, table: &str, key: &Item) {
-        let Ok(canonical) = serde_json::to_string(key) else {
-            return;
-        };
+    /// Count one request for `key` (its JSON text) in `table`.
+    pub fn record(&self, table: &str, key: &str) {
         let Ok(mut tables) = self.tables.lock() else {
             return;
         };
         if let Some(t) = tables.get_mut(table) {
-            t.record(canonical);
+            t.record(key);
         } else if tables.len() < MAX_TABLES {
-            tables
-                .entry(table.to_owned())
-                .or_default()
-                .record(canonical);
+            tables.entry(table.to_owned()).or_default().record(key);
         }
     }
 
@@ -150,19 +152,19 @@ impl Insights {
                 if let Ok(KeyedRequest {
                     table_name: Some(t),
                     key: Some(k),
-                }) = api::decode::<KeyedRequest>(&req.body)
+                }) = serde_json::from_slice::<KeyedRequest>(&req.body)
                 {
-                    self.record(&t, &k);
+                    self.record(&t, k.get());
                 }
             }
             Operation::BatchGetItem => {
                 if let Ok(BatchGet {
                     request_items: Some(items),
-                }) = api::decode::<BatchGet>(&req.body)
+                }) = serde_json::from_slice::<BatchGet>(&req.body)
                 {
                     for (table, keys) in items {
                         for k in keys.keys.unwrap_or_default() {
-                            self.record(&table, &k);
+                            self.record(&table, k.get());
                         }
                     }
                 }
@@ -179,23 +181,29 @@ impl Insights {
     }
 }
 
+/// Only the members naming keys, borrowed from the body (table names are
+/// short and rarely escaped; `Cow` keeps an escaped one working).
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct KeyedRequest {
-    table_name: Option<String>,
-    key: Option<Item>,
+struct KeyedRequest<'a> {
+    #[serde(borrow)]
+    table_name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    key: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct BatchGet {
-    request_items: Option<HashMap<String, BatchKeys>>,
+struct BatchGet<'a> {
+    #[serde(borrow)]
+    request_items: Option<HashMap<Cow<'a, str>, BatchKeys<'a>>>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct BatchKeys {
-    keys: Option<Vec<Item>>,
+struct BatchKeys<'a> {
+    #[serde(borrow)]
+    keys: Option<Vec<&'a RawValue>>,
 }
 
 /// Records the keys each request names, then hands it on unchanged.
@@ -246,20 +254,24 @@ mod tests {
         Item::from([("pk".to_owned(), AttributeValue::S(format!("k{n}")))])
     }
 
+    fn text(n: u64) -> String {
+        serde_json::to_string(&key(n)).expect("key JSON")
+    }
+
     #[test]
     fn heavy_hitters_survive_a_long_tail() {
         let insights = Insights::default();
         // Three hot keys among 10 000 keys requested once each.
         for i in 0..10_000u64 {
-            insights.record("t", &key(1_000_000 + i));
+            insights.record("t", &text(1_000_000 + i));
             if i.is_multiple_of(10) {
-                insights.record("t", &key(1));
+                insights.record("t", &text(1));
             }
             if i.is_multiple_of(20) {
-                insights.record("t", &key(2));
+                insights.record("t", &text(2));
             }
             if i.is_multiple_of(40) {
-                insights.record("t", &key(3));
+                insights.record("t", &text(3));
             }
         }
         let report = insights.report(3);
@@ -277,7 +289,7 @@ mod tests {
         let insights = Insights::default();
         for n in 0..10u64 {
             for _ in 0..=n {
-                insights.record("t", &key(n));
+                insights.record("t", &text(n));
             }
         }
         let report = insights.report(2);
@@ -290,7 +302,7 @@ mod tests {
     #[test]
     fn forgetting_a_table_clears_its_counts() {
         let insights = Insights::default();
-        insights.record("t", &key(1));
+        insights.record("t", &text(1));
         insights.forget("t");
         assert!(insights.report(10).is_empty());
     }
