@@ -154,6 +154,51 @@ impl ItemCache {
         }
     }
 
+    /// A write to `key`, forwarded after `lease` was taken, has been
+    /// acknowledged: invalidate the key (so reads that started before the
+    /// acknowledgement cannot fill) and, if nothing else touched its stripe
+    /// since `lease`, return a lease for storing what the write produced.
+    pub fn invalidate_and_lease(&self, key: &CacheKey, lease: Lease) -> Option<Lease> {
+        let next = lease.generation.wrapping_add(1);
+        let won = self.stripes[lease.stripe]
+            .compare_exchange(lease.generation, next, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok();
+        if let Some(entries) = &self.entries {
+            entries.invalidate(key);
+        }
+        if !won {
+            self.invalidate(key);
+            return None;
+        }
+        Some(Lease {
+            stripe: lease.stripe,
+            generation: next,
+        })
+    }
+
+    /// The change feed reports that `key` now holds `new` (`None`: absent).
+    ///
+    /// The key's generation is bumped as for any invalidation (reads in
+    /// flight must not fill), but an entry that already equals `new` is kept
+    /// — typically the echo of a write made through this proxy. That is
+    /// safe: the feed delivers a key's changes in commit order and the
+    /// store records no change that leaves an item as it was, so an entry
+    /// equal to this change's new image cannot be the state *before* it
+    /// (that is the old image, which differs); it is the state after this
+    /// change or after a later one, and every later change is still to be
+    /// delivered and will be judged the same way.
+    pub fn invalidate_unless_equal(&self, key: &CacheKey, new: Option<&Item>) {
+        let stripe = self.stripe(key);
+        self.stripes[stripe].fetch_add(1, Ordering::AcqRel);
+        let Some(entries) = &self.entries else {
+            return;
+        };
+        let keep = entries.get(key).is_some_and(|e| e.item.as_ref() == new);
+        if !keep {
+            entries.invalidate(key);
+        }
+    }
+
     /// Make every entry of `table` unreachable.
     pub fn invalidate_table(&self, table: &str) {
         if let Ok(mut epochs) = self.epochs.write() {
@@ -205,6 +250,67 @@ mod tests {
             .get(&cache.key("t", Bytes::from_static(b"k")))
             .is_none());
         assert!(!cache.fill(key, lease, entry()));
+    }
+
+    fn item(v: &str) -> Item {
+        let mut i = Item::new();
+        i.insert(
+            "a".to_owned(),
+            ferrodyn_store::model::value::AttributeValue::S(v.to_owned()),
+        );
+        i
+    }
+
+    #[test]
+    fn written_item_is_kept_only_if_nothing_touched_the_key_meanwhile() {
+        let cache = ItemCache::new(1 << 20, Duration::from_secs(60));
+        let key = cache.key("t", Bytes::from_static(b"k"));
+        // Quiet: the write's lease survives, a reader's older lease does not.
+        cache.invalidate(&key);
+        let write = cache.lease(&key);
+        let reader = cache.lease(&key);
+        let lease = cache.invalidate_and_lease(&key, write).expect("quiet key");
+        assert!(!cache.fill(key.clone(), reader, entry()));
+        assert!(cache.fill(
+            key.clone(),
+            lease,
+            Arc::new(Entry {
+                item: Some(item("new"))
+            })
+        ));
+        // A change reported while the write was in flight: no fill.
+        let write = cache.lease(&key);
+        cache.invalidate(&key);
+        assert!(cache.invalidate_and_lease(&key, write).is_none());
+        assert!(cache.get(&key).is_none());
+    }
+
+    #[test]
+    fn feed_echo_keeps_an_equal_entry_and_drops_a_different_one() {
+        let cache = ItemCache::new(1 << 20, Duration::from_secs(60));
+        let key = cache.key("t", Bytes::from_static(b"k"));
+        let fill = |v: &str| {
+            let lease = cache.lease(&key);
+            assert!(cache.fill(
+                key.clone(),
+                lease,
+                Arc::new(Entry {
+                    item: Some(item(v))
+                })
+            ));
+        };
+        fill("x");
+        let reader = cache.lease(&key);
+        cache.invalidate_unless_equal(&key, Some(&item("x")));
+        assert!(cache.get(&key).is_some());
+        // A read in flight across the change still cannot fill.
+        assert!(!cache.fill(key.clone(), reader, entry()));
+        fill("x");
+        cache.invalidate_unless_equal(&key, Some(&item("y")));
+        assert!(cache.get(&key).is_none());
+        fill("x");
+        cache.invalidate_unless_equal(&key, None);
+        assert!(cache.get(&key).is_none());
     }
 
     #[test]

@@ -6,18 +6,25 @@
 //! remote endpoint (a `ferrodyn-store`, or anything speaking the DynamoDB
 //! API without request signing).
 //!
-//! Built so far: the item cache for GetItem (coherent with every write made
-//! through this proxy, misses coalesced), invalidation from the store's
-//! change log (in-process when embedded, the long-polling change feed when
-//! remote), metrics and the admin endpoint. Not built yet: the query cache,
-//! the DynamoDB Streams path for foreign upstreams, and SigV4 re-signing for
-//! AWS upstreams.
+//! Built so far: the item cache for GetItem and BatchGetItem (coherent with
+//! every write made through this proxy, misses coalesced, written items
+//! stored on acknowledgement), the query cache for Query and Scan (results
+//! keyed by the canonical request, tagged with the partitions they read),
+//! invalidation from the store's change log (in-process when embedded, the
+//! long-polling change feed when remote, with old and new images so index
+//! partitions are invalidated exactly), key schemas learned from any
+//! upstream with DescribeTable, metrics and the admin endpoint. Not built
+//! yet: the DynamoDB Streams path for foreign upstreams, and SigV4
+//! re-signing for AWS upstreams.
 //!
 //! # Layout
 //!
 //! * [`stack`] — assembles the tower stack (the order of layers and why).
 //! * [`metrics`] — request counts and latency per operation.
+//! * [`query_cache`] — the query-cache layer; [`result_cache`] its storage
+//!   (tags and leases).
 //! * [`item_cache`] — the item-cache / write-through layer; [`cache`] its storage.
+//! * [`schemas`] — tables' key schemas (engine catalog, or DescribeTable).
 //! * [`upstream`] — the embedded store or a pooled HTTP client.
 //! * [`invalidation`] — follows the change log and invalidates entries.
 //! * [`admin`] — `/metrics`, `/healthz`, `/readyz`.
@@ -27,6 +34,9 @@ pub mod cache;
 pub mod invalidation;
 pub mod item_cache;
 pub mod metrics;
+pub mod query_cache;
+pub mod result_cache;
+pub mod schemas;
 pub mod stack;
 pub mod upstream;
 
@@ -39,7 +49,8 @@ use ferrodyn_store::{server, Store, StoreConfig};
 use tokio::net::TcpListener;
 
 use crate::cache::ItemCache;
-use crate::item_cache::KeySchemas;
+use crate::result_cache::QueryCache;
+use crate::schemas::KeySchemas;
 use crate::upstream::{HttpUpstream, Upstream};
 
 /// Configuration of the `ferrodyn` process.
@@ -51,6 +62,10 @@ pub struct Config {
     pub item_cache_bytes: u64,
     /// Item cache entry lifetime (0 disables the cache).
     pub item_ttl: Duration,
+    /// Query cache size in bytes (0 disables it).
+    pub query_cache_bytes: u64,
+    /// Query cache entry lifetime (0 disables the cache).
+    pub query_ttl: Duration,
 }
 
 impl Config {
@@ -60,6 +75,8 @@ impl Config {
             upstream: None,
             item_cache_bytes: 256 << 20,
             item_ttl: Duration::from_secs(300),
+            query_cache_bytes: 64 << 20,
+            query_ttl: Duration::from_secs(300),
         }
     }
 }
@@ -120,7 +137,7 @@ pub async fn run(
             );
             (
                 Upstream::Http(Box::new(HttpUpstream::new(uri))),
-                KeySchemas::Unknown,
+                KeySchemas::remote(),
                 admin::Readiness::Remote(authority),
             )
         }
@@ -129,9 +146,17 @@ pub async fn run(
     let request_metrics = metrics::Metrics::register(&registry)?;
     let cache_metrics = item_cache::Metrics::register(&registry)?;
     let cache = Arc::new(ItemCache::new(config.item_cache_bytes, config.item_ttl));
+    let query_metrics = query_cache::Metrics::register(&registry)?;
+    let queries = Arc::new(QueryCache::new(
+        config.query_cache_bytes,
+        config.query_ttl,
+        query_metrics.storage.clone(),
+    ));
     let feed_metrics = invalidation::Metrics::register(&registry)?;
     let targets = invalidation::Targets {
         items: cache.clone(),
+        queries: queries.clone(),
+        schemas: schemas.clone(),
     };
     let feed = match &upstream {
         Upstream::Embedded(store) => tokio::spawn(invalidation::follow_embedded(
@@ -145,7 +170,17 @@ pub async fn run(
             feed_metrics,
         )),
     };
-    let stack = stack::build(upstream, cache, schemas, request_metrics, cache_metrics);
+    let stack = stack::build(
+        upstream,
+        stack::Caches {
+            items: cache,
+            queries,
+        },
+        schemas,
+        request_metrics,
+        cache_metrics,
+        query_metrics,
+    );
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let admin_task = admin.map(|l| {

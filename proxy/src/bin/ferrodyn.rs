@@ -12,8 +12,9 @@ use ferrodyn_proxy::Config;
 ///
 /// With no arguments it serves the DynamoDB API on 127.0.0.1:8000, with the
 /// store embedded in this process and its data in ./ferrodyn-data. Eventually
-/// consistent GetItem is answered from the item cache; every write through
-/// this process invalidates what it touches, so reads after writes see them.
+/// consistent GetItem and BatchGetItem are answered from the item cache,
+/// Query and Scan from the query cache; every write through this process
+/// invalidates what it touches, so reads after writes see them.
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Args {
@@ -38,6 +39,12 @@ struct Args {
     /// Item cache entry lifetime, e.g. 300, 300s, 5m (0 disables the item cache).
     #[arg(long, env = "FERRODYN_ITEM_TTL", default_value = "5m", value_parser = parse_duration)]
     item_ttl: Duration,
+    /// Query cache size in bytes (0 disables the query cache).
+    #[arg(long, env = "FERRODYN_QUERY_CACHE_BYTES", default_value_t = 64 * 1024 * 1024)]
+    query_cache_bytes: u64,
+    /// Query cache entry lifetime, e.g. 300, 300s, 5m (0 disables the query cache).
+    #[arg(long, env = "FERRODYN_QUERY_TTL", default_value = "5m", value_parser = parse_duration)]
+    query_ttl: Duration,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -73,6 +80,8 @@ async fn main() -> anyhow::Result<()> {
         upstream: args.upstream,
         item_cache_bytes: args.item_cache_bytes,
         item_ttl: args.item_ttl,
+        query_cache_bytes: args.query_cache_bytes,
+        query_ttl: args.query_ttl,
     };
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await

@@ -8,8 +8,11 @@
 //! consumer's starting point). With one, the answer holds the changes with
 //! sequence numbers `>= Cursor`, waiting up to `WaitMs` (at most 20 000) for
 //! the first one. Response: `{"Changes": [{"SequenceNumber", "TableName",
-//! "EventName", "Keys"}], "NextCursor": n, "Tables": {name: id},
-//! "LostTables": [name]}`. `LostTables` names tables whose records at or
+//! "EventName", "Keys", "OldImage", "NewImage"}], "NextCursor": n,
+//! "Tables": {name: id}, "LostTables": [name]}`. `OldImage` and `NewImage`
+//! are the item before and after the change (absent for an insert's old and a
+//! removal's new image), whatever the table's StreamViewType: a consumer
+//! needs both to find every secondary-index partition the change touched. `LostTables` names tables whose records at or
 //! after the cursor were trimmed before being read: a consumer must drop
 //! everything it derived from them. `Tables` lets it notice tables deleted
 //! or re-created (a new id) without a change record.
@@ -42,6 +45,10 @@ struct Change {
     table_name: String,
     event_name: &'static str,
     keys: Item,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    old_image: Option<Item>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    new_image: Option<Item>,
 }
 
 #[derive(Serialize)]
@@ -109,6 +116,8 @@ impl Store {
                                 ChangeKind::Remove => "REMOVE",
                             },
                             keys: r.keys,
+                            old_image: r.old,
+                            new_image: r.new,
                         })
                     })
                     .collect();
