@@ -9,7 +9,10 @@
 //!   upstream, and its fill is kept only if the generation is unchanged
 //!   after the insert — otherwise the fill removes itself;
 //! * a write bumps the stripe before it is forwarded and again (plus a
-//!   removal) after the upstream answered.
+//!   removal) after the upstream answered;
+//! * a single-item write that succeeded may then store what it wrote, but
+//!   only if nothing but its own echo from the change feed touched the key
+//!   while it was in flight (see [`ItemCache::finish_write`]).
 //!
 //! Whatever the interleaving, an entry read before a write cannot survive the
 //! write's completion. Table-wide changes (DeleteTable, batch writes whose
@@ -19,7 +22,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -57,9 +60,25 @@ impl Lease {
     }
 }
 
+/// What happened to a key while writes of it were in flight.
+#[derive(Default)]
+struct PendingWrite {
+    writers: u32,
+    /// Invalidated by something other than a change-feed record.
+    spoiled: bool,
+    /// New images the change feed reported meanwhile (`None`: removed).
+    seen: Vec<Option<Item>>,
+}
+
+const PENDING_SHARDS: usize = 64;
+
 pub struct ItemCache {
     entries: Option<moka::sync::Cache<CacheKey, Arc<Entry>>>,
     stripes: Box<[AtomicU64]>,
+    /// Writes in flight, sharded by stripe. Invalidating a key takes its
+    /// shard's lock, so a write's final check and an invalidation are
+    /// ordered.
+    pending: Box<[Mutex<HashMap<CacheKey, PendingWrite>>]>,
     epochs: RwLock<HashMap<Arc<str>, u64>>,
     hasher: std::collections::hash_map::RandomState,
 }
@@ -82,6 +101,7 @@ impl ItemCache {
         ItemCache {
             entries,
             stripes: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
+            pending: (0..PENDING_SHARDS).map(|_| Mutex::default()).collect(),
             epochs: RwLock::new(HashMap::new()),
             hasher: std::collections::hash_map::RandomState::new(),
         }
@@ -145,35 +165,83 @@ impl ItemCache {
         false
     }
 
-    /// A write to `key` is about to be forwarded or has just completed.
+    /// A write to `key` is about to be forwarded or has just completed, or
+    /// the feed reported a change of it.
     pub fn invalidate(&self, key: &CacheKey) {
         let stripe = self.stripe(key);
-        self.stripes[stripe].fetch_add(1, Ordering::AcqRel);
+        {
+            let mut pending = self.pending(stripe);
+            if let Some(record) = pending.get_mut(key) {
+                record.spoiled = true;
+            }
+            self.stripes[stripe].fetch_add(1, Ordering::AcqRel);
+        }
         if let Some(entries) = &self.entries {
             entries.invalidate(key);
         }
     }
 
-    /// A write to `key`, forwarded after `lease` was taken, has been
-    /// acknowledged: invalidate the key (so reads that started before the
-    /// acknowledgement cannot fill) and, if nothing else touched its stripe
-    /// since `lease`, return a lease for storing what the write produced.
-    pub fn invalidate_and_lease(&self, key: &CacheKey, lease: Lease) -> Option<Lease> {
-        let next = lease.generation.wrapping_add(1);
-        let won = self.stripes[lease.stripe]
-            .compare_exchange(lease.generation, next, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok();
+    /// A write of `key` is about to be forwarded (after its invalidation):
+    /// from now until [`ItemCache::finish_write`], anything that invalidates
+    /// the key is remembered, so the write knows whether what it produced
+    /// may be cached.
+    pub fn begin_write(&self, key: &CacheKey) {
+        let stripe = self.stripe(key);
+        let mut pending = self.pending(stripe);
+        let record = pending.entry(key.clone()).or_default();
+        record.writers += 1;
+        // Two writes of one key in flight: which one the upstream applied
+        // last is unknown, so neither may fill.
+        if record.writers > 1 {
+            record.spoiled = true;
+        }
+    }
+
+    /// The write begun with [`ItemCache::begin_write`] is answered:
+    /// `written` is what the key now holds if it succeeded (`Some(None)`: a
+    /// deletion), `None` if it failed or its result is unknown.
+    ///
+    /// The key is invalidated either way (so reads that started before the
+    /// answer cannot fill). A lease to store `written` is returned only if,
+    /// while the write was in flight, nothing invalidated the key except
+    /// change-feed records whose new image is exactly `written` — the echo
+    /// of this write, which the feed often delivers before the answer
+    /// arrives (or another write leaving the same item: as good). Whatever
+    /// changed the key before the write was forwarded is older than the
+    /// write; whatever the feed has not delivered yet will invalidate the
+    /// filled entry when it arrives.
+    pub fn finish_write(&self, key: &CacheKey, written: Option<&Option<Item>>) -> Option<Lease> {
+        let stripe = self.stripe(key);
+        let lease = {
+            let mut pending = self.pending(stripe);
+            let clean = match pending.get_mut(key) {
+                Some(record) => {
+                    record.writers = record.writers.saturating_sub(1);
+                    let clean = !record.spoiled
+                        && written.is_some_and(|w| record.seen.iter().all(|s| s == w));
+                    if record.writers == 0 {
+                        pending.remove(key);
+                    }
+                    clean
+                }
+                None => false,
+            };
+            // Bumped under the lock: an invalidation either spoiled the
+            // record before this point or bumps after the lease is taken
+            // (and then the fill is refused).
+            let generation = self.stripes[stripe].fetch_add(1, Ordering::AcqRel) + 1;
+            clean.then_some(Lease { stripe, generation })
+        };
         if let Some(entries) = &self.entries {
             entries.invalidate(key);
         }
-        if !won {
-            self.invalidate(key);
-            return None;
-        }
-        Some(Lease {
-            stripe: lease.stripe,
-            generation: next,
-        })
+        lease
+    }
+
+    fn pending(&self, stripe: usize) -> MutexGuard<'_, HashMap<CacheKey, PendingWrite>> {
+        self.pending[stripe % PENDING_SHARDS]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The change feed reports that `key` now holds `new` (`None`: absent).
@@ -189,7 +257,13 @@ impl ItemCache {
     /// delivered and will be judged the same way.
     pub fn invalidate_unless_equal(&self, key: &CacheKey, new: Option<&Item>) {
         let stripe = self.stripe(key);
-        self.stripes[stripe].fetch_add(1, Ordering::AcqRel);
+        {
+            let mut pending = self.pending(stripe);
+            if let Some(record) = pending.get_mut(key) {
+                record.seen.push(new.cloned());
+            }
+            self.stripes[stripe].fetch_add(1, Ordering::AcqRel);
+        }
         let Some(entries) = &self.entries else {
             return;
         };
@@ -262,26 +336,36 @@ mod tests {
     }
 
     #[test]
-    fn written_item_is_kept_only_if_nothing_touched_the_key_meanwhile() {
+    fn written_item_is_kept_only_if_nothing_but_its_echo_touched_the_key() {
         let cache = ItemCache::new(1 << 20, Duration::from_secs(60));
         let key = cache.key("t", Bytes::from_static(b"k"));
-        // Quiet: the write's lease survives, a reader's older lease does not.
+        let new = Some(item("new"));
+        // Quiet: the write may fill; a reader's older lease may not.
         cache.invalidate(&key);
-        let write = cache.lease(&key);
+        cache.begin_write(&key);
         let reader = cache.lease(&key);
-        let lease = cache.invalidate_and_lease(&key, write).expect("quiet key");
+        let lease = cache.finish_write(&key, Some(&new)).expect("quiet key");
         assert!(!cache.fill(key.clone(), reader, entry()));
-        assert!(cache.fill(
-            key.clone(),
-            lease,
-            Arc::new(Entry {
-                item: Some(item("new"))
-            })
-        ));
-        // A change reported while the write was in flight: no fill.
-        let write = cache.lease(&key);
+        assert!(cache.fill(key.clone(), lease, Arc::new(Entry { item: new.clone() })));
+        // Its echo arrives before the answer: still fine.
+        cache.begin_write(&key);
+        cache.invalidate_unless_equal(&key, new.as_ref());
+        assert!(cache.finish_write(&key, Some(&new)).is_some());
+        // A different change arrives meanwhile: no fill.
+        cache.begin_write(&key);
+        cache.invalidate_unless_equal(&key, Some(&item("other")));
+        assert!(cache.finish_write(&key, Some(&new)).is_none());
+        // Any other invalidation meanwhile, or a failed write: no fill.
+        cache.begin_write(&key);
         cache.invalidate(&key);
-        assert!(cache.invalidate_and_lease(&key, write).is_none());
+        assert!(cache.finish_write(&key, Some(&new)).is_none());
+        cache.begin_write(&key);
+        assert!(cache.finish_write(&key, None).is_none());
+        // Two writes of the key in flight: neither fills.
+        cache.begin_write(&key);
+        cache.begin_write(&key);
+        assert!(cache.finish_write(&key, Some(&new)).is_none());
+        assert!(cache.finish_write(&key, Some(&new)).is_none());
         assert!(cache.get(&key).is_none());
     }
 

@@ -385,7 +385,7 @@ impl ItemCacheLayer {
     {
         self.cache.invalidate(&key);
         self.metrics.invalidations.inc();
-        let lease = self.cache.lease(&key);
+        self.cache.begin_write(&key);
         if let Stored::UpdatedItem { .. } = stored {
             // Ask for the new item; the client's answer is cut back below.
             match with_member(&req.body, "ReturnValues", r#""ALL_NEW""#) {
@@ -393,58 +393,49 @@ impl ItemCacheLayer {
                 None => stored = Stored::Nothing,
             }
         }
+        // Wherever this future is dropped, the write must be finished.
+        let mut guard = WriteGuard {
+            cache: &self.cache,
+            key: &key,
+            done: false,
+        };
         let resp = forward(inner, req).await;
-        if resp.status != StatusCode::OK {
-            self.cache.invalidate(&key);
-            return resp;
-        }
-        match stored {
-            Stored::Item(item) => {
-                self.keep_written(key, lease, Some(item));
-                resp
-            }
-            Stored::Absent => {
-                self.keep_written(key, lease, None);
-                resp
-            }
-            Stored::UpdatedItem { client_wants_it } => {
-                match take_attributes(&resp.body, !client_wants_it) {
-                    Some((item, body)) => {
-                        self.keep_written(key, lease, Some(item));
-                        BackendResponse {
-                            status: resp.status,
-                            body: body.unwrap_or(resp.body),
-                        }
-                    }
-                    None => {
-                        // An answer we cannot take apart: pass it on whole;
-                        // the client asked for NONE and gets more than it
-                        // asked, which no SDK rejects.
-                        self.cache.invalidate(&key);
-                        resp
+        let (written, resp) = if resp.status != StatusCode::OK {
+            (None, resp)
+        } else {
+            match stored {
+                Stored::Item(item) => (Some(Some(item)), resp),
+                Stored::Absent => (Some(None), resp),
+                Stored::UpdatedItem { client_wants_it } => {
+                    match take_attributes(&resp.body, !client_wants_it) {
+                        Some((item, body)) => (
+                            Some(Some(item)),
+                            BackendResponse {
+                                status: resp.status,
+                                body: body.unwrap_or(resp.body),
+                            },
+                        ),
+                        // An answer we cannot take apart: pass it on whole
+                        // (a client that asked for NONE then gets more than
+                        // it asked, which no SDK rejects).
+                        None => (None, resp),
                     }
                 }
+                Stored::Nothing => (None, resp),
             }
-            Stored::Nothing => {
-                self.cache.invalidate(&key);
-                resp
+        };
+        guard.done = true;
+        if let Some(lease) = self.cache.finish_write(&key, written.as_ref()) {
+            let entry = Arc::new(Entry {
+                item: written.and_then(|w| w),
+            });
+            if !self.cache.fill(key.clone(), lease, entry) {
+                self.metrics.fills_discarded.inc();
             }
+        } else if written.is_some() {
+            self.metrics.fills_discarded.inc();
         }
-    }
-
-    /// Keep `item` as the key's value, unless something invalidated the key
-    /// since `lease` (taken before the write was forwarded). Concurrent reads
-    /// that took their lease before the write completed are invalidated
-    /// first, so their (possibly older) fills cannot replace this one.
-    fn keep_written(&self, key: CacheKey, lease: Lease, item: Option<Item>) {
-        match self.cache.invalidate_and_lease(&key, lease) {
-            Some(lease) => {
-                if !self.cache.fill(key, lease, Arc::new(Entry { item })) {
-                    self.metrics.fills_discarded.inc();
-                }
-            }
-            None => self.metrics.fills_discarded.inc(),
-        }
+        resp
     }
 
     async fn get_item<S>(&self, inner: S, req: BackendRequest) -> BackendResponse
@@ -763,6 +754,22 @@ impl ItemCacheLayer {
 enum Written {
     Key(CacheKey, Stored),
     Table(String),
+}
+
+/// Finishes (as failed) a write whose future was dropped before the
+/// upstream answered: the key is invalidated and its record released.
+struct WriteGuard<'a> {
+    cache: &'a ItemCache,
+    key: &'a CacheKey,
+    done: bool,
+}
+
+impl Drop for WriteGuard<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.cache.finish_write(self.key, None);
+        }
+    }
 }
 
 /// One table's share of a BatchGetItem.
