@@ -1,5 +1,7 @@
 //! The admin endpoint, on its own port: `/metrics` (Prometheus text format),
-//! `/healthz` (the process is up) and `/readyz` (the upstream answers).
+//! `/healthz` (the process is up), `/readyz` (the upstream answers) and
+//! `/insights` (the hottest keys of each table as JSON; `?top=N`, default
+//! 10, at most 64).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -47,9 +49,7 @@ pub async fn run(
             let registry = registry.clone();
             let stack = stack.clone();
             let readiness = readiness.clone();
-            async move {
-                Ok::<_, Infallible>(answer(req.uri().path(), &registry, &stack, &readiness).await)
-            }
+            async move { Ok::<_, Infallible>(answer(req.uri(), &registry, &stack, &readiness).await) }
         });
         tokio::spawn(async move {
             let _ = hyper::server::conn::http1::Builder::new()
@@ -60,12 +60,29 @@ pub async fn run(
 }
 
 async fn answer(
-    path: &str,
+    uri: &http::Uri,
     registry: &Registry,
     stack: &Stack,
     readiness: &Readiness,
 ) -> Response<Full<Bytes>> {
-    match path {
+    match uri.path() {
+        "/insights" => {
+            let top = uri
+                .query()
+                .unwrap_or_default()
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("top="))
+                .and_then(|n| n.parse::<usize>().ok())
+                .unwrap_or(10);
+            let report = stack.insights().report(top);
+            match serde_json::to_vec(&serde_json::json!({ "Tables": report })) {
+                Ok(body) => json(body),
+                Err(e) => text(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    e.to_string().into_bytes(),
+                ),
+            }
+        }
         "/metrics" => {
             stack.refresh_gauges();
             let mut buf = Vec::new();
@@ -91,6 +108,15 @@ async fn answer(
         },
         _ => text(StatusCode::NOT_FOUND, b"not found\n".to_vec()),
     }
+}
+
+fn json(body: Vec<u8>) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    resp
 }
 
 fn text(status: StatusCode, body: Vec<u8>) -> Response<Full<Bytes>> {

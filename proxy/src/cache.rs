@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use ferrodyn_store::model::value::{item_size, Item};
+use ferrodyn_store::model::value::{heap_size, Item};
 
 const STRIPES: usize = 4096;
 
@@ -72,6 +72,17 @@ struct PendingWrite {
 
 const PENDING_SHARDS: usize = 64;
 
+/// Memory one cached entry holds besides its item: moka's node, its
+/// frequency-sketch and timer-wheel share, the key's and the entry's own
+/// allocations. Measured with `proxy-memory` (benches/).
+const ENTRY_OVERHEAD: usize = 560;
+
+/// What an entry costs in memory: the weigher's unit is real bytes, so
+/// `--item-cache-bytes` bounds the process's memory, not a billing size.
+fn weight(key: &CacheKey, entry: &Entry) -> usize {
+    ENTRY_OVERHEAD + key.key.len() + key.table.len() + entry.item.as_ref().map_or(0, heap_size)
+}
+
 pub struct ItemCache {
     entries: Option<moka::sync::Cache<CacheKey, Arc<Entry>>>,
     stripes: Box<[AtomicU64]>,
@@ -92,9 +103,7 @@ impl ItemCache {
                 .max_capacity(max_bytes)
                 .time_to_live(ttl)
                 .weigher(|k: &CacheKey, v: &Arc<Entry>| {
-                    let size =
-                        64 + k.key.len() + k.table.len() + v.item.as_ref().map_or(0, item_size);
-                    u32::try_from(size).unwrap_or(u32::MAX)
+                    u32::try_from(weight(k, v)).unwrap_or(u32::MAX)
                 })
                 .build()
         });

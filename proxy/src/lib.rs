@@ -21,16 +21,18 @@
 //!
 //! * [`stack`] — assembles the tower stack (the order of layers and why).
 //! * [`metrics`] — request counts and latency per operation.
+//! * [`insights`] — contributor insights: the hottest keys of each table.
 //! * [`query_cache`] — the query-cache layer; [`result_cache`] its storage
 //!   (tags and leases).
 //! * [`item_cache`] — the item-cache / write-through layer; [`cache`] its storage.
 //! * [`schemas`] — tables' key schemas (engine catalog, or DescribeTable).
 //! * [`upstream`] — the embedded store or a pooled HTTP client.
 //! * [`invalidation`] — follows the change log and invalidates entries.
-//! * [`admin`] — `/metrics`, `/healthz`, `/readyz`.
+//! * [`admin`] — `/metrics`, `/healthz`, `/readyz`, `/insights`.
 
 pub mod admin;
 pub mod cache;
+pub mod insights;
 pub mod invalidation;
 pub mod item_cache;
 pub mod metrics;

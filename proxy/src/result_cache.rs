@@ -87,6 +87,21 @@ pub struct StorageMetrics {
     pub invalidations: IntCounter,
 }
 
+/// Memory one entry holds besides its key and body: moka's node and its
+/// bookkeeping share (the item cache's measured overhead, same node shape),
+/// plus the entry and its lease's counters.
+const ENTRY_OVERHEAD: usize = 560;
+
+/// What an entry costs in memory (real bytes, so `--query-cache-bytes`
+/// bounds the process's memory). Bodies are kept as received, so their
+/// length is their size.
+fn weight(key: &Bytes, entry: &Entry) -> usize {
+    ENTRY_OVERHEAD
+        + key.len()
+        + entry.body.len()
+        + entry.lease.deps.len() * std::mem::size_of::<(Counter, u64)>()
+}
+
 pub struct QueryCache {
     entries: Option<moka::sync::Cache<Bytes, Arc<Entry>>>,
     stripes: Box<[AtomicU64]>,
@@ -105,8 +120,7 @@ impl QueryCache {
                 .max_capacity(max_bytes)
                 .time_to_live(ttl)
                 .weigher(|k: &Bytes, v: &Arc<Entry>| {
-                    let size = 64 + k.len() + v.body.len() + 24 * v.lease.deps.len();
-                    u32::try_from(size).unwrap_or(u32::MAX)
+                    u32::try_from(weight(k, v)).unwrap_or(u32::MAX)
                 })
                 .eviction_listener(move |_, _, cause| {
                     if cause == RemovalCause::Size {

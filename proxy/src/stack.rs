@@ -8,6 +8,7 @@ use ferrodyn_store::server::{Backend, BackendRequest, BackendResponse};
 use tower::util::BoxCloneSyncService;
 use tower::{ServiceBuilder, ServiceExt};
 
+use crate::insights::{Insights, InsightsLayer};
 use crate::item_cache::ItemCacheLayer;
 use crate::query_cache::QueryCacheLayer;
 use crate::result_cache::QueryCache;
@@ -21,6 +22,7 @@ pub struct Stack {
     service: BoxCloneSyncService<BackendRequest, BackendResponse, Infallible>,
     item_cache: ItemCacheLayer,
     query_cache: QueryCacheLayer,
+    insights: Insights,
 }
 
 /// The caches' storage, shared with the change-feed follower.
@@ -33,15 +35,18 @@ pub struct Caches {
 ///
 /// 1. **metrics** — outermost, so latency and counts cover everything a
 ///    client waits for, cache hits included;
-/// 2. **query cache** — answers Query/Scan hits without touching the layers
+/// 2. **insights** — counts the keys every request names (hits included),
+///    so the hottest keys are those clients ask for, not those that missed;
+///    hence above both caches;
+/// 3. **query cache** — answers Query/Scan hits without touching the layers
 ///    below, and wraps every write so that its invalidations (before the
 ///    write is forwarded and after it is answered) enclose the item cache's
 ///    own: when the client gets its answer both caches have forgotten what
 ///    the write replaced;
-/// 3. **item cache / write-through** — below the query cache, which passes
+/// 4. **item cache / write-through** — below the query cache, which passes
 ///    item reads and writes on untouched; above the upstream so hits never
 ///    reach it and every write passes through its invalidation and fill;
-/// 4. **upstream** — the embedded store or the remote endpoint.
+/// 5. **upstream** — the embedded store or the remote endpoint.
 ///
 /// (Request classification happens in the front end, which decodes the
 /// operation from `X-Amz-Target` once; each layer decodes only the members
@@ -57,8 +62,10 @@ pub fn build(
 ) -> Stack {
     let query_cache = QueryCacheLayer::new(caches.queries, schemas.clone(), query_metrics);
     let item_cache = ItemCacheLayer::new(caches.items, schemas, cache_metrics);
+    let insights = Insights::default();
     let service = ServiceBuilder::new()
         .layer(metrics::MetricsLayer(request_metrics))
+        .layer(InsightsLayer(insights.clone()))
         .layer(query_cache.clone())
         .layer(item_cache.clone())
         .service(upstream);
@@ -66,10 +73,16 @@ pub fn build(
         service: BoxCloneSyncService::new(service),
         item_cache,
         query_cache,
+        insights,
     }
 }
 
 impl Stack {
+    /// The contributor-insights counters (hottest keys per table).
+    pub fn insights(&self) -> &Insights {
+        &self.insights
+    }
+
     pub fn refresh_gauges(&self) {
         self.item_cache.refresh_gauges();
         self.query_cache.refresh_gauges();

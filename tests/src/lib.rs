@@ -242,20 +242,28 @@ impl TestProxy {
         client_for(&format!("http://{}", self.addr))
     }
 
-    /// The value of an unlabelled metric from `/metrics`.
-    pub async fn metric(&self, name: &str) -> f64 {
+    /// GET `path` (e.g. `/insights?top=3`) on the admin endpoint: status
+    /// and body.
+    pub async fn admin_get(&self, path: &str) -> (u16, Vec<u8>) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let mut stream = tokio::net::TcpStream::connect(self.admin)
             .await
             .expect("connect admin");
         let req = format!(
-            "GET /metrics HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
             self.admin
         );
         stream.write_all(req.as_bytes()).await.expect("write");
         let mut buf = Vec::new();
         let _ = stream.read_to_end(&mut buf).await;
-        let text = String::from_utf8_lossy(&buf);
+        let (status, _, body) = parse_response(&buf);
+        (status, body)
+    }
+
+    /// The value of an unlabelled metric from `/metrics`.
+    pub async fn metric(&self, name: &str) -> f64 {
+        let (_, body) = self.admin_get("/metrics").await;
+        let text = String::from_utf8_lossy(&body);
         text.lines()
             .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
             .and_then(|v| v.trim().parse().ok())

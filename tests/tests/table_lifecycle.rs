@@ -405,3 +405,38 @@ async fn tables_survive_a_restart() {
         .unwrap_or_default();
     assert_eq!(names, vec!["durable".to_owned()]);
 }
+
+#[tokio::test]
+async fn continuous_backups_are_reported_disabled() {
+    let store = TestStore::start().await;
+    let client = store.client();
+    create_simple(&client, "backups").await;
+    let out = client
+        .describe_continuous_backups()
+        .table_name("backups")
+        .send()
+        .await
+        .expect("describe continuous backups");
+    let description = out
+        .continuous_backups_description()
+        .expect("ContinuousBackupsDescription");
+    assert_eq!(description.continuous_backups_status().as_str(), "DISABLED");
+    assert_eq!(
+        description
+            .point_in_time_recovery_description()
+            .and_then(|p| p.point_in_time_recovery_status())
+            .map(|s| s.as_str()),
+        Some("DISABLED")
+    );
+    let err = client
+        .describe_continuous_backups()
+        .table_name("nonexistent")
+        .send()
+        .await
+        .expect_err("no such table");
+    assert_error(
+        &err,
+        "TableNotFoundException",
+        "Table not found: nonexistent",
+    );
+}

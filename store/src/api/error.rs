@@ -38,6 +38,8 @@ pub enum ErrorCode {
     InternalServer,
     /// Streams API: a table has no stream.
     StreamResourceNotFound,
+    /// Backup operations name a table that does not exist.
+    TableNotFound,
 }
 
 impl ErrorCode {
@@ -91,6 +93,7 @@ impl ErrorCode {
             ErrorCode::StreamResourceNotFound => {
                 "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException"
             }
+            ErrorCode::TableNotFound => "com.amazonaws.dynamodb.v20120810#TableNotFoundException",
         }
     }
 

@@ -5,6 +5,7 @@
 //! the embedding proxy both call [`Store::handle`].
 
 mod account;
+mod backup;
 mod batch;
 mod capacity;
 mod description;
@@ -129,6 +130,9 @@ impl Store {
             Operation::GetRecords => self.get_records(api::decode(body)?),
             Operation::GetChanges => self.get_changes(api::decode(body)?).await,
             Operation::DescribeLimits => self.describe_limits(),
+            Operation::DescribeContinuousBackups => {
+                self.describe_continuous_backups(api::decode(body)?)
+            }
             // The HTTP server answers with the request's Host; embedded callers
             // have no address of their own.
             Operation::DescribeEndpoints => self.describe_endpoints("localhost"),

@@ -1,0 +1,297 @@
+//! Contributor insights: the most requested keys of each table, as the
+//! admin endpoint's `/insights` reports them.
+//!
+//! Counting every key exactly would take memory proportional to the key
+//! space; instead each table keeps a fixed number of counters with the
+//! Space-Saving algorithm (Metwally et al., 2005): a key already counted is
+//! incremented; a new key takes over the smallest counter and inherits its
+//! count as an error bound. Every key requested more often than
+//! `requests / CAPACITY` is guaranteed to be present, and each reported
+//! count overstates the truth by at most its `error`.
+//!
+//! Keys come from the requests that name them: GetItem, UpdateItem,
+//! DeleteItem (`Key`) and BatchGetItem (each key). PutItem and Query name no
+//! primary key by themselves and are not counted.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use ferrodyn_store::api::{self, Operation};
+use ferrodyn_store::model::value::Item;
+use ferrodyn_store::server::{BackendRequest, BackendResponse};
+use serde::{Deserialize, Serialize};
+use tower::{Layer, Service};
+
+/// Counters kept per table.
+const CAPACITY: usize = 64;
+/// Tables tracked at most (the first ones requested); beyond that a busy
+/// proxy's memory for insights stays bounded.
+const MAX_TABLES: usize = 256;
+
+/// One table's Space-Saving summary.
+#[derive(Default)]
+struct TopKeys {
+    /// key (canonical JSON) → (count, error)
+    counters: HashMap<String, (u64, u64)>,
+    requests: u64,
+}
+
+impl TopKeys {
+    fn record(&mut self, key: String) {
+        self.requests += 1;
+        if let Some(c) = self.counters.get_mut(&key) {
+            c.0 += 1;
+            return;
+        }
+        if self.counters.len() < CAPACITY {
+            self.counters.insert(key, (1, 0));
+            return;
+        }
+        // Replace the smallest counter; O(CAPACITY), only for new keys.
+        let Some((victim, &(min, _))) = self.counters.iter().min_by_key(|(_, (n, _))| *n) else {
+            return;
+        };
+        let victim = victim.clone();
+        self.counters.remove(&victim);
+        self.counters.insert(key, (min + 1, min));
+    }
+}
+
+/// A key and how often it was requested.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct HotKey {
+    pub key: Item,
+    /// Requests counted for this key (an upper bound).
+    pub requests: u64,
+    /// How much `requests` may overstate the true count.
+    pub error: u64,
+}
+
+/// One table's report.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct TableReport {
+    pub table_name: String,
+    /// Requests naming a key of this table since start.
+    pub requests: u64,
+    pub hottest_keys: Vec<HotKey>,
+}
+
+/// The per-table summaries, shared by the layer and the admin endpoint.
+#[derive(Clone, Default)]
+pub struct Insights {
+    tables: Arc<Mutex<HashMap<String, TopKeys>>>,
+}
+
+impl Insights {
+    pub fn record(&self, table: &str, key: &Item) {
+        let Ok(canonical) = serde_json::to_string(key) else {
+            return;
+        };
+        let Ok(mut tables) = self.tables.lock() else {
+            return;
+        };
+        if let Some(t) = tables.get_mut(table) {
+            t.record(canonical);
+        } else if tables.len() < MAX_TABLES {
+            tables
+                .entry(table.to_owned())
+                .or_default()
+                .record(canonical);
+        }
+    }
+
+    /// The `top` hottest keys of every table, hottest first; tables by name.
+    pub fn report(&self, top: usize) -> Vec<TableReport> {
+        let Ok(tables) = self.tables.lock() else {
+            return Vec::new();
+        };
+        let mut out: Vec<TableReport> = tables
+            .iter()
+            .map(|(name, t)| {
+                let mut keys: Vec<(&String, &(u64, u64))> = t.counters.iter().collect();
+                keys.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then_with(|| a.0.cmp(b.0)));
+                TableReport {
+                    table_name: name.clone(),
+                    requests: t.requests,
+                    hottest_keys: keys
+                        .into_iter()
+                        .take(top)
+                        .filter_map(|(k, &(requests, error))| {
+                            Some(HotKey {
+                                key: serde_json::from_str(k).ok()?,
+                                requests,
+                                error,
+                            })
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| a.table_name.cmp(&b.table_name));
+        out
+    }
+
+    /// Drop what is known about `table` (it was deleted or re-created).
+    pub fn forget(&self, table: &str) {
+        if let Ok(mut tables) = self.tables.lock() {
+            tables.remove(table);
+        }
+    }
+
+    /// Count the keys `req` names. Requests that do not decode are skipped:
+    /// the upstream will reject them.
+    fn observe(&self, req: &BackendRequest) {
+        match req.op {
+            Operation::GetItem | Operation::UpdateItem | Operation::DeleteItem => {
+                if let Ok(KeyedRequest {
+                    table_name: Some(t),
+                    key: Some(k),
+                }) = api::decode::<KeyedRequest>(&req.body)
+                {
+                    self.record(&t, &k);
+                }
+            }
+            Operation::BatchGetItem => {
+                if let Ok(BatchGet {
+                    request_items: Some(items),
+                }) = api::decode::<BatchGet>(&req.body)
+                {
+                    for (table, keys) in items {
+                        for k in keys.keys.unwrap_or_default() {
+                            self.record(&table, &k);
+                        }
+                    }
+                }
+            }
+            Operation::DeleteTable | Operation::CreateTable => {
+                if let Ok(t) = api::decode::<api::types::TableNameInput>(&req.body) {
+                    if let Some(t) = t.table_name {
+                        self.forget(&t);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct KeyedRequest {
+    table_name: Option<String>,
+    key: Option<Item>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct BatchGet {
+    request_items: Option<HashMap<String, BatchKeys>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct BatchKeys {
+    keys: Option<Vec<Item>>,
+}
+
+/// Records the keys each request names, then hands it on unchanged.
+#[derive(Clone)]
+pub struct InsightsLayer(pub Insights);
+
+impl<S> Layer<S> for InsightsLayer {
+    type Service = InsightsService<S>;
+
+    fn layer(&self, inner: S) -> InsightsService<S> {
+        InsightsService {
+            inner,
+            insights: self.0.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct InsightsService<S> {
+    inner: S,
+    insights: Insights,
+}
+
+impl<S> Service<BackendRequest> for InsightsService<S>
+where
+    S: Service<BackendRequest, Response = BackendResponse, Error = Infallible>,
+{
+    type Response = BackendResponse;
+    type Error = Infallible;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: BackendRequest) -> S::Future {
+        self.insights.observe(&req);
+        self.inner.call(req)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferrodyn_store::model::value::AttributeValue;
+
+    fn key(n: u64) -> Item {
+        Item::from([("pk".to_owned(), AttributeValue::S(format!("k{n}")))])
+    }
+
+    #[test]
+    fn heavy_hitters_survive_a_long_tail() {
+        let insights = Insights::default();
+        // Three hot keys among 10 000 keys requested once each.
+        for i in 0..10_000u64 {
+            insights.record("t", &key(1_000_000 + i));
+            if i.is_multiple_of(10) {
+                insights.record("t", &key(1));
+            }
+            if i.is_multiple_of(20) {
+                insights.record("t", &key(2));
+            }
+            if i.is_multiple_of(40) {
+                insights.record("t", &key(3));
+            }
+        }
+        let report = insights.report(3);
+        assert_eq!(report.len(), 1);
+        let hot: Vec<&Item> = report[0].hottest_keys.iter().map(|h| &h.key).collect();
+        assert_eq!(hot, [&key(1), &key(2), &key(3)]);
+        for h in &report[0].hottest_keys {
+            assert!(h.requests >= h.error);
+        }
+        assert_eq!(report[0].requests, 10_000 + 1000 + 500 + 250);
+    }
+
+    #[test]
+    fn counts_are_exact_while_keys_fit() {
+        let insights = Insights::default();
+        for n in 0..10u64 {
+            for _ in 0..=n {
+                insights.record("t", &key(n));
+            }
+        }
+        let report = insights.report(2);
+        let top = &report[0].hottest_keys;
+        assert_eq!(top[0].key, key(9));
+        assert_eq!((top[0].requests, top[0].error), (10, 0));
+        assert_eq!((top[1].requests, top[1].error), (9, 0));
+    }
+
+    #[test]
+    fn forgetting_a_table_clears_its_counts() {
+        let insights = Insights::default();
+        insights.record("t", &key(1));
+        insights.forget("t");
+        assert!(insights.report(10).is_empty());
+    }
+}

@@ -1,0 +1,123 @@
+//! The proxy's admin endpoint: contributor insights (`/insights`) name the
+//! most requested keys of each table, counted from every request — cache
+//! hits included — and `/healthz` answers while the process is up.
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue as Av, BillingMode, KeySchemaElement, KeyType,
+    KeysAndAttributes, ScalarAttributeType,
+};
+use aws_sdk_dynamodb::Client;
+use ferrodyn_tests::TestProxy;
+use serde_json::Value;
+
+async fn create_table(client: &Client, name: &str) {
+    client
+        .create_table()
+        .table_name(name)
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .expect("key schema"),
+        )
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("attribute definition"),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .expect("create table");
+}
+
+async fn get(client: &Client, table: &str, pk: &str) {
+    client
+        .get_item()
+        .table_name(table)
+        .key("pk", Av::S(pk.to_owned()))
+        .send()
+        .await
+        .expect("get item");
+}
+
+async fn insights(proxy: &TestProxy, top: usize) -> Value {
+    let (status, body) = proxy.admin_get(&format!("/insights?top={top}")).await;
+    assert_eq!(status, 200);
+    serde_json::from_slice(&body).expect("insights are JSON")
+}
+
+#[tokio::test]
+async fn insights_rank_the_most_requested_keys_of_each_table() {
+    let proxy = TestProxy::embedded().await;
+    let client = proxy.client();
+    create_table(&client, "hot").await;
+    create_table(&client, "cold").await;
+    for _ in 0..30 {
+        get(&client, "hot", "celebrity").await;
+    }
+    for i in 0..20 {
+        get(&client, "hot", &format!("fan{i}")).await;
+    }
+    for _ in 0..5 {
+        get(&client, "hot", "regular").await;
+    }
+    // BatchGetItem keys count too.
+    let keys = KeysAndAttributes::builder()
+        .keys([("pk".to_owned(), Av::S("regular".into()))].into())
+        .keys([("pk".to_owned(), Av::S("celebrity".into()))].into())
+        .build()
+        .expect("keys");
+    client
+        .batch_get_item()
+        .request_items("hot", keys)
+        .send()
+        .await
+        .expect("batch get");
+    get(&client, "cold", "lonely").await;
+
+    let report = insights(&proxy, 2).await;
+    let tables = report["Tables"].as_array().expect("Tables");
+    assert_eq!(tables.len(), 2);
+    let cold = &tables[0];
+    assert_eq!(cold["TableName"], "cold");
+    assert_eq!(cold["Requests"], 1);
+    let hot = &tables[1];
+    assert_eq!(hot["TableName"], "hot");
+    assert_eq!(hot["Requests"], 30 + 20 + 5 + 2);
+    let top = hot["HottestKeys"].as_array().expect("HottestKeys");
+    assert_eq!(top.len(), 2);
+    assert_eq!(top[0]["Key"]["pk"]["S"], "celebrity");
+    assert_eq!(top[0]["Requests"], 31);
+    assert_eq!(top[0]["Error"], 0);
+    assert_eq!(top[1]["Key"]["pk"]["S"], "regular");
+    assert_eq!(top[1]["Requests"], 6);
+}
+
+#[tokio::test]
+async fn deleting_a_table_clears_its_insights() {
+    let proxy = TestProxy::embedded().await;
+    let client = proxy.client();
+    create_table(&client, "gone").await;
+    get(&client, "gone", "k").await;
+    client
+        .delete_table()
+        .table_name("gone")
+        .send()
+        .await
+        .expect("delete table");
+    let report = insights(&proxy, 10).await;
+    assert_eq!(report["Tables"].as_array().map(Vec::len), Some(0));
+}
+
+#[tokio::test]
+async fn healthz_answers_ok() {
+    let proxy = TestProxy::embedded().await;
+    let (status, body) = proxy.admin_get("/healthz").await;
+    assert_eq!((status, body.as_slice()), (200, b"ok\n".as_slice()));
+    let (status, _) = proxy.admin_get("/no-such-page").await;
+    assert_eq!(status, 404);
+}
