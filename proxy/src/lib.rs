@@ -1,5 +1,5 @@
-//! Ferrodyn proxy: the `ferrodyn` binary's library — a DAX-style item cache
-//! with write-through invalidation in front of a DynamoDB-API endpoint.
+//! Ferrodyn proxy: the `ferrodyn` binary's library — a DAX-style item and
+//! query cache with write-through in front of a DynamoDB-API endpoint.
 //!
 //! With no upstream it is the full database in one process: the store is
 //! embedded and called in-process. With `--upstream URL` it forwards to a
