@@ -208,43 +208,50 @@ impl ItemCache {
 
     /// The write begun with [`ItemCache::begin_write`] is answered:
     /// `written` is what the key now holds if it succeeded (`Some(None)`: a
-    /// deletion), `None` if it failed or its result is unknown.
+    /// deletion), `None` if it failed or its result is unknown. Returns
+    /// whether `written` is now cached.
     ///
     /// The key is invalidated either way (so reads that started before the
-    /// answer cannot fill). A lease to store `written` is returned only if,
-    /// while the write was in flight, nothing invalidated the key except
-    /// change-feed records whose new image is exactly `written` — the echo
-    /// of this write, which the feed often delivers before the answer
-    /// arrives (or another write leaving the same item: as good). Whatever
-    /// changed the key before the write was forwarded is older than the
-    /// write; whatever the feed has not delivered yet will invalidate the
-    /// filled entry when it arrives.
-    pub fn finish_write(&self, key: &CacheKey, written: Option<&Option<Item>>) -> Option<Lease> {
+    /// answer cannot fill). `written` is stored only if, while the write was
+    /// in flight, nothing invalidated the key except change-feed records
+    /// whose new image is exactly `written` — the echo of this write, which
+    /// the feed often delivers before the answer arrives (or another write
+    /// leaving the same item: as good). Whatever changed the key before the
+    /// write was forwarded is older than the write; whatever the feed has
+    /// not delivered yet will be judged by [`ItemCache::invalidate_unless_equal`]
+    /// when it arrives.
+    pub fn finish_write(&self, key: &CacheKey, written: Option<Option<Item>>) -> bool {
         let stripe = self.stripe(key);
-        let lease = {
-            let mut pending = self.pending(stripe);
-            let clean = match pending.get_mut(key) {
-                Some(record) => {
-                    record.writers = record.writers.saturating_sub(1);
-                    let clean = !record.spoiled
-                        && written.is_some_and(|w| record.seen.iter().all(|s| s == w));
-                    if record.writers == 0 {
-                        pending.remove(key);
-                    }
-                    clean
+        // Everything happens under the shard's lock, which every
+        // invalidation of the key also takes: an invalidation is either
+        // recorded before this check or sees the stored entry after it.
+        let mut pending = self.pending(stripe);
+        let clean = match pending.get_mut(key) {
+            Some(record) => {
+                record.writers = record.writers.saturating_sub(1);
+                let clean = !record.spoiled
+                    && written
+                        .as_ref()
+                        .is_some_and(|w| record.seen.iter().all(|s| s == w));
+                if record.writers == 0 {
+                    pending.remove(key);
                 }
-                None => false,
-            };
-            // Bumped under the lock: an invalidation either spoiled the
-            // record before this point or bumps after the lease is taken
-            // (and then the fill is refused).
-            let generation = self.stripes[stripe].fetch_add(1, Ordering::AcqRel) + 1;
-            clean.then_some(Lease { stripe, generation })
+                clean
+            }
+            None => false,
         };
-        if let Some(entries) = &self.entries {
-            entries.invalidate(key);
+        self.stripes[stripe].fetch_add(1, Ordering::AcqRel);
+        let Some(entries) = &self.entries else {
+            return false;
+        };
+        entries.invalidate(key);
+        match written {
+            Some(item) if clean && self.epoch(&key.table) == key.epoch => {
+                entries.insert(key.clone(), Arc::new(Entry { item }));
+                true
+            }
+            _ => false,
         }
-        lease
     }
 
     fn pending(&self, stripe: usize) -> MutexGuard<'_, HashMap<CacheKey, PendingWrite>> {
@@ -349,32 +356,33 @@ mod tests {
         let cache = ItemCache::new(1 << 20, Duration::from_secs(60));
         let key = cache.key("t", Bytes::from_static(b"k"));
         let new = Some(item("new"));
-        // Quiet: the write may fill; a reader's older lease may not.
+        // Quiet: the write fills; a reader's older lease may not.
         cache.invalidate(&key);
         cache.begin_write(&key);
         let reader = cache.lease(&key);
-        let lease = cache.finish_write(&key, Some(&new)).expect("quiet key");
+        assert!(cache.finish_write(&key, Some(new.clone())));
         assert!(!cache.fill(key.clone(), reader, entry()));
-        assert!(cache.fill(key.clone(), lease, Arc::new(Entry { item: new.clone() })));
+        assert_eq!(cache.get(&key).and_then(|e| e.item.clone()), new);
         // Its echo arrives before the answer: still fine.
         cache.begin_write(&key);
         cache.invalidate_unless_equal(&key, new.as_ref());
-        assert!(cache.finish_write(&key, Some(&new)).is_some());
+        assert!(cache.finish_write(&key, Some(new.clone())));
         // A different change arrives meanwhile: no fill.
         cache.begin_write(&key);
         cache.invalidate_unless_equal(&key, Some(&item("other")));
-        assert!(cache.finish_write(&key, Some(&new)).is_none());
+        assert!(!cache.finish_write(&key, Some(new.clone())));
+        assert!(cache.get(&key).is_none());
         // Any other invalidation meanwhile, or a failed write: no fill.
         cache.begin_write(&key);
         cache.invalidate(&key);
-        assert!(cache.finish_write(&key, Some(&new)).is_none());
+        assert!(!cache.finish_write(&key, Some(new.clone())));
         cache.begin_write(&key);
-        assert!(cache.finish_write(&key, None).is_none());
+        assert!(!cache.finish_write(&key, None));
         // Two writes of the key in flight: neither fills.
         cache.begin_write(&key);
         cache.begin_write(&key);
-        assert!(cache.finish_write(&key, Some(&new)).is_none());
-        assert!(cache.finish_write(&key, Some(&new)).is_none());
+        assert!(!cache.finish_write(&key, Some(new.clone())));
+        assert!(!cache.finish_write(&key, Some(new)));
         assert!(cache.get(&key).is_none());
     }
 

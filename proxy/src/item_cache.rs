@@ -425,14 +425,8 @@ impl ItemCacheLayer {
             }
         };
         guard.done = true;
-        if let Some(lease) = self.cache.finish_write(&key, written.as_ref()) {
-            let entry = Arc::new(Entry {
-                item: written.and_then(|w| w),
-            });
-            if !self.cache.fill(key.clone(), lease, entry) {
-                self.metrics.fills_discarded.inc();
-            }
-        } else if written.is_some() {
+        let succeeded = written.is_some();
+        if !self.cache.finish_write(&key, written) && succeeded {
             self.metrics.fills_discarded.inc();
         }
         resp
