@@ -899,3 +899,33 @@ fn respond(
         body: Bytes::from(body),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn return_values_is_set_whatever_the_client_sent() {
+        let body = br#"{"TableName":"t","ReturnValues":"NONE","Key":{"p":{"S":"a"}}}"#;
+        let out = with_member(body, "ReturnValues", r#""ALL_NEW""#).expect("rewrites");
+        let input: UpdateItemInput = api::decode(&out).expect("still a valid request");
+        assert_eq!(input.return_values.as_deref(), Some("ALL_NEW"));
+        assert_eq!(input.table_name.as_deref(), Some("t"));
+        assert!(with_member(b"not json", "ReturnValues", r#""ALL_NEW""#).is_none());
+    }
+
+    #[test]
+    fn attributes_are_taken_out_and_the_rest_kept() {
+        let body = br#"{"Attributes":{"p":{"S":"a"},"n":{"N":"1.50"}},"ConsumedCapacity":{"TableName":"t","CapacityUnits":1.0}}"#;
+        let (item, stripped) = take_attributes(body, true).expect("parses");
+        assert_eq!(item.len(), 2);
+        let stripped = stripped.expect("stripped");
+        assert_eq!(
+            &stripped[..],
+            br#"{"ConsumedCapacity":{"TableName":"t","CapacityUnits":1.0}}"#
+        );
+        let (_, kept) = take_attributes(body, false).expect("parses");
+        assert!(kept.is_none());
+        assert!(take_attributes(b"{}", true).is_none());
+    }
+}
