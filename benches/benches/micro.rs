@@ -27,16 +27,16 @@ fn item_json() -> Vec<u8> {
 }
 
 fn schema() -> KeySchema {
-    KeySchema {
-        partition: KeyAttribute {
+    KeySchema::simple(
+        KeyAttribute {
             name: "pk".into(),
             scalar: ScalarType::S,
         },
-        sort: Some(KeyAttribute {
+        Some(KeyAttribute {
             name: "sk".into(),
             scalar: ScalarType::N,
         }),
-    }
+    )
 }
 
 fn item() -> Item {

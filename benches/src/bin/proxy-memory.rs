@@ -33,6 +33,12 @@ struct Args {
     /// Size of the item the upstream returns, in bytes (10 string fields).
     #[arg(long, default_value_t = 1000)]
     item_size: usize,
+    /// GetItem requests per key, back to back. The cache admits a key by
+    /// frequency (TinyLFU), so keys read once mostly bounce off a full
+    /// cache; from two reads on, new keys displace old ones and the cache's
+    /// contents really churn.
+    #[arg(long, default_value_t = 2)]
+    reads_per_key: u64,
     /// Concurrent connections.
     #[arg(long, default_value_t = 32)]
     connections: u64,
@@ -50,7 +56,12 @@ fn rss_bytes() -> anyhow::Result<u64> {
 }
 
 /// GetItem on keys `range` through `client`, `connections` at a time.
-async fn read_keys(client: &Client, range: std::ops::Range<u64>, connections: u64) -> u64 {
+async fn read_keys(
+    client: &Client,
+    range: std::ops::Range<u64>,
+    reads_per_key: u64,
+    connections: u64,
+) -> u64 {
     let next = Arc::new(AtomicU64::new(range.start));
     let errors = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
@@ -65,8 +76,10 @@ async fn read_keys(client: &Client, range: std::ops::Range<u64>, connections: u6
                 let body =
                     json!({"TableName": "memory", "Key": {"pk": {"S": format!("key{k:09}")}}});
                 let body = serde_json::to_vec(&body).unwrap_or_default();
-                if client.call("GetItem", body).await.is_err() {
-                    errors.fetch_add(1, Ordering::Relaxed);
+                for _ in 0..reads_per_key {
+                    if client.call("GetItem", body.clone()).await.is_err() {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
             }
         }));
@@ -129,7 +142,7 @@ async fn main() -> anyhow::Result<()> {
     // Warm-up on keys outside the measured range: pools and buffers reach
     // their steady size; the few entries it caches are evicted later.
     let warm = args.keys..args.keys + 2_000;
-    read_keys(&client, warm, args.connections).await;
+    read_keys(&client, warm, args.reads_per_key, args.connections).await;
     let baseline = rss_bytes()?;
 
     let started = Instant::now();
@@ -137,26 +150,29 @@ async fn main() -> anyhow::Result<()> {
     let step = (args.keys / 10).max(1);
     let mut errors = 0;
     println!(
-        "proxy-memory: {} distinct keys, ~{} B items, item cache {} MiB, {} connections\n",
+        "proxy-memory: {} distinct keys read {} times each, ~{} B items, item cache {} MiB, {} connections\n",
         args.keys,
+        args.reads_per_key,
         args.item_size,
         args.item_cache_bytes >> 20,
         args.connections
     );
-    println!("| keys read | RSS growth MiB | vs cache size | cache gauge MiB | entries |");
-    println!("|---:|---:|---:|---:|---:|");
+    println!("| keys read | RSS growth MiB | vs cache size | cache gauge MiB | entries | hits | misses |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
     let mut from = 0;
     while from < args.keys {
         let to = (from + step).min(args.keys);
-        errors += read_keys(&client, from..to, args.connections).await;
+        errors += read_keys(&client, from..to, args.reads_per_key, args.connections).await;
         from = to;
         let rss = rss_bytes()?;
         peak = peak.max(rss);
         let growth = rss.saturating_sub(baseline);
         let gauge = cache_gauge(&admin_url, "proxy_item_cache_bytes").await?;
         let entries = cache_gauge(&admin_url, "proxy_item_cache_entries").await?;
+        let hits = cache_gauge(&admin_url, "proxy_item_cache_hits_total").await?;
+        let misses = cache_gauge(&admin_url, "proxy_item_cache_misses_total").await?;
         println!(
-            "| {to} | {:.1} | {:.2} | {:.1} | {entries:.0} |",
+            "| {to} | {:.1} | {:.2} | {:.1} | {entries:.0} | {hits:.0} | {misses:.0} |",
             growth as f64 / 1048576.0,
             growth as f64 / args.item_cache_bytes as f64,
             gauge / 1048576.0,

@@ -6,17 +6,39 @@
 //! `>`, `>=`, BETWEEN, begins_with), each comparing the key attribute to a
 //! value. Checking values against the key schema's types needs the schema,
 //! so it is a separate step (`KeyCondition::check_types`).
+//!
+//! A GSI with a multi-attribute key needs an equality on every partition
+//! attribute; its sort attributes may be constrained from the first one on
+//! without gaps, all by equality except the last constrained one, which may
+//! have any sort key condition.
 
 use super::condition::{begins_with, order, CmpOp, Condition, Operand};
 use super::path::{DocPath, PathStep};
 use super::ExprError;
-use crate::model::value::{AttributeValue, ValueType};
+use crate::model::value::{AttributeValue, Item, ValueType};
 
-/// The key attribute names of the table or index being queried.
+/// The key attribute names of the table or index being queried, in key
+/// order: one partition attribute and at most one sort attribute, except
+/// for a GSI with a multi-attribute key (up to four of each).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyNames {
-    pub partition: String,
-    pub sort: Option<String>,
+    pub partition: Vec<String>,
+    pub sort: Vec<String>,
+}
+
+impl KeyNames {
+    fn is_multi_attribute(&self) -> bool {
+        self.partition.len() > 1 || self.sort.len() > 1
+    }
+
+    /// Most primitive conditions a key condition on this key may have.
+    pub(crate) fn max_parts(&self) -> usize {
+        if self.is_multi_attribute() {
+            self.partition.len() + self.sort.len()
+        } else {
+            2
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -30,9 +52,13 @@ pub enum SortKeyCondition {
     BeginsWith(AttributeValue),
 }
 
+/// A validated key condition: the partition key's values (one per partition
+/// attribute, in key order), the values the leading sort attributes must
+/// equal, and the condition on the sort attribute that follows them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeyCondition {
-    pub partition_value: AttributeValue,
+    pub partition_values: Vec<AttributeValue>,
+    pub sort_prefix: Vec<AttributeValue>,
     pub sort: Option<SortKeyCondition>,
 }
 
@@ -59,13 +85,22 @@ fn mirror(op: CmpOp) -> CmpOp {
 
 /// Splits a resolved KeyConditionExpression into its primitive parts, with
 /// DynamoDB's messages for everything a key condition cannot express.
-pub(crate) fn parts(c: &Condition) -> Result<Vec<Part>, ExprError> {
+/// `max`: the most parts the queried key allows ([`KeyNames::max_parts`]).
+pub(crate) fn parts(c: &Condition, max: usize) -> Result<Vec<Part>, ExprError> {
     let mut out: Vec<Part> = Vec::new();
     collect(c, &mut out)?;
-    if out.len() > 2 {
-        return Err(err("Conditions can be of length 1 or 2 only"));
+    if out.len() > max {
+        return Err(too_many(max));
     }
     Ok(out)
+}
+
+fn too_many(max: usize) -> ExprError {
+    if max <= 2 {
+        err("Conditions can be of length 1 or 2 only")
+    } else {
+        err(format!("Conditions can be of length 1 to {max} only"))
+    }
 }
 
 fn collect(c: &Condition, out: &mut Vec<Part>) -> Result<(), ExprError> {
@@ -168,33 +203,37 @@ fn collect(c: &Condition, out: &mut Vec<Part>) -> Result<(), ExprError> {
 /// Assembles primitive parts into a key condition for `key`, checking them
 /// against the key schema the way DynamoDB does: partition key first.
 pub(crate) fn assemble(parts: Vec<Part>, key: &KeyNames) -> Result<KeyCondition, ExprError> {
+    if key.is_multi_attribute() {
+        return assemble_multi(parts, key);
+    }
     if parts.is_empty() || parts.len() > 2 {
         return Err(err("Conditions can be of length 1 or 2 only"));
     }
-    if key.sort.is_none() && parts.len() > 1 {
+    let partition_name = key
+        .partition
+        .first()
+        .map(String::as_str)
+        .unwrap_or_default();
+    let sort_name = key.sort.first();
+    if sort_name.is_none() && parts.len() > 1 {
         return Err(err("Query key condition not supported"));
     }
     let many = parts.len() > 1;
     let find = |attr: &str| parts.iter().find(|p| p.attr == attr);
-    let partition_value = match find(&key.partition) {
+    let partition_value = match find(partition_name) {
         None => {
             return Err(err(format!(
-                "Query condition missed key schema element: {}",
-                key.partition
+                "Query condition missed key schema element: {partition_name}"
             )))
         }
-        Some(Part { test: None, .. }) => {
-            return Err(err(
-                "Attempted conditional constraint is not an indexable operation",
-            ))
-        }
+        Some(Part { test: None, .. }) => return Err(not_indexable()),
         Some(Part {
             test: Some(SortKeyCondition::Eq(v)),
             ..
         }) => v.clone(),
         Some(_) => return Err(err("Query key condition not supported")),
     };
-    let sort = match &key.sort {
+    let sort = match sort_name {
         None => None,
         Some(s) => match find(s) {
             None if many => {
@@ -203,16 +242,87 @@ pub(crate) fn assemble(parts: Vec<Part>, key: &KeyNames) -> Result<KeyCondition,
                 )))
             }
             None => None,
-            Some(Part { test: None, .. }) => {
-                return Err(err(
-                    "Attempted conditional constraint is not an indexable operation",
-                ))
-            }
+            Some(Part { test: None, .. }) => return Err(not_indexable()),
             Some(Part { test: Some(t), .. }) => Some(t.clone()),
         },
     };
     Ok(KeyCondition {
-        partition_value,
+        partition_values: vec![partition_value],
+        sort_prefix: Vec::new(),
+        sort,
+    })
+}
+
+fn not_indexable() -> ExprError {
+    err("Attempted conditional constraint is not an indexable operation")
+}
+
+/// [`assemble`] for a multi-attribute key.
+fn assemble_multi(parts: Vec<Part>, key: &KeyNames) -> Result<KeyCondition, ExprError> {
+    if parts.is_empty() || parts.len() > key.max_parts() {
+        return Err(too_many(key.max_parts()));
+    }
+    if let Some(p) = parts
+        .iter()
+        .find(|p| !key.partition.contains(&p.attr) && !key.sort.contains(&p.attr))
+    {
+        return Err(err(format!(
+            "Query key condition not supported: {} is not a key attribute of the index",
+            p.attr
+        )));
+    }
+    let find = |attr: &str| parts.iter().find(|p| p.attr == attr);
+    let mut partition_values = Vec::with_capacity(key.partition.len());
+    for name in &key.partition {
+        match find(name) {
+            Some(Part { test: None, .. }) => return Err(not_indexable()),
+            Some(Part {
+                test: Some(SortKeyCondition::Eq(v)),
+                ..
+            }) => partition_values.push(v.clone()),
+            _ => {
+                return Err(err(format!(
+                    "Query key condition not supported: every HASH key attribute needs an equality condition, and {name} has none"
+                )))
+            }
+        }
+    }
+    // The sort attributes with a condition must be the leading ones, in key
+    // order; all but the last of them compared by equality.
+    let constrained: Vec<(usize, &SortKeyCondition)> = key
+        .sort
+        .iter()
+        .enumerate()
+        .filter_map(|(i, name)| find(name).map(|p| (i, p)))
+        .map(|(i, p)| p.test.as_ref().map(|t| (i, t)).ok_or_else(not_indexable))
+        .collect::<Result<_, _>>()?;
+    let mut sort_prefix = Vec::new();
+    let mut sort = None;
+    for (position, (i, test)) in constrained.iter().enumerate() {
+        let later = |j: usize| key.sort.get(j).map(String::as_str).unwrap_or_default();
+        if *i != position {
+            return Err(err(format!(
+                "Query key condition not supported: RANGE key attribute {} needs an equality condition when the later RANGE key attribute {} has a condition",
+                later(position),
+                later(*i)
+            )));
+        }
+        let last = position + 1 == constrained.len();
+        match test {
+            SortKeyCondition::Eq(v) if !last => sort_prefix.push(v.clone()),
+            _ if !last => {
+                return Err(err(format!(
+                    "Query key condition not supported: RANGE key attribute {} needs an equality condition when the later RANGE key attribute {} has a condition",
+                    later(position),
+                    later(position + 1)
+                )))
+            }
+            t => sort = Some((*t).clone()),
+        }
+    }
+    Ok(KeyCondition {
+        partition_values,
+        sort_prefix,
         sort,
     })
 }
@@ -233,24 +343,53 @@ impl SortKeyCondition {
 
 impl KeyCondition {
     /// DynamoDB's error if a value's type differs from the key schema's
-    /// (`sort`: the sort key's type, if the table or index has one).
+    /// (`partition`, `sort`: the types of the partition and sort attributes,
+    /// in key order).
     pub fn check_types(
         &self,
-        partition: ValueType,
-        sort: Option<ValueType>,
+        partition: &[ValueType],
+        sort: &[ValueType],
     ) -> Result<(), ExprError> {
         let mismatch = || {
             err("One or more parameter values were invalid: Condition parameter type does not match schema type")
         };
-        if self.partition_value.value_type() != partition {
+        if self
+            .partition_values
+            .iter()
+            .zip(partition)
+            .any(|(v, t)| v.value_type() != *t)
+        {
             return Err(mismatch());
         }
-        if let (Some(c), Some(t)) = (&self.sort, sort) {
-            if c.values().iter().any(|v| v.value_type() != t) {
+        if self
+            .sort_prefix
+            .iter()
+            .zip(sort)
+            .any(|(v, t)| v.value_type() != *t)
+        {
+            return Err(mismatch());
+        }
+        if let (Some(c), Some(t)) = (&self.sort, sort.get(self.sort_prefix.len())) {
+            if c.values().iter().any(|v| v.value_type() != *t) {
                 return Err(mismatch());
             }
         }
         Ok(())
+    }
+
+    /// Whether an item's (or a key's) sort attributes, named in key order by
+    /// `sort_names`, satisfy the sort part of the condition (true if none).
+    pub fn sort_matches_item(&self, item: &Item, sort_names: &[String]) -> bool {
+        use std::cmp::Ordering::Equal;
+        let value = |i: usize| sort_names.get(i).and_then(|n| item.get(n));
+        let prefix_ok = self
+            .sort_prefix
+            .iter()
+            .enumerate()
+            .all(|(i, x)| value(i).is_some_and(|v| order(v, x) == Some(Equal)));
+        prefix_ok
+            && (self.sort.is_none()
+                || value(self.sort_prefix.len()).is_some_and(|v| self.sort_matches(v)))
     }
 
     /// Whether a sort key value satisfies the sort condition (true if none).

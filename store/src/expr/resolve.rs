@@ -299,7 +299,7 @@ impl<'a> Resolver<'a> {
     /// A KeyConditionExpression for the table or index keyed by `key`.
     pub fn key_condition(&mut self, text: &str, key: &KeyNames) -> Result<KeyCondition, ExprError> {
         let c = self.resolve_condition(Kind::KeyCondition, text)?;
-        key::assemble(key::parts(&c)?, key)
+        key::assemble(key::parts(&c, key.max_parts())?, key)
     }
 
     pub fn update(&mut self, text: &str) -> Result<Update, ExprError> {

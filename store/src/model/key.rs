@@ -9,6 +9,14 @@
 //! Sort-key encoding: memcmp order of the encoding equals DynamoDB's order
 //! (S and B bytewise, N numerically), and every encoding is self-delimiting,
 //! so composite keys (index key followed by base key) still sort correctly.
+//!
+//! Multi-attribute keys: a GSI's partition and sort keys may each consist of
+//! up to four attributes (tables and LSIs: one each). The partition hash of a
+//! multi-attribute partition key is taken over the self-delimiting encodings
+//! of its values in key order, and the sort key encoding is the concatenation
+//! of the values' encodings, so index order is the lexicographic order of the
+//! value tuples, each value compared by its own type. Single-attribute keys
+//! encode exactly as before.
 
 use super::value::{AttributeValue, Item, ValueType};
 
@@ -55,11 +63,25 @@ pub struct KeyAttribute {
 }
 
 /// A table's (or an index's) key schema.
+///
+/// `partition` and `sort` are the first partition and sort key attributes;
+/// a GSI with a multi-attribute key lists the further ones, in key order, in
+/// `more_partition` and `more_sort` (`more_sort` is non-empty only when
+/// `sort` is present). Tables and LSIs always leave them empty. The catalog
+/// omits them when empty, so entries written before multi-attribute keys
+/// existed load unchanged.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct KeySchema {
     pub partition: KeyAttribute,
     pub sort: Option<KeyAttribute>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more_partition: Vec<KeyAttribute>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more_sort: Vec<KeyAttribute>,
 }
+
+/// Most attributes a GSI's partition key, or its sort key, may consist of.
+pub const MAX_KEY_ATTRIBUTES: usize = 4;
 
 /// Largest partition key value, in bytes.
 pub const MAX_PARTITION_KEY_BYTES: usize = 2048;
@@ -95,10 +117,39 @@ pub enum KeyError {
 }
 
 impl KeySchema {
+    /// A single-attribute schema (every table's and LSI's).
+    pub fn simple(partition: KeyAttribute, sort: Option<KeyAttribute>) -> KeySchema {
+        KeySchema {
+            partition,
+            sort,
+            more_partition: Vec::new(),
+            more_sort: Vec::new(),
+        }
+    }
+
+    /// The partition key attributes, in key order.
+    pub fn partition_attrs(&self) -> impl Iterator<Item = &KeyAttribute> {
+        std::iter::once(&self.partition).chain(&self.more_partition)
+    }
+
+    /// The sort key attributes, in key order (none if there is no sort key).
+    pub fn sort_attrs(&self) -> impl Iterator<Item = &KeyAttribute> {
+        self.sort.iter().chain(&self.more_sort)
+    }
+
+    /// Every key attribute: partition attributes first, then sort attributes.
+    pub fn attributes(&self) -> impl Iterator<Item = &KeyAttribute> {
+        self.partition_attrs().chain(self.sort_attrs())
+    }
+
+    /// Whether the partition or sort key has more than one attribute.
+    pub fn is_multi_attribute(&self) -> bool {
+        !self.more_partition.is_empty() || !self.more_sort.is_empty()
+    }
+
     /// Names of the key attributes, partition first.
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        std::iter::once(self.partition.name.as_str())
-            .chain(self.sort.as_ref().map(|s| s.name.as_str()))
+        self.attributes().map(|a| a.name.as_str())
     }
 
     pub fn is_key_attribute(&self, name: &str) -> bool {
@@ -128,6 +179,18 @@ impl KeySchema {
             None => None,
         };
         Key::new(partition, sort)
+    }
+}
+
+impl KeyAttribute {
+    /// Validate a value given for this key attribute in a request (a Query's
+    /// key condition): the attribute's type, non-empty, within the size limit.
+    pub fn check_request_value(&self, value: &AttributeValue) -> Result<(), KeyError> {
+        check_attr(self, Some(value), false)?;
+        if scalar_len(value) > MAX_PARTITION_KEY_BYTES {
+            return Err(KeyError::PartitionTooLarge);
+        }
+        Ok(())
     }
 }
 
@@ -224,9 +287,9 @@ impl Key {
 }
 
 /// The storage key of an item's entry in a secondary index, with the raw
-/// bytes of its index partition key; `None` if the item does not have the
-/// index's key attributes (with the index's types, non-empty), in which case
-/// the index has no entry for it.
+/// bytes of its index partition key; `None` if the item does not have every
+/// one of the index's key attributes (with the index's types, non-empty), in
+/// which case the index has no entry for it.
 ///
 /// Layout: `index id | hash(index partition key) | index sort key encoding |
 /// hash(table key)`: index order first; the hash of the item's table key
@@ -243,13 +306,15 @@ pub fn index_entry_key(
             .ok()
             .filter(|v| scalar_len(v) > 0)
     };
-    let partition = value(&index.partition)?;
-    let mut raw = Vec::new();
-    encode_raw(&partition, &mut raw);
+    let partition = index
+        .partition_attrs()
+        .map(value)
+        .collect::<Option<Vec<_>>>()?;
+    let raw = partition_raw(&partition);
     let mut out = Vec::with_capacity(4 + 16 + 16 + 16);
     out.extend_from_slice(&index_id.to_be_bytes());
     out.extend_from_slice(&partition_hash(&raw));
-    if let Some(attr) = &index.sort {
+    for attr in index.sort_attrs() {
         encode_sortable(&value(attr)?, &mut out);
     }
     let pk = base.partition_bytes();
@@ -262,19 +327,37 @@ pub fn index_entry_key(
     Some((out, raw))
 }
 
-/// Whether the item's values for the index's key attributes (where present)
-/// fit DynamoDB's key size limits. Writes enforce this; a backfill skips
-/// items written before the index existed whose values do not fit.
-pub fn index_key_fits(index: &KeySchema, item: &Item) -> bool {
-    let len = |attr: &KeyAttribute| item.get(&attr.name).map_or(0, scalar_len);
-    len(&index.partition) <= MAX_PARTITION_KEY_BYTES
-        && index
-            .sort
-            .as_ref()
-            .is_none_or(|s| len(s) <= MAX_SORT_KEY_BYTES)
+/// Raw bytes of a partition key given as its values in key order: a single
+/// value's raw bytes (unchanged from single-attribute keys), or for several
+/// values their self-delimiting encodings one after another, so that
+/// different tuples never share raw bytes.
+pub fn partition_raw(values: &[AttributeValue]) -> Vec<u8> {
+    let mut out = Vec::new();
+    match values {
+        [one] => encode_raw(one, &mut out),
+        many => {
+            for v in many {
+                encode_sortable(v, &mut out);
+            }
+        }
+    }
+    out
 }
 
-fn scalar_len(v: &AttributeValue) -> usize {
+/// Whether the item's values for the index's key attributes (where present)
+/// fit DynamoDB's key size limits: each partition attribute at most
+/// [`MAX_PARTITION_KEY_BYTES`], the sort attributes together at most
+/// [`MAX_SORT_KEY_BYTES`]. Writes enforce this; a backfill skips items
+/// written before the index existed whose values do not fit.
+pub fn index_key_fits(index: &KeySchema, item: &Item) -> bool {
+    let len = |attr: &KeyAttribute| item.get(&attr.name).map_or(0, scalar_len);
+    index
+        .partition_attrs()
+        .all(|a| len(a) <= MAX_PARTITION_KEY_BYTES)
+        && index.sort_attrs().map(len).sum::<usize>() <= MAX_SORT_KEY_BYTES
+}
+
+pub fn scalar_len(v: &AttributeValue) -> usize {
     match v {
         AttributeValue::S(s) => s.len(),
         AttributeValue::B(b) => b.len(),
@@ -428,6 +511,93 @@ mod tests {
             encode_prefix(&AttributeValue::S(a), &mut p);
             prop_assert!(enc(&AttributeValue::S(full)).starts_with(&p));
         }
+    }
+
+    fn s(x: &str) -> AttributeValue {
+        AttributeValue::S(x.to_owned())
+    }
+
+    fn attr(name: &str, scalar: ScalarType) -> KeyAttribute {
+        KeyAttribute {
+            name: name.to_owned(),
+            scalar,
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn multi_attribute_sort_encoding_orders_tuples(a in (".{0,4}", number()), b in (".{0,4}", number())) {
+            let enc2 = |(x, n): &(String, Number)| {
+                let mut out = enc(&s(x));
+                encode_sortable(&AttributeValue::N(n.clone()), &mut out);
+                out
+            };
+            let expected = a.0.as_bytes().cmp(b.0.as_bytes()).then_with(|| a.1.cmp(&b.1));
+            prop_assert_eq!(enc2(&a).cmp(&enc2(&b)), expected);
+        }
+    }
+
+    #[test]
+    fn multi_attribute_partition_raw_bytes_keep_values_apart() {
+        assert_ne!(
+            partition_raw(&[s("a"), s("bc")]),
+            partition_raw(&[s("ab"), s("c")])
+        );
+        // A single value keeps the single-attribute raw bytes.
+        assert_eq!(partition_raw(&[s("abc")]), b"abc".to_vec());
+    }
+
+    #[test]
+    fn index_entry_needs_every_key_attribute() {
+        let schema = KeySchema {
+            partition: attr("h1", ScalarType::S),
+            sort: Some(attr("r1", ScalarType::S)),
+            more_partition: vec![attr("h2", ScalarType::N)],
+            more_sort: vec![attr("r2", ScalarType::B)],
+        };
+        let base = Key {
+            partition: s("p"),
+            sort: None,
+        };
+        let mut item = Item::new();
+        for (k, v) in [("p", s("p")), ("h1", s("x")), ("r1", s("y"))] {
+            item.insert(k.to_owned(), v);
+        }
+        item.insert(
+            "h2".into(),
+            AttributeValue::N(Number::parse("5").expect("number")),
+        );
+        assert!(index_entry_key(7, &schema, &base, &item).is_none());
+        item.insert("r2".into(), AttributeValue::B(Bytes::from_static(b"z")));
+        let (key, raw) = index_entry_key(7, &schema, &base, &item).expect("entry");
+        let mut expected_raw = enc(&s("x"));
+        expected_raw.extend(enc(&AttributeValue::N(Number::parse("5").expect("number"))));
+        assert_eq!(raw, expected_raw);
+        let mut prefix = 7u32.to_be_bytes().to_vec();
+        prefix.extend_from_slice(&partition_hash(&raw));
+        prefix.extend(enc(&s("y")));
+        prefix.extend(enc(&AttributeValue::B(Bytes::from_static(b"z"))));
+        assert!(key.starts_with(&prefix));
+        assert_eq!(key.len(), prefix.len() + 16);
+    }
+
+    #[test]
+    fn single_attribute_index_entry_layout_is_unchanged() {
+        let schema = KeySchema::simple(attr("g", ScalarType::S), Some(attr("r", ScalarType::S)));
+        let base = Key {
+            partition: s("p"),
+            sort: None,
+        };
+        let mut item = Item::new();
+        for (k, v) in [("p", s("p")), ("g", s("gv")), ("r", s("rv"))] {
+            item.insert(k.to_owned(), v);
+        }
+        let (key, raw) = index_entry_key(3, &schema, &base, &item).expect("entry");
+        assert_eq!(raw, b"gv".to_vec());
+        let mut prefix = 3u32.to_be_bytes().to_vec();
+        prefix.extend_from_slice(&partition_hash(b"gv"));
+        prefix.extend(enc(&s("rv")));
+        assert!(key.starts_with(&prefix));
     }
 
     #[test]

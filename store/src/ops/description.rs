@@ -9,12 +9,15 @@ use crate::engine::Stats;
 use crate::model::key::KeySchema;
 use crate::model::table::{Billing, ProjectionMeta, TableMeta};
 
+/// The key schema as it was given: HASH elements, then RANGE elements.
 fn key_schema_json(key: &KeySchema) -> Value {
-    let mut out = vec![json!({"AttributeName": key.partition.name, "KeyType": "HASH"})];
-    if let Some(s) = &key.sort {
-        out.push(json!({"AttributeName": s.name, "KeyType": "RANGE"}));
-    }
-    Value::Array(out)
+    let hash = key
+        .partition_attrs()
+        .map(|a| json!({"AttributeName": a.name, "KeyType": "HASH"}));
+    let range = key
+        .sort_attrs()
+        .map(|a| json!({"AttributeName": a.name, "KeyType": "RANGE"}));
+    Value::Array(hash.chain(range).collect())
 }
 
 fn projection_json(p: &ProjectionMeta) -> Value {

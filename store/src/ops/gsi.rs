@@ -169,7 +169,7 @@ fn create(
         super::table::index_meta(index, &defs, &meta.billing, true).map_err(Abort::Op)?;
     created.id = ctx.next_id()?;
     created.backfill = Some(Backfill::default());
-    for attr in std::iter::once(&created.key.partition).chain(created.key.sort.as_ref()) {
+    for attr in created.key.attributes() {
         if !meta
             .attribute_definitions
             .iter()

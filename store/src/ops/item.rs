@@ -357,10 +357,13 @@ pub(super) fn updated_item(
 }
 
 /// DynamoDB's rules for the secondary-index key attributes of an item being
-/// written: when present they must have the index's type and not be empty.
+/// written: when present they must have the index's type and not be empty,
+/// each partition attribute within the partition key size limit and the
+/// sort attributes together within the sort key size limit.
 pub(super) fn check_index_keys(table: &TableMeta, item: &Item) -> ApiResult<()> {
     for index in table.local_indexes.iter().chain(&table.global_indexes) {
-        for attr in std::iter::once(&index.key.partition).chain(index.key.sort.as_ref()) {
+        let mut sort_bytes = 0;
+        for attr in index.key.attributes() {
             if table.key.is_key_attribute(&attr.name) {
                 continue;
             }
@@ -386,14 +389,17 @@ pub(super) fn check_index_keys(table: &TableMeta, item: &Item) -> ApiResult<()> 
                 AttributeValue::B(x) => x.len(),
                 _ => 0,
             };
-            let is_partition = attr.name == index.key.partition.name;
+            let is_partition = index.key.partition_attrs().any(|a| a.name == attr.name);
             if is_partition && len > crate::model::key::MAX_PARTITION_KEY_BYTES {
                 return Err(ApiError::validation(
                     KeyError::PartitionTooLarge.to_string(),
                 ));
             }
-            if !is_partition && len > crate::model::key::MAX_SORT_KEY_BYTES {
-                return Err(ApiError::validation(KeyError::SortTooLarge.to_string()));
+            if !is_partition {
+                sort_bytes += len;
+                if sort_bytes > crate::model::key::MAX_SORT_KEY_BYTES {
+                    return Err(ApiError::validation(KeyError::SortTooLarge.to_string()));
+                }
             }
             if empty {
                 return Err(ApiError::validation(format!(

@@ -35,7 +35,7 @@ use crate::expr::{
     self, legacy, Condition, DocPath, KeyCondition, KeyNames, Projection, SortKeyCondition,
 };
 use crate::model::key::{
-    encode_prefix, encode_sortable, index_entry_key, partition_hash, Key, KeySchema,
+    encode_prefix, encode_sortable, index_entry_key, partition_hash, partition_raw, Key, KeySchema,
 };
 use crate::model::table::{IndexMeta, TableMeta};
 use crate::model::value::{item_size, AttributeValue, Item};
@@ -65,8 +65,9 @@ struct RangeRead {
     index: Option<(bool, String)>,
     /// Attributes of LastEvaluatedKey: the table's key, and the index's.
     key_names: Vec<String>,
-    /// The sort key of the table or index read (for the key-condition guard).
-    sort_name: Option<String>,
+    /// The sort key attributes of the table or index read, in key order
+    /// (for the key-condition guard).
+    sort_names: Vec<String>,
     /// An index's projection, applied before the request's.
     index_projection: Option<Projection>,
     start: Bound<Vec<u8>>,
@@ -94,15 +95,14 @@ struct Page {
 impl RangeRead {
     fn run(&self, view: &ReadView<'_>) -> Result<Page, EngineError> {
         let mut page = Page::default();
-        let sort_name = self.sort_name.as_deref();
         view.range(
             as_ref(&self.start),
             as_ref(&self.end),
             self.reverse,
             self.partition.as_deref(),
             |_, item| {
-                if let (Some(kc), Some(name)) = (&self.key_condition, sort_name) {
-                    if !item.get(name).is_some_and(|v| kc.sort_matches(v)) {
+                if let Some(kc) = &self.key_condition {
+                    if !kc.sort_matches_item(&item, &self.sort_names) {
                         return Ok(true);
                     }
                 }
@@ -396,8 +396,8 @@ impl Store {
         }
         let schema = target.key();
         let key_names = KeyNames {
-            partition: schema.partition.name.clone(),
-            sort: schema.sort.as_ref().map(|s| s.name.clone()),
+            partition: schema.partition_attrs().map(|a| a.name.clone()).collect(),
+            sort: schema.sort_attrs().map(|a| a.name.clone()).collect(),
         };
         let resolved = Expressions {
             key_condition: input.key_condition_expression.as_deref(),
@@ -416,10 +416,12 @@ impl Store {
         let Some(kc) = resolved.key else {
             return Err(ApiError::validation(NO_KEY_CONDITION));
         };
-        kc.check_types(
-            schema.partition.scalar.value_type(),
-            schema.sort.as_ref().map(|s| s.scalar.value_type()),
-        )?;
+        let partition_types: Vec<_> = schema
+            .partition_attrs()
+            .map(|a| a.scalar.value_type())
+            .collect();
+        let sort_types: Vec<_> = schema.sort_attrs().map(|a| a.scalar.value_type()).collect();
+        kc.check_types(&partition_types, &sort_types)?;
         if let Some(f) = &resolved.filter {
             if let Some(attr) = f
                 .attributes()
@@ -429,24 +431,25 @@ impl Store {
                 return Err(expr::key_in_filter_error(attr, input.query_filter.is_some()).into());
             }
         }
-        // The partition key value must itself be a valid key value.
-        let mut probe = Item::new();
-        probe.insert(key_names.partition.clone(), kc.partition_value.clone());
-        let partition = KeySchema {
-            partition: schema.partition.clone(),
-            sort: None,
+        // The partition key values must themselves be valid key values.
+        for (attr, v) in schema.partition_attrs().zip(&kc.partition_values) {
+            attr.check_request_value(v)
+                .map_err(|e| ApiError::validation(e.to_string()))?;
         }
-        .key_of_request(&probe)
-        .map_err(|e| ApiError::validation(e.to_string()))?;
-        let raw = partition.partition_bytes();
+        let raw = partition_raw(&kc.partition_values);
         let mut prefix = target.id().to_be_bytes().to_vec();
         prefix.extend_from_slice(&partition_hash(&raw));
+        // Leading sort attributes fixed by equality narrow the partition to
+        // the entries whose sort key encoding starts with theirs.
+        for v in &kc.sort_prefix {
+            encode_sortable(v, &mut prefix);
+        }
         let (start, end) = sort_bounds(&prefix, kc.sort.as_ref());
         let mut read = RangeRead {
             table: table.clone(),
             index: target.index.map(|i| (target.global, i.name.clone())),
             key_names: target.key_names(),
-            sort_name: key_names.sort.clone(),
+            sort_names: key_names.sort.clone(),
             index_projection: target.projection(select)?,
             start,
             end,
@@ -468,11 +471,13 @@ impl Store {
                 )));
             }
             let (_, storage) = target.start_key(esk)?;
-            let sort_outside = key_names
-                .sort
-                .as_ref()
-                .is_some_and(|n| !esk.get(n).is_some_and(|v| kc.sort_matches(v)));
-            if esk.get(&key_names.partition) != Some(&kc.partition_value) || sort_outside {
+            let sort_outside = !kc.sort_matches_item(esk, &key_names.sort);
+            let partition_outside = key_names
+                .partition
+                .iter()
+                .zip(&kc.partition_values)
+                .any(|(n, v)| esk.get(n) != Some(v));
+            if partition_outside || sort_outside {
                 return Err(ApiError::validation(
                     "The provided starting key is outside query boundaries based on provided conditions",
                 ));
@@ -588,7 +593,7 @@ impl Store {
             table: table.clone(),
             index: target.index.map(|i| (target.global, i.name.clone())),
             key_names: target.key_names(),
-            sort_name: None,
+            sort_names: Vec::new(),
             index_projection: target.projection(select)?,
             start,
             end,

@@ -71,7 +71,8 @@ fn check(
     let prefix = vec![0, 0, 0, 7, 1, 2, 3];
     let bounds = sort_bounds(&prefix, Some(&cond));
     let kc = KeyCondition {
-        partition_value: AttributeValue::S("p".into()),
+        partition_values: vec![AttributeValue::S("p".into())],
+        sort_prefix: Vec::new(),
         sort: Some(cond),
     };
     for v in values {

@@ -18,7 +18,7 @@ use crate::api::types::{
 use crate::api::validate::Violations;
 use crate::api::{encode, ApiError, ApiResult};
 use crate::engine::{Abort, Stats};
-use crate::model::key::{KeyAttribute, KeySchema, ScalarType};
+use crate::model::key::{KeyAttribute, KeySchema, ScalarType, MAX_KEY_ATTRIBUTES};
 use crate::model::table::{
     Billing, IndexMeta, ProjectionMeta, SseMeta, StreamMeta, TableMeta, TABLE_META_FORMAT,
 };
@@ -295,11 +295,14 @@ fn stream_meta(spec: Option<&StreamSpecification>) -> ApiResult<Option<StreamMet
 }
 
 /// Key schema elements → a `KeySchema`, with DynamoDB's checks. `defs` are
-/// the attribute definitions; `what` names the schema in messages.
+/// the attribute definitions; `index` names the index, if the schema is one.
+/// A GSI (`multi`) may have up to four HASH and four RANGE elements, all
+/// HASH elements first; tables and LSIs have one HASH and at most one RANGE.
 fn key_schema(
     elements: &[KeySchemaElement],
     defs: &[(String, ScalarType)],
     index: Option<&str>,
+    multi: bool,
 ) -> ApiResult<KeySchema> {
     let hash_first = elements.first().and_then(|e| e.key_type.as_deref()) == Some("HASH");
     if !hash_first {
@@ -308,20 +311,53 @@ fn key_schema(
             Some(i) => format!("{INVALID}Index KeySchema: The first KeySchemaElement is not a HASH key type for index: {i}"),
         }));
     }
-    if elements.len() == 2 && elements[1].key_type.as_deref() != Some("RANGE") {
-        return Err(ApiError::validation(match index {
-            None => "Invalid KeySchema: The second KeySchemaElement is not a RANGE key type".to_owned(),
-            Some(i) => format!("{INVALID}Index KeySchema: The second KeySchemaElement is not a RANGE key type for index: {i}"),
-        }));
-    }
-    if elements.len() == 2 && elements[0].attribute_name == elements[1].attribute_name {
-        let attr = elements[0].attribute_name.as_deref().unwrap_or_default();
-        return Err(ApiError::validation(match index {
-            None => format!("{INVALID}Duplicate attribute names in KeySchema: {attr}"),
-            Some(i) => format!(
-                "{INVALID}Index KeySchema of {i} names the same attribute {attr} as both HASH and RANGE key"
-            ),
-        }));
+    let is_hash = |e: &KeySchemaElement| e.key_type.as_deref() == Some("HASH");
+    let hashes = elements.iter().take_while(|e| is_hash(e)).count();
+    if multi && (elements.len() > 2 || hashes == 2) {
+        // Multi-attribute GSI key: the rules of its own.
+        let i = index.unwrap_or_default();
+        if elements[hashes..].iter().any(is_hash) {
+            return Err(ApiError::validation(format!(
+                "{INVALID}Index KeySchema of {i}: all HASH key elements must precede all RANGE key elements"
+            )));
+        }
+        if hashes > MAX_KEY_ATTRIBUTES {
+            return Err(ApiError::validation(format!(
+                "{INVALID}Index KeySchema of {i} has {hashes} HASH key elements; at most {MAX_KEY_ATTRIBUTES} are allowed"
+            )));
+        }
+        let ranges = elements.len() - hashes;
+        if ranges > MAX_KEY_ATTRIBUTES {
+            return Err(ApiError::validation(format!(
+                "{INVALID}Index KeySchema of {i} has {ranges} RANGE key elements; at most {MAX_KEY_ATTRIBUTES} are allowed"
+            )));
+        }
+        let mut seen = HashSet::new();
+        if let Some(dup) = elements
+            .iter()
+            .filter_map(|e| e.attribute_name.as_deref())
+            .find(|n| !seen.insert(*n))
+        {
+            return Err(ApiError::validation(format!(
+                "{INVALID}Index KeySchema of {i} has more than one key element with the same name: {dup}"
+            )));
+        }
+    } else {
+        if elements.len() == 2 && elements[1].key_type.as_deref() != Some("RANGE") {
+            return Err(ApiError::validation(match index {
+                None => "Invalid KeySchema: The second KeySchemaElement is not a RANGE key type".to_owned(),
+                Some(i) => format!("{INVALID}Index KeySchema: The second KeySchemaElement is not a RANGE key type for index: {i}"),
+            }));
+        }
+        if elements.len() == 2 && elements[0].attribute_name == elements[1].attribute_name {
+            let attr = elements[0].attribute_name.as_deref().unwrap_or_default();
+            return Err(ApiError::validation(match index {
+                None => format!("{INVALID}Duplicate attribute names in KeySchema: {attr}"),
+                Some(i) => format!(
+                    "{INVALID}Index KeySchema of {i} names the same attribute {attr} as both HASH and RANGE key"
+                ),
+            }));
+        }
     }
     let lookup = |e: &KeySchemaElement| -> ApiResult<KeyAttribute> {
         let name = e.attribute_name.clone().unwrap_or_default();
@@ -341,17 +377,25 @@ fn key_schema(
             }
         }
     };
-    let partition = lookup(&elements[0])?;
-    let sort = match elements.get(1) {
-        Some(e) => Some(lookup(e)?),
-        None => None,
-    };
-    Ok(KeySchema { partition, sort })
+    let attrs = elements.iter().map(lookup).collect::<ApiResult<Vec<_>>>()?;
+    let (partition, sort) = attrs.split_at(hashes.max(1));
+    Ok(KeySchema {
+        partition: partition[0].clone(),
+        sort: sort.first().cloned(),
+        more_partition: partition[1..].to_vec(),
+        more_sort: sort
+            .get(1..)
+            .map(<[KeyAttribute]>::to_vec)
+            .unwrap_or_default(),
+    })
 }
 
+/// Member checks of a KeySchema; `max` is its longest allowed length (2,
+/// or for a GSI with a multi-attribute key 8).
 fn check_key_schema_members(
     elements: Option<&Vec<KeySchemaElement>>,
     path: &str,
+    max: usize,
     v: &mut Violations,
 ) {
     let Some(elements) = elements else {
@@ -365,11 +409,11 @@ fn check_key_schema_members(
             "Member must have length greater than or equal to 1",
         );
     }
-    if elements.len() > 2 {
+    if elements.len() > max {
         v.push(
             &format!("'{}'", render_key_schema(elements)),
             path,
-            "Member must have length less than or equal to 2",
+            &format!("Member must have length less than or equal to {max}"),
         );
     }
     for (i, e) in elements.iter().enumerate() {
@@ -482,7 +526,7 @@ fn projection(p: Option<&crate::api::types::Projection>, index: &str) -> ApiResu
 fn validate_create(input: CreateTableInput) -> ApiResult<TableMeta> {
     let mut v = Violations::new();
     v.table_name(input.table_name.as_deref(), "tableName");
-    check_key_schema_members(input.key_schema.as_ref(), "keySchema", &mut v);
+    check_key_schema_members(input.key_schema.as_ref(), "keySchema", 2, &mut v);
     let defs = match &input.attribute_definitions {
         Some(d) => attribute_definitions(d, &mut v),
         None => {
@@ -518,7 +562,7 @@ fn validate_create(input: CreateTableInput) -> ApiResult<TableMeta> {
             )));
         }
     }
-    let key = key_schema(&elements, &defs, None)?;
+    let key = key_schema(&elements, &defs, None, false)?;
 
     let billing = match (input.billing_mode.as_deref(), &input.provisioned_throughput) {
         (Some("PAY_PER_REQUEST"), Some(_)) => {
@@ -653,6 +697,7 @@ pub(super) fn index_meta(
     check_key_schema_members(
         index.key_schema.as_ref(),
         &format!("{which}.member.keySchema"),
+        if global { 2 * MAX_KEY_ATTRIBUTES } else { 2 },
         &mut v,
     );
     v.finish()?;
@@ -661,6 +706,7 @@ pub(super) fn index_meta(
         index.key_schema.as_deref().unwrap_or_default(),
         defs,
         Some(&name),
+        global,
     )?;
     let projection = projection(index.projection.as_ref(), &name)?;
     let provisioned = match (global, billing, &index.provisioned_throughput) {

@@ -138,8 +138,8 @@ fn legacy_filters_and_key_conditions() {
         Ok(false)
     );
     let key = KeyNames {
-        partition: "p".into(),
-        sort: Some("c".into()),
+        partition: vec!["p".into()],
+        sort: vec!["c".into()],
     };
     let kc = |pairs: &[(&str, &str, Vec<AttributeValue>)]| {
         let m: BTreeMap<String, LegacyCondition> = pairs

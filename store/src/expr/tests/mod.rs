@@ -134,8 +134,8 @@ impl Req {
 
     fn key(&self, text: &str) -> Result<KeyCondition, String> {
         let key = KeyNames {
-            partition: "p".into(),
-            sort: Some("c".into()),
+            partition: vec!["p".into()],
+            sort: vec!["c".into()],
         };
         let mut r = self.resolver()?;
         let k = r.key_condition(text, &key).map_err(|e| e.0)?;

@@ -131,8 +131,8 @@ fn redundant_parentheses_are_rejected_but_single_ones_allowed() {
         );
     }
     let k = KeyNames {
-        partition: "p".into(),
-        sort: Some("c".into()),
+        partition: vec!["p".into()],
+        sort: vec!["c".into()],
     };
     let kr = vals(&[(":p", s("x")), (":c", n(3))]);
     let mut res = kr.resolver().unwrap_or_else(|e| panic!("{e}"));
