@@ -41,7 +41,7 @@ use http::StatusCode;
 use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 use tower::{Layer, Service, ServiceExt};
 
-use crate::result_cache::{QueryCache, ReadTag, StorageMetrics};
+use crate::result_cache::{partition_tag, QueryCache, ReadTag, StorageMetrics};
 use crate::schemas::{KeySchemas, TableKeys};
 
 #[derive(Clone)]
@@ -479,7 +479,8 @@ pub fn canonical_query(input: &QueryInput, keys: &TableKeys) -> Option<(Bytes, R
     let (partition, sort) = keys.target(input.index_name.as_deref())?;
     let resolved = ferrodyn_store::ops::resolve_query(input, &KeyNames { partition, sort }).ok()?;
     let key_condition = resolved.key.as_ref()?;
-    let value = Bytes::from(serde_json::to_vec(&key_condition.partition_value).ok()?);
+    let values: Vec<&AttributeValue> = key_condition.partition_values.iter().collect();
+    let value = partition_tag(&values)?;
     let start = match &input.exclusive_start_key {
         Some(k) => Some(serde_json::to_string(k).ok()?),
         None => None,
@@ -541,8 +542,8 @@ mod tests {
             sort: Some("sk".into()),
             indexes: Some(vec![IndexKeys {
                 name: "g".into(),
-                partition: "gp".into(),
-                sort: None,
+                partition: vec!["gp".into()],
+                sort: Vec::new(),
             }]),
         }
     }
@@ -577,7 +578,7 @@ mod tests {
             ReadTag::Partition {
                 table: "t".into(),
                 index: None,
-                value: Bytes::from_static(br#"{"S":"a"}"#),
+                value: Bytes::from_static(br#"[{"S":"a"}]"#),
             }
         );
     }

@@ -42,11 +42,18 @@ pub enum ReadTag {
     Partition {
         table: String,
         index: Option<String>,
-        /// The partition key value in canonical DynamoDB JSON.
+        /// The partition, as [`partition_tag`] names it.
         value: Bytes,
     },
     /// A Scan of the table or of one of its indexes.
     Table { table: String },
+}
+
+/// A partition's name in tags: its partition key values (one per partition
+/// attribute, in key order) in canonical DynamoDB JSON, so equal values are
+/// equal bytes whether they come from a request or from an item.
+pub fn partition_tag(values: &[&AttributeValue]) -> Option<Bytes> {
+    serde_json::to_vec(values).ok().map(Bytes::from)
 }
 
 /// The per-table counters.
@@ -247,11 +254,11 @@ impl QueryCache {
         };
     }
 
-    fn bump_partition(&self, table: &str, index: Option<&str>, value: &AttributeValue) {
-        match serde_json::to_vec(value) {
-            Ok(bytes) => self.bump(&Counter::Stripe(self.stripe(table, index, &bytes))),
+    fn bump_partition(&self, table: &str, index: Option<&str>, values: &[&AttributeValue]) {
+        match partition_tag(values) {
+            Some(bytes) => self.bump(&Counter::Stripe(self.stripe(table, index, &bytes))),
             // Cannot name the partition: every partition of its kind goes.
-            Err(_) => {
+            None => {
                 let gens = self.table(table);
                 self.bump(&match index {
                     None => Counter::Base(gens),
@@ -269,7 +276,7 @@ impl QueryCache {
         match partitions {
             Some(values) => values
                 .iter()
-                .for_each(|v| self.bump_partition(table, None, v)),
+                .for_each(|v| self.bump_partition(table, None, &[v])),
             None => self.bump(&Counter::Base(gens.clone())),
         }
         self.bump(&Counter::Indexes(gens.clone()));
@@ -298,7 +305,7 @@ impl QueryCache {
             return;
         };
         match schema.partition_of(keys) {
-            Some(v) => self.bump_partition(table, None, v),
+            Some(v) => self.bump_partition(table, None, &[v]),
             None => self.bump(&Counter::Base(gens.clone())),
         }
         match (&schema.indexes, images) {
@@ -308,8 +315,8 @@ impl QueryCache {
                     for image in images.into_iter().flatten() {
                         // An image without the index's partition key is not
                         // in the index (sparse index): nothing to invalidate.
-                        if let Some(v) = image.get(&index.partition) {
-                            self.bump_partition(table, Some(&index.name), v);
+                        if let Some(values) = index.partition_of(image) {
+                            self.bump_partition(table, Some(&index.name), &values);
                         }
                     }
                 }
@@ -363,7 +370,7 @@ mod tests {
         ReadTag::Partition {
             table: "t".into(),
             index: index.map(str::to_owned),
-            value: Bytes::from(serde_json::to_vec(&s(v)).expect("json")),
+            value: partition_tag(&[&s(v)]).expect("json"),
         }
     }
 
@@ -373,8 +380,8 @@ mod tests {
             sort: None,
             indexes: Some(vec![IndexKeys {
                 name: "g".into(),
-                partition: "gp".into(),
-                sort: None,
+                partition: vec!["gp".into()],
+                sort: Vec::new(),
             }]),
         }
     }
@@ -448,6 +455,38 @@ mod tests {
         assert!(!hit(&c, b"x"));
         assert!(!hit(&c, b"y"));
         assert!(hit(&c, b"z"));
+    }
+
+    #[test]
+    fn a_multi_attribute_index_partition_is_named_by_all_its_values() {
+        let c = cache();
+        let schema = TableKeys {
+            partition: "pk".into(),
+            sort: None,
+            indexes: Some(vec![IndexKeys {
+                name: "m".into(),
+                partition: vec!["a".into(), "b".into()],
+                sort: Vec::new(),
+            }]),
+        };
+        let tag = |a: &str, b: &str| ReadTag::Partition {
+            table: "t".into(),
+            index: Some("m".into()),
+            value: partition_tag(&[&s(a), &s(b)]).expect("json"),
+        };
+        fill(&c, b"xy", &tag("x", "y"));
+        fill(&c, b"xz", &tag("x", "z"));
+        let old = item(&[("pk", "k"), ("a", "x"), ("b", "y")]);
+        // Only `a` present in the new image: the item left the index.
+        let new = item(&[("pk", "k"), ("a", "x")]);
+        c.invalidate_change(
+            "t",
+            &item(&[("pk", "k")]),
+            Some([Some(&old), Some(&new)]),
+            Some(&schema),
+        );
+        assert!(!hit(&c, b"xy"));
+        assert!(hit(&c, b"xz"));
     }
 
     #[test]

@@ -37,11 +37,22 @@ pub struct TableKeys {
     pub indexes: Option<Vec<IndexKeys>>,
 }
 
+/// A secondary index's key attributes, in key order (a GSI's key may have
+/// up to four partition and four sort attributes; an LSI's, one of each).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexKeys {
     pub name: String,
-    pub partition: String,
-    pub sort: Option<String>,
+    pub partition: Vec<String>,
+    pub sort: Vec<String>,
+}
+
+impl IndexKeys {
+    /// The index partition `item` belongs to (its partition attributes'
+    /// values, in key order); `None` if it lacks one, and so is not in the
+    /// index.
+    pub fn partition_of<'a>(&self, item: &'a Item) -> Option<Vec<&'a AttributeValue>> {
+        self.partition.iter().map(|n| item.get(n)).collect()
+    }
 }
 
 impl TableKeys {
@@ -58,10 +69,14 @@ impl TableKeys {
         keys.get(&self.partition)
     }
 
-    /// The key attributes of the table (`None`) or of the named index.
-    pub fn target(&self, index: Option<&str>) -> Option<(String, Option<String>)> {
+    /// The partition and sort attributes of the table (`None`) or of the
+    /// named index, in key order.
+    pub fn target(&self, index: Option<&str>) -> Option<(Vec<String>, Vec<String>)> {
         match index {
-            None => Some((self.partition.clone(), self.sort.clone())),
+            None => Some((
+                vec![self.partition.clone()],
+                self.sort.iter().cloned().collect(),
+            )),
             Some(name) => self
                 .indexes
                 .as_ref()?
@@ -92,8 +107,8 @@ impl KeySchemas {
                 let meta = store.engine().table(table)?;
                 let index = |i: &ferrodyn_store::model::table::IndexMeta| IndexKeys {
                     name: i.name.clone(),
-                    partition: i.key.partition.name.clone(),
-                    sort: i.key.sort.as_ref().map(|s| s.name.clone()),
+                    partition: i.key.partition_attrs().map(|a| a.name.clone()).collect(),
+                    sort: i.key.sort_attrs().map(|a| a.name.clone()).collect(),
                 };
                 Some(Arc::new(TableKeys {
                     partition: meta.key.partition.name.clone(),
@@ -177,30 +192,39 @@ struct KeyElement {
     key_type: String,
 }
 
-/// One HASH and at most one RANGE element, or `None`.
-fn key_pair(elements: &[KeyElement]) -> Option<(String, Option<String>)> {
-    let mut hash = elements.iter().filter(|e| e.key_type == "HASH");
-    let mut range = elements.iter().filter(|e| e.key_type == "RANGE");
-    let partition = hash.next()?.attribute_name.clone();
-    let sort = range.next().map(|e| e.attribute_name.clone());
-    if hash.next().is_some() || range.next().is_some() {
-        return None;
+/// The HASH and RANGE attributes, in the order listed (which is key order
+/// for multi-attribute keys); `None` without a HASH element or with an
+/// element type this proxy does not know.
+fn key_attrs(elements: &[KeyElement]) -> Option<(Vec<String>, Vec<String>)> {
+    let mut partition = Vec::new();
+    let mut sort = Vec::new();
+    for e in elements {
+        match e.key_type.as_str() {
+            "HASH" => partition.push(e.attribute_name.clone()),
+            "RANGE" => sort.push(e.attribute_name.clone()),
+            _ => return None,
+        }
     }
-    Some((partition, sort))
+    (!partition.is_empty()).then_some((partition, sort))
 }
 
 fn parse_description(body: &[u8]) -> Option<TableKeys> {
     let out: DescribeOutput = serde_json::from_slice(body).ok()?;
-    let (partition, sort) = key_pair(&out.table.key_schema)?;
-    // An index whose key this proxy cannot represent makes every index of
-    // the table "unknown": changes then invalidate all index entries.
+    let (mut partition, mut sort) = key_attrs(&out.table.key_schema)?;
+    // A table's key has one attribute of each kind.
+    if partition.len() != 1 || sort.len() > 1 {
+        return None;
+    }
+    let (partition, sort) = (partition.pop()?, sort.pop());
+    // An index whose key this proxy cannot read makes every index of the
+    // table "unknown": changes then invalidate all index entries.
     let indexes = out
         .table
         .local_secondary_indexes
         .iter()
         .chain(&out.table.global_secondary_indexes)
         .map(|i| {
-            key_pair(&i.key_schema).map(|(partition, sort)| IndexKeys {
+            key_attrs(&i.key_schema).map(|(partition, sort)| IndexKeys {
                 name: i.index_name.clone(),
                 partition,
                 sort,
@@ -256,14 +280,28 @@ mod tests {
         let keys = parse_description(body).expect("parses");
         assert_eq!(keys.partition, "pk");
         assert_eq!(keys.sort.as_deref(), Some("sk"));
-        assert_eq!(keys.target(Some("g")), Some(("gp".to_owned(), None)));
+        assert_eq!(
+            keys.target(Some("g")),
+            Some((vec!["gp".to_owned()], vec![]))
+        );
         assert_eq!(keys.target(Some("nope")), None);
     }
 
     #[test]
-    fn unrepresentable_index_key_makes_indexes_unknown() {
+    fn multi_attribute_index_keys_keep_their_order() {
         let body = br#"{"Table":{"KeySchema":[{"AttributeName":"pk","KeyType":"HASH"}],
-            "GlobalSecondaryIndexes":[{"IndexName":"g","KeySchema":[{"AttributeName":"a","KeyType":"HASH"},{"AttributeName":"b","KeyType":"HASH"}]}]}}"#;
+            "GlobalSecondaryIndexes":[{"IndexName":"g","KeySchema":[{"AttributeName":"b","KeyType":"HASH"},{"AttributeName":"a","KeyType":"HASH"},{"AttributeName":"s","KeyType":"RANGE"}]}]}}"#;
+        let keys = parse_description(body).expect("parses");
+        assert_eq!(
+            keys.target(Some("g")),
+            Some((vec!["b".to_owned(), "a".to_owned()], vec!["s".to_owned()]))
+        );
+    }
+
+    #[test]
+    fn unknown_key_element_makes_indexes_unknown() {
+        let body = br#"{"Table":{"KeySchema":[{"AttributeName":"pk","KeyType":"HASH"}],
+            "GlobalSecondaryIndexes":[{"IndexName":"g","KeySchema":[{"AttributeName":"a","KeyType":"SIDEWAYS"}]}]}}"#;
         let keys = parse_description(body).expect("parses");
         assert_eq!(keys.indexes, None);
     }

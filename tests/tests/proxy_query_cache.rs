@@ -647,3 +647,93 @@ async fn a_dropped_table_serves_no_old_query_results() {
     assert!(query(&client, "dropped", "a").await.is_empty());
     assert!(scan(&client, "dropped").await.is_empty());
 }
+
+/// Index partition (h1, h2) of the multi-attribute GSI `by_pair`, sorted.
+async fn query_pair(client: &Client, h1: &str, h2: i64) -> Vec<String> {
+    let out = client
+        .query()
+        .table_name("pairs")
+        .index_name("by_pair")
+        .key_condition_expression("h1 = :a AND h2 = :b")
+        .expression_attribute_values(":a", s(h1))
+        .expression_attribute_values(":b", n(h2))
+        .send()
+        .await
+        .expect("pair query");
+    let mut v = values(out.items.unwrap_or_default());
+    v.sort();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_change_moving_an_item_between_multi_attribute_index_partitions_invalidates_both() {
+    let store = TestStore::start().await;
+    let proxy = TestProxy::in_front_of(&store.endpoint()).await;
+    let (direct, cached) = (store.client(), proxy.client());
+    let element = |name: &str, t: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(t)
+            .build()
+            .expect("key element")
+    };
+    let attr = |name: &str, t: ScalarAttributeType| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(t)
+            .build()
+            .expect("attribute definition")
+    };
+    direct
+        .create_table()
+        .table_name("pairs")
+        .key_schema(element("p", KeyType::Hash))
+        .attribute_definitions(attr("p", ScalarAttributeType::S))
+        .attribute_definitions(attr("h1", ScalarAttributeType::S))
+        .attribute_definitions(attr("h2", ScalarAttributeType::N))
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name("by_pair")
+                .key_schema(element("h1", KeyType::Hash))
+                .key_schema(element("h2", KeyType::Hash))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()
+                .expect("gsi"),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .expect("create table");
+    let put_pair = |p: &'static str, h1: &'static str, h2: i64, v: &'static str| {
+        let direct = direct.clone();
+        async move {
+            direct
+                .put_item()
+                .table_name("pairs")
+                .item("p", s(p))
+                .item("h1", s(h1))
+                .item("h2", n(h2))
+                .item("v", s(v))
+                .send()
+                .await
+                .expect("put");
+        }
+    };
+    put_pair("a", "x", 1, "a").await;
+    put_pair("b", "x", 3, "b").await;
+    assert_eq!(query_pair(&cached, "x", 1).await, strings(&["a"]));
+    assert!(query_pair(&cached, "x", 2).await.is_empty());
+    assert_eq!(query_pair(&cached, "x", 3).await, strings(&["b"]));
+    // Straight to the store: (x, 1) → (x, 2), seen on the feed.
+    put_pair("a", "x", 2, "a").await;
+    until(Vec::new(), || query_pair(&cached, "x", 1)).await;
+    until(strings(&["a"]), || query_pair(&cached, "x", 2)).await;
+    // (x, 3) shares h1 but is another partition: still cached.
+    let before = hits(&proxy, "Query").await;
+    assert_eq!(query_pair(&cached, "x", 3).await, strings(&["b"]));
+    assert_eq!(hits(&proxy, "Query").await, before + 1.0);
+}
