@@ -11,8 +11,8 @@ use crate::client::Client;
 use crate::driver::{self, Pacing, PhaseSpec, Workload};
 use crate::keys::{Distribution, DistributionKind};
 use crate::report::{self, TargetResult};
-use crate::sigv4::Signer;
 use crate::workload::{Mix, Shape, Ycsb};
+use ferrodyn_store::auth::sigv4::{self, Signer};
 
 /// Load generator for DynamoDB-API endpoints (Ferrodyn's store and proxy,
 /// DynamoDB Local, ScyllaDB Alternator, ...).
@@ -348,12 +348,7 @@ fn signer(args: &Args, url: &str) -> anyhow::Result<Signer> {
 pub fn region_of(url: &str) -> String {
     url.parse::<http::Uri>()
         .ok()
-        .and_then(|u| {
-            let host = u.host()?.to_owned();
-            let rest = host.strip_prefix("dynamodb.")?;
-            let (region, _) = rest.split_once('.')?;
-            Some(region.to_owned())
-        })
+        .and_then(|u| sigv4::aws_region_of_host(u.host()?))
         .unwrap_or_else(|| "us-east-1".to_owned())
 }
 

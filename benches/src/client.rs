@@ -27,7 +27,7 @@ use hyper_util::rt::TokioExecutor;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 
-use crate::sigv4::{self, Signer};
+use ferrodyn_store::auth::sigv4::{self, Signer};
 
 /// Why a request did not succeed, named for error counts.
 #[derive(Debug, Clone, PartialEq, Eq)]

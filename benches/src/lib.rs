@@ -9,7 +9,6 @@
 //!   request bodies.
 //! * [`client`] — the pooled hyper client and failure classification by
 //!   `__type`.
-//! * [`sigv4`] — AWS Signature Version 4 request signing.
 //! * [`stats`] — per-operation HdrHistograms and error counts.
 //! * [`driver`] — table setup, load phase, closed- and open-loop phases.
 //! * [`report`] — text, JSON and CSV reports; compare-mode ratios.
@@ -25,6 +24,5 @@ pub mod keys;
 pub mod plot;
 pub mod report;
 pub mod rng;
-pub mod sigv4;
 pub mod stats;
 pub mod workload;

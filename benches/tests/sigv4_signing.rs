@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use ferrodyn_bench::client::Client;
-use ferrodyn_bench::sigv4::Signer;
+use ferrodyn_store::auth::sigv4::Signer;
 use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;

@@ -1,7 +1,9 @@
 //! The admin endpoint, on its own port: `/metrics` (Prometheus text format),
-//! `/healthz` (the process is up), `/readyz` (the upstream answers) and
-//! `/insights` (the hottest keys of each table as JSON; `?top=N`, default
-//! 10, at most 64).
+//! `/healthz` (the process is up), `/insights` (the hottest keys of each
+//! table as JSON; `?top=N`, default 10, at most 64) and `/readyz`: ready when the upstream
+//! accepts connections and the change feed is connected (or the upstream is
+//! known to offer none, so entries expire by TTL only); otherwise 503 with
+//! the reason.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -22,8 +24,12 @@ use crate::stack::Stack;
 pub enum Readiness {
     /// The embedded store is in this process: ready once serving.
     Embedded,
-    /// A remote upstream: ready when its address accepts connections.
-    Remote(String),
+    /// A remote upstream: ready when its address (`host:port`) accepts
+    /// connections and `feed` says the change feed is followed.
+    Remote {
+        address: String,
+        feed: crate::invalidation::Metrics,
+    },
 }
 
 pub async fn run(
@@ -98,13 +104,19 @@ async fn answer(
         "/healthz" => text(StatusCode::OK, b"ok\n".to_vec()),
         "/readyz" => match readiness {
             Readiness::Embedded => text(StatusCode::OK, b"ready\n".to_vec()),
-            Readiness::Remote(addr) => match tokio::net::TcpStream::connect(addr.as_str()).await {
-                Ok(_) => text(StatusCode::OK, b"ready\n".to_vec()),
-                Err(e) => text(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    format!("upstream unreachable: {e}\n").into_bytes(),
-                ),
-            },
+            Readiness::Remote { address, feed } => {
+                match tokio::net::TcpStream::connect(address.as_str()).await {
+                    Err(e) => text(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        format!("upstream unreachable: {e}\n").into_bytes(),
+                    ),
+                    Ok(_) if !feed.feed_ready() => text(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        b"change feed not connected yet\n".to_vec(),
+                    ),
+                    Ok(_) => text(StatusCode::OK, b"ready\n".to_vec()),
+                }
+            }
         },
         _ => text(StatusCode::NOT_FOUND, b"not found\n".to_vec()),
     }

@@ -6,8 +6,13 @@
 //! * Embedded store: an in-process subscription (woken by every commit).
 //! * Remote `ferrodyn-store`: the long-polling `FerrodynFeed_20261124.GetChanges`
 //!   extension operation.
-//! * Other upstreams (no feed): a warning is logged once and the caches rely
-//!   on their TTLs.
+//! * Other upstreams (no Ferrodyn feed: DynamoDB, Alternator, moto):
+//!   [`follow_remote`] returns, and the caller follows the standard DynamoDB
+//!   Streams API instead (`crate::streams_follower`).
+//!
+//! Every feed reports through [`Metrics`]: records received, the lag from a
+//! change's commit to its invalidation, and whether it is connected (or
+//! known to be TTL-only), which `/readyz` reads.
 //!
 //! Each change invalidates the item, the base-table partition's query
 //! results, every Scan of the table, and the index partitions the item left
@@ -22,11 +27,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use ferrodyn_store::api::Operation;
 use ferrodyn_store::model::value::Item;
-use ferrodyn_store::server::BackendRequest;
 use ferrodyn_store::Store;
-use prometheus::{IntCounter, IntGauge, Registry};
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge, Registry};
 use serde::Deserialize;
 
 use crate::cache::ItemCache;
@@ -39,6 +42,10 @@ pub struct Metrics {
     pub changes: IntCounter,
     pub tables_dropped: IntCounter,
     pub connected: IntGauge,
+    /// 1 when the upstream offers no change feed usable for any table:
+    /// entries expire by TTL only (the proxy is still ready).
+    pub ttl_only: IntGauge,
+    pub lag: Histogram,
 }
 
 impl Metrics {
@@ -55,14 +62,48 @@ impl Metrics {
             "proxy_change_feed_connected",
             "1 while the change feed is followed",
         )?;
+        let ttl_only = IntGauge::new(
+            "proxy_change_feed_ttl_only",
+            "1 when the upstream has no usable change feed: cache entries expire by TTL only",
+        )?;
+        let lag = Histogram::with_opts(
+            HistogramOpts::new(
+                "proxy_feed_lag_seconds",
+                "Time from a change's commit (as the feed reports it) to its invalidation",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+                60.0,
+            ]),
+        )?;
         registry.register(Box::new(changes.clone()))?;
         registry.register(Box::new(tables_dropped.clone()))?;
         registry.register(Box::new(connected.clone()))?;
+        registry.register(Box::new(ttl_only.clone()))?;
+        registry.register(Box::new(lag.clone()))?;
         Ok(Metrics {
             changes,
             tables_dropped,
             connected,
+            ttl_only,
+            lag,
         })
+    }
+
+    /// Record the lag of a change committed at `created_ms` (milliseconds
+    /// since the Unix epoch, by the upstream's clock: skew shows up here).
+    pub fn observe_lag(&self, created_ms: u64) {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        self.lag
+            .observe(now_ms.saturating_sub(created_ms) as f64 / 1000.0);
+    }
+
+    /// Whether `/readyz` may say ready as far as the feed is concerned.
+    pub fn feed_ready(&self) -> bool {
+        self.connected.get() == 1 || self.ttl_only.get() == 1
     }
 }
 
@@ -146,6 +187,7 @@ pub async fn follow_embedded(store: Store, targets: Targets, metrics: Metrics) {
                 for r in &records {
                     if let Some(table) = names.get(&r.table_id) {
                         targets.change_images(table, &r.keys, r.old.as_ref(), r.new.as_ref());
+                        metrics.observe_lag(r.time_ms);
                     }
                 }
                 metrics.changes.inc_by(records.len() as u64);
@@ -168,6 +210,8 @@ pub async fn follow_embedded(store: Store, targets: Targets, metrics: Metrics) {
 struct FeedChange {
     table_name: String,
     keys: Item,
+    /// Absent from stores older than the field.
+    created_at_ms: Option<u64>,
     /// Absent from stores that predate images in the feed.
     #[serde(default)]
     old_image: Option<Item>,
@@ -187,38 +231,48 @@ struct FeedResponse {
     lost_tables: Vec<String>,
 }
 
+/// Why a poll of the Ferrodyn feed failed.
+enum PollError {
+    /// The upstream answered, but not as a Ferrodyn store: it has no feed.
+    NoFeed(String),
+    /// Unreachable, or a transient error: try again.
+    Failed(String),
+}
+
 async fn poll(
     upstream: &HttpUpstream,
     cursor: Option<u64>,
     wait_ms: u64,
-) -> Result<FeedResponse, String> {
+) -> Result<FeedResponse, PollError> {
     let body = match cursor {
         Some(c) => format!(r#"{{"Cursor":{c},"WaitMs":{wait_ms},"Limit":1000}}"#),
         None => "{}".to_owned(),
     };
-    let mut headers = http::HeaderMap::new();
-    headers.insert(
-        "x-amz-target",
-        http::HeaderValue::from_static("FerrodynFeed_20261124.GetChanges"),
-    );
-    headers.insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/x-amz-json-1.0"),
-    );
+    let timeout = Duration::from_millis(wait_ms) + Duration::from_secs(30);
     let resp = upstream
-        .forward(BackendRequest {
-            op: Operation::GetChanges,
-            headers,
-            body: Bytes::from(body),
-        })
-        .await;
-    if !resp.status.is_success() {
-        return Err(String::from_utf8_lossy(&resp.body).into_owned());
+        .call(
+            "FerrodynFeed_20261124.GetChanges",
+            Bytes::from(body),
+            timeout,
+        )
+        .await
+        .map_err(|e| PollError::Failed(e.to_string()))?;
+    let text = || String::from_utf8_lossy(&resp.body).into_owned();
+    // DynamoDB and Alternator answer UnknownOperationException; other
+    // endpoints (moto) answer an HTML 500 or something that is not JSON.
+    let json = serde_json::from_slice::<serde::de::IgnoredAny>(&resp.body).is_ok();
+    if !json || text().contains("UnknownOperationException") {
+        return Err(PollError::NoFeed(text()));
     }
-    serde_json::from_slice(&resp.body).map_err(|e| e.to_string())
+    if !resp.status.is_success() {
+        return Err(PollError::Failed(text()));
+    }
+    serde_json::from_slice(&resp.body).map_err(|e| PollError::NoFeed(e.to_string()))
 }
 
-/// Follow a remote store's change feed, reconnecting on errors.
+/// Follow a remote store's change feed, reconnecting on errors. Returns
+/// only if the upstream turns out to have no Ferrodyn change feed (it is
+/// not a `ferrodyn-store`): the caller then follows DynamoDB Streams.
 pub async fn follow_remote(upstream: HttpUpstream, targets: Targets, metrics: Metrics) {
     let mut cursor: Option<u64> = None;
     let mut tables: BTreeMap<String, u32> = BTreeMap::new();
@@ -236,6 +290,9 @@ pub async fn follow_remote(upstream: HttpUpstream, targets: Targets, metrics: Me
                     } else {
                         targets.change_images(&c.table_name, &c.keys, old, new);
                     }
+                    if let Some(ms) = c.created_at_ms {
+                        metrics.observe_lag(ms);
+                    }
                 }
                 metrics.changes.inc_by(feed.changes.len() as u64);
                 let mut dropped: Vec<&String> = feed.lost_tables.iter().collect();
@@ -252,12 +309,16 @@ pub async fn follow_remote(upstream: HttpUpstream, targets: Targets, metrics: Me
                 tables = feed.tables;
                 cursor = Some(feed.next_cursor);
             }
-            Err(e) => {
+            Err(PollError::NoFeed(answer)) => {
                 metrics.connected.set(0);
-                if e.contains("UnknownOperationException") {
-                    tracing::warn!("the upstream has no Ferrodyn change feed: cache entries for writes made elsewhere expire by TTL only");
-                    return;
-                }
+                tracing::info!(
+                    answer = %answer.chars().take(200).collect::<String>(),
+                    "the upstream has no Ferrodyn change feed"
+                );
+                return;
+            }
+            Err(PollError::Failed(e)) => {
+                metrics.connected.set(0);
                 failures = failures.saturating_add(1);
                 if failures == 1 {
                     tracing::warn!(error = %e, "change feed interrupted; retrying");

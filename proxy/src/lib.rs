@@ -3,8 +3,9 @@
 //!
 //! With no upstream it is the full database in one process: the store is
 //! embedded and called in-process. With `--upstream URL` it forwards to a
-//! remote endpoint (a `ferrodyn-store`, or anything speaking the DynamoDB
-//! API without request signing).
+//! remote endpoint over http or https: a `ferrodyn-store`, or a foreign
+//! DynamoDB-API engine (DynamoDB itself, ScyllaDB Alternator), re-signing
+//! requests with its own credentials when it has some.
 //!
 //! Built so far: the item cache for GetItem and BatchGetItem (coherent with
 //! every write made through this proxy, misses coalesced, written items
@@ -12,10 +13,9 @@
 //! keyed by the canonical request, tagged with the partitions they read),
 //! invalidation from the store's change log (in-process when embedded, the
 //! long-polling change feed when remote, with old and new images so index
-//! partitions are invalidated exactly), key schemas learned from any
-//! upstream with DescribeTable, metrics and the admin endpoint. Not built
-//! yet: the DynamoDB Streams path for foreign upstreams, and SigV4
-//! re-signing for AWS upstreams.
+//! partitions are invalidated exactly; the DynamoDB Streams API for foreign
+//! upstreams), key schemas learned from any upstream with DescribeTable,
+//! metrics and the admin endpoint.
 //!
 //! # Layout
 //!
@@ -26,12 +26,16 @@
 //!   (tags and leases).
 //! * [`item_cache`] — the item-cache / write-through layer; [`cache`] its storage.
 //! * [`schemas`] — tables' key schemas (engine catalog, or DescribeTable).
-//! * [`upstream`] — the embedded store or a pooled HTTP client.
+//! * [`upstream`] — the embedded store or a pooled HTTP(S) client that
+//!   re-signs requests.
+//! * [`credentials`] — the proxy's own AWS credentials and region.
 //! * [`invalidation`] — follows the change log and invalidates entries.
+//! * [`streams_follower`] — the same through the DynamoDB Streams API.
 //! * [`admin`] — `/metrics`, `/healthz`, `/readyz`, `/insights`.
 
 pub mod admin;
 pub mod cache;
+pub mod credentials;
 pub mod insights;
 pub mod invalidation;
 pub mod item_cache;
@@ -40,6 +44,7 @@ pub mod query_cache;
 pub mod result_cache;
 pub mod schemas;
 pub mod stack;
+pub mod streams_follower;
 pub mod upstream;
 
 use std::future::Future;
@@ -53,7 +58,8 @@ use tokio::net::TcpListener;
 use crate::cache::ItemCache;
 use crate::result_cache::QueryCache;
 use crate::schemas::KeySchemas;
-use crate::upstream::{HttpUpstream, Upstream};
+use crate::upstream::{Endpoint, HttpUpstream, Upstream, UpstreamError};
+use ferrodyn_store::auth::sigv4::Signer;
 
 /// Configuration of the `ferrodyn` process.
 #[derive(Debug, Clone)]
@@ -68,6 +74,14 @@ pub struct Config {
     pub query_cache_bytes: u64,
     /// Query cache entry lifetime (0 disables the cache).
     pub query_ttl: Duration,
+    /// Where to read DynamoDB Streams when the upstream has no Ferrodyn
+    /// change feed (`None`: derived from `upstream`).
+    pub streams_endpoint: Option<String>,
+    /// Credentials for re-signing forwarded requests.
+    pub credentials: credentials::Setting,
+    /// The signing region (`None`: the upstream host's, else the
+    /// environment's or profile's, else `us-east-1`).
+    pub region: Option<String>,
 }
 
 impl Config {
@@ -79,6 +93,9 @@ impl Config {
             item_ttl: Duration::from_secs(300),
             query_cache_bytes: 64 << 20,
             query_ttl: Duration::from_secs(300),
+            streams_endpoint: None,
+            credentials: credentials::Setting::FromEnvironment,
+            region: None,
         }
     }
 }
@@ -86,8 +103,10 @@ impl Config {
 /// Why the proxy cannot start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("invalid upstream URL {url}: only http:// endpoints are supported")]
+    #[error("invalid upstream URL {url}: use http://host[:port] or https://host[:port]")]
     BadUpstream { url: String },
+    #[error("cannot use the upstream")]
+    Upstream(#[from] UpstreamError),
     #[error("cannot open data directory {path}")]
     Store {
         path: PathBuf,
@@ -108,7 +127,9 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
-    let (upstream, schemas, readiness) = match &config.upstream {
+    let registry = prometheus::Registry::new();
+    let feed_metrics = invalidation::Metrics::register(&registry)?;
+    let (upstream, schemas, readiness, streams) = match &config.upstream {
         None => {
             let store = Store::open(&StoreConfig::new(&config.data_dir)).map_err(|source| {
                 StartError::Store {
@@ -120,31 +141,30 @@ pub async fn run(
                 Upstream::Embedded(store.clone()),
                 KeySchemas::Embedded(store),
                 admin::Readiness::Embedded,
+                None,
             )
         }
         Some(url) => {
-            let uri: http::Uri = url
-                .parse()
-                .map_err(|_| StartError::BadUpstream { url: url.clone() })?;
-            if uri.scheme_str() != Some("http") {
-                return Err(StartError::BadUpstream { url: url.clone() });
-            }
-            let authority = uri
-                .authority()
-                .map(|a| a.to_string())
-                .ok_or_else(|| StartError::BadUpstream { url: url.clone() })?;
-            tracing::warn!(
-                upstream = %url,
-                "no change feed from the upstream yet: writes made elsewhere are seen when cache entries expire"
-            );
+            let endpoint =
+                Endpoint::parse(url).map_err(|_| StartError::BadUpstream { url: url.clone() })?;
+            let signer = signer(&config, &endpoint);
+            let http = HttpUpstream::new(&endpoint, signer.clone())?;
+            let streams_url = config
+                .streams_endpoint
+                .clone()
+                .unwrap_or_else(|| streams_follower::streams_url(&endpoint));
+            let streams = HttpUpstream::new(&Endpoint::parse(&streams_url)?, signer)?;
             (
-                Upstream::Http(Box::new(HttpUpstream::new(uri))),
+                Upstream::Http(Box::new(http)),
                 KeySchemas::remote(),
-                admin::Readiness::Remote(authority),
+                admin::Readiness::Remote {
+                    address: endpoint.socket_address(),
+                    feed: feed_metrics.clone(),
+                },
+                Some(streams),
             )
         }
     };
-    let registry = prometheus::Registry::new();
     let request_metrics = metrics::Metrics::register(&registry)?;
     let cache_metrics = item_cache::Metrics::register(&registry)?;
     let cache = Arc::new(ItemCache::new(config.item_cache_bytes, config.item_ttl));
@@ -154,7 +174,6 @@ pub async fn run(
         config.query_ttl,
         query_metrics.storage.clone(),
     ));
-    let feed_metrics = invalidation::Metrics::register(&registry)?;
     let targets = invalidation::Targets {
         items: cache.clone(),
         queries: queries.clone(),
@@ -166,11 +185,18 @@ pub async fn run(
             targets,
             feed_metrics,
         )),
-        Upstream::Http(http) => tokio::spawn(invalidation::follow_remote(
-            (**http).clone(),
-            targets,
-            feed_metrics,
-        )),
+        Upstream::Http(http) => {
+            let http = (**http).clone();
+            tokio::spawn(async move {
+                // A ferrodyn-store's own feed when it has one (it returns
+                // only if not); the standard Streams API otherwise.
+                invalidation::follow_remote(http.clone(), targets.clone(), feed_metrics.clone())
+                    .await;
+                if let Some(streams) = streams {
+                    streams_follower::follow(http, streams, targets, feed_metrics).await;
+                }
+            })
+        }
     };
     let stack = stack::build(
         upstream,
@@ -207,4 +233,52 @@ pub async fn run(
     }
     result?;
     Ok(())
+}
+
+/// The signer for requests to `endpoint`, if there are credentials (see
+/// [`credentials`]); logs where they came from, or warns when an upstream
+/// that surely checks signatures will get unsigned requests.
+fn signer(config: &Config, endpoint: &Endpoint) -> Option<Arc<Signer>> {
+    let chain = match &config.credentials {
+        credentials::Setting::Unsigned => None,
+        _ => Some(credentials::resolve()),
+    };
+    let resolved = match &config.credentials {
+        credentials::Setting::Unsigned => None,
+        credentials::Setting::Static(c) => Some((c.clone(), None)),
+        credentials::Setting::FromEnvironment => chain
+            .as_ref()
+            .and_then(|r| r.credentials.clone())
+            .map(|(c, source)| (c, Some(source))),
+    };
+    let Some((creds, source)) = resolved else {
+        let aws = ferrodyn_store::auth::sigv4::aws_region_of_host(endpoint.host()).is_some();
+        if aws || endpoint.https {
+            tracing::warn!(
+                upstream = %endpoint.uri,
+                "no AWS credentials found (environment or shared files): requests are forwarded with the client's own signature, which the upstream will reject if it checks them"
+            );
+        }
+        return None;
+    };
+    // An explicit region wins; then the host's, the environment's, the
+    // profile's.
+    let region = config.region.clone().unwrap_or_else(|| {
+        credentials::region(
+            endpoint.host(),
+            chain.as_ref().and_then(|r| r.region.as_deref()),
+        )
+    });
+    tracing::info!(
+        access_key_id = %creds.access_key_id,
+        source = ?source,
+        region = %region,
+        "re-signing upstream requests with the proxy's credentials"
+    );
+    Some(Arc::new(Signer::new(
+        creds.access_key_id,
+        creds.secret_access_key,
+        creds.session_token,
+        region,
+    )))
 }

@@ -1,18 +1,29 @@
 //! The upstream: where requests the caches cannot answer go. Either the
 //! store embedded in this process (called directly, no HTTP) or a remote
-//! DynamoDB-API endpoint reached through a pooled hyper client.
+//! DynamoDB-API endpoint reached through a pooled hyper client, over
+//! `http://` or `https://` (rustls, the system's root certificates).
+//!
+//! With a [`Signer`], every forwarded request is re-signed (SigV4) with the
+//! proxy's own credentials: the client signed for the proxy's host, so its
+//! `Authorization`, `X-Amz-Date` and `X-Amz-Security-Token` cannot be valid
+//! upstream and are dropped. Without one, requests go out as the client sent
+//! them (enough for a `ferrodyn-store`, which checks no signature).
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
-use ferrodyn_store::api::{ApiError, ErrorCode};
+use ferrodyn_store::api::{ApiError, ErrorCode, Operation};
+use ferrodyn_store::auth::sigv4::{self, Signer};
 use ferrodyn_store::server::{Backend, BackendRequest, BackendResponse};
 use ferrodyn_store::Store;
-use http::{header, HeaderValue, Request, StatusCode, Uri};
+use http::{header, HeaderMap, HeaderValue, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -24,25 +35,204 @@ pub enum Upstream {
     Http(Box<HttpUpstream>),
 }
 
-#[derive(Clone)]
-pub struct HttpUpstream {
-    client: Client<HttpConnector, Full<Bytes>>,
-    uri: Uri,
+/// Why an upstream endpoint cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("invalid upstream URL {url}: use http://host[:port] or https://host[:port]")]
+    BadUrl { url: String },
+    #[error("{url}: no trusted root certificates found (install the system's CA certificates)")]
+    NoRootCertificates { url: String },
+    #[error("TLS setup for {url}")]
+    Tls {
+        url: String,
+        #[source]
+        source: rustls::Error,
+    },
 }
 
+/// The upstream did not answer (connection refused or reset, TLS failure,
+/// timeout): as opposed to answering with an error.
+#[derive(Debug, thiserror::Error)]
+#[error("upstream unreachable: {0}")]
+pub struct Unreachable(String);
+
+/// A parsed `http://` or `https://` endpoint URL.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub uri: Uri,
+    pub https: bool,
+}
+
+impl Endpoint {
+    pub fn parse(url: &str) -> Result<Endpoint, UpstreamError> {
+        let bad = || UpstreamError::BadUrl {
+            url: url.to_owned(),
+        };
+        let uri: Uri = url.parse().map_err(|_| bad())?;
+        let https = match uri.scheme_str() {
+            Some("http") => false,
+            Some("https") => true,
+            _ => return Err(bad()),
+        };
+        if uri.host().unwrap_or_default().is_empty() {
+            return Err(bad());
+        }
+        Ok(Endpoint { uri, https })
+    }
+
+    /// The host name, without port (what AWS endpoint names are matched on).
+    pub fn host(&self) -> &str {
+        self.uri.host().unwrap_or_default()
+    }
+
+    /// `host[:port]` as written: the `Host` header, and what is signed.
+    pub fn authority(&self) -> &str {
+        self.uri.authority().map(|a| a.as_str()).unwrap_or_default()
+    }
+
+    /// `host:port` with the scheme's default port filled in, to connect to.
+    pub fn socket_address(&self) -> String {
+        let port = self
+            .uri
+            .port_u16()
+            .unwrap_or(if self.https { 443 } else { 80 });
+        format!("{}:{port}", self.host())
+    }
+}
+
+#[derive(Clone)]
+pub struct HttpUpstream {
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    uri: Uri,
+    host: HeaderValue,
+    signer: Option<Arc<Signer>>,
+    /// Woken when a CreateTable, UpdateTable or DeleteTable passed through
+    /// successfully: the Streams follower looks at the tables again at once.
+    table_changes: Arc<tokio::sync::Notify>,
+}
+
+/// Request headers the proxy never forwards when it re-signs: the client's
+/// signature is for the proxy's host (and its content hash, if any, is
+/// recomputed as part of the new signature).
+const CLIENT_SIGNATURE_HEADERS: [&str; 4] = [
+    "authorization",
+    "x-amz-date",
+    "x-amz-security-token",
+    "x-amz-content-sha256",
+];
+
 impl HttpUpstream {
-    pub fn new(uri: Uri) -> HttpUpstream {
+    /// A pooled client for `endpoint`, signing with `signer` when given.
+    pub fn new(
+        endpoint: &Endpoint,
+        signer: Option<Arc<Signer>>,
+    ) -> Result<HttpUpstream, UpstreamError> {
+        let url = endpoint.uri.to_string();
+        let host = HeaderValue::from_str(endpoint.authority())
+            .map_err(|_| UpstreamError::BadUrl { url: url.clone() })?;
+        // Plain-http upstreams need no trust anchors: skip reading them.
+        let mut roots = rustls::RootCertStore::empty();
+        if endpoint.https {
+            let (added, _ignored) =
+                roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+            if added == 0 {
+                return Err(UpstreamError::NoRootCertificates { url });
+            }
+        }
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|source| UpstreamError::Tls {
+                url: url.clone(),
+                source,
+            })?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
+        connector.enforce_http(false);
+        connector.set_connect_timeout(Some(Duration::from_secs(10)));
+        let connector = HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(connector);
         let client = Client::builder(TokioExecutor::new())
             .pool_max_idle_per_host(256)
             .build(connector);
-        HttpUpstream { client, uri }
+        Ok(HttpUpstream {
+            client,
+            uri: endpoint.uri.clone(),
+            host,
+            signer,
+            table_changes: Arc::default(),
+        })
+    }
+
+    /// Notified after each table-management request that succeeded.
+    pub fn table_changes(&self) -> Arc<tokio::sync::Notify> {
+        self.table_changes.clone()
+    }
+
+    /// Whether requests are re-signed.
+    pub fn signs(&self) -> bool {
+        self.signer.is_some()
     }
 
     pub async fn forward(&self, req: BackendRequest) -> BackendResponse {
-        let mut builder = Request::post(self.uri.clone());
-        for (name, value) in &req.headers {
+        let target = match req.headers.get("x-amz-target") {
+            Some(t) => t.clone(),
+            None => match HeaderValue::from_str(&format!("DynamoDB_20120810.{}", req.op.name())) {
+                Ok(v) => v,
+                Err(e) => return upstream_error(&e),
+            },
+        };
+        let manages_tables = matches!(
+            req.op,
+            Operation::CreateTable | Operation::UpdateTable | Operation::DeleteTable
+        );
+        match self.send(target, &req.headers, req.body).await {
+            Ok(r) => {
+                if manages_tables && r.status.is_success() {
+                    // A stored permit: the follower sees it even if busy now.
+                    self.table_changes.notify_one();
+                }
+                r
+            }
+            Err(e) => upstream_error(&e),
+        }
+    }
+
+    /// Send one request with `X-Amz-Target: target` (e.g. a Streams
+    /// operation) and a JSON body, as the proxy itself, giving up after
+    /// `timeout`.
+    pub async fn call(
+        &self,
+        target: &'static str,
+        body: Bytes,
+        timeout: Duration,
+    ) -> Result<BackendResponse, Unreachable> {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-amz-json-1.0"),
+        );
+        let send = self.send(HeaderValue::from_static(target), &headers, body);
+        tokio::time::timeout(timeout, send)
+            .await
+            .map_err(|_| Unreachable(format!("no answer within {timeout:?}")))?
+    }
+
+    async fn send(
+        &self,
+        target: HeaderValue,
+        headers: &HeaderMap,
+        body: Bytes,
+    ) -> Result<BackendResponse, Unreachable> {
+        let mut builder = Request::post(self.uri.clone())
+            .header(header::HOST, self.host.clone())
+            .header("x-amz-target", target.clone());
+        for (name, value) in headers {
             // The body is forwarded decompressed; hop-by-hop and framing
             // headers are the client connection's own.
             if name == header::HOST
@@ -52,33 +242,62 @@ impl HttpUpstream {
                 || name == header::TRANSFER_ENCODING
                 // The front end compresses responses itself.
                 || name == header::ACCEPT_ENCODING
+                || name == "x-amz-target"
+            {
+                continue;
+            }
+            if self.signer.is_some()
+                && (name == header::CONTENT_TYPE
+                    || CLIENT_SIGNATURE_HEADERS.contains(&name.as_str()))
             {
                 continue;
             }
             builder = builder.header(name, value);
         }
-        if !req.headers.contains_key("x-amz-target") {
-            if let Ok(v) = HeaderValue::from_str(&format!("DynamoDB_20120810.{}", req.op.name())) {
-                builder = builder.header("x-amz-target", v);
+        if let Some(signer) = &self.signer {
+            let host = self.host.to_str().unwrap_or_default();
+            let target = String::from_utf8_lossy(target.as_bytes());
+            let signed = signer.sign(host, &target, &body, &sigv4::now());
+            builder = builder
+                .header(header::CONTENT_TYPE, "application/x-amz-json-1.0")
+                .header("x-amz-date", signed.amz_date)
+                .header(header::AUTHORIZATION, signed.authorization);
+            if let Some(token) = signed.security_token {
+                builder = builder.header("x-amz-security-token", token);
             }
         }
-        let request = match builder.body(Full::new(req.body)) {
-            Ok(r) => r,
-            Err(e) => return upstream_error(&e),
-        };
-        let response = match self.client.request(request).await {
-            Ok(r) => r,
-            Err(e) => return upstream_error(&e),
-        };
+        let request = builder
+            .body(Full::new(body))
+            .map_err(|e| Unreachable(error_chain(&e)))?;
+        let response = self
+            .client
+            .request(request)
+            .await
+            .map_err(|e| Unreachable(error_chain(&e)))?;
         let status = response.status();
-        match response.into_body().collect().await {
-            Ok(body) => BackendResponse {
-                status,
-                body: body.to_bytes(),
-            },
-            Err(e) => upstream_error(&e),
-        }
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| Unreachable(error_chain(&e)))?;
+        Ok(BackendResponse {
+            status,
+            body: body.to_bytes(),
+        })
     }
+}
+
+/// `e: its source: its source ...`, so "connection refused" is not hidden
+/// behind hyper's "client error (Connect)".
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(inner) = source {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    s
 }
 
 fn upstream_error(e: &(dyn std::error::Error + 'static)) -> BackendResponse {
@@ -110,5 +329,31 @@ impl tower::Service<BackendRequest> for Upstream {
                 Upstream::Http(http) => http.forward(req).await,
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_parse_http_and_https() {
+        let e = Endpoint::parse("https://dynamodb.eu-west-1.amazonaws.com").expect("https");
+        assert!(e.https);
+        assert_eq!(e.host(), "dynamodb.eu-west-1.amazonaws.com");
+        assert_eq!(e.authority(), "dynamodb.eu-west-1.amazonaws.com");
+        assert_eq!(e.socket_address(), "dynamodb.eu-west-1.amazonaws.com:443");
+        let e = Endpoint::parse("http://127.0.0.1:8001").expect("http");
+        assert!(!e.https);
+        assert_eq!(e.socket_address(), "127.0.0.1:8001");
+        for bad in ["ftp://x", "127.0.0.1:8001", "https://", "not a url"] {
+            assert!(Endpoint::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn http_upstreams_need_no_certificates() {
+        let e = Endpoint::parse("http://127.0.0.1:8001").expect("http");
+        assert!(HttpUpstream::new(&e, None).is_ok());
     }
 }

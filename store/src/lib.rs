@@ -2,6 +2,8 @@
 //!
 //! # Layout
 //!
+//! * [`auth`] — SigV4 request signing, for clients of DynamoDB-API endpoints
+//!   (the proxy and the bench).
 //! * [`clock`] — wall-clock time behind a trait, so tests drive it.
 //! * [`model`] — values (`AttributeValue`, exact `Number`), keys and their
 //!   order-preserving encoding, table metadata, the on-disk item codec.
@@ -14,6 +16,7 @@
 //! * [`server`] — the HTTP/1.1 front end.
 
 pub mod api;
+pub mod auth;
 pub mod clock;
 pub mod engine;
 pub mod expr;

@@ -259,29 +259,65 @@ enum Encoding {
     Deflate,
 }
 
-/// The response encoding the client accepts, as DynamoDB reads it: only the
-/// first `Accept-Encoding` header counts, its codings are taken in order
-/// (`*` meaning gzip), and one with `q=0` is refused.
+/// The response encoding the client accepts, as DynamoDB reads it:
+/// * only the first `Accept-Encoding` header counts;
+/// * each coding's weight is the first `q=` in its parameters (clamped to
+///   0..=1; an unreadable number counts as 1, none as 1), and weight 0
+///   refuses it;
+/// * `*` stands for every coding not listed by name; `identity` and codings
+///   other than gzip and deflate are ignored;
+/// * the highest weight wins, then a coding named over one matched by `*`,
+///   then the earlier entry (gzip before deflate for `*`).
 fn response_encoding(headers: &http::HeaderMap) -> Option<Encoding> {
     let value = headers.get(header::ACCEPT_ENCODING)?.to_str().ok()?;
-    for item in value.split(',') {
-        let mut parts = item.split(';');
-        let name = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
-        let refused = parts.any(|p| {
-            let p: String = p.chars().filter(|c| !c.is_whitespace()).collect();
-            p.strip_prefix("q=")
-                .is_some_and(|q| q.parse::<f32>().is_ok_and(|q| q <= 0.0))
+    // (weight, named explicitly, position) per coding; the best entry wins.
+    let mut named: [Option<(f32, usize)>; 2] = [None, None];
+    let mut wildcard: Option<(f32, usize)> = None;
+    for (position, entry) in value.split(',').enumerate() {
+        let (name, params) = entry.split_once(';').unwrap_or((entry, ""));
+        let weight = params.find("q=").map_or(1.0, |at| {
+            let v = params[at + 2..]
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .trim();
+            v.parse::<f32>()
+                .map_or(1.0, |q| if q.is_nan() { 1.0 } else { q.clamp(0.0, 1.0) })
         });
-        if refused {
-            continue;
-        }
-        match name.as_str() {
-            "gzip" | "*" => return Some(Encoding::Gzip),
-            "deflate" => return Some(Encoding::Deflate),
-            _ => {}
+        let slot = match name.trim().to_ascii_lowercase().as_str() {
+            "gzip" => &mut named[0],
+            "deflate" => &mut named[1],
+            "*" => &mut wildcard,
+            _ => continue,
+        };
+        // Several entries for one coding: the highest weight, then the first.
+        if slot.is_none_or(|(w, _)| weight > w) {
+            *slot = Some((weight, position));
         }
     }
-    None
+    let candidate = |i: usize| -> Option<(f32, bool, usize)> {
+        match (named[i], wildcard) {
+            (Some((w, p)), _) => Some((w, true, p)),
+            (None, Some((w, p))) => Some((w, false, p)),
+            (None, None) => None,
+        }
+    };
+    let better = |a: (f32, bool, usize), b: (f32, bool, usize)| {
+        a.0 > b.0 || (a.0 == b.0 && (a.1 && !b.1 || (a.1 == b.1 && a.2 <= b.2)))
+    };
+    let pick = match (candidate(0), candidate(1)) {
+        (Some(g), Some(d)) => {
+            if better(g, d) {
+                (Encoding::Gzip, g.0)
+            } else {
+                (Encoding::Deflate, d.0)
+            }
+        }
+        (Some(g), None) => (Encoding::Gzip, g.0),
+        (None, Some(d)) => (Encoding::Deflate, d.0),
+        (None, None) => return None,
+    };
+    (pick.1 > 0.0).then_some(pick.0)
 }
 
 fn compressed_response(
@@ -461,4 +497,58 @@ pub fn request_id() -> String {
         out.push(ALPHABET[(v >> 58) as usize % ALPHABET.len()] as char);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pick(value: &str) -> Option<Encoding> {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_str(value).expect("header value"),
+        );
+        response_encoding(&headers)
+    }
+
+    #[test]
+    fn accept_encoding_is_read_as_dynamodb_reads_it() {
+        use Encoding::{Deflate, Gzip};
+        let cases: &[(&str, Option<Encoding>)] = &[
+            ("gzip", Some(Gzip)),
+            ("DEFLATE", Some(Deflate)),
+            ("identity", None),
+            ("", None),
+            ("br, zstd", None),
+            // Equal weights: the earlier entry.
+            ("deflate, gzip", Some(Deflate)),
+            ("gzip, deflate", Some(Gzip)),
+            // Weights decide first.
+            ("gzip;q=0.3, deflate;q=0.7", Some(Deflate)),
+            ("gzip;q=0", None),
+            ("gzip;q=0.001", Some(Gzip)),
+            // Out-of-range weights are clamped, unreadable ones count as 1.
+            ("deflate;q=0.9, gzip;q=7", Some(Gzip)),
+            ("deflate;q=-1, gzip;q=0.1", Some(Gzip)),
+            ("deflate;q=0.9, gzip;q=zero", Some(Gzip)),
+            // Only the first q= counts, wherever it appears.
+            ("gzip;q=1;q=0", Some(Gzip)),
+            ("gzip;xq=0;q=1", None),
+            // The wildcard covers codings not named; named ones win ties.
+            ("*", Some(Gzip)),
+            ("*, deflate", Some(Deflate)),
+            ("*, gzip;q=0.2", Some(Deflate)),
+            ("*;q=0", None),
+            ("*;q=0.4, identity", Some(Gzip)),
+            // Malformed names match nothing.
+            ("\"gzip\"", None),
+            ("gzip deflate", None),
+            // Repeated coding: its best entry.
+            ("gzip;q=0, gzip;q=0.5", Some(Gzip)),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(pick(value), *expected, "Accept-Encoding: {value}");
+        }
+    }
 }

@@ -210,9 +210,15 @@ impl TestProxy {
     }
 
     async fn start(upstream: Option<String>) -> TestProxy {
+        Self::start_with(|config| config.upstream = upstream).await
+    }
+
+    /// Start a proxy with the default configuration changed by `configure`
+    /// (its data directory is a fresh one).
+    pub async fn start_with(configure: impl FnOnce(&mut ferrodyn_proxy::Config)) -> TestProxy {
         let dir = TempDir::new("proxy");
         let mut config = ferrodyn_proxy::Config::new(dir.path());
-        config.upstream = upstream;
+        configure(&mut config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -242,9 +248,8 @@ impl TestProxy {
         client_for(&format!("http://{}", self.addr))
     }
 
-    /// GET `path` (e.g. `/insights?top=3`) on the admin endpoint: status
-    /// and body.
-    pub async fn admin_get(&self, path: &str) -> (u16, Vec<u8>) {
+    /// GET `path` from the admin endpoint: status and body.
+    pub async fn admin_get(&self, path: &str) -> (u16, String) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let mut stream = tokio::net::TcpStream::connect(self.admin)
             .await
@@ -257,13 +262,12 @@ impl TestProxy {
         let mut buf = Vec::new();
         let _ = stream.read_to_end(&mut buf).await;
         let (status, _, body) = parse_response(&buf);
-        (status, body)
+        (status, String::from_utf8_lossy(&body).into_owned())
     }
 
     /// The value of an unlabelled metric from `/metrics`.
     pub async fn metric(&self, name: &str) -> f64 {
-        let (_, body) = self.admin_get("/metrics").await;
-        let text = String::from_utf8_lossy(&body);
+        let (_, text) = self.admin_get("/metrics").await;
         text.lines()
             .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
             .and_then(|v| v.trim().parse().ok())

@@ -24,12 +24,29 @@ struct Args {
     /// Directory holding the embedded store's data (created if missing).
     #[arg(long, env = "FERRODYN_DATA_DIR", default_value = "./ferrodyn-data")]
     data_dir: PathBuf,
-    /// Forward to this DynamoDB-API endpoint (http://host:port, e.g. a
-    /// ferrodyn-store) instead of embedding the store. Writes made elsewhere
-    /// are seen when cache entries expire (--item-ttl): the change-log feed
-    /// is not wired up yet. Request signing for AWS endpoints is not supported yet.
-    #[arg(long, env = "FERRODYN_UPSTREAM")]
+    /// Forward to this DynamoDB-API endpoint instead of embedding the store:
+    /// http://host:port (e.g. a ferrodyn-store) or https://... (e.g.
+    /// https://dynamodb.<region>.amazonaws.com, a ScyllaDB Alternator
+    /// cluster). Writes made elsewhere are invalidated through the
+    /// ferrodyn-store's change feed, or else the DynamoDB Streams API (tables
+    /// without a stream: by --item-ttl only).
+    ///
+    /// Forwarded requests are re-signed (SigV4) with the proxy's own
+    /// credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /
+    /// AWS_SESSION_TOKEN, else the shared credentials and config files
+    /// (AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE, ~/.aws/credentials,
+    /// ~/.aws/config; profile AWS_PROFILE, default "default"). Instance
+    /// metadata (IMDS), SSO, web identity, credential_process and assume-role
+    /// profiles are not supported. Without credentials, requests are forwarded
+    /// as the client signed them. Region: the AWS endpoint's, else AWS_REGION,
+    /// AWS_DEFAULT_REGION, the profile's region, else us-east-1.
+    #[arg(long, env = "FERRODYN_UPSTREAM", verbatim_doc_comment)]
     upstream: Option<String>,
+    /// Where to read DynamoDB Streams for invalidation, when the upstream has
+    /// no Ferrodyn change feed. Default: streams.dynamodb.<region>.amazonaws.com
+    /// for AWS upstreams, the upstream URL itself otherwise.
+    #[arg(long, env = "FERRODYN_STREAMS_ENDPOINT")]
+    streams_endpoint: Option<String>,
     /// Address of the admin endpoint (/metrics, /healthz, /readyz); "off" disables it.
     #[arg(long, env = "FERRODYN_ADMIN_LISTEN", default_value = "127.0.0.1:9000")]
     admin_listen: String,
@@ -82,6 +99,8 @@ async fn main() -> anyhow::Result<()> {
         item_ttl: args.item_ttl,
         query_cache_bytes: args.query_cache_bytes,
         query_ttl: args.query_ttl,
+        streams_endpoint: args.streams_endpoint,
+        ..Config::new(PathBuf::new())
     };
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await

@@ -20,6 +20,12 @@ pub enum ErrorCode {
     Serialization,
     UnknownOperation,
     MissingAuthenticationToken,
+    /// SigV4: the access key is not known.
+    UnrecognizedClient,
+    /// SigV4: the signature does not match, or the date is out of range.
+    InvalidSignature,
+    /// SigV4: the Authorization header lacks a part.
+    IncompleteSignature,
     AccessDenied,
     ResourceNotFound,
     ResourceInUse,
@@ -53,6 +59,11 @@ impl ErrorCode {
                 "com.amazon.coral.service#MissingAuthenticationTokenException"
             }
             ErrorCode::AccessDenied => "com.amazon.coral.service#AccessDeniedException",
+            ErrorCode::UnrecognizedClient => "com.amazon.coral.service#UnrecognizedClientException",
+            ErrorCode::InvalidSignature => "com.amazon.coral.service#InvalidSignatureException",
+            ErrorCode::IncompleteSignature => {
+                "com.amazon.coral.service#IncompleteSignatureException"
+            }
             ErrorCode::ResourceNotFound => {
                 "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException"
             }

@@ -8,14 +8,17 @@
 //! consumer's starting point). With one, the answer holds the changes with
 //! sequence numbers `>= Cursor`, waiting up to `WaitMs` (at most 20 000) for
 //! the first one. Response: `{"Changes": [{"SequenceNumber", "TableName",
-//! "EventName", "Keys", "OldImage", "NewImage"}], "NextCursor": n,
-//! "Tables": {name: id}, "LostTables": [name]}`. `OldImage` and `NewImage`
-//! are the item before and after the change (absent for an insert's old and a
-//! removal's new image), whatever the table's StreamViewType: a consumer
-//! needs both to find every secondary-index partition the change touched.
-//! Because images can be large, an answer also stops once its items reach
-//! about 4 MB (it always holds at least one change); `NextCursor` then names
-//! the first change left out. `LostTables` names tables whose records at or
+//! "EventName", "Keys", "CreatedAtMs", "OldImage", "NewImage"}],
+//! "NextCursor": n, "Tables": {name: id}, "LostTables": [name]}`.
+//! `CreatedAtMs` is the change's commit time (milliseconds since the Unix
+//! epoch), for consumers to measure their lag; consumers must tolerate its
+//! absence (it was added later). `OldImage` and `NewImage` are the item
+//! before and after the change (absent for an insert's old and a removal's
+//! new image), whatever the table's StreamViewType: a consumer needs both to
+//! find every secondary-index partition the change touched. Because images
+//! can be large, an answer also stops once its items reach about 4 MB (it
+//! always holds at least one change); `NextCursor` then names the first
+//! change left out. `LostTables` names tables whose records at or
 //! after the cursor were trimmed before being read: a consumer must drop
 //! everything it derived from them. `Tables` lets it notice tables deleted
 //! or re-created (a new id) without a change record.
@@ -50,6 +53,7 @@ struct Change {
     table_name: String,
     event_name: &'static str,
     keys: Item,
+    created_at_ms: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     old_image: Option<Item>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -136,6 +140,7 @@ impl Store {
                             ChangeKind::Remove => "REMOVE",
                         },
                         keys: r.keys,
+                        created_at_ms: r.time_ms,
                         old_image: r.old,
                         new_image: r.new,
                     });

@@ -1,5 +1,7 @@
-//! AWS Signature Version 4 for DynamoDB JSON requests, so the tool can
-//! drive endpoints that check signatures.
+//! AWS Signature Version 4 for DynamoDB JSON requests (DynamoDB and DynamoDB
+//! Streams operations alike: both sign with the service name `dynamodb`), so
+//! the bench can drive, and the proxy forward to, endpoints that check
+//! signatures.
 //!
 //! Signs `POST /` with the headers the client sends (`content-type`,
 //! `host`, `x-amz-date`, `x-amz-target`, and `x-amz-security-token` when
@@ -105,19 +107,21 @@ impl Signer {
                 return key.clone();
             }
         }
-        let k_date = hmac(
-            format!("AWS4{}", self.secret_key).as_bytes(),
-            date.as_bytes(),
-        );
-        let k_region = hmac(&k_date, self.region.as_bytes());
-        let k_service = hmac(&k_region, self.service.as_bytes());
-        let key = hmac(&k_service, b"aws4_request");
+        let key = signing_key(&self.secret_key, date, &self.region, &self.service);
         *cache = Some((date.to_owned(), key.clone()));
         key
     }
 }
 
-fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
+/// The key that signs requests of one day, region and service.
+pub(crate) fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> Vec<u8> {
+    let k_date = hmac(format!("AWS4{secret}").as_bytes(), date.as_bytes());
+    let k_region = hmac(&k_date, region.as_bytes());
+    let k_service = hmac(&k_region, service.as_bytes());
+    hmac(&k_service, b"aws4_request")
+}
+
+pub(crate) fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
     // HMAC takes keys of any length, so this cannot fail.
     match Hmac::<Sha256>::new_from_slice(key) {
         Ok(mut m) => {
@@ -128,12 +132,23 @@ fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
         let _ = write!(s, "{b:02x}");
     }
     s
+}
+
+/// The region of an AWS DynamoDB endpoint host: `dynamodb.<region>.amazonaws.com`
+/// (also `streams.dynamodb.<region>...` and the `.amazonaws.com.cn`
+/// partition). `None` for any other host (a local store, Alternator, moto).
+pub fn aws_region_of_host(host: &str) -> Option<String> {
+    let host = host.strip_prefix("streams.").unwrap_or(host);
+    let rest = host.strip_prefix("dynamodb.")?;
+    let (region, domain) = rest.split_once('.')?;
+    let aws = domain == "amazonaws.com" || domain == "amazonaws.com.cn";
+    (aws && !region.is_empty()).then(|| region.to_owned())
 }
 
 /// `yyyymmddThhmmssZ` for a Unix time in seconds (UTC, proleptic
@@ -213,6 +228,20 @@ mod tests {
              Signature=08db789e5e24aca72634798536b49b16f9684c6de69c814a4e4d2632be805839"
         ));
         assert_eq!(signed.security_token.as_deref(), Some("SESSIONTOKEN"));
+    }
+
+    #[test]
+    fn region_comes_from_aws_hosts_only() {
+        assert_eq!(
+            aws_region_of_host("dynamodb.eu-west-3.amazonaws.com").as_deref(),
+            Some("eu-west-3")
+        );
+        assert_eq!(
+            aws_region_of_host("streams.dynamodb.us-west-2.amazonaws.com").as_deref(),
+            Some("us-west-2")
+        );
+        assert_eq!(aws_region_of_host("127.0.0.1"), None);
+        assert_eq!(aws_region_of_host("dynamodb.example.com"), None);
     }
 
     #[test]
