@@ -29,7 +29,7 @@ struct Args {
     /// https://dynamodb.<region>.amazonaws.com, a ScyllaDB Alternator
     /// cluster). Writes made elsewhere are invalidated through the
     /// ferrodyn-store's change feed, or else the DynamoDB Streams API (tables
-    /// without a stream: by --item-ttl only).
+    /// without a stream: by --item-ttl and --query-ttl only).
     ///
     /// Forwarded requests are re-signed (SigV4) with the proxy's own
     /// credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /
