@@ -1,9 +1,9 @@
 //! The admin endpoint, on its own port: `/metrics` (Prometheus text format),
-//! `/healthz` (the process is up), `/insights` (the hottest keys of each
-//! table as JSON; `?top=N`, default 10, at most 64) and `/readyz`: ready when the upstream
-//! accepts connections and the change feed is connected (or the upstream is
-//! known to offer none, so entries expire by TTL only); otherwise 503 with
-//! the reason.
+//! `/healthz` (the process is up), `/readyz` (ready when the upstream
+//! accepts connections and the change feed is connected, or the upstream is
+//! known to offer none so entries expire by TTL only; otherwise 503 with
+//! the reason) and `/insights` (the hottest keys of each table as JSON;
+//! `?top=N`, default 10, at most 64).
 
 use std::convert::Infallible;
 use std::future::Future;

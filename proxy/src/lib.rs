@@ -82,6 +82,9 @@ pub struct Config {
     /// The signing region (`None`: the upstream host's, else the
     /// environment's or profile's, else `us-east-1`).
     pub region: Option<String>,
+    /// Credentials clients must sign with (`None`: clients are not
+    /// authenticated).
+    pub client_auth: Option<ferrodyn_store::auth::verify::Verifier>,
 }
 
 impl Config {
@@ -96,6 +99,7 @@ impl Config {
             streams_endpoint: None,
             credentials: credentials::Setting::FromEnvironment,
             region: None,
+            client_auth: None,
         }
     }
 }
@@ -225,7 +229,7 @@ pub async fn run(
         ))
     });
     tracing::info!(addr = %listener.local_addr()?, "ferrodyn ready");
-    let result = server::run(listener, stack, shutdown).await;
+    let result = server::run_with_auth(listener, stack, config.client_auth.clone(), shutdown).await;
     let _ = stop_tx.send(true);
     feed.abort();
     if let Some(t) = admin_task {

@@ -9,6 +9,7 @@ use std::future::Future;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
@@ -19,7 +20,11 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 use crate::api::{ApiError, ErrorCode, Operation};
+use crate::auth::verify::Verifier;
 use crate::ops::Store;
+
+/// Largest request line, and largest header section, accepted.
+const MAX_HEADER_BYTES: usize = 16 * 1024;
 
 /// Largest request body accepted, after decompression.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
@@ -88,6 +93,19 @@ pub async fn run<B: Backend>(
     store: B,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    run_with_auth(listener, store, None, shutdown).await
+}
+
+/// Like [`run`], but when `auth` is given every DynamoDB request must carry
+/// a valid SigV4 signature by one of its credentials (health checks and
+/// CORS preflights need none).
+pub async fn run_with_auth<B: Backend>(
+    listener: TcpListener,
+    store: B,
+    auth: Option<Verifier>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let auth = auth.map(Arc::new);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder.keep_alive(true).max_buf_size(64 * 1024);
@@ -108,9 +126,11 @@ pub async fn run<B: Backend>(
         };
         let _ = stream.set_nodelay(true);
         let store = store.clone();
+        let auth = auth.clone();
         let service = service_fn(move |req| {
             let store = store.clone();
-            async move { Ok::<_, Infallible>(handle(&store, req, peer).await) }
+            let auth = auth.clone();
+            async move { Ok::<_, Infallible>(handle(&store, auth.as_deref(), req, peer).await) }
         });
         let conn = builder.serve_connection(TokioIo::new(stream), service);
         let conn = graceful.watch(conn);
@@ -128,6 +148,7 @@ pub async fn run<B: Backend>(
 /// Answer one HTTP request.
 pub async fn handle<B: Backend>(
     backend: &B,
+    auth: Option<&Verifier>,
     req: Request<Incoming>,
     _peer: SocketAddr,
 ) -> Response<Full<Bytes>> {
@@ -144,7 +165,7 @@ pub async fn handle<B: Backend>(
     let mut resp = if preflight {
         plain(StatusCode::OK, "", &request_id())
     } else {
-        answer(backend, req).await
+        answer(backend, auth, req).await
     };
     // Only requests from browsers (with an Origin) get CORS headers.
     if origin {
@@ -185,8 +206,26 @@ fn cors(
     }
 }
 
-async fn answer<B: Backend>(backend: &B, req: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn answer<B: Backend>(
+    backend: &B,
+    auth: Option<&Verifier>,
+    req: Request<Incoming>,
+) -> Response<Full<Bytes>> {
     let request_id = request_id();
+    // DynamoDB refuses request lines and header sections over 16 KB with a
+    // plain 400 (the front end's buffer, 64 KB, bounds what is read at all).
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    if header_bytes > MAX_HEADER_BYTES || req.uri().to_string().len() > MAX_HEADER_BYTES {
+        return plain(
+            StatusCode::BAD_REQUEST,
+            "Request line or headers too large",
+            &request_id,
+        );
+    }
     if req.method() == Method::GET {
         return health(&req, &request_id);
     }
@@ -194,6 +233,7 @@ async fn answer<B: Backend>(backend: &B, req: Request<Incoming>) -> Response<Ful
         return plain(StatusCode::NOT_FOUND, "Page Not Found", &request_id);
     }
     let headers = req.headers().clone();
+    let (method, uri) = (req.method().clone(), req.uri().clone());
     let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok());
     let encoding = req
         .headers()
@@ -227,6 +267,16 @@ async fn answer<B: Backend>(backend: &B, req: Request<Incoming>) -> Response<Ful
             );
         }
     };
+    // The signature covers the body as sent, so it is checked before
+    // decompression.
+    if let Some(verifier) = auth {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        if let Err(e) = verifier.verify(&method, &uri, &headers, &body, now) {
+            return error_response(&e, &request_id);
+        }
+    }
     let body = match decode_content(encoding.as_deref(), body) {
         Ok(b) => b,
         Err(BodyError::TooLarge) => return too_large(&request_id),

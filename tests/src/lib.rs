@@ -68,6 +68,24 @@ impl TestStore {
 
     /// Start a store with `config` (its data directory must be `dir`).
     pub async fn start_with(dir: TempDir, config: StoreConfig) -> TestStore {
+        Self::start_full(dir, config, None).await
+    }
+
+    /// Start a store that requires requests signed with one of the
+    /// `credentials` (`id:secret[,id:secret]`).
+    pub async fn start_authenticated(credentials: &str) -> TestStore {
+        let dir = TempDir::new("store");
+        let config = StoreConfig::new(dir.path());
+        let verifier =
+            ferrodyn_store::auth::verify::Verifier::parse(credentials).expect("credentials list");
+        Self::start_full(dir, config, Some(verifier)).await
+    }
+
+    async fn start_full(
+        dir: TempDir,
+        config: StoreConfig,
+        auth: Option<ferrodyn_store::auth::verify::Verifier>,
+    ) -> TestStore {
         // A background task of a store just stopped may still be finishing
         // its round and hold the directory for a moment.
         let mut attempts = 0;
@@ -87,7 +105,7 @@ impl TestStore {
         let (tx, rx) = oneshot::channel::<()>();
         let s = store.clone();
         let task = tokio::spawn(async move {
-            let _ = server::run(listener, s, async {
+            let _ = server::run_with_auth(listener, s, auth, async {
                 let _ = rx.await;
             })
             .await;

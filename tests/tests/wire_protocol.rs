@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use ferrodyn_tests::{raw_post, TestStore};
+use ferrodyn_tests::{parse_response, raw_post, TestStore};
 use serde_json::Value;
 
 const CREATE: &str = r#"{"TableName":"wire","KeySchema":[{"AttributeName":"p","KeyType":"HASH"}],
@@ -445,4 +445,46 @@ async fn browsers_get_cors_headers() {
     .await;
     assert_eq!(header(&headers, "access-control-allow-origin"), Some("*"));
     assert!(header(&headers, "access-control-max-age").is_none());
+}
+
+#[tokio::test]
+async fn oversized_headers_and_request_lines_get_400() {
+    let store = TestStore::start().await;
+    let small = [("header1", "dog")];
+    let (status, _, _) = raw_post(
+        store.addr,
+        Some("DynamoDB_20120810.ListTables"),
+        &small,
+        b"{}",
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (big1, big2) = ("x".repeat(8192), "y".repeat(8192));
+    let big = [("header1", big1.as_str()), ("header2", big2.as_str())];
+    let (status, _, _) = raw_post(
+        store.addr,
+        Some("DynamoDB_20120810.ListTables"),
+        &big,
+        b"{}",
+    )
+    .await;
+    assert_eq!(status, 400);
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    for (path, expected) in [
+        ("/garbage".to_owned(), 404),
+        (format!("/{}", "x".repeat(17_000)), 400),
+    ] {
+        let mut stream = tokio::net::TcpStream::connect(store.addr)
+            .await
+            .expect("connect");
+        let req = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nX-Amz-Target: DynamoDB_20120810.ListTables\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+        );
+        stream.write_all(req.as_bytes()).await.expect("write");
+        let mut buf = Vec::new();
+        let _ = stream.read_to_end(&mut buf).await;
+        let (status, _, _) = parse_response(&buf);
+        assert_eq!(status, expected, "path of {} bytes", path.len());
+    }
 }

@@ -62,6 +62,13 @@ struct Args {
     /// Query cache entry lifetime, e.g. 300, 300s, 5m (0 disables the query cache).
     #[arg(long, env = "FERRODYN_QUERY_TTL", default_value = "5m", value_parser = parse_duration)]
     query_ttl: Duration,
+    /// Require clients to sign requests with SigV4, as DynamoDB does: a
+    /// comma-separated list of ACCESS_KEY_ID:SECRET_ACCESS_KEY pairs whose
+    /// signatures are accepted (prefer the environment variable: a command
+    /// line is visible to other users). Without it, clients are not
+    /// authenticated — and act with the proxy's own upstream credentials.
+    #[arg(long, env = "FERRODYN_CREDENTIALS", hide_env_values = true)]
+    credentials: Option<String>,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -92,6 +99,12 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let args = Args::parse();
+    let client_auth = args
+        .credentials
+        .as_deref()
+        .map(ferrodyn_store::auth::verify::Verifier::parse)
+        .transpose()
+        .context("--credentials")?;
     let config = Config {
         data_dir: args.data_dir,
         upstream: args.upstream,
@@ -100,6 +113,7 @@ async fn main() -> anyhow::Result<()> {
         query_cache_bytes: args.query_cache_bytes,
         query_ttl: args.query_ttl,
         streams_endpoint: args.streams_endpoint,
+        client_auth,
         ..Config::new(PathBuf::new())
     };
     let listener = tokio::net::TcpListener::bind(&args.listen)

@@ -25,6 +25,12 @@ struct Args {
     /// Hours change records are kept for the Streams API.
     #[arg(long, env = "FERRODYN_STREAM_RETENTION_HOURS", default_value_t = 24)]
     stream_retention_hours: u64,
+    /// Require SigV4-signed requests, as DynamoDB does: a comma-separated
+    /// list of ACCESS_KEY_ID:SECRET_ACCESS_KEY pairs whose signatures are
+    /// accepted (prefer the environment variable: a command line is visible
+    /// to other users). Without it, requests are not authenticated.
+    #[arg(long, env = "FERRODYN_CREDENTIALS", hide_env_values = true)]
+    credentials: Option<String>,
 }
 
 #[tokio::main]
@@ -36,6 +42,12 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let args = Args::parse();
+    let auth = args
+        .credentials
+        .as_deref()
+        .map(ferrodyn_store::auth::verify::Verifier::parse)
+        .transpose()
+        .context("--credentials")?;
     let mut config = StoreConfig::new(&args.data_dir);
     config.maintenance.ttl_interval = Duration::from_millis(args.ttl_sweep_interval_ms.max(1));
     config.maintenance.retention = Duration::from_secs(args.stream_retention_hours * 3600);
@@ -45,8 +57,13 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, data_dir = %args.data_dir.display(), "ferrodyn-store ready");
-    server::run(listener, store, shutdown_signal()).await?;
+    tracing::info!(
+        %addr,
+        data_dir = %args.data_dir.display(),
+        authentication = auth.is_some(),
+        "ferrodyn-store ready"
+    );
+    server::run_with_auth(listener, store, auth, shutdown_signal()).await?;
     tracing::info!("ferrodyn-store stopped");
     Ok(())
 }
