@@ -411,6 +411,9 @@ async fn batch_hits_and_misses(proxy: &TestProxy, name: &str) {
         .send()
         .await
         .expect("batch write");
+    // Let the feed's echoes of the batch land first: one racing a fill
+    // below would (rightly) refuse it and skew the counts.
+    until_feed_delivered(proxy, 3.0).await;
     // Warm a and b; c stays out.
     get(&client, name, "a").await.expect("a");
     get(&client, name, "b").await.expect("b");

@@ -142,6 +142,20 @@ async fn misses(proxy: &TestProxy, op: &str) -> f64 {
         .await
 }
 
+/// Wait until the proxy's change feed has delivered `changes` records: the
+/// echo of a write invalidates what it touched, so a test that counts hits
+/// lets the echoes of its setup writes land first.
+async fn caught_up(proxy: &TestProxy, changes: f64) {
+    let start = Instant::now();
+    while proxy.metric("proxy_invalidations_received_total").await < changes {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the feed did not deliver {changes} changes"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
 fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| (*s).to_owned()).collect()
 }
@@ -173,6 +187,7 @@ async fn repeated_queries_and_scans_hit_the_cache() {
     table(&client, "qhits").await;
     put(&client, "qhits", "a", 1, "x", "a1").await;
     put(&client, "qhits", "a", 2, "x", "a2").await;
+    caught_up(&proxy, 2.0).await;
     for _ in 0..3 {
         assert_eq!(query(&client, "qhits", "a").await, strings(&["a1", "a2"]));
         assert_eq!(scan(&client, "qhits").await, strings(&["a1", "a2"]));
@@ -212,6 +227,7 @@ async fn the_same_query_written_differently_hits() {
     table(&client, "canon").await;
     put(&client, "canon", "a", 1, "x", "a1").await;
     put(&client, "canon", "a", 2, "x", "a2").await;
+    caught_up(&proxy, 2.0).await;
     assert_eq!(query(&client, "canon", "a").await, strings(&["a1", "a2"]));
     // Other placeholder names, no name placeholder at all.
     let out = client
@@ -269,6 +285,7 @@ async fn partition_invalidation(proxy: &TestProxy, name: &str) {
     table(&client, name).await;
     put(&client, name, "a", 1, "x", "a1").await;
     put(&client, name, "b", 1, "x", "b1").await;
+    caught_up(proxy, 2.0).await;
     assert_eq!(query(&client, name, "a").await, strings(&["a1"]));
     assert_eq!(query(&client, name, "b").await, strings(&["b1"]));
     let before = hits(proxy, "Query").await;
@@ -300,6 +317,7 @@ async fn a_change_moving_an_item_between_index_partitions_invalidates_both() {
     table(&direct, "moves").await;
     put(&direct, "moves", "a", 1, "x", "a1").await;
     put(&direct, "moves", "b", 1, "z", "b1").await;
+    caught_up(&proxy, 2.0).await;
     assert_eq!(query_index(&cached, "moves", "x").await, strings(&["a1"]));
     assert!(query_index(&cached, "moves", "y").await.is_empty());
     assert_eq!(query_index(&cached, "moves", "z").await, strings(&["b1"]));
@@ -334,11 +352,13 @@ async fn a_scan_is_invalidated_by_any_write_to_its_table() {
     table(&client, "scanned").await;
     table(&client, "other").await;
     put(&client, "scanned", "a", 1, "x", "a1").await;
+    caught_up(&proxy, 1.0).await;
     assert_eq!(scan(&client, "scanned").await, strings(&["a1"]));
     assert_eq!(scan(&client, "scanned").await, strings(&["a1"]));
     assert_eq!(hits(&proxy, "Scan").await, 1.0);
     // Another table's write leaves it cached.
     put(&client, "other", "a", 1, "x", "o1").await;
+    caught_up(&proxy, 2.0).await;
     assert_eq!(scan(&client, "scanned").await, strings(&["a1"]));
     assert_eq!(hits(&proxy, "Scan").await, 2.0);
     put(&client, "scanned", "zz", 9, "q", "z9").await;
@@ -378,6 +398,8 @@ async fn writes_elsewhere_invalidate_query_results_through_the_feed() {
     let (direct, ca, cb) = (store.client(), a.client(), b.client());
     table(&direct, "elsewhere").await;
     put(&direct, "elsewhere", "a", 1, "x", "v1").await;
+    caught_up(&a, 1.0).await;
+    caught_up(&b, 1.0).await;
     assert_eq!(query(&ca, "elsewhere", "a").await, strings(&["v1"]));
     assert_eq!(query(&ca, "elsewhere", "a").await, strings(&["v1"]));
     assert_eq!(scan(&cb, "elsewhere").await, strings(&["v1"]));
@@ -725,6 +747,7 @@ async fn a_change_moving_an_item_between_multi_attribute_index_partitions_invali
     };
     put_pair("a", "x", 1, "a").await;
     put_pair("b", "x", 3, "b").await;
+    caught_up(&proxy, 2.0).await;
     assert_eq!(query_pair(&cached, "x", 1).await, strings(&["a"]));
     assert!(query_pair(&cached, "x", 2).await.is_empty());
     assert_eq!(query_pair(&cached, "x", 3).await, strings(&["b"]));
