@@ -9,7 +9,10 @@
 //!   upstream, and its fill is kept only if the generation is unchanged
 //!   after the insert — otherwise the fill removes itself;
 //! * a write bumps the stripe before it is forwarded and again (plus a
-//!   removal) after the upstream answered.
+//!   removal) after the upstream answered;
+//! * a single-item write that succeeded may then store what it wrote, but
+//!   only if nothing but its own echo from the change feed touched the key
+//!   while it was in flight (see [`ItemCache::finish_write`]).
 //!
 //! Whatever the interleaving, an entry read before a write cannot survive the
 //! write's completion. Table-wide changes (DeleteTable, batch writes whose
@@ -19,7 +22,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -57,6 +60,18 @@ impl Lease {
     }
 }
 
+/// What happened to a key while writes of it were in flight.
+#[derive(Default)]
+struct PendingWrite {
+    writers: u32,
+    /// Invalidated by something other than a change-feed record.
+    spoiled: bool,
+    /// New images the change feed reported meanwhile (`None`: removed).
+    seen: Vec<Option<Item>>,
+}
+
+const PENDING_SHARDS: usize = 64;
+
 /// Memory one cached entry holds besides its item: moka's node, its
 /// frequency-sketch and timer-wheel share, the key's and the entry's own
 /// allocations. Measured with `proxy-memory` (benches/).
@@ -71,6 +86,10 @@ fn weight(key: &CacheKey, entry: &Entry) -> usize {
 pub struct ItemCache {
     entries: Option<moka::sync::Cache<CacheKey, Arc<Entry>>>,
     stripes: Box<[AtomicU64]>,
+    /// Writes in flight, sharded by stripe. Invalidating a key takes its
+    /// shard's lock, so a write's final check and an invalidation are
+    /// ordered.
+    pending: Box<[Mutex<HashMap<CacheKey, PendingWrite>>]>,
     epochs: RwLock<HashMap<Arc<str>, u64>>,
     hasher: std::collections::hash_map::RandomState,
 }
@@ -91,6 +110,7 @@ impl ItemCache {
         ItemCache {
             entries,
             stripes: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
+            pending: (0..PENDING_SHARDS).map(|_| Mutex::default()).collect(),
             epochs: RwLock::new(HashMap::new()),
             hasher: std::collections::hash_map::RandomState::new(),
         }
@@ -154,11 +174,117 @@ impl ItemCache {
         false
     }
 
-    /// A write to `key` is about to be forwarded or has just completed.
+    /// A write to `key` is about to be forwarded or has just completed, or
+    /// the feed reported a change of it.
     pub fn invalidate(&self, key: &CacheKey) {
         let stripe = self.stripe(key);
-        self.stripes[stripe].fetch_add(1, Ordering::AcqRel);
+        {
+            let mut pending = self.pending(stripe);
+            if let Some(record) = pending.get_mut(key) {
+                record.spoiled = true;
+            }
+            self.stripes[stripe].fetch_add(1, Ordering::AcqRel);
+        }
         if let Some(entries) = &self.entries {
+            entries.invalidate(key);
+        }
+    }
+
+    /// A write of `key` is about to be forwarded (after its invalidation):
+    /// from now until [`ItemCache::finish_write`], anything that invalidates
+    /// the key is remembered, so the write knows whether what it produced
+    /// may be cached.
+    pub fn begin_write(&self, key: &CacheKey) {
+        let stripe = self.stripe(key);
+        let mut pending = self.pending(stripe);
+        let record = pending.entry(key.clone()).or_default();
+        record.writers += 1;
+        // Two writes of one key in flight: which one the upstream applied
+        // last is unknown, so neither may fill.
+        if record.writers > 1 {
+            record.spoiled = true;
+        }
+    }
+
+    /// The write begun with [`ItemCache::begin_write`] is answered:
+    /// `written` is what the key now holds if it succeeded (`Some(None)`: a
+    /// deletion), `None` if it failed or its result is unknown. Returns
+    /// whether `written` is now cached.
+    ///
+    /// The key is invalidated either way (so reads that started before the
+    /// answer cannot fill). `written` is stored only if, while the write was
+    /// in flight, nothing invalidated the key except change-feed records
+    /// whose new image is exactly `written` — the echo of this write, which
+    /// the feed often delivers before the answer arrives (or another write
+    /// leaving the same item: as good). Whatever changed the key before the
+    /// write was forwarded is older than the write; whatever the feed has
+    /// not delivered yet will be judged by [`ItemCache::invalidate_unless_equal`]
+    /// when it arrives.
+    pub fn finish_write(&self, key: &CacheKey, written: Option<Option<Item>>) -> bool {
+        let stripe = self.stripe(key);
+        // Everything happens under the shard's lock, which every
+        // invalidation of the key also takes: an invalidation is either
+        // recorded before this check or sees the stored entry after it.
+        let mut pending = self.pending(stripe);
+        let clean = match pending.get_mut(key) {
+            Some(record) => {
+                record.writers = record.writers.saturating_sub(1);
+                let clean = !record.spoiled
+                    && written
+                        .as_ref()
+                        .is_some_and(|w| record.seen.iter().all(|s| s == w));
+                if record.writers == 0 {
+                    pending.remove(key);
+                }
+                clean
+            }
+            None => false,
+        };
+        self.stripes[stripe].fetch_add(1, Ordering::AcqRel);
+        let Some(entries) = &self.entries else {
+            return false;
+        };
+        entries.invalidate(key);
+        match written {
+            Some(item) if clean && self.epoch(&key.table) == key.epoch => {
+                entries.insert(key.clone(), Arc::new(Entry { item }));
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn pending(&self, stripe: usize) -> MutexGuard<'_, HashMap<CacheKey, PendingWrite>> {
+        self.pending[stripe % PENDING_SHARDS]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The change feed reports that `key` now holds `new` (`None`: absent).
+    ///
+    /// The key's generation is bumped as for any invalidation (reads in
+    /// flight must not fill), but an entry that already equals `new` is kept
+    /// — typically the echo of a write made through this proxy. That is
+    /// safe: the feed delivers a key's changes in commit order and the
+    /// store records no change that leaves an item as it was, so an entry
+    /// equal to this change's new image cannot be the state *before* it
+    /// (that is the old image, which differs); it is the state after this
+    /// change or after a later one, and every later change is still to be
+    /// delivered and will be judged the same way.
+    pub fn invalidate_unless_equal(&self, key: &CacheKey, new: Option<&Item>) {
+        let stripe = self.stripe(key);
+        {
+            let mut pending = self.pending(stripe);
+            if let Some(record) = pending.get_mut(key) {
+                record.seen.push(new.cloned());
+            }
+            self.stripes[stripe].fetch_add(1, Ordering::AcqRel);
+        }
+        let Some(entries) = &self.entries else {
+            return;
+        };
+        let keep = entries.get(key).is_some_and(|e| e.item.as_ref() == new);
+        if !keep {
             entries.invalidate(key);
         }
     }
@@ -214,6 +340,78 @@ mod tests {
             .get(&cache.key("t", Bytes::from_static(b"k")))
             .is_none());
         assert!(!cache.fill(key, lease, entry()));
+    }
+
+    fn item(v: &str) -> Item {
+        let mut i = Item::new();
+        i.insert(
+            "a".to_owned(),
+            ferrodyn_store::model::value::AttributeValue::S(v.to_owned()),
+        );
+        i
+    }
+
+    #[test]
+    fn written_item_is_kept_only_if_nothing_but_its_echo_touched_the_key() {
+        let cache = ItemCache::new(1 << 20, Duration::from_secs(60));
+        let key = cache.key("t", Bytes::from_static(b"k"));
+        let new = Some(item("new"));
+        // Quiet: the write fills; a reader's older lease may not.
+        cache.invalidate(&key);
+        cache.begin_write(&key);
+        let reader = cache.lease(&key);
+        assert!(cache.finish_write(&key, Some(new.clone())));
+        assert!(!cache.fill(key.clone(), reader, entry()));
+        assert_eq!(cache.get(&key).and_then(|e| e.item.clone()), new);
+        // Its echo arrives before the answer: still fine.
+        cache.begin_write(&key);
+        cache.invalidate_unless_equal(&key, new.as_ref());
+        assert!(cache.finish_write(&key, Some(new.clone())));
+        // A different change arrives meanwhile: no fill.
+        cache.begin_write(&key);
+        cache.invalidate_unless_equal(&key, Some(&item("other")));
+        assert!(!cache.finish_write(&key, Some(new.clone())));
+        assert!(cache.get(&key).is_none());
+        // Any other invalidation meanwhile, or a failed write: no fill.
+        cache.begin_write(&key);
+        cache.invalidate(&key);
+        assert!(!cache.finish_write(&key, Some(new.clone())));
+        cache.begin_write(&key);
+        assert!(!cache.finish_write(&key, None));
+        // Two writes of the key in flight: neither fills.
+        cache.begin_write(&key);
+        cache.begin_write(&key);
+        assert!(!cache.finish_write(&key, Some(new.clone())));
+        assert!(!cache.finish_write(&key, Some(new)));
+        assert!(cache.get(&key).is_none());
+    }
+
+    #[test]
+    fn feed_echo_keeps_an_equal_entry_and_drops_a_different_one() {
+        let cache = ItemCache::new(1 << 20, Duration::from_secs(60));
+        let key = cache.key("t", Bytes::from_static(b"k"));
+        let fill = |v: &str| {
+            let lease = cache.lease(&key);
+            assert!(cache.fill(
+                key.clone(),
+                lease,
+                Arc::new(Entry {
+                    item: Some(item(v))
+                })
+            ));
+        };
+        fill("x");
+        let reader = cache.lease(&key);
+        cache.invalidate_unless_equal(&key, Some(&item("x")));
+        assert!(cache.get(&key).is_some());
+        // A read in flight across the change still cannot fill.
+        assert!(!cache.fill(key.clone(), reader, entry()));
+        fill("x");
+        cache.invalidate_unless_equal(&key, Some(&item("y")));
+        assert!(cache.get(&key).is_none());
+        fill("x");
+        cache.invalidate_unless_equal(&key, None);
+        assert!(cache.get(&key).is_none());
     }
 
     #[test]

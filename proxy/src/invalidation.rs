@@ -14,6 +14,11 @@
 //! change's commit to its invalidation, and whether it is connected (or
 //! known to be TTL-only), which `/readyz` reads.
 //!
+//! Each change invalidates the item, the base-table partition's query
+//! results, every Scan of the table, and the index partitions the item left
+//! or entered (known from the change's old and new images; without them,
+//! every index result of the table).
+//!
 //! A table whose records were trimmed before being read, or that was deleted
 //! or re-created, has all its entries dropped.
 
@@ -28,6 +33,8 @@ use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge, Registry};
 use serde::Deserialize;
 
 use crate::cache::ItemCache;
+use crate::result_cache::QueryCache;
+use crate::schemas::KeySchemas;
 use crate::upstream::HttpUpstream;
 
 #[derive(Clone)]
@@ -106,12 +113,45 @@ impl Metrics {
 #[derive(Clone)]
 pub struct Targets {
     pub items: Arc<ItemCache>,
+    pub queries: Arc<QueryCache>,
+    /// The tables' key schemas, as far as already known (never fetched
+    /// here: a table whose keys are unknown is invalidated coarsely).
+    pub schemas: KeySchemas,
 }
 
 impl Targets {
     /// One committed change to the item with primary key `keys` in `table`.
-    /// `old` and `new` are the item's images when the feed carries them.
-    pub fn change(&self, table: &str, keys: &Item, _old: Option<&Item>, _new: Option<&Item>) {
+    /// `old` and `new` are the item's images when the feed carries them;
+    /// a missing one may mean "not carried" (a stream view without it), so
+    /// unless both are given every index result of the table is dropped.
+    /// Feeds that know the images exactly call [`Targets::change_images`].
+    pub fn change(&self, table: &str, keys: &Item, old: Option<&Item>, new: Option<&Item>) {
+        let images = match (old, new) {
+            (Some(o), Some(n)) => Some([Some(o), Some(n)]),
+            _ => None,
+        };
+        self.invalidate_item(table, keys);
+        let schema = self.schemas.cached(table);
+        self.queries
+            .invalidate_change(table, keys, images, schema.as_deref());
+    }
+
+    /// One committed change whose images are exact: `old` is `None` only for
+    /// an insert, `new` only for a removal.
+    /// An item-cache entry equal to `new` is kept (see
+    /// `ItemCache::invalidate_unless_equal` for why that is safe), so the
+    /// echo of a write made through this proxy does not undo its fill.
+    pub fn change_images(&self, table: &str, keys: &Item, old: Option<&Item>, new: Option<&Item>) {
+        if let Ok(bytes) = serde_json::to_vec(keys) {
+            self.items
+                .invalidate_unless_equal(&self.items.key(table, Bytes::from(bytes)), new);
+        }
+        let schema = self.schemas.cached(table);
+        self.queries
+            .invalidate_change(table, keys, Some([old, new]), schema.as_deref());
+    }
+
+    fn invalidate_item(&self, table: &str, keys: &Item) {
         if let Ok(bytes) = serde_json::to_vec(keys) {
             self.items
                 .invalidate(&self.items.key(table, Bytes::from(bytes)));
@@ -119,9 +159,12 @@ impl Targets {
     }
 
     /// Changes to `table` may have been missed (feed gap, table deleted or
-    /// re-created): nothing cached for it can be vouched for.
+    /// re-created): nothing cached for it can be vouched for, and its key
+    /// schema may have changed.
     pub fn drop_table(&self, table: &str) {
+        self.schemas.forget(table);
         self.items.invalidate_table(table);
+        self.queries.drop_table(table);
     }
 }
 
@@ -143,7 +186,7 @@ pub async fn follow_embedded(store: Store, targets: Targets, metrics: Metrics) {
                     tables.iter().map(|t| (t.id, t.name.as_str())).collect();
                 for r in &records {
                     if let Some(table) = names.get(&r.table_id) {
-                        targets.change(table, &r.keys, None, None);
+                        targets.change_images(table, &r.keys, r.old.as_ref(), r.new.as_ref());
                         metrics.observe_lag(r.time_ms);
                     }
                 }
@@ -169,6 +212,11 @@ struct FeedChange {
     keys: Item,
     /// Absent from stores older than the field.
     created_at_ms: Option<u64>,
+    /// Absent from stores that predate images in the feed.
+    #[serde(default)]
+    old_image: Option<Item>,
+    #[serde(default)]
+    new_image: Option<Item>,
 }
 
 #[derive(Deserialize)]
@@ -235,7 +283,13 @@ pub async fn follow_remote(upstream: HttpUpstream, targets: Targets, metrics: Me
                 failures = 0;
                 metrics.connected.set(1);
                 for c in &feed.changes {
-                    targets.change(&c.table_name, &c.keys, None, None);
+                    let (old, new) = (c.old_image.as_ref(), c.new_image.as_ref());
+                    if old.is_none() && new.is_none() {
+                        // Every change has an image: this feed carries none.
+                        targets.change(&c.table_name, &c.keys, None, None);
+                    } else {
+                        targets.change_images(&c.table_name, &c.keys, old, new);
+                    }
                     if let Some(ms) = c.created_at_ms {
                         metrics.observe_lag(ms);
                     }

@@ -5,10 +5,20 @@
 //!   answered from the cached full item with the request's projection
 //!   applied here; a miss asks the upstream for the *full* item, caches it
 //!   (or its absence) under a lease, and answers with the projection.
+//! * BatchGetItem (no table `ConsistentRead`, no `ReturnConsumedCapacity`):
+//!   hits are answered here; all misses go upstream in one BatchGetItem for
+//!   full items, which are cached; projections are applied here per table;
+//!   the upstream's UnprocessedKeys are handed back (with the client's own
+//!   projection). Anything else about the request passes it through whole.
 //! * PutItem / UpdateItem / DeleteItem: the key is invalidated before the
-//!   request is forwarded and again after the upstream answered (success or
-//!   not), so a client that writes through the proxy then reads through it
-//!   always sees its write.
+//!   request is forwarded; once the upstream acknowledged it, the cache
+//!   holds what the item now is — the PutItem's item, a DeleteItem's
+//!   absence, an UpdateItem's new item (asked for with ReturnValues ALL_NEW
+//!   when the client asked for NONE or ALL_NEW; the client still gets
+//!   exactly what it asked for) — unless anything touched the key while the
+//!   write was in flight. Failed writes and other ReturnValues invalidate.
+//!   Either way a client that writes through the proxy then reads through
+//!   it always sees its write.
 //! * BatchWriteItem / TransactWriteItems and table management: every table
 //!   they name is invalidated as a whole.
 //! * Anything else passes through untouched.
@@ -16,7 +26,7 @@
 //! A request the layer cannot decode is passed through unchanged, so the
 //! upstream answers it exactly as it would without the proxy.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
@@ -24,26 +34,23 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use ferrodyn_store::api::types::{DeleteItemInput, GetItemInput, PutItemInput, UpdateItemInput};
+use ferrodyn_store::api::types::{
+    BatchGetItemInput, DeleteItemInput, GetItemInput, KeysAndAttributes, PutItemInput,
+    UpdateItemInput,
+};
 use ferrodyn_store::api::{self, Operation};
 use ferrodyn_store::model::value::Item;
 use ferrodyn_store::server::{BackendRequest, BackendResponse};
-use ferrodyn_store::Store;
 use http::StatusCode;
 use prometheus::{IntCounter, IntGauge, Registry};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use tokio::sync::watch;
 use tower::{Layer, Service, ServiceExt};
 
 use crate::cache::{CacheKey, Entry, ItemCache, Lease};
 
-/// Where the layer learns a table's key schema (needed to find the key of a
-/// PutItem's item). Without one, PutItem invalidates the whole table.
-#[derive(Clone)]
-pub enum KeySchemas {
-    Embedded(Store),
-    Unknown,
-}
+pub use crate::schemas::KeySchemas;
 
 #[derive(Clone)]
 pub struct Metrics {
@@ -52,6 +59,7 @@ pub struct Metrics {
     pub coalesced: IntCounter,
     pub fills_discarded: IntCounter,
     pub invalidations: IntCounter,
+    pub upstream_batches: IntCounter,
     pub bytes: IntGauge,
     pub entries: IntGauge,
 }
@@ -71,11 +79,11 @@ impl Metrics {
         Ok(Metrics {
             hits: counter(
                 "proxy_item_cache_hits_total",
-                "GetItem requests answered from the item cache",
+                "GetItem requests and BatchGetItem keys answered from the item cache",
             )?,
             misses: counter(
                 "proxy_item_cache_misses_total",
-                "GetItem requests the item cache sent upstream",
+                "GetItem requests and BatchGetItem keys the item cache sent upstream",
             )?,
             coalesced: counter(
                 "proxy_item_cache_coalesced_total",
@@ -88,6 +96,10 @@ impl Metrics {
             invalidations: counter(
                 "proxy_item_cache_invalidations_total",
                 "Keys and tables invalidated by writes",
+            )?,
+            upstream_batches: counter(
+                "proxy_item_cache_batch_upstream_total",
+                "BatchGetItem requests sent upstream for a batch's misses",
             )?,
             bytes: gauge(
                 "proxy_item_cache_bytes",
@@ -252,10 +264,11 @@ impl ItemCacheLayer {
     {
         match req.op {
             Operation::GetItem => self.get_item(inner, req).await,
+            Operation::BatchGetItem => self.batch_get_item(inner, req).await,
             Operation::PutItem | Operation::UpdateItem | Operation::DeleteItem => {
-                match self.written_key(&req) {
-                    Some(Written::Key(key)) => {
-                        self.around_write(inner, req, |c| c.invalidate(&key)).await
+                match self.written(inner.clone(), &req).await {
+                    Some(Written::Key(key, stored)) => {
+                        self.write_through(inner, req, key, stored).await
                     }
                     Some(Written::Table(table)) => {
                         self.around_write(inner, req, |c| c.invalidate_table(&table))
@@ -309,39 +322,114 @@ impl ItemCacheLayer {
         resp
     }
 
-    fn written_key(&self, req: &BackendRequest) -> Option<Written> {
-        let (table, key) = match req.op {
+    /// What a PutItem / UpdateItem / DeleteItem writes, and what the cache
+    /// can hold once the upstream acknowledged it.
+    async fn written<S>(&self, inner: S, req: &BackendRequest) -> Option<Written>
+    where
+        S: Service<BackendRequest, Response = BackendResponse, Error = Infallible>,
+    {
+        let (table, key, stored) = match req.op {
             Operation::PutItem => {
                 let input: PutItemInput = api::decode(&req.body).ok()?;
                 let table = input.table_name?;
-                let schema = match &self.schemas {
-                    KeySchemas::Embedded(store) => {
-                        store.engine().table(&table).map(|t| t.key.clone())
-                    }
-                    KeySchemas::Unknown => None,
-                };
-                let Some(schema) = schema else {
+                let item = input.item?;
+                let Some(schema) = self.schemas.get(&table, inner).await else {
                     return Some(Written::Table(table));
                 };
-                let item = input.item?;
-                let key: Item = schema
-                    .names()
-                    .filter_map(|n| item.get(n).map(|v| (n.to_owned(), v.clone())))
-                    .collect();
-                (table, key)
+                let key = schema.key_of(&item);
+                (table, key, Stored::Item(item))
             }
             Operation::UpdateItem => {
                 let input: UpdateItemInput = api::decode(&req.body).ok()?;
-                (input.table_name?, input.key?)
+                let stored = match input.return_values.as_deref() {
+                    None | Some("NONE") => Stored::UpdatedItem {
+                        client_wants_it: false,
+                    },
+                    Some("ALL_NEW") => Stored::UpdatedItem {
+                        client_wants_it: true,
+                    },
+                    // The client wants something else back: asking for the
+                    // new item too is impossible, so just invalidate.
+                    Some(_) => Stored::Nothing,
+                };
+                (input.table_name?, input.key?, stored)
             }
             Operation::DeleteItem => {
                 let input: DeleteItemInput = api::decode(&req.body).ok()?;
-                (input.table_name?, input.key?)
+                (input.table_name?, input.key?, Stored::Absent)
             }
             _ => return None,
         };
         let bytes = serde_json::to_vec(&key).ok()?;
-        Some(Written::Key(self.cache.key(&table, Bytes::from(bytes))))
+        Some(Written::Key(
+            self.cache.key(&table, Bytes::from(bytes)),
+            stored,
+        ))
+    }
+
+    /// Forward a single-item write and, once the upstream acknowledged it,
+    /// keep what the item now is. The key is invalidated before the write is
+    /// forwarded and the lease taken right after, so the fill happens only if
+    /// nothing (a change from the feed, another write, a table drop) touched
+    /// the key while the write was in flight; a failed write just
+    /// invalidates.
+    async fn write_through<S>(
+        &self,
+        inner: S,
+        mut req: BackendRequest,
+        key: CacheKey,
+        mut stored: Stored,
+    ) -> BackendResponse
+    where
+        S: Service<BackendRequest, Response = BackendResponse, Error = Infallible>,
+    {
+        self.cache.invalidate(&key);
+        self.metrics.invalidations.inc();
+        self.cache.begin_write(&key);
+        if let Stored::UpdatedItem { .. } = stored {
+            // Ask for the new item; the client's answer is cut back below.
+            match with_member(&req.body, "ReturnValues", r#""ALL_NEW""#) {
+                Some(body) => req.body = body,
+                None => stored = Stored::Nothing,
+            }
+        }
+        // Wherever this future is dropped, the write must be finished.
+        let mut guard = WriteGuard {
+            cache: &self.cache,
+            key: &key,
+            done: false,
+        };
+        let resp = forward(inner, req).await;
+        let (written, resp) = if resp.status != StatusCode::OK {
+            (None, resp)
+        } else {
+            match stored {
+                Stored::Item(item) => (Some(Some(item)), resp),
+                Stored::Absent => (Some(None), resp),
+                Stored::UpdatedItem { client_wants_it } => {
+                    match take_attributes(&resp.body, !client_wants_it) {
+                        Some((item, body)) => (
+                            Some(Some(item)),
+                            BackendResponse {
+                                status: resp.status,
+                                body: body.unwrap_or(resp.body),
+                            },
+                        ),
+                        // An answer we cannot take apart: pass it on whole
+                        // (a client that asked for NONE then gets more than
+                        // it asked, which no SDK rejects).
+                        None => (None, resp),
+                    }
+                }
+                Stored::Nothing => (None, resp),
+            }
+        };
+        guard.done = true;
+        let succeeded = written.is_some();
+        if !self.cache.finish_write(&key, written) && succeeded {
+            self.metrics.fills_discarded.inc();
+        }
+        resp
     }
 
     async fn get_item<S>(&self, inner: S, req: BackendRequest) -> BackendResponse
@@ -407,6 +495,183 @@ impl ItemCacheLayer {
             Ok(entry) => respond(entry.item.as_ref(), projection.as_ref()),
             Err(resp) => resp,
         }
+    }
+
+    /// BatchGetItem: hits answered here, every miss in one upstream
+    /// BatchGetItem asking for full items (cached under leases taken before
+    /// it), projections applied here per table. Anything unusual passes the
+    /// whole request through.
+    async fn batch_get_item<S>(&self, inner: S, req: BackendRequest) -> BackendResponse
+    where
+        S: Service<BackendRequest, Response = BackendResponse, Error = Infallible>,
+    {
+        let Some(plan) = self.plan_batch_get(&req) else {
+            return forward(inner, req).await;
+        };
+        let mut responses: BTreeMap<String, Vec<Item>> = BTreeMap::new();
+        let mut misses: BTreeMap<&str, Vec<&BatchKey>> = BTreeMap::new();
+        for (table, t) in &plan {
+            let found = responses.entry(table.clone()).or_default();
+            for k in &t.keys {
+                match self.cache.get(&k.cache_key) {
+                    Some(entry) => {
+                        self.metrics.hits.inc();
+                        if let Some(item) = &entry.item {
+                            found.push(project(item, t.projection.as_ref()));
+                        }
+                    }
+                    None => {
+                        self.metrics.misses.inc();
+                        misses.entry(table.as_str()).or_default().push(k);
+                    }
+                }
+            }
+        }
+        let mut unprocessed: BTreeMap<String, KeysAndAttributes> = BTreeMap::new();
+        if !misses.is_empty() {
+            let request = BatchGetRequest {
+                request_items: misses
+                    .iter()
+                    .map(|(t, keys)| {
+                        (
+                            *t,
+                            FullKeys {
+                                keys: keys.iter().map(|k| &k.key).collect(),
+                            },
+                        )
+                    })
+                    .collect(),
+            };
+            let Ok(body) = serde_json::to_vec(&request) else {
+                return forward(inner, req).await;
+            };
+            self.metrics.upstream_batches.inc();
+            let resp = forward(
+                inner,
+                BackendRequest {
+                    op: req.op,
+                    headers: req.headers.clone(),
+                    body: Bytes::from(body),
+                },
+            )
+            .await;
+            if resp.status != StatusCode::OK {
+                return resp;
+            }
+            let Ok(answer) = serde_json::from_slice::<BatchGetAnswer>(&resp.body) else {
+                return resp;
+            };
+            for (table, mut keys_back) in answer.unprocessed_keys {
+                // Retries must read what the client asked for: its own
+                // projection, not the full items this proxy asked for.
+                if let Some(t) = plan.get(&table) {
+                    keys_back.attributes_to_get = t.request.attributes_to_get.clone();
+                    keys_back.projection_expression = t.request.projection_expression.clone();
+                    keys_back.expression_attribute_names =
+                        t.request.expression_attribute_names.clone();
+                    keys_back.consistent_read = t.request.consistent_read;
+                }
+                unprocessed.insert(table, keys_back);
+            }
+            for (table, keys) in &misses {
+                let items = answer.responses.get(*table);
+                let projection = plan.get(*table).and_then(|t| t.projection.as_ref());
+                let found = responses.entry((*table).to_owned()).or_default();
+                let pending = unprocessed.get(*table).and_then(|u| u.keys.as_ref());
+                for k in keys {
+                    let item = items.and_then(|items| items.iter().find(|i| has_key(i, &k.key)));
+                    if let Some(item) = item {
+                        found.push(project(item, projection));
+                    } else if pending.is_some_and(|p| p.contains(&k.key)) {
+                        continue; // not read: nothing to cache
+                    }
+                    let entry = Arc::new(Entry {
+                        item: item.cloned(),
+                    });
+                    if !self.cache.fill(k.cache_key.clone(), k.lease, entry) {
+                        self.metrics.fills_discarded.inc();
+                    }
+                }
+            }
+        }
+        let body = serde_json::to_vec(&BatchGetOutput {
+            responses,
+            unprocessed_keys: unprocessed,
+        });
+        match body {
+            Ok(body) => BackendResponse {
+                status: StatusCode::OK,
+                body: Bytes::from(body),
+            },
+            Err(e) => {
+                tracing::error!(error = %e, "cannot encode a BatchGetItem answer");
+                let err =
+                    api::ApiError::new(api::ErrorCode::InternalServer, "Internal server error");
+                BackendResponse {
+                    status: StatusCode::INTERNAL_SERVER_ERROR,
+                    body: Bytes::from(err.body()),
+                }
+            }
+        }
+    }
+
+    /// The request's keys with their cache keys and leases, per table; `None`
+    /// when the request is not one this layer answers (strongly consistent
+    /// reads, consumed capacity, anything it cannot decode or that the
+    /// upstream would refuse).
+    fn plan_batch_get(&self, req: &BackendRequest) -> Option<BTreeMap<String, BatchTable>> {
+        let input: BatchGetItemInput = api::decode(&req.body).ok()?;
+        if !matches!(
+            input.return_consumed_capacity.as_deref(),
+            None | Some("NONE")
+        ) {
+            return None;
+        }
+        let tables = input.request_items?;
+        let total: usize = tables
+            .values()
+            .map(|t| t.keys.as_ref().map_or(0, Vec::len))
+            .sum();
+        if tables.is_empty() || total == 0 || total > 100 {
+            return None;
+        }
+        let mut plan = BTreeMap::new();
+        for (table, request) in tables {
+            if request.consistent_read == Some(true) {
+                return None;
+            }
+            let keys = request.keys.as_ref()?;
+            let projection = ferrodyn_store::ops::read_projection(
+                request.projection_expression.as_deref(),
+                request.attributes_to_get.as_deref(),
+                request.expression_attribute_names.as_ref(),
+            )
+            .ok()?;
+            let mut planned: Vec<BatchKey> = Vec::with_capacity(keys.len());
+            for key in keys {
+                if key.is_empty() || planned.iter().any(|k| &k.key == key) {
+                    return None; // the upstream's error, not ours
+                }
+                let cache_key = self
+                    .cache
+                    .key(&table, Bytes::from(serde_json::to_vec(key).ok()?));
+                let lease = self.cache.lease(&cache_key);
+                planned.push(BatchKey {
+                    key: key.clone(),
+                    cache_key,
+                    lease,
+                });
+            }
+            plan.insert(
+                table,
+                BatchTable {
+                    keys: planned,
+                    projection,
+                    request,
+                },
+            );
+        }
+        Some(plan)
     }
 
     /// Read the full item upstream and cache it under `lease`.
@@ -481,8 +746,117 @@ impl ItemCacheLayer {
 }
 
 enum Written {
-    Key(CacheKey),
+    Key(CacheKey, Stored),
     Table(String),
+}
+
+/// Finishes (as failed) a write whose future was dropped before the
+/// upstream answered: the key is invalidated and its record released.
+struct WriteGuard<'a> {
+    cache: &'a ItemCache,
+    key: &'a CacheKey,
+    done: bool,
+}
+
+impl Drop for WriteGuard<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.cache.finish_write(self.key, None);
+        }
+    }
+}
+
+/// One table's share of a BatchGetItem.
+struct BatchTable {
+    keys: Vec<BatchKey>,
+    projection: Option<ferrodyn_store::expr::Projection>,
+    request: KeysAndAttributes,
+}
+
+struct BatchKey {
+    key: Item,
+    cache_key: CacheKey,
+    lease: Lease,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct BatchGetRequest<'a> {
+    request_items: BTreeMap<&'a str, FullKeys<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct FullKeys<'a> {
+    keys: Vec<&'a Item>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct BatchGetAnswer {
+    #[serde(default)]
+    responses: BTreeMap<String, Vec<Item>>,
+    #[serde(default)]
+    unprocessed_keys: BTreeMap<String, KeysAndAttributes>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct BatchGetOutput {
+    responses: BTreeMap<String, Vec<Item>>,
+    unprocessed_keys: BTreeMap<String, KeysAndAttributes>,
+}
+
+/// Whether `item` has every attribute of `key`, with the same value.
+fn has_key(item: &Item, key: &Item) -> bool {
+    key.iter().all(|(n, v)| item.get(n) == Some(v))
+}
+
+fn project(item: &Item, projection: Option<&ferrodyn_store::expr::Projection>) -> Item {
+    match projection {
+        Some(p) => p.apply(item),
+        None => item.clone(),
+    }
+}
+
+/// What the cache may hold for the key once a write succeeded.
+enum Stored {
+    /// PutItem: the request's item (decoded values are canonical).
+    Item(Item),
+    /// DeleteItem: nothing (a tombstone).
+    Absent,
+    /// UpdateItem, asked upstream with ReturnValues ALL_NEW.
+    UpdatedItem { client_wants_it: bool },
+    /// Unknown: invalidate only.
+    Nothing,
+}
+
+/// The members of a JSON object, values kept as their raw text.
+type RawMembers = BTreeMap<String, Box<RawValue>>;
+
+/// `body` (a JSON object) with `name` set to the JSON text `value`.
+fn with_member(body: &[u8], name: &str, value: &str) -> Option<Bytes> {
+    let mut members: RawMembers = serde_json::from_slice(body).ok()?;
+    members.insert(
+        name.to_owned(),
+        RawValue::from_string(value.to_owned()).ok()?,
+    );
+    serde_json::to_vec(&members).ok().map(Bytes::from)
+}
+
+/// The `Attributes` of an UpdateItem answer, and (if `strip`) the answer
+/// without them — the other members (ConsumedCapacity,
+/// ItemCollectionMetrics) untouched.
+fn take_attributes(body: &[u8], strip: bool) -> Option<(Item, Option<Bytes>)> {
+    let mut members: RawMembers = serde_json::from_slice(body).ok()?;
+    let raw = members.remove("Attributes")?;
+    let item: Item = serde_json::from_str(raw.get()).ok()?;
+    let body = if strip {
+        Some(Bytes::from(serde_json::to_vec(&members).ok()?))
+    } else {
+        None
+    };
+    Some((item, body))
 }
 
 fn tables_named(req: &BackendRequest) -> Vec<String> {
@@ -523,5 +897,35 @@ fn respond(
     BackendResponse {
         status: StatusCode::OK,
         body: Bytes::from(body),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn return_values_is_set_whatever_the_client_sent() {
+        let body = br#"{"TableName":"t","ReturnValues":"NONE","Key":{"p":{"S":"a"}}}"#;
+        let out = with_member(body, "ReturnValues", r#""ALL_NEW""#).expect("rewrites");
+        let input: UpdateItemInput = api::decode(&out).expect("still a valid request");
+        assert_eq!(input.return_values.as_deref(), Some("ALL_NEW"));
+        assert_eq!(input.table_name.as_deref(), Some("t"));
+        assert!(with_member(b"not json", "ReturnValues", r#""ALL_NEW""#).is_none());
+    }
+
+    #[test]
+    fn attributes_are_taken_out_and_the_rest_kept() {
+        let body = br#"{"Attributes":{"p":{"S":"a"},"n":{"N":"1.50"}},"ConsumedCapacity":{"TableName":"t","CapacityUnits":1.0}}"#;
+        let (item, stripped) = take_attributes(body, true).expect("parses");
+        assert_eq!(item.len(), 2);
+        let stripped = stripped.expect("stripped");
+        assert_eq!(
+            &stripped[..],
+            br#"{"ConsumedCapacity":{"TableName":"t","CapacityUnits":1.0}}"#
+        );
+        let (_, kept) = take_attributes(body, false).expect("parses");
+        assert!(kept.is_none());
+        assert!(take_attributes(b"{}", true).is_none());
     }
 }

@@ -1,5 +1,5 @@
-//! Ferrodyn proxy: the `ferrodyn` binary's library — a DAX-style item cache
-//! with write-through invalidation in front of a DynamoDB-API endpoint.
+//! Ferrodyn proxy: the `ferrodyn` binary's library — a DAX-style item and
+//! query cache with write-through in front of a DynamoDB-API endpoint.
 //!
 //! With no upstream it is the full database in one process: the store is
 //! embedded and called in-process. With `--upstream URL` it forwards to a
@@ -7,18 +7,25 @@
 //! DynamoDB-API engine (DynamoDB itself, ScyllaDB Alternator), re-signing
 //! requests with its own credentials when it has some.
 //!
-//! Built so far: the item cache for GetItem (coherent with every write made
-//! through this proxy, misses coalesced), invalidation from the store's
-//! change log (in-process when embedded, the long-polling change feed when
-//! remote, the DynamoDB Streams API for foreign upstreams), metrics and the
-//! admin endpoint. Not built yet: the query cache.
+//! Built so far: the item cache for GetItem and BatchGetItem (coherent with
+//! every write made through this proxy, misses coalesced, written items
+//! stored on acknowledgement), the query cache for Query and Scan (results
+//! keyed by the canonical request, tagged with the partitions they read),
+//! invalidation from the store's change log (in-process when embedded, the
+//! long-polling change feed when remote, with old and new images so index
+//! partitions are invalidated exactly; the DynamoDB Streams API for foreign
+//! upstreams), key schemas learned from any upstream with DescribeTable,
+//! metrics and the admin endpoint.
 //!
 //! # Layout
 //!
 //! * [`stack`] — assembles the tower stack (the order of layers and why).
 //! * [`metrics`] — request counts and latency per operation.
 //! * [`insights`] — contributor insights: the hottest keys of each table.
+//! * [`query_cache`] — the query-cache layer; [`result_cache`] its storage
+//!   (tags and leases).
 //! * [`item_cache`] — the item-cache / write-through layer; [`cache`] its storage.
+//! * [`schemas`] — tables' key schemas (engine catalog, or DescribeTable).
 //! * [`upstream`] — the embedded store or a pooled HTTP(S) client that
 //!   re-signs requests.
 //! * [`credentials`] — the proxy's own AWS credentials and region.
@@ -33,6 +40,9 @@ pub mod insights;
 pub mod invalidation;
 pub mod item_cache;
 pub mod metrics;
+pub mod query_cache;
+pub mod result_cache;
+pub mod schemas;
 pub mod stack;
 pub mod streams_follower;
 pub mod upstream;
@@ -46,7 +56,8 @@ use ferrodyn_store::{server, Store, StoreConfig};
 use tokio::net::TcpListener;
 
 use crate::cache::ItemCache;
-use crate::item_cache::KeySchemas;
+use crate::result_cache::QueryCache;
+use crate::schemas::KeySchemas;
 use crate::upstream::{Endpoint, HttpUpstream, Upstream, UpstreamError};
 use ferrodyn_store::auth::sigv4::Signer;
 
@@ -59,6 +70,10 @@ pub struct Config {
     pub item_cache_bytes: u64,
     /// Item cache entry lifetime (0 disables the cache).
     pub item_ttl: Duration,
+    /// Query cache size in bytes (0 disables it).
+    pub query_cache_bytes: u64,
+    /// Query cache entry lifetime (0 disables the cache).
+    pub query_ttl: Duration,
     /// Where to read DynamoDB Streams when the upstream has no Ferrodyn
     /// change feed (`None`: derived from `upstream`).
     pub streams_endpoint: Option<String>,
@@ -79,6 +94,8 @@ impl Config {
             upstream: None,
             item_cache_bytes: 256 << 20,
             item_ttl: Duration::from_secs(300),
+            query_cache_bytes: 64 << 20,
+            query_ttl: Duration::from_secs(300),
             streams_endpoint: None,
             credentials: credentials::Setting::FromEnvironment,
             region: None,
@@ -143,7 +160,7 @@ pub async fn run(
             let streams = HttpUpstream::new(&Endpoint::parse(&streams_url)?, signer)?;
             (
                 Upstream::Http(Box::new(http)),
-                KeySchemas::Unknown,
+                KeySchemas::remote(),
                 admin::Readiness::Remote {
                     address: endpoint.socket_address(),
                     feed: feed_metrics.clone(),
@@ -155,8 +172,16 @@ pub async fn run(
     let request_metrics = metrics::Metrics::register(&registry)?;
     let cache_metrics = item_cache::Metrics::register(&registry)?;
     let cache = Arc::new(ItemCache::new(config.item_cache_bytes, config.item_ttl));
+    let query_metrics = query_cache::Metrics::register(&registry)?;
+    let queries = Arc::new(QueryCache::new(
+        config.query_cache_bytes,
+        config.query_ttl,
+        query_metrics.storage.clone(),
+    ));
     let targets = invalidation::Targets {
         items: cache.clone(),
+        queries: queries.clone(),
+        schemas: schemas.clone(),
     };
     let feed = match &upstream {
         Upstream::Embedded(store) => tokio::spawn(invalidation::follow_embedded(
@@ -177,7 +202,17 @@ pub async fn run(
             })
         }
     };
-    let stack = stack::build(upstream, cache, schemas, request_metrics, cache_metrics);
+    let stack = stack::build(
+        upstream,
+        stack::Caches {
+            items: cache,
+            queries,
+        },
+        schemas,
+        request_metrics,
+        cache_metrics,
+        query_metrics,
+    );
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let admin_task = admin.map(|l| {

@@ -9,16 +9,26 @@ use tower::util::BoxCloneSyncService;
 use tower::{ServiceBuilder, ServiceExt};
 
 use crate::insights::{Insights, InsightsLayer};
-use crate::item_cache::{ItemCacheLayer, KeySchemas};
+use crate::item_cache::ItemCacheLayer;
+use crate::query_cache::QueryCacheLayer;
+use crate::result_cache::QueryCache;
+use crate::schemas::KeySchemas;
 use crate::upstream::Upstream;
-use crate::{cache::ItemCache, item_cache, metrics};
+use crate::{cache::ItemCache, item_cache, metrics, query_cache};
 
 /// The assembled stack, callable by the HTTP front end.
 #[derive(Clone)]
 pub struct Stack {
     service: BoxCloneSyncService<BackendRequest, BackendResponse, Infallible>,
     item_cache: ItemCacheLayer,
+    query_cache: QueryCacheLayer,
     insights: Insights,
+}
+
+/// The caches' storage, shared with the change-feed follower.
+pub struct Caches {
+    pub items: Arc<ItemCache>,
+    pub queries: Arc<QueryCache>,
 }
 
 /// Build the stack, outermost layer first:
@@ -27,31 +37,42 @@ pub struct Stack {
 ///    client waits for, cache hits included;
 /// 2. **insights** — counts the keys every request names (hits included),
 ///    so the hottest keys are those clients ask for, not those that missed;
-/// 3. **item cache / write-through** — below metrics so hits are measured,
-///    above the upstream so hits never reach it and every write passes
-///    through its invalidation;
-/// 4. **upstream** — the embedded store or the remote endpoint.
+///    hence above both caches;
+/// 3. **query cache** — answers Query/Scan hits without touching the layers
+///    below, and wraps every write so that its invalidations (before the
+///    write is forwarded and after it is answered) enclose the item cache's
+///    own: when the client gets its answer both caches have forgotten what
+///    the write replaced;
+/// 4. **item cache / write-through** — below the query cache, which passes
+///    item reads and writes on untouched; above the upstream so hits never
+///    reach it and every write passes through its invalidation and fill;
+/// 5. **upstream** — the embedded store or the remote endpoint.
 ///
 /// (Request classification happens in the front end, which decodes the
 /// operation from `X-Amz-Target` once; each layer decodes only the members
-/// it needs.)
+/// it needs.) Both cache layers read key schemas from one shared
+/// [`KeySchemas`], so a remote table is described once.
 pub fn build(
     upstream: Upstream,
-    cache: Arc<ItemCache>,
+    caches: Caches,
     schemas: KeySchemas,
     request_metrics: metrics::Metrics,
     cache_metrics: item_cache::Metrics,
+    query_metrics: query_cache::Metrics,
 ) -> Stack {
-    let item_cache = ItemCacheLayer::new(cache, schemas, cache_metrics);
+    let query_cache = QueryCacheLayer::new(caches.queries, schemas.clone(), query_metrics);
+    let item_cache = ItemCacheLayer::new(caches.items, schemas, cache_metrics);
     let insights = Insights::default();
     let service = ServiceBuilder::new()
         .layer(metrics::MetricsLayer(request_metrics))
         .layer(InsightsLayer(insights.clone()))
+        .layer(query_cache.clone())
         .layer(item_cache.clone())
         .service(upstream);
     Stack {
         service: BoxCloneSyncService::new(service),
         item_cache,
+        query_cache,
         insights,
     }
 }
@@ -64,6 +85,7 @@ impl Stack {
 
     pub fn refresh_gauges(&self) {
         self.item_cache.refresh_gauges();
+        self.query_cache.refresh_gauges();
     }
 }
 

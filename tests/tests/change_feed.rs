@@ -1,6 +1,6 @@
 //! The change-feed extension operation (`FerrodynFeed_20261124.GetChanges`):
 //! a long poll that returns as soon as a change commits, across tables, in
-//! commit order.
+//! commit order, with each change's old and new images.
 
 use std::time::{Duration, Instant};
 
@@ -134,4 +134,79 @@ async fn limit_and_wait_are_validated() {
     let got = call(&store, FEED, json!({"Cursor": 1_000_000, "WaitMs": 50})).await;
     assert_eq!(got["Changes"], json!([]));
     assert!(started.elapsed() >= Duration::from_millis(50));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn changes_carry_old_and_new_images() {
+    let store = TestStore::start().await;
+    create(&store, "feed_images").await;
+    let cursor = call(&store, FEED, json!({})).await["NextCursor"]
+        .as_u64()
+        .expect("cursor");
+    let item = |v: &str| json!({"p": {"S": "k"}, "v": {"S": v}});
+    for v in ["1", "2"] {
+        call(
+            &store,
+            "DynamoDB_20120810.PutItem",
+            json!({"TableName": "feed_images", "Item": item(v)}),
+        )
+        .await;
+    }
+    call(
+        &store,
+        "DynamoDB_20120810.DeleteItem",
+        json!({"TableName": "feed_images", "Key": {"p": {"S": "k"}}}),
+    )
+    .await;
+    let got = call(&store, FEED, json!({"Cursor": cursor})).await;
+    let images: Vec<(Value, Value)> = got["Changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|c| (c["OldImage"].clone(), c["NewImage"].clone()))
+        .collect();
+    assert_eq!(
+        images,
+        vec![
+            (Value::Null, item("1")),
+            (item("1"), item("2")),
+            (item("2"), Value::Null),
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_large_answer_stops_early_and_resumes_at_the_first_change_left_out() {
+    let store = TestStore::start().await;
+    create(&store, "feed_big").await;
+    let cursor = call(&store, FEED, json!({})).await["NextCursor"]
+        .as_u64()
+        .expect("cursor");
+    // 24 items of ~300 KB: new images alone are ~7 MB, over one answer.
+    let big = "x".repeat(300 * 1024);
+    for i in 0..24 {
+        call(
+            &store,
+            "DynamoDB_20120810.PutItem",
+            json!({"TableName": "feed_big", "Item": {"p": {"S": i.to_string()}, "v": {"S": big}}}),
+        )
+        .await;
+    }
+    let mut seen = 0;
+    let mut answers = 0;
+    let mut cursor = cursor;
+    while seen < 24 {
+        let got = call(&store, FEED, json!({"Cursor": cursor})).await;
+        let changes = got["Changes"].as_array().expect("changes");
+        assert!(!changes.is_empty());
+        seen += changes.len();
+        answers += 1;
+        cursor = got["NextCursor"].as_u64().expect("next");
+        assert_eq!(
+            changes.last().and_then(|c| c["SequenceNumber"].as_u64()),
+            Some(cursor - 1)
+        );
+    }
+    assert_eq!(seen, 24);
+    assert!(answers >= 2, "one answer held every image");
 }

@@ -1,6 +1,7 @@
 //! The proxy's item cache through the AWS SDK, embedded and in front of a
 //! separate store: hits and misses in /metrics, projections from cached
-//! items, negative caching, and read-your-writes for every write operation.
+//! items, negative caching, read-your-writes for every write operation,
+//! written items cached on acknowledgement, and BatchGetItem from the cache.
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue as Av, BillingMode, KeySchemaElement, KeyType,
@@ -73,8 +74,9 @@ async fn repeated_reads_hit_the_cache() {
             Some(s("1"))
         );
     }
-    assert_eq!(proxy.metric("proxy_item_cache_misses_total").await, 1.0);
-    assert_eq!(proxy.metric("proxy_item_cache_hits_total").await, 4.0);
+    // The put left the item cached: every read is a hit.
+    assert_eq!(proxy.metric("proxy_item_cache_misses_total").await, 0.0);
+    assert_eq!(proxy.metric("proxy_item_cache_hits_total").await, 5.0);
     // Strongly consistent reads always go to the store.
     client
         .get_item()
@@ -84,7 +86,7 @@ async fn repeated_reads_hit_the_cache() {
         .send()
         .await
         .expect("get");
-    assert_eq!(proxy.metric("proxy_item_cache_hits_total").await, 4.0);
+    assert_eq!(proxy.metric("proxy_item_cache_hits_total").await, 5.0);
     assert!(proxy.metric("proxy_item_cache_bytes").await > 0.0);
 }
 
@@ -123,7 +125,8 @@ async fn projections_are_applied_to_the_cached_item() {
         )]
         .into()
     );
-    assert_eq!(proxy.metric("proxy_item_cache_hits_total").await, 1.0);
+    // The put left the item cached: both reads were hits.
+    assert_eq!(proxy.metric("proxy_item_cache_hits_total").await, 2.0);
     // An invalid projection gets the store's error, not a cached answer.
     let err = client
         .get_item()
@@ -137,6 +140,18 @@ async fn projections_are_applied_to_the_cached_item() {
         aws_sdk_dynamodb::error::ProvideErrorMetadata::code(&err.into_service_error()),
         Some("ValidationException")
     );
+}
+
+/// Wait until the proxy has received `n` change records from the feed.
+async fn until_feed_delivered(proxy: &TestProxy, n: f64) {
+    let start = std::time::Instant::now();
+    while proxy.metric("proxy_invalidations_received_total").await < n {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "the feed delivered no change"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
 }
 
 async fn read_your_writes(client: &Client, name: &str) {
@@ -239,7 +254,10 @@ async fn a_slow_read_overtaken_by_a_write_is_not_cached() {
     let proxy = TestProxy::in_front_of(&relay.endpoint()).await;
     let client = proxy.client();
     table(&client, "race").await;
-    client
+    // Straight to the store, so the proxy has nothing cached (a put through
+    // it would leave the item cached); wait for the feed to report it.
+    store
+        .client()
         .put_item()
         .table_name("race")
         .item("p", s("k"))
@@ -247,6 +265,7 @@ async fn a_slow_read_overtaken_by_a_write_is_not_cached() {
         .send()
         .await
         .expect("put old");
+    until_feed_delivered(&proxy, 1.0).await;
 
     // The read reaches the store at once (and sees "old"), but its answer is
     // held back; meanwhile a write through the proxy replaces the item.
@@ -291,7 +310,8 @@ async fn concurrent_misses_share_one_upstream_read() {
     let proxy = TestProxy::in_front_of(&relay.endpoint()).await;
     let client = proxy.client();
     table(&client, "herd").await;
-    client
+    store
+        .client()
         .put_item()
         .table_name("herd")
         .item("p", s("k"))
@@ -299,6 +319,7 @@ async fn concurrent_misses_share_one_upstream_read() {
         .send()
         .await
         .expect("put");
+    until_feed_delivered(&proxy, 1.0).await;
     relay.set_delay_ms(300);
     let readers: Vec<_> = (0..16)
         .map(|_| {
@@ -320,4 +341,212 @@ async fn concurrent_misses_share_one_upstream_read() {
         misses, 1.0,
         "one upstream read for 16 concurrent misses (coalesced {coalesced}, hits {hits})"
     );
+}
+
+async fn batch_get(
+    client: &Client,
+    table: &str,
+    keys: &[&str],
+    projection: Option<&str>,
+) -> Vec<std::collections::HashMap<String, Av>> {
+    let mut request = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+        .set_keys(Some(
+            keys.iter()
+                .map(|k| [("p".to_owned(), s(k))].into())
+                .collect(),
+        ))
+        .set_projection_expression(projection.map(str::to_owned));
+    if projection.is_some() {
+        request = request.expression_attribute_names("#p", "p");
+    }
+    let out = client
+        .batch_get_item()
+        .request_items(table, request.build().expect("keys"))
+        .send()
+        .await
+        .expect("batch get");
+    assert!(out.unprocessed_keys.unwrap_or_default().is_empty());
+    let mut items = out
+        .responses
+        .and_then(|mut r| r.remove(table))
+        .unwrap_or_default();
+    items.sort_by_key(|i| format!("{:?}", i.get("p")));
+    items
+}
+
+async fn put_v(client: &Client, table: &str, key: &str, v: &str) {
+    client
+        .put_item()
+        .table_name(table)
+        .item("p", s(key))
+        .item("v", s(v))
+        .send()
+        .await
+        .expect("put");
+}
+
+async fn batch_hits_and_misses(proxy: &TestProxy, name: &str) {
+    let client = proxy.client();
+    table(&client, name).await;
+    // A batch write leaves nothing cached (it invalidates whole tables).
+    client
+        .batch_write_item()
+        .request_items(
+            name,
+            ["a", "b", "c"]
+                .iter()
+                .map(|k| {
+                    aws_sdk_dynamodb::types::WriteRequest::builder()
+                        .put_request(
+                            aws_sdk_dynamodb::types::PutRequest::builder()
+                                .item("p", s(k))
+                                .item("v", s(k))
+                                .build()
+                                .expect("put"),
+                        )
+                        .build()
+                })
+                .collect(),
+        )
+        .send()
+        .await
+        .expect("batch write");
+    // Let the feed's echoes of the batch land first: one racing a fill
+    // below would (rightly) refuse it and skew the counts.
+    until_feed_delivered(proxy, 3.0).await;
+    // Warm a and b; c stays out.
+    get(&client, name, "a").await.expect("a");
+    get(&client, name, "b").await.expect("b");
+    let batches = proxy.metric("proxy_item_cache_batch_upstream_total").await;
+    let misses = proxy.metric("proxy_item_cache_misses_total").await;
+    let hits = proxy.metric("proxy_item_cache_hits_total").await;
+    // a, b hit; c and the absent d miss: one upstream batch for both.
+    let items = batch_get(&client, name, &["a", "b", "c", "d"], Some("#p")).await;
+    assert_eq!(
+        items,
+        ["a", "b", "c"]
+            .iter()
+            .map(|k| [("p".to_owned(), s(k))].into())
+            .collect::<Vec<_>>(),
+        "projection applied to hits and misses alike"
+    );
+    assert_eq!(
+        proxy.metric("proxy_item_cache_batch_upstream_total").await,
+        batches + 1.0
+    );
+    assert_eq!(
+        proxy.metric("proxy_item_cache_hits_total").await,
+        hits + 2.0
+    );
+    assert_eq!(
+        proxy.metric("proxy_item_cache_misses_total").await,
+        misses + 2.0
+    );
+    // Now all four (d as a cached absence) are hits: no upstream batch.
+    let items = batch_get(&client, name, &["a", "b", "c", "d"], None).await;
+    assert_eq!(items.len(), 3);
+    assert_eq!(items[2].get("v"), Some(&s("c")));
+    assert_eq!(
+        proxy.metric("proxy_item_cache_batch_upstream_total").await,
+        batches + 1.0
+    );
+    // The cached absence of d is cleared by a Put.
+    put_v(&client, name, "d", "d").await;
+    let items = batch_get(&client, name, &["d"], None).await;
+    assert_eq!(items.len(), 1);
+    assert_eq!(
+        get(&client, name, "d")
+            .await
+            .and_then(|i| i.get("v").cloned()),
+        Some(s("d"))
+    );
+    // ConsistentRead passes the whole request through.
+    let before = proxy.metric("proxy_item_cache_hits_total").await;
+    client
+        .batch_get_item()
+        .request_items(
+            name,
+            aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                .keys([("p".to_owned(), s("a"))].into())
+                .consistent_read(true)
+                .build()
+                .expect("keys"),
+        )
+        .send()
+        .await
+        .expect("consistent batch get");
+    assert_eq!(proxy.metric("proxy_item_cache_hits_total").await, before);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn batch_get_answers_hits_and_sends_misses_in_one_batch_embedded() {
+    let proxy = TestProxy::embedded().await;
+    batch_hits_and_misses(&proxy, "batch").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn batch_get_answers_hits_and_sends_misses_in_one_batch_in_front_of_a_store() {
+    let store = TestStore::start().await;
+    let proxy = TestProxy::in_front_of(&store.endpoint()).await;
+    batch_hits_and_misses(&proxy, "batch_remote").await;
+}
+
+/// A write acknowledged through the proxy leaves the written item cached:
+/// the next read is a hit, and stays one after the change feed echoes the
+/// write back.
+async fn writes_fill_the_cache(proxy: &TestProxy, name: &str) {
+    let client = proxy.client();
+    table(&client, name).await;
+    let v = |item: Option<std::collections::HashMap<String, Av>>| {
+        item.and_then(|i| i.get("v").cloned())
+    };
+    put_v(&client, name, "k", "1").await;
+    // Each write is checked after its echo came back from the feed.
+    until_feed_delivered(proxy, 1.0).await;
+    assert_eq!(v(get(&client, name, "k").await), Some(s("1")));
+    assert_eq!(proxy.metric("proxy_item_cache_misses_total").await, 0.0);
+    client
+        .update_item()
+        .table_name(name)
+        .key("p", s("k"))
+        .update_expression("SET v = :v")
+        .expression_attribute_values(":v", s("2"))
+        .send()
+        .await
+        .expect("update");
+    until_feed_delivered(proxy, 2.0).await;
+    assert_eq!(v(get(&client, name, "k").await), Some(s("2")));
+    assert_eq!(proxy.metric("proxy_item_cache_misses_total").await, 0.0);
+    client
+        .delete_item()
+        .table_name(name)
+        .key("p", s("k"))
+        .send()
+        .await
+        .expect("delete");
+    until_feed_delivered(proxy, 3.0).await;
+    assert!(get(&client, name, "k").await.is_none());
+    assert_eq!(proxy.metric("proxy_item_cache_misses_total").await, 0.0);
+    // A write to another key does not disturb this one (the key schema is
+    // known, also for a remote upstream).
+    put_v(&client, name, "k", "3").await;
+    until_feed_delivered(proxy, 4.0).await;
+    put_v(&client, name, "other", "x").await;
+    until_feed_delivered(proxy, 5.0).await;
+    assert_eq!(v(get(&client, name, "k").await), Some(s("3")));
+    assert_eq!(proxy.metric("proxy_item_cache_misses_total").await, 0.0);
+    assert!(proxy.metric("proxy_item_cache_hits_total").await >= 4.0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn acknowledged_writes_fill_the_cache_embedded() {
+    let proxy = TestProxy::embedded().await;
+    writes_fill_the_cache(&proxy, "fills").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn acknowledged_writes_fill_the_cache_in_front_of_a_store() {
+    let store = TestStore::start().await;
+    let proxy = TestProxy::in_front_of(&store.endpoint()).await;
+    writes_fill_the_cache(&proxy, "fills_remote").await;
 }

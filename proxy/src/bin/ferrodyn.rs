@@ -12,8 +12,9 @@ use ferrodyn_proxy::Config;
 ///
 /// With no arguments it serves the DynamoDB API on 127.0.0.1:8000, with the
 /// store embedded in this process and its data in ./ferrodyn-data. Eventually
-/// consistent GetItem is answered from the item cache; every write through
-/// this process invalidates what it touches, so reads after writes see them.
+/// consistent GetItem and BatchGetItem are answered from the item cache,
+/// Query and Scan from the query cache; every write through this process
+/// invalidates what it touches, so reads after writes see them.
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Args {
@@ -28,7 +29,7 @@ struct Args {
     /// https://dynamodb.<region>.amazonaws.com, a ScyllaDB Alternator
     /// cluster). Writes made elsewhere are invalidated through the
     /// ferrodyn-store's change feed, or else the DynamoDB Streams API (tables
-    /// without a stream: by --item-ttl only).
+    /// without a stream: by --item-ttl and --query-ttl only).
     ///
     /// Forwarded requests are re-signed (SigV4) with the proxy's own
     /// credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /
@@ -55,6 +56,12 @@ struct Args {
     /// Item cache entry lifetime, e.g. 300, 300s, 5m (0 disables the item cache).
     #[arg(long, env = "FERRODYN_ITEM_TTL", default_value = "5m", value_parser = parse_duration)]
     item_ttl: Duration,
+    /// Query cache size in bytes (0 disables the query cache).
+    #[arg(long, env = "FERRODYN_QUERY_CACHE_BYTES", default_value_t = 64 * 1024 * 1024)]
+    query_cache_bytes: u64,
+    /// Query cache entry lifetime, e.g. 300, 300s, 5m (0 disables the query cache).
+    #[arg(long, env = "FERRODYN_QUERY_TTL", default_value = "5m", value_parser = parse_duration)]
+    query_ttl: Duration,
     /// Require clients to sign requests with SigV4, as DynamoDB does: a
     /// comma-separated list of ACCESS_KEY_ID:SECRET_ACCESS_KEY pairs whose
     /// signatures are accepted (prefer the environment variable: a command
@@ -103,6 +110,8 @@ async fn main() -> anyhow::Result<()> {
         upstream: args.upstream,
         item_cache_bytes: args.item_cache_bytes,
         item_ttl: args.item_ttl,
+        query_cache_bytes: args.query_cache_bytes,
+        query_ttl: args.query_ttl,
         streams_endpoint: args.streams_endpoint,
         client_auth,
         ..Config::new(PathBuf::new())

@@ -8,10 +8,17 @@
 //! consumer's starting point). With one, the answer holds the changes with
 //! sequence numbers `>= Cursor`, waiting up to `WaitMs` (at most 20 000) for
 //! the first one. Response: `{"Changes": [{"SequenceNumber", "TableName",
-//! "EventName", "Keys", "CreatedAtMs"}], "NextCursor": n, "Tables": {name: id},
-//! "LostTables": [name]}`. `CreatedAtMs` is the change's commit time
-//! (milliseconds since the Unix epoch), for consumers to measure their lag;
-//! consumers must tolerate its absence (it was added later). `LostTables` names tables whose records at or
+//! "EventName", "Keys", "CreatedAtMs", "OldImage", "NewImage"}],
+//! "NextCursor": n, "Tables": {name: id}, "LostTables": [name]}`.
+//! `CreatedAtMs` is the change's commit time (milliseconds since the Unix
+//! epoch), for consumers to measure their lag; consumers must tolerate its
+//! absence (it was added later). `OldImage` and `NewImage` are the item
+//! before and after the change (absent for an insert's old and a removal's
+//! new image), whatever the table's StreamViewType: a consumer needs both to
+//! find every secondary-index partition the change touched. Because images
+//! can be large, an answer also stops once its items reach about 4 MB (it
+//! always holds at least one change); `NextCursor` then names the first
+//! change left out. `LostTables` names tables whose records at or
 //! after the cursor were trimmed before being read: a consumer must drop
 //! everything it derived from them. `Tables` lets it notice tables deleted
 //! or re-created (a new id) without a change record.
@@ -24,10 +31,12 @@ use serde::{Deserialize, Serialize};
 use super::Store;
 use crate::api::{encode, ApiError, ApiResult};
 use crate::engine::changelog::ChangeKind;
-use crate::model::value::Item;
+use crate::model::value::{item_size, Item};
 
 const MAX_WAIT_MS: u64 = 20_000;
 const MAX_LIMIT: usize = 10_000;
+/// Item bytes (keys and images) after which an answer stops early.
+const MAX_ANSWER_BYTES: usize = 4 << 20;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -45,6 +54,10 @@ struct Change {
     event_name: &'static str,
     keys: Item,
     created_at_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    old_image: Option<Item>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    new_image: Option<Item>,
 }
 
 #[derive(Serialize)]
@@ -100,22 +113,38 @@ impl Store {
             if done || tokio::time::Instant::now() >= deadline {
                 let names: BTreeMap<u32, &str> =
                     tables.iter().map(|t| (t.id, t.name.as_str())).collect();
-                let changes = records
-                    .into_iter()
-                    .filter_map(|r| {
-                        Some(Change {
-                            sequence_number: r.seq,
-                            table_name: (*names.get(&r.table_id)?).to_owned(),
-                            event_name: match r.kind {
-                                ChangeKind::Insert => "INSERT",
-                                ChangeKind::Modify => "MODIFY",
-                                ChangeKind::Remove => "REMOVE",
-                            },
-                            keys: r.keys,
-                            created_at_ms: r.time_ms,
-                        })
-                    })
-                    .collect();
+                // Images make records large: an answer stops after about
+                // MAX_ANSWER_BYTES (always holding at least one record) and
+                // its NextCursor is the first record left out.
+                let mut next = next;
+                let mut bytes = 0usize;
+                let mut changes = Vec::with_capacity(records.len());
+                for r in records {
+                    let size = item_size(&r.keys)
+                        + r.old.as_ref().map_or(0, item_size)
+                        + r.new.as_ref().map_or(0, item_size);
+                    if !changes.is_empty() && bytes + size > MAX_ANSWER_BYTES {
+                        next = r.seq;
+                        break;
+                    }
+                    bytes += size;
+                    let Some(table) = names.get(&r.table_id) else {
+                        continue;
+                    };
+                    changes.push(Change {
+                        sequence_number: r.seq,
+                        table_name: (*table).to_owned(),
+                        event_name: match r.kind {
+                            ChangeKind::Insert => "INSERT",
+                            ChangeKind::Modify => "MODIFY",
+                            ChangeKind::Remove => "REMOVE",
+                        },
+                        keys: r.keys,
+                        created_at_ms: r.time_ms,
+                        old_image: r.old,
+                        new_image: r.new,
+                    });
+                }
                 return encode(&GetChangesOutput {
                     changes,
                     next_cursor: next,

@@ -22,6 +22,7 @@ mod transact;
 mod ttl;
 
 pub use item::read_projection;
+pub use read_request::{resolve_query, resolve_scan, Resolved};
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 //! with DynamoDB's rules for mixing the two styles.
 
 use super::item::mixed;
-use crate::api::types::{Conditions, Names, Values};
+use crate::api::types::{Conditions, Names, QueryInput, ScanInput, Values};
 use crate::api::validate::Violations;
 use crate::api::{ApiError, ApiResult};
 use crate::expr::{self, legacy, Condition, KeyCondition, KeyNames, Projection, Resolver};
@@ -128,10 +128,49 @@ pub(super) struct Expressions<'a> {
     pub(super) values: Option<&'a Values>,
 }
 
-pub(super) struct Resolved {
-    pub(super) key: Option<KeyCondition>,
-    pub(super) filter: Option<Condition>,
-    pub(super) projection: Option<Projection>,
+/// A read request's expressions (or their legacy forms), resolved: no
+/// `#name`/`:value` placeholders left, so two requests that resolve equal
+/// read the same thing (the proxy's query cache keys on this).
+#[derive(Debug)]
+pub struct Resolved {
+    pub key: Option<KeyCondition>,
+    pub filter: Option<Condition>,
+    pub projection: Option<Projection>,
+}
+
+/// Resolve a Query's key condition (against the key of the table or index
+/// it reads), filter and projection, with every check `Query` makes on them.
+pub fn resolve_query(input: &QueryInput, key: &KeyNames) -> ApiResult<Resolved> {
+    Expressions {
+        key_condition: input.key_condition_expression.as_deref(),
+        key_conditions: input.key_conditions.as_ref(),
+        filter: input.filter_expression.as_deref(),
+        legacy_filter: input.query_filter.as_ref(),
+        legacy_filter_name: "queryFilter",
+        conditional_operator: input.conditional_operator.as_deref(),
+        projection: input.projection_expression.as_deref(),
+        attributes_to_get: input.attributes_to_get.as_deref(),
+        names: input.expression_attribute_names.as_ref(),
+        values: input.expression_attribute_values.as_ref(),
+    }
+    .resolve(Some(key))
+}
+
+/// Resolve a Scan's filter and projection, as `Scan` does.
+pub fn resolve_scan(input: &ScanInput) -> ApiResult<Resolved> {
+    Expressions {
+        key_condition: None,
+        key_conditions: None,
+        filter: input.filter_expression.as_deref(),
+        legacy_filter: input.scan_filter.as_ref(),
+        legacy_filter_name: "scanFilter",
+        conditional_operator: input.conditional_operator.as_deref(),
+        projection: input.projection_expression.as_deref(),
+        attributes_to_get: input.attributes_to_get.as_deref(),
+        names: input.expression_attribute_names.as_ref(),
+        values: input.expression_attribute_values.as_ref(),
+    }
+    .resolve(None)
 }
 
 impl Expressions<'_> {

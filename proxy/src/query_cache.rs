@@ -1,0 +1,655 @@
+//! The query-cache layer: answers eventually consistent Query and Scan from
+//! memory, and invalidates the cached results every write through the proxy
+//! can affect. Storage and the tag/lease protocol are in [`crate::result_cache`].
+//!
+//! * Query / Scan (not `ConsistentRead`, `ReturnConsumedCapacity` absent or
+//!   NONE): the request is decoded into the store's typed input and its
+//!   expressions (or legacy parameters) are resolved with the store's own
+//!   resolver, so `#name`/`:value` placeholders, member order and
+//!   whitespace do not matter: the cache key is the resolved form. Anything
+//!   that does not resolve passes through uncached (the upstream then
+//!   answers with its error). A Query is tagged with the partition it reads
+//!   (table or index, partition key value), a Scan with its table. The
+//!   response body is cached as the upstream sent it.
+//! * PutItem / UpdateItem / DeleteItem / BatchWriteItem / TransactWriteItems:
+//!   the base-table partitions written, every index result of the table and
+//!   every Scan of it are invalidated before the request is forwarded and
+//!   again after the upstream answered (the old images, hence the index
+//!   partitions left, are unknown here; the change feed is exact).
+//! * Table management drops every result of the table, and makes the
+//!   proxy learn the table's key schema again.
+//!
+//! A result is only cached under a lease taken before the upstream read, so
+//! a fill overtaken by any invalidation of what it read is never served.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use ferrodyn_store::api::types::{
+    BatchWriteItemInput, DeleteItemInput, PutItemInput, QueryInput, ScanInput,
+    TransactWriteItemsInput, UpdateItemInput,
+};
+use ferrodyn_store::api::{self, Operation};
+use ferrodyn_store::expr::KeyNames;
+use ferrodyn_store::model::value::AttributeValue;
+use ferrodyn_store::server::{BackendRequest, BackendResponse};
+use http::StatusCode;
+use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+use tower::{Layer, Service, ServiceExt};
+
+use crate::result_cache::{partition_tag, QueryCache, ReadTag, StorageMetrics};
+use crate::schemas::{KeySchemas, TableKeys};
+
+#[derive(Clone)]
+pub struct Metrics {
+    pub hits: IntCounterVec,
+    pub misses: IntCounterVec,
+    pub fills_discarded: IntCounter,
+    pub bytes: IntGauge,
+    pub entries: IntGauge,
+    /// Recorded by the storage (evictions, invalidations).
+    pub storage: StorageMetrics,
+}
+
+impl Metrics {
+    pub fn register(registry: &Registry) -> prometheus::Result<Metrics> {
+        let counter = |name: &str, help: &str| -> prometheus::Result<IntCounter> {
+            let c = IntCounter::new(name, help)?;
+            registry.register(Box::new(c.clone()))?;
+            Ok(c)
+        };
+        let by_op = |name: &str, help: &str| -> prometheus::Result<IntCounterVec> {
+            let c = IntCounterVec::new(Opts::new(name, help), &["operation"])?;
+            registry.register(Box::new(c.clone()))?;
+            Ok(c)
+        };
+        let gauge = |name: &str, help: &str| -> prometheus::Result<IntGauge> {
+            let g = IntGauge::new(name, help)?;
+            registry.register(Box::new(g.clone()))?;
+            Ok(g)
+        };
+        Ok(Metrics {
+            hits: by_op(
+                "proxy_query_cache_hits_total",
+                "Query and Scan requests answered from the query cache",
+            )?,
+            misses: by_op(
+                "proxy_query_cache_misses_total",
+                "Cacheable Query and Scan requests sent upstream",
+            )?,
+            fills_discarded: counter(
+                "proxy_query_cache_fills_discarded_total",
+                "Upstream results not cached because an invalidation overtook them",
+            )?,
+            bytes: gauge(
+                "proxy_query_cache_bytes",
+                "Approximate bytes held by the query cache",
+            )?,
+            entries: gauge(
+                "proxy_query_cache_entries",
+                "Results held by the query cache (including invalidated ones not yet reclaimed)",
+            )?,
+            storage: StorageMetrics {
+                evictions: counter(
+                    "proxy_query_cache_evictions_total",
+                    "Results evicted to stay within --query-cache-bytes",
+                )?,
+                invalidations: counter(
+                    "proxy_query_cache_invalidations_total",
+                    "Writes, changes and table drops that invalidated query results",
+                )?,
+            },
+        })
+    }
+}
+
+#[derive(Clone)]
+pub struct QueryCacheLayer {
+    cache: Arc<QueryCache>,
+    schemas: KeySchemas,
+    metrics: Metrics,
+}
+
+impl QueryCacheLayer {
+    pub fn new(cache: Arc<QueryCache>, schemas: KeySchemas, metrics: Metrics) -> QueryCacheLayer {
+        QueryCacheLayer {
+            cache,
+            schemas,
+            metrics,
+        }
+    }
+
+    pub fn refresh_gauges(&self) {
+        let (bytes, entries) = self.cache.usage();
+        self.metrics
+            .bytes
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+        self.metrics
+            .entries
+            .set(i64::try_from(entries).unwrap_or(i64::MAX));
+    }
+}
+
+impl<S> Layer<S> for QueryCacheLayer {
+    type Service = QueryCacheService<S>;
+
+    fn layer(&self, inner: S) -> QueryCacheService<S> {
+        QueryCacheService {
+            inner,
+            shared: self.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct QueryCacheService<S> {
+    inner: S,
+    shared: QueryCacheLayer,
+}
+
+type BoxFuture = Pin<Box<dyn Future<Output = Result<BackendResponse, Infallible>> + Send>>;
+
+impl<S> Service<BackendRequest> for QueryCacheService<S>
+where
+    S: Service<BackendRequest, Response = BackendResponse, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+{
+    type Response = BackendResponse;
+    type Error = Infallible;
+    type Future = BoxFuture;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: BackendRequest) -> BoxFuture {
+        // Take the service that was driven to readiness; leave a clone.
+        let inner = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, inner);
+        let shared = self.shared.clone();
+        Box::pin(async move { Ok(shared.handle(inner, req).await) })
+    }
+}
+
+async fn forward<S>(inner: S, req: BackendRequest) -> BackendResponse
+where
+    S: Service<BackendRequest, Response = BackendResponse, Error = Infallible>,
+{
+    match inner.oneshot(req).await {
+        Ok(r) => r,
+        Err(never) => match never {},
+    }
+}
+
+/// What a write touches, as far as query results are concerned.
+enum Touched {
+    /// Base-table partitions per table (`None`: unknown, the whole table).
+    Partitions(Vec<(String, Option<Vec<AttributeValue>>)>),
+    /// The table changed shape or went away.
+    TableManagement(String),
+}
+
+fn cacheable_capacity(rcc: Option<&str>) -> bool {
+    matches!(rcc, None | Some("NONE"))
+}
+
+impl QueryCacheLayer {
+    async fn handle<S>(&self, inner: S, req: BackendRequest) -> BackendResponse
+    where
+        S: Service<BackendRequest, Response = BackendResponse, Error = Infallible> + Clone,
+    {
+        match req.op {
+            Operation::Query | Operation::Scan if self.cache.enabled() => {
+                self.read(inner, req).await
+            }
+            Operation::PutItem
+            | Operation::UpdateItem
+            | Operation::DeleteItem
+            | Operation::BatchWriteItem
+            | Operation::TransactWriteItems => {
+                let touched = match self.touched(inner.clone(), &req).await {
+                    Some(t) => Some(t),
+                    None => tables_named(&req),
+                };
+                match touched {
+                    Some(touched) => self.around_write(inner, req, touched).await,
+                    None => forward(inner, req).await,
+                }
+            }
+            Operation::CreateTable
+            | Operation::DeleteTable
+            | Operation::UpdateTable
+            | Operation::RestoreTableFromBackup
+            | Operation::RestoreTableToPointInTime
+            | Operation::ImportTable => {
+                let table = api::decode::<ferrodyn_store::api::types::TableNameInput>(&req.body)
+                    .ok()
+                    .and_then(|t| t.table_name);
+                match table {
+                    Some(t) => {
+                        self.around_write(inner, req, Touched::TableManagement(t))
+                            .await
+                    }
+                    None => forward(inner, req).await,
+                }
+            }
+            _ => forward(inner, req).await,
+        }
+    }
+
+    /// Invalidate, forward, invalidate again: whatever a concurrent read
+    /// saw, no result read before the write completed survives it.
+    async fn around_write<S>(
+        &self,
+        inner: S,
+        req: BackendRequest,
+        touched: Touched,
+    ) -> BackendResponse
+    where
+        S: Service<BackendRequest, Response = BackendResponse, Error = Infallible>,
+    {
+        self.invalidate(&touched);
+        let resp = forward(inner, req).await;
+        self.invalidate(&touched);
+        resp
+    }
+
+    fn invalidate(&self, touched: &Touched) {
+        match touched {
+            Touched::Partitions(tables) => {
+                for (table, partitions) in tables {
+                    self.cache.invalidate_write(table, partitions.as_deref());
+                }
+            }
+            Touched::TableManagement(table) => {
+                self.schemas.forget(table);
+                self.cache.drop_table(table);
+            }
+        }
+    }
+
+    /// The tables and partitions a write request names. `None` when it
+    /// names no table (it will fail upstream, changing nothing).
+    async fn touched<S>(&self, inner: S, req: &BackendRequest) -> Option<Touched>
+    where
+        S: Service<BackendRequest, Response = BackendResponse, Error = Infallible> + Clone,
+    {
+        // (table, the written item or key); the partition is found with the
+        // table's key schema.
+        let mut writes: Vec<(String, Option<ferrodyn_store::model::value::Item>)> = Vec::new();
+        match req.op {
+            Operation::PutItem => {
+                let input: PutItemInput = api::decode(&req.body).ok()?;
+                writes.push((input.table_name?, input.item));
+            }
+            Operation::UpdateItem => {
+                let input: UpdateItemInput = api::decode(&req.body).ok()?;
+                writes.push((input.table_name?, input.key));
+            }
+            Operation::DeleteItem => {
+                let input: DeleteItemInput = api::decode(&req.body).ok()?;
+                writes.push((input.table_name?, input.key));
+            }
+            Operation::BatchWriteItem => {
+                let input: BatchWriteItemInput = api::decode(&req.body).ok()?;
+                for (table, requests) in input.request_items? {
+                    for r in requests {
+                        let item = match (r.put_request, r.delete_request) {
+                            (Some(p), None) => p.item,
+                            (None, Some(d)) => d.key,
+                            _ => None,
+                        };
+                        writes.push((table.clone(), item));
+                    }
+                }
+            }
+            Operation::TransactWriteItems => {
+                let input: TransactWriteItemsInput = api::decode(&req.body).ok()?;
+                for t in input.transact_items? {
+                    // A ConditionCheck writes nothing.
+                    let action = match (t.put, t.update, t.delete) {
+                        (Some(p), None, None) => Some((p.table_name, p.item)),
+                        (None, Some(a), None) | (None, None, Some(a)) => {
+                            Some((a.table_name, a.key))
+                        }
+                        (None, None, None) => None,
+                        // Malformed (the upstream refuses it): whole tables.
+                        (p, u, d) => {
+                            for a in [p, u, d].into_iter().flatten() {
+                                if let Some(t) = a.table_name {
+                                    writes.push((t, None));
+                                }
+                            }
+                            None
+                        }
+                    };
+                    if let Some((Some(table), item)) = action {
+                        writes.push((table, item));
+                    }
+                }
+            }
+            _ => return None,
+        }
+        let mut tables: Vec<(String, Option<Vec<AttributeValue>>)> = Vec::new();
+        for (table, item) in writes {
+            let pos = match tables.iter().position(|(t, _)| *t == table) {
+                Some(p) => p,
+                None => {
+                    tables.push((table.clone(), Some(Vec::new())));
+                    tables.len() - 1
+                }
+            };
+            let keys = match &item {
+                Some(_) => self.schemas.get(&table, inner.clone()).await,
+                None => None,
+            };
+            let value = match (keys, item) {
+                (Some(keys), Some(item)) => keys.partition_of(&item).cloned(),
+                _ => None,
+            };
+            match value {
+                Some(v) => {
+                    if let Some(values) = &mut tables[pos].1 {
+                        values.push(v);
+                    }
+                }
+                None => tables[pos].1 = None,
+            }
+        }
+        if tables.is_empty() {
+            return None;
+        }
+        Some(Touched::Partitions(tables))
+    }
+
+    async fn read<S>(&self, inner: S, req: BackendRequest) -> BackendResponse
+    where
+        S: Service<BackendRequest, Response = BackendResponse, Error = Infallible> + Clone,
+    {
+        let op = req.op.name();
+        let canonical = match req.op {
+            Operation::Query => match api::decode::<QueryInput>(&req.body) {
+                Ok(input) if cacheable_query(&input) => match &input.table_name {
+                    Some(table) => match self.schemas.get(table, inner.clone()).await {
+                        Some(keys) => canonical_query(&input, &keys),
+                        None => None,
+                    },
+                    None => None,
+                },
+                _ => None,
+            },
+            Operation::Scan => match api::decode::<ScanInput>(&req.body) {
+                Ok(input) if cacheable_scan(&input) => canonical_scan(&input),
+                _ => None,
+            },
+            _ => None,
+        };
+        let Some((key, tag)) = canonical else {
+            return forward(inner, req).await;
+        };
+        if let Some(body) = self.cache.get(&key) {
+            self.metrics.hits.with_label_values(&[op]).inc();
+            return BackendResponse {
+                status: StatusCode::OK,
+                body,
+            };
+        }
+        self.metrics.misses.with_label_values(&[op]).inc();
+        let lease = self.cache.lease(&tag);
+        let resp = forward(inner, req).await;
+        if resp.status == StatusCode::OK {
+            let kept = lease.is_some_and(|l| self.cache.fill(key, l, resp.body.clone()));
+            if !kept {
+                self.metrics.fills_discarded.inc();
+            }
+        }
+        resp
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct BatchWriteTables {
+    request_items: Option<std::collections::BTreeMap<String, serde::de::IgnoredAny>>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TransactTables {
+    transact_items: Option<Vec<std::collections::BTreeMap<String, TableNameOnly>>>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TableNameOnly {
+    table_name: Option<String>,
+}
+
+/// A write this layer could not decode in full (an upstream may accept
+/// what the store's types refuse): whole tables, from only their names.
+fn tables_named(req: &BackendRequest) -> Option<Touched> {
+    let names: Vec<String> = match req.op {
+        Operation::BatchWriteItem => api::decode::<BatchWriteTables>(&req.body)
+            .ok()?
+            .request_items?
+            .into_keys()
+            .collect(),
+        Operation::TransactWriteItems => api::decode::<TransactTables>(&req.body)
+            .ok()?
+            .transact_items?
+            .into_iter()
+            .flat_map(|m| m.into_values())
+            .filter_map(|t| t.table_name)
+            .collect(),
+        _ => vec![api::decode::<TableNameOnly>(&req.body).ok()?.table_name?],
+    };
+    if names.is_empty() {
+        return None;
+    }
+    Some(Touched::Partitions(
+        names.into_iter().map(|t| (t, None)).collect(),
+    ))
+}
+
+fn cacheable_query(input: &QueryInput) -> bool {
+    input.consistent_read != Some(true)
+        && cacheable_capacity(input.return_consumed_capacity.as_deref())
+}
+
+fn cacheable_scan(input: &ScanInput) -> bool {
+    input.consistent_read != Some(true)
+        && cacheable_capacity(input.return_consumed_capacity.as_deref())
+}
+
+/// The canonical form of a Query reading the table or index whose keys
+/// `keys` describes, and the partition it reads. `None`: not cacheable.
+///
+/// Every member that changes the answer is in the key, resolved: the key
+/// condition, filter and projection (placeholders substituted, legacy
+/// forms translated), Select, Limit, direction and ExclusiveStartKey.
+pub fn canonical_query(input: &QueryInput, keys: &TableKeys) -> Option<(Bytes, ReadTag)> {
+    let table = input.table_name.as_deref()?;
+    let (partition, sort) = keys.target(input.index_name.as_deref())?;
+    let resolved = ferrodyn_store::ops::resolve_query(input, &KeyNames { partition, sort }).ok()?;
+    let key_condition = resolved.key.as_ref()?;
+    let values: Vec<&AttributeValue> = key_condition.partition_values.iter().collect();
+    let value = partition_tag(&values)?;
+    let start = match &input.exclusive_start_key {
+        Some(k) => Some(serde_json::to_string(k).ok()?),
+        None => None,
+    };
+    let canonical = format!(
+        "Query\0{table}\0{:?}\0{:?}\0{:?}\0{}\0{:?}\0{:?}",
+        input.index_name,
+        input.select,
+        input.limit,
+        input.scan_index_forward.unwrap_or(true),
+        start,
+        resolved,
+    );
+    Some((
+        Bytes::from(canonical),
+        ReadTag::Partition {
+            table: table.to_owned(),
+            index: input.index_name.clone(),
+            value,
+        },
+    ))
+}
+
+/// The canonical form of a Scan, and the table it reads. `None`: not
+/// cacheable.
+pub fn canonical_scan(input: &ScanInput) -> Option<(Bytes, ReadTag)> {
+    let table = input.table_name.as_deref()?;
+    let resolved = ferrodyn_store::ops::resolve_scan(input).ok()?;
+    let start = match &input.exclusive_start_key {
+        Some(k) => Some(serde_json::to_string(k).ok()?),
+        None => None,
+    };
+    let canonical = format!(
+        "Scan\0{table}\0{:?}\0{:?}\0{:?}\0{:?}\0{:?}\0{:?}\0{:?}",
+        input.index_name,
+        input.select,
+        input.limit,
+        input.segment,
+        input.total_segments,
+        start,
+        resolved,
+    );
+    Some((
+        Bytes::from(canonical),
+        ReadTag::Table {
+            table: table.to_owned(),
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schemas::IndexKeys;
+
+    fn keys() -> TableKeys {
+        TableKeys {
+            partition: "pk".into(),
+            sort: Some("sk".into()),
+            indexes: Some(vec![IndexKeys {
+                name: "g".into(),
+                partition: vec!["gp".into()],
+                sort: Vec::new(),
+            }]),
+        }
+    }
+
+    fn query(json: &str) -> Option<(Bytes, ReadTag)> {
+        let input: QueryInput = api::decode(json.as_bytes()).expect("decodes");
+        canonical_query(&input, &keys())
+    }
+
+    fn scan(json: &str) -> Option<(Bytes, ReadTag)> {
+        let input: ScanInput = api::decode(json.as_bytes()).expect("decodes");
+        canonical_scan(&input)
+    }
+
+    #[test]
+    fn placeholder_names_and_member_order_do_not_matter() {
+        let a = query(
+            r##"{"TableName":"t","KeyConditionExpression":"#p = :v AND #s > :lo",
+                "ExpressionAttributeNames":{"#p":"pk","#s":"sk"},
+                "ExpressionAttributeValues":{":v":{"S":"a"},":lo":{"N":"1"}}}"##,
+        )
+        .expect("cacheable");
+        let b = query(
+            r##"{"ExpressionAttributeValues":{":low":{"N":"1.0"},":x":{"S":"a"}},
+                "KeyConditionExpression":"  pk=:x and sk >  :low ",
+                "TableName":"t"}"##,
+        )
+        .expect("cacheable");
+        assert_eq!(a, b);
+        assert_eq!(
+            a.1,
+            ReadTag::Partition {
+                table: "t".into(),
+                index: None,
+                value: Bytes::from_static(br#"[{"S":"a"}]"#),
+            }
+        );
+    }
+
+    #[test]
+    fn legacy_key_conditions_canonicalise_like_expressions() {
+        let a = query(
+            r#"{"TableName":"t","KeyConditions":{"pk":{"ComparisonOperator":"EQ","AttributeValueList":[{"S":"a"}]}}}"#,
+        )
+        .expect("cacheable");
+        let b = query(
+            r#"{"TableName":"t","KeyConditionExpression":"pk = :a","ExpressionAttributeValues":{":a":{"S":"a"}}}"#,
+        )
+        .expect("cacheable");
+        assert_eq!(a.1, b.1);
+    }
+
+    #[test]
+    fn members_that_change_the_answer_change_the_key() {
+        let base = r#""TableName":"t","KeyConditionExpression":"pk = :a","ExpressionAttributeValues":{":a":{"S":"a"}}"#;
+        let plain = query(&format!("{{{base}}}")).expect("cacheable").0;
+        for extra in [
+            r#","Limit":1"#,
+            r#","ScanIndexForward":false"#,
+            r#","ProjectionExpression":"x""#,
+            r#","Select":"COUNT""#,
+            r#","ExclusiveStartKey":{"pk":{"S":"a"},"sk":{"N":"1"}}"#,
+        ] {
+            let other = query(&format!("{{{base}{extra}}}")).expect("cacheable").0;
+            assert_ne!(plain, other, "{extra}");
+        }
+        let other_value = query(
+            r#"{"TableName":"t","KeyConditionExpression":"pk = :a","ExpressionAttributeValues":{":a":{"S":"b"}}}"#,
+        )
+        .expect("cacheable")
+        .0;
+        assert_ne!(plain, other_value);
+        let on_index = query(
+            r#"{"TableName":"t","IndexName":"g","KeyConditionExpression":"gp = :a","ExpressionAttributeValues":{":a":{"S":"a"}}}"#,
+        )
+        .expect("cacheable");
+        assert_ne!(plain, on_index.0);
+        assert!(matches!(on_index.1, ReadTag::Partition { index: Some(ref i), .. } if i == "g"));
+    }
+
+    #[test]
+    fn unresolvable_requests_are_not_cached() {
+        // An unused value, a missing placeholder, a key condition on a
+        // non-key attribute, an unknown index.
+        assert!(query(r#"{"TableName":"t","KeyConditionExpression":"pk = :a","ExpressionAttributeValues":{":a":{"S":"a"},":b":{"S":"b"}}}"#).is_none());
+        assert!(query(r#"{"TableName":"t","KeyConditionExpression":"pk = :a"}"#).is_none());
+        assert!(query(r#"{"TableName":"t","KeyConditionExpression":"x = :a","ExpressionAttributeValues":{":a":{"S":"a"}}}"#).is_none());
+        assert!(query(r#"{"TableName":"t","IndexName":"nope","KeyConditionExpression":"pk = :a","ExpressionAttributeValues":{":a":{"S":"a"}}}"#).is_none());
+        assert!(scan(r##"{"TableName":"t","FilterExpression":"#x = :a","ExpressionAttributeValues":{":a":{"S":"a"}}}"##).is_none());
+    }
+
+    #[test]
+    fn scans_canonicalise_and_are_tagged_with_their_table() {
+        let a = scan(
+            r##"{"TableName":"t","FilterExpression":"#n > :v","ExpressionAttributeNames":{"#n":"n"},"ExpressionAttributeValues":{":v":{"N":"2"}}}"##,
+        )
+        .expect("cacheable");
+        let b = scan(
+            r#"{"ExpressionAttributeValues":{":w":{"N":"2"}},"TableName":"t","FilterExpression":"n>:w"}"#,
+        )
+        .expect("cacheable");
+        assert_eq!(a, b);
+        assert_eq!(a.1, ReadTag::Table { table: "t".into() });
+        let segment =
+            scan(r#"{"TableName":"t","Segment":0,"TotalSegments":2}"#).expect("cacheable");
+        let whole = scan(r#"{"TableName":"t"}"#).expect("cacheable");
+        assert_ne!(segment.0, whole.0);
+    }
+}
