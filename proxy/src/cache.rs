@@ -43,6 +43,25 @@ pub struct CacheKey {
 #[derive(Debug)]
 pub struct Entry {
     pub item: Option<Item>,
+    /// The GetItem answer for this entry without a projection, encoded
+    /// once when the entry is made: most hits send these bytes as they are.
+    pub body: Bytes,
+}
+
+impl Entry {
+    pub fn new(item: Option<Item>) -> Entry {
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct GetOutput<'a> {
+            #[serde(skip_serializing_if = "Option::is_none")]
+            item: Option<&'a Item>,
+        }
+        let body = serde_json::to_vec(&GetOutput {
+            item: item.as_ref(),
+        })
+        .map_or_else(|_| Bytes::from_static(b"{}"), Bytes::from);
+        Entry { item, body }
+    }
 }
 
 /// Permission to fill one key, taken before the upstream read.
@@ -80,7 +99,11 @@ const ENTRY_OVERHEAD: usize = 560;
 /// What an entry costs in memory: the weigher's unit is real bytes, so
 /// `--item-cache-bytes` bounds the process's memory, not a billing size.
 fn weight(key: &CacheKey, entry: &Entry) -> usize {
-    ENTRY_OVERHEAD + key.key.len() + key.table.len() + entry.item.as_ref().map_or(0, heap_size)
+    ENTRY_OVERHEAD
+        + key.key.len()
+        + key.table.len()
+        + entry.item.as_ref().map_or(0, heap_size)
+        + entry.body.len()
 }
 
 pub struct ItemCache {
@@ -247,7 +270,7 @@ impl ItemCache {
         entries.invalidate(key);
         match written {
             Some(item) if clean && self.epoch(&key.table) == key.epoch => {
-                entries.insert(key.clone(), Arc::new(Entry { item }));
+                entries.insert(key.clone(), Arc::new(Entry::new(item)));
                 true
             }
             _ => false,
@@ -313,7 +336,7 @@ mod tests {
     use super::*;
 
     fn entry() -> Arc<Entry> {
-        Arc::new(Entry { item: None })
+        Arc::new(Entry::new(None))
     }
 
     #[test]
@@ -392,13 +415,7 @@ mod tests {
         let key = cache.key("t", Bytes::from_static(b"k"));
         let fill = |v: &str| {
             let lease = cache.lease(&key);
-            assert!(cache.fill(
-                key.clone(),
-                lease,
-                Arc::new(Entry {
-                    item: Some(item(v))
-                })
-            ));
+            assert!(cache.fill(key.clone(), lease, Arc::new(Entry::new(Some(item(v))))));
         };
         fill("x");
         let reader = cache.lease(&key);

@@ -464,7 +464,7 @@ impl ItemCacheLayer {
         let cache_key = self.cache.key(table, Bytes::from(key_bytes));
         if let Some(entry) = self.cache.get(&cache_key) {
             self.metrics.hits.inc();
-            return respond(entry.item.as_ref(), projection.as_ref());
+            return respond(&entry, projection.as_ref());
         }
         let lease = self.cache.lease(&cache_key);
         let flight_key = (cache_key.clone(), lease.generation());
@@ -475,7 +475,7 @@ impl ItemCacheLayer {
                     if let Some(result) = done.clone() {
                         self.metrics.coalesced.inc();
                         return match result {
-                            Ok(entry) => respond(entry.item.as_ref(), projection.as_ref()),
+                            Ok(entry) => respond(&entry, projection.as_ref()),
                             Err(resp) => resp,
                         };
                     }
@@ -483,7 +483,7 @@ impl ItemCacheLayer {
                 // The leader was cancelled (its client went away): read alone.
                 self.metrics.misses.inc();
                 return match self.fetch(inner, &req, table, key, cache_key, lease).await {
-                    Ok(entry) => respond(entry.item.as_ref(), projection.as_ref()),
+                    Ok(entry) => respond(&entry, projection.as_ref()),
                     Err(resp) => resp,
                 };
             }
@@ -492,7 +492,7 @@ impl ItemCacheLayer {
         let result = self.fetch(inner, &req, table, key, cache_key, lease).await;
         leader.complete(result.clone());
         match result {
-            Ok(entry) => respond(entry.item.as_ref(), projection.as_ref()),
+            Ok(entry) => respond(&entry, projection.as_ref()),
             Err(resp) => resp,
         }
     }
@@ -585,9 +585,7 @@ impl ItemCacheLayer {
                     } else if pending.is_some_and(|p| p.contains(&k.key)) {
                         continue; // not read: nothing to cache
                     }
-                    let entry = Arc::new(Entry {
-                        item: item.cloned(),
-                    });
+                    let entry = Arc::new(Entry::new(item.cloned()));
                     if !self.cache.fill(k.cache_key.clone(), k.lease, entry) {
                         self.metrics.fills_discarded.inc();
                     }
@@ -705,7 +703,7 @@ impl ItemCacheLayer {
         let Ok(GetResponse { item }) = serde_json::from_slice::<GetResponse>(&resp.body) else {
             return Err(resp);
         };
-        let entry = Arc::new(Entry { item });
+        let entry = Arc::new(Entry::new(item));
         if !self.cache.fill(cache_key, lease, entry.clone()) {
             self.metrics.fills_discarded.inc();
         }
@@ -882,21 +880,23 @@ fn tables_named(req: &BackendRequest) -> Vec<String> {
 }
 
 fn respond(
-    item: Option<&Item>,
+    entry: &Entry,
     projection: Option<&ferrodyn_store::expr::Projection>,
 ) -> BackendResponse {
-    let projected;
-    let item = match (item, projection) {
+    let body = match (&entry.item, projection) {
         (Some(i), Some(p)) => {
-            projected = p.apply(i);
-            Some(&projected)
+            let projected = p.apply(i);
+            serde_json::to_vec(&GetOutput {
+                item: Some(&projected),
+            })
+            .map_or_else(|_| Bytes::from_static(b"{}"), Bytes::from)
         }
-        (item, _) => item,
+        // The hit path: the answer was encoded when the entry was made.
+        _ => entry.body.clone(),
     };
-    let body = serde_json::to_vec(&GetOutput { item }).unwrap_or_else(|_| b"{}".to_vec());
     BackendResponse {
         status: StatusCode::OK,
-        body: Bytes::from(body),
+        body,
     }
 }
 
