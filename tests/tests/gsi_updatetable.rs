@@ -429,3 +429,73 @@ async fn one_index_operation_per_update_table() {
         .expect_err("nothing to update");
     assert_eq!(err.code(), Some("ValidationException"));
 }
+
+#[tokio::test]
+async fn update_table_reports_an_over_long_attribute_definition_name() {
+    let store = TestStore::start().await;
+    let client = store.client();
+    client
+        .create_table()
+        .table_name("long_names")
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("p")
+                .key_type(KeyType::Hash)
+                .build()
+                .expect("key schema"),
+        )
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("p")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("attribute definition"),
+        )
+        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
+        .send()
+        .await
+        .expect("create table");
+    let long = "n".repeat(256);
+    let err = client
+        .update_table()
+        .table_name("long_names")
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(&long)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("attribute definition"),
+        )
+        .global_secondary_index_updates(
+            GlobalSecondaryIndexUpdate::builder()
+                .create(
+                    CreateGlobalSecondaryIndexAction::builder()
+                        .index_name("by_other")
+                        .key_schema(
+                            KeySchemaElement::builder()
+                                .attribute_name("other")
+                                .key_type(KeyType::Hash)
+                                .build()
+                                .expect("key schema"),
+                        )
+                        .projection(
+                            Projection::builder()
+                                .projection_type(ProjectionType::All)
+                                .build(),
+                        )
+                        .build()
+                        .expect("create action"),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect_err("name too long");
+    assert_eq!(err.code(), Some("ValidationException"));
+    let message = err.message().unwrap_or_default();
+    assert!(
+        message.contains("attributeDefinitions.1.member.attributeName")
+            && message.contains("Member must have length less than or equal to 255"),
+        "{message}"
+    );
+}

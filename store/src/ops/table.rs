@@ -160,6 +160,11 @@ impl Store {
         if let Some(s) = &input.stream_specification {
             check_stream_spec(s, &mut v);
         }
+        // Member constraints first, as DynamoDB checks them: a name too long
+        // is reported even when the definitions do not match the index.
+        if let Some(defs) = &input.attribute_definitions {
+            attribute_definitions(defs, &mut v);
+        }
         v.finish()?;
         if input.replica_updates.is_some() {
             return Err(ApiError::validation(
