@@ -388,7 +388,7 @@ async fn put_v(client: &Client, table: &str, key: &str, v: &str) {
 async fn batch_hits_and_misses(proxy: &TestProxy, name: &str) {
     let client = proxy.client();
     table(&client, name).await;
-    // A batch write leaves nothing cached (it invalidates whole tables).
+    // A batch write fills the cache with what it wrote.
     client
         .batch_write_item()
         .request_items(
@@ -414,13 +414,10 @@ async fn batch_hits_and_misses(proxy: &TestProxy, name: &str) {
     // Let the feed's echoes of the batch land first: one racing a fill
     // below would (rightly) refuse it and skew the counts.
     until_feed_delivered(proxy, 3.0).await;
-    // Warm a and b; c stays out.
-    get(&client, name, "a").await.expect("a");
-    get(&client, name, "b").await.expect("b");
     let batches = proxy.metric("proxy_item_cache_batch_upstream_total").await;
     let misses = proxy.metric("proxy_item_cache_misses_total").await;
     let hits = proxy.metric("proxy_item_cache_hits_total").await;
-    // a, b hit; c and the absent d miss: one upstream batch for both.
+    // a, b, c hit; the absent d misses: one upstream batch for it.
     let items = batch_get(&client, name, &["a", "b", "c", "d"], Some("#p")).await;
     assert_eq!(
         items,
@@ -436,11 +433,11 @@ async fn batch_hits_and_misses(proxy: &TestProxy, name: &str) {
     );
     assert_eq!(
         proxy.metric("proxy_item_cache_hits_total").await,
-        hits + 2.0
+        hits + 3.0
     );
     assert_eq!(
         proxy.metric("proxy_item_cache_misses_total").await,
-        misses + 2.0
+        misses + 1.0
     );
     // Now all four (d as a cached absence) are hits: no upstream batch.
     let items = batch_get(&client, name, &["a", "b", "c", "d"], None).await;
@@ -549,4 +546,129 @@ async fn acknowledged_writes_fill_the_cache_in_front_of_a_store() {
     let store = TestStore::start().await;
     let proxy = TestProxy::in_front_of(&store.endpoint()).await;
     writes_fill_the_cache(&proxy, "fills_remote").await;
+}
+
+/// BatchWriteItem and TransactWriteItems through the proxy leave each
+/// written key holding what was written (puts: the item; deletes: a cached
+/// absence), invalidate updated keys, and leave the table's other keys
+/// cached.
+async fn multi_item_writes_fill_the_cache(proxy: &TestProxy, name: &str) {
+    let client = proxy.client();
+    table(&client, name).await;
+    let v = |item: Option<std::collections::HashMap<String, Av>>| {
+        item.and_then(|i| i.get("v").cloned())
+    };
+    put_v(&client, name, "bystander", "0").await;
+    put_v(&client, name, "doomed", "0").await;
+    put_v(&client, name, "counter", "0").await;
+    until_feed_delivered(proxy, 3.0).await;
+    let write = |k: &str, value: &str| {
+        aws_sdk_dynamodb::types::WriteRequest::builder()
+            .put_request(
+                aws_sdk_dynamodb::types::PutRequest::builder()
+                    .item("p", s(k))
+                    .item("v", s(value))
+                    .build()
+                    .expect("put"),
+            )
+            .build()
+    };
+    let delete = aws_sdk_dynamodb::types::WriteRequest::builder()
+        .delete_request(
+            aws_sdk_dynamodb::types::DeleteRequest::builder()
+                .key("p", s("doomed"))
+                .build()
+                .expect("delete"),
+        )
+        .build();
+    client
+        .batch_write_item()
+        .request_items(name, vec![write("x", "1"), write("y", "1"), delete])
+        .send()
+        .await
+        .expect("batch write");
+    until_feed_delivered(proxy, 6.0).await;
+    let misses = proxy.metric("proxy_item_cache_misses_total").await;
+    assert_eq!(v(get(&client, name, "x").await), Some(s("1")));
+    assert_eq!(v(get(&client, name, "y").await), Some(s("1")));
+    assert!(get(&client, name, "doomed").await.is_none());
+    assert_eq!(v(get(&client, name, "bystander").await), Some(s("0")));
+    assert_eq!(
+        proxy.metric("proxy_item_cache_misses_total").await,
+        misses,
+        "every key answered from the cache"
+    );
+
+    let put = aws_sdk_dynamodb::types::Put::builder()
+        .table_name(name)
+        .item("p", s("x"))
+        .item("v", s("2"))
+        .build()
+        .expect("put");
+    let update = aws_sdk_dynamodb::types::Update::builder()
+        .table_name(name)
+        .key("p", s("counter"))
+        .update_expression("SET v = :v")
+        .expression_attribute_values(":v", s("1"))
+        .build()
+        .expect("update");
+    client
+        .transact_write_items()
+        .transact_items(
+            aws_sdk_dynamodb::types::TransactWriteItem::builder()
+                .put(put)
+                .build(),
+        )
+        .transact_items(
+            aws_sdk_dynamodb::types::TransactWriteItem::builder()
+                .update(update)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("transact write");
+    until_feed_delivered(proxy, 8.0).await;
+    let misses = proxy.metric("proxy_item_cache_misses_total").await;
+    assert_eq!(v(get(&client, name, "x").await), Some(s("2")));
+    assert_eq!(v(get(&client, name, "bystander").await), Some(s("0")));
+    assert_eq!(proxy.metric("proxy_item_cache_misses_total").await, misses);
+    // The update's new item is not in the answer: read afresh, correct.
+    assert_eq!(v(get(&client, name, "counter").await), Some(s("1")));
+    assert_eq!(
+        proxy.metric("proxy_item_cache_misses_total").await,
+        misses + 1.0
+    );
+
+    // A cancelled transaction leaves the cache as the store is.
+    let failing = aws_sdk_dynamodb::types::Put::builder()
+        .table_name(name)
+        .item("p", s("x"))
+        .item("v", s("never"))
+        .condition_expression("attribute_not_exists(p)")
+        .build()
+        .expect("put");
+    client
+        .transact_write_items()
+        .transact_items(
+            aws_sdk_dynamodb::types::TransactWriteItem::builder()
+                .put(failing)
+                .build(),
+        )
+        .send()
+        .await
+        .expect_err("condition fails");
+    assert_eq!(v(get(&client, name, "x").await), Some(s("2")));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn multi_item_writes_fill_the_cache_embedded() {
+    let proxy = TestProxy::embedded().await;
+    multi_item_writes_fill_the_cache(&proxy, "multi").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn multi_item_writes_fill_the_cache_in_front_of_a_store() {
+    let store = TestStore::start().await;
+    let proxy = TestProxy::in_front_of(&store.endpoint()).await;
+    multi_item_writes_fill_the_cache(&proxy, "multi_remote").await;
 }
