@@ -108,6 +108,8 @@ fn weight(key: &CacheKey, entry: &Entry) -> usize {
 
 pub struct ItemCache {
     entries: Option<moka::sync::Cache<CacheKey, Arc<Entry>>>,
+    /// Entries evicted to stay within the size bound, since start.
+    evictions: Arc<AtomicU64>,
     stripes: Box<[AtomicU64]>,
     /// Writes in flight, sharded by stripe. Invalidating a key takes its
     /// shard's lock, so a write's final check and an invalidation are
@@ -121,6 +123,8 @@ impl ItemCache {
     /// A cache of at most `max_bytes` (approximate item sizes) whose entries
     /// live at most `ttl`. A zero size or TTL disables caching.
     pub fn new(max_bytes: u64, ttl: Duration) -> ItemCache {
+        let evictions = Arc::new(AtomicU64::new(0));
+        let counted = evictions.clone();
         let entries = (max_bytes > 0 && !ttl.is_zero()).then(|| {
             moka::sync::Cache::builder()
                 .max_capacity(max_bytes)
@@ -128,10 +132,16 @@ impl ItemCache {
                 .weigher(|k: &CacheKey, v: &Arc<Entry>| {
                     u32::try_from(weight(k, v)).unwrap_or(u32::MAX)
                 })
+                .eviction_listener(move |_, _, cause| {
+                    if cause == moka::notification::RemovalCause::Size {
+                        counted.fetch_add(1, Ordering::Relaxed);
+                    }
+                })
                 .build()
         });
         ItemCache {
             entries,
+            evictions,
             stripes: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
             pending: (0..PENDING_SHARDS).map(|_| Mutex::default()).collect(),
             epochs: RwLock::new(HashMap::new()),
@@ -317,6 +327,11 @@ impl ItemCache {
         if let Ok(mut epochs) = self.epochs.write() {
             *epochs.entry(Arc::from(table)).or_insert(0) += 1;
         }
+    }
+
+    /// Entries evicted to stay within the size bound, since start.
+    pub fn evictions(&self) -> u64 {
+        self.evictions.load(Ordering::Relaxed)
     }
 
     /// Approximate bytes held, and entry count.

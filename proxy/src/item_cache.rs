@@ -65,6 +65,7 @@ pub struct Metrics {
     pub fills_discarded: IntCounter,
     pub invalidations: IntCounter,
     pub upstream_batches: IntCounter,
+    pub evictions: IntCounter,
     pub bytes: IntGauge,
     pub entries: IntGauge,
 }
@@ -111,6 +112,10 @@ impl Metrics {
                 "Approximate bytes held by the item cache",
             )?,
             entries: gauge("proxy_item_cache_entries", "Entries held by the item cache")?,
+            evictions: counter(
+                "proxy_item_cache_evictions_total",
+                "Items evicted to stay within --item-cache-bytes (counted when /metrics is read)",
+            )?,
         })
     }
 }
@@ -873,6 +878,11 @@ impl ItemCacheLayer {
         self.metrics
             .entries
             .set(i64::try_from(entries).unwrap_or(i64::MAX));
+        let evicted = self.cache.evictions();
+        let reported = self.metrics.evictions.get();
+        if evicted > reported {
+            self.metrics.evictions.inc_by(evicted - reported);
+        }
     }
 }
 

@@ -170,6 +170,7 @@ pub async fn run(
         }
     };
     let request_metrics = metrics::Metrics::register(&registry)?;
+    let upstream_metrics = metrics::Metrics::register_upstream(&registry)?;
     let cache_metrics = item_cache::Metrics::register(&registry)?;
     let cache = Arc::new(ItemCache::new(config.item_cache_bytes, config.item_ttl));
     let query_metrics = query_cache::Metrics::register(&registry)?;
@@ -210,6 +211,7 @@ pub async fn run(
         },
         schemas,
         request_metrics,
+        upstream_metrics,
         cache_metrics,
         query_metrics,
     );

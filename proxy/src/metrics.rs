@@ -1,5 +1,7 @@
 //! The metrics layer: per-operation request counts, error counts and latency
-//! histograms, measured around everything below it (caches and upstream).
+//! histograms, measured around everything below it. The stack uses it twice:
+//! outermost (what clients see) and right above the upstream (what the
+//! caches sent on).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -19,24 +21,56 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// What clients see: every request, cache hits included.
     pub fn register(registry: &Registry) -> prometheus::Result<Metrics> {
-        let requests = IntCounterVec::new(
-            Opts::new("proxy_requests_total", "Requests by operation"),
-            &["operation"],
-        )?;
+        Self::register_as(
+            registry,
+            [
+                ("proxy_requests_total", "Requests by operation"),
+                (
+                    "proxy_request_errors_total",
+                    "Error responses by operation and HTTP status",
+                ),
+                (
+                    "proxy_request_duration_seconds",
+                    "Time to answer a request, by operation",
+                ),
+            ],
+        )
+    }
+
+    /// What the upstream sees: the requests the caches could not answer
+    /// (misses, writes, pass-through), its errors and its latency.
+    pub fn register_upstream(registry: &Registry) -> prometheus::Result<Metrics> {
+        Self::register_as(
+            registry,
+            [
+                (
+                    "proxy_upstream_requests_total",
+                    "Requests sent upstream by operation",
+                ),
+                (
+                    "proxy_upstream_errors_total",
+                    "Upstream error responses by operation and HTTP status (500: unreachable)",
+                ),
+                (
+                    "proxy_upstream_duration_seconds",
+                    "Time the upstream took to answer, by operation",
+                ),
+            ],
+        )
+    }
+
+    fn register_as(registry: &Registry, names: [(&str, &str); 3]) -> prometheus::Result<Metrics> {
+        let [(requests_name, requests_help), (errors_name, errors_help), (latency_name, latency_help)] =
+            names;
+        let requests = IntCounterVec::new(Opts::new(requests_name, requests_help), &["operation"])?;
         let errors = IntCounterVec::new(
-            Opts::new(
-                "proxy_request_errors_total",
-                "Error responses by operation and HTTP status",
-            ),
+            Opts::new(errors_name, errors_help),
             &["operation", "status"],
         )?;
         let latency = HistogramVec::new(
-            HistogramOpts::new(
-                "proxy_request_duration_seconds",
-                "Time to answer a request, by operation",
-            )
-            .buckets(vec![
+            HistogramOpts::new(latency_name, latency_help).buckets(vec![
                 0.000_02, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025,
                 0.05, 0.1, 0.25, 1.0,
             ]),

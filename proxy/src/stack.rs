@@ -46,7 +46,9 @@ pub struct Caches {
 /// 4. **item cache / write-through** — below the query cache, which passes
 ///    item reads and writes on untouched; above the upstream so hits never
 ///    reach it and every write passes through its invalidation and fill;
-/// 5. **upstream** — the embedded store or the remote endpoint.
+/// 5. **upstream metrics** — counts, errors and latency of what actually
+///    reached the upstream (misses, writes, pass-through);
+/// 6. **upstream** — the embedded store or the remote endpoint.
 ///
 /// (Request classification happens in the front end, which decodes the
 /// operation from `X-Amz-Target` once; each layer decodes only the members
@@ -57,6 +59,7 @@ pub fn build(
     caches: Caches,
     schemas: KeySchemas,
     request_metrics: metrics::Metrics,
+    upstream_metrics: metrics::Metrics,
     cache_metrics: item_cache::Metrics,
     query_metrics: query_cache::Metrics,
 ) -> Stack {
@@ -68,6 +71,7 @@ pub fn build(
         .layer(InsightsLayer(insights.clone()))
         .layer(query_cache.clone())
         .layer(item_cache.clone())
+        .layer(metrics::MetricsLayer(upstream_metrics))
         .service(upstream);
     Stack {
         service: BoxCloneSyncService::new(service),

@@ -121,3 +121,47 @@ async fn healthz_answers_ok() {
     let (status, _) = proxy.admin_get("/no-such-page").await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn metrics_separate_what_clients_asked_from_what_reached_the_upstream() {
+    // A cache small enough that a few thousand bytes of items overflow it.
+    let proxy = TestProxy::start_with(|c| c.item_cache_bytes = 16 * 1024).await;
+    let client = proxy.client();
+    create_table(&client, "counted").await;
+    get(&client, "counted", "k").await; // miss
+    get(&client, "counted", "k").await; // hit (a cached absence)
+    let (_, text) = proxy.admin_get("/metrics").await;
+    let value = |line: &str| -> Option<f64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(line))
+            .and_then(|v| v.trim().parse().ok())
+    };
+    assert_eq!(
+        value("proxy_requests_total{operation=\"GetItem\"}"),
+        Some(2.0)
+    );
+    assert_eq!(
+        value("proxy_upstream_requests_total{operation=\"GetItem\"}"),
+        Some(1.0)
+    );
+    assert!(text.contains("proxy_upstream_duration_seconds_bucket"));
+
+    // Fill far past the cache's size: evictions are counted.
+    for i in 0..200 {
+        client
+            .put_item()
+            .table_name("counted")
+            .item("pk", Av::S(format!("key{i}")))
+            .item("data", Av::S("x".repeat(400)))
+            .send()
+            .await
+            .expect("put");
+    }
+    let (_, text) = proxy.admin_get("/metrics").await;
+    let evicted = text
+        .lines()
+        .find_map(|l| l.strip_prefix("proxy_item_cache_evictions_total "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .unwrap_or(0.0);
+    assert!(evicted > 0.0, "no eviction counted:\n{text}");
+}
