@@ -378,6 +378,18 @@ impl QueryCacheLayer {
             Operation::Query => match api::decode::<QueryInput>(&req.body) {
                 Ok(input) if cacheable_query(&input) => match &input.table_name {
                     Some(table) => match self.schemas.get(table, inner.clone()).await {
+                        // An index this proxy has not seen may have been
+                        // created elsewhere: learn the table's keys again.
+                        Some(keys)
+                            if keys.target(input.index_name.as_deref()).is_none()
+                                && input.index_name.is_some() =>
+                        {
+                            self.schemas.forget(table);
+                            match self.schemas.get(table, inner.clone()).await {
+                                Some(keys) => canonical_query(&input, &keys),
+                                None => None,
+                            }
+                        }
                         Some(keys) => canonical_query(&input, &keys),
                         None => None,
                     },

@@ -760,3 +760,83 @@ async fn a_change_moving_an_item_between_multi_attribute_index_partitions_invali
     assert_eq!(query_pair(&cached, "x", 3).await, strings(&["b"]));
     assert_eq!(hits(&proxy, "Query").await, before + 1.0);
 }
+
+/// An index created straight on the store (the proxy never saw the
+/// UpdateTable): the proxy learns the table's keys again when a Query names
+/// it, caches the result, and a change elsewhere invalidates it.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_index_created_elsewhere_is_learned_cached_and_invalidated() {
+    let store = TestStore::start().await;
+    let proxy = TestProxy::in_front_of(&store.endpoint()).await;
+    let (direct, client) = (store.client(), proxy.client());
+    table(&direct, "late_index").await;
+    put(&direct, "late_index", "a", 1, "x", "v1").await;
+    // The proxy learns the schema (without the index yet).
+    assert_eq!(query(&client, "late_index", "a").await, strings(&["v1"]));
+    direct
+        .update_table()
+        .table_name("late_index")
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("v")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("attribute definition"),
+        )
+        .global_secondary_index_updates(
+            aws_sdk_dynamodb::types::GlobalSecondaryIndexUpdate::builder()
+                .create(
+                    aws_sdk_dynamodb::types::CreateGlobalSecondaryIndexAction::builder()
+                        .index_name("by_v")
+                        .key_schema(
+                            KeySchemaElement::builder()
+                                .attribute_name("v")
+                                .key_type(KeyType::Hash)
+                                .build()
+                                .expect("key element"),
+                        )
+                        .projection(
+                            Projection::builder()
+                                .projection_type(ProjectionType::All)
+                                .build(),
+                        )
+                        .build()
+                        .expect("create index"),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("update table");
+    let by_v = |v: &'static str| {
+        let client = client.clone();
+        async move {
+            let start = Instant::now();
+            loop {
+                match client
+                    .query()
+                    .table_name("late_index")
+                    .index_name("by_v")
+                    .key_condition_expression("v = :v")
+                    .expression_attribute_values(":v", s(v))
+                    .send()
+                    .await
+                {
+                    Ok(out) => return values(out.items.unwrap_or_default()),
+                    // Still backfilling.
+                    Err(_) if start.elapsed() < Duration::from_secs(20) => {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                    Err(e) => panic!("index query: {e:?}"),
+                }
+            }
+        }
+    };
+    assert_eq!(by_v("v1").await, strings(&["v1"]));
+    let before = hits(&proxy, "Query").await;
+    assert_eq!(by_v("v1").await, strings(&["v1"]));
+    assert_eq!(hits(&proxy, "Query").await, before + 1.0, "cached");
+    // A second item into that index partition, straight to the store.
+    put(&direct, "late_index", "b", 1, "y", "v1").await;
+    until(strings(&["v1", "v1"]), || by_v("v1")).await;
+}
