@@ -1,0 +1,234 @@
+//! BatchGetItem from the item cache: hits answered here, every miss in one
+//! upstream batch.
+
+use super::*;
+
+impl ItemCacheLayer {
+    /// BatchGetItem: hits answered here, every miss in one upstream
+    /// BatchGetItem asking for full items (cached under leases taken before
+    /// it), projections applied here per table. Anything unusual passes the
+    /// whole request through.
+    pub(super) async fn batch_get_item<S>(&self, inner: S, req: BackendRequest) -> BackendResponse
+    where
+        S: Service<BackendRequest, Response = BackendResponse, Error = Infallible>,
+    {
+        let Some(plan) = self.plan_batch_get(&req) else {
+            return forward(inner, req).await;
+        };
+        let mut responses: BTreeMap<String, Vec<Item>> = BTreeMap::new();
+        let mut misses: BTreeMap<&str, Vec<&BatchKey>> = BTreeMap::new();
+        for (table, t) in &plan {
+            let found = responses.entry(table.clone()).or_default();
+            for k in &t.keys {
+                match self.cache.get(&k.cache_key) {
+                    Some(entry) => {
+                        self.metrics.hits.inc();
+                        if let Some(item) = &entry.item {
+                            found.push(project(item, t.projection.as_ref()));
+                        }
+                    }
+                    None => {
+                        self.metrics.misses.inc();
+                        misses.entry(table.as_str()).or_default().push(k);
+                    }
+                }
+            }
+        }
+        let mut unprocessed: BTreeMap<String, KeysAndAttributes> = BTreeMap::new();
+        if !misses.is_empty() {
+            let request = BatchGetRequest {
+                request_items: misses
+                    .iter()
+                    .map(|(t, keys)| {
+                        (
+                            *t,
+                            FullKeys {
+                                keys: keys.iter().map(|k| &k.key).collect(),
+                            },
+                        )
+                    })
+                    .collect(),
+            };
+            let Ok(body) = serde_json::to_vec(&request) else {
+                return forward(inner, req).await;
+            };
+            self.metrics.upstream_batches.inc();
+            let resp = forward(
+                inner,
+                BackendRequest {
+                    op: req.op,
+                    headers: req.headers.clone(),
+                    body: Bytes::from(body),
+                },
+            )
+            .await;
+            if resp.status != StatusCode::OK {
+                return resp;
+            }
+            let Ok(answer) = serde_json::from_slice::<BatchGetAnswer>(&resp.body) else {
+                return resp;
+            };
+            for (table, mut keys_back) in answer.unprocessed_keys {
+                // Retries must read what the client asked for: its own
+                // projection, not the full items this proxy asked for.
+                if let Some(t) = plan.get(&table) {
+                    keys_back.attributes_to_get = t.request.attributes_to_get.clone();
+                    keys_back.projection_expression = t.request.projection_expression.clone();
+                    keys_back.expression_attribute_names =
+                        t.request.expression_attribute_names.clone();
+                    keys_back.consistent_read = t.request.consistent_read;
+                }
+                unprocessed.insert(table, keys_back);
+            }
+            for (table, keys) in &misses {
+                let items = answer.responses.get(*table);
+                let projection = plan.get(*table).and_then(|t| t.projection.as_ref());
+                let found = responses.entry((*table).to_owned()).or_default();
+                let pending = unprocessed.get(*table).and_then(|u| u.keys.as_ref());
+                for k in keys {
+                    let item = items.and_then(|items| items.iter().find(|i| has_key(i, &k.key)));
+                    if let Some(item) = item {
+                        found.push(project(item, projection));
+                    } else if pending.is_some_and(|p| p.contains(&k.key)) {
+                        continue; // not read: nothing to cache
+                    }
+                    let entry = Arc::new(Entry::new(item.cloned()));
+                    if !self.cache.fill(k.cache_key.clone(), k.lease, entry) {
+                        self.metrics.fills_discarded.inc();
+                    }
+                }
+            }
+        }
+        let body = serde_json::to_vec(&BatchGetOutput {
+            responses,
+            unprocessed_keys: unprocessed,
+        });
+        match body {
+            Ok(body) => BackendResponse {
+                status: StatusCode::OK,
+                body: Bytes::from(body),
+            },
+            Err(e) => {
+                tracing::error!(error = %e, "cannot encode a BatchGetItem answer");
+                let err =
+                    api::ApiError::new(api::ErrorCode::InternalServer, "Internal server error");
+                BackendResponse {
+                    status: StatusCode::INTERNAL_SERVER_ERROR,
+                    body: Bytes::from(err.body()),
+                }
+            }
+        }
+    }
+
+    /// The request's keys with their cache keys and leases, per table; `None`
+    /// when the request is not one this layer answers (strongly consistent
+    /// reads, consumed capacity, anything it cannot decode or that the
+    /// upstream would refuse).
+    fn plan_batch_get(&self, req: &BackendRequest) -> Option<BTreeMap<String, BatchTable>> {
+        let input: BatchGetItemInput = api::decode(&req.body).ok()?;
+        if !matches!(
+            input.return_consumed_capacity.as_deref(),
+            None | Some("NONE")
+        ) {
+            return None;
+        }
+        let tables = input.request_items?;
+        let total: usize = tables
+            .values()
+            .map(|t| t.keys.as_ref().map_or(0, Vec::len))
+            .sum();
+        if tables.is_empty() || total == 0 || total > 100 {
+            return None;
+        }
+        let mut plan = BTreeMap::new();
+        for (table, request) in tables {
+            if request.consistent_read == Some(true) {
+                return None;
+            }
+            let keys = request.keys.as_ref()?;
+            let projection = ferrodyn_store::ops::read_projection(
+                request.projection_expression.as_deref(),
+                request.attributes_to_get.as_deref(),
+                request.expression_attribute_names.as_ref(),
+            )
+            .ok()?;
+            let mut planned: Vec<BatchKey> = Vec::with_capacity(keys.len());
+            for key in keys {
+                if key.is_empty() || planned.iter().any(|k| &k.key == key) {
+                    return None; // the upstream's error, not ours
+                }
+                let cache_key = self
+                    .cache
+                    .key(&table, Bytes::from(serde_json::to_vec(key).ok()?));
+                let lease = self.cache.lease(&cache_key);
+                planned.push(BatchKey {
+                    key: key.clone(),
+                    cache_key,
+                    lease,
+                });
+            }
+            plan.insert(
+                table,
+                BatchTable {
+                    keys: planned,
+                    projection,
+                    request,
+                },
+            );
+        }
+        Some(plan)
+    }
+}
+
+/// One table's share of a BatchGetItem.
+struct BatchTable {
+    keys: Vec<BatchKey>,
+    projection: Option<ferrodyn_store::expr::Projection>,
+    request: KeysAndAttributes,
+}
+
+struct BatchKey {
+    key: Item,
+    cache_key: CacheKey,
+    lease: Lease,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct BatchGetRequest<'a> {
+    request_items: BTreeMap<&'a str, FullKeys<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct FullKeys<'a> {
+    keys: Vec<&'a Item>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct BatchGetAnswer {
+    #[serde(default)]
+    responses: BTreeMap<String, Vec<Item>>,
+    #[serde(default)]
+    unprocessed_keys: BTreeMap<String, KeysAndAttributes>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct BatchGetOutput {
+    responses: BTreeMap<String, Vec<Item>>,
+    unprocessed_keys: BTreeMap<String, KeysAndAttributes>,
+}
+
+/// Whether `item` has every attribute of `key`, with the same value.
+fn has_key(item: &Item, key: &Item) -> bool {
+    key.iter().all(|(n, v)| item.get(n) == Some(v))
+}
+
+fn project(item: &Item, projection: Option<&ferrodyn_store::expr::Projection>) -> Item {
+    match projection {
+        Some(p) => p.apply(item),
+        None => item.clone(),
+    }
+}
