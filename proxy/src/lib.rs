@@ -22,6 +22,7 @@
 //! * [`stack`] — assembles the tower stack (the order of layers and why).
 //! * [`metrics`] — request counts and latency per operation.
 //! * [`insights`] — contributor insights: the hottest keys of each table.
+//! * [`request_tables`] — the tables a write names, when nothing more can be read.
 //! * [`query_cache`] — the query-cache layer; [`result_cache`] its storage
 //!   (tags and leases).
 //! * [`item_cache`] — the item-cache / write-through layer; [`cache`] its storage.
@@ -41,6 +42,7 @@ pub mod invalidation;
 pub mod item_cache;
 pub mod metrics;
 pub mod query_cache;
+pub mod request_tables;
 pub mod result_cache;
 pub mod schemas;
 pub mod stack;

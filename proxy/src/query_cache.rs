@@ -426,42 +426,10 @@ impl QueryCacheLayer {
     }
 }
 
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct BatchWriteTables {
-    request_items: Option<std::collections::BTreeMap<String, serde::de::IgnoredAny>>,
-}
-
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct TransactTables {
-    transact_items: Option<Vec<std::collections::BTreeMap<String, TableNameOnly>>>,
-}
-
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct TableNameOnly {
-    table_name: Option<String>,
-}
-
 /// A write this layer could not decode in full (an upstream may accept
 /// what the store's types refuse): whole tables, from only their names.
 fn tables_named(req: &BackendRequest) -> Option<Touched> {
-    let names: Vec<String> = match req.op {
-        Operation::BatchWriteItem => api::decode::<BatchWriteTables>(&req.body)
-            .ok()?
-            .request_items?
-            .into_keys()
-            .collect(),
-        Operation::TransactWriteItems => api::decode::<TransactTables>(&req.body)
-            .ok()?
-            .transact_items?
-            .into_iter()
-            .flat_map(|m| m.into_values())
-            .filter_map(|t| t.table_name)
-            .collect(),
-        _ => vec![api::decode::<TableNameOnly>(&req.body).ok()?.table_name?],
-    };
+    let names = crate::request_tables::tables_named(req);
     if names.is_empty() {
         return None;
     }

@@ -225,25 +225,6 @@ where
     }
 }
 
-/// Only the members that name tables, for invalidation.
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct BatchWriteTables {
-    request_items: Option<HashMap<String, serde::de::IgnoredAny>>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct TransactTables {
-    transact_items: Option<Vec<HashMap<String, TableNameOnly>>>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct TableNameOnly {
-    table_name: Option<String>,
-}
-
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 struct FullGet<'a> {
@@ -300,7 +281,7 @@ impl ItemCacheLayer {
                     None => {
                         // Keys unknown (undecodable request, table schema
                         // unavailable): every table named is dropped.
-                        let tables = tables_named(&req);
+                        let tables = crate::request_tables::tables_named(&req);
                         self.around_write(inner, req, |c| {
                             tables.iter().for_each(|t| c.invalidate_table(t))
                         })
@@ -656,28 +637,6 @@ fn take_attributes(body: &[u8], strip: bool) -> Option<(Item, Option<Bytes>)> {
         None
     };
     Some((item, body))
-}
-
-fn tables_named(req: &BackendRequest) -> Vec<String> {
-    match req.op {
-        Operation::BatchWriteItem => api::decode::<BatchWriteTables>(&req.body)
-            .ok()
-            .and_then(|b| b.request_items)
-            .map(|m| m.into_keys().collect())
-            .unwrap_or_default(),
-        Operation::TransactWriteItems => api::decode::<TransactTables>(&req.body)
-            .ok()
-            .and_then(|t| t.transact_items)
-            .map(|items| {
-                items
-                    .into_iter()
-                    .flat_map(|m| m.into_values())
-                    .filter_map(|t| t.table_name)
-                    .collect()
-            })
-            .unwrap_or_default(),
-        _ => Vec::new(),
-    }
 }
 
 fn respond(
