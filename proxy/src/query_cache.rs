@@ -39,10 +39,11 @@ use ferrodyn_store::model::value::AttributeValue;
 use ferrodyn_store::server::{BackendRequest, BackendResponse};
 use http::StatusCode;
 use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
-use tower::{Layer, Service, ServiceExt};
+use tower::{Layer, Service};
 
 use crate::result_cache::{partition_tag, QueryCache, ReadTag, StorageMetrics};
 use crate::schemas::{KeySchemas, TableKeys};
+use crate::stack::forward;
 
 #[derive(Clone)]
 pub struct Metrics {
@@ -175,16 +176,6 @@ where
         let inner = std::mem::replace(&mut self.inner, inner);
         let shared = self.shared.clone();
         Box::pin(async move { Ok(shared.handle(inner, req).await) })
-    }
-}
-
-async fn forward<S>(inner: S, req: BackendRequest) -> BackendResponse
-where
-    S: Service<BackendRequest, Response = BackendResponse, Error = Infallible>,
-{
-    match inner.oneshot(req).await {
-        Ok(r) => r,
-        Err(never) => match never {},
     }
 }
 

@@ -25,7 +25,7 @@ use ferrodyn_store::model::value::{AttributeValue, Item};
 use ferrodyn_store::server::{BackendRequest, BackendResponse};
 use ferrodyn_store::Store;
 use serde::{Deserialize, Serialize};
-use tower::{Service, ServiceExt};
+use tower::Service;
 
 /// The key attributes of one table and of its secondary indexes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -252,17 +252,15 @@ where
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/x-amz-json-1.0"),
     );
-    let resp = match upstream
-        .oneshot(BackendRequest {
+    let resp = crate::stack::forward(
+        upstream,
+        BackendRequest {
             op: Operation::DescribeTable,
             headers,
             body: Bytes::from(body),
-        })
-        .await
-    {
-        Ok(r) => r,
-        Err(never) => match never {},
-    };
+        },
+    )
+    .await;
     if !resp.status.is_success() {
         return None;
     }

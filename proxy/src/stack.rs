@@ -95,9 +95,17 @@ impl Stack {
 
 impl Backend for Stack {
     async fn call(&self, req: BackendRequest) -> BackendResponse {
-        match self.service.clone().oneshot(req).await {
-            Ok(r) => r,
-            Err(never) => match never {},
-        }
+        forward(self.service.clone(), req).await
+    }
+}
+
+/// Call a layer's inner service (which cannot fail) once.
+pub(crate) async fn forward<S>(inner: S, req: BackendRequest) -> BackendResponse
+where
+    S: tower::Service<BackendRequest, Response = BackendResponse, Error = Infallible>,
+{
+    match inner.oneshot(req).await {
+        Ok(r) => r,
+        Err(never) => match never {},
     }
 }

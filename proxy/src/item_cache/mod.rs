@@ -55,9 +55,10 @@ use prometheus::{IntCounter, IntGauge, Registry};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use tokio::sync::watch;
-use tower::{Layer, Service, ServiceExt};
+use tower::{Layer, Service};
 
 use crate::cache::{CacheKey, Entry, ItemCache, Lease};
+use crate::stack::forward;
 
 pub use crate::schemas::KeySchemas;
 
@@ -243,16 +244,6 @@ struct GetOutput<'a> {
 #[serde(rename_all = "PascalCase")]
 struct GetResponse {
     item: Option<Item>,
-}
-
-async fn forward<S>(inner: S, req: BackendRequest) -> BackendResponse
-where
-    S: Service<BackendRequest, Response = BackendResponse, Error = Infallible>,
-{
-    match inner.oneshot(req).await {
-        Ok(r) => r,
-        Err(never) => match never {},
-    }
 }
 
 impl ItemCacheLayer {
