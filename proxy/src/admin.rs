@@ -22,8 +22,9 @@ use crate::stack::Stack;
 /// How `/readyz` decides.
 #[derive(Clone)]
 pub enum Readiness {
-    /// The embedded store is in this process: ready once serving.
-    Embedded,
+    /// The embedded store is in this process: ready once the in-process
+    /// change feed is followed (until then the caches are bypassed).
+    Embedded { feed: crate::invalidation::Metrics },
     /// A remote upstream: ready when its address (`host:port`) accepts
     /// connections and `feed` says the change feed is followed.
     Remote {
@@ -103,7 +104,11 @@ async fn answer(
         }
         "/healthz" => text(StatusCode::OK, b"ok\n".to_vec()),
         "/readyz" => match readiness {
-            Readiness::Embedded => text(StatusCode::OK, b"ready\n".to_vec()),
+            Readiness::Embedded { feed } if !feed.feed_ready() => text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                b"change feed not connected yet\n".to_vec(),
+            ),
+            Readiness::Embedded { .. } => text(StatusCode::OK, b"ready\n".to_vec()),
             Readiness::Remote { address, feed } => {
                 match tokio::net::TcpStream::connect(address.as_str()).await {
                     Err(e) => text(

@@ -18,10 +18,16 @@
 //! write's completion. Table-wide changes (DeleteTable, batch writes whose
 //! keys are not tracked) bump the table's epoch, which makes every entry of
 //! the table unreachable.
+//!
+//! Fills are allowed only while the cache is *open*: the change feed opens
+//! it once it knows its position in the upstream's log (a fill made before
+//! that could miss a change the feed will never deliver) and closes it while
+//! it cannot follow the log. Opening and closing bump a global epoch, part
+//! of every key, so nothing filled before either survives it.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -34,6 +40,8 @@ const STRIPES: usize = 4096;
 pub struct CacheKey {
     table: Arc<str>,
     epoch: u64,
+    /// The cache-wide epoch when the key was made.
+    global: u64,
     /// The primary key in canonical DynamoDB JSON (attribute names sorted,
     /// numbers canonical), so equal keys are equal bytes.
     key: Bytes,
@@ -116,12 +124,17 @@ pub struct ItemCache {
     /// ordered.
     pending: Box<[Mutex<HashMap<CacheKey, PendingWrite>>]>,
     epochs: RwLock<HashMap<Arc<str>, u64>>,
+    /// Bumped to make every entry unreachable (see the module doc).
+    global: AtomicU64,
+    /// Whether fills are kept (see the module doc).
+    open: AtomicBool,
     hasher: std::collections::hash_map::RandomState,
 }
 
 impl ItemCache {
     /// A cache of at most `max_bytes` (approximate item sizes) whose entries
-    /// live at most `ttl`. A zero size or TTL disables caching.
+    /// live at most `ttl`. A zero size or TTL disables caching. It starts
+    /// open: a proxy closes it until its change feed is positioned.
     pub fn new(max_bytes: u64, ttl: Duration) -> ItemCache {
         let evictions = Arc::new(AtomicU64::new(0));
         let counted = evictions.clone();
@@ -145,8 +158,37 @@ impl ItemCache {
             stripes: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
             pending: (0..PENDING_SHARDS).map(|_| Mutex::default()).collect(),
             epochs: RwLock::new(HashMap::new()),
+            global: AtomicU64::new(0),
+            open: AtomicBool::new(true),
             hasher: std::collections::hash_map::RandomState::new(),
         }
+    }
+
+    /// Make every entry unreachable and keep no fill until [`ItemCache::open`].
+    pub fn close(&self) {
+        self.open.store(false, Ordering::Release);
+        self.drop_all();
+    }
+
+    /// Keep fills again; whatever was read before this call is not kept.
+    pub fn open(&self) {
+        self.drop_all();
+        self.open.store(true, Ordering::Release);
+    }
+
+    /// Make every entry unreachable (and free their memory).
+    pub fn drop_all(&self) {
+        self.global.fetch_add(1, Ordering::AcqRel);
+        if let Some(entries) = &self.entries {
+            entries.invalidate_all();
+        }
+    }
+
+    /// Whether an entry for `key` may be stored now.
+    fn current(&self, key: &CacheKey) -> bool {
+        self.open.load(Ordering::Acquire)
+            && self.global.load(Ordering::Acquire) == key.global
+            && self.epoch(&key.table) == key.epoch
     }
 
     fn epoch(&self, table: &str) -> u64 {
@@ -161,6 +203,7 @@ impl ItemCache {
         CacheKey {
             table: Arc::from(table),
             epoch: self.epoch(table),
+            global: self.global.load(Ordering::Acquire),
             key,
         }
     }
@@ -172,7 +215,11 @@ impl ItemCache {
         (h.finish() as usize) % STRIPES
     }
 
+    /// The entry for `key`; none while the cache is closed.
     pub fn get(&self, key: &CacheKey) -> Option<Arc<Entry>> {
+        if !self.open.load(Ordering::Acquire) {
+            return None;
+        }
         self.entries.as_ref()?.get(key)
     }
 
@@ -191,8 +238,7 @@ impl ItemCache {
             return false;
         };
         let valid = |c: &ItemCache| {
-            c.stripes[lease.stripe].load(Ordering::Acquire) == lease.generation
-                && c.epoch(&key.table) == key.epoch
+            c.stripes[lease.stripe].load(Ordering::Acquire) == lease.generation && c.current(&key)
         };
         if !valid(self) {
             return false;
@@ -279,7 +325,7 @@ impl ItemCache {
         };
         entries.invalidate(key);
         match written {
-            Some(item) if clean && self.epoch(&key.table) == key.epoch => {
+            Some(item) if clean && self.current(key) => {
                 entries.insert(key.clone(), Arc::new(Entry::new(item)));
                 true
             }
@@ -444,6 +490,28 @@ mod tests {
         fill("x");
         cache.invalidate_unless_equal(&key, None);
         assert!(cache.get(&key).is_none());
+    }
+
+    #[test]
+    fn a_closed_cache_keeps_no_fill_and_opening_drops_older_reads() {
+        let cache = ItemCache::new(1 << 20, Duration::from_secs(60));
+        let key = cache.key("t", Bytes::from_static(b"k"));
+        assert!(cache.fill(key.clone(), cache.lease(&key), entry()));
+        cache.close();
+        assert!(cache
+            .get(&cache.key("t", Bytes::from_static(b"k")))
+            .is_none());
+        let key = cache.key("t", Bytes::from_static(b"k"));
+        let lease = cache.lease(&key);
+        assert!(!cache.fill(key.clone(), lease, entry()));
+        // A read that started while closed may not fill after opening.
+        cache.open();
+        assert!(!cache.fill(key.clone(), lease, entry()));
+        cache.begin_write(&key);
+        assert!(!cache.finish_write(&key, Some(None)));
+        let key = cache.key("t", Bytes::from_static(b"k"));
+        assert!(cache.fill(key.clone(), cache.lease(&key), entry()));
+        assert!(cache.get(&key).is_some());
     }
 
     #[test]

@@ -40,6 +40,9 @@ use crate::upstream::HttpUpstream;
 #[derive(Clone)]
 pub struct Metrics {
     pub changes: IntCounter,
+    /// Feed requests that failed (each one closes the caches until the
+    /// feed answers again).
+    pub failures: IntCounter,
     pub tables_dropped: IntCounter,
     pub connected: IntGauge,
     /// 1 when the upstream offers no change feed usable for any table:
@@ -53,6 +56,10 @@ impl Metrics {
         let changes = IntCounter::new(
             "proxy_invalidations_received_total",
             "Change records received from the change feed",
+        )?;
+        let failures = IntCounter::new(
+            "proxy_change_feed_failures_total",
+            "Change-feed requests that failed (the caches are bypassed until the feed answers again)",
         )?;
         let tables_dropped = IntCounter::new(
             "proxy_invalidation_tables_dropped_total",
@@ -77,12 +84,14 @@ impl Metrics {
             ]),
         )?;
         registry.register(Box::new(changes.clone()))?;
+        registry.register(Box::new(failures.clone()))?;
         registry.register(Box::new(tables_dropped.clone()))?;
         registry.register(Box::new(connected.clone()))?;
         registry.register(Box::new(ttl_only.clone()))?;
         registry.register(Box::new(lag.clone()))?;
         Ok(Metrics {
             changes,
+            failures,
             tables_dropped,
             connected,
             ttl_only,
@@ -158,6 +167,20 @@ impl Targets {
         }
     }
 
+    /// The feed knows its position in the log: fills may start (nothing
+    /// read before this call is kept).
+    pub fn open(&self) {
+        self.items.open();
+        self.queries.open();
+    }
+
+    /// The feed cannot be followed: drop everything and serve nothing from
+    /// the caches until [`Targets::open`].
+    pub fn close(&self) {
+        self.items.close();
+        self.queries.close();
+    }
+
     /// Changes to `table` may have been missed (feed gap, table deleted or
     /// re-created): nothing cached for it can be vouched for, and its key
     /// schema may have changed.
@@ -175,6 +198,7 @@ pub async fn follow_embedded(store: Store, targets: Targets, metrics: Metrics) {
     let Ok(mut cursor) = engine.read(|v| v.changes().next_seq()) else {
         return;
     };
+    targets.open();
     metrics.connected.set(1);
     loop {
         commits.borrow_and_update();
@@ -229,14 +253,30 @@ struct FeedResponse {
     tables: BTreeMap<String, u32>,
     #[serde(default)]
     lost_tables: Vec<String>,
+    /// The store's data identity; absent from stores that predate it.
+    #[serde(default)]
+    store_id: Option<String>,
+}
+
+/// The error part of a DynamoDB-API error answer.
+#[derive(Deserialize)]
+struct ErrorAnswer {
+    #[serde(rename = "__type")]
+    kind: String,
 }
 
 /// Why a poll of the Ferrodyn feed failed.
+#[derive(Debug)]
 enum PollError {
-    /// The upstream answered, but not as a Ferrodyn store: it has no feed.
+    /// The upstream is a DynamoDB-API endpoint that does not know the feed
+    /// operation (decided only from a cursor-less probe, see [`probe`]).
     NoFeed(String),
-    /// Unreachable, or a transient error: try again.
+    /// Unreachable, an error, an answer that cannot be read: try again.
     Failed(String),
+}
+
+fn snippet(body: &[u8]) -> String {
+    String::from_utf8_lossy(body).chars().take(200).collect()
 }
 
 async fn poll(
@@ -257,82 +297,149 @@ async fn poll(
         )
         .await
         .map_err(|e| PollError::Failed(e.to_string()))?;
-    let text = || String::from_utf8_lossy(&resp.body).into_owned();
-    // DynamoDB and Alternator answer UnknownOperationException; other
-    // endpoints (moto) answer an HTML 500 or something that is not JSON.
-    let json = serde_json::from_slice::<serde::de::IgnoredAny>(&resp.body).is_ok();
-    if !json || text().contains("UnknownOperationException") {
-        return Err(PollError::NoFeed(text()));
-    }
     if !resp.status.is_success() {
-        return Err(PollError::Failed(text()));
+        // DynamoDB and Alternator answer UnknownOperationException (as
+        // their error type, not merely somewhere in the text).
+        if let Ok(error) = serde_json::from_slice::<ErrorAnswer>(&resp.body) {
+            if error.kind.rsplit('#').next() == Some("UnknownOperationException") {
+                return Err(PollError::NoFeed(snippet(&resp.body)));
+            }
+        }
+        return Err(PollError::Failed(format!(
+            "{}: {}",
+            resp.status,
+            snippet(&resp.body)
+        )));
     }
-    serde_json::from_slice(&resp.body).map_err(|e| PollError::NoFeed(e.to_string()))
+    serde_json::from_slice(&resp.body)
+        .map_err(|e| PollError::Failed(format!("unreadable change-feed answer: {e}")))
 }
 
-/// Follow a remote store's change feed, reconnecting on errors. Returns
-/// only if the upstream turns out to have no Ferrodyn change feed (it is
-/// not a `ferrodyn-store`): the caller then follows DynamoDB Streams.
-pub async fn follow_remote(upstream: HttpUpstream, targets: Targets, metrics: Metrics) {
-    let mut cursor: Option<u64> = None;
-    let mut tables: BTreeMap<String, u32> = BTreeMap::new();
-    let mut failures = 0u32;
-    loop {
-        match poll(&upstream, cursor, 10_000).await {
-            Ok(feed) => {
-                failures = 0;
-                metrics.connected.set(1);
-                for c in &feed.changes {
-                    let (old, new) = (c.old_image.as_ref(), c.new_image.as_ref());
-                    if old.is_none() && new.is_none() {
-                        // Every change has an image: this feed carries none.
-                        targets.change(&c.table_name, &c.keys, None, None);
-                    } else {
-                        targets.change_images(&c.table_name, &c.keys, old, new);
-                    }
-                    if let Some(ms) = c.created_at_ms {
-                        metrics.observe_lag(ms);
-                    }
+/// The first, cursor-less request: where the log ends now, or whether this
+/// upstream has no feed at all. Other DynamoDB-API engines either name the
+/// operation unknown, or (moto) answer something that is not a DynamoDB
+/// answer at all; in the second case the upstream is taken to have no feed
+/// only if it answers a standard operation (ListTables) normally — an
+/// error page from a load balancer in front of a store fails that too, and
+/// is retried like any other failure.
+async fn probe(upstream: &HttpUpstream) -> Result<FeedResponse, PollError> {
+    match poll(upstream, None, 0).await {
+        Err(PollError::Failed(why)) => {
+            let listed = upstream
+                .call(
+                    "DynamoDB_20120810.ListTables",
+                    Bytes::from_static(br#"{"Limit":1}"#),
+                    Duration::from_secs(30),
+                )
+                .await;
+            match listed {
+                Ok(r)
+                    if r.status.is_success()
+                        && serde_json::from_slice::<serde::de::IgnoredAny>(&r.body).is_ok() =>
+                {
+                    Err(PollError::NoFeed(why))
                 }
-                metrics.changes.inc_by(feed.changes.len() as u64);
-                let mut dropped: Vec<&String> = feed.lost_tables.iter().collect();
-                // Tables gone or re-created since the last answer.
-                for (name, id) in &tables {
-                    if feed.tables.get(name) != Some(id) {
-                        dropped.push(name);
-                    }
-                }
-                for name in dropped {
-                    targets.drop_table(name);
-                    metrics.tables_dropped.inc();
-                }
-                tables = feed.tables;
-                cursor = Some(feed.next_cursor);
+                _ => Err(PollError::Failed(why)),
             }
+        }
+        other => other,
+    }
+}
+
+/// Follow a remote store's change feed until aborted. Returns only if the
+/// upstream has no Ferrodyn change feed (it is not a `ferrodyn-store`): the
+/// caller then follows DynamoDB Streams.
+///
+/// The caches stay closed (nothing filled, nothing served) until the first
+/// answer gives the log's current end, and again whenever the feed cannot
+/// be followed: a change committed while nobody listens would otherwise be
+/// missed for good. Every failure after the first answer is temporary.
+pub async fn follow_remote(upstream: HttpUpstream, targets: Targets, metrics: Metrics) {
+    let mut failures = 0u32;
+    // Outer loop: one run per store identity.
+    loop {
+        let (mut cursor, store_id) = match probe(&upstream).await {
+            Ok(feed) => (feed.next_cursor, feed.store_id),
             Err(PollError::NoFeed(answer)) => {
-                metrics.connected.set(0);
-                tracing::info!(
-                    answer = %answer.chars().take(200).collect::<String>(),
-                    "the upstream has no Ferrodyn change feed"
-                );
+                tracing::info!(answer = %answer, "the upstream has no Ferrodyn change feed");
                 return;
             }
             Err(PollError::Failed(e)) => {
-                metrics.connected.set(0);
-                failures = failures.saturating_add(1);
-                if failures == 1 {
-                    tracing::warn!(error = %e, "change feed interrupted; retrying");
-                }
-                // While the feed is down, writes made elsewhere are invisible:
-                // drop what we cannot vouch for.
-                for name in tables.keys() {
-                    targets.drop_table(name);
-                }
-                tokio::time::sleep(Duration::from_millis(
-                    100u64.saturating_mul(u64::from(failures.min(50))),
-                ))
-                .await;
+                failed(&metrics, &mut failures, &e).await;
+                continue;
             }
+        };
+        let mut tables: BTreeMap<String, u32> = BTreeMap::new();
+        failures = 0;
+        targets.open();
+        metrics.connected.set(1);
+        loop {
+            let feed = match poll(&upstream, Some(cursor), 10_000).await {
+                Ok(feed) => feed,
+                Err(PollError::NoFeed(e) | PollError::Failed(e)) => {
+                    // Whatever changes meanwhile is unknown until the feed
+                    // answers again: serve nothing from the caches.
+                    targets.close();
+                    failed(&metrics, &mut failures, &e).await;
+                    continue;
+                }
+            };
+            if feed.store_id != store_id {
+                tracing::warn!(
+                    was = ?store_id,
+                    now = ?feed.store_id,
+                    "the upstream store was replaced or restored: every cache entry dropped"
+                );
+                targets.close();
+                metrics.connected.set(0);
+                break;
+            }
+            if failures > 0 {
+                failures = 0;
+                targets.open();
+                metrics.connected.set(1);
+                tracing::info!("change feed resumed");
+            }
+            for c in &feed.changes {
+                let (old, new) = (c.old_image.as_ref(), c.new_image.as_ref());
+                if old.is_none() && new.is_none() {
+                    // Every change has an image: this feed carries none.
+                    targets.change(&c.table_name, &c.keys, None, None);
+                } else {
+                    targets.change_images(&c.table_name, &c.keys, old, new);
+                }
+                if let Some(ms) = c.created_at_ms {
+                    metrics.observe_lag(ms);
+                }
+            }
+            metrics.changes.inc_by(feed.changes.len() as u64);
+            let mut dropped: Vec<&String> = feed.lost_tables.iter().collect();
+            // Tables gone or re-created since the last answer.
+            for (name, id) in &tables {
+                if feed.tables.get(name) != Some(id) {
+                    dropped.push(name);
+                }
+            }
+            for name in dropped {
+                targets.drop_table(name);
+                metrics.tables_dropped.inc();
+            }
+            tables = feed.tables;
+            cursor = feed.next_cursor;
         }
     }
+}
+
+/// Record a failed feed request and wait before the next one.
+async fn failed(metrics: &Metrics, failures: &mut u32, error: &str) {
+    metrics.connected.set(0);
+    metrics.failures.inc();
+    *failures = failures.saturating_add(1);
+    if *failures == 1 {
+        tracing::warn!(error = %error, "change feed interrupted; cache bypassed until it answers again");
+    }
+    tokio::time::sleep(Duration::from_millis(
+        100u64.saturating_mul(u64::from((*failures).min(50))),
+    ))
+    .await;
 }

@@ -146,7 +146,9 @@ pub async fn run(
             (
                 Upstream::Embedded(store.clone()),
                 KeySchemas::Embedded(store),
-                admin::Readiness::Embedded,
+                admin::Readiness::Embedded {
+                    feed: feed_metrics.clone(),
+                },
                 None,
             )
         }
@@ -186,6 +188,9 @@ pub async fn run(
         queries: queries.clone(),
         schemas: schemas.clone(),
     };
+    // Nothing is cached until the feed knows where the log ends: a read
+    // filled before that could miss a change no feed will ever deliver.
+    targets.close();
     let feed = match &upstream {
         Upstream::Embedded(store) => tokio::spawn(invalidation::follow_embedded(
             store.clone(),

@@ -19,10 +19,15 @@
 //! lease was taken, whatever the interleaving, and invalidating is a few
 //! atomic increments — no scan over the entries. Stale entries linger (and
 //! count in the byte bound) until read, evicted or expired.
+//!
+//! As in the item cache, leases are granted only while the cache is open
+//! (the change feed knows its position in the log), and every lease also
+//! depends on a global counter that opening, closing and dropping
+//! everything bump.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -69,6 +74,8 @@ struct TableGens {
 
 #[derive(Clone)]
 enum Counter {
+    /// The cache-wide counter.
+    Global,
     Stripe(usize),
     Base(Arc<TableGens>),
     Indexes(Arc<TableGens>),
@@ -113,6 +120,8 @@ pub struct QueryCache {
     entries: Option<moka::sync::Cache<Bytes, Arc<Entry>>>,
     stripes: Box<[AtomicU64]>,
     tables: RwLock<HashMap<String, Arc<TableGens>>>,
+    global: AtomicU64,
+    open: AtomicBool,
     hasher: std::collections::hash_map::RandomState,
     metrics: StorageMetrics,
 }
@@ -140,9 +149,32 @@ impl QueryCache {
             entries,
             stripes: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
             tables: RwLock::new(HashMap::new()),
+            global: AtomicU64::new(0),
+            open: AtomicBool::new(true),
             hasher: std::collections::hash_map::RandomState::new(),
             metrics,
         }
+    }
+
+    /// Invalidate everything and grant no lease until [`QueryCache::open`].
+    pub fn close(&self) {
+        self.open.store(false, Ordering::Release);
+        self.drop_all();
+    }
+
+    /// Grant leases again; reads leased before this call cannot fill.
+    pub fn open(&self) {
+        self.drop_all();
+        self.open.store(true, Ordering::Release);
+    }
+
+    /// Invalidate every entry (and free their memory).
+    pub fn drop_all(&self) {
+        self.global.fetch_add(1, Ordering::AcqRel);
+        if let Some(entries) = &self.entries {
+            entries.invalidate_all();
+        }
+        self.metrics.invalidations.inc();
     }
 
     pub fn enabled(&self) -> bool {
@@ -171,6 +203,7 @@ impl QueryCache {
 
     fn load(&self, c: &Counter) -> u64 {
         match c {
+            Counter::Global => self.global.load(Ordering::Acquire),
             Counter::Stripe(s) => self.stripes[*s].load(Ordering::Acquire),
             Counter::Base(t) => t.base.load(Ordering::Acquire),
             Counter::Indexes(t) => t.indexes.load(Ordering::Acquire),
@@ -181,10 +214,11 @@ impl QueryCache {
     /// Snapshot what a read tagged `tag` will depend on. `None` when the
     /// bookkeeping is unusable (then the result must not be cached).
     pub fn lease(&self, tag: &ReadTag) -> Option<Lease> {
-        if self.tables.is_poisoned() {
+        if self.tables.is_poisoned() || !self.open.load(Ordering::Acquire) {
             return None;
         }
-        let counters = match tag {
+        let mut counters = vec![Counter::Global];
+        counters.extend(match tag {
             ReadTag::Partition {
                 table,
                 index,
@@ -201,7 +235,7 @@ impl QueryCache {
                 ]
             }
             ReadTag::Table { table } => vec![Counter::Any(self.table(table))],
-        };
+        });
         Some(Lease {
             deps: counters
                 .into_iter()
@@ -220,7 +254,7 @@ impl QueryCache {
     /// The cached body for `key`, if its lease still holds.
     pub fn get(&self, key: &Bytes) -> Option<Bytes> {
         let entries = self.entries.as_ref()?;
-        if self.tables.is_poisoned() {
+        if self.tables.is_poisoned() || !self.open.load(Ordering::Acquire) {
             return None;
         }
         let entry = entries.get(key)?;
@@ -236,7 +270,7 @@ impl QueryCache {
         let Some(entries) = &self.entries else {
             return false;
         };
-        if !self.valid(&lease) {
+        if !self.open.load(Ordering::Acquire) || !self.valid(&lease) {
             return false;
         }
         // An invalidation racing with this insert is caught by `get`, which
@@ -247,6 +281,7 @@ impl QueryCache {
 
     fn bump(&self, c: &Counter) {
         match c {
+            Counter::Global => self.global.fetch_add(1, Ordering::AcqRel),
             Counter::Stripe(s) => self.stripes[*s].fetch_add(1, Ordering::AcqRel),
             Counter::Base(t) => t.base.fetch_add(1, Ordering::AcqRel),
             Counter::Indexes(t) => t.indexes.fetch_add(1, Ordering::AcqRel),
@@ -418,6 +453,22 @@ mod tests {
         assert!(c.fill(Bytes::from_static(b"q"), lease, Bytes::new()));
         c.invalidate_change("t", &item(&[("pk", "a")]), None, Some(&schema()));
         assert!(!hit(&c, b"q"));
+    }
+
+    #[test]
+    fn a_closed_cache_serves_and_leases_nothing_until_opened() {
+        let c = cache();
+        fill(&c, b"a", &part(None, "a"));
+        let before = c.lease(&part(None, "b")).expect("lease");
+        c.close();
+        assert!(!hit(&c, b"a"));
+        assert!(c.lease(&part(None, "b")).is_none());
+        c.open();
+        // Read before opening: refused; a new lease fills.
+        assert!(!c.fill(Bytes::from_static(b"b"), before, Bytes::new()));
+        assert!(!hit(&c, b"a"));
+        fill(&c, b"b", &part(None, "b"));
+        assert!(hit(&c, b"b"));
     }
 
     #[test]

@@ -374,6 +374,7 @@ pub async fn follow(
     let mut tasks = JoinSet::new();
     let mut followed: HashMap<String, Followed> = HashMap::new();
     let mut failures = 0u32;
+    let mut opened = false;
     loop {
         // Reap finished tasks (they only finish when aborted).
         while tasks.try_join_next().is_some() {}
@@ -438,6 +439,13 @@ pub async fn follow(
                 // a stream that cannot be read keeps retrying on its own).
                 for rx in starting {
                     let _ = tokio::time::timeout(Duration::from_secs(10), rx).await;
+                }
+                if !opened {
+                    // Every stream found has its iterators: fills may start
+                    // (a table found later drops its entries when its
+                    // iterators exist, see `follow_stream`).
+                    targets.open();
+                    opened = true;
                 }
                 metrics.connected.set(1);
                 let any_stream = followed.values().any(|f| f.stream_arn.is_some());

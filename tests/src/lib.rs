@@ -232,8 +232,33 @@ impl TestProxy {
     }
 
     /// Start a proxy with the default configuration changed by `configure`
-    /// (its data directory is a fresh one).
+    /// (its data directory is a fresh one), and wait until `/readyz` says
+    /// it is ready (its change feed followed, so reads are cached).
     pub async fn start_with(configure: impl FnOnce(&mut ferrodyn_proxy::Config)) -> TestProxy {
+        let proxy = Self::start_unready(configure).await;
+        proxy.wait_ready().await;
+        proxy
+    }
+
+    /// Wait (at most 20 s) until `/readyz` answers 200.
+    pub async fn wait_ready(&self) {
+        let start = std::time::Instant::now();
+        loop {
+            let (status, body) = self.admin_get("/readyz").await;
+            if status == 200 {
+                return;
+            }
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(20),
+                "proxy not ready after 20 s: {status} {body}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Start a proxy as [`TestProxy::start_with`] does, without waiting for
+    /// it to be ready.
+    pub async fn start_unready(configure: impl FnOnce(&mut ferrodyn_proxy::Config)) -> TestProxy {
         let dir = TempDir::new("proxy");
         let mut config = ferrodyn_proxy::Config::new(dir.path());
         configure(&mut config);
@@ -370,4 +395,119 @@ pub fn streams_client_for(endpoint: &str) -> aws_sdk_dynamodbstreams::Client {
         ))
         .build();
     aws_sdk_dynamodbstreams::Client::from_conf(config)
+}
+
+/// A TCP relay in front of a store for tests of the proxy's change feed:
+/// it can hold back requests whose bytes contain a marker (the feed's
+/// operation name) until released, and can be pointed at another server.
+pub struct FeedRelay {
+    pub addr: SocketAddr,
+    state: std::sync::Arc<FeedRelayState>,
+}
+
+struct FeedRelayState {
+    target: std::sync::Mutex<SocketAddr>,
+    /// Bumped by every switch of target.
+    generation: AtomicU64,
+    held_marker: &'static [u8],
+    /// `true` once held requests may pass.
+    released: tokio::sync::watch::Sender<bool>,
+    /// Requests held so far.
+    held: tokio::sync::watch::Sender<u64>,
+}
+
+impl FeedRelay {
+    /// A relay to `target` that holds requests containing `marker` until
+    /// [`FeedRelay::release`] (an empty marker holds nothing).
+    pub async fn start(target: SocketAddr, marker: &'static [u8]) -> FeedRelay {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind relay");
+        let addr = listener.local_addr().expect("relay addr");
+        let state = std::sync::Arc::new(FeedRelayState {
+            target: std::sync::Mutex::new(target),
+            generation: AtomicU64::new(0),
+            held_marker: marker,
+            released: tokio::sync::watch::Sender::new(marker.is_empty()),
+            held: tokio::sync::watch::Sender::new(0),
+        });
+        let shared = state.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let generation = shared.generation.load(Ordering::Acquire);
+                let target = *shared.target.lock().expect("target");
+                let Ok(server) = tokio::net::TcpStream::connect(target).await else {
+                    continue;
+                };
+                let state = shared.clone();
+                tokio::spawn(async move {
+                    let (mut cr, mut cw) = client.into_split();
+                    let (mut sr, mut sw) = server.into_split();
+                    let up_state = state.clone();
+                    let up = tokio::spawn(async move {
+                        let mut buf = vec![0u8; 64 * 1024];
+                        loop {
+                            let n = match cr.read(&mut buf).await {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => n,
+                            };
+                            let marker = up_state.held_marker;
+                            if !marker.is_empty()
+                                && buf[..n].windows(marker.len()).any(|w| w == marker)
+                                && !*up_state.released.borrow()
+                            {
+                                up_state.held.send_modify(|h| *h += 1);
+                                let mut rx = up_state.released.subscribe();
+                                let _ = rx.wait_for(|r| *r).await;
+                            }
+                            if sw.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                    });
+                    let mut buf = vec![0u8; 64 * 1024];
+                    loop {
+                        let n = match sr.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        if cw.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                        // Pointed elsewhere since this connection opened:
+                        // close it after the answer, as a server going away
+                        // between requests does.
+                        if state.generation.load(Ordering::Acquire) != generation {
+                            break;
+                        }
+                    }
+                    up.abort();
+                });
+            }
+        });
+        FeedRelay { addr, state }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Wait until at least one request is held.
+    pub async fn until_holding(&self) {
+        let mut rx = self.state.held.subscribe();
+        let _ = rx.wait_for(|h| *h > 0).await;
+    }
+
+    /// Let held requests (and every later one) through.
+    pub fn release(&self) {
+        self.state.released.send_replace(true);
+    }
+
+    /// Connect new connections to `target`; connections to the old one
+    /// close after their next answer.
+    pub fn switch_to(&self, target: SocketAddr) {
+        *self.state.target.lock().expect("target") = target;
+        self.state.generation.fetch_add(1, Ordering::AcqRel);
+    }
 }

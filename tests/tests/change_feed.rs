@@ -130,10 +130,30 @@ async fn limit_and_wait_are_validated() {
         raw_post(store.addr, Some(FEED), &[], br#"{"Cursor": 0, "Limit": 0}"#).await;
     assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
     // A wait with no change ends at its deadline with an empty answer.
+    let end = call(&store, FEED, json!({})).await["NextCursor"].clone();
     let started = Instant::now();
-    let got = call(&store, FEED, json!({"Cursor": 1_000_000, "WaitMs": 50})).await;
+    let got = call(&store, FEED, json!({"Cursor": end, "WaitMs": 50})).await;
     assert_eq!(got["Changes"], json!([]));
     assert!(started.elapsed() >= Duration::from_millis(50));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn answers_name_the_store_and_a_foreign_cursor_is_answered_at_once() {
+    let store = TestStore::start().await;
+    let other = TestStore::start().await;
+    let id = call(&store, FEED, json!({})).await["StoreId"].clone();
+    assert!(id.as_str().is_some_and(|s| s.len() == 36), "{id}");
+    assert_ne!(id, call(&other, FEED, json!({})).await["StoreId"]);
+    // A cursor this log never handed out: no long wait for the consumer
+    // to learn it is talking to another store.
+    let started = Instant::now();
+    let got = call(&store, FEED, json!({"Cursor": 1_000_000, "WaitMs": 10_000})).await;
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(got["StoreId"], id);
+    // The identity belongs to the data directory: it survives a restart.
+    let dir = store.stop().await;
+    let store = TestStore::start_in(dir).await;
+    assert_eq!(call(&store, FEED, json!({})).await["StoreId"], id);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -442,7 +442,7 @@ async fn forwarded_requests_are_re_signed_with_the_proxys_credentials() {
 async fn an_https_upstream_is_accepted_and_readiness_reports_it_unreachable() {
     // Nothing listens on port 9: the proxy starts (TLS set up with the
     // system's roots) and /readyz explains why it is not ready.
-    let proxy = TestProxy::start_with(|c| {
+    let proxy = TestProxy::start_unready(|c| {
         c.upstream = Some("https://127.0.0.1:9".into());
         c.credentials = proxy_credentials();
     })

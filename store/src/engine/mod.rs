@@ -75,6 +75,8 @@ pub enum EngineError {
     CorruptCatalog(#[source] serde_json::Error),
     #[error("two partition keys share a storage hash")]
     HashCollision,
+    #[error("corrupt engine metadata: {0}")]
+    CorruptMeta(&'static str),
     #[error("data directory format {found} is not supported (this build reads {supported})")]
     UnsupportedFormat { found: u8, supported: u8 },
 }
@@ -116,6 +118,8 @@ pub(crate) struct Shared {
     pub env: Env,
     pub dbs: Dbs,
     pub poisoned: AtomicBool,
+    /// The data directory's identity (see [`Engine::data_id`]).
+    pub data_id: uuid::Uuid,
     /// Taken shared by every transaction, exclusively to resize the map.
     pub resize_lock: RwLock<()>,
     /// Published catalog: what readers see. Only the writer replaces it,
@@ -181,12 +185,22 @@ impl Engine {
                 .meta
                 .put(&mut wtxn, store::FORMAT_KEY, &[FORMAT_VERSION])?,
         }
+        let data_id = match dbs.meta.get(&wtxn, store::DATA_ID_KEY)? {
+            Some(bytes) => uuid::Uuid::from_slice(bytes)
+                .map_err(|_| EngineError::CorruptMeta("the data directory's identity"))?,
+            None => {
+                let id = uuid::Uuid::new_v4();
+                dbs.meta.put(&mut wtxn, store::DATA_ID_KEY, id.as_bytes())?;
+                id
+            }
+        };
         let tables = store::load_catalog(&wtxn, &dbs)?;
         wtxn.commit()?;
         let shared = Arc::new(Shared {
             env,
             dbs,
             poisoned: AtomicBool::new(false),
+            data_id,
             resize_lock: RwLock::new(()),
             tables: RwLock::new(tables),
             clock: options.clock.clone(),
@@ -195,6 +209,14 @@ impl Engine {
         });
         let writer = writer::spawn(shared.clone())?;
         Ok(Engine { shared, writer })
+    }
+
+    /// A random identity created with the data directory and kept for its
+    /// life: change-log sequence numbers are meaningful only together with
+    /// it (a consumer that sees it change must forget what it derived from
+    /// the log — the directory was replaced or restored).
+    pub fn data_id(&self) -> uuid::Uuid {
+        self.shared.data_id
     }
 
     /// Whether an earlier storage failure stopped writes.

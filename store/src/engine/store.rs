@@ -17,6 +17,8 @@ use crate::model::table::TableMeta;
 use crate::model::value::Item;
 
 pub(crate) const FORMAT_KEY: &[u8] = b"format";
+/// 16 random bytes created with the data directory: its identity.
+pub(crate) const DATA_ID_KEY: &[u8] = b"data_id";
 const NEXT_ID_KEY: &[u8] = b"next_id";
 const STATS_PREFIX: &[u8] = b"stats/";
 

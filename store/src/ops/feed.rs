@@ -9,7 +9,7 @@
 //! sequence numbers `>= Cursor`, waiting up to `WaitMs` (at most 20 000) for
 //! the first one. Response: `{"Changes": [{"SequenceNumber", "TableName",
 //! "EventName", "Keys", "CreatedAtMs", "OldImage", "NewImage"}],
-//! "NextCursor": n, "Tables": {name: id}, "LostTables": [name]}`.
+//! "NextCursor": n, "Tables": {name: id}, "LostTables": [name], "StoreId": uuid}`.
 //! `CreatedAtMs` is the change's commit time (milliseconds since the Unix
 //! epoch), for consumers to measure their lag; consumers must tolerate its
 //! absence (it was added later). `OldImage` and `NewImage` are the item
@@ -21,7 +21,10 @@
 //! change left out. `LostTables` names tables whose records at or
 //! after the cursor were trimmed before being read: a consumer must drop
 //! everything it derived from them. `Tables` lets it notice tables deleted
-//! or re-created (a new id) without a change record.
+//! or re-created (a new id) without a change record. `StoreId` is the data
+//! directory's identity: cursors mean something only with it, so a consumer
+//! that sees it change (the store was replaced or restored) must drop
+//! everything and start again from a cursor-less request.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -67,6 +70,7 @@ struct GetChangesOutput {
     next_cursor: u64,
     tables: BTreeMap<String, u32>,
     lost_tables: Vec<String>,
+    store_id: String,
 }
 
 impl Store {
@@ -87,10 +91,10 @@ impl Store {
             commits.borrow_and_update();
             let tables = self.engine.tables();
             let ids: Vec<u32> = tables.iter().map(|t| t.id).collect();
-            let (records, next, lost) = self.engine.read(|view| {
+            let (records, next, lost, foreign) = self.engine.read(|view| {
                 let changes = view.changes();
                 let Some(from) = input.cursor else {
-                    return Ok((Vec::new(), changes.next_seq()?, Vec::new()));
+                    return Ok((Vec::new(), changes.next_seq()?, Vec::new(), false));
                 };
                 let mut lost = Vec::new();
                 for t in &tables {
@@ -100,7 +104,11 @@ impl Store {
                     }
                 }
                 let (records, next) = changes.read_since(&ids, from, limit as usize)?;
-                Ok((records, next, lost))
+                // A cursor beyond the end of this log was not handed out by
+                // it (the store was replaced or restored): answer at once,
+                // so the consumer sees the StoreId without waiting.
+                let foreign = from > changes.next_seq()?;
+                Ok((records, next, lost, foreign))
             })?;
             // A table created, deleted or re-created leaves no change record
             // but matters to the consumer: answer at once.
@@ -108,8 +116,11 @@ impl Store {
                 tables.iter().map(|t| (t.name.clone(), t.id)).collect();
             let tables_changed =
                 first_tables.get_or_insert_with(|| table_set.clone()) != &table_set;
-            let done =
-                !records.is_empty() || !lost.is_empty() || input.cursor.is_none() || tables_changed;
+            let done = !records.is_empty()
+                || !lost.is_empty()
+                || input.cursor.is_none()
+                || tables_changed
+                || foreign;
             if done || tokio::time::Instant::now() >= deadline {
                 let names: BTreeMap<u32, &str> =
                     tables.iter().map(|t| (t.id, t.name.as_str())).collect();
@@ -150,6 +161,7 @@ impl Store {
                     next_cursor: next,
                     tables: table_set,
                     lost_tables: lost,
+                    store_id: self.engine.data_id().to_string(),
                 });
             }
             // Nothing yet: wait for the next commit or the deadline.

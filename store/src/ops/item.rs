@@ -349,6 +349,11 @@ pub(super) fn updated_item(
             "Item size to update has exceeded the maximum allowed size",
         ));
     }
+    // Each value of an update is checked when parsed, but a value set into
+    // an already nested path can push the item past the limit.
+    if update.is_some() {
+        validate_item(&new)?;
+    }
     check_index_keys(table, &new)?;
     if old.is_none() && update.is_some_and(only_removes) {
         return Ok(None);
