@@ -191,6 +191,38 @@ impl Targets {
     }
 }
 
+/// Run the feed `follow` makes until it returns; if it panics, the caches
+/// are closed (nothing they hold can be vouched for) and a new one starts
+/// after a pause, from a fresh position.
+pub async fn supervise<F, Fut>(targets: Targets, metrics: Metrics, follow: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    /// Stops the feed when the supervisor is aborted.
+    struct AbortOnDrop(tokio::task::AbortHandle);
+    impl Drop for AbortOnDrop {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
+    loop {
+        let task = tokio::spawn(follow());
+        let _stop = AbortOnDrop(task.abort_handle());
+        match task.await {
+            Ok(()) => return,
+            Err(e) if e.is_cancelled() => return,
+            Err(e) => {
+                tracing::error!(error = %e, "the change feed failed; caches bypassed until it restarts");
+                targets.close();
+                metrics.connected.set(0);
+                metrics.failures.inc();
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
 /// Follow the embedded store's change log until the store goes away.
 pub async fn follow_embedded(store: Store, targets: Targets, metrics: Metrics) {
     let engine = store.engine();
@@ -442,4 +474,52 @@ async fn failed(metrics: &Metrics, failures: &mut u32, error: &str) {
         100u64.saturating_mul(u64::from((*failures).min(50))),
     ))
     .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+    use crate::result_cache::StorageMetrics;
+
+    fn targets() -> Targets {
+        let metrics = StorageMetrics {
+            evictions: IntCounter::new("e", "e").expect("counter"),
+            invalidations: IntCounter::new("i", "i").expect("counter"),
+        };
+        Targets {
+            items: Arc::new(ItemCache::new(1 << 20, Duration::from_secs(60))),
+            queries: Arc::new(QueryCache::new(1 << 20, Duration::from_secs(60), metrics)),
+            schemas: KeySchemas::remote(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_feed_closes_the_caches_and_is_restarted() {
+        let targets = targets();
+        let metrics = Metrics::register(&Registry::new()).expect("metrics");
+        let runs = Arc::new(AtomicU32::new(0));
+        let seen_closed = Arc::new(AtomicU32::new(0));
+        let (r, c, t) = (runs.clone(), seen_closed.clone(), targets.clone());
+        supervise(targets.clone(), metrics.clone(), move || {
+            let (r, c, t) = (r.clone(), c.clone(), t.clone());
+            async move {
+                if r.fetch_add(1, Ordering::SeqCst) == 0 {
+                    panic!("feed bug");
+                }
+                // The restarted feed finds the caches closed.
+                let key = t.items.key("t", Bytes::from_static(b"k"));
+                let lease = t.items.lease(&key);
+                let entry = Arc::new(crate::cache::Entry::new(None));
+                if !t.items.fill(key, lease, entry) {
+                    c.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        })
+        .await;
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+        assert_eq!(seen_closed.load(Ordering::SeqCst), 1);
+        assert_eq!(metrics.failures.get(), 1);
+    }
 }

@@ -191,24 +191,40 @@ pub async fn run(
     // Nothing is cached until the feed knows where the log ends: a read
     // filled before that could miss a change no feed will ever deliver.
     targets.close();
-    let feed = match &upstream {
-        Upstream::Embedded(store) => tokio::spawn(invalidation::follow_embedded(
-            store.clone(),
-            targets,
-            feed_metrics,
-        )),
-        Upstream::Http(http) => {
-            let http = (**http).clone();
-            tokio::spawn(async move {
-                // A ferrodyn-store's own feed when it has one (it returns
-                // only if not); the standard Streams API otherwise.
-                invalidation::follow_remote(http.clone(), targets.clone(), feed_metrics.clone())
-                    .await;
-                if let Some(streams) = streams {
-                    streams_follower::follow(http, streams, targets, feed_metrics).await;
+    let feed = {
+        let upstream = upstream.clone();
+        let targets = targets.clone();
+        let metrics = feed_metrics.clone();
+        tokio::spawn(invalidation::supervise(
+            targets.clone(),
+            metrics.clone(),
+            move || {
+                let (upstream, targets, metrics) =
+                    (upstream.clone(), targets.clone(), metrics.clone());
+                let streams = streams.clone();
+                async move {
+                    match upstream {
+                        Upstream::Embedded(store) => {
+                            invalidation::follow_embedded(store, targets, metrics).await;
+                        }
+                        Upstream::Http(http) => {
+                            // A ferrodyn-store's own feed when it has one (it
+                            // returns only if not); the standard Streams API
+                            // otherwise.
+                            invalidation::follow_remote(
+                                (*http).clone(),
+                                targets.clone(),
+                                metrics.clone(),
+                            )
+                            .await;
+                            if let Some(streams) = streams {
+                                streams_follower::follow(*http, streams, targets, metrics).await;
+                            }
+                        }
+                    }
                 }
-            })
-        }
+            },
+        ))
     };
     let stack = stack::build(
         upstream,
