@@ -7,15 +7,11 @@
 //! DynamoDB-API engine (DynamoDB itself, ScyllaDB Alternator), re-signing
 //! requests with its own credentials when it has some.
 //!
-//! Built so far: the item cache for GetItem and BatchGetItem (coherent with
-//! every write made through this proxy, misses coalesced, written items
-//! stored on acknowledgement), the query cache for Query and Scan (results
-//! keyed by the canonical request, tagged with the partitions they read),
-//! invalidation from the store's change log (in-process when embedded, the
-//! long-polling change feed when remote, with old and new images so index
-//! partitions are invalidated exactly; the DynamoDB Streams API for foreign
-//! upstreams), key schemas learned from any upstream with DescribeTable,
-//! metrics and the admin endpoint.
+//! Eventually consistent GetItem and BatchGetItem are answered from the item
+//! cache, Query and Scan from the query cache; writes go through to the
+//! upstream and update both; a follower of the upstream's changes
+//! invalidates what writes made elsewhere touched. The caches serve nothing
+//! until that follower knows its position in the upstream's log.
 //!
 //! # Layout
 //!
@@ -23,19 +19,18 @@
 //! * [`metrics`] — request counts and latency per operation.
 //! * [`insights`] — contributor insights: the hottest keys of each table.
 //! * [`request_tables`] — the tables a write names, when nothing more can be read.
-//! * [`query_cache`] — the query-cache layer; [`result_cache`] its storage
-//!   (tags and leases).
-//! * [`item_cache`] — the item-cache / write-through layer; [`cache`] its storage.
+//! * [`query_cache`] — the query-cache layer and its storage (tags and leases).
+//! * [`item_cache`] — the item-cache / write-through layer and its storage.
 //! * [`schemas`] — tables' key schemas (engine catalog, or DescribeTable).
 //! * [`upstream`] — the embedded store or a pooled HTTP(S) client that
 //!   re-signs requests.
 //! * [`credentials`] — the proxy's own AWS credentials and region.
-//! * [`invalidation`] — follows the change log and invalidates entries.
-//! * [`streams_follower`] — the same through the DynamoDB Streams API.
+//! * [`invalidation`] — follows the upstream's changes (change log or
+//!   DynamoDB Streams) and invalidates entries.
+//! * [`service`] — plumbing shared by the layers (calling an inner service).
 //! * [`admin`] — `/metrics`, `/healthz`, `/readyz`, `/insights`.
 
 pub mod admin;
-pub mod cache;
 pub mod credentials;
 pub mod insights;
 pub mod invalidation;
@@ -43,10 +38,9 @@ pub mod item_cache;
 pub mod metrics;
 pub mod query_cache;
 pub mod request_tables;
-pub mod result_cache;
 pub mod schemas;
+pub mod service;
 pub mod stack;
-pub mod streams_follower;
 pub mod upstream;
 
 use std::future::Future;
@@ -57,8 +51,8 @@ use std::time::Duration;
 use ferrodyn_store::{server, Store, StoreConfig};
 use tokio::net::TcpListener;
 
-use crate::cache::ItemCache;
-use crate::result_cache::QueryCache;
+use crate::item_cache::storage::ItemCache;
+use crate::query_cache::storage::QueryCache;
 use crate::schemas::KeySchemas;
 use crate::upstream::{Endpoint, HttpUpstream, Upstream, UpstreamError};
 use ferrodyn_store::auth::sigv4::Signer;
@@ -160,7 +154,7 @@ pub async fn run(
             let streams_url = config
                 .streams_endpoint
                 .clone()
-                .unwrap_or_else(|| streams_follower::streams_url(&endpoint));
+                .unwrap_or_else(|| invalidation::streams::streams_url(&endpoint));
             let streams = HttpUpstream::new(&Endpoint::parse(&streams_url)?, signer)?;
             (
                 Upstream::Http(Box::new(http)),
@@ -205,20 +199,21 @@ pub async fn run(
                 async move {
                     match upstream {
                         Upstream::Embedded(store) => {
-                            invalidation::follow_embedded(store, targets, metrics).await;
+                            invalidation::feed::follow_embedded(store, targets, metrics).await;
                         }
                         Upstream::Http(http) => {
                             // A ferrodyn-store's own feed when it has one (it
                             // returns only if not); the standard Streams API
                             // otherwise.
-                            invalidation::follow_remote(
+                            invalidation::feed::follow_remote(
                                 (*http).clone(),
                                 targets.clone(),
                                 metrics.clone(),
                             )
                             .await;
                             if let Some(streams) = streams {
-                                streams_follower::follow(*http, streams, targets, metrics).await;
+                                invalidation::streams::follow(*http, streams, targets, metrics)
+                                    .await;
                             }
                         }
                     }

@@ -252,7 +252,7 @@ where
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/x-amz-json-1.0"),
     );
-    let resp = crate::stack::forward(
+    let resp = crate::service::forward(
         upstream,
         BackendRequest {
             op: Operation::DescribeTable,

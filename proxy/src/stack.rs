@@ -6,15 +6,17 @@ use std::sync::Arc;
 
 use ferrodyn_store::server::{Backend, BackendRequest, BackendResponse};
 use tower::util::BoxCloneSyncService;
-use tower::{ServiceBuilder, ServiceExt};
+use tower::ServiceBuilder;
 
 use crate::insights::{Insights, InsightsLayer};
+use crate::item_cache::storage::ItemCache;
 use crate::item_cache::ItemCacheLayer;
+use crate::query_cache::storage::QueryCache;
 use crate::query_cache::QueryCacheLayer;
-use crate::result_cache::QueryCache;
 use crate::schemas::KeySchemas;
+use crate::service::forward;
 use crate::upstream::Upstream;
-use crate::{cache::ItemCache, item_cache, metrics, query_cache};
+use crate::{item_cache, metrics, query_cache};
 
 /// The assembled stack, callable by the HTTP front end.
 #[derive(Clone)]
@@ -96,16 +98,5 @@ impl Stack {
 impl Backend for Stack {
     async fn call(&self, req: BackendRequest) -> BackendResponse {
         forward(self.service.clone(), req).await
-    }
-}
-
-/// Call a layer's inner service (which cannot fail) once.
-pub(crate) async fn forward<S>(inner: S, req: BackendRequest) -> BackendResponse
-where
-    S: tower::Service<BackendRequest, Response = BackendResponse, Error = Infallible>,
-{
-    match inner.oneshot(req).await {
-        Ok(r) => r,
-        Err(never) => match never {},
     }
 }

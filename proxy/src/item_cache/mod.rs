@@ -57,13 +57,14 @@ use serde_json::value::RawValue;
 use tokio::sync::watch;
 use tower::{Layer, Service};
 
-use crate::cache::{CacheKey, Entry, ItemCache, Lease};
-use crate::stack::forward;
+use crate::item_cache::storage::{CacheKey, Entry, ItemCache, Lease};
+use crate::service::forward;
 
 pub use crate::schemas::KeySchemas;
 
 mod batch_get;
 mod multi_write;
+pub mod storage;
 
 #[derive(Clone)]
 pub struct Metrics {

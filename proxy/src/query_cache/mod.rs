@@ -1,6 +1,6 @@
 //! The query-cache layer: answers eventually consistent Query and Scan from
 //! memory, and invalidates the cached results every write through the proxy
-//! can affect. Storage and the tag/lease protocol are in [`crate::result_cache`].
+//! can affect. Storage and the tag/lease protocol are in [`storage`].
 //!
 //! * Query / Scan (not `ConsistentRead`, `ReturnConsumedCapacity` absent or
 //!   NONE): the request is decoded into the store's typed input and its
@@ -22,6 +22,8 @@
 //! A result is only cached under a lease taken before the upstream read, so
 //! a fill overtaken by any invalidation of what it read is never served.
 
+pub mod storage;
+
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
@@ -41,9 +43,9 @@ use http::StatusCode;
 use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 use tower::{Layer, Service};
 
-use crate::result_cache::{partition_tag, QueryCache, ReadTag, StorageMetrics};
+use crate::query_cache::storage::{partition_tag, QueryCache, ReadTag, StorageMetrics};
 use crate::schemas::{KeySchemas, TableKeys};
-use crate::stack::forward;
+use crate::service::forward;
 
 #[derive(Clone)]
 pub struct Metrics {

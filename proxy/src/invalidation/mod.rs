@@ -1,0 +1,272 @@
+//! Invalidation: following the upstream's changes and dropping the cache
+//! entries each committed change can affect, so writes made elsewhere
+//! (another proxy, a client talking to the store directly, TTL expiry) stop
+//! being served within the feed's lag.
+//!
+//! * [`feed`] — the store's change log: in-process when embedded, the
+//!   long-polling change feed of a remote `ferrodyn-store`;
+//! * [`streams`] — the standard DynamoDB Streams API, for other upstreams
+//!   (DynamoDB, Alternator, moto), used when [`feed::follow_remote`] finds
+//!   no Ferrodyn feed;
+//! * here: [`Targets`], the one entry point every follower calls, their
+//!   [`Metrics`], and [`supervise`], which restarts a follower that panics.
+//!
+//! Every feed reports through [`Metrics`]: records received, the lag from a
+//! change's commit to its invalidation, and whether it is connected (or
+//! known to be TTL-only), which `/readyz` reads.
+//!
+//! Each change invalidates the item, the base-table partition's query
+//! results, every Scan of the table, and the index partitions the item left
+//! or entered (known from the change's old and new images; without them,
+//! every index result of the table).
+//!
+//! A table whose records were trimmed before being read, or that was deleted
+//! or re-created, has all its entries dropped.
+
+pub mod feed;
+pub mod streams;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use ferrodyn_store::model::value::Item;
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge, Registry};
+
+use crate::item_cache::storage::ItemCache;
+use crate::query_cache::storage::QueryCache;
+use crate::schemas::KeySchemas;
+
+#[derive(Clone)]
+pub struct Metrics {
+    pub changes: IntCounter,
+    /// Feed requests that failed (each one closes the caches until the
+    /// feed answers again).
+    pub failures: IntCounter,
+    pub tables_dropped: IntCounter,
+    pub connected: IntGauge,
+    /// 1 when the upstream offers no change feed usable for any table:
+    /// entries expire by TTL only (the proxy is still ready).
+    pub ttl_only: IntGauge,
+    pub lag: Histogram,
+}
+
+impl Metrics {
+    pub fn register(registry: &Registry) -> prometheus::Result<Metrics> {
+        let changes = IntCounter::new(
+            "proxy_invalidations_received_total",
+            "Change records received from the change feed",
+        )?;
+        let failures = IntCounter::new(
+            "proxy_change_feed_failures_total",
+            "Change-feed requests that failed (the caches are bypassed until the feed answers again)",
+        )?;
+        let tables_dropped = IntCounter::new(
+            "proxy_invalidation_tables_dropped_total",
+            "Tables whose cache entries were dropped (feed gap, table deleted or re-created)",
+        )?;
+        let connected = IntGauge::new(
+            "proxy_change_feed_connected",
+            "1 while the change feed is followed",
+        )?;
+        let ttl_only = IntGauge::new(
+            "proxy_change_feed_ttl_only",
+            "1 when the upstream has no usable change feed: cache entries expire by TTL only",
+        )?;
+        let lag = Histogram::with_opts(
+            HistogramOpts::new(
+                "proxy_feed_lag_seconds",
+                "Time from a change's commit (as the feed reports it) to its invalidation",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+                60.0,
+            ]),
+        )?;
+        registry.register(Box::new(changes.clone()))?;
+        registry.register(Box::new(failures.clone()))?;
+        registry.register(Box::new(tables_dropped.clone()))?;
+        registry.register(Box::new(connected.clone()))?;
+        registry.register(Box::new(ttl_only.clone()))?;
+        registry.register(Box::new(lag.clone()))?;
+        Ok(Metrics {
+            changes,
+            failures,
+            tables_dropped,
+            connected,
+            ttl_only,
+            lag,
+        })
+    }
+
+    /// Record the lag of a change committed at `created_ms` (milliseconds
+    /// since the Unix epoch, by the upstream's clock: skew shows up here).
+    pub fn observe_lag(&self, created_ms: u64) {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        self.lag
+            .observe(now_ms.saturating_sub(created_ms) as f64 / 1000.0);
+    }
+
+    /// Whether `/readyz` may say ready as far as the feed is concerned.
+    pub fn feed_ready(&self) -> bool {
+        self.connected.get() == 1 || self.ttl_only.get() == 1
+    }
+}
+
+/// What a change feed invalidates: the one entry point every feed (the
+/// embedded subscription, the remote long poll, the DynamoDB Streams API)
+/// calls, so all of them invalidate the same things.
+#[derive(Clone)]
+pub struct Targets {
+    pub items: Arc<ItemCache>,
+    pub queries: Arc<QueryCache>,
+    /// The tables' key schemas, as far as already known (never fetched
+    /// here: a table whose keys are unknown is invalidated coarsely).
+    pub schemas: KeySchemas,
+}
+
+impl Targets {
+    /// One committed change to the item with primary key `keys` in `table`.
+    /// `old` and `new` are the item's images when the feed carries them;
+    /// a missing one may mean "not carried" (a stream view without it), so
+    /// unless both are given every index result of the table is dropped.
+    /// Feeds that know the images exactly call [`Targets::change_images`].
+    pub fn change(&self, table: &str, keys: &Item, old: Option<&Item>, new: Option<&Item>) {
+        let images = match (old, new) {
+            (Some(o), Some(n)) => Some([Some(o), Some(n)]),
+            _ => None,
+        };
+        self.invalidate_item(table, keys);
+        let schema = self.schemas.cached(table);
+        self.queries
+            .invalidate_change(table, keys, images, schema.as_deref());
+    }
+
+    /// One committed change whose images are exact: `old` is `None` only for
+    /// an insert, `new` only for a removal.
+    /// An item-cache entry equal to `new` is kept (see
+    /// `ItemCache::invalidate_unless_equal` for why that is safe), so the
+    /// echo of a write made through this proxy does not undo its fill.
+    pub fn change_images(&self, table: &str, keys: &Item, old: Option<&Item>, new: Option<&Item>) {
+        if let Ok(bytes) = serde_json::to_vec(keys) {
+            self.items
+                .invalidate_unless_equal(&self.items.key(table, Bytes::from(bytes)), new);
+        }
+        let schema = self.schemas.cached(table);
+        self.queries
+            .invalidate_change(table, keys, Some([old, new]), schema.as_deref());
+    }
+
+    fn invalidate_item(&self, table: &str, keys: &Item) {
+        if let Ok(bytes) = serde_json::to_vec(keys) {
+            self.items
+                .invalidate(&self.items.key(table, Bytes::from(bytes)));
+        }
+    }
+
+    /// The feed knows its position in the log: fills may start (nothing
+    /// read before this call is kept).
+    pub fn open(&self) {
+        self.items.open();
+        self.queries.open();
+    }
+
+    /// The feed cannot be followed: drop everything and serve nothing from
+    /// the caches until [`Targets::open`].
+    pub fn close(&self) {
+        self.items.close();
+        self.queries.close();
+    }
+
+    /// Changes to `table` may have been missed (feed gap, table deleted or
+    /// re-created): nothing cached for it can be vouched for, and its key
+    /// schema may have changed.
+    pub fn drop_table(&self, table: &str) {
+        self.schemas.forget(table);
+        self.items.invalidate_table(table);
+        self.queries.drop_table(table);
+    }
+}
+
+/// Run the feed `follow` makes until it returns; if it panics, the caches
+/// are closed (nothing they hold can be vouched for) and a new one starts
+/// after a pause, from a fresh position.
+pub async fn supervise<F, Fut>(targets: Targets, metrics: Metrics, follow: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    /// Stops the feed when the supervisor is aborted.
+    struct AbortOnDrop(tokio::task::AbortHandle);
+    impl Drop for AbortOnDrop {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
+    loop {
+        let task = tokio::spawn(follow());
+        let _stop = AbortOnDrop(task.abort_handle());
+        match task.await {
+            Ok(()) => return,
+            Err(e) if e.is_cancelled() => return,
+            Err(e) => {
+                tracing::error!(error = %e, "the change feed failed; caches bypassed until it restarts");
+                targets.close();
+                metrics.connected.set(0);
+                metrics.failures.inc();
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+    use crate::query_cache::storage::StorageMetrics;
+
+    fn targets() -> Targets {
+        let metrics = StorageMetrics {
+            evictions: IntCounter::new("e", "e").expect("counter"),
+            invalidations: IntCounter::new("i", "i").expect("counter"),
+        };
+        Targets {
+            items: Arc::new(ItemCache::new(1 << 20, Duration::from_secs(60))),
+            queries: Arc::new(QueryCache::new(1 << 20, Duration::from_secs(60), metrics)),
+            schemas: KeySchemas::remote(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_feed_closes_the_caches_and_is_restarted() {
+        let targets = targets();
+        let metrics = Metrics::register(&Registry::new()).expect("metrics");
+        let runs = Arc::new(AtomicU32::new(0));
+        let seen_closed = Arc::new(AtomicU32::new(0));
+        let (r, c, t) = (runs.clone(), seen_closed.clone(), targets.clone());
+        supervise(targets.clone(), metrics.clone(), move || {
+            let (r, c, t) = (r.clone(), c.clone(), t.clone());
+            async move {
+                if r.fetch_add(1, Ordering::SeqCst) == 0 {
+                    panic!("feed bug");
+                }
+                // The restarted feed finds the caches closed.
+                let key = t.items.key("t", Bytes::from_static(b"k"));
+                let lease = t.items.lease(&key);
+                let entry = Arc::new(crate::item_cache::storage::Entry::new(None));
+                if !t.items.fill(key, lease, entry) {
+                    c.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        })
+        .await;
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+        assert_eq!(seen_closed.load(Ordering::SeqCst), 1);
+        assert_eq!(metrics.failures.get(), 1);
+    }
+}
