@@ -166,7 +166,7 @@ fn create(
         defs.push((n.to_owned(), t));
     }
     let mut created =
-        super::table::index_meta(index, &defs, &meta.billing, true).map_err(Abort::Op)?;
+        super::schema::index_meta(index, &defs, &meta.billing, true).map_err(Abort::Op)?;
     created.id = ctx.next_id()?;
     created.backfill = Some(Backfill::default());
     for attr in created.key.attributes() {

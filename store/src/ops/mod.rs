@@ -15,6 +15,7 @@ mod item;
 mod maintenance;
 mod query;
 mod read_request;
+mod schema;
 mod streams;
 mod table;
 mod tags;

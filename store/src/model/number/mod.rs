@@ -609,3 +609,5 @@ impl FromStr for Number {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod proptests;
