@@ -1,5 +1,6 @@
 //! The admin endpoint, on its own port: `/metrics` (Prometheus text format),
-//! `/healthz` (the process is up), `/readyz` (ready when the upstream
+//! `/healthz` (the process is up and, when the store is embedded, its
+//! storage takes writes), `/readyz` (ready when the upstream
 //! accepts connections and the change feed is connected, or the upstream is
 //! known to offer none so entries expire by TTL only; otherwise 503 with
 //! the reason) and `/insights` (the hottest keys of each table as JSON;
@@ -16,6 +17,8 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use prometheus::{Encoder, Registry, TextEncoder};
 use tokio::net::TcpListener;
+
+use ferrodyn_store::server::{Backend, Health};
 
 use crate::stack::Stack;
 
@@ -45,7 +48,13 @@ pub async fn run(
         let (stream, _) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
-                Err(_) => continue,
+                Err(e) => {
+                    // Out of file descriptors and similar: retrying at once
+                    // would spin; try again shortly.
+                    tracing::warn!(error = %e, "admin accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
             },
             () = &mut shutdown => return Ok(()),
         };
@@ -102,6 +111,10 @@ async fn answer(
                 ),
             }
         }
+        "/healthz" | "/readyz" if stack.health() != Health::Ok => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{}\n", stack.health().describe()).into_bytes(),
+        ),
         "/healthz" => text(StatusCode::OK, b"ok\n".to_vec()),
         "/readyz" => match readiness {
             Readiness::Embedded { feed } if !feed.feed_ready() => text(

@@ -4,7 +4,7 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use ferrodyn_store::server::{Backend, BackendRequest, BackendResponse};
+use ferrodyn_store::server::{Backend, BackendRequest, BackendResponse, Health};
 use tower::util::BoxCloneSyncService;
 use tower::ServiceBuilder;
 
@@ -25,6 +25,8 @@ pub struct Stack {
     item_cache: ItemCacheLayer,
     query_cache: QueryCacheLayer,
     insights: Insights,
+    /// The embedded store, whose health the health checks report.
+    embedded: Option<ferrodyn_store::Store>,
 }
 
 /// The caches' storage, shared with the change-feed follower.
@@ -68,6 +70,10 @@ pub fn build(
     let query_cache = QueryCacheLayer::new(caches.queries, schemas.clone(), query_metrics);
     let item_cache = ItemCacheLayer::new(caches.items, schemas, cache_metrics);
     let insights = Insights::default();
+    let embedded = match &upstream {
+        Upstream::Embedded(store) => Some(store.clone()),
+        Upstream::Http(_) => None,
+    };
     let service = ServiceBuilder::new()
         .layer(metrics::MetricsLayer(request_metrics))
         .layer(InsightsLayer(insights.clone()))
@@ -80,6 +86,7 @@ pub fn build(
         item_cache,
         query_cache,
         insights,
+        embedded,
     }
 }
 
@@ -98,5 +105,9 @@ impl Stack {
 impl Backend for Stack {
     async fn call(&self, req: BackendRequest) -> BackendResponse {
         forward(self.service.clone(), req).await
+    }
+
+    fn health(&self) -> Health {
+        self.embedded.as_ref().map_or(Health::Ok, |s| s.health())
     }
 }

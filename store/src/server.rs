@@ -21,6 +21,7 @@ use tokio::net::TcpListener;
 
 use crate::api::{ApiError, ErrorCode, Operation};
 use crate::auth::verify::Verifier;
+pub use crate::engine::Health;
 use crate::ops::Store;
 
 /// Largest request line, and largest header section, accepted.
@@ -69,6 +70,12 @@ impl BackendResponse {
 /// itself, or the proxy's service stack.
 pub trait Backend: Clone + Send + Sync + 'static {
     fn call(&self, req: BackendRequest) -> impl Future<Output = BackendResponse> + Send;
+
+    /// Whether the storage behind this backend takes writes (the health
+    /// check reports it); a backend without local storage is always `Ok`.
+    fn health(&self) -> Health {
+        Health::Ok
+    }
 }
 
 impl Backend for Store {
@@ -83,6 +90,10 @@ impl Backend for Store {
             return BackendResponse::from_result(self.describe_endpoints(host));
         }
         BackendResponse::from_result(self.handle(req.op, &req.body).await)
+    }
+
+    fn health(&self) -> Health {
+        Store::health(self)
     }
 }
 
@@ -227,7 +238,7 @@ async fn answer<B: Backend>(
         );
     }
     if req.method() == Method::GET {
-        return health(&req, &request_id);
+        return health(&req, backend.health(), &request_id);
     }
     if req.method() != Method::POST || req.uri().path() != "/" {
         return plain(StatusCode::NOT_FOUND, "Page Not Found", &request_id);
@@ -454,9 +465,16 @@ fn decode_content(encoding: Option<&str>, body: Bytes) -> Result<Bytes, BodyErro
     }
 }
 
-fn health(req: &Request<Incoming>, request_id: &str) -> Response<Full<Bytes>> {
+fn health(req: &Request<Incoming>, state: Health, request_id: &str) -> Response<Full<Bytes>> {
     if req.uri().path() != "/" {
         return plain(StatusCode::NOT_FOUND, "Page Not Found", request_id);
+    }
+    if state != Health::Ok {
+        return plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!("unhealthy: {}", state.describe()),
+            request_id,
+        );
     }
     let host = req
         .headers()

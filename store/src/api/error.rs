@@ -220,7 +220,15 @@ impl std::error::Error for ApiError {}
 
 impl From<EngineError> for ApiError {
     fn from(err: EngineError) -> ApiError {
-        ApiError::internal(&err)
+        match err {
+            // Not a fault of this request, and it passes: a retryable 500
+            // that says why (the engine logs the condition once).
+            EngineError::StorageFull => ApiError::new(
+                ErrorCode::InternalServer,
+                "Internal server error: the storage volume is full; writes are refused until space is freed",
+            ),
+            err => ApiError::internal(&err),
+        }
     }
 }
 

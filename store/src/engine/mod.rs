@@ -14,7 +14,18 @@
 //!   effects of every request committed or applied before it, requests are
 //!   serializable in the order the writer runs them.
 //! * After a failed commit the engine is poisoned: it refuses all further
-//!   writes (fail-stop) instead of continuing in an unknown state.
+//!   writes (fail-stop) instead of continuing in an unknown state — except
+//!   when the commit failed for lack of space: LMDB writes a transaction's
+//!   pages copy-on-write into pages the last durable meta page does not
+//!   reference, and writes the new meta page only after all of them, so a
+//!   commit that ran out of space left the last durable state intact; its
+//!   requests fail, and later batches try again (writes resume once space
+//!   is freed). LMDB reports a short write as EIO, so a failed commit counts
+//!   as "out of space" when the error is ENOSPC/EDQUOT, or EIO while the
+//!   volume has almost no space left; a failure writing the meta page makes
+//!   LMDB refuse every later transaction, which poisons the engine anyway.
+//! * A write job that panics fails its own request only: its nested
+//!   transaction is aborted and the batch goes on.
 //! * Readers use short read transactions and never block the writer.
 //!
 //! `unsafe` is allowed in this module only for the two heed calls that are
@@ -69,6 +80,10 @@ pub enum EngineError {
     Poisoned,
     #[error("the writer has stopped")]
     WriterGone,
+    #[error("the storage volume is full: writes are refused until space is freed")]
+    StorageFull,
+    #[error("a write job panicked: {0}")]
+    JobPanicked(String),
     #[error("stored data is corrupt")]
     Corrupt(#[from] crate::model::codec::CodecError),
     #[error("stored catalog entry is corrupt")]
@@ -79,6 +94,27 @@ pub enum EngineError {
     CorruptMeta(&'static str),
     #[error("data directory format {found} is not supported (this build reads {supported})")]
     UnsupportedFormat { found: u8, supported: u8 },
+}
+
+/// Whether the engine can take writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    Ok,
+    /// A commit failed for lack of space; writes fail until space is freed.
+    StorageFull,
+    /// A storage failure stopped writes for good (restart to recover).
+    Poisoned,
+}
+
+impl Health {
+    /// A sentence for health checks.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Health::Ok => "ok",
+            Health::StorageFull => "storage full: writes are refused until space is freed",
+            Health::Poisoned => "storage failure: writes are refused until restart",
+        }
+    }
 }
 
 /// On-disk format version of the data directory.
@@ -118,6 +154,10 @@ pub(crate) struct Shared {
     pub env: Env,
     pub dbs: Dbs,
     pub poisoned: AtomicBool,
+    /// The last commit failed because the volume is full (see `writer`).
+    pub storage_full: AtomicBool,
+    /// The data directory.
+    pub dir: PathBuf,
     /// The data directory's identity (see [`Engine::data_id`]).
     pub data_id: uuid::Uuid,
     /// Taken shared by every transaction, exclusively to resize the map.
@@ -200,6 +240,8 @@ impl Engine {
             env,
             dbs,
             poisoned: AtomicBool::new(false),
+            storage_full: AtomicBool::new(false),
+            dir: dir.to_owned(),
             data_id,
             resize_lock: RwLock::new(()),
             tables: RwLock::new(tables),
@@ -217,6 +259,19 @@ impl Engine {
     /// the log — the directory was replaced or restored).
     pub fn data_id(&self) -> uuid::Uuid {
         self.shared.data_id
+    }
+
+    /// Whether writes are possible: [`Health::Poisoned`] after a storage
+    /// failure (until restart), [`Health::StorageFull`] while the last
+    /// commit failed for lack of space (until one succeeds).
+    pub fn health(&self) -> Health {
+        if self.is_poisoned() {
+            Health::Poisoned
+        } else if self.shared.storage_full.load(Ordering::Acquire) {
+            Health::StorageFull
+        } else {
+            Health::Ok
+        }
     }
 
     /// Whether an earlier storage failure stopped writes.

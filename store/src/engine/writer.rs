@@ -209,16 +209,42 @@ enum Outcome {
     MapFull,
 }
 
+/// Why a batch was not committed.
+#[derive(Debug, Clone, Copy)]
+enum Failure {
+    Poisoned,
+    StorageFull,
+}
+
 trait Job: Send {
     fn run(&mut self, ctx: &mut WriteCtx<'_, '_>) -> Outcome;
-    /// Deliver the result; `committed` is false if the batch's commit failed.
-    fn complete(self: Box<Self>, committed: bool);
+    /// Deliver the result; `failure` says why the batch was not committed.
+    fn complete(self: Box<Self>, failure: Option<Failure>);
 }
 
 struct TypedJob<R, E, F> {
     f: F,
     result: Option<Result<R, Abort<E>>>,
     reply: oneshot::Sender<Result<R, Abort<E>>>,
+}
+
+/// Free space under which an I/O error on commit is taken for a full
+/// volume: a batch writes at most a few MB, so a short write with more free
+/// space than this was not for lack of space.
+const NEARLY_FULL_BYTES: u64 = 16 << 20;
+
+/// A commit that failed for lack of space (see the engine's invariants).
+fn is_storage_full(e: &EngineError, shared: &Shared) -> bool {
+    let EngineError::Lmdb(heed::Error::Io(io)) = e else {
+        return false;
+    };
+    match io.kind() {
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => true,
+        // LMDB turns a short write into EIO.
+        _ if io.raw_os_error() == Some(5) => rustix::fs::statvfs(&shared.dir)
+            .is_ok_and(|v| v.f_bavail.saturating_mul(v.f_frsize) < NEARLY_FULL_BYTES),
+        _ => false,
+    }
 }
 
 fn is_map_full(e: &EngineError) -> bool {
@@ -235,7 +261,17 @@ where
     F: Fn(&mut WriteCtx<'_, '_>) -> Result<R, Abort<E>> + Send + 'static,
 {
     fn run(&mut self, ctx: &mut WriteCtx<'_, '_>) -> Outcome {
-        let r = (self.f)(ctx);
+        // A panic fails this request only: LMDB's calls do not unwind, so
+        // the nested transaction is consistent and is aborted below.
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (self.f)(ctx)))
+            .unwrap_or_else(|panic| {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                Err(Abort::Engine(EngineError::JobPanicked(what)))
+            });
         let outcome = match &r {
             Ok(_) => Outcome::Commit,
             Err(Abort::Engine(e)) if is_map_full(e) => Outcome::MapFull,
@@ -245,9 +281,10 @@ where
         outcome
     }
 
-    fn complete(self: Box<Self>, committed: bool) {
-        let result = match (committed, self.result) {
-            (true, Some(r)) => r,
+    fn complete(self: Box<Self>, failure: Option<Failure>) {
+        let result = match (failure, self.result) {
+            (None, Some(r)) => r,
+            (Some(Failure::StorageFull), _) => Err(Abort::Engine(EngineError::StorageFull)),
             _ => Err(Abort::Engine(EngineError::Poisoned)),
         };
         // The requester may have gone away (client disconnected); the write
@@ -328,10 +365,12 @@ fn run(shared: Arc<Shared>, rx: mpsc::Receiver<Box<dyn Job>>) {
             }
         }
         if shared.poisoned.load(Ordering::Acquire) {
-            batch.into_iter().for_each(|j| j.complete(false));
+            batch
+                .into_iter()
+                .for_each(|j| j.complete(Some(Failure::Poisoned)));
             continue;
         }
-        let committed = loop {
+        let failure = loop {
             match run_batch(&shared, &mut batch, &catalog) {
                 Ok(BatchResult::Committed(changes)) => {
                     for (name, meta) in changes {
@@ -345,31 +384,45 @@ fn run(shared: Arc<Shared>, rx: mpsc::Receiver<Box<dyn Job>>) {
                     }
                     // Wake change-log subscribers: what they read now is durable.
                     shared.commits.send_modify(|c| *c = c.wrapping_add(1));
-                    break true;
+                    if shared.storage_full.swap(false, Ordering::AcqRel) {
+                        tracing::info!("space available again: writes resumed");
+                    }
+                    break None;
                 }
                 Ok(BatchResult::MapFull) => {
                     if let Err(e) = grow_map(&shared) {
                         tracing::error!(error = %e, "cannot grow the storage map; refusing further writes");
                         shared.poisoned.store(true, Ordering::Release);
-                        break false;
+                        break Some(Failure::Poisoned);
                     }
                 }
-                Err(e) => {
-                    let mut chain = e.to_string();
-                    let mut source = std::error::Error::source(&e);
-                    while let Some(s) = source {
-                        chain.push_str(": ");
-                        chain.push_str(&s.to_string());
-                        source = s.source();
+                Err(e) if is_storage_full(&e, &shared) => {
+                    if !shared.storage_full.swap(true, Ordering::AcqRel) {
+                        tracing::error!(error = %chain(&e), "storage volume full: writes refused until space is freed");
                     }
-                    tracing::error!(error = %chain, "commit failed; refusing further writes");
+                    break Some(Failure::StorageFull);
+                }
+                Err(e) => {
+                    tracing::error!(error = %chain(&e), "commit failed; refusing further writes");
                     shared.poisoned.store(true, Ordering::Release);
-                    break false;
+                    break Some(Failure::Poisoned);
                 }
             }
         };
-        batch.into_iter().for_each(|j| j.complete(committed));
+        batch.into_iter().for_each(|j| j.complete(failure));
     }
+}
+
+/// An error with its sources, for the log.
+fn chain(e: &EngineError) -> String {
+    let mut chain = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        chain.push_str(": ");
+        chain.push_str(&s.to_string());
+        source = s.source();
+    }
+    chain
 }
 
 enum BatchResult {

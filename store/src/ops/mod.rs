@@ -99,6 +99,11 @@ impl Store {
         &self.engine
     }
 
+    /// Whether the store takes writes (see [`crate::engine::Health`]).
+    pub fn health(&self) -> crate::engine::Health {
+        self.engine.health()
+    }
+
     /// Execute one request: `body` is the raw JSON of the request.
     pub async fn handle(&self, op: Operation, body: &[u8]) -> ApiResult<Vec<u8>> {
         match op {

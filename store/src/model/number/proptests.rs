@@ -1,9 +1,9 @@
 //! Property tests of numbers: parsing, printing, ordering, key encoding and
 //! arithmetic against a reference on decimal digit strings.
 
+use super::tests::{key, num};
 use super::*;
 use proptest::prelude::*;
-use super::tests::{num, key};
 
 // ---- reference arithmetic on decimal digit strings, for the properties ----
 
