@@ -5,12 +5,9 @@
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue as Av, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::{AttributeValue as Av, ScalarAttributeType};
 use aws_sdk_dynamodb::Client;
-use ferrodyn_tests::{raw_post, TestStore};
+use ferrodyn_tests::{raw_post, TableSpec, TestStore};
 
 fn signed_client(endpoint: &str, id: &str, secret: &str) -> Client {
     let config = aws_sdk_dynamodb::Config::builder()
@@ -22,35 +19,14 @@ fn signed_client(endpoint: &str, id: &str, secret: &str) -> Client {
     Client::from_conf(config)
 }
 
-async fn create_table(client: &Client) {
-    client
-        .create_table()
-        .table_name("secured")
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .expect("key schema"),
-        )
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .expect("attribute definition"),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .expect("create table");
-}
-
 #[tokio::test]
 async fn requests_signed_with_an_accepted_key_are_served() {
     let store = TestStore::start_authenticated("alice:alice-secret,bob:bob-secret").await;
     let alice = signed_client(&store.endpoint(), "alice", "alice-secret");
-    create_table(&alice).await;
+    TableSpec::new("secured")
+        .hash("pk", ScalarAttributeType::S)
+        .create(&alice)
+        .await;
     alice
         .put_item()
         .table_name("secured")
@@ -73,7 +49,10 @@ async fn requests_signed_with_an_accepted_key_are_served() {
 async fn unknown_key_and_wrong_secret_are_refused_and_change_nothing() {
     let store = TestStore::start_authenticated("alice:alice-secret").await;
     let alice = signed_client(&store.endpoint(), "alice", "alice-secret");
-    create_table(&alice).await;
+    TableSpec::new("secured")
+        .hash("pk", ScalarAttributeType::S)
+        .create(&alice)
+        .await;
 
     let stranger = signed_client(&store.endpoint(), "mallory", "alice-secret");
     let err = stranger
