@@ -16,7 +16,7 @@ use aws_sdk_dynamodbstreams::types::{OperationType, Record, ShardIteratorType, S
 use ferrodyn_store::clock::{Clock, ManualClock};
 use ferrodyn_store::StoreConfig;
 use ferrodyn_tests::create_table_with_stream;
-use ferrodyn_tests::{streams_client_for, TempDir, TestStore};
+use ferrodyn_tests::{s, streams_client_for, TempDir, TestStore};
 
 type Streams = aws_sdk_dynamodbstreams::Client;
 
@@ -77,10 +77,6 @@ async fn records(s: &Streams, it: &str) -> (Vec<Record>, Option<String>) {
         out.records().to_vec(),
         out.next_shard_iterator().map(str::to_owned),
     )
-}
-
-fn s(v: &str) -> Av {
-    Av::S(v.to_owned())
 }
 
 fn image(
