@@ -172,6 +172,9 @@ async fn a_slow_read_overtaken_by_a_write_is_not_cached() {
     // The write itself is not held back: it completes (and invalidates)
     // while the read's answer is still on its way.
     put_v(&client, "race", "k", "new").await;
+    // Let the write's echo on the change feed land too, so that a stale
+    // fill, if accepted, would stay in the cache for the read below to see.
+    proxy.until_feed_delivered(2.0).await;
     relay.release();
     let slow = reader.await.expect("reader");
     assert_eq!(

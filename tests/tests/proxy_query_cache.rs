@@ -369,6 +369,9 @@ async fn a_slow_query_overtaken_by_a_write_is_not_cached() {
     };
     relay.until_holding().await;
     put(&client, "qrace", "a", 1, "x", "new").await;
+    // Let the write's echo on the change feed land too, so that a stale
+    // fill, if accepted, would stay in the cache for the read below to see.
+    proxy.until_feed_delivered(2.0).await;
     relay.release();
     assert_eq!(reader.await.expect("reader"), strings(&["old"]));
     // The stale fill was refused.
