@@ -5,9 +5,9 @@
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
-use aws_sdk_dynamodb::types::{AttributeValue as Av, ScalarAttributeType};
+use aws_sdk_dynamodb::types::ScalarAttributeType;
 use aws_sdk_dynamodb::Client;
-use ferrodyn_tests::{raw_post, TableSpec, TestStore};
+use ferrodyn_tests::{raw_post, s, TableSpec, TestStore};
 
 fn signed_client(endpoint: &str, id: &str, secret: &str) -> Client {
     let config = aws_sdk_dynamodb::Config::builder()
@@ -30,7 +30,7 @@ async fn requests_signed_with_an_accepted_key_are_served() {
     alice
         .put_item()
         .table_name("secured")
-        .item("pk", Av::S("k".into()))
+        .item("pk", s("k"))
         .send()
         .await
         .expect("put");
@@ -38,7 +38,7 @@ async fn requests_signed_with_an_accepted_key_are_served() {
     let got = bob
         .get_item()
         .table_name("secured")
-        .key("pk", Av::S("k".into()))
+        .key("pk", s("k"))
         .send()
         .await
         .expect("get");
@@ -58,7 +58,7 @@ async fn unknown_key_and_wrong_secret_are_refused_and_change_nothing() {
     let err = stranger
         .put_item()
         .table_name("secured")
-        .item("pk", Av::S("evil".into()))
+        .item("pk", s("evil"))
         .send()
         .await
         .expect_err("unknown access key");
@@ -87,7 +87,7 @@ async fn unknown_key_and_wrong_secret_are_refused_and_change_nothing() {
     let got = alice
         .get_item()
         .table_name("secured")
-        .key("pk", Av::S("evil".into()))
+        .key("pk", s("evil"))
         .send()
         .await
         .expect("get");

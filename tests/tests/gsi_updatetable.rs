@@ -6,13 +6,13 @@ use std::collections::{BTreeSet, HashMap};
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue as Av, CreateGlobalSecondaryIndexAction,
-    DeleteGlobalSecondaryIndexAction, GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement,
-    KeyType, Projection, ProjectionType, ScalarAttributeType,
+    AttributeValue as Av, CreateGlobalSecondaryIndexAction, DeleteGlobalSecondaryIndexAction,
+    GlobalSecondaryIndexUpdate, IndexStatus, KeyType, Projection, ProjectionType,
+    ScalarAttributeType,
 };
 use aws_sdk_dynamodb::Client;
 use ferrodyn_tests::items::put_all;
-use ferrodyn_tests::tables::{add_index, attribute, until_index_active};
+use ferrodyn_tests::tables::{add_index, attribute, key_element, until_index_active};
 use ferrodyn_tests::{create_table, IndexSpec, TestStore};
 
 fn create_gsi(name: &str, key: &str) -> GlobalSecondaryIndexUpdate {
@@ -346,50 +346,18 @@ async fn one_index_operation_per_update_table() {
 async fn update_table_reports_an_over_long_attribute_definition_name() {
     let store = TestStore::start().await;
     let client = store.client();
-    client
-        .create_table()
-        .table_name("long_names")
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("p")
-                .key_type(KeyType::Hash)
-                .build()
-                .expect("key schema"),
-        )
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("p")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .expect("attribute definition"),
-        )
-        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
-        .send()
-        .await
-        .expect("create table");
+    create_table(&client, "long_names").await;
     let long = "n".repeat(256);
     let err = client
         .update_table()
         .table_name("long_names")
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name(&long)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .expect("attribute definition"),
-        )
+        .attribute_definitions(attribute(&long, ScalarAttributeType::S))
         .global_secondary_index_updates(
             GlobalSecondaryIndexUpdate::builder()
                 .create(
                     CreateGlobalSecondaryIndexAction::builder()
                         .index_name("by_other")
-                        .key_schema(
-                            KeySchemaElement::builder()
-                                .attribute_name("other")
-                                .key_type(KeyType::Hash)
-                                .build()
-                                .expect("key schema"),
-                        )
+                        .key_schema(key_element("other", KeyType::Hash))
                         .projection(
                             Projection::builder()
                                 .projection_type(ProjectionType::All)

@@ -4,7 +4,7 @@
 
 use aws_sdk_dynamodb::types::{AttributeValue as Av, KeysAndAttributes, ScalarAttributeType};
 use aws_sdk_dynamodb::Client;
-use ferrodyn_tests::{TableSpec, TestProxy};
+use ferrodyn_tests::{s, TableSpec, TestProxy};
 use serde_json::Value;
 
 /// Table `name` keyed by the string attribute `pk`.
@@ -16,7 +16,7 @@ async fn get(client: &Client, table: &str, pk: &str) {
     client
         .get_item()
         .table_name(table)
-        .key("pk", Av::S(pk.to_owned()))
+        .key("pk", s(pk))
         .send()
         .await
         .expect("get item");
@@ -45,8 +45,8 @@ async fn insights_rank_the_most_requested_keys_of_each_table() {
     }
     // BatchGetItem keys count too.
     let keys = KeysAndAttributes::builder()
-        .keys([("pk".to_owned(), Av::S("regular".into()))].into())
-        .keys([("pk".to_owned(), Av::S("celebrity".into()))].into())
+        .keys([("pk".to_owned(), s("regular"))].into())
+        .keys([("pk".to_owned(), s("celebrity"))].into())
         .build()
         .expect("keys");
     client

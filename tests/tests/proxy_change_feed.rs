@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::AttributeValue as Av;
 use ferrodyn_tests::create_table;
 use ferrodyn_tests::items::{put_v, until_value, value};
 use ferrodyn_tests::wait::PATIENCE;
-use ferrodyn_tests::{FeedRelay, TestProxy, TestStore};
+use ferrodyn_tests::{s, FeedRelay, TestProxy, TestStore};
 
 /// Read `key` twice through the proxy so that it is cached.
 async fn cache(proxy: &TestProxy, table: &str, key: &str, want: &str) {
@@ -18,7 +18,7 @@ async fn cache(proxy: &TestProxy, table: &str, key: &str, want: &str) {
     let mut tries = 0;
     // A feed echo of the setup writes may still refuse the first fills.
     while proxy.metric("proxy_item_cache_hits_total").await <= hits {
-        assert_eq!(value(&client, table, key).await, Some(Av::S(want.into())));
+        assert_eq!(value(&client, table, key).await, Some(s(want)));
         tries += 1;
         assert!(tries < 200, "{key} never became a cache hit");
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -59,14 +59,14 @@ async fn update_item_cannot_nest_an_item_deeper_than_32_levels() {
 
     // Each value is 20 levels deep (allowed on its own); set one into the
     // other's innermost map, then keep going.
-    let mut nested = Av::S("leaf".into());
+    let mut nested = s("leaf");
     for _ in 0..20 {
         nested = Av::M([("x".to_owned(), nested)].into());
     }
     direct
         .update_item()
         .table_name("deep")
-        .key("p", Av::S("d".into()))
+        .key("p", s("d"))
         .update_expression("SET a = :v")
         .expression_attribute_values(":v", nested.clone())
         .send()
@@ -76,7 +76,7 @@ async fn update_item_cannot_nest_an_item_deeper_than_32_levels() {
     let err = direct
         .update_item()
         .table_name("deep")
-        .key("p", Av::S("d".into()))
+        .key("p", s("d"))
         .update_expression(format!("SET {path} = :v"))
         .expression_attribute_values(":v", nested)
         .send()
@@ -107,14 +107,14 @@ async fn nothing_is_cached_before_the_feed_knows_where_the_log_ends() {
     let proxy = TestProxy::start_unready(move |c| c.upstream = Some(endpoint)).await;
     relay.until_holding().await;
     let cached = proxy.client();
-    assert_eq!(value(&cached, "early", "k").await, Some(Av::S("1".into())));
-    assert_eq!(value(&cached, "early", "k").await, Some(Av::S("1".into())));
+    assert_eq!(value(&cached, "early", "k").await, Some(s("1")));
+    assert_eq!(value(&cached, "early", "k").await, Some(s("1")));
     assert_eq!(proxy.admin_get("/readyz").await.0, 503);
     // Committed before the feed's starting point: no feed will report it.
     put_v(&direct, "early", "k", "2").await;
     relay.release();
     proxy.wait_ready().await;
-    assert_eq!(value(&cached, "early", "k").await, Some(Av::S("2".into())));
+    assert_eq!(value(&cached, "early", "k").await, Some(s("2")));
     assert_eq!(proxy.metric("proxy_item_cache_hits_total").await, 0.0);
 }
 
@@ -140,7 +140,7 @@ async fn a_store_replaced_behind_the_proxy_drops_every_entry() {
     let start = Instant::now();
     let client = proxy.client();
     for i in 0.. {
-        if value(&client, "swap", "k").await == Some(Av::S("new".into())) {
+        if value(&client, "swap", "k").await == Some(s("new")) {
             break;
         }
         assert!(

@@ -19,7 +19,7 @@ use ferrodyn_proxy::credentials::{Credentials, Setting};
 use ferrodyn_store::auth::sigv4::Signer;
 use ferrodyn_tests::items::{put_v, until_value, value};
 use ferrodyn_tests::wait::within;
-use ferrodyn_tests::{client_for, create_table, create_table_with_stream, TestProxy};
+use ferrodyn_tests::{client_for, create_table, create_table_with_stream, s, TestProxy};
 
 /// A `moto_server` child process on a free port, killed when dropped.
 struct Moto {
@@ -121,14 +121,8 @@ async fn a_write_straight_to_moto_invalidates_the_proxy_through_streams() {
 
     let proxy = proxy_for(&moto.endpoint, Duration::from_secs(300)).await;
     let cached = proxy.client();
-    assert_eq!(
-        value(&cached, "streamed", "k").await,
-        Some(Av::S("1".into()))
-    );
-    assert_eq!(
-        value(&cached, "streamed", "k").await,
-        Some(Av::S("1".into()))
-    );
+    assert_eq!(value(&cached, "streamed", "k").await, Some(s("1")));
+    assert_eq!(value(&cached, "streamed", "k").await, Some(s("1")));
     assert_eq!(proxy.metric("proxy_item_cache_misses_total").await, 1.0);
     assert!(proxy.metric("proxy_item_cache_hits_total").await >= 1.0);
 
@@ -174,10 +168,10 @@ async fn a_table_created_through_the_proxy_is_followed_without_waiting_for_disco
     loop {
         put_v(&direct, "late", "k", "x").await;
         put_v(&direct, "late", "k", "1").await;
-        assert_eq!(value(&cached, "late", "k").await, Some(Av::S("1".into())));
+        assert_eq!(value(&cached, "late", "k").await, Some(s("1")));
         put_v(&direct, "late", "k", "2").await;
         let visible = within(Duration::from_secs(2), || async {
-            value(&cached, "late", "k").await == Some(Av::S("2".into()))
+            value(&cached, "late", "k").await == Some(s("2"))
         });
         if visible.await {
             break;
@@ -201,17 +195,11 @@ async fn a_table_without_a_stream_is_cached_until_the_ttl() {
     let ttl = Duration::from_secs(2);
     let proxy = proxy_for(&moto.endpoint, ttl).await;
     let cached = proxy.client();
-    assert_eq!(
-        value(&cached, "unstreamed", "k").await,
-        Some(Av::S("1".into()))
-    );
+    assert_eq!(value(&cached, "unstreamed", "k").await, Some(s("1")));
     let filled = Instant::now();
     put_v(&direct, "unstreamed", "k", "2").await;
     // No stream: nothing tells the proxy, the entry is served until it expires.
-    assert_eq!(
-        value(&cached, "unstreamed", "k").await,
-        Some(Av::S("1".into()))
-    );
+    assert_eq!(value(&cached, "unstreamed", "k").await, Some(s("1")));
     until_value(&cached, "unstreamed", "k", "2", Duration::from_secs(15)).await;
     let seen = filled.elapsed();
     println!("table without a stream: the new value was served after {seen:?} (TTL {ttl:?})");

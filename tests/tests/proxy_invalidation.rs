@@ -7,7 +7,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::AttributeValue as Av;
 use ferrodyn_tests::items::{put_v, until_value, value};
 use ferrodyn_tests::wait::{until, PATIENCE};
-use ferrodyn_tests::{create_table, TestProxy, TestStore};
+use ferrodyn_tests::{create_table, s, TestProxy, TestStore};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_write_straight_to_the_store_invalidates_the_proxy() {
@@ -16,8 +16,8 @@ async fn a_write_straight_to_the_store_invalidates_the_proxy() {
     let (direct, cached) = (store.client(), proxy.client());
     create_table(&direct, "direct").await;
     put_v(&direct, "direct", "k", "1").await;
-    assert_eq!(value(&cached, "direct", "k").await, Some(Av::S("1".into())));
-    assert_eq!(value(&cached, "direct", "k").await, Some(Av::S("1".into())));
+    assert_eq!(value(&cached, "direct", "k").await, Some(s("1")));
+    assert_eq!(value(&cached, "direct", "k").await, Some(s("1")));
     assert!(
         proxy.metric("proxy_item_cache_hits_total").await >= 1.0,
         "the entry is cached"
@@ -37,7 +37,7 @@ async fn a_write_through_one_proxy_is_seen_through_another() {
     let (ca, cb) = (a.client(), b.client());
     create_table(&ca, "twoproxies").await;
     put_v(&ca, "twoproxies", "k", "1").await;
-    assert_eq!(value(&cb, "twoproxies", "k").await, Some(Av::S("1".into())));
+    assert_eq!(value(&cb, "twoproxies", "k").await, Some(s("1")));
     let mut lags = Vec::new();
     for i in 2..12 {
         let v = i.to_string();
@@ -61,10 +61,7 @@ async fn a_table_deleted_elsewhere_is_not_served_from_cache() {
     let (direct, cached) = (store.client(), proxy.client());
     create_table(&direct, "dropped").await;
     put_v(&direct, "dropped", "k", "old").await;
-    assert_eq!(
-        value(&cached, "dropped", "k").await,
-        Some(Av::S("old".into()))
-    );
+    assert_eq!(value(&cached, "dropped", "k").await, Some(s("old")));
     direct
         .delete_table()
         .table_name("dropped")
