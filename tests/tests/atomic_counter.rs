@@ -2,13 +2,10 @@
 //! incrementing one item with `ADD`, and with optimistic conditional
 //! updates (`SET v = :new` guarded by `v = :old`), lose no increment.
 
-mod support;
-
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue as Av, ReturnValue};
 use aws_sdk_dynamodb::Client;
-use ferrodyn_tests::TestStore;
-use support::{get, item, n, put, s, table};
+use ferrodyn_tests::{create_table, item, items::get_consistent, items::put, n, s, TestStore};
 
 const T: &str = "counter";
 const CLIENTS: u64 = 8;
@@ -24,7 +21,7 @@ fn number(v: Option<&Av>) -> u64 {
 async fn concurrent_add_loses_no_increment() {
     const PER_CLIENT: u64 = 500;
     let server = TestStore::start().await;
-    table(&server.client(), T).await;
+    create_table(&server.client(), T).await;
     let tasks: Vec<_> = (0..CLIENTS)
         .map(|_| {
             // One SDK client (and connection pool) per writer.
@@ -56,7 +53,9 @@ async fn concurrent_add_loses_no_increment() {
         seen.extend(task.await.expect("writer task"));
     }
     let total = CLIENTS * PER_CLIENT;
-    let stored = get(&server.client(), T, "c").await.expect("item");
+    let stored = get_consistent(&server.client(), T, "c")
+        .await
+        .expect("item");
     assert_eq!(number(stored.get("counter")), total);
     // Every increment observed a distinct value: none read a stale count.
     seen.sort_unstable();
@@ -83,8 +82,8 @@ async fn try_increment(client: &Client) -> bool {
         .key("p", s("v"))
         .update_expression("SET v = :new")
         .condition_expression("v = :old")
-        .expression_attribute_values(":old", n(&old.to_string()))
-        .expression_attribute_values(":new", n(&(old + 1).to_string()))
+        .expression_attribute_values(":old", n(old.to_string()))
+        .expression_attribute_values(":new", n((old + 1).to_string()))
         .send()
         .await;
     match result {
@@ -101,7 +100,7 @@ async fn concurrent_conditional_increments_lose_no_increment() {
     const PER_CLIENT: u64 = 100;
     let server = TestStore::start().await;
     let client = server.client();
-    table(&client, T).await;
+    create_table(&client, T).await;
     put(&client, T, item([("p", s("v")), ("v", n("0"))])).await;
     let tasks: Vec<_> = (0..CLIENTS)
         .map(|_| {
@@ -124,7 +123,7 @@ async fn concurrent_conditional_increments_lose_no_increment() {
         attempts += task.await.expect("writer task");
     }
     let total = CLIENTS * PER_CLIENT;
-    let stored = get(&client, T, "v").await.expect("item");
+    let stored = get_consistent(&client, T, "v").await.expect("item");
     assert_eq!(number(stored.get("v")), total);
     // Each success is one attempt; the rest were refused as stale.
     assert!(attempts >= total, "{attempts} attempts");

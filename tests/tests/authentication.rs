@@ -5,12 +5,9 @@
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue as Av, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::ScalarAttributeType;
 use aws_sdk_dynamodb::Client;
-use ferrodyn_tests::{raw_post, TestStore};
+use ferrodyn_tests::{raw_post, s, TableSpec, TestStore};
 
 fn signed_client(endpoint: &str, id: &str, secret: &str) -> Client {
     let config = aws_sdk_dynamodb::Config::builder()
@@ -22,39 +19,18 @@ fn signed_client(endpoint: &str, id: &str, secret: &str) -> Client {
     Client::from_conf(config)
 }
 
-async fn create_table(client: &Client) {
-    client
-        .create_table()
-        .table_name("secured")
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .expect("key schema"),
-        )
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .expect("attribute definition"),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .expect("create table");
-}
-
 #[tokio::test]
 async fn requests_signed_with_an_accepted_key_are_served() {
     let store = TestStore::start_authenticated("alice:alice-secret,bob:bob-secret").await;
     let alice = signed_client(&store.endpoint(), "alice", "alice-secret");
-    create_table(&alice).await;
+    TableSpec::new("secured")
+        .hash("pk", ScalarAttributeType::S)
+        .create(&alice)
+        .await;
     alice
         .put_item()
         .table_name("secured")
-        .item("pk", Av::S("k".into()))
+        .item("pk", s("k"))
         .send()
         .await
         .expect("put");
@@ -62,7 +38,7 @@ async fn requests_signed_with_an_accepted_key_are_served() {
     let got = bob
         .get_item()
         .table_name("secured")
-        .key("pk", Av::S("k".into()))
+        .key("pk", s("k"))
         .send()
         .await
         .expect("get");
@@ -73,13 +49,16 @@ async fn requests_signed_with_an_accepted_key_are_served() {
 async fn unknown_key_and_wrong_secret_are_refused_and_change_nothing() {
     let store = TestStore::start_authenticated("alice:alice-secret").await;
     let alice = signed_client(&store.endpoint(), "alice", "alice-secret");
-    create_table(&alice).await;
+    TableSpec::new("secured")
+        .hash("pk", ScalarAttributeType::S)
+        .create(&alice)
+        .await;
 
     let stranger = signed_client(&store.endpoint(), "mallory", "alice-secret");
     let err = stranger
         .put_item()
         .table_name("secured")
-        .item("pk", Av::S("evil".into()))
+        .item("pk", s("evil"))
         .send()
         .await
         .expect_err("unknown access key");
@@ -108,7 +87,7 @@ async fn unknown_key_and_wrong_secret_are_refused_and_change_nothing() {
     let got = alice
         .get_item()
         .table_name("secured")
-        .key("pk", Av::S("evil".into()))
+        .key("pk", s("evil"))
         .send()
         .await
         .expect("get");

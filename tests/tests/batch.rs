@@ -4,41 +4,10 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue as Av, BillingMode, DeleteRequest, KeySchemaElement,
-    KeyType, KeysAndAttributes, PutRequest, ScalarAttributeType, WriteRequest,
+    AttributeValue as Av, DeleteRequest, KeysAndAttributes, PutRequest, WriteRequest,
 };
-use aws_sdk_dynamodb::Client;
-use ferrodyn_tests::TestStore;
-
-async fn table(client: &Client, name: &str) {
-    client
-        .create_table()
-        .table_name(name)
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("p")
-                .key_type(KeyType::Hash)
-                .build()
-                .expect("ks"),
-        )
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("p")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .expect("ad"),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .expect("create table");
-}
-
-fn s(v: &str) -> Av {
-    Av::S(v.to_owned())
-}
+use ferrodyn_tests::{assert_error, create_table, s, TestStore};
 
 fn key(p: &str) -> HashMap<String, Av> {
     HashMap::from([("p".to_owned(), s(p))])
@@ -74,21 +43,12 @@ fn keys(ps: &[&str]) -> KeysAndAttributes {
         .expect("keys")
 }
 
-fn assert_error<E: ProvideErrorMetadata + std::fmt::Debug>(err: &E, code: &str, needle: &str) {
-    assert_eq!(err.code(), Some(code), "{err:?}");
-    let message = err.message().unwrap_or_default();
-    assert!(
-        message.contains(needle),
-        "message {message:?} lacks {needle:?}"
-    );
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn batch_write_then_batch_get_across_tables() {
     let server = TestStore::start().await;
     let client = server.client();
-    table(&client, "one").await;
-    table(&client, "two").await;
+    create_table(&client, "one").await;
+    create_table(&client, "two").await;
     let out = client
         .batch_write_item()
         .request_items("one", vec![put("a", "1"), put("b", "2"), put("c", "3")])
@@ -139,7 +99,7 @@ async fn batch_write_then_batch_get_across_tables() {
 async fn batch_limits_and_duplicates_are_rejected_before_any_write() {
     let server = TestStore::start().await;
     let client = server.client();
-    table(&client, "tbl").await;
+    create_table(&client, "tbl").await;
     let too_many: Vec<WriteRequest> = (0..26).map(|i| put(&format!("k{i}"), "v")).collect();
     let err = client
         .batch_write_item()
@@ -226,7 +186,7 @@ async fn batch_limits_and_duplicates_are_rejected_before_any_write() {
 async fn batch_get_returns_unprocessed_keys_past_sixteen_megabytes() {
     let server = TestStore::start().await;
     let client = server.client();
-    table(&client, "big").await;
+    create_table(&client, "big").await;
     let blob = "x".repeat(390 * 1024);
     for chunk in 0..5 {
         let writes: Vec<WriteRequest> = (0..10)

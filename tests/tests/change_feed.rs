@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use ferrodyn_tests::{raw_post, TestStore};
+use ferrodyn_tests::{create_table, raw_post, TestStore};
 use serde_json::{json, Value};
 
 const FEED: &str = "FerrodynFeed_20261124.GetChanges";
@@ -14,16 +14,6 @@ async fn call(store: &TestStore, target: &str, body: Value) -> Value {
         raw_post(store.addr, Some(target), &[], body.to_string().as_bytes()).await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&resp));
     serde_json::from_slice(&resp).expect("json")
-}
-
-async fn create(store: &TestStore, name: &str) {
-    call(
-        store,
-        "DynamoDB_20120810.CreateTable",
-        json!({"TableName": name, "KeySchema": [{"AttributeName": "p", "KeyType": "HASH"}],
-               "AttributeDefinitions": [{"AttributeName": "p", "AttributeType": "S"}], "BillingMode": "PAY_PER_REQUEST"}),
-    )
-    .await;
 }
 
 async fn put(store: &TestStore, table: &str, p: &str) {
@@ -38,8 +28,8 @@ async fn put(store: &TestStore, table: &str, p: &str) {
 #[tokio::test(flavor = "multi_thread")]
 async fn changes_come_in_commit_order_across_tables() {
     let store = TestStore::start().await;
-    create(&store, "feed_a").await;
-    create(&store, "feed_b").await;
+    create_table(&store.client(), "feed_a").await;
+    create_table(&store.client(), "feed_b").await;
     let start = call(&store, FEED, json!({})).await;
     let cursor = start["NextCursor"].as_u64().expect("cursor");
     assert_eq!(start["Changes"], json!([]));
@@ -90,7 +80,7 @@ async fn changes_come_in_commit_order_across_tables() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_waiting_poll_returns_when_a_write_commits() {
     let store = std::sync::Arc::new(TestStore::start().await);
-    create(&store, "feed_wait").await;
+    create_table(&store.client(), "feed_wait").await;
     let cursor = call(&store, FEED, json!({})).await["NextCursor"]
         .as_u64()
         .expect("cursor");
@@ -159,7 +149,7 @@ async fn answers_name_the_store_and_a_foreign_cursor_is_answered_at_once() {
 #[tokio::test(flavor = "multi_thread")]
 async fn changes_carry_old_and_new_images() {
     let store = TestStore::start().await;
-    create(&store, "feed_images").await;
+    create_table(&store.client(), "feed_images").await;
     let cursor = call(&store, FEED, json!({})).await["NextCursor"]
         .as_u64()
         .expect("cursor");
@@ -198,7 +188,7 @@ async fn changes_carry_old_and_new_images() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_large_answer_stops_early_and_resumes_at_the_first_change_left_out() {
     let store = TestStore::start().await;
-    create(&store, "feed_big").await;
+    create_table(&store.client(), "feed_big").await;
     let cursor = call(&store, FEED, json!({})).await["NextCursor"]
         .as_u64()
         .expect("cursor");

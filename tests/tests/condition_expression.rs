@@ -6,14 +6,14 @@
 //! Conditions are evaluated by a conditional UpdateItem whose update
 //! (`REMOVE zz_probe`) changes nothing, so one stored item serves many checks.
 
-mod support;
-
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue as Av, ReturnValuesOnConditionCheckFailure};
 use aws_sdk_dynamodb::Client;
-use ferrodyn_tests::TestStore;
-use support::{assert_error, assert_validation, b, bs, get, item, l, m, n, ns, put, s, ss, table};
+use ferrodyn_tests::{
+    assert_error, assert_validation, b, bs, create_table, item, items::get_consistent, items::put,
+    l, m, n, ns, s, ss, TestStore,
+};
 
 const T: &str = "cond";
 
@@ -22,7 +22,7 @@ const T: &str = "cond";
 async fn fixture() -> (TestStore, Client) {
     let server = TestStore::start().await;
     let client = server.client();
-    table(&client, T).await;
+    create_table(&client, T).await;
     put(
         &client,
         T,
@@ -355,7 +355,7 @@ async fn attribute_exists_and_not_exists_follow_nested_paths() {
         .into_service_error()
         .is_conditional_check_failed_exception());
     // …and a failed condition does not create it.
-    assert_eq!(get(&client, T, "nothing here").await, None);
+    assert_eq!(get_consistent(&client, T, "nothing here").await, None);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -559,7 +559,7 @@ async fn nested_paths_and_names_reach_into_maps_and_lists() {
 #[tokio::test(flavor = "multi_thread")]
 async fn failed_condition_returns_old_item_when_asked() {
     let (_server, client) = fixture().await;
-    let stored = get(&client, T, "k").await.expect("item");
+    let stored = get_consistent(&client, T, "k").await.expect("item");
 
     let err = client
         .update_item()
@@ -617,7 +617,7 @@ async fn failed_condition_returns_old_item_when_asked() {
         DeleteItemError::ConditionalCheckFailedException(e) => assert_eq!(e.item, None),
         other => panic!("unexpected {other:?}"),
     }
-    assert_eq!(get(&client, T, "k").await, Some(stored));
+    assert_eq!(get_consistent(&client, T, "k").await, Some(stored));
 }
 
 #[tokio::test(flavor = "multi_thread")]

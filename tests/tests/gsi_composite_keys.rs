@@ -7,90 +7,36 @@
 //! that already has items.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue as Av, BillingMode, CreateGlobalSecondaryIndexAction,
-    GlobalSecondaryIndex, GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType,
-    Projection, ProjectionType, ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::{AttributeValue as Av, KeySchemaElement, ScalarAttributeType};
 use aws_sdk_dynamodb::Client;
-use ferrodyn_tests::TestStore;
+use ferrodyn_tests::items::put;
+use ferrodyn_tests::tables::{add_index, describe_index, until_index_active};
+use ferrodyn_tests::{create_table, n, s, IndexSpec, TableSpec, TestStore};
 
 const TABLE: &str = "matches";
 const INDEX: &str = "by_event";
 
-fn element(name: &str, key_type: KeyType) -> KeySchemaElement {
-    KeySchemaElement::builder()
-        .attribute_name(name)
-        .key_type(key_type)
-        .build()
-        .expect("ks")
+/// The index: HASH `h1` (S), `h2` (N); RANGE `r1` (N), `r2` (S).
+fn event_index() -> IndexSpec {
+    IndexSpec::new(INDEX)
+        .hash("h1", ScalarAttributeType::S)
+        .hash("h2", ScalarAttributeType::N)
+        .range("r1", ScalarAttributeType::N)
+        .range("r2", ScalarAttributeType::S)
 }
 
-fn attr(name: &str, t: ScalarAttributeType) -> AttributeDefinition {
-    AttributeDefinition::builder()
-        .attribute_name(name)
-        .attribute_type(t)
-        .build()
-        .expect("ad")
-}
-
-fn all() -> Projection {
-    Projection::builder()
-        .projection_type(ProjectionType::All)
-        .build()
-}
-
-/// The index's key: HASH `h1` (S), `h2` (N); RANGE `r1` (N), `r2` (S).
+/// The index's key schema, as created.
 fn index_key() -> Vec<KeySchemaElement> {
-    vec![
-        element("h1", KeyType::Hash),
-        element("h2", KeyType::Hash),
-        element("r1", KeyType::Range),
-        element("r2", KeyType::Range),
-    ]
-}
-
-fn index_definitions() -> Vec<AttributeDefinition> {
-    vec![
-        attr("h1", ScalarAttributeType::S),
-        attr("h2", ScalarAttributeType::N),
-        attr("r1", ScalarAttributeType::N),
-        attr("r2", ScalarAttributeType::S),
-    ]
+    event_index().key_schema()
 }
 
 /// Table `p` with the 2-HASH, 2-RANGE GSI `by_event`.
-async fn composite_table(client: &Client) {
-    let mut defs = index_definitions();
-    defs.push(attr("p", ScalarAttributeType::S));
-    client
-        .create_table()
-        .table_name(TABLE)
-        .key_schema(element("p", KeyType::Hash))
-        .set_attribute_definitions(Some(defs))
-        .global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name(INDEX)
-                .set_key_schema(Some(index_key()))
-                .projection(all())
-                .build()
-                .expect("gsi"),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .expect("create table");
-}
-
-fn s(v: &str) -> Av {
-    Av::S(v.to_owned())
-}
-
-fn n(v: &str) -> Av {
-    Av::N(v.to_owned())
+fn composite_table() -> TableSpec {
+    TableSpec::new(TABLE)
+        .hash("p", ScalarAttributeType::S)
+        .gsi(event_index())
 }
 
 /// An item with all four index key attributes.
@@ -102,16 +48,6 @@ fn full(p: &str, h1: &str, h2: &str, r1: &str, r2: &str) -> HashMap<String, Av> 
         ("r1".to_owned(), n(r1)),
         ("r2".to_owned(), s(r2)),
     ])
-}
-
-async fn put(client: &Client, item: HashMap<String, Av>) {
-    client
-        .put_item()
-        .table_name(TABLE)
-        .set_item(Some(item))
-        .send()
-        .await
-        .expect("put");
 }
 
 /// The `p` values a Query on the index returns, in order (all pages).
@@ -188,7 +124,7 @@ fn event(h1: &str, h2: &str) -> Vec<(&'static str, Av)> {
 async fn describe_shows_multi_attribute_key_schema_as_created() {
     let server = TestStore::start().await;
     let client = server.client();
-    composite_table(&client).await;
+    composite_table().create(&client).await;
     let table = client
         .describe_table()
         .table_name(TABLE)
@@ -206,7 +142,7 @@ async fn describe_shows_multi_attribute_key_schema_as_created() {
 async fn query_orders_by_range_tuple_with_each_attribute_by_its_type() {
     let server = TestStore::start().await;
     let client = server.client();
-    composite_table(&client).await;
+    composite_table().create(&client).await;
     // r1 is a number: 5 < 10 < 100 numerically, though not as text.
     for (p, r1, r2) in [
         ("a", "100", "a"),
@@ -215,10 +151,10 @@ async fn query_orders_by_range_tuple_with_each_attribute_by_its_type() {
         ("d", "10", "a"),
         ("e", "5", "a"),
     ] {
-        put(&client, full(p, "evt", "7", r1, r2)).await;
+        put(&client, TABLE, full(p, "evt", "7", r1, r2)).await;
     }
     // Same h1, another h2: another partition.
-    put(&client, full("other", "evt", "8", "1", "a")).await;
+    put(&client, TABLE, full("other", "evt", "8", "1", "a")).await;
 
     let cond = "h1 = :h1 AND h2 = :h2";
     let forward = query_ps(&client, cond, &event("evt", "7"), true).await;
@@ -256,7 +192,7 @@ async fn query_orders_by_range_tuple_with_each_attribute_by_its_type() {
 async fn query_without_every_hash_attribute_by_equality_is_rejected() {
     let server = TestStore::start().await;
     let client = server.client();
-    composite_table(&client).await;
+    composite_table().create(&client).await;
     let missing = query_error(&client, "h1 = :h1 AND r1 = :r1", None).await;
     assert!(
         missing.contains("HASH") && missing.contains("h2"),
@@ -270,7 +206,7 @@ async fn query_without_every_hash_attribute_by_equality_is_rejected() {
 async fn query_skipping_a_range_attribute_or_with_an_early_range_condition_is_rejected() {
     let server = TestStore::start().await;
     let client = server.client();
-    composite_table(&client).await;
+    composite_table().create(&client).await;
     let skipped = query_error(&client, "h1 = :h1 AND h2 = :h2 AND r2 = :r2", None).await;
     assert!(
         skipped.contains("RANGE") && skipped.contains("r1"),
@@ -292,7 +228,7 @@ async fn query_skipping_a_range_attribute_or_with_an_early_range_condition_is_re
 async fn filter_on_any_index_key_attribute_is_rejected() {
     let server = TestStore::start().await;
     let client = server.client();
-    composite_table(&client).await;
+    composite_table().create(&client).await;
     for key in ["h2", "r2"] {
         let msg = query_error(
             &client,
@@ -311,12 +247,12 @@ async fn filter_on_any_index_key_attribute_is_rejected() {
 async fn item_missing_any_key_attribute_is_not_indexed() {
     let server = TestStore::start().await;
     let client = server.client();
-    composite_table(&client).await;
-    put(&client, full("whole", "evt", "1", "1", "a")).await;
+    composite_table().create(&client).await;
+    put(&client, TABLE, full("whole", "evt", "1", "1", "a")).await;
     for missing in ["h1", "h2", "r1", "r2"] {
         let mut item = full(&format!("no_{missing}"), "evt", "1", "2", "b");
         item.remove(missing);
-        put(&client, item).await;
+        put(&client, TABLE, item).await;
     }
     let cond = "h1 = :h1 AND h2 = :h2";
     assert_eq!(
@@ -355,7 +291,7 @@ async fn item_missing_any_key_attribute_is_not_indexed() {
 async fn write_with_wrong_type_for_a_later_key_attribute_is_rejected() {
     let server = TestStore::start().await;
     let client = server.client();
-    composite_table(&client).await;
+    composite_table().create(&client).await;
     let mut item = full("p", "evt", "1", "1", "a");
     item.insert("r1".into(), s("not a number"));
     let err = client
@@ -374,10 +310,11 @@ async fn write_with_wrong_type_for_a_later_key_attribute_is_rejected() {
 async fn paging_returns_every_item_once_with_all_key_attributes_in_last_evaluated_key() {
     let server = TestStore::start().await;
     let client = server.client();
-    composite_table(&client).await;
+    composite_table().create(&client).await;
     for i in 0..7 {
         put(
             &client,
+            TABLE,
             full(&format!("p{i}"), "evt", "3", &i.to_string(), "x"),
         )
         .await;
@@ -418,59 +355,19 @@ async fn paging_returns_every_item_once_with_all_key_attributes_in_last_evaluate
 async fn updatetable_created_multi_attribute_gsi_backfills_existing_items() {
     let server = TestStore::start().await;
     let client = server.client();
-    client
-        .create_table()
-        .table_name(TABLE)
-        .key_schema(element("p", KeyType::Hash))
-        .attribute_definitions(attr("p", ScalarAttributeType::S))
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .expect("create table");
+    create_table(&client, TABLE).await;
     for (p, r1) in [("x", "3"), ("y", "1"), ("z", "2")] {
-        put(&client, full(p, "evt", "9", r1, "k")).await;
+        put(&client, TABLE, full(p, "evt", "9", r1, "k")).await;
     }
     let mut sparse = full("sparse", "evt", "9", "0", "k");
     sparse.remove("h2");
-    put(&client, sparse).await;
-    client
-        .update_table()
-        .table_name(TABLE)
-        .set_attribute_definitions(Some(index_definitions()))
-        .global_secondary_index_updates(
-            GlobalSecondaryIndexUpdate::builder()
-                .create(
-                    CreateGlobalSecondaryIndexAction::builder()
-                        .index_name(INDEX)
-                        .set_key_schema(Some(index_key()))
-                        .projection(all())
-                        .build()
-                        .expect("create action"),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .expect("update table");
-    let mut active = false;
-    for _ in 0..3000 {
-        let table = client
-            .describe_table()
-            .table_name(TABLE)
-            .send()
-            .await
-            .expect("describe")
-            .table
-            .expect("table");
-        let gsi = &table.global_secondary_indexes()[0];
-        assert_eq!(gsi.key_schema(), index_key().as_slice());
-        if gsi.index_status() == Some(&IndexStatus::Active) {
-            active = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(active, "index never became ACTIVE");
+    put(&client, TABLE, sparse).await;
+    add_index(&client, TABLE, &event_index()).await;
+    // The key schema is described as created, while backfilling and after.
+    let creating = describe_index(&client, TABLE, INDEX).await;
+    assert_eq!(creating.key_schema(), index_key().as_slice());
+    let active = until_index_active(&client, TABLE, INDEX).await;
+    assert_eq!(active.key_schema(), index_key().as_slice());
     assert_eq!(
         query_ps(&client, "h1 = :h1 AND h2 = :h2", &event("evt", "9"), true).await,
         ["y", "z", "x"]

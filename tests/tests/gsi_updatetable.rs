@@ -3,60 +3,22 @@
 //! the backfill, survives a restart, and a deleted index disappears.
 
 use std::collections::{BTreeSet, HashMap};
-use std::time::Duration;
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue as Av, CreateGlobalSecondaryIndexAction,
-    DeleteGlobalSecondaryIndexAction, GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement,
-    KeyType, Projection, ProjectionType, PutRequest, ScalarAttributeType, WriteRequest,
+    AttributeValue as Av, CreateGlobalSecondaryIndexAction, DeleteGlobalSecondaryIndexAction,
+    GlobalSecondaryIndexUpdate, IndexStatus, KeyType, Projection, ProjectionType,
+    ScalarAttributeType,
 };
 use aws_sdk_dynamodb::Client;
-use ferrodyn_tests::TestStore;
-
-fn element(name: &str, key_type: KeyType) -> KeySchemaElement {
-    KeySchemaElement::builder()
-        .attribute_name(name)
-        .key_type(key_type)
-        .build()
-        .expect("ks")
-}
-
-fn attr(name: &str, t: ScalarAttributeType) -> AttributeDefinition {
-    AttributeDefinition::builder()
-        .attribute_name(name)
-        .attribute_type(t)
-        .build()
-        .expect("ad")
-}
-
-async fn create_table(client: &Client, name: &str) {
-    client
-        .create_table()
-        .table_name(name)
-        .key_schema(element("p", KeyType::Hash))
-        .attribute_definitions(attr("p", ScalarAttributeType::S))
-        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
-        .send()
-        .await
-        .expect("create table");
-}
+use ferrodyn_tests::items::put_all;
+use ferrodyn_tests::tables::{add_index, attribute, key_element, until_index_active};
+use ferrodyn_tests::{create_table, IndexSpec, TestStore};
 
 fn create_gsi(name: &str, key: &str) -> GlobalSecondaryIndexUpdate {
-    GlobalSecondaryIndexUpdate::builder()
-        .create(
-            CreateGlobalSecondaryIndexAction::builder()
-                .index_name(name)
-                .key_schema(element(key, KeyType::Hash))
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                )
-                .build()
-                .expect("create action"),
-        )
-        .build()
+    IndexSpec::new(name)
+        .hash(key, ScalarAttributeType::S)
+        .create_action()
 }
 
 fn delete_gsi(name: &str) -> GlobalSecondaryIndexUpdate {
@@ -72,14 +34,8 @@ fn delete_gsi(name: &str) -> GlobalSecondaryIndexUpdate {
 
 /// Add GSI `index` on the string attribute `key` of `table`.
 async fn add_gsi(client: &Client, table: &str, index: &str, key: &str) {
-    let out = client
-        .update_table()
-        .table_name(table)
-        .attribute_definitions(attr(key, ScalarAttributeType::S))
-        .global_secondary_index_updates(create_gsi(index, key))
-        .send()
-        .await
-        .expect("update table");
+    let spec = IndexSpec::new(index).hash(key, ScalarAttributeType::S);
+    let out = add_index(client, table, &spec).await;
     let desc = out.table_description.expect("description");
     let gsi = desc
         .global_secondary_indexes()
@@ -92,53 +48,9 @@ async fn add_gsi(client: &Client, table: &str, index: &str, key: &str) {
 
 /// Poll DescribeTable until `index` is ACTIVE; returns its ItemCount.
 async fn wait_active(client: &Client, table: &str, index: &str) -> i64 {
-    for _ in 0..3000 {
-        let desc = client
-            .describe_table()
-            .table_name(table)
-            .send()
-            .await
-            .expect("describe")
-            .table
-            .expect("table");
-        let gsi = desc
-            .global_secondary_indexes()
-            .iter()
-            .find(|g| g.index_name() == Some(index))
-            .cloned()
-            .expect("index described");
-        if gsi.index_status() == Some(&IndexStatus::Active) {
-            assert_eq!(gsi.backfilling(), None);
-            return gsi.item_count().unwrap_or(-1);
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("index {index} never became ACTIVE");
-}
-
-async fn put_items(client: &Client, table: &str, items: Vec<HashMap<String, Av>>) {
-    for chunk in items.chunks(25) {
-        let requests: Vec<WriteRequest> = chunk
-            .iter()
-            .map(|item| {
-                WriteRequest::builder()
-                    .put_request(
-                        PutRequest::builder()
-                            .set_item(Some(item.clone()))
-                            .build()
-                            .expect("put"),
-                    )
-                    .build()
-            })
-            .collect();
-        let out = client
-            .batch_write_item()
-            .request_items(table, requests)
-            .send()
-            .await
-            .expect("batch write");
-        assert!(out.unprocessed_items().is_none_or(|u| u.is_empty()));
-    }
+    let gsi = until_index_active(client, table, index).await;
+    assert_eq!(gsi.backfilling(), None);
+    gsi.item_count().unwrap_or(-1)
 }
 
 fn item(p: &str, x: Option<&str>) -> HashMap<String, Av> {
@@ -191,7 +103,7 @@ async fn created_gsi_backfills_existing_items_and_serves_queries() {
             item(&format!("p{i}"), (i % 2 == 0).then_some(x.as_str()))
         })
         .collect();
-    put_items(&client, "tbl", items).await;
+    put_all(&client, "tbl", &items).await;
     // An item whose x has another type stays out of the index.
     client
         .put_item()
@@ -240,7 +152,7 @@ async fn created_gsi_backfills_existing_items_and_serves_queries() {
     let err = client
         .update_table()
         .table_name("tbl")
-        .attribute_definitions(attr("y", ScalarAttributeType::S))
+        .attribute_definitions(attribute("y", ScalarAttributeType::S))
         .global_secondary_index_updates(create_gsi("by_x", "y"))
         .send()
         .await
@@ -265,7 +177,7 @@ async fn backfill_converges_with_concurrent_writes() {
         .map(|part| {
             let client = client.clone();
             let part = part.to_vec();
-            tokio::spawn(async move { put_items(&client, "big", part).await })
+            tokio::spawn(async move { put_all(&client, "big", &part).await })
         })
         .collect();
     for l in loaders {
@@ -342,7 +254,7 @@ async fn backfill_resumes_after_restart() {
     let items: Vec<_> = (0..5000)
         .map(|i| item(&format!("p{i}"), Some(&format!("x{}", i % 13))))
         .collect();
-    put_items(&client, "restarted", items).await;
+    put_all(&client, "restarted", &items).await;
     add_gsi(&client, "restarted", "by_x", "x").await;
     let dir = server.stop().await;
 
@@ -361,10 +273,10 @@ async fn deleted_gsi_disappears() {
     let server = TestStore::start().await;
     let client = server.client();
     create_table(&client, "dropping").await;
-    put_items(
+    put_all(
         &client,
         "dropping",
-        vec![item("a", Some("1")), item("b", Some("2"))],
+        &[item("a", Some("1")), item("b", Some("2"))],
     )
     .await;
     add_gsi(&client, "dropping", "gsi", "x").await;
@@ -413,7 +325,7 @@ async fn one_index_operation_per_update_table() {
     let err = client
         .update_table()
         .table_name("limits")
-        .attribute_definitions(attr("x", ScalarAttributeType::S))
+        .attribute_definitions(attribute("x", ScalarAttributeType::S))
         .global_secondary_index_updates(create_gsi("i1", "x"))
         .global_secondary_index_updates(create_gsi("i2", "x"))
         .send()
@@ -434,50 +346,18 @@ async fn one_index_operation_per_update_table() {
 async fn update_table_reports_an_over_long_attribute_definition_name() {
     let store = TestStore::start().await;
     let client = store.client();
-    client
-        .create_table()
-        .table_name("long_names")
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("p")
-                .key_type(KeyType::Hash)
-                .build()
-                .expect("key schema"),
-        )
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("p")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .expect("attribute definition"),
-        )
-        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
-        .send()
-        .await
-        .expect("create table");
+    create_table(&client, "long_names").await;
     let long = "n".repeat(256);
     let err = client
         .update_table()
         .table_name("long_names")
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name(&long)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .expect("attribute definition"),
-        )
+        .attribute_definitions(attribute(&long, ScalarAttributeType::S))
         .global_secondary_index_updates(
             GlobalSecondaryIndexUpdate::builder()
                 .create(
                     CreateGlobalSecondaryIndexAction::builder()
                         .index_name("by_other")
-                        .key_schema(
-                            KeySchemaElement::builder()
-                                .attribute_name("other")
-                                .key_type(KeyType::Hash)
-                                .build()
-                                .expect("key schema"),
-                        )
+                        .key_schema(key_element("other", KeyType::Hash))
                         .projection(
                             Projection::builder()
                                 .projection_type(ProjectionType::All)

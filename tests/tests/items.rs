@@ -4,76 +4,17 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue as Av, BillingMode, KeySchemaElement, KeyType, ReturnValue,
-    ReturnValuesOnConditionCheckFailure, ScalarAttributeType,
+    AttributeValue as Av, ReturnValue, ReturnValuesOnConditionCheckFailure, ScalarAttributeType,
 };
-use aws_sdk_dynamodb::Client;
-use ferrodyn_tests::TestStore;
-
-async fn table(client: &Client, name: &str, sort: Option<ScalarAttributeType>) {
-    let mut req = client
-        .create_table()
-        .table_name(name)
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("p")
-                .key_type(KeyType::Hash)
-                .build()
-                .expect("ks"),
-        )
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("p")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .expect("ad"),
-        )
-        .billing_mode(BillingMode::PayPerRequest);
-    if let Some(t) = sort {
-        req = req
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name("c")
-                    .key_type(KeyType::Range)
-                    .build()
-                    .expect("ks"),
-            )
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name("c")
-                    .attribute_type(t)
-                    .build()
-                    .expect("ad"),
-            );
-    }
-    req.send().await.expect("create table");
-}
-
-fn s(v: &str) -> Av {
-    Av::S(v.to_owned())
-}
-
-fn n(v: &str) -> Av {
-    Av::N(v.to_owned())
-}
-
-fn assert_error<E: ProvideErrorMetadata + std::fmt::Debug>(err: &E, code: &str, needle: &str) {
-    assert_eq!(err.code(), Some(code), "{err:?}");
-    let message = err.message().unwrap_or_default();
-    assert!(
-        message.contains(needle),
-        "message {message:?} lacks {needle:?}"
-    );
-}
+use ferrodyn_tests::{assert_error, create_table, n, s, TableSpec, TestStore};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_attribute_type_round_trips_exactly() {
     let server = TestStore::start().await;
     let client = server.client();
-    table(&client, "types", None).await;
+    create_table(&client, "types").await;
     let nested: HashMap<String, Av> = [
         (
             "inner".to_owned(),
@@ -134,12 +75,12 @@ async fn every_attribute_type_round_trips_exactly() {
     // Numbers come back in DynamoDB's canonical form.
     expected.insert(
         "big".into(),
-        n(&format!(
+        n(format!(
             "99999999999999999999999999999999999999{}",
             "0".repeat(88)
         )),
     );
-    expected.insert("tiny".into(), n(&format!("0.{}1", "0".repeat(129))));
+    expected.insert("tiny".into(), n(format!("0.{}1", "0".repeat(129))));
     assert_eq!(got, expected);
 }
 
@@ -147,7 +88,11 @@ async fn every_attribute_type_round_trips_exactly() {
 async fn numbers_are_compared_as_numbers_in_keys() {
     let server = TestStore::start().await;
     let client = server.client();
-    table(&client, "numkeys", Some(ScalarAttributeType::N)).await;
+    TableSpec::new("numkeys")
+        .hash("p", ScalarAttributeType::S)
+        .range("c", ScalarAttributeType::N)
+        .create(&client)
+        .await;
     for spelling in ["1000", "1e3", "1E+3", "1000.0", "001000", "+1000"] {
         client
             .put_item()
@@ -177,7 +122,7 @@ async fn numbers_are_compared_as_numbers_in_keys() {
 async fn put_replaces_and_returns_old_item() {
     let server = TestStore::start().await;
     let client = server.client();
-    table(&client, "replace", None).await;
+    create_table(&client, "replace").await;
     client
         .put_item()
         .table_name("replace")
@@ -228,7 +173,7 @@ async fn put_replaces_and_returns_old_item() {
 async fn conditional_put_fails_without_changing_anything() {
     let server = TestStore::start().await;
     let client = server.client();
-    table(&client, "cond", None).await;
+    create_table(&client, "cond").await;
     client
         .put_item()
         .table_name("cond")
@@ -275,7 +220,11 @@ async fn conditional_put_fails_without_changing_anything() {
 async fn update_item_sets_attributes_and_upserts() {
     let server = TestStore::start().await;
     let client = server.client();
-    table(&client, "upd", Some(ScalarAttributeType::S)).await;
+    TableSpec::new("upd")
+        .hash("p", ScalarAttributeType::S)
+        .range("c", ScalarAttributeType::S)
+        .create(&client)
+        .await;
     let out = client
         .update_item()
         .table_name("upd")
@@ -328,7 +277,7 @@ async fn update_item_sets_attributes_and_upserts() {
 async fn delete_item_returns_old_and_removes() {
     let server = TestStore::start().await;
     let client = server.client();
-    table(&client, "del", None).await;
+    create_table(&client, "del").await;
     client
         .put_item()
         .table_name("del")
@@ -372,7 +321,11 @@ async fn delete_item_returns_old_and_removes() {
 async fn key_validation_errors_follow_dynamodb() {
     let server = TestStore::start().await;
     let client = server.client();
-    table(&client, "keys", Some(ScalarAttributeType::S)).await;
+    TableSpec::new("keys")
+        .hash("p", ScalarAttributeType::S)
+        .range("c", ScalarAttributeType::S)
+        .create(&client)
+        .await;
 
     let err = client
         .put_item()
@@ -489,7 +442,7 @@ async fn key_validation_errors_follow_dynamodb() {
 async fn item_limits_are_enforced() {
     let server = TestStore::start().await;
     let client = server.client();
-    table(&client, "limits", None).await;
+    create_table(&client, "limits").await;
     // Just under 400 KB works.
     client
         .put_item()
@@ -578,7 +531,7 @@ async fn item_limits_are_enforced() {
 async fn get_item_projects_top_level_attributes() {
     let server = TestStore::start().await;
     let client = server.client();
-    table(&client, "proj", None).await;
+    create_table(&client, "proj").await;
     client
         .put_item()
         .table_name("proj")
@@ -622,13 +575,13 @@ async fn get_item_projects_top_level_attributes() {
 async fn items_survive_a_restart_and_counts_are_kept() {
     let server = TestStore::start().await;
     let client = server.client();
-    table(&client, "restart", None).await;
+    create_table(&client, "restart").await;
     for i in 0..50 {
         client
             .put_item()
             .table_name("restart")
             .item("p", s(&format!("k{i}")))
-            .item("v", n(&i.to_string()))
+            .item("v", n(i.to_string()))
             .send()
             .await
             .expect("put");

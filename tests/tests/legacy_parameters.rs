@@ -3,16 +3,16 @@
 //! ConditionalOperator, AttributeUpdates (PUT, ADD, DELETE), AttributesToGet,
 //! and the error for mixing them with expression parameters.
 
-mod support;
-
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeAction, AttributeValue as Av, AttributeValueUpdate, ComparisonOperator,
     ConditionalOperator, ExpectedAttributeValue,
 };
 use aws_sdk_dynamodb::Client;
-use ferrodyn_tests::TestStore;
-use support::{assert_validation, b, get, item, l, m, n, ns, put, s, sorted, ss, table, Item};
+use ferrodyn_tests::{
+    assert_validation, b, create_table, item, items::get_consistent, items::put, l, m, n, ns, s,
+    ss, values::sorted, Item, TestStore,
+};
 
 const T: &str = "legacy";
 
@@ -20,7 +20,7 @@ const T: &str = "legacy";
 async fn fixture() -> (TestStore, Client) {
     let server = TestStore::start().await;
     let client = server.client();
-    table(&client, T).await;
+    create_table(&client, T).await;
     put(
         &client,
         T,
@@ -312,7 +312,7 @@ async fn expected_guards_put_and_delete() {
         .send()
         .await
         .expect("num is 5");
-    assert_eq!(get(&client, T, "k").await, None);
+    assert_eq!(get_consistent(&client, T, "k").await, None);
 }
 
 fn action(a: AttributeAction, v: Option<Av>) -> AttributeValueUpdate {
@@ -357,7 +357,7 @@ async fn attribute_updates_put_add_and_delete() {
     )
     .await
     .expect("legacy update");
-    let got = get(&client, T, "k").await.expect("item");
+    let got = get_consistent(&client, T, "k").await.expect("item");
     let want: Item = item([
         ("p", s("k")),
         ("num", n("-2.5")),
@@ -377,7 +377,7 @@ async fn attribute_updates_put_add_and_delete() {
         .await
         .expect("upsert");
     assert_eq!(
-        get(&client, T, "new").await,
+        get_consistent(&client, T, "new").await,
         Some(item([("p", s("new")), ("a", n("1"))]))
     );
 
@@ -520,7 +520,7 @@ async fn legacy_and_expression_parameters_do_not_mix() {
     assert_validation(&err, &mixed("ConditionalOperator", "ConditionExpression"));
     // Nothing above changed the item.
     assert_eq!(
-        get(&client, T, "k")
+        get_consistent(&client, T, "k")
             .await
             .and_then(|i| i.get("num").cloned()),
         Some(n("5"))

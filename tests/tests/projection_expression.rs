@@ -3,19 +3,18 @@
 //! paths are silently left out, and overlapping, conflicting, too deep or
 //! malformed projections are ValidationExceptions with DynamoDB's messages.
 
-mod support;
-
 use aws_sdk_dynamodb::operation::get_item::{GetItemError, GetItemOutput};
 use aws_sdk_dynamodb::Client;
-use ferrodyn_tests::TestStore;
-use support::{assert_validation, item, l, m, n, put, s, table, Item};
+use ferrodyn_tests::{
+    assert_error, assert_validation, create_table, item, items::put, l, m, n, s, Item, TestStore,
+};
 
 const T: &str = "proj";
 
 async fn fixture() -> (TestStore, Client) {
     let server = TestStore::start().await;
     let client = server.client();
-    table(&client, T).await;
+    create_table(&client, T).await;
     put(
         &client,
         T,
@@ -241,7 +240,7 @@ async fn malformed_projections_are_rejected() {
         let err = project(&client, "k", projection, &[])
             .await
             .expect_err(projection);
-        support::assert_error(
+        assert_error(
             &err,
             "ValidationException",
             "Invalid ProjectionExpression: Syntax error; token: ",

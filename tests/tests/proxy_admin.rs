@@ -2,43 +2,21 @@
 //! most requested keys of each table, counted from every request — cache
 //! hits included — and `/healthz` answers while the process is up.
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue as Av, BillingMode, KeySchemaElement, KeyType,
-    KeysAndAttributes, ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::{AttributeValue as Av, KeysAndAttributes, ScalarAttributeType};
 use aws_sdk_dynamodb::Client;
-use ferrodyn_tests::TestProxy;
+use ferrodyn_tests::{s, TableSpec, TestProxy};
 use serde_json::Value;
 
-async fn create_table(client: &Client, name: &str) {
-    client
-        .create_table()
-        .table_name(name)
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .expect("key schema"),
-        )
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .expect("attribute definition"),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .expect("create table");
+/// Table `name` keyed by the string attribute `pk`.
+fn pk_table(name: &str) -> TableSpec {
+    TableSpec::new(name).hash("pk", ScalarAttributeType::S)
 }
 
 async fn get(client: &Client, table: &str, pk: &str) {
     client
         .get_item()
         .table_name(table)
-        .key("pk", Av::S(pk.to_owned()))
+        .key("pk", s(pk))
         .send()
         .await
         .expect("get item");
@@ -54,8 +32,8 @@ async fn insights(proxy: &TestProxy, top: usize) -> Value {
 async fn insights_rank_the_most_requested_keys_of_each_table() {
     let proxy = TestProxy::embedded().await;
     let client = proxy.client();
-    create_table(&client, "hot").await;
-    create_table(&client, "cold").await;
+    pk_table("hot").create(&client).await;
+    pk_table("cold").create(&client).await;
     for _ in 0..30 {
         get(&client, "hot", "celebrity").await;
     }
@@ -67,8 +45,8 @@ async fn insights_rank_the_most_requested_keys_of_each_table() {
     }
     // BatchGetItem keys count too.
     let keys = KeysAndAttributes::builder()
-        .keys([("pk".to_owned(), Av::S("regular".into()))].into())
-        .keys([("pk".to_owned(), Av::S("celebrity".into()))].into())
+        .keys([("pk".to_owned(), s("regular"))].into())
+        .keys([("pk".to_owned(), s("celebrity"))].into())
         .build()
         .expect("keys");
     client
@@ -101,7 +79,7 @@ async fn insights_rank_the_most_requested_keys_of_each_table() {
 async fn deleting_a_table_clears_its_insights() {
     let proxy = TestProxy::embedded().await;
     let client = proxy.client();
-    create_table(&client, "gone").await;
+    pk_table("gone").create(&client).await;
     get(&client, "gone", "k").await;
     client
         .delete_table()
@@ -127,7 +105,7 @@ async fn metrics_separate_what_clients_asked_from_what_reached_the_upstream() {
     // A cache small enough that a few thousand bytes of items overflow it.
     let proxy = TestProxy::start_with(|c| c.item_cache_bytes = 16 * 1024).await;
     let client = proxy.client();
-    create_table(&client, "counted").await;
+    pk_table("counted").create(&client).await;
     get(&client, "counted", "k").await; // miss
     get(&client, "counted", "k").await; // hit (a cached absence)
     let (_, text) = proxy.admin_get("/metrics").await;

@@ -6,49 +6,10 @@
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue as Av;
-use aws_sdk_dynamodb::Client;
-use ferrodyn_tests::fixtures::create_table;
-use ferrodyn_tests::{FeedRelay, TestProxy, TestStore};
-
-async fn value(client: &Client, table: &str, key: &str) -> Option<Av> {
-    client
-        .get_item()
-        .table_name(table)
-        .key("p", Av::S(key.into()))
-        .send()
-        .await
-        .expect("get")
-        .item?
-        .get("v")
-        .cloned()
-}
-
-async fn put(client: &Client, table: &str, key: &str, v: &str) {
-    client
-        .put_item()
-        .table_name(table)
-        .item("p", Av::S(key.into()))
-        .item("v", Av::S(v.into()))
-        .send()
-        .await
-        .expect("put");
-}
-
-/// Read `key` through `client` until its `v` is `want` (at most 10 s).
-async fn until_visible(client: &Client, table: &str, key: &str, want: &str) {
-    let start = Instant::now();
-    loop {
-        let got = value(client, table, key).await;
-        if got == Some(Av::S(want.into())) {
-            return;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "{key} still reads {got:?} through the proxy 10 s after {want} was written"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
+use ferrodyn_tests::create_table;
+use ferrodyn_tests::items::{put_v, until_value, value};
+use ferrodyn_tests::wait::PATIENCE;
+use ferrodyn_tests::{s, FeedRelay, TestProxy, TestStore};
 
 /// Read `key` twice through the proxy so that it is cached.
 async fn cache(proxy: &TestProxy, table: &str, key: &str, want: &str) {
@@ -57,7 +18,7 @@ async fn cache(proxy: &TestProxy, table: &str, key: &str, want: &str) {
     let mut tries = 0;
     // A feed echo of the setup writes may still refuse the first fills.
     while proxy.metric("proxy_item_cache_hits_total").await <= hits {
-        assert_eq!(value(&client, table, key).await, Some(Av::S(want.into())));
+        assert_eq!(value(&client, table, key).await, Some(s(want)));
         tries += 1;
         assert!(tries < 200, "{key} never became a cache hit");
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -70,19 +31,19 @@ async fn the_feed_survives_an_item_whose_text_names_an_unknown_operation() {
     let proxy = TestProxy::in_front_of(&store.endpoint()).await;
     let direct = store.client();
     // No stream: the change feed is the only way the proxy hears of writes.
-    create_table(&direct, "words", None).await;
-    put(&direct, "words", "k", "1").await;
+    create_table(&direct, "words").await;
+    put_v(&direct, "words", "k", "1").await;
     cache(&proxy, "words", "k", "1").await;
 
-    put(
+    put_v(
         &direct,
         "words",
         "trap",
         "com.amazon.coral.service#UnknownOperationException",
     )
     .await;
-    put(&direct, "words", "k", "2").await;
-    until_visible(&proxy.client(), "words", "k", "2").await;
+    put_v(&direct, "words", "k", "2").await;
+    until_value(&proxy.client(), "words", "k", "2", PATIENCE).await;
     assert_eq!(proxy.metric("proxy_change_feed_connected").await, 1.0);
     assert_eq!(proxy.metric("proxy_change_feed_ttl_only").await, 0.0);
 }
@@ -92,20 +53,20 @@ async fn update_item_cannot_nest_an_item_deeper_than_32_levels() {
     let store = TestStore::start().await;
     let proxy = TestProxy::in_front_of(&store.endpoint()).await;
     let direct = store.client();
-    create_table(&direct, "deep", None).await;
-    put(&direct, "deep", "k", "1").await;
+    create_table(&direct, "deep").await;
+    put_v(&direct, "deep", "k", "1").await;
     cache(&proxy, "deep", "k", "1").await;
 
     // Each value is 20 levels deep (allowed on its own); set one into the
     // other's innermost map, then keep going.
-    let mut nested = Av::S("leaf".into());
+    let mut nested = s("leaf");
     for _ in 0..20 {
         nested = Av::M([("x".to_owned(), nested)].into());
     }
     direct
         .update_item()
         .table_name("deep")
-        .key("p", Av::S("d".into()))
+        .key("p", s("d"))
         .update_expression("SET a = :v")
         .expression_attribute_values(":v", nested.clone())
         .send()
@@ -115,7 +76,7 @@ async fn update_item_cannot_nest_an_item_deeper_than_32_levels() {
     let err = direct
         .update_item()
         .table_name("deep")
-        .key("p", Av::S("d".into()))
+        .key("p", s("d"))
         .update_expression(format!("SET {path} = :v"))
         .expression_attribute_values(":v", nested)
         .send()
@@ -129,16 +90,16 @@ async fn update_item_cannot_nest_an_item_deeper_than_32_levels() {
         Some("One or more parameter values were invalid: Nesting Levels have exceeded supported limits: an item may have at most 32 levels of nested attributes")
     );
     // Nothing changed, and the feed goes on.
-    put(&direct, "deep", "k", "2").await;
-    until_visible(&proxy.client(), "deep", "k", "2").await;
+    put_v(&direct, "deep", "k", "2").await;
+    until_value(&proxy.client(), "deep", "k", "2", PATIENCE).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn nothing_is_cached_before_the_feed_knows_where_the_log_ends() {
     let store = TestStore::start().await;
     let direct = store.client();
-    create_table(&direct, "early", None).await;
-    put(&direct, "early", "k", "1").await;
+    create_table(&direct, "early").await;
+    put_v(&direct, "early", "k", "1").await;
     // The proxy's first feed request is held back: it is serving, but does
     // not yet know where the store's log ends.
     let relay = FeedRelay::start(store.addr, b"FerrodynFeed_20261124.GetChanges").await;
@@ -146,32 +107,32 @@ async fn nothing_is_cached_before_the_feed_knows_where_the_log_ends() {
     let proxy = TestProxy::start_unready(move |c| c.upstream = Some(endpoint)).await;
     relay.until_holding().await;
     let cached = proxy.client();
-    assert_eq!(value(&cached, "early", "k").await, Some(Av::S("1".into())));
-    assert_eq!(value(&cached, "early", "k").await, Some(Av::S("1".into())));
+    assert_eq!(value(&cached, "early", "k").await, Some(s("1")));
+    assert_eq!(value(&cached, "early", "k").await, Some(s("1")));
     assert_eq!(proxy.admin_get("/readyz").await.0, 503);
     // Committed before the feed's starting point: no feed will report it.
-    put(&direct, "early", "k", "2").await;
+    put_v(&direct, "early", "k", "2").await;
     relay.release();
     proxy.wait_ready().await;
-    assert_eq!(value(&cached, "early", "k").await, Some(Av::S("2".into())));
+    assert_eq!(value(&cached, "early", "k").await, Some(s("2")));
     assert_eq!(proxy.metric("proxy_item_cache_hits_total").await, 0.0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_store_replaced_behind_the_proxy_drops_every_entry() {
     let first = TestStore::start().await;
-    create_table(&first.client(), "swap", None).await;
+    create_table(&first.client(), "swap").await;
     // A longer log on the first store than on its replacement.
     for i in 0..20 {
-        put(&first.client(), "swap", "k", &format!("old{i}")).await;
+        put_v(&first.client(), "swap", "k", &format!("old{i}")).await;
     }
     let relay = FeedRelay::start(first.addr, b"").await;
     let proxy = TestProxy::in_front_of(&relay.endpoint()).await;
     cache(&proxy, "swap", "k", "old19").await;
 
     let second = TestStore::start().await;
-    create_table(&second.client(), "swap", None).await;
-    put(&second.client(), "swap", "k", "new").await;
+    create_table(&second.client(), "swap").await;
+    put_v(&second.client(), "swap", "k", "new").await;
     relay.switch_to(second.addr);
     // Writes to the first store answer the feed's long polls still open on
     // it (each connection to it then closes), until a poll reaches the
@@ -179,14 +140,14 @@ async fn a_store_replaced_behind_the_proxy_drops_every_entry() {
     let start = Instant::now();
     let client = proxy.client();
     for i in 0.. {
-        if value(&client, "swap", "k").await == Some(Av::S("new".into())) {
+        if value(&client, "swap", "k").await == Some(s("new")) {
             break;
         }
         assert!(
             start.elapsed() < Duration::from_secs(10),
             "the proxy still serves the first store's item 10 s after the switch"
         );
-        put(&first.client(), "swap", "other", &i.to_string()).await;
+        put_v(&first.client(), "swap", "other", &i.to_string()).await;
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -14,14 +14,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue as Av, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType, StreamSpecification, StreamViewType,
-};
-use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue as Av, StreamViewType};
 use ferrodyn_proxy::credentials::{Credentials, Setting};
 use ferrodyn_store::auth::sigv4::Signer;
-use ferrodyn_tests::{client_for, TestProxy};
+use ferrodyn_tests::items::{put_v, until_value, value};
+use ferrodyn_tests::wait::within;
+use ferrodyn_tests::{client_for, create_table, create_table_with_stream, s, TestProxy};
 
 /// A `moto_server` child process on a free port, killed when dropped.
 struct Moto {
@@ -112,113 +110,29 @@ async fn proxy_for(upstream: &str, ttl: Duration) -> TestProxy {
     .await
 }
 
-async fn table(client: &Client, name: &str, stream: bool) {
-    let mut create = client
-        .create_table()
-        .table_name(name)
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("p")
-                .key_type(KeyType::Hash)
-                .build()
-                .expect("ks"),
-        )
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("p")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .expect("ad"),
-        )
-        .billing_mode(BillingMode::PayPerRequest);
-    if stream {
-        create = create.stream_specification(
-            StreamSpecification::builder()
-                .stream_enabled(true)
-                .stream_view_type(StreamViewType::NewAndOldImages)
-                .build()
-                .expect("stream spec"),
-        );
-    }
-    create.send().await.expect("create table");
-}
-
-async fn put(client: &Client, table: &str, v: &str) {
-    client
-        .put_item()
-        .table_name(table)
-        .item("p", Av::S("k".into()))
-        .item("v", Av::S(v.into()))
-        .send()
-        .await
-        .expect("put");
-}
-
-async fn value(client: &Client, table: &str) -> Option<Av> {
-    client
-        .get_item()
-        .table_name(table)
-        .key("p", Av::S("k".into()))
-        .send()
-        .await
-        .expect("get")
-        .item?
-        .get("v")
-        .cloned()
-}
-
-/// Wait until `/readyz` says ready.
-async fn until_ready(proxy: &TestProxy) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let (status, body) = proxy.admin_get("/readyz").await;
-        if status == 200 {
-            return;
-        }
-        assert!(Instant::now() < deadline, "not ready after 20 s: {body}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// Read through `client` until it shows `want`; how long that took.
-async fn until_visible(client: &Client, table: &str, want: &str, limit: Duration) -> Duration {
-    let start = Instant::now();
-    loop {
-        if value(client, table).await == Some(Av::S(want.into())) {
-            return start.elapsed();
-        }
-        assert!(
-            start.elapsed() < limit,
-            "{want} not visible through the proxy after {limit:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_write_straight_to_moto_invalidates_the_proxy_through_streams() {
     let Some(moto) = Moto::start().await else {
         return;
     };
     let direct = client_for(&moto.endpoint);
-    table(&direct, "streamed", true).await;
-    put(&direct, "streamed", "1").await;
+    create_table_with_stream(&direct, "streamed", StreamViewType::NewAndOldImages).await;
+    put_v(&direct, "streamed", "k", "1").await;
 
     let proxy = proxy_for(&moto.endpoint, Duration::from_secs(300)).await;
-    until_ready(&proxy).await;
     let cached = proxy.client();
-    assert_eq!(value(&cached, "streamed").await, Some(Av::S("1".into())));
-    assert_eq!(value(&cached, "streamed").await, Some(Av::S("1".into())));
+    assert_eq!(value(&cached, "streamed", "k").await, Some(s("1")));
+    assert_eq!(value(&cached, "streamed", "k").await, Some(s("1")));
     assert_eq!(proxy.metric("proxy_item_cache_misses_total").await, 1.0);
     assert!(proxy.metric("proxy_item_cache_hits_total").await >= 1.0);
 
     let mut lags = Vec::new();
     for i in 2..7 {
         let v = i.to_string();
-        put(&direct, "streamed", &v).await;
-        lags.push(until_visible(&cached, "streamed", &v, Duration::from_secs(10)).await);
+        put_v(&direct, "streamed", "k", &v).await;
+        lags.push(until_value(&cached, "streamed", "k", &v, Duration::from_secs(10)).await);
         // Cached again before the next round.
-        assert_eq!(value(&cached, "streamed").await, Some(Av::S(v)));
+        assert_eq!(value(&cached, "streamed", "k").await, Some(Av::S(v)));
     }
     lags.sort();
     println!(
@@ -243,21 +157,23 @@ async fn a_table_created_through_the_proxy_is_followed_without_waiting_for_disco
         return;
     };
     let proxy = proxy_for(&moto.endpoint, Duration::from_secs(300)).await;
-    until_ready(&proxy).await;
     let (direct, cached) = (client_for(&moto.endpoint), proxy.client());
     // The periodic discovery round (30 s) has already happened.
-    table(&cached, "late", true).await;
-    put(&direct, "late", "1").await;
+    create_table_with_stream(&cached, "late", StreamViewType::NewAndOldImages).await;
+    put_v(&direct, "late", "k", "1").await;
     let deadline = Instant::now() + Duration::from_secs(10);
     // The new table's stream is followed once its first round drops what
     // was cached before: wait for that, then check invalidation.
-    until_visible(&cached, "late", "1", Duration::from_secs(10)).await;
+    until_value(&cached, "late", "k", "1", Duration::from_secs(10)).await;
     loop {
-        put(&direct, "late", "x").await;
-        put(&direct, "late", "1").await;
-        assert_eq!(value(&cached, "late").await, Some(Av::S("1".into())));
-        put(&direct, "late", "2").await;
-        if until_visible_within(&cached, "late", "2", Duration::from_secs(2)).await {
+        put_v(&direct, "late", "k", "x").await;
+        put_v(&direct, "late", "k", "1").await;
+        assert_eq!(value(&cached, "late", "k").await, Some(s("1")));
+        put_v(&direct, "late", "k", "2").await;
+        let visible = within(Duration::from_secs(2), || async {
+            value(&cached, "late", "k").await == Some(s("2"))
+        });
+        if visible.await {
             break;
         }
         assert!(
@@ -267,37 +183,24 @@ async fn a_table_created_through_the_proxy_is_followed_without_waiting_for_disco
     }
 }
 
-/// Like [`until_visible`], but says whether `want` showed up in time.
-async fn until_visible_within(client: &Client, table: &str, want: &str, limit: Duration) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if value(client, table).await == Some(Av::S(want.into())) {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    false
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_table_without_a_stream_is_cached_until_the_ttl() {
     let Some(moto) = Moto::start().await else {
         return;
     };
     let direct = client_for(&moto.endpoint);
-    table(&direct, "unstreamed", false).await;
-    put(&direct, "unstreamed", "1").await;
+    create_table(&direct, "unstreamed").await;
+    put_v(&direct, "unstreamed", "k", "1").await;
 
     let ttl = Duration::from_secs(2);
     let proxy = proxy_for(&moto.endpoint, ttl).await;
-    until_ready(&proxy).await;
     let cached = proxy.client();
-    assert_eq!(value(&cached, "unstreamed").await, Some(Av::S("1".into())));
+    assert_eq!(value(&cached, "unstreamed", "k").await, Some(s("1")));
     let filled = Instant::now();
-    put(&direct, "unstreamed", "2").await;
+    put_v(&direct, "unstreamed", "k", "2").await;
     // No stream: nothing tells the proxy, the entry is served until it expires.
-    assert_eq!(value(&cached, "unstreamed").await, Some(Av::S("1".into())));
-    until_visible(&cached, "unstreamed", "2", Duration::from_secs(15)).await;
+    assert_eq!(value(&cached, "unstreamed", "k").await, Some(s("1")));
+    until_value(&cached, "unstreamed", "k", "2", Duration::from_secs(15)).await;
     let seen = filled.elapsed();
     println!("table without a stream: the new value was served after {seen:?} (TTL {ttl:?})");
     assert!(
@@ -403,7 +306,7 @@ async fn forwarded_requests_are_re_signed_with_the_proxys_credentials() {
     })
     .await;
     // The SDK client signs with its own credentials, for the proxy's host.
-    let _ = value(&proxy.client(), "anything").await;
+    let _ = value(&proxy.client(), "anything", "k").await;
 
     let signer = Signer::new(
         "AKIDPROXY".into(),

@@ -3,76 +3,19 @@
 //! items, negative caching, read-your-writes for every write operation,
 //! written items cached on acknowledgement, and BatchGetItem from the cache.
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue as Av, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue as Av;
 use aws_sdk_dynamodb::Client;
-use ferrodyn_tests::{TestProxy, TestStore};
-
-async fn table(client: &Client, name: &str) {
-    client
-        .create_table()
-        .table_name(name)
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("p")
-                .key_type(KeyType::Hash)
-                .build()
-                .expect("ks"),
-        )
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("p")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .expect("ad"),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .expect("create table");
-}
-
-fn s(v: &str) -> Av {
-    Av::S(v.to_owned())
-}
-
-async fn get(
-    client: &Client,
-    table: &str,
-    key: &str,
-) -> Option<std::collections::HashMap<String, Av>> {
-    client
-        .get_item()
-        .table_name(table)
-        .key("p", s(key))
-        .send()
-        .await
-        .expect("get")
-        .item
-}
+use ferrodyn_tests::items::{get, put_v, value};
+use ferrodyn_tests::{create_table, s, DelayRelay, TestProxy, TestStore};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn repeated_reads_hit_the_cache() {
     let proxy = TestProxy::embedded().await;
     let client = proxy.client();
-    table(&client, "hits").await;
-    client
-        .put_item()
-        .table_name("hits")
-        .item("p", s("k"))
-        .item("v", s("1"))
-        .send()
-        .await
-        .expect("put");
+    create_table(&client, "hits").await;
+    put_v(&client, "hits", "k", "1").await;
     for _ in 0..5 {
-        assert_eq!(
-            get(&client, "hits", "k")
-                .await
-                .and_then(|i| i.get("v").cloned()),
-            Some(s("1"))
-        );
+        assert_eq!(value(&client, "hits", "k").await, Some(s("1")));
     }
     // The put left the item cached: every read is a hit.
     assert_eq!(proxy.metric("proxy_item_cache_misses_total").await, 0.0);
@@ -94,7 +37,7 @@ async fn repeated_reads_hit_the_cache() {
 async fn projections_are_applied_to_the_cached_item() {
     let proxy = TestProxy::embedded().await;
     let client = proxy.client();
-    table(&client, "proj").await;
+    create_table(&client, "proj").await;
     let nested = Av::M([("x".to_owned(), Av::L(vec![s("a"), s("b")]))].into());
     client
         .put_item()
@@ -142,36 +85,12 @@ async fn projections_are_applied_to_the_cached_item() {
     );
 }
 
-/// Wait until the proxy has received `n` change records from the feed.
-async fn until_feed_delivered(proxy: &TestProxy, n: f64) {
-    let start = std::time::Instant::now();
-    while proxy.metric("proxy_invalidations_received_total").await < n {
-        assert!(
-            start.elapsed() < std::time::Duration::from_secs(10),
-            "the feed delivered no change"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
-}
-
 async fn read_your_writes(client: &Client, name: &str) {
-    table(client, name).await;
+    create_table(client, name).await;
     // Negative entry, then a Put must be visible.
     assert!(get(client, name, "k").await.is_none());
-    client
-        .put_item()
-        .table_name(name)
-        .item("p", s("k"))
-        .item("v", s("1"))
-        .send()
-        .await
-        .expect("put");
-    assert_eq!(
-        get(client, name, "k")
-            .await
-            .and_then(|i| i.get("v").cloned()),
-        Some(s("1"))
-    );
+    put_v(client, name, "k", "1").await;
+    assert_eq!(value(client, name, "k").await, Some(s("1")));
     // Update.
     client
         .update_item()
@@ -182,12 +101,7 @@ async fn read_your_writes(client: &Client, name: &str) {
         .send()
         .await
         .expect("update");
-    assert_eq!(
-        get(client, name, "k")
-            .await
-            .and_then(|i| i.get("v").cloned()),
-        Some(s("2"))
-    );
+    assert_eq!(value(client, name, "k").await, Some(s("2")));
     // A failed conditional write leaves the right value visible.
     let _ = client
         .put_item()
@@ -198,12 +112,7 @@ async fn read_your_writes(client: &Client, name: &str) {
         .send()
         .await
         .expect_err("condition fails");
-    assert_eq!(
-        get(client, name, "k")
-            .await
-            .and_then(|i| i.get("v").cloned()),
-        Some(s("2"))
-    );
+    assert_eq!(value(client, name, "k").await, Some(s("2")));
     // Delete.
     client
         .delete_item()
@@ -214,14 +123,7 @@ async fn read_your_writes(client: &Client, name: &str) {
         .expect("delete");
     assert!(get(client, name, "k").await.is_none());
     // Table deleted and re-created: nothing of the old table is served.
-    client
-        .put_item()
-        .table_name(name)
-        .item("p", s("k"))
-        .item("v", s("3"))
-        .send()
-        .await
-        .expect("put");
+    put_v(client, name, "k", "3").await;
     assert!(get(client, name, "k").await.is_some());
     client
         .delete_table()
@@ -229,7 +131,7 @@ async fn read_your_writes(client: &Client, name: &str) {
         .send()
         .await
         .expect("delete table");
-    table(client, name).await;
+    create_table(client, name).await;
     assert!(get(client, name, "k").await.is_none());
 }
 
@@ -250,42 +152,30 @@ async fn proxy_in_front_of_a_store_reads_its_own_writes() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_slow_read_overtaken_by_a_write_is_not_cached() {
     let store = TestStore::start().await;
-    let relay = ferrodyn_tests::DelayRelay::start(store.addr).await;
+    let relay = DelayRelay::start(store.addr).await;
     let proxy = TestProxy::in_front_of(&relay.endpoint()).await;
     let client = proxy.client();
-    table(&client, "race").await;
+    create_table(&client, "race").await;
     // Straight to the store, so the proxy has nothing cached (a put through
     // it would leave the item cached); wait for the feed to report it.
-    store
-        .client()
-        .put_item()
-        .table_name("race")
-        .item("p", s("k"))
-        .item("v", s("old"))
-        .send()
-        .await
-        .expect("put old");
-    until_feed_delivered(&proxy, 1.0).await;
+    put_v(&store.client(), "race", "k", "old").await;
+    proxy.until_feed_delivered(1.0).await;
 
-    // The read reaches the store at once (and sees "old"), but its answer is
-    // held back; meanwhile a write through the proxy replaces the item.
-    relay.set_delay_ms(400);
+    // The read reaches the store (and sees "old"), and the relay holds its
+    // answer back; meanwhile a write through the proxy replaces the item.
+    relay.hold_responses_to(b"DynamoDB_20120810.GetItem");
     let reader = {
         let client = client.clone();
         tokio::spawn(async move { get(&client, "race", "k").await })
     };
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    relay.until_holding().await;
     // The write itself is not held back: it completes (and invalidates)
     // while the read's answer is still on its way.
-    relay.set_delay_ms(0);
-    client
-        .put_item()
-        .table_name("race")
-        .item("p", s("k"))
-        .item("v", s("new"))
-        .send()
-        .await
-        .expect("put new");
+    put_v(&client, "race", "k", "new").await;
+    // Let the write's echo on the change feed land too, so that a stale
+    // fill, if accepted, would stay in the cache for the read below to see.
+    proxy.until_feed_delivered(2.0).await;
+    relay.release();
     let slow = reader.await.expect("reader");
     assert_eq!(
         slow.and_then(|i| i.get("v").cloned()),
@@ -294,32 +184,19 @@ async fn a_slow_read_overtaken_by_a_write_is_not_cached() {
     );
 
     // The stale fill must have been discarded.
-    assert_eq!(
-        get(&client, "race", "k")
-            .await
-            .and_then(|i| i.get("v").cloned()),
-        Some(s("new"))
-    );
+    assert_eq!(value(&client, "race", "k").await, Some(s("new")));
     assert!(proxy.metric("proxy_item_cache_fills_discarded_total").await >= 1.0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_misses_share_one_upstream_read() {
     let store = TestStore::start().await;
-    let relay = ferrodyn_tests::DelayRelay::start(store.addr).await;
+    let relay = DelayRelay::start(store.addr).await;
     let proxy = TestProxy::in_front_of(&relay.endpoint()).await;
     let client = proxy.client();
-    table(&client, "herd").await;
-    store
-        .client()
-        .put_item()
-        .table_name("herd")
-        .item("p", s("k"))
-        .item("v", s("1"))
-        .send()
-        .await
-        .expect("put");
-    until_feed_delivered(&proxy, 1.0).await;
+    create_table(&client, "herd").await;
+    put_v(&store.client(), "herd", "k", "1").await;
+    proxy.until_feed_delivered(1.0).await;
     relay.set_delay_ms(300);
     let readers: Vec<_> = (0..16)
         .map(|_| {
@@ -374,20 +251,9 @@ async fn batch_get(
     items
 }
 
-async fn put_v(client: &Client, table: &str, key: &str, v: &str) {
-    client
-        .put_item()
-        .table_name(table)
-        .item("p", s(key))
-        .item("v", s(v))
-        .send()
-        .await
-        .expect("put");
-}
-
 async fn batch_hits_and_misses(proxy: &TestProxy, name: &str) {
     let client = proxy.client();
-    table(&client, name).await;
+    create_table(&client, name).await;
     // A batch write fills the cache with what it wrote.
     client
         .batch_write_item()
@@ -413,7 +279,7 @@ async fn batch_hits_and_misses(proxy: &TestProxy, name: &str) {
         .expect("batch write");
     // Let the feed's echoes of the batch land first: one racing a fill
     // below would (rightly) refuse it and skew the counts.
-    until_feed_delivered(proxy, 3.0).await;
+    proxy.until_feed_delivered(3.0).await;
     let batches = proxy.metric("proxy_item_cache_batch_upstream_total").await;
     let misses = proxy.metric("proxy_item_cache_misses_total").await;
     let hits = proxy.metric("proxy_item_cache_hits_total").await;
@@ -451,12 +317,7 @@ async fn batch_hits_and_misses(proxy: &TestProxy, name: &str) {
     put_v(&client, name, "d", "d").await;
     let items = batch_get(&client, name, &["d"], None).await;
     assert_eq!(items.len(), 1);
-    assert_eq!(
-        get(&client, name, "d")
-            .await
-            .and_then(|i| i.get("v").cloned()),
-        Some(s("d"))
-    );
+    assert_eq!(value(&client, name, "d").await, Some(s("d")));
     // ConsistentRead passes the whole request through.
     let before = proxy.metric("proxy_item_cache_hits_total").await;
     client
@@ -493,13 +354,13 @@ async fn batch_get_answers_hits_and_sends_misses_in_one_batch_in_front_of_a_stor
 /// write back.
 async fn writes_fill_the_cache(proxy: &TestProxy, name: &str) {
     let client = proxy.client();
-    table(&client, name).await;
+    create_table(&client, name).await;
     let v = |item: Option<std::collections::HashMap<String, Av>>| {
         item.and_then(|i| i.get("v").cloned())
     };
     put_v(&client, name, "k", "1").await;
     // Each write is checked after its echo came back from the feed.
-    until_feed_delivered(proxy, 1.0).await;
+    proxy.until_feed_delivered(1.0).await;
     assert_eq!(v(get(&client, name, "k").await), Some(s("1")));
     assert_eq!(proxy.metric("proxy_item_cache_misses_total").await, 0.0);
     client
@@ -511,7 +372,7 @@ async fn writes_fill_the_cache(proxy: &TestProxy, name: &str) {
         .send()
         .await
         .expect("update");
-    until_feed_delivered(proxy, 2.0).await;
+    proxy.until_feed_delivered(2.0).await;
     assert_eq!(v(get(&client, name, "k").await), Some(s("2")));
     assert_eq!(proxy.metric("proxy_item_cache_misses_total").await, 0.0);
     client
@@ -521,15 +382,15 @@ async fn writes_fill_the_cache(proxy: &TestProxy, name: &str) {
         .send()
         .await
         .expect("delete");
-    until_feed_delivered(proxy, 3.0).await;
+    proxy.until_feed_delivered(3.0).await;
     assert!(get(&client, name, "k").await.is_none());
     assert_eq!(proxy.metric("proxy_item_cache_misses_total").await, 0.0);
     // A write to another key does not disturb this one (the key schema is
     // known, also for a remote upstream).
     put_v(&client, name, "k", "3").await;
-    until_feed_delivered(proxy, 4.0).await;
+    proxy.until_feed_delivered(4.0).await;
     put_v(&client, name, "other", "x").await;
-    until_feed_delivered(proxy, 5.0).await;
+    proxy.until_feed_delivered(5.0).await;
     assert_eq!(v(get(&client, name, "k").await), Some(s("3")));
     assert_eq!(proxy.metric("proxy_item_cache_misses_total").await, 0.0);
     assert!(proxy.metric("proxy_item_cache_hits_total").await >= 4.0);
@@ -554,14 +415,14 @@ async fn acknowledged_writes_fill_the_cache_in_front_of_a_store() {
 /// cached.
 async fn multi_item_writes_fill_the_cache(proxy: &TestProxy, name: &str) {
     let client = proxy.client();
-    table(&client, name).await;
+    create_table(&client, name).await;
     let v = |item: Option<std::collections::HashMap<String, Av>>| {
         item.and_then(|i| i.get("v").cloned())
     };
     put_v(&client, name, "bystander", "0").await;
     put_v(&client, name, "doomed", "0").await;
     put_v(&client, name, "counter", "0").await;
-    until_feed_delivered(proxy, 3.0).await;
+    proxy.until_feed_delivered(3.0).await;
     let write = |k: &str, value: &str| {
         aws_sdk_dynamodb::types::WriteRequest::builder()
             .put_request(
@@ -587,7 +448,7 @@ async fn multi_item_writes_fill_the_cache(proxy: &TestProxy, name: &str) {
         .send()
         .await
         .expect("batch write");
-    until_feed_delivered(proxy, 6.0).await;
+    proxy.until_feed_delivered(6.0).await;
     let misses = proxy.metric("proxy_item_cache_misses_total").await;
     assert_eq!(v(get(&client, name, "x").await), Some(s("1")));
     assert_eq!(v(get(&client, name, "y").await), Some(s("1")));
@@ -627,7 +488,7 @@ async fn multi_item_writes_fill_the_cache(proxy: &TestProxy, name: &str) {
         .send()
         .await
         .expect("transact write");
-    until_feed_delivered(proxy, 8.0).await;
+    proxy.until_feed_delivered(8.0).await;
     let misses = proxy.metric("proxy_item_cache_misses_total").await;
     assert_eq!(v(get(&client, name, "x").await), Some(s("2")));
     assert_eq!(v(get(&client, name, "bystander").await), Some(s("0")));

@@ -4,67 +4,13 @@
 
 use std::collections::{HashMap, HashSet};
 
-use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue as Av, BillingMode, ComparisonOperator, Condition,
-    KeySchemaElement, KeyType, PutRequest, ScalarAttributeType, Select, WriteRequest,
+    AttributeValue as Av, ComparisonOperator, Condition, PutRequest, ScalarAttributeType, Select,
+    WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
-use ferrodyn_tests::TestStore;
-
-async fn table(client: &Client, name: &str, sort: Option<ScalarAttributeType>) {
-    let mut req = client
-        .create_table()
-        .table_name(name)
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("p")
-                .key_type(KeyType::Hash)
-                .build()
-                .expect("ks"),
-        )
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("p")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .expect("ad"),
-        )
-        .billing_mode(BillingMode::PayPerRequest);
-    if let Some(t) = sort {
-        req = req
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name("c")
-                    .key_type(KeyType::Range)
-                    .build()
-                    .expect("ks"),
-            )
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name("c")
-                    .attribute_type(t)
-                    .build()
-                    .expect("ad"),
-            );
-    }
-    req.send().await.expect("create table");
-}
-
-fn s(v: &str) -> Av {
-    Av::S(v.to_owned())
-}
-
-fn n(v: i64) -> Av {
-    Av::N(v.to_string())
-}
-
-fn num(item: &HashMap<String, Av>, name: &str) -> i64 {
-    match item.get(name) {
-        Some(Av::N(x)) => x.parse().expect("number"),
-        other => panic!("{name} is {other:?}"),
-    }
-}
+use ferrodyn_tests::values::num;
+use ferrodyn_tests::{assert_error, create_table, n, s, TableSpec, TestStore};
 
 /// Write items with BatchWriteItem, 25 at a time, several batches in flight.
 async fn load(client: &Client, table: &str, items: Vec<HashMap<String, Av>>) {
@@ -102,22 +48,17 @@ async fn load(client: &Client, table: &str, items: Vec<HashMap<String, Av>>) {
     }
 }
 
-fn assert_error<E: ProvideErrorMetadata + std::fmt::Debug>(err: &E, code: &str, needle: &str) {
-    assert_eq!(err.code(), Some(code), "{err:?}");
-    let message = err.message().unwrap_or_default();
-    assert!(
-        message.contains(needle),
-        "message {message:?} lacks {needle:?}"
-    );
-}
-
 const N: i64 = 10_000;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn query_pages_through_ten_thousand_items_both_ways() {
     let server = TestStore::start().await;
     let client = server.client();
-    table(&client, "big", Some(ScalarAttributeType::N)).await;
+    TableSpec::new("big")
+        .hash("p", ScalarAttributeType::S)
+        .range("c", ScalarAttributeType::N)
+        .create(&client)
+        .await;
     let pad = "x".repeat(200);
     let items = (0..N)
         .map(|i| {
@@ -201,7 +142,11 @@ async fn query_pages_through_ten_thousand_items_both_ways() {
 async fn parallel_scan_segments_return_every_item_exactly_once() {
     let server = TestStore::start().await;
     let client = server.client();
-    table(&client, "par", Some(ScalarAttributeType::S)).await;
+    TableSpec::new("par")
+        .hash("p", ScalarAttributeType::S)
+        .range("c", ScalarAttributeType::S)
+        .create(&client)
+        .await;
     let items = (0..1500)
         .map(|i| {
             HashMap::from([
@@ -260,7 +205,11 @@ async fn parallel_scan_segments_return_every_item_exactly_once() {
 async fn query_sort_key_conditions_select_and_projection() {
     let server = TestStore::start().await;
     let client = server.client();
-    table(&client, "tbl", Some(ScalarAttributeType::S)).await;
+    TableSpec::new("tbl")
+        .hash("p", ScalarAttributeType::S)
+        .range("c", ScalarAttributeType::S)
+        .create(&client)
+        .await;
     let keys = ["a", "ab", "abc", "b", "ba", "c"];
     let items = keys
         .iter()
@@ -393,7 +342,11 @@ async fn query_sort_key_conditions_select_and_projection() {
 async fn query_and_scan_reject_invalid_requests_with_dynamodb_messages() {
     let server = TestStore::start().await;
     let client = server.client();
-    table(&client, "tbl", Some(ScalarAttributeType::N)).await;
+    TableSpec::new("tbl")
+        .hash("p", ScalarAttributeType::S)
+        .range("c", ScalarAttributeType::N)
+        .create(&client)
+        .await;
     let base = || {
         client
             .query()
@@ -503,7 +456,7 @@ async fn query_and_scan_reject_invalid_requests_with_dynamodb_messages() {
 async fn scan_filters_count_matches_and_reads() {
     let server = TestStore::start().await;
     let client = server.client();
-    table(&client, "tbl", None).await;
+    create_table(&client, "tbl").await;
     let items = (0..50)
         .map(|i| {
             HashMap::from([

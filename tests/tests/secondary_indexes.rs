@@ -6,86 +6,28 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue as Av, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, LocalSecondaryIndex, Projection, ProjectionType, ReturnConsumedCapacity,
-    ScalarAttributeType, Select,
+    AttributeValue as Av, ReturnConsumedCapacity, ScalarAttributeType, Select,
 };
 use aws_sdk_dynamodb::Client;
-use ferrodyn_tests::TestStore;
-
-fn element(name: &str, key_type: KeyType) -> KeySchemaElement {
-    KeySchemaElement::builder()
-        .attribute_name(name)
-        .key_type(key_type)
-        .build()
-        .expect("ks")
-}
-
-fn attr(name: &str, t: ScalarAttributeType) -> AttributeDefinition {
-    AttributeDefinition::builder()
-        .attribute_name(name)
-        .attribute_type(t)
-        .build()
-        .expect("ad")
-}
+use ferrodyn_tests::values::num;
+use ferrodyn_tests::{n, s, IndexSpec, TableSpec, TestStore};
 
 /// Table `p`/`c`, an LSI on `l` (ALL) and a GSI `g`/`gs` (KEYS_ONLY).
-async fn indexed_table(client: &Client) {
-    client
-        .create_table()
-        .table_name("idx")
-        .key_schema(element("p", KeyType::Hash))
-        .key_schema(element("c", KeyType::Range))
-        .attribute_definitions(attr("p", ScalarAttributeType::S))
-        .attribute_definitions(attr("c", ScalarAttributeType::N))
-        .attribute_definitions(attr("l", ScalarAttributeType::S))
-        .attribute_definitions(attr("g", ScalarAttributeType::S))
-        .attribute_definitions(attr("gs", ScalarAttributeType::N))
-        .local_secondary_indexes(
-            LocalSecondaryIndex::builder()
-                .index_name("by_l")
-                .key_schema(element("p", KeyType::Hash))
-                .key_schema(element("l", KeyType::Range))
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                )
-                .build()
-                .expect("lsi"),
+fn indexed_table() -> TableSpec {
+    TableSpec::new("idx")
+        .hash("p", ScalarAttributeType::S)
+        .range("c", ScalarAttributeType::N)
+        .lsi(
+            IndexSpec::new("by_l")
+                .hash("p", ScalarAttributeType::S)
+                .range("l", ScalarAttributeType::S),
         )
-        .global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name("by_g")
-                .key_schema(element("g", KeyType::Hash))
-                .key_schema(element("gs", KeyType::Range))
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::KeysOnly)
-                        .build(),
-                )
-                .build()
-                .expect("gsi"),
+        .gsi(
+            IndexSpec::new("by_g")
+                .hash("g", ScalarAttributeType::S)
+                .range("gs", ScalarAttributeType::N)
+                .keys_only(),
         )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .expect("create table");
-}
-
-fn s(v: &str) -> Av {
-    Av::S(v.to_owned())
-}
-
-fn n(v: i64) -> Av {
-    Av::N(v.to_string())
-}
-
-fn num(item: &HashMap<String, Av>, name: &str) -> i64 {
-    match item.get(name) {
-        Some(Av::N(x)) => x.parse().expect("number"),
-        other => panic!("{name} is {other:?}"),
-    }
 }
 
 async fn query_g(client: &Client, g: &str, limit: Option<i32>) -> Vec<HashMap<String, Av>> {
@@ -109,7 +51,7 @@ async fn query_g(client: &Client, g: &str, limit: Option<i32>) -> Vec<HashMap<St
 async fn indexes_follow_writes_and_serve_queries_and_scans() {
     let server = TestStore::start().await;
     let client = server.client();
-    indexed_table(&client).await;
+    indexed_table().create(&client).await;
     for i in 0..20i64 {
         let mut put = client
             .put_item()
@@ -296,7 +238,7 @@ async fn indexes_follow_writes_and_serve_queries_and_scans() {
 async fn consumed_capacity_names_the_indexes_a_request_used() {
     let server = TestStore::start().await;
     let client = server.client();
-    indexed_table(&client).await;
+    indexed_table().create(&client).await;
     let out = client
         .put_item()
         .table_name("idx")

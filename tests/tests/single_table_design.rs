@@ -16,69 +16,27 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue as Av, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, ScalarAttributeType, Select,
-};
+use aws_sdk_dynamodb::types::{AttributeValue as Av, ScalarAttributeType, Select};
 use aws_sdk_dynamodb::Client;
-use ferrodyn_tests::{TestProxy, TestStore};
+use ferrodyn_tests::items::put_all;
+use ferrodyn_tests::values::text;
+use ferrodyn_tests::{n, s, IndexSpec, TableSpec, TestProxy, TestStore};
 
 const TABLE: &str = "app";
 const CUSTOMERS: usize = 6;
 const ORDERS_PER_CUSTOMER: usize = 8;
 const LINES_PER_ORDER: usize = 3;
 
-fn s(v: &str) -> Av {
-    Av::S(v.to_owned())
-}
-
-fn n(v: i64) -> Av {
-    Av::N(v.to_string())
-}
-
-fn element(name: &str, key_type: KeyType) -> KeySchemaElement {
-    KeySchemaElement::builder()
-        .attribute_name(name)
-        .key_type(key_type)
-        .build()
-        .expect("key schema element")
-}
-
-fn string_attr(name: &str) -> AttributeDefinition {
-    AttributeDefinition::builder()
-        .attribute_name(name)
-        .attribute_type(ScalarAttributeType::S)
-        .build()
-        .expect("attribute definition")
-}
-
-async fn create_table(client: &Client) {
-    client
-        .create_table()
-        .table_name(TABLE)
-        .key_schema(element("PK", KeyType::Hash))
-        .key_schema(element("SK", KeyType::Range))
-        .attribute_definitions(string_attr("PK"))
-        .attribute_definitions(string_attr("SK"))
-        .attribute_definitions(string_attr("GSI1PK"))
-        .attribute_definitions(string_attr("GSI1SK"))
-        .global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name("GSI1")
-                .key_schema(element("GSI1PK", KeyType::Hash))
-                .key_schema(element("GSI1SK", KeyType::Range))
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                )
-                .build()
-                .expect("gsi"),
+/// `PK`/`SK` and the overloaded GSI `GSI1` (`GSI1PK`/`GSI1SK`), all strings.
+fn app_table() -> TableSpec {
+    TableSpec::new(TABLE)
+        .hash("PK", ScalarAttributeType::S)
+        .range("SK", ScalarAttributeType::S)
+        .gsi(
+            IndexSpec::new("GSI1")
+                .hash("GSI1PK", ScalarAttributeType::S)
+                .range("GSI1SK", ScalarAttributeType::S),
         )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .expect("create table");
 }
 
 fn customer_id(c: usize) -> String {
@@ -144,35 +102,7 @@ async fn load(client: &Client) {
             }
         }
     }
-    for chunk in items.chunks(25) {
-        let writes = chunk
-            .iter()
-            .map(|item| {
-                aws_sdk_dynamodb::types::WriteRequest::builder()
-                    .put_request(
-                        aws_sdk_dynamodb::types::PutRequest::builder()
-                            .set_item(Some(item.clone()))
-                            .build()
-                            .expect("put request"),
-                    )
-                    .build()
-            })
-            .collect();
-        let out = client
-            .batch_write_item()
-            .request_items(TABLE, writes)
-            .send()
-            .await
-            .expect("batch write");
-        assert!(out.unprocessed_items().is_none_or(HashMap::is_empty));
-    }
-}
-
-fn text<'a>(item: &'a HashMap<String, Av>, name: &str) -> &'a str {
-    item.get(name)
-        .and_then(|v| v.as_s().ok())
-        .map(String::as_str)
-        .unwrap_or_else(|| panic!("{name} missing from {item:?}"))
+    put_all(client, TABLE, &items).await;
 }
 
 /// Pattern 1: a customer's profile by id (GetItem on the base table).
@@ -301,7 +231,7 @@ async fn sparse_index_leaves_out_carts(client: &Client) {
 }
 
 async fn answer_every_access_pattern(client: &Client) {
-    create_table(client).await;
+    app_table().create(client).await;
     load(client).await;
     customer_by_id(client).await;
     customer_by_email(client).await;

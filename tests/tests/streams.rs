@@ -15,8 +15,8 @@ use aws_sdk_dynamodbstreams::error::ProvideErrorMetadata;
 use aws_sdk_dynamodbstreams::types::{OperationType, Record, ShardIteratorType, StreamStatus};
 use ferrodyn_store::clock::{Clock, ManualClock};
 use ferrodyn_store::StoreConfig;
-use ferrodyn_tests::fixtures::create_table;
-use ferrodyn_tests::{streams_client_for, TempDir, TestStore};
+use ferrodyn_tests::create_table_with_stream;
+use ferrodyn_tests::{s, streams_client_for, TempDir, TestStore};
 
 type Streams = aws_sdk_dynamodbstreams::Client;
 
@@ -79,10 +79,6 @@ async fn records(s: &Streams, it: &str) -> (Vec<Record>, Option<String>) {
     )
 }
 
-fn s(v: &str) -> Av {
-    Av::S(v.to_owned())
-}
-
 fn image(
     pairs: &[(&str, &str)],
 ) -> HashMap<String, aws_sdk_dynamodbstreams::types::AttributeValue> {
@@ -102,7 +98,7 @@ async fn records_follow_dynamodb_format_and_skip_noop_writes() {
     let st = TestStore::start().await;
     let c = st.client();
     let sc = streams_client_for(&st.endpoint());
-    create_table(&c, "events", Some(StreamViewType::NewAndOldImages)).await;
+    create_table_with_stream(&c, "events", StreamViewType::NewAndOldImages).await;
     let arn = stream_arn(&sc, "events").await;
     let d = sc.describe_stream().stream_arn(&arn).send().await;
     let d = d.expect("describe");
@@ -222,7 +218,7 @@ async fn view_types_select_images() {
         ("new", StreamViewType::NewImage),
         ("old", StreamViewType::OldImage),
     ] {
-        create_table(&c, table, Some(view)).await;
+        create_table_with_stream(&c, table, view).await;
         put(&c, table, "k", "1").await;
         put(&c, table, "k", "2").await;
         let arn = stream_arn(&sc, table).await;
@@ -250,7 +246,7 @@ async fn disabling_closes_the_shard_and_enabling_starts_a_new_stream() {
     let st = TestStore::start().await;
     let c = st.client();
     let sc = streams_client_for(&st.endpoint());
-    create_table(&c, "toggle", Some(StreamViewType::KeysOnly)).await;
+    create_table_with_stream(&c, "toggle", StreamViewType::KeysOnly).await;
     put(&c, "toggle", "a", "1").await;
     let first_arn = stream_arn(&sc, "toggle").await;
     let spec = |on: bool| {
@@ -340,7 +336,7 @@ async fn bad_requests_get_streams_errors() {
     let st = TestStore::start().await;
     let c = st.client();
     let sc = streams_client_for(&st.endpoint());
-    create_table(&c, "errs", Some(StreamViewType::KeysOnly)).await;
+    create_table_with_stream(&c, "errs", StreamViewType::KeysOnly).await;
     let arn = stream_arn(&sc, "errs").await;
     let (shard_id, start) = shard(&sc, &arn).await;
 
@@ -405,7 +401,7 @@ async fn iterators_expire_and_ttl_deletions_are_service_records() {
     let st = TestStore::start_with(dir, config).await;
     let c = st.client();
     let sc = streams_client_for(&st.endpoint());
-    create_table(&c, "expiry", Some(StreamViewType::OldImage)).await;
+    create_table_with_stream(&c, "expiry", StreamViewType::OldImage).await;
     c.update_time_to_live()
         .table_name("expiry")
         .time_to_live_specification(
@@ -465,7 +461,7 @@ async fn trimmed_records_are_reported() {
     let st = TestStore::start_with(dir, config).await;
     let c = st.client();
     let sc = streams_client_for(&st.endpoint());
-    create_table(&c, "trimmed", Some(StreamViewType::KeysOnly)).await;
+    create_table_with_stream(&c, "trimmed", StreamViewType::KeysOnly).await;
     put(&c, "trimmed", "a", "1").await;
     let arn = stream_arn(&sc, "trimmed").await;
     let (shard_id, start) = shard(&sc, &arn).await;
@@ -502,7 +498,7 @@ async fn trimmed_records_are_reported() {
 async fn change_log_survives_restart_without_gaps() {
     let st = TestStore::start().await;
     let c = st.client();
-    create_table(&c, "durable", Some(StreamViewType::NewImage)).await;
+    create_table_with_stream(&c, "durable", StreamViewType::NewImage).await;
     for i in 0..5 {
         put(&c, "durable", &format!("k{i}"), "v").await;
     }

@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::{
     AttributeValue as Av, Put, ReturnValue, StreamViewType, TransactWriteItem,
 };
 use aws_sdk_dynamodbstreams::types::{OperationType, ShardIteratorType};
-use ferrodyn_tests::fixtures::create_table;
+use ferrodyn_tests::create_table_with_stream;
 use ferrodyn_tests::TestStore;
 
 type Image = HashMap<String, aws_sdk_dynamodbstreams::types::AttributeValue>;
@@ -32,7 +32,7 @@ fn x_of(image: Option<&Image>) -> Option<String> {
 async fn consumer_sees_every_change_once_and_replays_to_the_final_state() {
     let server = TestStore::start().await;
     let client = server.client();
-    create_table(&client, "consumed", Some(StreamViewType::NewAndOldImages)).await;
+    create_table_with_stream(&client, "consumed", StreamViewType::NewAndOldImages).await;
     let streams = ferrodyn_tests::streams_client_for(&server.endpoint());
     let arn = streams
         .list_streams()

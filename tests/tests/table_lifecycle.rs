@@ -4,59 +4,25 @@
 use std::time::Duration;
 
 use aws_sdk_dynamodb::client::Waiters;
-use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ProvisionedThroughput,
     ScalarAttributeType, TableStatus,
 };
-use aws_sdk_dynamodb::Client;
-use ferrodyn_tests::TestStore;
+use ferrodyn_tests::tables::{attribute, key_element};
+use ferrodyn_tests::{assert_error, TableSpec, TestStore};
 
-fn key(name: &str, kt: KeyType) -> KeySchemaElement {
-    KeySchemaElement::builder()
-        .attribute_name(name)
-        .key_type(kt)
-        .build()
-        .expect("key schema element")
-}
-
-fn attr(name: &str, t: ScalarAttributeType) -> AttributeDefinition {
-    AttributeDefinition::builder()
-        .attribute_name(name)
-        .attribute_type(t)
-        .build()
-        .expect("attribute definition")
-}
-
-async fn create_simple(client: &Client, name: &str) {
-    client
-        .create_table()
-        .table_name(name)
-        .key_schema(key("p", KeyType::Hash))
-        .key_schema(key("c", KeyType::Range))
-        .attribute_definitions(attr("p", ScalarAttributeType::S))
-        .attribute_definitions(attr("c", ScalarAttributeType::N))
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .expect("create table");
-}
-
-/// Assert an SDK error has DynamoDB's error code and a message containing `needle`.
-fn assert_error<E: ProvideErrorMetadata + std::fmt::Debug>(err: &E, code: &str, needle: &str) {
-    assert_eq!(err.code(), Some(code), "{err:?}");
-    let message = err.message().unwrap_or_default();
-    assert!(
-        message.contains(needle),
-        "message {message:?} lacks {needle:?}"
-    );
+/// Table `name` keyed by `p` (S) and `c` (N).
+fn simple_table(name: &str) -> TableSpec {
+    TableSpec::new(name)
+        .hash("p", ScalarAttributeType::S)
+        .range("c", ScalarAttributeType::N)
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn create_describe_delete_with_waiters() {
     let server = TestStore::start().await;
     let client = server.client();
-    create_simple(&client, "lifecycle").await;
+    simple_table("lifecycle").create(&client).await;
     client
         .wait_until_table_exists()
         .table_name("lifecycle")
@@ -124,7 +90,7 @@ async fn create_describe_delete_with_waiters() {
 async fn recreated_table_starts_empty() {
     let server = TestStore::start().await;
     let client = server.client();
-    create_simple(&client, "again").await;
+    simple_table("again").create(&client).await;
     client
         .put_item()
         .table_name("again")
@@ -139,7 +105,7 @@ async fn recreated_table_starts_empty() {
         .send()
         .await
         .expect("delete");
-    create_simple(&client, "again").await;
+    simple_table("again").create(&client).await;
     let got = client
         .get_item()
         .table_name("again")
@@ -155,12 +121,12 @@ async fn recreated_table_starts_empty() {
 async fn create_existing_table_is_resource_in_use() {
     let server = TestStore::start().await;
     let client = server.client();
-    create_simple(&client, "dup").await;
+    simple_table("dup").create(&client).await;
     let err = client
         .create_table()
         .table_name("dup")
-        .key_schema(key("p", KeyType::Hash))
-        .attribute_definitions(attr("p", ScalarAttributeType::S))
+        .key_schema(key_element("p", KeyType::Hash))
+        .attribute_definitions(attribute("p", ScalarAttributeType::S))
         .billing_mode(BillingMode::PayPerRequest)
         .send()
         .await
@@ -178,7 +144,7 @@ async fn list_tables_pages_through_every_table() {
     let client = server.client();
     let mut names: Vec<String> = (0..7).map(|i| format!("list_{i}")).collect();
     for n in &names {
-        create_simple(&client, n).await;
+        simple_table(n).create(&client).await;
     }
     for limit in [1, 2, 3, 50] {
         let mut seen = Vec::new();
@@ -224,8 +190,8 @@ async fn table_name_rules_are_validated() {
         let err = client
             .create_table()
             .table_name(name)
-            .key_schema(key("p", KeyType::Hash))
-            .attribute_definitions(attr("p", ScalarAttributeType::S))
+            .key_schema(key_element("p", KeyType::Hash))
+            .attribute_definitions(attribute("p", ScalarAttributeType::S))
             .billing_mode(BillingMode::PayPerRequest)
             .send()
             .await
@@ -252,28 +218,28 @@ async fn key_schema_errors_follow_dynamodb() {
     let client = server.client();
     let cases: Vec<(Vec<KeySchemaElement>, Vec<AttributeDefinition>, &str)> = vec![
         (
-            vec![key("p", KeyType::Range)],
-            vec![attr("p", ScalarAttributeType::S)],
+            vec![key_element("p", KeyType::Range)],
+            vec![attribute("p", ScalarAttributeType::S)],
             "The first KeySchemaElement is not a HASH key type",
         ),
         (
-            vec![key("p", KeyType::Hash), key("c", KeyType::Hash)],
-            vec![attr("p", ScalarAttributeType::S), attr("c", ScalarAttributeType::S)],
+            vec![key_element("p", KeyType::Hash), key_element("c", KeyType::Hash)],
+            vec![attribute("p", ScalarAttributeType::S), attribute("c", ScalarAttributeType::S)],
             "The second KeySchemaElement is not a RANGE key type",
         ),
         (
-            vec![key("p", KeyType::Hash)],
-            vec![attr("q", ScalarAttributeType::S)],
+            vec![key_element("p", KeyType::Hash)],
+            vec![attribute("q", ScalarAttributeType::S)],
             "Some index key attributes are not defined in AttributeDefinitions",
         ),
         (
-            vec![key("p", KeyType::Hash)],
-            vec![attr("p", ScalarAttributeType::S), attr("extra", ScalarAttributeType::S)],
+            vec![key_element("p", KeyType::Hash)],
+            vec![attribute("p", ScalarAttributeType::S), attribute("extra", ScalarAttributeType::S)],
             "Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions",
         ),
         (
-            vec![key("p", KeyType::Hash)],
-            vec![attr("p", ScalarAttributeType::S), attr("p", ScalarAttributeType::N)],
+            vec![key_element("p", KeyType::Hash)],
+            vec![attribute("p", ScalarAttributeType::S), attribute("p", ScalarAttributeType::N)],
             "Duplicate",
         ),
     ];
@@ -298,8 +264,8 @@ async fn billing_mode_rules_and_update_table() {
     let err = client
         .create_table()
         .table_name("billing")
-        .key_schema(key("p", KeyType::Hash))
-        .attribute_definitions(attr("p", ScalarAttributeType::S))
+        .key_schema(key_element("p", KeyType::Hash))
+        .attribute_definitions(attribute("p", ScalarAttributeType::S))
         .send()
         .await
         .expect_err("provisioned without throughput");
@@ -316,8 +282,8 @@ async fn billing_mode_rules_and_update_table() {
     client
         .create_table()
         .table_name("billing")
-        .key_schema(key("p", KeyType::Hash))
-        .attribute_definitions(attr("p", ScalarAttributeType::S))
+        .key_schema(key_element("p", KeyType::Hash))
+        .attribute_definitions(attribute("p", ScalarAttributeType::S))
         .provisioned_throughput(pt)
         .send()
         .await
@@ -392,7 +358,7 @@ async fn billing_mode_rules_and_update_table() {
 #[tokio::test(flavor = "multi_thread")]
 async fn tables_survive_a_restart() {
     let server = TestStore::start().await;
-    create_simple(&server.client(), "durable").await;
+    simple_table("durable").create(&server.client()).await;
     let dir = server.stop().await;
     let server = TestStore::start_in(dir).await;
     let names = server
@@ -410,7 +376,7 @@ async fn tables_survive_a_restart() {
 async fn continuous_backups_are_reported_disabled() {
     let store = TestStore::start().await;
     let client = store.client();
-    create_simple(&client, "backups").await;
+    simple_table("backups").create(&client).await;
     let out = client
         .describe_continuous_backups()
         .table_name("backups")

@@ -3,7 +3,7 @@
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::Tag;
-use ferrodyn_tests::fixtures::create_table;
+use ferrodyn_tests::create_table;
 use ferrodyn_tests::TestStore;
 
 fn tag(k: &str, v: &str) -> Tag {
@@ -14,7 +14,10 @@ fn tag(k: &str, v: &str) -> Tag {
 async fn tags_are_added_replaced_listed_and_removed() {
     let s = TestStore::start().await;
     let c = s.client();
-    let arn = create_table(&c, "tagged", None).await;
+    let arn = create_table(&c, "tagged")
+        .await
+        .table_arn
+        .expect("table arn");
     let listed = c.list_tags_of_resource().resource_arn(&arn).send().await;
     assert!(listed.expect("list").tags().is_empty());
 
@@ -60,7 +63,10 @@ async fn tags_are_added_replaced_listed_and_removed() {
 #[tokio::test]
 async fn tag_success_body_is_empty() {
     let s = TestStore::start().await;
-    let arn = create_table(&s.client(), "emptybody", None).await;
+    let arn = create_table(&s.client(), "emptybody")
+        .await
+        .table_arn
+        .expect("table arn");
     let body = format!(r#"{{"ResourceArn":"{arn}","Tags":[{{"Key":"k","Value":"v"}}]}}"#);
     let (status, _, out) = ferrodyn_tests::raw_post(
         s.addr,
@@ -112,7 +118,10 @@ async fn tags_from_create_table_are_listed_and_validated() {
 async fn tag_limits_and_bad_arns_get_dynamodb_errors() {
     let s = TestStore::start().await;
     let c = s.client();
-    let arn = create_table(&c, "limits", None).await;
+    let arn = create_table(&c, "limits")
+        .await
+        .table_arn
+        .expect("table arn");
     let code = |r: Result<_, aws_sdk_dynamodb::error::SdkError<_>>| {
         r.map(|_: aws_sdk_dynamodb::operation::tag_resource::TagResourceOutput| ())
             .expect_err("should fail")

@@ -7,44 +7,11 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue as Av, BillingMode, ConditionCheck, Delete, Get,
-    KeySchemaElement, KeyType, Put, ReturnValuesOnConditionCheckFailure, ScalarAttributeType,
+    AttributeValue as Av, ConditionCheck, Delete, Get, Put, ReturnValuesOnConditionCheckFailure,
     TransactGetItem, TransactWriteItem, Update,
 };
 use aws_sdk_dynamodb::Client;
-use ferrodyn_tests::TestStore;
-
-async fn table(client: &Client, name: &str) {
-    client
-        .create_table()
-        .table_name(name)
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("p")
-                .key_type(KeyType::Hash)
-                .build()
-                .expect("ks"),
-        )
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("p")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .expect("ad"),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .expect("create table");
-}
-
-fn s(v: &str) -> Av {
-    Av::S(v.to_owned())
-}
-
-fn n(v: i64) -> Av {
-    Av::N(v.to_string())
-}
+use ferrodyn_tests::{create_table, n, s, TestStore};
 
 fn put(table: &str, p: &str, balance: i64) -> TransactWriteItem {
     TransactWriteItem::builder()
@@ -101,7 +68,7 @@ async fn balance(client: &Client, p: &str) -> i64 {
 async fn concurrent_transfers_never_overdraw_and_keep_the_total() {
     let server = TestStore::start().await;
     let client = server.client();
-    table(&client, "bank").await;
+    create_table(&client, "bank").await;
     let accounts = ["a", "b", "c", "d"];
     client
         .transact_write_items()
@@ -161,7 +128,7 @@ async fn concurrent_transfers_never_overdraw_and_keep_the_total() {
 async fn a_failed_condition_cancels_everything_with_reasons_in_order() {
     let server = TestStore::start().await;
     let client = server.client();
-    table(&client, "bank").await;
+    create_table(&client, "bank").await;
     client
         .put_item()
         .table_name("bank")
@@ -246,7 +213,7 @@ async fn a_failed_condition_cancels_everything_with_reasons_in_order() {
 async fn client_request_token_makes_a_transaction_idempotent() {
     let server = TestStore::start().await;
     let client = server.client();
-    table(&client, "bank").await;
+    create_table(&client, "bank").await;
     client
         .put_item()
         .table_name("bank")

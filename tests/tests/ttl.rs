@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::{AttributeValue as Av, TimeToLiveSpecification, Tim
 use aws_sdk_dynamodb::Client;
 use ferrodyn_store::clock::{Clock, ManualClock};
 use ferrodyn_store::StoreConfig;
-use ferrodyn_tests::fixtures::create_table;
+use ferrodyn_tests::create_table;
 use ferrodyn_tests::{TempDir, TestStore};
 
 fn spec(attr: Option<&str>, enabled: Option<bool>) -> TimeToLiveSpecification {
@@ -38,7 +38,7 @@ async fn update_error(c: &Client, table: &str, s: TimeToLiveSpecification) -> (S
 async fn ttl_is_enabled_described_and_disabled() {
     let s = TestStore::start().await;
     let c = s.client();
-    create_table(&c, "ttl", None).await;
+    create_table(&c, "ttl").await;
     let d = c.describe_time_to_live().table_name("ttl").send().await;
     let d = d.expect("describe");
     let desc = d.time_to_live_description().expect("description");
@@ -89,7 +89,7 @@ async fn ttl_request_errors_follow_dynamodb() {
     let c = s.client();
     let (code, _) = update_error(&c, "missing", spec(Some("exp"), Some(true))).await;
     assert_eq!(code, "ResourceNotFoundException");
-    create_table(&c, "ttlerr", None).await;
+    create_table(&c, "ttlerr").await;
     let long = "x".repeat(256);
     for (s, needle) in [
         (spec(Some(""), Some(true)), "length"),
@@ -132,7 +132,7 @@ async fn sweeper_deletes_only_expired_numeric_ttls_when_time_passes() {
     config.maintenance.ttl_interval = Duration::from_secs(24 * 3600);
     let s = TestStore::start_with(dir, config).await;
     let c = s.client();
-    create_table(&c, "swept", None).await;
+    create_table(&c, "swept").await;
     c.update_time_to_live()
         .table_name("swept")
         .time_to_live_specification(spec(Some("exp"), Some(true)))

@@ -3,20 +3,20 @@
 //! list elements), ADD and DELETE on numbers and sets, upserts, every
 //! ReturnValues shape, and DynamoDB's ValidationException messages.
 
-mod support;
-
 use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
 use aws_sdk_dynamodb::types::{AttributeValue as Av, ReturnValue};
 use aws_sdk_dynamodb::Client;
-use ferrodyn_tests::TestStore;
-use support::{assert_validation, get, item, l, m, n, ns, put, s, sorted, ss, table, Item};
+use ferrodyn_tests::{
+    assert_validation, create_table, item, items::get_consistent, items::put, l, m, n, ns, s, ss,
+    values::sorted, Item, TestStore,
+};
 
 const T: &str = "upd";
 
 async fn fixture() -> (TestStore, Client) {
     let server = TestStore::start().await;
     let client = server.client();
-    table(&client, T).await;
+    create_table(&client, T).await;
     (server, client)
 }
 
@@ -48,7 +48,7 @@ async fn applied(client: &Client, start: Item, expr: &str, values: &[(&str, Av)]
     update(client, "k", expr, values, None)
         .await
         .unwrap_or_else(|e| panic!("{expr}: {e:?}"));
-    let mut got = get(client, T, "k").await.expect("item");
+    let mut got = get_consistent(client, T, "k").await.expect("item");
     got.remove("p");
     got
 }
@@ -63,12 +63,12 @@ async fn rejected(
     let mut start = start;
     start.insert("p".into(), s("k"));
     put(client, T, start).await;
-    let before = get(client, T, "k").await;
+    let before = get_consistent(client, T, "k").await;
     let err = update(client, "k", expr, values, None)
         .await
         .expect_err(expr);
     // A rejected update changes nothing.
-    assert_eq!(get(client, T, "k").await, before, "{expr}");
+    assert_eq!(get_consistent(client, T, "k").await, before, "{expr}");
     err
 }
 
@@ -329,18 +329,18 @@ async fn update_of_a_missing_item_creates_it() {
     .expect("upsert");
     let want = item([("p", s("new")), ("a", s("x")), ("c", n("1"))]);
     assert_eq!(out.attributes, Some(want.clone()));
-    assert_eq!(get(&client, T, "new").await, Some(want));
+    assert_eq!(get_consistent(&client, T, "new").await, Some(want));
     // An update that only removes leaves a missing item missing.
     update(&client, "ghost", "REMOVE a", &[], None)
         .await
         .expect("remove");
-    assert_eq!(get(&client, T, "ghost").await, None);
+    assert_eq!(get_consistent(&client, T, "ghost").await, None);
     // Even through a path whose parent is missing: there is no item to
     // resolve it against.
     update(&client, "ghost", "REMOVE x.y, z[0]", &[], None)
         .await
         .expect("remove nested");
-    assert_eq!(get(&client, T, "ghost").await, None);
+    assert_eq!(get_consistent(&client, T, "ghost").await, None);
     // SET through a missing parent fails on a missing item too.
     let err = update(&client, "ghost", "SET x.y = :v", &[(":v", n("1"))], None)
         .await
@@ -349,7 +349,7 @@ async fn update_of_a_missing_item_creates_it() {
         &err,
         "The document path provided in the update expression is invalid for update",
     );
-    assert_eq!(get(&client, T, "ghost").await, None);
+    assert_eq!(get_consistent(&client, T, "ghost").await, None);
 }
 
 #[tokio::test(flavor = "multi_thread")]
