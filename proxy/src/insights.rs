@@ -36,6 +36,9 @@ const CAPACITY: usize = 64;
 /// Tables tracked at most (the first ones requested); beyond that a busy
 /// proxy's memory for insights stays bounded.
 const MAX_TABLES: usize = 256;
+/// Longest key text counted: DynamoDB's key values are at most 2048 + 1024
+/// bytes, which base64 and JSON framing keep well under this.
+const MAX_KEY_TEXT: usize = 8 * 1024;
 
 /// One table's Space-Saving summary.
 #[derive(Default)]
@@ -96,6 +99,12 @@ pub struct Insights {
 impl Insights {
     /// Count one request for `key` (its JSON text) in `table`.
     pub fn record(&self, table: &str, key: &str) {
+        // Names and keys DynamoDB would refuse are not counted: they would
+        // only cost memory (a key is at most 3 KB of values, whatever its
+        // encoding).
+        if key.len() > MAX_KEY_TEXT || !crate::request_tables::is_table_name(table) {
+            return;
+        }
         let Ok(mut tables) = self.tables.lock() else {
             return;
         };
@@ -263,15 +272,15 @@ mod tests {
         let insights = Insights::default();
         // Three hot keys among 10 000 keys requested once each.
         for i in 0..10_000u64 {
-            insights.record("t", &text(1_000_000 + i));
+            insights.record("tbl", &text(1_000_000 + i));
             if i.is_multiple_of(10) {
-                insights.record("t", &text(1));
+                insights.record("tbl", &text(1));
             }
             if i.is_multiple_of(20) {
-                insights.record("t", &text(2));
+                insights.record("tbl", &text(2));
             }
             if i.is_multiple_of(40) {
-                insights.record("t", &text(3));
+                insights.record("tbl", &text(3));
             }
         }
         let report = insights.report(3);
@@ -289,7 +298,7 @@ mod tests {
         let insights = Insights::default();
         for n in 0..10u64 {
             for _ in 0..=n {
-                insights.record("t", &text(n));
+                insights.record("tbl", &text(n));
             }
         }
         let report = insights.report(2);
@@ -302,8 +311,8 @@ mod tests {
     #[test]
     fn forgetting_a_table_clears_its_counts() {
         let insights = Insights::default();
-        insights.record("t", &text(1));
-        insights.forget("t");
+        insights.record("tbl", &text(1));
+        insights.forget("tbl");
         assert!(insights.report(10).is_empty());
     }
 }

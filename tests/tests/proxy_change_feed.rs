@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::AttributeValue as Av;
 use ferrodyn_tests::create_table;
 use ferrodyn_tests::items::{put_v, until_value, value};
 use ferrodyn_tests::wait::PATIENCE;
-use ferrodyn_tests::{s, FeedRelay, TestProxy, TestStore};
+use ferrodyn_tests::{raw_post, s, FeedRelay, TestProxy, TestStore};
 
 /// Read `key` twice through the proxy so that it is cached.
 async fn cache(proxy: &TestProxy, table: &str, key: &str, want: &str) {
@@ -150,4 +150,44 @@ async fn a_store_replaced_behind_the_proxy_drops_every_entry() {
         put_v(&first.client(), "swap", "other", &i.to_string()).await;
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_huge_table_name_leaves_no_state_in_the_proxy() {
+    let proxy = TestProxy::embedded().await;
+    let name = "x".repeat(15 << 20);
+    let key = format!(r#"{{"p":{{"S":"k"}}}}"#);
+    for (op, body) in [
+        (
+            "PutItem",
+            format!(r#"{{"TableName":"{name}","Item":{key}}}"#),
+        ),
+        (
+            "GetItem",
+            format!(r#"{{"TableName":"{name}","Key":{key}}}"#),
+        ),
+        ("DeleteTable", format!(r#"{{"TableName":"{name}"}}"#)),
+        (
+            "BatchWriteItem",
+            format!(r#"{{"RequestItems":{{"{name}":[{{"DeleteRequest":{{"Key":{key}}}}}]}}}}"#),
+        ),
+        (
+            "Query",
+            format!(
+                r#"{{"TableName":"{name}","KeyConditionExpression":"p = :p","ExpressionAttributeValues":{{":p":{{"S":"k"}}}}}}"#
+            ),
+        ),
+    ] {
+        let target = format!("DynamoDB_20120810.{op}");
+        let (status, _, _) = raw_post(proxy.addr, Some(&target), &[], body.as_bytes()).await;
+        assert_eq!(status, 400, "{op}");
+    }
+    assert_eq!(proxy.metric("proxy_item_cache_tables").await, 0.0);
+    assert_eq!(proxy.metric("proxy_query_cache_tables").await, 0.0);
+    let (_, insights) = proxy.admin_get("/insights").await;
+    assert!(
+        insights.len() < 1000,
+        "insights kept the name: {} bytes",
+        insights.len()
+    );
 }

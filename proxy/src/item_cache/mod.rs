@@ -77,6 +77,7 @@ pub struct Metrics {
     pub evictions: IntCounter,
     pub bytes: IntGauge,
     pub entries: IntGauge,
+    pub tables: IntGauge,
 }
 
 impl Metrics {
@@ -121,6 +122,10 @@ impl Metrics {
                 "Approximate bytes held by the item cache",
             )?,
             entries: gauge("proxy_item_cache_entries", "Entries held by the item cache")?,
+            tables: gauge(
+                "proxy_item_cache_tables",
+                "Tables the item cache keeps per-table state for (bounded)",
+            )?,
             evictions: counter(
                 "proxy_item_cache_evictions_total",
                 "Items evicted to stay within --item-cache-bytes (counted when /metrics is read)",
@@ -562,6 +567,9 @@ impl ItemCacheLayer {
         self.metrics
             .entries
             .set(i64::try_from(entries).unwrap_or(i64::MAX));
+        self.metrics
+            .tables
+            .set(i64::try_from(self.cache.tracked_tables()).unwrap_or(i64::MAX));
         let evicted = self.cache.evictions();
         let reported = self.metrics.evictions.get();
         if evicted > reported {

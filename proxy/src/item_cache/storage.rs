@@ -36,6 +36,10 @@ use ferrodyn_store::model::value::{heap_size, Item};
 
 const STRIPES: usize = 4096;
 
+/// Tables whose epochs are tracked before tracking starts over (see
+/// [`ItemCache::invalidate_table`]).
+const MAX_TABLES: usize = 10_000;
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CacheKey {
     table: Arc<str>,
@@ -369,10 +373,30 @@ impl ItemCache {
     }
 
     /// Make every entry of `table` unreachable.
+    ///
+    /// Names no upstream accepts have no entries (nothing was ever filled
+    /// for them), so they leave no trace. Past [`MAX_TABLES`] tracked tables
+    /// every entry is dropped and tracking starts again, so the map stays
+    /// bounded whatever names clients send.
     pub fn invalidate_table(&self, table: &str) {
-        if let Ok(mut epochs) = self.epochs.write() {
-            *epochs.entry(Arc::from(table)).or_insert(0) += 1;
+        if !crate::request_tables::is_table_name(table) {
+            return;
         }
+        let Ok(mut epochs) = self.epochs.write() else {
+            return;
+        };
+        if epochs.len() >= MAX_TABLES && !epochs.contains_key(table) {
+            // Entries keep their table's epoch: clearing the map would make
+            // old ones reachable again, unless the global epoch moves first.
+            self.drop_all();
+            epochs.clear();
+        }
+        *epochs.entry(Arc::from(table)).or_insert(0) += 1;
+    }
+
+    /// Tables with an epoch of their own (a bounded number).
+    pub fn tracked_tables(&self) -> usize {
+        self.epochs.read().map_or(0, |e| e.len())
     }
 
     /// Entries evicted to stay within the size bound, since start.
@@ -403,7 +427,7 @@ mod tests {
     #[test]
     fn fill_after_invalidation_is_discarded() {
         let cache = ItemCache::new(1 << 20, Duration::from_secs(60));
-        let key = cache.key("t", Bytes::from_static(b"k"));
+        let key = cache.key("tbl", Bytes::from_static(b"k"));
         let lease = cache.lease(&key);
         cache.invalidate(&key);
         assert!(!cache.fill(key.clone(), lease, entry()));
@@ -416,12 +440,12 @@ mod tests {
     #[test]
     fn table_invalidation_hides_old_entries_and_stale_fills() {
         let cache = ItemCache::new(1 << 20, Duration::from_secs(60));
-        let key = cache.key("t", Bytes::from_static(b"k"));
+        let key = cache.key("tbl", Bytes::from_static(b"k"));
         assert!(cache.fill(key.clone(), cache.lease(&key), entry()));
         let lease = cache.lease(&key);
-        cache.invalidate_table("t");
+        cache.invalidate_table("tbl");
         assert!(cache
-            .get(&cache.key("t", Bytes::from_static(b"k")))
+            .get(&cache.key("tbl", Bytes::from_static(b"k")))
             .is_none());
         assert!(!cache.fill(key, lease, entry()));
     }
@@ -438,7 +462,7 @@ mod tests {
     #[test]
     fn written_item_is_kept_only_if_nothing_but_its_echo_touched_the_key() {
         let cache = ItemCache::new(1 << 20, Duration::from_secs(60));
-        let key = cache.key("t", Bytes::from_static(b"k"));
+        let key = cache.key("tbl", Bytes::from_static(b"k"));
         let new = Some(item("new"));
         // Quiet: the write fills; a reader's older lease may not.
         cache.invalidate(&key);
@@ -473,7 +497,7 @@ mod tests {
     #[test]
     fn feed_echo_keeps_an_equal_entry_and_drops_a_different_one() {
         let cache = ItemCache::new(1 << 20, Duration::from_secs(60));
-        let key = cache.key("t", Bytes::from_static(b"k"));
+        let key = cache.key("tbl", Bytes::from_static(b"k"));
         let fill = |v: &str| {
             let lease = cache.lease(&key);
             assert!(cache.fill(key.clone(), lease, Arc::new(Entry::new(Some(item(v))))));
@@ -495,13 +519,13 @@ mod tests {
     #[test]
     fn a_closed_cache_keeps_no_fill_and_opening_drops_older_reads() {
         let cache = ItemCache::new(1 << 20, Duration::from_secs(60));
-        let key = cache.key("t", Bytes::from_static(b"k"));
+        let key = cache.key("tbl", Bytes::from_static(b"k"));
         assert!(cache.fill(key.clone(), cache.lease(&key), entry()));
         cache.close();
         assert!(cache
-            .get(&cache.key("t", Bytes::from_static(b"k")))
+            .get(&cache.key("tbl", Bytes::from_static(b"k")))
             .is_none());
-        let key = cache.key("t", Bytes::from_static(b"k"));
+        let key = cache.key("tbl", Bytes::from_static(b"k"));
         let lease = cache.lease(&key);
         assert!(!cache.fill(key.clone(), lease, entry()));
         // A read that started while closed may not fill after opening.
@@ -509,15 +533,33 @@ mod tests {
         assert!(!cache.fill(key.clone(), lease, entry()));
         cache.begin_write(&key);
         assert!(!cache.finish_write(&key, Some(None)));
-        let key = cache.key("t", Bytes::from_static(b"k"));
+        let key = cache.key("tbl", Bytes::from_static(b"k"));
         assert!(cache.fill(key.clone(), cache.lease(&key), entry()));
         assert!(cache.get(&key).is_some());
     }
 
     #[test]
+    fn per_table_state_is_bounded_whatever_names_clients_send() {
+        let cache = ItemCache::new(1 << 20, Duration::from_secs(60));
+        cache.invalidate_table(&"x".repeat(15 << 20));
+        cache.invalidate_table("no");
+        assert_eq!(cache.tracked_tables(), 0);
+        let key = cache.key("kept", Bytes::from_static(b"k"));
+        assert!(cache.fill(key.clone(), cache.lease(&key), entry()));
+        for i in 0..MAX_TABLES + 1 {
+            cache.invalidate_table(&format!("table{i}"));
+        }
+        assert!(cache.tracked_tables() <= MAX_TABLES);
+        // Starting over dropped everything, so no old entry came back.
+        assert!(cache
+            .get(&cache.key("kept", Bytes::from_static(b"k")))
+            .is_none());
+    }
+
+    #[test]
     fn zero_size_disables_the_cache() {
         let cache = ItemCache::new(0, Duration::from_secs(60));
-        let key = cache.key("t", Bytes::from_static(b"k"));
+        let key = cache.key("tbl", Bytes::from_static(b"k"));
         assert!(!cache.fill(key.clone(), cache.lease(&key), entry()));
         assert!(cache.get(&key).is_none());
     }

@@ -54,6 +54,7 @@ pub struct Metrics {
     pub fills_discarded: IntCounter,
     pub bytes: IntGauge,
     pub entries: IntGauge,
+    pub tables: IntGauge,
     /// Recorded by the storage (evictions, invalidations).
     pub storage: StorageMetrics,
 }
@@ -96,6 +97,10 @@ impl Metrics {
                 "proxy_query_cache_entries",
                 "Results held by the query cache (including invalidated ones not yet reclaimed)",
             )?,
+            tables: gauge(
+                "proxy_query_cache_tables",
+                "Tables the query cache keeps counters for (bounded)",
+            )?,
             storage: StorageMetrics {
                 evictions: counter(
                     "proxy_query_cache_evictions_total",
@@ -134,6 +139,9 @@ impl QueryCacheLayer {
         self.metrics
             .entries
             .set(i64::try_from(entries).unwrap_or(i64::MAX));
+        self.metrics
+            .tables
+            .set(i64::try_from(self.cache.tracked_tables()).unwrap_or(i64::MAX));
     }
 }
 

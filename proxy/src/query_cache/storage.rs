@@ -40,6 +40,10 @@ use crate::schemas::TableKeys;
 
 const STRIPES: usize = 4096;
 
+/// Tables with their own counters before the map starts over (see
+/// `QueryCache::table`).
+const MAX_TABLES: usize = 10_000;
+
 /// What one cached result read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReadTag {
@@ -181,16 +185,36 @@ impl QueryCache {
         self.entries.is_some()
     }
 
+    /// The counters of `table`. A name no upstream accepts gets throwaway
+    /// counters (no result of it is ever filled), so clients cannot grow
+    /// the map with made-up names; past [`MAX_TABLES`] tables every result
+    /// is invalidated and the map starts over.
     fn table(&self, table: &str) -> Arc<TableGens> {
         if let Some(t) = self.tables.read().ok().and_then(|t| t.get(table).cloned()) {
             return t;
         }
+        if !crate::request_tables::is_table_name(table) {
+            return Arc::new(TableGens::default());
+        }
         match self.tables.write() {
-            Ok(mut t) => t.entry(table.to_owned()).or_default().clone(),
+            Ok(mut t) => {
+                if t.len() >= MAX_TABLES && !t.contains_key(table) {
+                    // Leases hold their tables' counters: the global counter
+                    // invalidates them before the map forgets those.
+                    self.bump(&Counter::Global);
+                    t.clear();
+                }
+                t.entry(table.to_owned()).or_default().clone()
+            }
             // A poisoned map: `lease` and `get` refuse to work from now on,
             // so these throwaway counters protect nothing that matters.
             Err(_) => Arc::new(TableGens::default()),
         }
+    }
+
+    /// Tables with counters of their own (a bounded number).
+    pub fn tracked_tables(&self) -> usize {
+        self.tables.read().map_or(0, |t| t.len())
     }
 
     fn stripe(&self, table: &str, index: Option<&str>, value: &[u8]) -> usize {
@@ -403,7 +427,7 @@ mod tests {
 
     fn part(index: Option<&str>, v: &str) -> ReadTag {
         ReadTag::Partition {
-            table: "t".into(),
+            table: "tbl".into(),
             index: index.map(str::to_owned),
             value: partition_tag(&[&s(v)]).expect("json"),
         }
@@ -439,7 +463,7 @@ mod tests {
         let c = cache();
         let tag = part(None, "a");
         let lease = c.lease(&tag).expect("lease");
-        c.invalidate_write("t", Some(&[s("a")]));
+        c.invalidate_write("tbl", Some(&[s("a")]));
         assert!(!c.fill(Bytes::from_static(b"q"), lease, Bytes::new()));
         assert!(!hit(&c, b"q"));
     }
@@ -451,7 +475,7 @@ mod tests {
         let lease = c.lease(&tag).expect("lease");
         // The fill wins the race to insert; the invalidation lands after.
         assert!(c.fill(Bytes::from_static(b"q"), lease, Bytes::new()));
-        c.invalidate_change("t", &item(&[("pk", "a")]), None, Some(&schema()));
+        c.invalidate_change("tbl", &item(&[("pk", "a")]), None, Some(&schema()));
         assert!(!hit(&c, b"q"));
     }
 
@@ -476,10 +500,16 @@ mod tests {
         let c = cache();
         fill(&c, b"a", &part(None, "a"));
         fill(&c, b"b", &part(None, "b"));
-        fill(&c, b"scan", &ReadTag::Table { table: "t".into() });
+        fill(
+            &c,
+            b"scan",
+            &ReadTag::Table {
+                table: "tbl".into(),
+            },
+        );
         let new = item(&[("pk", "a"), ("gp", "x")]);
         c.invalidate_change(
-            "t",
+            "tbl",
             &item(&[("pk", "a")]),
             Some([None, Some(&new)]),
             Some(&schema()),
@@ -498,7 +528,7 @@ mod tests {
         let old = item(&[("pk", "a"), ("gp", "x")]);
         let new = item(&[("pk", "a"), ("gp", "y")]);
         c.invalidate_change(
-            "t",
+            "tbl",
             &item(&[("pk", "a")]),
             Some([Some(&old), Some(&new)]),
             Some(&schema()),
@@ -521,7 +551,7 @@ mod tests {
             }]),
         };
         let tag = |a: &str, b: &str| ReadTag::Partition {
-            table: "t".into(),
+            table: "tbl".into(),
             index: Some("m".into()),
             value: partition_tag(&[&s(a), &s(b)]).expect("json"),
         };
@@ -531,7 +561,7 @@ mod tests {
         // Only `a` present in the new image: the item left the index.
         let new = item(&[("pk", "k"), ("a", "x")]);
         c.invalidate_change(
-            "t",
+            "tbl",
             &item(&[("pk", "k")]),
             Some([Some(&old), Some(&new)]),
             Some(&schema),
@@ -545,11 +575,11 @@ mod tests {
         let c = cache();
         fill(&c, b"x", &part(Some("g"), "x"));
         fill(&c, b"b", &part(None, "b"));
-        c.invalidate_change("t", &item(&[("pk", "a")]), None, Some(&schema()));
+        c.invalidate_change("tbl", &item(&[("pk", "a")]), None, Some(&schema()));
         assert!(!hit(&c, b"x"));
         assert!(hit(&c, b"b"));
         fill(&c, b"x", &part(Some("g"), "x"));
-        c.invalidate_change("t", &item(&[("pk", "a")]), None, None);
+        c.invalidate_change("tbl", &item(&[("pk", "a")]), None, None);
         assert!(!hit(&c, b"x"));
         assert!(!hit(&c, b"b"));
     }
@@ -560,7 +590,7 @@ mod tests {
         fill(&c, b"a", &part(None, "a"));
         fill(&c, b"b", &part(None, "b"));
         fill(&c, b"x", &part(Some("g"), "x"));
-        c.invalidate_write("t", Some(&[s("a")]));
+        c.invalidate_write("tbl", Some(&[s("a")]));
         assert!(!hit(&c, b"a"));
         assert!(hit(&c, b"b"));
         assert!(!hit(&c, b"x"));
@@ -571,7 +601,7 @@ mod tests {
         let c = cache();
         fill(&c, b"a", &part(None, "a"));
         fill(&c, b"other", &ReadTag::Table { table: "u".into() });
-        c.drop_table("t");
+        c.drop_table("tbl");
         assert!(!hit(&c, b"a"));
         assert!(hit(&c, b"other"));
     }
