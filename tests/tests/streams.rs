@@ -532,3 +532,46 @@ async fn change_log_survives_restart_without_gaps() {
     // One counter for the whole store: consecutive, no gap across the restart.
     assert!(after.windows(2).all(|w| w[1] == w[0] + 1), "{after:?}");
 }
+
+#[tokio::test]
+async fn get_records_returns_at_most_a_megabyte_and_continues_after_it() {
+    let st = TestStore::start().await;
+    let c = st.client();
+    let sc = streams_client_for(&st.endpoint());
+    create_table_with_stream(&c, "big_records", StreamViewType::NewImage).await;
+    // 30 records of about 100 KB: 3 MB in all.
+    let big = "x".repeat(100 * 1024);
+    for i in 0..30 {
+        put(&c, "big_records", &format!("k{i:02}"), &big).await;
+    }
+    let arn = stream_arn(&sc, "big_records").await;
+    let (shard_id, _) = shard(&sc, &arn).await;
+    let mut it = iterator(&sc, &arn, &shard_id, ShardIteratorType::TrimHorizon, None).await;
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    while seen.len() < 30 {
+        let (page, next) = records(&sc, &it).await;
+        let bytes: usize = page.len() * big.len();
+        assert!(
+            bytes <= (1 << 20) + big.len(),
+            "a page of {} records",
+            page.len()
+        );
+        for r in page {
+            let keys = r
+                .dynamodb()
+                .and_then(|d| d.keys())
+                .cloned()
+                .unwrap_or_default();
+            if let Some(aws_sdk_dynamodbstreams::types::AttributeValue::S(p)) = keys.get("p") {
+                seen.push(p.clone());
+            }
+        }
+        it = next.expect("an open shard has a next iterator");
+        pages += 1;
+        assert!(pages < 20, "the reader makes no progress");
+    }
+    let want: Vec<String> = (0..30).map(|i| format!("k{i:02}")).collect();
+    assert_eq!(seen, want);
+    assert!(pages >= 3, "3 MB came back in {pages} pages");
+}

@@ -29,8 +29,8 @@ pub async fn follow_embedded(store: Store, targets: Targets, metrics: Metrics) {
         commits.borrow_and_update();
         let tables = engine.tables();
         let ids: Vec<u32> = tables.iter().map(|t| t.id).collect();
-        match engine.read(|v| v.changes().read_since(&ids, cursor, 10_000)) {
-            Ok((records, next)) => {
+        match engine.read(|v| v.changes().read_since(&ids, cursor, 10_000, 4 << 20)) {
+            Ok((records, next, more)) => {
                 let names: BTreeMap<u32, &str> =
                     tables.iter().map(|t| (t.id, t.name.as_str())).collect();
                 for r in &records {
@@ -41,7 +41,7 @@ pub async fn follow_embedded(store: Store, targets: Targets, metrics: Metrics) {
                 }
                 metrics.changes.inc_by(records.len() as u64);
                 cursor = next;
-                if records.len() >= 10_000 {
+                if more {
                     continue; // more to read before waiting
                 }
             }

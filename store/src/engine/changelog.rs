@@ -183,6 +183,10 @@ fn decode(key: &[u8], value: &[u8]) -> Result<ChangeRecord, EngineError> {
 
 /// Up to `limit` records of `table_id` with sequence numbers in
 /// `from..until` (`until` exclusive; `None`: no upper bound), in order.
+/// Records of `table_id` in `from..until`, in order: at most `limit`, and
+/// no more once their stored bytes reach `max_bytes` (at least one record
+/// is returned). The flag says whether it stopped before `until` for either
+/// bound, so the caller knows whether more may follow.
 pub(crate) fn read(
     txn: &RoTxn,
     dbs: &Dbs,
@@ -190,7 +194,8 @@ pub(crate) fn read(
     from: u64,
     until: Option<u64>,
     limit: usize,
-) -> Result<Vec<ChangeRecord>, EngineError> {
+    max_bytes: usize,
+) -> Result<(Vec<ChangeRecord>, bool), EngineError> {
     let start = record_key(table_id, from);
     let end = match until {
         Some(u) => record_key(table_id, u),
@@ -201,14 +206,17 @@ pub(crate) fn read(
         std::ops::Bound::Excluded(&end[..]),
     );
     let mut out = Vec::new();
+    let mut bytes = 0usize;
     for entry in dbs.changelog.range(txn, &range)? {
-        if out.len() >= limit {
-            break;
+        // Checked before decoding: a cap that decodes first bounds nothing.
+        if out.len() >= limit || (!out.is_empty() && bytes >= max_bytes) {
+            return Ok((out, true));
         }
         let (k, v) = entry?;
+        bytes = bytes.saturating_add(v.len());
         out.push(decode(k, v)?);
     }
-    Ok(out)
+    Ok((out, false))
 }
 
 /// Delete up to `limit` records of `table_id` older than `cutoff_ms`;
@@ -220,7 +228,7 @@ pub(crate) fn trim(
     cutoff_ms: u64,
     limit: usize,
 ) -> Result<usize, EngineError> {
-    let old = read(txn, dbs, table_id, 0, None, limit)?;
+    let (old, _) = read(txn, dbs, table_id, 0, None, limit, usize::MAX)?;
     let mut removed = 0;
     let mut last = None;
     for rec in old.iter().take_while(|r| r.time_ms < cutoff_ms) {
@@ -304,34 +312,40 @@ pub struct ChangeView<'t> {
 }
 
 impl ChangeView<'_> {
-    /// Up to `limit` records of `table_id` in `from..until`, in order.
+    /// Records of `table_id` in `from..until`, in order, within `limit`
+    /// records and about `max_bytes` (see [`read`]); the flag says whether
+    /// it stopped early.
     pub fn read(
         &self,
         table_id: u32,
         from: u64,
         until: Option<u64>,
         limit: usize,
-    ) -> Result<Vec<ChangeRecord>, EngineError> {
-        read(self.txn, self.dbs, table_id, from, until, limit)
+        max_bytes: usize,
+    ) -> Result<(Vec<ChangeRecord>, bool), EngineError> {
+        read(self.txn, self.dbs, table_id, from, until, limit, max_bytes)
     }
 
     /// Records of all `table_ids` with sequence numbers `>= from`, merged
-    /// in sequence order, at most about `limit`. Returns the records and the
-    /// cursor to continue from (every record below it has been returned).
+    /// in sequence order, at most about `limit` records and `max_bytes` of
+    /// them per table. Returns the records, the cursor to continue from
+    /// (every record below it has been returned) and whether records at or
+    /// after it were already committed (read again without waiting).
     pub fn read_since(
         &self,
         table_ids: &[u32],
         from: u64,
         limit: usize,
-    ) -> Result<(Vec<ChangeRecord>, u64), EngineError> {
+        max_bytes: usize,
+    ) -> Result<(Vec<ChangeRecord>, u64, bool), EngineError> {
         // Read the end first: records committed after this read transaction
         // began are not visible in it, so nothing below `end` can be missed.
         let end = self.next_seq()?;
         let mut out = Vec::new();
         let mut cursor = end;
         for &id in table_ids {
-            let records = read(self.txn, self.dbs, id, from, Some(end), limit)?;
-            if records.len() >= limit {
+            let (records, early) = read(self.txn, self.dbs, id, from, Some(end), limit, max_bytes)?;
+            if early {
                 // This table may have more: stop the merged answer after its last.
                 if let Some(last) = records.last() {
                     cursor = cursor.min(last.seq + 1);
@@ -341,7 +355,7 @@ impl ChangeView<'_> {
         }
         out.retain(|r| r.seq < cursor);
         out.sort_by_key(|r| r.seq);
-        Ok((out, cursor.max(from)))
+        Ok((out, cursor.max(from), cursor < end))
     }
 
     /// The sequence number the next record will get.
@@ -424,9 +438,10 @@ mod tests {
         clock.advance_ms(10_000);
         put(&engine, "a", "3", false).await;
 
-        let recs = engine
-            .read(|r| r.changes().read(id, 0, None, 100))
+        let (recs, early) = engine
+            .read(|r| r.changes().read(id, 0, None, 100, usize::MAX))
             .expect("read");
+        assert!(!early);
         let kinds: Vec<_> = recs.iter().map(|r| r.kind).collect();
         assert_eq!(kinds, vec![ChangeKind::Insert, ChangeKind::Modify]);
         assert_eq!(recs[1].seq, recs[0].seq + 1);
@@ -445,11 +460,25 @@ mod tests {
         let (left, watermark) = engine
             .read(|r| {
                 let c = r.changes();
-                Ok((c.read(id, 0, None, 100)?, c.trimmed_through(id)?))
+                Ok((
+                    c.read(id, 0, None, 100, usize::MAX)?.0,
+                    c.trimmed_through(id)?,
+                ))
             })
             .expect("read");
         assert_eq!(left.len(), 1);
         assert_eq!(watermark, recs[0].seq);
+        // A byte budget stops the read after the record that reaches it,
+        // and says so; a single record always comes back.
+        let (one, early) = engine
+            .read(|r| r.changes().read(id, 0, None, 100, 1))
+            .expect("read");
+        assert_eq!((one.len(), early), (1, false));
+        put(&engine, "b", "1", false).await;
+        let (one, early) = engine
+            .read(|r| r.changes().read(id, 0, None, 100, 1))
+            .expect("read");
+        assert_eq!((one.len(), early), (1, true));
         drop(engine);
         let _ = std::fs::remove_dir_all(&dir);
     }

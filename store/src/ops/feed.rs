@@ -103,7 +103,8 @@ impl Store {
                         lost.push(t.name.clone());
                     }
                 }
-                let (records, next) = changes.read_since(&ids, from, limit as usize)?;
+                let (records, next, _) =
+                    changes.read_since(&ids, from, limit as usize, MAX_ANSWER_BYTES)?;
                 // A cursor beyond the end of this log was not handed out by
                 // it (the store was replaced or restored): answer at once,
                 // so the consumer sees the StoreId without waiting.

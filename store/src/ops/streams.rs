@@ -30,6 +30,8 @@ use crate::model::value::Item;
 const ITERATOR_LIFETIME_MS: u64 = 15 * 60 * 1000;
 const MAX_LIST_LIMIT: i64 = 100;
 const MAX_RECORDS_LIMIT: i64 = 1000;
+/// GetRecords returns at most 1 MB of records, as DynamoDB does.
+const MAX_RECORDS_BYTES: usize = 1 << 20;
 const ITERATOR_TYPES: &[&str] = &[
     "TRIM_HORIZON",
     "LATEST",
@@ -348,16 +350,17 @@ impl Store {
         let (records, next, trimmed) = self.engine.read(|r| {
             let c = r.changes();
             let trimmed = c.trimmed_through(it.table_id)?;
-            let records = c.read(it.table_id, it.position, until, limit)?;
+            let records = c.read(it.table_id, it.position, until, limit, MAX_RECORDS_BYTES)?;
             Ok((records, c.next_seq()?, trimmed))
         })?;
+        let (records, early) = records;
         if it.position <= trimmed {
             return Err(trimmed_error());
         }
-        // Having read fewer than `limit`, we saw every record of this table
-        // below `next`, so the reader may continue from there.
+        // Having stopped for neither bound, we saw every record of this
+        // table below `next`, so the reader may continue from there.
         let after = match records.last() {
-            Some(last) if records.len() == limit => last.seq + 1,
+            Some(last) if early => last.seq + 1,
             _ => until.map_or(next, |u| u.min(next)),
         };
         let after = after.max(it.position);
