@@ -199,18 +199,16 @@ pub async fn run(
                 async move {
                     match upstream {
                         Upstream::Embedded(store) => {
-                            invalidation::feed::follow_embedded(store, targets, metrics).await;
+                            let source = invalidation::feed::Source::Embedded(store);
+                            invalidation::feed::follow(source, targets, metrics).await;
                         }
                         Upstream::Http(http) => {
                             // A ferrodyn-store's own feed when it has one (it
                             // returns only if not); the standard Streams API
                             // otherwise.
-                            invalidation::feed::follow_remote(
-                                (*http).clone(),
-                                targets.clone(),
-                                metrics.clone(),
-                            )
-                            .await;
+                            let source = invalidation::feed::Source::Remote(http.clone());
+                            invalidation::feed::follow(source, targets.clone(), metrics.clone())
+                                .await;
                             if let Some(streams) = streams {
                                 invalidation::streams::follow(*http, streams, targets, metrics)
                                     .await;

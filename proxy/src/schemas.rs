@@ -3,7 +3,7 @@
 //! the key of a PutItem's item, the partition a Query reads, and the index
 //! partitions a change touches.
 //!
-//! * Embedded store: read from the engine's catalog on every call (always
+//! * Embedded store: asked on every call (`Store::table_keys`: always
 //!   current, nothing to refresh).
 //! * Remote upstream: learned with a plain DescribeTable (so any
 //!   DynamoDB-API endpoint works) the first time a table is needed, and kept
@@ -21,71 +21,12 @@ use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
 use ferrodyn_store::api::Operation;
-use ferrodyn_store::model::value::{AttributeValue, Item};
 use ferrodyn_store::server::{BackendRequest, BackendResponse};
 use ferrodyn_store::Store;
 use serde::{Deserialize, Serialize};
 use tower::Service;
 
-/// The key attributes of one table and of its secondary indexes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TableKeys {
-    pub partition: String,
-    pub sort: Option<String>,
-    /// `None`: the indexes' keys are not known (an index key this proxy
-    /// cannot represent), so index partitions cannot be told apart.
-    pub indexes: Option<Vec<IndexKeys>>,
-}
-
-/// A secondary index's key attributes, in key order (a GSI's key may have
-/// up to four partition and four sort attributes; an LSI's, one of each).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IndexKeys {
-    pub name: String,
-    pub partition: Vec<String>,
-    pub sort: Vec<String>,
-}
-
-impl IndexKeys {
-    /// The index partition `item` belongs to (its partition attributes'
-    /// values, in key order); `None` if it lacks one, and so is not in the
-    /// index.
-    pub fn partition_of<'a>(&self, item: &'a Item) -> Option<Vec<&'a AttributeValue>> {
-        self.partition.iter().map(|n| item.get(n)).collect()
-    }
-}
-
-impl TableKeys {
-    /// The primary key of `item` (its key attributes only).
-    pub fn key_of(&self, item: &Item) -> Item {
-        std::iter::once(&self.partition)
-            .chain(self.sort.as_ref())
-            .filter_map(|n| item.get(n).map(|v| (n.clone(), v.clone())))
-            .collect()
-    }
-
-    /// The base table's partition key value in `keys`.
-    pub fn partition_of<'a>(&self, keys: &'a Item) -> Option<&'a AttributeValue> {
-        keys.get(&self.partition)
-    }
-
-    /// The partition and sort attributes of the table (`None`) or of the
-    /// named index, in key order.
-    pub fn target(&self, index: Option<&str>) -> Option<(Vec<String>, Vec<String>)> {
-        match index {
-            None => Some((
-                vec![self.partition.clone()],
-                self.sort.iter().cloned().collect(),
-            )),
-            Some(name) => self
-                .indexes
-                .as_ref()?
-                .iter()
-                .find(|i| i.name == name)
-                .map(|i| (i.partition.clone(), i.sort.clone())),
-        }
-    }
-}
+pub use ferrodyn_store::api::keys::{IndexKeys, TableKeys};
 
 /// Where key schemas come from.
 #[derive(Clone)]
@@ -103,25 +44,7 @@ impl KeySchemas {
     /// The table's keys if known without asking anyone.
     pub fn cached(&self, table: &str) -> Option<Arc<TableKeys>> {
         match self {
-            KeySchemas::Embedded(store) => {
-                let meta = store.engine().table(table)?;
-                let index = |i: &ferrodyn_store::model::table::IndexMeta| IndexKeys {
-                    name: i.name.clone(),
-                    partition: i.key.partition_attrs().map(|a| a.name.clone()).collect(),
-                    sort: i.key.sort_attrs().map(|a| a.name.clone()).collect(),
-                };
-                Some(Arc::new(TableKeys {
-                    partition: meta.key.partition.name.clone(),
-                    sort: meta.key.sort.as_ref().map(|s| s.name.clone()),
-                    indexes: Some(
-                        meta.local_indexes
-                            .iter()
-                            .chain(&meta.global_indexes)
-                            .map(index)
-                            .collect(),
-                    ),
-                }))
-            }
+            KeySchemas::Embedded(store) => store.table_keys(table).map(Arc::new),
             KeySchemas::Remote(known) => known.read().ok()?.get(table).cloned(),
         }
     }

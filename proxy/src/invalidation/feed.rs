@@ -1,86 +1,53 @@
-//! The two followers of a Ferrodyn change log: the embedded store's, by
-//! an in-process subscription woken by every commit, and a remote
-//! `ferrodyn-store`'s, by the long-polling
-//! `FerrodynFeed_20261124.GetChanges` extension operation (the format is in
-//! the store's `ops::feed`). Both feed every change to [`Targets`], and
-//! open the caches only once they know their position in the log.
+//! Following a Ferrodyn change log — the embedded store's, called
+//! in-process, or a remote `ferrodyn-store`'s, through the long-polling
+//! `FerrodynFeed_20261124.GetChanges` extension operation. Both answer the
+//! same typed batches (the store's `api::feed`) from the same code, so one
+//! follower handles both: it feeds every change to [`Targets`], drops the
+//! tables whose records were trimmed unread or that were deleted or
+//! re-created, notices a replaced store by its identity, and opens the
+//! caches only once it knows its position in the log.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bytes::Bytes;
-use ferrodyn_store::model::value::Item;
+use ferrodyn_store::api::feed::{GetChangesInput, GetChangesOutput};
 use ferrodyn_store::Store;
 use serde::Deserialize;
 
 use super::{Metrics, Targets};
 use crate::upstream::HttpUpstream;
 
-/// Follow the embedded store's change log until the store goes away.
-pub async fn follow_embedded(store: Store, targets: Targets, metrics: Metrics) {
-    let engine = store.engine();
-    let mut commits = engine.subscribe();
-    let Ok(mut cursor) = engine.read(|v| v.changes().next_seq()) else {
-        return;
-    };
-    targets.open();
-    metrics.connected.set(1);
-    loop {
-        commits.borrow_and_update();
-        let tables = engine.tables();
-        let ids: Vec<u32> = tables.iter().map(|t| t.id).collect();
-        match engine.read(|v| v.changes().read_since(&ids, cursor, 10_000, 4 << 20)) {
-            Ok((records, next, more)) => {
-                let names: BTreeMap<u32, &str> =
-                    tables.iter().map(|t| (t.id, t.name.as_str())).collect();
-                for r in &records {
-                    if let Some(table) = names.get(&r.table_id) {
-                        targets.change_images(table, &r.keys, r.old.as_ref(), r.new.as_ref());
-                        metrics.observe_lag(r.time_ms);
-                    }
-                }
-                metrics.changes.inc_by(records.len() as u64);
-                cursor = next;
-                if more {
-                    continue; // more to read before waiting
-                }
-            }
-            Err(e) => tracing::error!(error = %e, "cannot read the change log"),
-        }
-        if commits.changed().await.is_err() {
-            metrics.connected.set(0);
-            return;
+/// Where the change log is read.
+pub enum Source {
+    Embedded(Store),
+    Remote(Box<HttpUpstream>),
+}
+
+/// How long one request waits for a change.
+const WAIT_MS: u64 = 10_000;
+
+impl Source {
+    async fn poll(&self, cursor: Option<u64>, wait_ms: u64) -> Result<GetChangesOutput, PollError> {
+        match self {
+            Source::Embedded(store) => store
+                .changes(GetChangesInput {
+                    cursor,
+                    wait_ms: Some(wait_ms),
+                    limit: Some(10_000),
+                })
+                .await
+                .map_err(|e| PollError::Failed(e.to_string())),
+            Source::Remote(upstream) => poll(upstream, cursor, wait_ms).await,
         }
     }
-}
 
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct FeedChange {
-    table_name: String,
-    keys: Item,
-    /// Absent from stores older than the field.
-    created_at_ms: Option<u64>,
-    /// Absent from stores that predate images in the feed.
-    #[serde(default)]
-    old_image: Option<Item>,
-    #[serde(default)]
-    new_image: Option<Item>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct FeedResponse {
-    #[serde(default)]
-    changes: Vec<FeedChange>,
-    next_cursor: u64,
-    #[serde(default)]
-    tables: BTreeMap<String, u32>,
-    #[serde(default)]
-    lost_tables: Vec<String>,
-    /// The store's data identity; absent from stores that predate it.
-    #[serde(default)]
-    store_id: Option<String>,
+    async fn probe(&self) -> Result<GetChangesOutput, PollError> {
+        match self {
+            Source::Embedded(_) => self.poll(None, 0).await,
+            Source::Remote(upstream) => probe(upstream).await,
+        }
+    }
 }
 
 /// The error part of a DynamoDB-API error answer.
@@ -108,11 +75,16 @@ async fn poll(
     upstream: &HttpUpstream,
     cursor: Option<u64>,
     wait_ms: u64,
-) -> Result<FeedResponse, PollError> {
-    let body = match cursor {
-        Some(c) => format!(r#"{{"Cursor":{c},"WaitMs":{wait_ms},"Limit":1000}}"#),
-        None => "{}".to_owned(),
+) -> Result<GetChangesOutput, PollError> {
+    let input = match cursor {
+        Some(c) => GetChangesInput {
+            cursor: Some(c),
+            wait_ms: Some(wait_ms),
+            limit: Some(1000),
+        },
+        None => GetChangesInput::default(),
     };
+    let body = serde_json::to_vec(&input).map_err(|e| PollError::Failed(e.to_string()))?;
     let timeout = Duration::from_millis(wait_ms) + Duration::from_secs(30);
     let resp = upstream
         .call(
@@ -147,7 +119,7 @@ async fn poll(
 /// only if it answers a standard operation (ListTables) normally — an
 /// error page from a load balancer in front of a store fails that too, and
 /// is retried like any other failure.
-async fn probe(upstream: &HttpUpstream) -> Result<FeedResponse, PollError> {
+async fn probe(upstream: &HttpUpstream) -> Result<GetChangesOutput, PollError> {
     match poll(upstream, None, 0).await {
         Err(PollError::Failed(why)) => {
             let listed = upstream
@@ -171,19 +143,19 @@ async fn probe(upstream: &HttpUpstream) -> Result<FeedResponse, PollError> {
     }
 }
 
-/// Follow a remote store's change feed until aborted. Returns only if the
-/// upstream has no Ferrodyn change feed (it is not a `ferrodyn-store`): the
-/// caller then follows DynamoDB Streams.
+/// Follow a change log until aborted. Returns only if a remote upstream has
+/// no Ferrodyn change feed (it is not a `ferrodyn-store`): the caller then
+/// follows DynamoDB Streams.
 ///
 /// The caches stay closed (nothing filled, nothing served) until the first
 /// answer gives the log's current end, and again whenever the feed cannot
 /// be followed: a change committed while nobody listens would otherwise be
 /// missed for good. Every failure after the first answer is temporary.
-pub async fn follow_remote(upstream: HttpUpstream, targets: Targets, metrics: Metrics) {
+pub async fn follow(source: Source, targets: Targets, metrics: Metrics) {
     let mut failures = 0u32;
     // Outer loop: one run per store identity.
     loop {
-        let (mut cursor, store_id) = match probe(&upstream).await {
+        let (mut cursor, store_id) = match source.probe().await {
             Ok(feed) => (feed.next_cursor, feed.store_id),
             Err(PollError::NoFeed(answer)) => {
                 tracing::info!(answer = %answer, "the upstream has no Ferrodyn change feed");
@@ -199,7 +171,7 @@ pub async fn follow_remote(upstream: HttpUpstream, targets: Targets, metrics: Me
         targets.open();
         metrics.connected.set(1);
         loop {
-            let feed = match poll(&upstream, Some(cursor), 10_000).await {
+            let feed = match source.poll(Some(cursor), WAIT_MS).await {
                 Ok(feed) => feed,
                 Err(PollError::NoFeed(e) | PollError::Failed(e)) => {
                     // Whatever changes meanwhile is unknown until the feed

@@ -6,6 +6,8 @@
 
 pub mod control_types;
 pub mod error;
+pub mod feed;
+pub mod keys;
 pub mod operation;
 pub mod types;
 pub mod validate;

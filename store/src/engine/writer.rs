@@ -491,3 +491,51 @@ fn grow_map(shared: &Shared) -> Result<(), EngineError> {
     unsafe { shared.env.resize(new_size)? };
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::engine::{Abort, Engine, EngineError, EngineOptions};
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_write_job_that_panics_fails_its_own_request_only() {
+        let dir = std::env::temp_dir().join(format!(
+            "ferrodyn-writer-panic-{}-{:?}",
+            std::process::id(),
+            std::time::SystemTime::now()
+        ));
+        let engine = Arc::new(Engine::open(&dir, EngineOptions::default()).expect("open"));
+        // Jobs queued with the panicking one, so they share its batch.
+        let mut others = Vec::new();
+        for i in 0..16u32 {
+            let engine = engine.clone();
+            others.push(tokio::spawn(async move {
+                engine
+                    .write(move |ctx| -> Result<u32, Abort<()>> {
+                        ctx.next_id().map_err(Abort::Engine)?;
+                        Ok(i)
+                    })
+                    .await
+            }));
+        }
+        let panicked = engine
+            .write(|_ctx| -> Result<(), Abort<()>> { panic!("a bug in a write job") })
+            .await;
+        assert!(
+            matches!(panicked, Err(Abort::Engine(EngineError::JobPanicked(ref m))) if m.contains("a bug")),
+            "{panicked:?}"
+        );
+        for (i, job) in others.into_iter().enumerate() {
+            let got = job.await.expect("task");
+            assert_eq!(got.ok(), Some(i as u32), "the other jobs succeed");
+        }
+        let after = engine
+            .write(|ctx| ctx.next_id().map_err(Abort::<()>::Engine))
+            .await;
+        assert!(after.is_ok(), "writes go on: {after:?}");
+        assert!(!engine.is_poisoned());
+        drop(engine);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

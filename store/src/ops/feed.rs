@@ -29,52 +29,21 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use super::Store;
-use crate::api::{encode, ApiError, ApiResult};
+use crate::api::feed::{Change, EventName, GetChangesInput, GetChangesOutput};
+use crate::api::{ApiError, ApiResult};
 use crate::engine::changelog::ChangeKind;
-use crate::model::value::{item_size, Item};
+use crate::model::value::item_size;
 
 const MAX_WAIT_MS: u64 = 20_000;
 const MAX_LIMIT: usize = 10_000;
 /// Item bytes (keys and images) after which an answer stops early.
 const MAX_ANSWER_BYTES: usize = 4 << 20;
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct GetChangesInput {
-    pub cursor: Option<u64>,
-    pub wait_ms: Option<u64>,
-    pub limit: Option<u64>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct Change {
-    sequence_number: u64,
-    table_name: String,
-    event_name: &'static str,
-    keys: Item,
-    created_at_ms: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    old_image: Option<Item>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    new_image: Option<Item>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct GetChangesOutput {
-    changes: Vec<Change>,
-    next_cursor: u64,
-    tables: BTreeMap<String, u32>,
-    lost_tables: Vec<String>,
-    store_id: String,
-}
-
 impl Store {
-    pub(super) async fn get_changes(&self, input: GetChangesInput) -> ApiResult<Vec<u8>> {
+    /// One answer of the change feed (see the module doc); the remote
+    /// operation encodes it, an embedded proxy calls it in-process.
+    pub async fn changes(&self, input: GetChangesInput) -> ApiResult<GetChangesOutput> {
         let limit = input.limit.unwrap_or(1000);
         if limit == 0 || limit > MAX_LIMIT as u64 {
             return Err(ApiError::validation(format!(
@@ -147,22 +116,22 @@ impl Store {
                         sequence_number: r.seq,
                         table_name: (*table).to_owned(),
                         event_name: match r.kind {
-                            ChangeKind::Insert => "INSERT",
-                            ChangeKind::Modify => "MODIFY",
-                            ChangeKind::Remove => "REMOVE",
+                            ChangeKind::Insert => EventName::Insert,
+                            ChangeKind::Modify => EventName::Modify,
+                            ChangeKind::Remove => EventName::Remove,
                         },
                         keys: r.keys,
-                        created_at_ms: r.time_ms,
+                        created_at_ms: Some(r.time_ms),
                         old_image: r.old,
                         new_image: r.new,
                     });
                 }
-                return encode(&GetChangesOutput {
+                return Ok(GetChangesOutput {
                     changes,
                     next_cursor: next,
                     tables: table_set,
                     lost_tables: lost,
-                    store_id: self.engine.data_id().to_string(),
+                    store_id: Some(self.engine.data_id().to_string()),
                 });
             }
             // Nothing yet: wait for the next commit or the deadline.

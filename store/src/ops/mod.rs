@@ -95,8 +95,26 @@ impl Store {
         self.progress.as_ref()
     }
 
-    pub fn engine(&self) -> &Engine {
-        &self.engine
+    /// The key attributes of `table` and of its indexes, if it exists.
+    pub fn table_keys(&self, table: &str) -> Option<crate::api::keys::TableKeys> {
+        use crate::api::keys::{IndexKeys, TableKeys};
+        let meta = self.engine.table(table)?;
+        let index = |i: &crate::model::table::IndexMeta| IndexKeys {
+            name: i.name.clone(),
+            partition: i.key.partition_attrs().map(|a| a.name.clone()).collect(),
+            sort: i.key.sort_attrs().map(|a| a.name.clone()).collect(),
+        };
+        Some(TableKeys {
+            partition: meta.key.partition.name.clone(),
+            sort: meta.key.sort.as_ref().map(|s| s.name.clone()),
+            indexes: Some(
+                meta.local_indexes
+                    .iter()
+                    .chain(&meta.global_indexes)
+                    .map(index)
+                    .collect(),
+            ),
+        })
     }
 
     /// Whether the store takes writes (see [`crate::engine::Health`]).
@@ -134,7 +152,7 @@ impl Store {
             Operation::DescribeStream => self.describe_stream(api::decode(body)?),
             Operation::GetShardIterator => self.get_shard_iterator(api::decode(body)?),
             Operation::GetRecords => self.get_records(api::decode(body)?),
-            Operation::GetChanges => self.get_changes(api::decode(body)?).await,
+            Operation::GetChanges => api::encode(&self.changes(api::decode(body)?).await?),
             Operation::DescribeLimits => self.describe_limits(),
             Operation::DescribeContinuousBackups => {
                 self.describe_continuous_backups(api::decode(body)?)
