@@ -81,7 +81,7 @@ def cycles_in(crate):
         with open(f, encoding="utf-8") as fh:
             text = fh.read()
         # Inline test modules import their parent: not an edge between files.
-        text = text.split("#[cfg(test)]\nmod tests {")[0]
+        text = re.split(r"#\[cfg\(test\)\]\s*mod \w+ \{", text)[0]
         for anchor, path in imports(text):
             if anchor == "crate":
                 target = resolve(modules, path)

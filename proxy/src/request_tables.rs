@@ -74,7 +74,7 @@ pub fn tables_named(req: &BackendRequest) -> Vec<String> {
 }
 
 #[cfg(test)]
-mod name_tests {
+mod tests {
     use super::is_table_name;
 
     #[test]
