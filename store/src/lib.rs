@@ -14,14 +14,18 @@
 //! * [`ops`] — the operations, one module per family; [`ops::Store`] is the
 //!   store as a callable service.
 //! * [`server`] — the HTTP/1.1 front end.
+//! * [`logging`] — the log subscriber and `--log-format` both binaries use.
+//! * [`shutdown`] — the stop signal (SIGINT, SIGTERM) both binaries wait for.
 
 pub mod api;
 pub mod auth;
 pub mod clock;
 pub mod engine;
 pub mod expr;
+pub mod logging;
 pub mod model;
 pub mod ops;
 pub mod server;
+pub mod shutdown;
 
 pub use ops::{Store, StoreConfig};

@@ -3,6 +3,11 @@
 //! Owns framing only — body limits, content encodings, the operation header,
 //! response headers (`x-amzn-RequestId`, `x-amz-crc32`) and the health check.
 //! Everything about the request's meaning is `Store::handle`'s.
+//!
+//! At debug level it writes one line per request (operation, table when the
+//! body names one, status, latency, request id, peer). That line is built
+//! only when debug is enabled for this module, so with the default `info`
+//! level a request pays for a single cached level check.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -10,6 +15,7 @@ use std::io::Read;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
@@ -150,8 +156,9 @@ pub async fn handle<B: Backend>(
     backend: &B,
     auth: Option<&Verifier>,
     req: Request<Incoming>,
-    _peer: SocketAddr,
+    peer: SocketAddr,
 ) -> Response<Full<Bytes>> {
+    let mut log = tracing::enabled!(tracing::Level::DEBUG).then(|| RequestLog::start(&req));
     let origin = req.headers().contains_key(header::ORIGIN);
     let preflight = req.method() == Method::OPTIONS;
     let requested = (
@@ -165,13 +172,101 @@ pub async fn handle<B: Backend>(
     let mut resp = if preflight {
         plain(StatusCode::OK, "", &request_id())
     } else {
-        answer(backend, auth, req).await
+        answer(backend, auth, req, &mut log).await
     };
     // Only requests from browsers (with an Origin) get CORS headers.
     if origin {
         cors(&mut resp, preflight, requested);
     }
+    if let Some(log) = log {
+        log.finish(&resp, peer);
+    }
     resp
+}
+
+/// What the debug-level request line says beyond the response itself,
+/// gathered while the request is answered.
+struct RequestLog {
+    start: Instant,
+    /// Method and path, shown for what is not an API call (health checks,
+    /// stray requests).
+    route: String,
+    op: Option<Operation>,
+    table: Option<String>,
+    /// The error's name (`ConditionalCheckFailedException`), for API errors.
+    error: Option<String>,
+}
+
+impl RequestLog {
+    fn start(req: &Request<Incoming>) -> RequestLog {
+        RequestLog {
+            start: Instant::now(),
+            route: {
+                // Paths are ASCII (hyper refuses anything else); long ones
+                // are cut so a client cannot fill the log.
+                let path = req.uri().path();
+                format!("{} {}", req.method(), path.get(..128).unwrap_or(path))
+            },
+            op: None,
+            table: None,
+            error: None,
+        }
+    }
+
+    fn finish(self, resp: &Response<Full<Bytes>>, peer: SocketAddr) {
+        let request_id = resp
+            .headers()
+            .get("x-amzn-requestid")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        // Whole microseconds: the float's last digits are noise.
+        let latency_ms = self.start.elapsed().as_micros() as f64 / 1000.0;
+        let route = self.op.is_none().then_some(self.route.as_str());
+        tracing::debug!(
+            route = route.map(tracing::field::display),
+            operation = self.op.map(|op| tracing::field::display(op.name())),
+            table = self.table.as_deref().map(tracing::field::display),
+            status = resp.status().as_u16(),
+            error = self.error.as_deref().map(tracing::field::display),
+            latency_ms,
+            request_id = %request_id,
+            %peer,
+            "request"
+        );
+    }
+}
+
+/// The `TableName` a request body names, if it is one that can be logged
+/// as it is: anything else (a missing or malformed name) is left out rather
+/// than letting client bytes, a newline say, into the log.
+fn logged_table_name(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Named<'a> {
+        #[serde(rename = "TableName", borrow)]
+        table_name: Option<std::borrow::Cow<'a, str>>,
+    }
+    let name = serde_json::from_slice::<Named>(body).ok()?.table_name?;
+    // Table names, and the table ARNs DynamoDB also accepts there.
+    let loggable = !name.is_empty()
+        && name.len() <= 1024
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-:/".contains(&b));
+    loggable.then(|| name.into_owned())
+}
+
+/// The name part of an error body's `__type` (`...#ResourceNotFoundException`).
+fn logged_error_name(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Typed<'a> {
+        #[serde(rename = "__type", borrow)]
+        error_type: std::borrow::Cow<'a, str>,
+    }
+    let typed = serde_json::from_slice::<Typed>(body).ok()?;
+    let name = typed.error_type.rsplit('#').next()?;
+    name.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'.')
+        .then(|| name.to_owned())
 }
 
 /// Browser clients (CORS): any origin may call, and may read DynamoDB's
@@ -210,6 +305,7 @@ async fn answer<B: Backend>(
     backend: &B,
     auth: Option<&Verifier>,
     req: Request<Incoming>,
+    log: &mut Option<RequestLog>,
 ) -> Response<Full<Bytes>> {
     let request_id = request_id();
     // DynamoDB refuses request lines and header sections over 16 KB with a
@@ -274,6 +370,9 @@ async fn answer<B: Backend>(
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         if let Err(e) = verifier.verify(&method, &uri, &headers, &body, now) {
+            if let Some(log) = log {
+                log.error = e.code.as_str().rsplit('#').next().map(str::to_owned);
+            }
             return error_response(&e, &request_id);
         }
     }
@@ -290,8 +389,17 @@ async fn answer<B: Backend>(
             return error_response(&ApiError::new(ErrorCode::UnknownOperation, ""), &request_id);
         }
     };
+    if let Some(log) = log.as_mut() {
+        log.op = Some(op);
+        log.table = logged_table_name(&body);
+    }
     let accepted = response_encoding(&headers);
     let resp = backend.call(BackendRequest { op, headers, body }).await;
+    if let Some(log) = log {
+        if resp.status != StatusCode::OK {
+            log.error = logged_error_name(&resp.body);
+        }
+    }
     match accepted {
         Some(encoding) if resp.body.len() > COMPRESSION_THRESHOLD => {
             compressed_response(resp.status, &resp.body, encoding, &request_id)

@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use ferrodyn_proxy::Config;
+use ferrodyn_store::{logging, shutdown};
 
 /// Ferrodyn: a DynamoDB-compatible database with a DAX-style item cache.
 ///
@@ -69,6 +70,8 @@ struct Args {
     /// authenticated — and act with the proxy's own upstream credentials.
     #[arg(long, env = "FERRODYN_CREDENTIALS", hide_env_values = true)]
     credentials: Option<String>,
+    #[command(flatten)]
+    log: logging::LogArgs,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -92,13 +95,9 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("FERRODYN_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
     let args = Args::parse();
+    logging::init(args.log.log_format)?;
+    let stop = shutdown::signal();
     let client_auth = args
         .credentials
         .as_deref()
@@ -130,26 +129,8 @@ async fn main() -> anyhow::Result<()> {
                 })?,
         )
     };
-    ferrodyn_proxy::run(listener, admin, config, shutdown_signal()).await?;
+    ferrodyn_proxy::run(listener, admin, config, stop).await?;
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use ferrodyn_store::{server, Store, StoreConfig};
+use ferrodyn_store::{logging, server, shutdown, Store, StoreConfig};
 
 /// Ferrodyn store: a persistent DynamoDB-compatible server (DynamoDB JSON 1.0
 /// API over HTTP) with its data in an embedded LMDB database.
@@ -31,17 +31,15 @@ struct Args {
     /// to other users). Without it, requests are not authenticated.
     #[arg(long, env = "FERRODYN_CREDENTIALS", hide_env_values = true)]
     credentials: Option<String>,
+    #[command(flatten)]
+    log: logging::LogArgs,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("FERRODYN_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
     let args = Args::parse();
+    logging::init(args.log.log_format)?;
+    let stop = shutdown::signal();
     let auth = args
         .credentials
         .as_deref()
@@ -63,28 +61,7 @@ async fn main() -> anyhow::Result<()> {
         authentication = auth.is_some(),
         "ferrodyn-store ready"
     );
-    server::run_with_auth(listener, store, auth, shutdown_signal()).await?;
+    server::run_with_auth(listener, store, auth, stop).await?;
     tracing::info!("ferrodyn-store stopped");
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
 }
