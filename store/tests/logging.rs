@@ -7,10 +7,10 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::process::Command;
 
+use support::http::call;
 use support::process::{json_addr, ServerProcess};
 
 fn store(data_dir: &std::path::Path, format: &str) -> ServerProcess {
@@ -23,26 +23,6 @@ fn store(data_dir: &std::path::Path, format: &str) -> ServerProcess {
         // Colour must be off because stderr is a pipe, whatever else is set.
         .env_remove("NO_COLOR");
     ServerProcess::spawn(command)
-}
-
-/// POST one DynamoDB request and return the HTTP status.
-fn call(addr: SocketAddr, op: &str, body: &str) -> u16 {
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    write!(
-        stream,
-        "POST / HTTP/1.1\r\nHost: {addr}\r\nX-Amz-Target: DynamoDB_20120810.{op}\r\n\
-         Content-Type: application/x-amz-json-1.0\r\nContent-Length: {}\r\n\
-         Connection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("send");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read");
-    response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("not an HTTP response: {response}"))
 }
 
 const CREATE: &str = r#"{"TableName":"logged","KeySchema":[{"AttributeName":"pk","KeyType":"HASH"}],"AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"}],"BillingMode":"PAY_PER_REQUEST"}"#;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use ferrodyn_proxy::Config;
+use ferrodyn_store::data_dir::{DataDir, DataDirArgs};
 use ferrodyn_store::{logging, shutdown};
 
 /// Ferrodyn: a DynamoDB-compatible database with a DAX-style item cache.
@@ -22,9 +23,9 @@ struct Args {
     /// Address to listen on.
     #[arg(long, env = "FERRODYN_LISTEN", default_value = "127.0.0.1:8000")]
     listen: String,
-    /// Directory holding the embedded store's data (created if missing).
-    #[arg(long, env = "FERRODYN_DATA_DIR", default_value = "./ferrodyn-data")]
-    data_dir: PathBuf,
+    // The embedded store's data (unused with --upstream).
+    #[command(flatten)]
+    data: DataDirArgs,
     /// Forward to this DynamoDB-API endpoint instead of embedding the store:
     /// http://host:port (e.g. a ferrodyn-store) or https://... (e.g.
     /// https://dynamodb.<region>.amazonaws.com, a ScyllaDB Alternator
@@ -104,8 +105,15 @@ async fn main() -> anyhow::Result<()> {
         .map(ferrodyn_store::auth::verify::Verifier::parse)
         .transpose()
         .context("--credentials")?;
+    let data = match (&args.upstream, args.data.in_memory) {
+        (Some(_), true) => {
+            tracing::warn!("--in-memory has no effect with --upstream: nothing is stored here");
+            DataDir::OnDisk(args.data.data_dir.clone())
+        }
+        _ => DataDir::from_args(&args.data)?,
+    };
     let config = Config {
-        data_dir: args.data_dir,
+        data_dir: data.path().to_owned(),
         upstream: args.upstream,
         item_cache_bytes: args.item_cache_bytes,
         item_ttl: args.item_ttl,
@@ -130,6 +138,8 @@ async fn main() -> anyhow::Result<()> {
         )
     };
     ferrodyn_proxy::run(listener, admin, config, stop).await?;
+    // Removes an in-memory directory (also dropped on every early return).
+    drop(data);
     Ok(())
 }
 

@@ -1,10 +1,10 @@
 //! `ferrodyn-store`: the persistent DynamoDB-API server, without a cache.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
+use ferrodyn_store::data_dir::{DataDir, DataDirArgs};
 use ferrodyn_store::{logging, server, shutdown, Store, StoreConfig};
 
 /// Ferrodyn store: a persistent DynamoDB-compatible server (DynamoDB JSON 1.0
@@ -15,9 +15,8 @@ struct Args {
     /// Address to listen on.
     #[arg(long, env = "FERRODYN_STORE_LISTEN", default_value = "127.0.0.1:8001")]
     listen: String,
-    /// Directory holding the data (created if missing).
-    #[arg(long, env = "FERRODYN_DATA_DIR", default_value = "./ferrodyn-data")]
-    data_dir: PathBuf,
+    #[command(flatten)]
+    data: DataDirArgs,
     /// Milliseconds between TTL sweeper rounds (each round examines up to
     /// 1000 items per table with TTL enabled).
     #[arg(long, env = "FERRODYN_TTL_SWEEP_INTERVAL_MS", default_value_t = 60_000)]
@@ -46,22 +45,26 @@ async fn main() -> anyhow::Result<()> {
         .map(ferrodyn_store::auth::verify::Verifier::parse)
         .transpose()
         .context("--credentials")?;
-    let mut config = StoreConfig::new(&args.data_dir);
+    let data = DataDir::from_args(&args.data)?;
+    let mut config = StoreConfig::new(data.path());
     config.maintenance.ttl_interval = Duration::from_millis(args.ttl_sweep_interval_ms.max(1));
     config.maintenance.retention = Duration::from_secs(args.stream_retention_hours * 3600);
     let store = Store::open(&config)
-        .with_context(|| format!("cannot open data directory {}", args.data_dir.display()))?;
+        .with_context(|| format!("cannot open data directory {}", data.path().display()))?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(
         %addr,
-        data_dir = %args.data_dir.display(),
+        data_dir = %data.path().display(),
+        in_memory = data.is_in_memory(),
         authentication = auth.is_some(),
         "ferrodyn-store ready"
     );
     server::run_with_auth(listener, store, auth, stop).await?;
+    // Removes an in-memory directory (also dropped on every early return).
+    drop(data);
     tracing::info!("ferrodyn-store stopped");
     Ok(())
 }
