@@ -4,10 +4,7 @@
 //! response headers (`x-amzn-RequestId`, `x-amz-crc32`) and the health check.
 //! Everything about the request's meaning is `Store::handle`'s.
 //!
-//! At debug level it writes one line per request (operation, table when the
-//! body names one, status, latency, request id, peer). That line is built
-//! only when debug is enabled for this module, so with the default `info`
-//! level a request pays for a single cached level check.
+//! At debug level it writes one line per request ([`request_log`]).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -15,7 +12,6 @@ use std::io::Read;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
@@ -28,6 +24,9 @@ use tokio::net::TcpListener;
 use crate::api::{ApiError, ErrorCode, Operation};
 use crate::auth::verify::Verifier;
 use crate::ops::Store;
+use request_log::RequestLog;
+
+mod request_log;
 
 /// Largest request line, and largest header section, accepted.
 const MAX_HEADER_BYTES: usize = 16 * 1024;
@@ -158,7 +157,7 @@ pub async fn handle<B: Backend>(
     req: Request<Incoming>,
     peer: SocketAddr,
 ) -> Response<Full<Bytes>> {
-    let mut log = tracing::enabled!(tracing::Level::DEBUG).then(|| RequestLog::start(&req));
+    let mut log = RequestLog::start_if_enabled(&req);
     let origin = req.headers().contains_key(header::ORIGIN);
     let preflight = req.method() == Method::OPTIONS;
     let requested = (
@@ -182,91 +181,6 @@ pub async fn handle<B: Backend>(
         log.finish(&resp, peer);
     }
     resp
-}
-
-/// What the debug-level request line says beyond the response itself,
-/// gathered while the request is answered.
-struct RequestLog {
-    start: Instant,
-    /// Method and path, shown for what is not an API call (health checks,
-    /// stray requests).
-    route: String,
-    op: Option<Operation>,
-    table: Option<String>,
-    /// The error's name (`ConditionalCheckFailedException`), for API errors.
-    error: Option<String>,
-}
-
-impl RequestLog {
-    fn start(req: &Request<Incoming>) -> RequestLog {
-        RequestLog {
-            start: Instant::now(),
-            route: {
-                // Paths are ASCII (hyper refuses anything else); long ones
-                // are cut so a client cannot fill the log.
-                let path = req.uri().path();
-                format!("{} {}", req.method(), path.get(..128).unwrap_or(path))
-            },
-            op: None,
-            table: None,
-            error: None,
-        }
-    }
-
-    fn finish(self, resp: &Response<Full<Bytes>>, peer: SocketAddr) {
-        let request_id = resp
-            .headers()
-            .get("x-amzn-requestid")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        // Whole microseconds: the float's last digits are noise.
-        let latency_ms = self.start.elapsed().as_micros() as f64 / 1000.0;
-        let route = self.op.is_none().then_some(self.route.as_str());
-        tracing::debug!(
-            route = route.map(tracing::field::display),
-            operation = self.op.map(|op| tracing::field::display(op.name())),
-            table = self.table.as_deref().map(tracing::field::display),
-            status = resp.status().as_u16(),
-            error = self.error.as_deref().map(tracing::field::display),
-            latency_ms,
-            request_id = %request_id,
-            %peer,
-            "request"
-        );
-    }
-}
-
-/// The `TableName` a request body names, if it is one that can be logged
-/// as it is: anything else (a missing or malformed name) is left out rather
-/// than letting client bytes, a newline say, into the log.
-fn logged_table_name(body: &[u8]) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Named<'a> {
-        #[serde(rename = "TableName", borrow)]
-        table_name: Option<std::borrow::Cow<'a, str>>,
-    }
-    let name = serde_json::from_slice::<Named>(body).ok()?.table_name?;
-    // Table names, and the table ARNs DynamoDB also accepts there.
-    let loggable = !name.is_empty()
-        && name.len() <= 1024
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_.-:/".contains(&b));
-    loggable.then(|| name.into_owned())
-}
-
-/// The name part of an error body's `__type` (`...#ResourceNotFoundException`).
-fn logged_error_name(body: &[u8]) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Typed<'a> {
-        #[serde(rename = "__type", borrow)]
-        error_type: std::borrow::Cow<'a, str>,
-    }
-    let typed = serde_json::from_slice::<Typed>(body).ok()?;
-    let name = typed.error_type.rsplit('#').next()?;
-    name.bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'.')
-        .then(|| name.to_owned())
 }
 
 /// Browser clients (CORS): any origin may call, and may read DynamoDB's
@@ -371,7 +285,7 @@ async fn answer<B: Backend>(
             .map_or(0, |d| d.as_secs());
         if let Err(e) = verifier.verify(&method, &uri, &headers, &body, now) {
             if let Some(log) = log {
-                log.error = e.code.as_str().rsplit('#').next().map(str::to_owned);
+                log.rejected(e.code);
             }
             return error_response(&e, &request_id);
         }
@@ -390,15 +304,12 @@ async fn answer<B: Backend>(
         }
     };
     if let Some(log) = log.as_mut() {
-        log.op = Some(op);
-        log.table = logged_table_name(&body);
+        log.api_call(op, &body);
     }
     let accepted = response_encoding(&headers);
     let resp = backend.call(BackendRequest { op, headers, body }).await;
     if let Some(log) = log {
-        if resp.status != StatusCode::OK {
-            log.error = logged_error_name(&resp.body);
-        }
+        log.backend_answer(resp.status, &resp.body);
     }
     match accepted {
         Some(encoding) if resp.body.len() > COMPRESSION_THRESHOLD => {
