@@ -34,6 +34,11 @@ fn start_in_memory(work: &Path) -> (ServerProcess, String, PathBuf) {
     let data_dir = PathBuf::from(event["dir"].as_str().expect("dir field"));
     let ready = server.wait_for_line(|l| l.contains(r#""message":"ferrodyn ready""#));
     let endpoint = format!("http://{}", json_addr(&ready));
+    // What a program that started it reads: the same address, once serving.
+    assert_eq!(
+        server.stdout_line(),
+        format!("FERRODYN_LISTENING {endpoint}")
+    );
     (server, endpoint, data_dir)
 }
 

@@ -16,6 +16,7 @@
 //! * [`server`] — the HTTP/1.1 front end.
 //! * [`data_dir`] — `--data-dir`, or `--in-memory`'s private tmpfs directory.
 //! * [`logging`] — the log subscriber and `--log-format` both binaries use.
+//! * [`ready`] — announces where a started server listens, once it answers.
 //! * [`shutdown`] — the stop signal (SIGINT, SIGTERM) both binaries wait for.
 
 pub mod api;
@@ -27,6 +28,7 @@ pub mod expr;
 pub mod logging;
 pub mod model;
 pub mod ops;
+pub mod ready;
 pub mod server;
 pub mod shutdown;
 

@@ -85,7 +85,11 @@ fn json_logs_are_one_object_per_line_with_a_message() {
             serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
         assert!(event["message"].is_string(), "no message: {line}");
         assert!(event["level"].is_string(), "no level: {line}");
-        if event["message"] == "request" {
+        if event["message"] == "request" && event["route"] == "GET /" {
+            // The binary's own readiness probe (health check).
+            assert_eq!(event["status"], 200, "{line}");
+            assert!(event.get("operation").is_none(), "{line}");
+        } else if event["message"] == "request" {
             request_lines += 1;
             assert_eq!(event["operation"], "CreateTable", "{line}");
             assert_eq!(event["table"], "logged", "{line}");

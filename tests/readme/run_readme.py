@@ -7,8 +7,10 @@ in a temporary working directory. Blocks in other languages (```json, ...)
 are documentation and are not run. A block that talks to
 http://127.0.0.1:8000 gets a fresh `ferrodyn` (the full database, admin
 endpoint 127.0.0.1:9000) and one that talks to http://127.0.0.1:8001 a fresh
-`ferrodyn-store`, each on a port the system chose and with a temporary data
-directory; the README's addresses are replaced by the real ones. A block
+`ferrodyn-store`, each on a port the system chose (`--listen 127.0.0.1:0`,
+read from stdout's `FERRODYN_LISTENING` line) and with a temporary data
+directory; the README's addresses are replaced by the real ones. The
+debug binaries' directory comes first on the blocks' PATH. A block
 fails if it exits non-zero, takes longer than two minutes, or a server it
 used crashed; the harness then prints the block, its output and the
 servers' logs, and exits 1 after trying every block.
@@ -141,8 +143,9 @@ def blocks(readme_text):
 
 
 class Server:
-    """A Ferrodyn binary on 127.0.0.1:0 with a temporary data directory,
-    its address read from its JSON ready line."""
+    """A Ferrodyn binary on 127.0.0.1:0 with a temporary data directory. Its
+    address is stdout's first line (`FERRODYN_LISTENING http://IP:PORT`,
+    printed once it answers); the admin endpoint's comes from its JSON log."""
 
     def __init__(self, bin_dir, name, args=(), env=None):
         self.name = name
@@ -158,14 +161,16 @@ class Server:
             args += ["--admin-listen", "127.0.0.1:0"]
         full_env = dict(os.environ, FERRODYN_LOG="info")
         full_env.update(env or {})
-        full_env.pop("FERRODYN_LOG_FORMAT", None)
+        for key in ("FERRODYN_LOG_FORMAT", "FERRODYN_READY_FILE", "FERRODYN_DATA_DIR", "FERRODYN_IN_MEMORY"):
+            if key not in (env or {}):
+                full_env.pop(key, None)
         self.command = [os.path.join(bin_dir, name)] + args
         self.proc = subprocess.Popen(
             self.command,
             cwd=self.dir,
             env=full_env,
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
@@ -173,26 +178,40 @@ class Server:
         self.admin = None
         ready = threading.Event()
 
-        def read():
+        def read_stdout():
+            first = self.proc.stdout.readline().split()
+            if len(first) == 2 and first[0] == "FERRODYN_LISTENING" and first[1].startswith("http://"):
+                self.addr = first[1][len("http://") :]
+            ready.set()
+            for _ in self.proc.stdout:
+                pass
+
+        def read_stderr():
             for line in self.proc.stderr:
                 self.log.append(line.rstrip("\n"))
                 try:
                     event = json.loads(line)
                 except ValueError:
                     continue
-                message = event.get("message")
-                if message == "ferrodyn admin endpoint ready":
+                if event.get("message") == "ferrodyn admin endpoint ready":
                     self.admin = event.get("addr")
-                elif message in ("ferrodyn ready", "ferrodyn-store ready"):
-                    self.addr = event.get("addr")
-                    ready.set()
-            ready.set()
 
-        threading.Thread(target=read, daemon=True).start()
+        threading.Thread(target=read_stdout, daemon=True).start()
+        threading.Thread(target=read_stderr, daemon=True).start()
         ready.wait(SERVER_TIMEOUT)
         if self.addr is None:
             self.stop()
             raise HarnessError(f"{name} did not become ready: {shlex.join(self.command)}\n" + "\n".join(self.log))
+
+    def admin_addr(self):
+        """The admin endpoint's address (logged just before the server
+        answers, so at most a moment behind stdout's line)."""
+        deadline = time.monotonic() + 5
+        while self.admin is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if self.admin is None:
+            raise HarnessError(f"{self.name} logged no admin address:\n" + "\n".join(self.log))
+        return self.admin
 
     @property
     def url(self):
@@ -278,7 +297,7 @@ def run_block(block, bin_dir, extra_path):
         if FERRODYN_URL in text or ADMIN_ADDR in text:
             servers["ferrodyn"] = Server(bin_dir, "ferrodyn")
             text = text.replace(FERRODYN_URL, servers["ferrodyn"].url)
-            text = text.replace(ADMIN_ADDR, servers["ferrodyn"].admin or ADMIN_ADDR)
+            text = text.replace(ADMIN_ADDR, servers["ferrodyn"].admin_addr())
         if STORE_URL in text:
             servers["ferrodyn-store"] = Server(bin_dir, "ferrodyn-store")
             text = text.replace(STORE_URL, servers["ferrodyn-store"].url)

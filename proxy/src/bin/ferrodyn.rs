@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::Parser;
 use ferrodyn_proxy::Config;
 use ferrodyn_store::data_dir::{DataDir, DataDirArgs};
+use ferrodyn_store::ready::{self, ReadyArgs, ReadyFile};
 use ferrodyn_store::{logging, shutdown};
 
 /// Ferrodyn: a DynamoDB-compatible database with a DAX-style item cache.
@@ -72,6 +73,8 @@ struct Args {
     #[arg(long, env = "FERRODYN_CREDENTIALS", hide_env_values = true)]
     credentials: Option<String>,
     #[command(flatten)]
+    ready: ReadyArgs,
+    #[command(flatten)]
     log: logging::LogArgs,
 }
 
@@ -99,6 +102,7 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     logging::init(args.log.log_format)?;
     let stop = shutdown::signal();
+    let ready_file = ReadyFile::prepare(&args.ready)?;
     let client_auth = args
         .credentials
         .as_deref()
@@ -137,7 +141,9 @@ async fn main() -> anyhow::Result<()> {
                 })?,
         )
     };
-    ferrodyn_proxy::run(listener, admin, config, stop).await?;
+    let addr = listener.local_addr()?;
+    let serving = ferrodyn_proxy::run(listener, admin, config, stop);
+    ready::serve_and_announce(addr, &ready_file, serving).await?;
     // Removes an in-memory directory (also dropped on every early return).
     drop(data);
     Ok(())

@@ -5,6 +5,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use ferrodyn_store::data_dir::{DataDir, DataDirArgs};
+use ferrodyn_store::ready::{self, ReadyArgs, ReadyFile};
 use ferrodyn_store::{logging, server, shutdown, Store, StoreConfig};
 
 /// Ferrodyn store: a persistent DynamoDB-compatible server (DynamoDB JSON 1.0
@@ -31,6 +32,8 @@ struct Args {
     #[arg(long, env = "FERRODYN_CREDENTIALS", hide_env_values = true)]
     credentials: Option<String>,
     #[command(flatten)]
+    ready: ReadyArgs,
+    #[command(flatten)]
     log: logging::LogArgs,
 }
 
@@ -39,6 +42,7 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     logging::init(args.log.log_format)?;
     let stop = shutdown::signal();
+    let ready_file = ReadyFile::prepare(&args.ready)?;
     let auth = args
         .credentials
         .as_deref()
@@ -62,7 +66,8 @@ async fn main() -> anyhow::Result<()> {
         authentication = auth.is_some(),
         "ferrodyn-store ready"
     );
-    server::run_with_auth(listener, store, auth, stop).await?;
+    let serving = server::run_with_auth(listener, store, auth, stop);
+    ready::serve_and_announce(addr, &ready_file, serving).await?;
     // Removes an in-memory directory (also dropped on every early return).
     drop(data);
     tracing::info!("ferrodyn-store stopped");

@@ -1,4 +1,5 @@
-//! A server binary run as a child process, its stderr read line by line.
+//! A server binary run as a child process, its stderr and stdout read line
+//! by line.
 //!
 //! Shared by the store's and the proxy's tests of what their binaries print
 //! (the proxy's tests include this file by path). The child is killed when
@@ -18,35 +19,35 @@ pub const PATIENCE: Duration = Duration::from_secs(30);
 pub struct ServerProcess {
     child: Child,
     lines: mpsc::Receiver<String>,
+    stdout: mpsc::Receiver<String>,
     /// Every stderr line read so far, for failure messages.
     pub seen: Vec<String>,
 }
 
 impl ServerProcess {
-    /// Start `command` with stderr piped (so not a terminal) and stdout
-    /// discarded.
+    /// Start `command` with stderr and stdout piped (so not terminals).
     pub fn spawn(mut command: Command) -> ServerProcess {
         let mut child = command
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn the server binary");
-        let stderr = child.stderr.take().expect("piped stderr");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = read_lines(child.stderr.take().expect("piped stderr"));
+        let stdout = read_lines(child.stdout.take().expect("piped stdout"));
         ServerProcess {
             child,
             lines,
+            stdout,
             seen: Vec::new(),
         }
+    }
+
+    /// The next line on stdout; panics if none comes in time.
+    pub fn stdout_line(&mut self) -> String {
+        self.stdout
+            .recv_timeout(PATIENCE)
+            .unwrap_or_else(|_| panic!("nothing on stdout; stderr said:\n{}", self.seen.join("\n")))
     }
 
     /// The first line (from now on) that `wanted` accepts; panics with
@@ -103,6 +104,21 @@ impl Drop for ServerProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A thread forwarding `stream`'s lines, so the child never blocks on a
+/// full pipe.
+fn read_lines(stream: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
 }
 
 /// The address in a JSON log line's `addr` field.
