@@ -9,9 +9,10 @@
 //!   (logs go to stderr, so stdout carries nothing else);
 //! * `--ready-file PATH` (`FERRODYN_READY_FILE`), when given: the URL and a
 //!   newline, written under a temporary name and renamed, so a reader that
-//!   polls for the file never sees half of it. A file left by an earlier
-//!   run is removed at start, and this run's is removed when the process
-//!   exits cleanly.
+//!   polls for the file never sees half of it, and before stdout's line,
+//!   so a starter that read the line finds the file. A file left by an
+//!   earlier run is removed at start, and this run's is removed when the
+//!   process exits cleanly.
 //!
 //! Probing itself keeps this module out of the servers' code: whatever a
 //! server does before it serves (opening the store, say), it has done by
@@ -83,9 +84,8 @@ impl ReadyFile {
     /// Announce `addr` on stdout and in the file.
     fn publish(&self, addr: SocketAddr) -> Result<(), ReadyFileError> {
         let url = format!("http://{addr}");
-        // A closed stdout is the starter's choice; the file still matters.
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{STDOUT_PREFIX} {url}").and_then(|()| out.flush());
+        // The file first: a starter that read stdout's line may look for
+        // the file at once.
         if let Some(path) = &self.path {
             write_atomically(path, format!("{url}\n").as_bytes()).map_err(|source| {
                 ReadyFileError {
@@ -94,6 +94,9 @@ impl ReadyFile {
                 }
             })?;
         }
+        // A closed stdout is the starter's choice; the file still matters.
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{STDOUT_PREFIX} {url}").and_then(|()| out.flush());
         Ok(())
     }
 }
