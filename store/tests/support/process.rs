@@ -2,7 +2,7 @@
 //! by line.
 //!
 //! Shared by the store's and the proxy's tests of what their binaries print
-//! (the proxy's tests include this file by path). The child is killed when
+//! (the proxy's tests include this file by path). The child is stopped when
 //! the value is dropped, so a failed assertion leaves no server behind.
 
 #![allow(dead_code)] // each test file uses part of it
@@ -100,8 +100,22 @@ impl ServerProcess {
 }
 
 impl Drop for ServerProcess {
+    /// After a failed assertion: SIGTERM first, so an `--in-memory` server
+    /// removes its directory, then SIGKILL if it does not stop.
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        if let Ok(None) = self.child.try_wait() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.child.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while let Ok(None) = self.child.try_wait() {
+                if Instant::now() >= deadline {
+                    let _ = self.child.kill();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
         let _ = self.child.wait();
     }
 }
