@@ -235,7 +235,7 @@ pub async fn run(
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let admin_task = admin.map(|l| {
         let mut rx = stop_rx.clone();
-        tracing::info!(addr = ?l.local_addr().ok(), "ferrodyn admin endpoint ready");
+        tracing::info!(addr = %l.local_addr().map_or_else(|e| format!("unknown ({e})"), |a| a.to_string()), "ferrodyn admin endpoint ready");
         tokio::spawn(admin::run(
             l,
             registry.clone(),

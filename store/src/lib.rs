@@ -14,14 +14,22 @@
 //! * [`ops`] — the operations, one module per family; [`ops::Store`] is the
 //!   store as a callable service.
 //! * [`server`] — the HTTP/1.1 front end.
+//! * [`data_dir`] — `--data-dir`, or `--in-memory`'s private tmpfs directory.
+//! * [`logging`] — the log subscriber and `--log-format` both binaries use.
+//! * [`ready`] — announces where a started server listens, once it answers.
+//! * [`shutdown`] — the stop signal (SIGINT, SIGTERM) both binaries wait for.
 
 pub mod api;
 pub mod auth;
 pub mod clock;
+pub mod data_dir;
 pub mod engine;
 pub mod expr;
+pub mod logging;
 pub mod model;
 pub mod ops;
+pub mod ready;
 pub mod server;
+pub mod shutdown;
 
 pub use ops::{Store, StoreConfig};

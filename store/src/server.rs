@@ -3,6 +3,8 @@
 //! Owns framing only — body limits, content encodings, the operation header,
 //! response headers (`x-amzn-RequestId`, `x-amz-crc32`) and the health check.
 //! Everything about the request's meaning is `Store::handle`'s.
+//!
+//! At debug level it writes one line per request ([`request_log`]).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -23,6 +25,9 @@ use crate::api::{ApiError, ErrorCode, Operation};
 use crate::auth::verify::Verifier;
 pub use crate::engine::Health;
 use crate::ops::Store;
+use request_log::RequestLog;
+
+mod request_log;
 
 /// Largest request line, and largest header section, accepted.
 const MAX_HEADER_BYTES: usize = 16 * 1024;
@@ -161,8 +166,9 @@ pub async fn handle<B: Backend>(
     backend: &B,
     auth: Option<&Verifier>,
     req: Request<Incoming>,
-    _peer: SocketAddr,
+    peer: SocketAddr,
 ) -> Response<Full<Bytes>> {
+    let mut log = RequestLog::start_if_enabled(&req);
     let origin = req.headers().contains_key(header::ORIGIN);
     let preflight = req.method() == Method::OPTIONS;
     let requested = (
@@ -176,11 +182,14 @@ pub async fn handle<B: Backend>(
     let mut resp = if preflight {
         plain(StatusCode::OK, "", &request_id())
     } else {
-        answer(backend, auth, req).await
+        answer(backend, auth, req, &mut log).await
     };
     // Only requests from browsers (with an Origin) get CORS headers.
     if origin {
         cors(&mut resp, preflight, requested);
+    }
+    if let Some(log) = log {
+        log.finish(&resp, peer);
     }
     resp
 }
@@ -221,6 +230,7 @@ async fn answer<B: Backend>(
     backend: &B,
     auth: Option<&Verifier>,
     req: Request<Incoming>,
+    log: &mut Option<RequestLog>,
 ) -> Response<Full<Bytes>> {
     let request_id = request_id();
     // DynamoDB refuses request lines and header sections over 16 KB with a
@@ -285,6 +295,9 @@ async fn answer<B: Backend>(
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         if let Err(e) = verifier.verify(&method, &uri, &headers, &body, now) {
+            if let Some(log) = log {
+                log.rejected(e.code);
+            }
             return error_response(&e, &request_id);
         }
     }
@@ -301,8 +314,14 @@ async fn answer<B: Backend>(
             return error_response(&ApiError::new(ErrorCode::UnknownOperation, ""), &request_id);
         }
     };
+    if let Some(log) = log.as_mut() {
+        log.api_call(op, &body);
+    }
     let accepted = response_encoding(&headers);
     let resp = backend.call(BackendRequest { op, headers, body }).await;
+    if let Some(log) = log {
+        log.backend_answer(resp.status, &resp.body);
+    }
     match accepted {
         Some(encoding) if resp.body.len() > COMPRESSION_THRESHOLD => {
             compressed_response(resp.status, &resp.body, encoding, &request_id)

@@ -7,6 +7,9 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use ferrodyn_proxy::Config;
+use ferrodyn_store::data_dir::{DataDir, DataDirArgs};
+use ferrodyn_store::ready::{self, ReadyArgs, ReadyFile};
+use ferrodyn_store::{logging, shutdown};
 
 /// Ferrodyn: a DynamoDB-compatible database with a DAX-style item cache.
 ///
@@ -21,9 +24,9 @@ struct Args {
     /// Address to listen on.
     #[arg(long, env = "FERRODYN_LISTEN", default_value = "127.0.0.1:8000")]
     listen: String,
-    /// Directory holding the embedded store's data (created if missing).
-    #[arg(long, env = "FERRODYN_DATA_DIR", default_value = "./ferrodyn-data")]
-    data_dir: PathBuf,
+    // The embedded store's data (unused with --upstream).
+    #[command(flatten)]
+    data: DataDirArgs,
     /// Forward to this DynamoDB-API endpoint instead of embedding the store:
     /// http://host:port (e.g. a ferrodyn-store) or https://... (e.g.
     /// https://dynamodb.<region>.amazonaws.com, a ScyllaDB Alternator
@@ -69,6 +72,10 @@ struct Args {
     /// authenticated — and act with the proxy's own upstream credentials.
     #[arg(long, env = "FERRODYN_CREDENTIALS", hide_env_values = true)]
     credentials: Option<String>,
+    #[command(flatten)]
+    ready: ReadyArgs,
+    #[command(flatten)]
+    log: logging::LogArgs,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -92,21 +99,25 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("FERRODYN_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
     let args = Args::parse();
+    logging::init(args.log.log_format)?;
+    let stop = shutdown::signal();
+    let ready_file = ReadyFile::prepare(&args.ready)?;
     let client_auth = args
         .credentials
         .as_deref()
         .map(ferrodyn_store::auth::verify::Verifier::parse)
         .transpose()
         .context("--credentials")?;
+    let data = match (&args.upstream, args.data.in_memory) {
+        (Some(_), true) => {
+            tracing::warn!("--in-memory has no effect with --upstream: nothing is stored here");
+            DataDir::OnDisk(args.data.data_dir.clone())
+        }
+        _ => DataDir::from_args(&args.data)?,
+    };
     let config = Config {
-        data_dir: args.data_dir,
+        data_dir: data.path().to_owned(),
         upstream: args.upstream,
         item_cache_bytes: args.item_cache_bytes,
         item_ttl: args.item_ttl,
@@ -130,26 +141,12 @@ async fn main() -> anyhow::Result<()> {
                 })?,
         )
     };
-    ferrodyn_proxy::run(listener, admin, config, shutdown_signal()).await?;
+    let addr = listener.local_addr()?;
+    let serving = ferrodyn_proxy::run(listener, admin, config, stop);
+    ready::serve_and_announce(addr, &ready_file, serving).await?;
+    // Removes an in-memory directory (also dropped on every early return).
+    drop(data);
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
 }
 
 #[cfg(test)]

@@ -1,11 +1,12 @@
 //! `ferrodyn-store`: the persistent DynamoDB-API server, without a cache.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use ferrodyn_store::{server, Store, StoreConfig};
+use ferrodyn_store::data_dir::{DataDir, DataDirArgs};
+use ferrodyn_store::ready::{self, ReadyArgs, ReadyFile};
+use ferrodyn_store::{logging, server, shutdown, Store, StoreConfig};
 
 /// Ferrodyn store: a persistent DynamoDB-compatible server (DynamoDB JSON 1.0
 /// API over HTTP) with its data in an embedded LMDB database.
@@ -15,9 +16,8 @@ struct Args {
     /// Address to listen on.
     #[arg(long, env = "FERRODYN_STORE_LISTEN", default_value = "127.0.0.1:8001")]
     listen: String,
-    /// Directory holding the data (created if missing).
-    #[arg(long, env = "FERRODYN_DATA_DIR", default_value = "./ferrodyn-data")]
-    data_dir: PathBuf,
+    #[command(flatten)]
+    data: DataDirArgs,
     /// Milliseconds between TTL sweeper rounds (each round examines up to
     /// 1000 items per table with TTL enabled).
     #[arg(long, env = "FERRODYN_TTL_SWEEP_INTERVAL_MS", default_value_t = 60_000)]
@@ -31,60 +31,45 @@ struct Args {
     /// to other users). Without it, requests are not authenticated.
     #[arg(long, env = "FERRODYN_CREDENTIALS", hide_env_values = true)]
     credentials: Option<String>,
+    #[command(flatten)]
+    ready: ReadyArgs,
+    #[command(flatten)]
+    log: logging::LogArgs,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("FERRODYN_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
     let args = Args::parse();
+    logging::init(args.log.log_format)?;
+    let stop = shutdown::signal();
+    let ready_file = ReadyFile::prepare(&args.ready)?;
     let auth = args
         .credentials
         .as_deref()
         .map(ferrodyn_store::auth::verify::Verifier::parse)
         .transpose()
         .context("--credentials")?;
-    let mut config = StoreConfig::new(&args.data_dir);
+    let data = DataDir::from_args(&args.data)?;
+    let mut config = StoreConfig::new(data.path());
     config.maintenance.ttl_interval = Duration::from_millis(args.ttl_sweep_interval_ms.max(1));
     config.maintenance.retention = Duration::from_secs(args.stream_retention_hours * 3600);
     let store = Store::open(&config)
-        .with_context(|| format!("cannot open data directory {}", args.data_dir.display()))?;
+        .with_context(|| format!("cannot open data directory {}", data.path().display()))?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(
         %addr,
-        data_dir = %args.data_dir.display(),
+        data_dir = %data.path().display(),
+        in_memory = data.is_in_memory(),
         authentication = auth.is_some(),
         "ferrodyn-store ready"
     );
-    server::run_with_auth(listener, store, auth, shutdown_signal()).await?;
+    let serving = server::run_with_auth(listener, store, auth, stop);
+    ready::serve_and_announce(addr, &ready_file, serving).await?;
+    // Removes an in-memory directory (also dropped on every early return).
+    drop(data);
     tracing::info!("ferrodyn-store stopped");
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
 }
