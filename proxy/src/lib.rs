@@ -81,6 +81,9 @@ pub struct Config {
     /// Credentials clients must sign with (`None`: clients are not
     /// authenticated).
     pub client_auth: Option<ferrodyn_store::auth::verify::Verifier>,
+    /// The front end's browser policy and limits (`auth` is ignored here:
+    /// `client_auth` sets it).
+    pub serve: server::ServeOptions,
 }
 
 impl Config {
@@ -96,6 +99,7 @@ impl Config {
             credentials: credentials::Setting::FromEnvironment,
             region: None,
             client_auth: None,
+            serve: server::ServeOptions::default(),
         }
     }
 }
@@ -247,7 +251,11 @@ pub async fn run(
         ))
     });
     tracing::info!(addr = %listener.local_addr()?, "ferrodyn ready");
-    let result = server::run_with_auth(listener, stack, config.client_auth.clone(), shutdown).await;
+    let options = server::ServeOptions {
+        auth: config.client_auth.clone(),
+        ..config.serve.clone()
+    };
+    let result = server::serve(listener, stack, options, shutdown).await;
     let _ = stop_tx.send(true);
     feed.abort();
     if let Some(t) = admin_task {

@@ -25,8 +25,15 @@ use crate::api::{ApiError, ErrorCode, Operation};
 use crate::auth::verify::Verifier;
 pub use crate::engine::Health;
 use crate::ops::Store;
+pub use browser::{CorsPolicy, HostCheck};
+pub use flags::ServeArgs;
+pub use limits::Limits;
+use limits::{Connections, InFlight};
 use request_log::RequestLog;
 
+mod browser;
+mod flags;
+mod limits;
 mod request_log;
 
 /// Largest request line, and largest header section, accepted.
@@ -102,6 +109,18 @@ impl Backend for Store {
     }
 }
 
+/// How the front end serves: authentication, browser policy and limits.
+#[derive(Debug, Clone, Default)]
+pub struct ServeOptions {
+    /// When set, every DynamoDB request must carry a valid SigV4 signature
+    /// by one of its credentials (health checks and preflights need none).
+    pub auth: Option<Verifier>,
+    pub cors: CorsPolicy,
+    /// Host names a loopback listener accepts besides loopback ones.
+    pub allowed_hosts: Vec<String>,
+    pub limits: Limits,
+}
+
 /// Serve `backend` on `listener` until `shutdown` completes, then stop
 /// accepting and wait for in-flight requests to finish.
 pub async fn run<B: Backend>(
@@ -109,7 +128,7 @@ pub async fn run<B: Backend>(
     store: B,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    run_with_auth(listener, store, None, shutdown).await
+    serve(listener, store, ServeOptions::default(), shutdown).await
 }
 
 /// Like [`run`], but when `auth` is given every DynamoDB request must carry
@@ -121,10 +140,55 @@ pub async fn run_with_auth<B: Backend>(
     auth: Option<Verifier>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let auth = auth.map(Arc::new);
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let options = ServeOptions {
+        auth,
+        ..ServeOptions::default()
+    };
+    serve(listener, store, options, shutdown).await
+}
+
+/// What every request of one server shares.
+struct Policy {
+    auth: Option<Verifier>,
+    cors: CorsPolicy,
+    hosts: HostCheck,
+    in_flight: InFlight,
+    body_timeout: std::time::Duration,
+}
+
+/// Serve `backend` on `listener` with `options` until `shutdown` completes;
+/// then stop accepting, close idle connections, and wait for requests in
+/// flight at most `options.limits.shutdown_grace`.
+pub async fn serve<B: Backend>(
+    listener: TcpListener,
+    backend: B,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let local = listener.local_addr()?;
+    if !local.ip().is_loopback() && options.auth.is_none() {
+        tracing::warn!(
+            addr = %local,
+            "listening on a non-loopback address without --credentials: anyone who can reach it can read and write every table"
+        );
+    }
+    let limits = options.limits.clone();
+    let policy = Arc::new(Policy {
+        hosts: HostCheck::new(local, options.allowed_hosts),
+        auth: options.auth,
+        cors: options.cors,
+        in_flight: InFlight::new(limits.max_in_flight),
+        body_timeout: limits.body_timeout,
+    });
+    let connections = Connections::new(limits.max_connections);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
     let mut builder = hyper::server::conn::http1::Builder::new();
-    builder.keep_alive(true).max_buf_size(64 * 1024);
+    builder
+        .keep_alive(true)
+        .max_buf_size(64 * 1024)
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -140,36 +204,66 @@ pub async fn run_with_auth<B: Backend>(
             },
             () = &mut shutdown => break,
         };
+        // Reap finished connection tasks as we go.
+        while tasks.try_join_next().is_some() {}
         let _ = stream.set_nodelay(true);
-        let store = store.clone();
-        let auth = auth.clone();
+        let (guard, mut evicted) = connections.open();
+        let backend = backend.clone();
+        let policy = policy.clone();
         let service = service_fn(move |req| {
-            let store = store.clone();
-            let auth = auth.clone();
-            async move { Ok::<_, Infallible>(handle(&store, auth.as_deref(), req, peer).await) }
+            let backend = backend.clone();
+            let policy = policy.clone();
+            async move { Ok::<_, Infallible>(handle(&backend, &policy, req, peer).await) }
         });
         let conn = builder.serve_connection(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "connection closed with error");
+        let mut stop = stop_rx.clone();
+        tasks.spawn(async move {
+            let _guard = guard;
+            let mut conn = std::pin::pin!(conn);
+            let asked = tokio::select! {
+                result = conn.as_mut() => {
+                    if let Err(e) = result {
+                        tracing::debug!(error = %e, "connection closed with error");
+                    }
+                    return;
+                }
+                _ = &mut evicted => true,
+                _ = stop.wait_for(|s| *s) => true,
+            };
+            if asked {
+                // Idle: closes at once; busy: after its current answer.
+                conn.as_mut().graceful_shutdown();
+                if let Err(e) = conn.await {
+                    tracing::debug!(error = %e, "connection closed with error");
+                }
             }
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    let _ = stop_tx.send(true);
+    let drained = tokio::time::timeout(limits.shutdown_grace, async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            open = connections.count(),
+            "shutdown grace period over: closing connections with requests still in flight"
+        );
+        tasks.abort_all();
+    }
     Ok(())
 }
 
 /// Answer one HTTP request.
-pub async fn handle<B: Backend>(
+async fn handle<B: Backend>(
     backend: &B,
-    auth: Option<&Verifier>,
+    policy: &Policy,
     req: Request<Incoming>,
     peer: SocketAddr,
 ) -> Response<Full<Bytes>> {
     let mut log = RequestLog::start_if_enabled(&req);
-    let origin = req.headers().contains_key(header::ORIGIN);
+    let origin = req.headers().get(header::ORIGIN).cloned();
     let preflight = req.method() == Method::OPTIONS;
     let requested = (
         req.headers()
@@ -179,14 +273,36 @@ pub async fn handle<B: Backend>(
             .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
             .cloned(),
     );
-    let mut resp = if preflight {
+    let allowed_origin = origin.as_ref().map(|o| policy.cors.allow(o));
+    let mut resp = if !policy.hosts.allows(req.headers()) {
+        plain(
+            StatusCode::FORBIDDEN,
+            "Forbidden: this Host is not accepted on a loopback listener (see --allowed-host)",
+            &request_id(),
+        )
+    } else if matches!(allowed_origin, Some(None)) {
+        // A browser on a page whose origin is not allowed (see --cors-origin).
+        plain(
+            StatusCode::FORBIDDEN,
+            "Forbidden: cross-origin requests are not allowed from this origin (see --cors-origin)",
+            &request_id(),
+        )
+    } else if preflight {
         plain(StatusCode::OK, "", &request_id())
     } else {
-        answer(backend, auth, req, &mut log).await
+        match policy.in_flight.admit() {
+            Some(_permit) => answer(backend, policy, req, &mut log).await,
+            None => error_response(
+                &ApiError::new(
+                    ErrorCode::Throttling,
+                    "Rate of requests exceeds the allowed throughput.",
+                ),
+                &request_id(),
+            ),
+        }
     };
-    // Only requests from browsers (with an Origin) get CORS headers.
-    if origin {
-        cors(&mut resp, preflight, requested);
+    if let Some(Some(allow)) = allowed_origin {
+        cors(&mut resp, allow, preflight, requested);
     }
     if let Some(log) = log {
         log.finish(&resp, peer);
@@ -194,18 +310,19 @@ pub async fn handle<B: Backend>(
     resp
 }
 
-/// Browser clients (CORS): any origin may call, and may read DynamoDB's
-/// response headers. A preflight echoes what it asked for.
+/// Browser clients (CORS) from an allowed origin may call, and may read
+/// DynamoDB's response headers. A preflight echoes what it asked for.
 fn cors(
     resp: &mut Response<Full<Bytes>>,
+    allow: HeaderValue,
     preflight: bool,
     requested: (Option<HeaderValue>, Option<HeaderValue>),
 ) {
     let h = resp.headers_mut();
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
+    if allow != "*" {
+        h.insert(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, allow);
     h.insert(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
         HeaderValue::from_static(
@@ -228,7 +345,7 @@ fn cors(
 
 async fn answer<B: Backend>(
     backend: &B,
-    auth: Option<&Verifier>,
+    policy: &Policy,
     req: Request<Incoming>,
     log: &mut Option<RequestLog>,
 ) -> Response<Full<Bytes>> {
@@ -271,12 +388,14 @@ async fn answer<B: Backend>(
             return too_large(&request_id);
         }
     }
-    let body = match Limited::new(req.into_body(), MAX_BODY_BYTES)
-        .collect()
-        .await
-    {
-        Ok(b) => b.to_bytes(),
-        Err(e) => {
+    let collected = tokio::time::timeout(
+        policy.body_timeout,
+        Limited::new(req.into_body(), MAX_BODY_BYTES).collect(),
+    )
+    .await;
+    let body = match collected {
+        Ok(Ok(b)) => b.to_bytes(),
+        Ok(Err(e)) => {
             if e.downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some()
             {
@@ -287,10 +406,20 @@ async fn answer<B: Backend>(
                 &request_id,
             );
         }
+        Err(_) => {
+            let mut resp = plain(
+                StatusCode::REQUEST_TIMEOUT,
+                "Request body not received in time",
+                &request_id,
+            );
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return resp;
+        }
     };
     // The signature covers the body as sent, so it is checked before
     // decompression.
-    if let Some(verifier) = auth {
+    if let Some(verifier) = &policy.auth {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());

@@ -88,10 +88,29 @@ impl TestStore {
         Self::start_full(dir, config, Some(verifier)).await
     }
 
+    /// Start a store served with `options` (browser policy, limits).
+    pub async fn start_serving(options: server::ServeOptions) -> TestStore {
+        let dir = TempDir::new("store");
+        let config = StoreConfig::new(dir.path());
+        Self::start_options(dir, config, options).await
+    }
+
     async fn start_full(
         dir: TempDir,
         config: StoreConfig,
         auth: Option<ferrodyn_store::auth::verify::Verifier>,
+    ) -> TestStore {
+        let options = server::ServeOptions {
+            auth,
+            ..server::ServeOptions::default()
+        };
+        Self::start_options(dir, config, options).await
+    }
+
+    async fn start_options(
+        dir: TempDir,
+        config: StoreConfig,
+        options: server::ServeOptions,
     ) -> TestStore {
         // A background task of a store just stopped may still be finishing
         // its round and hold the directory for a moment.
@@ -112,7 +131,7 @@ impl TestStore {
         let (tx, rx) = oneshot::channel::<()>();
         let s = store.clone();
         let task = tokio::spawn(async move {
-            let _ = server::run_with_auth(listener, s, auth, async {
+            let _ = server::serve(listener, s, options, async {
                 let _ = rx.await;
             })
             .await;

@@ -412,9 +412,13 @@ async fn large_responses_are_compressed_when_accepted() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn browsers_get_cors_headers() {
+async fn browsers_from_an_allowed_origin_get_cors_headers() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let server = TestStore::start().await;
+    let server = TestStore::start_serving(ferrodyn_store::server::ServeOptions {
+        cors: ferrodyn_store::server::CorsPolicy::Any,
+        ..Default::default()
+    })
+    .await;
     let mut stream = tokio::net::TcpStream::connect(server.addr)
         .await
         .expect("connect");

@@ -73,6 +73,8 @@ struct Args {
     #[arg(long, env = "FERRODYN_CREDENTIALS", hide_env_values = true)]
     credentials: Option<String>,
     #[command(flatten)]
+    serve: ferrodyn_store::server::ServeArgs,
+    #[command(flatten)]
     ready: ReadyArgs,
     #[command(flatten)]
     log: logging::LogArgs,
@@ -124,6 +126,7 @@ async fn main() -> anyhow::Result<()> {
         query_cache_bytes: args.query_cache_bytes,
         query_ttl: args.query_ttl,
         streams_endpoint: args.streams_endpoint,
+        serve: args.serve.options(None),
         client_auth,
         ..Config::new(PathBuf::new())
     };

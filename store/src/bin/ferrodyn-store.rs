@@ -32,6 +32,8 @@ struct Args {
     #[arg(long, env = "FERRODYN_CREDENTIALS", hide_env_values = true)]
     credentials: Option<String>,
     #[command(flatten)]
+    serve: server::ServeArgs,
+    #[command(flatten)]
     ready: ReadyArgs,
     #[command(flatten)]
     log: logging::LogArgs,
@@ -66,7 +68,7 @@ async fn main() -> anyhow::Result<()> {
         authentication = auth.is_some(),
         "ferrodyn-store ready"
     );
-    let serving = server::run_with_auth(listener, store, auth, stop);
+    let serving = server::serve(listener, store, args.serve.options(auth), stop);
     ready::serve_and_announce(addr, &ready_file, serving).await?;
     // Removes an in-memory directory (also dropped on every early return).
     drop(data);

@@ -1,0 +1,65 @@
+//! The command-line flags of the front end, shared by both binaries: the
+//! browser policy and the limits (see [`super::browser`] and
+//! [`super::limits`] for what they do).
+
+use std::time::Duration;
+
+use super::{CorsPolicy, Limits, ServeOptions};
+use crate::auth::verify::Verifier;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Browser origins allowed to call (CORS), comma-separated, e.g.
+    /// http://localhost:3000; `*` allows every origin. Default: none — a
+    /// request carrying an Origin header is refused.
+    #[arg(
+        long = "cors-origin",
+        env = "FERRODYN_CORS_ORIGIN",
+        value_delimiter = ','
+    )]
+    pub cors_origin: Vec<String>,
+    /// Host names a loopback listener accepts besides localhost and IP
+    /// literals (a defence against DNS rebinding), comma-separated.
+    #[arg(
+        long = "allowed-host",
+        env = "FERRODYN_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
+    pub allowed_host: Vec<String>,
+    /// Open connections at most; one more makes the oldest close (at once
+    /// if idle).
+    #[arg(long, env = "FERRODYN_MAX_CONNECTIONS", default_value_t = Limits::default().max_connections)]
+    pub max_connections: usize,
+    /// Requests handled at once at most; more are answered with
+    /// ThrottlingException, which SDKs retry.
+    #[arg(long, env = "FERRODYN_MAX_IN_FLIGHT", default_value_t = Limits::default().max_in_flight)]
+    pub max_in_flight: usize,
+    /// Seconds a client has to send a request's headers; also how long a
+    /// keep-alive connection may stay idle.
+    #[arg(long, env = "FERRODYN_HEADER_TIMEOUT_SECS", default_value_t = Limits::default().header_timeout.as_secs())]
+    pub header_timeout_secs: u64,
+    /// Seconds a client has to send a request's body.
+    #[arg(long, env = "FERRODYN_BODY_TIMEOUT_SECS", default_value_t = Limits::default().body_timeout.as_secs())]
+    pub body_timeout_secs: u64,
+    /// Seconds shutdown waits for requests in flight.
+    #[arg(long, env = "FERRODYN_SHUTDOWN_GRACE_SECS", default_value_t = Limits::default().shutdown_grace.as_secs())]
+    pub shutdown_grace_secs: u64,
+}
+
+impl ServeArgs {
+    /// The front end's options, with `auth` from `--credentials`.
+    pub fn options(&self, auth: Option<Verifier>) -> ServeOptions {
+        ServeOptions {
+            auth,
+            cors: CorsPolicy::parse(&self.cors_origin),
+            allowed_hosts: self.allowed_host.clone(),
+            limits: Limits {
+                max_connections: self.max_connections,
+                max_in_flight: self.max_in_flight,
+                header_timeout: Duration::from_secs(self.header_timeout_secs.max(1)),
+                body_timeout: Duration::from_secs(self.body_timeout_secs.max(1)),
+                shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
+            },
+        }
+    }
+}
