@@ -10,9 +10,10 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::operation::transact_get_items::TransactGetItemsError;
 use aws_sdk_dynamodb::types::{
-    BillingMode, Delete, Get, KeyType, KeysAndAttributes, ProvisionedThroughput, Put, PutRequest,
-    ReturnConsumedCapacity, ReturnItemCollectionMetrics, ReturnValue, ScalarAttributeType, Tag,
-    TimeToLiveSpecification, TransactGetItem, TransactWriteItem, WriteRequest,
+    BillingMode, Delete, DeleteGlobalSecondaryIndexAction, Get, GlobalSecondaryIndexUpdate,
+    KeyType, KeysAndAttributes, ProvisionedThroughput, Put, PutRequest, ReturnConsumedCapacity,
+    ReturnItemCollectionMetrics, ReturnValue, ScalarAttributeType, Tag, TimeToLiveSpecification,
+    TransactGetItem, TransactWriteItem, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
 use ferrodyn_tests::tables::{attribute, key_element};
@@ -585,5 +586,39 @@ async fn a_transaction_action_whose_key_does_not_fit_is_reported_as_dynamodb_doe
         &e.await.expect_err("empty key").into_service_error(),
         "ValidationException",
         "One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty string value. Key: p",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn update_table_refuses_requests_that_change_nothing_or_too_many_indexes() {
+    let server = TestStore::start().await;
+    let c = server.client();
+    create_table(&c, "orders").await;
+    let e = c.update_table().table_name("orders").send();
+    exact(
+        &e.await.expect_err("nothing to change").into_service_error(),
+        "ValidationException",
+        "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required",
+    );
+    let delete = |name: &str| {
+        GlobalSecondaryIndexUpdate::builder()
+            .delete(
+                DeleteGlobalSecondaryIndexAction::builder()
+                    .index_name(name)
+                    .build()
+                    .expect("delete"),
+            )
+            .build()
+    };
+    let e = c
+        .update_table()
+        .table_name("orders")
+        .global_secondary_index_updates(delete("one"))
+        .global_secondary_index_updates(delete("two"))
+        .send();
+    exact(
+        &e.await.expect_err("two deletes").into_service_error(),
+        "LimitExceededException",
+        "Subscriber limit exceeded: Only 1 online index can be created or deleted simultaneously per table",
     );
 }

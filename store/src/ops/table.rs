@@ -178,7 +178,7 @@ impl Store {
             || input.deletion_protection_enabled.is_some();
         if !changes_something {
             return Err(ApiError::validation(
-                "UpdateTable needs at least one of BillingMode, ProvisionedThroughput, StreamSpecification, SSESpecification, TableClass, DeletionProtectionEnabled or GlobalSecondaryIndexUpdates",
+                "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required",
             ));
         }
         let creates = matches!(gsi, Some(super::gsi::GsiChange::Create(_)));
