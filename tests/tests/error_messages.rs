@@ -10,10 +10,10 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::operation::transact_get_items::TransactGetItemsError;
 use aws_sdk_dynamodb::types::{
-    BillingMode, Delete, DeleteGlobalSecondaryIndexAction, Get, GlobalSecondaryIndexUpdate,
-    KeyType, KeysAndAttributes, ProvisionedThroughput, Put, PutRequest, ReturnConsumedCapacity,
-    ReturnItemCollectionMetrics, ReturnValue, ScalarAttributeType, Tag, TimeToLiveSpecification,
-    TransactGetItem, TransactWriteItem, WriteRequest,
+    BillingMode, ConditionCheck, Delete, DeleteGlobalSecondaryIndexAction, Get,
+    GlobalSecondaryIndexUpdate, KeyType, KeysAndAttributes, ProvisionedThroughput, Put, PutRequest,
+    ReturnConsumedCapacity, ReturnItemCollectionMetrics, ReturnValue, ScalarAttributeType, Tag,
+    TimeToLiveSpecification, TransactGetItem, TransactWriteItem, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
 use ferrodyn_tests::tables::{attribute, key_element};
@@ -272,17 +272,15 @@ async fn violations_are_listed_in_the_operation_member_order() {
         .scan()
         .table_name("abc;")
         .index_name("ab")
-        .limit(0)
         .return_consumed_capacity(ReturnConsumedCapacity::from("hi"))
         .send();
     exact(
         &e.await.expect_err("scan").into_service_error(),
         "ValidationException",
-        "4 validation errors detected: \
+        "3 validation errors detected: \
          Value 'ab' at 'indexName' failed to satisfy constraint: Member must have length greater than or equal to 3; \
          Value 'hi' at 'returnConsumedCapacity' failed to satisfy constraint: Member must satisfy enum value set: [INDEXES, TOTAL, NONE]; \
-         Value 'abc;' at 'tableName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+; \
-         Value '0' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1",
+         Value 'abc;' at 'tableName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+",
     );
     create_table(&c, "orders").await;
     let e = c
@@ -620,5 +618,115 @@ async fn update_table_refuses_requests_that_change_nothing_or_too_many_indexes()
         &e.await.expect_err("two deletes").into_service_error(),
         "LimitExceededException",
         "Subscriber limit exceeded: Only 1 online index can be created or deleted simultaneously per table",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_limit_below_one_is_refused_alone() {
+    let server = TestStore::start().await;
+    let c = server.client();
+    create_table(&c, "orders").await;
+    let limit = one("Value at 'Limit' failed to satisfy constraint: Member must have value greater than or equal to 1");
+    let e = c
+        .scan()
+        .table_name("orders")
+        .limit(0)
+        .return_consumed_capacity(ReturnConsumedCapacity::from("hi"))
+        .send();
+    exact(
+        &e.await.expect_err("scan").into_service_error(),
+        "ValidationException",
+        &limit,
+    );
+    let e = c
+        .query()
+        .table_name("orders")
+        .key_condition_expression("p = :p")
+        .expression_attribute_values(":p", s("k"))
+        .limit(0)
+        .send();
+    exact(
+        &e.await.expect_err("query").into_service_error(),
+        "ValidationException",
+        &limit,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_transaction_checks_every_action_expression_before_any_table() {
+    let server = TestStore::start().await;
+    let c = server.client();
+    create_table(&c, "orders").await;
+    let check = TransactWriteItem::builder()
+        .condition_check(
+            ConditionCheck::builder()
+                .table_name("orders")
+                .key("p", s("k"))
+                .condition_expression("attribute_not_exists(")
+                .build()
+                .expect("check"),
+        )
+        .build();
+    let e = c
+        .transact_write_items()
+        .transact_items(put_action("nope", "k"))
+        .transact_items(check)
+        .send();
+    let err = e.await.expect_err("syntax").into_service_error();
+    assert_eq!(err.code(), Some("ValidationException"), "{err:?}");
+    let message = err.message().unwrap_or_default();
+    assert!(
+        message.starts_with("Invalid ConditionExpression: Syntax error; token: \"<EOF>\""),
+        "{message}"
+    );
+
+    // A token too long is listed before the other members.
+    let token = "x".repeat(37);
+    let e = c
+        .transact_write_items()
+        .transact_items(put_action("orders", "k"))
+        .client_request_token(&token)
+        .return_consumed_capacity(ReturnConsumedCapacity::from("BOGUS"))
+        .send();
+    exact(
+        &e.await.expect_err("token").into_service_error(),
+        "ValidationException",
+        &format!(
+            "2 validation errors detected: \
+             Value '{token}' at 'clientRequestToken' failed to satisfy constraint: Member must have length less than or equal to 36; \
+             Value 'BOGUS' at 'returnConsumedCapacity' failed to satisfy constraint: Member must satisfy enum value set: [INDEXES, TOTAL, NONE]"
+        ),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_item_nested_beyond_32_levels_is_refused_with_dynamodb_text() {
+    let server = TestStore::start().await;
+    let c = server.client();
+    create_table(&c, "orders").await;
+    // A value wrapped in 31 maps has its leaf at level 32, the deepest
+    // allowed; one more map puts the leaf at level 33.
+    let mut deep = s("leaf");
+    for _ in 0..31 {
+        deep = aws_sdk_dynamodb::types::AttributeValue::M([("n".to_owned(), deep)].into());
+    }
+    c.put_item()
+        .table_name("orders")
+        .item("p", s("k"))
+        .item("data", deep.clone())
+        .send()
+        .await
+        .expect("32 levels are allowed");
+    let deep = aws_sdk_dynamodb::types::AttributeValue::M([("n".to_owned(), deep)].into());
+    let e = c
+        .put_item()
+        .table_name("orders")
+        .item("p", s("k"))
+        .item("data", deep)
+        .send();
+    exact(
+        &e.await.expect_err("too deep").into_service_error(),
+        "ValidationException",
+        "Nesting Levels have exceeded supported limits: Attributes in the item have nested levels beyond supported limit",
     );
 }

@@ -26,7 +26,7 @@ use crate::model::value::{item_size, AttributeValue, Item};
 
 /// Largest item, in bytes by DynamoDB's size rules.
 pub const MAX_ITEM_BYTES: usize = 400 * 1024;
-/// Deepest nesting of maps and lists in one value.
+/// Deepest level of a value in an item, the attribute itself being level 1.
 pub const MAX_NESTING: usize = 32;
 /// Longest attribute name, in bytes.
 pub const MAX_NAME_BYTES: usize = 65535;
@@ -721,7 +721,14 @@ fn check_name(name: &str) -> ApiResult<()> {
     Ok(())
 }
 
+/// `depth` is the value's level: a top-level attribute is level 1, and a
+/// scalar counts as a level as much as a map or a list does.
 fn check_depth(value: &AttributeValue, depth: usize) -> ApiResult<()> {
+    if depth > MAX_NESTING {
+        return Err(ApiError::validation(
+            "Nesting Levels have exceeded supported limits: Attributes in the item have nested levels beyond supported limit",
+        ));
+    }
     let children: Box<dyn Iterator<Item = &AttributeValue>> = match value {
         AttributeValue::M(m) => {
             for k in m.keys() {
@@ -732,11 +739,6 @@ fn check_depth(value: &AttributeValue, depth: usize) -> ApiResult<()> {
         AttributeValue::L(l) => Box::new(l.iter()),
         _ => return Ok(()),
     };
-    if depth > MAX_NESTING {
-        return Err(ApiError::validation(format!(
-            "{INVALID}Nesting Levels have exceeded supported limits: an item may have at most {MAX_NESTING} levels of nested attributes"
-        )));
-    }
     for c in children {
         check_depth(c, depth + 1)?;
     }

@@ -25,7 +25,9 @@ use serde::Serialize;
 
 use super::capacity::{self, ConsumedCapacity, Mode, Spent};
 use super::item::refuse_empty_table_name;
-use super::read_request::{common_violations, select, CommonMembers, Expressions, Select};
+use super::read_request::{
+    common_violations, refuse_limit, select, CommonMembers, Expressions, Select,
+};
 use super::table::checked_table_name;
 use super::Store;
 use crate::api::types::{QueryInput, ScanInput};
@@ -52,7 +54,6 @@ const QUERY_MEMBER_ORDER: &[&str] = &[
     "tableName",
     "conditionalOperator",
     "attributesToGet",
-    "limit",
     "keyConditions",
 ];
 /// The order in which Scan lists its members' violations.
@@ -65,7 +66,6 @@ const SCAN_MEMBER_ORDER: &[&str] = &[
     "conditionalOperator",
     "scanFilter",
     "segment",
-    "limit",
     "attributesToGet",
 ];
 
@@ -397,12 +397,12 @@ const NO_KEY_CONDITION: &str =
 impl Store {
     pub(super) fn query(&self, input: QueryInput) -> ApiResult<Vec<u8>> {
         refuse_empty_table_name(input.table_name.as_deref(), true)?;
+        refuse_limit(input.limit)?;
         let mut v = Violations::new();
         v.table_name_or_arn(input.table_name.as_deref(), "tableName");
         common_violations(
             &mut v,
             CommonMembers {
-                limit: input.limit,
                 select: input.select.as_deref(),
                 attributes_to_get: input.attributes_to_get.as_deref(),
                 index_name: input.index_name.as_deref(),
@@ -521,12 +521,12 @@ impl Store {
 
     pub(super) fn scan(&self, input: ScanInput) -> ApiResult<Vec<u8>> {
         refuse_empty_table_name(input.table_name.as_deref(), true)?;
+        refuse_limit(input.limit)?;
         let mut v = Violations::new();
         v.table_name_or_arn(input.table_name.as_deref(), "tableName");
         common_violations(
             &mut v,
             CommonMembers {
-                limit: input.limit,
                 select: input.select.as_deref(),
                 attributes_to_get: input.attributes_to_get.as_deref(),
                 index_name: input.index_name.as_deref(),

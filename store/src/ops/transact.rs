@@ -166,6 +166,15 @@ struct Action {
     on_failure: OnFailure,
 }
 
+/// A write action checked as far as it can be without its table.
+struct Shape<'a> {
+    kind: Kind,
+    action: &'a TransactAction,
+    on_failure: OnFailure,
+    condition: Option<Arc<Condition>>,
+    update: Option<Update>,
+}
+
 /// Why one action cancelled the transaction (`None`: it did not).
 enum Reason {
     None,
@@ -240,6 +249,7 @@ struct GetOutput {
 
 /// The order in which the transactions list their members' violations.
 const MEMBER_ORDER: &[&str] = &[
+    "clientRequestToken",
     "returnConsumedCapacity",
     "returnItemCollectionMetrics",
     "transactItems",
@@ -295,14 +305,12 @@ fn cancelled_by(i: usize, actions: usize, message: String) -> ApiError {
 }
 
 impl Store {
-    /// Validate one write action (`i`: its position, for messages). The
-    /// inner error is a problem with the action's item or key, which
-    /// DynamoDB reports as that action's cancellation reason.
-    fn transact_action(
-        &self,
-        i: usize,
-        w: &TransactWriteItem,
-    ) -> ApiResult<Result<Action, String>> {
+    /// The checks of one write action (`i`: its position, for messages)
+    /// that need no table: its members, its item's shape and its
+    /// expressions. DynamoDB makes them for every action before it looks up
+    /// any table, so a malformed expression in a later action is reported
+    /// ahead of a missing table in an earlier one.
+    fn action_shape(i: usize, w: &TransactWriteItem) -> ApiResult<Shape<'_>> {
         let (kind, a, member): (Kind, &TransactAction, &str) =
             match (&w.condition_check, &w.put, &w.delete, &w.update) {
                 (Some(a), None, None, None) => (Kind::Check, a, "conditionCheck"),
@@ -336,30 +344,9 @@ impl Store {
             &mut v,
         );
         v.finish()?;
-        let table = self.table(checked_table_name(a.table_name.as_deref())?)?;
-        let (key, item) = match kind {
-            Kind::Put => {
-                let item = a.item.clone().unwrap_or_default();
-                validate_item(&item)?;
-                let key = match table.key.key_of_item(&item) {
-                    Ok(k) => k,
-                    Err(e) => return key_failure(e).map(Err),
-                };
-                if item_size(&item) > MAX_ITEM_BYTES {
-                    return Ok(Err(
-                        "Item size has exceeded the maximum allowed size".to_owned()
-                    ));
-                }
-                if let Err(e) = check_index_keys(&table, &item) {
-                    return Ok(Err(e.message));
-                }
-                (key, Some(item))
-            }
-            _ => match lookup_key(&table, a.key.as_ref()) {
-                Ok(k) => (k, None),
-                Err(e) => return key_failure(e).map(Err),
-            },
-        };
+        if let Some(item) = &a.item {
+            validate_item(item)?;
+        }
         let (condition, update) = write_condition(
             a.condition_expression.as_deref(),
             None,
@@ -369,6 +356,48 @@ impl Store {
             a.update_expression.as_deref(),
             kind == Kind::Update,
         )?;
+        Ok(Shape {
+            kind,
+            action: a,
+            on_failure,
+            condition,
+            update,
+        })
+    }
+
+    /// The checks of one write action against its table. The inner error
+    /// is a problem with the action's item or key, which DynamoDB reports
+    /// as that action's cancellation reason.
+    fn transact_action(&self, shape: Shape<'_>) -> ApiResult<Result<Action, String>> {
+        let Shape {
+            kind,
+            action: a,
+            on_failure,
+            condition,
+            update,
+        } = shape;
+        let table = self.table(checked_table_name(a.table_name.as_deref())?)?;
+        let (key, item) = match (kind, &a.item) {
+            (Kind::Put, Some(item)) => {
+                let key = match table.key.key_of_item(item) {
+                    Ok(k) => k,
+                    Err(e) => return key_failure(e).map(Err),
+                };
+                if item_size(item) > MAX_ITEM_BYTES {
+                    return Ok(Err(
+                        "Item size has exceeded the maximum allowed size".to_owned()
+                    ));
+                }
+                if let Err(e) = check_index_keys(&table, item) {
+                    return Ok(Err(e.message));
+                }
+                (key, Some(item.clone()))
+            }
+            _ => match lookup_key(&table, a.key.as_ref()) {
+                Ok(k) => (k, None),
+                Err(e) => return key_failure(e).map(Err),
+            },
+        };
         if let Some(u) = &update {
             let names: Vec<&str> = table.key.names().collect();
             u.check_keys(&names)?;
@@ -421,8 +450,13 @@ impl Store {
         let mut actions = Vec::with_capacity(items.len());
         let mut seen = HashSet::new();
         let mut total = 0usize;
-        for (i, w) in items.iter().enumerate() {
-            let action = match self.transact_action(i, w)? {
+        let shapes = items
+            .iter()
+            .enumerate()
+            .map(|(i, w)| Self::action_shape(i, w))
+            .collect::<ApiResult<Vec<_>>>()?;
+        for (i, shape) in shapes.into_iter().enumerate() {
+            let action = match self.transact_action(shape)? {
                 Ok(a) => a,
                 Err(message) => return Err(cancelled_by(i, items.len(), message)),
             };
