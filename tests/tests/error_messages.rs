@@ -730,3 +730,29 @@ async fn an_item_nested_beyond_32_levels_is_refused_with_dynamodb_text() {
         "Nesting Levels have exceeded supported limits: Attributes in the item have nested levels beyond supported limit",
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn update_item_refuses_an_expression_value_nested_beyond_32_levels() {
+    let server = TestStore::start().await;
+    let c = server.client();
+    create_table(&c, "orders").await;
+    let mut deep = s("leaf");
+    for _ in 0..32 {
+        deep = aws_sdk_dynamodb::types::AttributeValue::M([("n".to_owned(), deep)].into());
+    }
+    let e = c
+        .update_item()
+        .table_name("orders")
+        .key("p", s("k"))
+        .update_expression("SET touched = :t")
+        .condition_expression("#d = :deep")
+        .expression_attribute_names("#d", "data")
+        .expression_attribute_values(":t", s("y"))
+        .expression_attribute_values(":deep", deep)
+        .send();
+    exact(
+        &e.await.expect_err("too deep").into_service_error(),
+        "ValidationException",
+        "1 validation error detected: Nesting Levels have exceeded supported limits: Attributes in the item have nested levels beyond supported limit",
+    );
+}

@@ -314,6 +314,18 @@ impl Store {
         );
         let mode = Mode::parse(input.return_consumed_capacity.as_deref(), &mut v);
         v.finish_in(UPDATE_MEMBER_ORDER)?;
+        // UpdateItem (unlike the transactions) also refuses a value that
+        // would be too deep even if it is only compared, never stored.
+        let too_deep = input
+            .expression_attribute_values
+            .iter()
+            .flat_map(|values| values.values())
+            .any(|value| too_deep(value, 1));
+        if too_deep {
+            return Err(ApiError::validation(
+                "1 validation error detected: Nesting Levels have exceeded supported limits: Attributes in the item have nested levels beyond supported limit",
+            ));
+        }
         let return_values = input
             .return_values
             .clone()
@@ -719,6 +731,16 @@ fn check_name(name: &str) -> ApiResult<()> {
         )));
     }
     Ok(())
+}
+
+/// Whether `value`, at level `depth`, goes deeper than an item may.
+fn too_deep(value: &AttributeValue, depth: usize) -> bool {
+    depth > MAX_NESTING
+        || match value {
+            AttributeValue::M(m) => m.values().any(|c| too_deep(c, depth + 1)),
+            AttributeValue::L(l) => l.iter().any(|c| too_deep(c, depth + 1)),
+            _ => false,
+        }
 }
 
 /// `depth` is the value's level: a top-level attribute is level 1, and a
