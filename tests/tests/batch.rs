@@ -138,7 +138,11 @@ async fn batch_limits_and_duplicates_are_rejected_before_any_write() {
         .send()
         .await
         .expect_err("bad key");
-    assert_error(&err, "ValidationException", "Type mismatch for key p");
+    assert_error(
+        &err,
+        "ValidationException",
+        "The provided key element does not match the schema",
+    );
     let got = client
         .get_item()
         .table_name("tbl")
@@ -153,7 +157,11 @@ async fn batch_limits_and_duplicates_are_rejected_before_any_write() {
         .send()
         .await
         .expect_err("no table");
-    assert_error(&err, "ResourceNotFoundException", "missing");
+    assert_error(
+        &err,
+        "ResourceNotFoundException",
+        "Requested resource not found",
+    );
 
     let err = client
         .batch_get_item()

@@ -87,7 +87,7 @@ async fn update_item_cannot_nest_an_item_deeper_than_32_levels() {
     assert_eq!(meta.code(), Some("ValidationException"));
     assert_eq!(
         meta.message(),
-        Some("One or more parameter values were invalid: Nesting Levels have exceeded supported limits: an item may have at most 32 levels of nested attributes")
+        Some("Nesting Levels have exceeded supported limits: Attributes in the item have nested levels beyond supported limit")
     );
     // Nothing changed, and the feed goes on.
     put_v(&direct, "deep", "k", "2").await;

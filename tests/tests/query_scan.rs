@@ -197,7 +197,7 @@ async fn parallel_scan_segments_return_every_item_exactly_once() {
     assert_error(
         &err,
         "ValidationException",
-        "Segment: 7 is out of bounds for TotalSegments: 5",
+        "Segment: 7 is not less than TotalSegments: 5",
     );
 }
 
@@ -432,7 +432,11 @@ async fn query_and_scan_reject_invalid_requests_with_dynamodb_messages() {
         .send()
         .await
         .expect_err("no table");
-    assert_error(&err, "ResourceNotFoundException", "nope");
+    assert_error(
+        &err,
+        "ResourceNotFoundException",
+        "Requested resource not found",
+    );
     let err = client
         .scan()
         .table_name("tbl")

@@ -132,7 +132,7 @@ async fn tag_limits_and_bad_arns_get_dynamodb_errors() {
     let not_arn = c.tag_resource().resource_arn("nope").tags(tag("a", "b"));
     assert_eq!(
         code(not_arn.send().await).as_deref(),
-        Some("AccessDeniedException")
+        Some("ValidationException")
     );
     let other = c
         .tag_resource()

@@ -162,11 +162,20 @@ impl ApiError {
         ApiError::new(ErrorCode::ResourceNotFound, message)
     }
 
-    /// DynamoDB's message when a table does not exist.
+    /// DynamoDB's message when a table operation (DescribeTable,
+    /// DeleteTable, UpdateTable, the TTL operations) names a table that does
+    /// not exist.
     pub fn table_not_found(table: &str) -> ApiError {
         ApiError::not_found(format!(
             "Requested resource not found: Table: {table} not found"
         ))
+    }
+
+    /// DynamoDB's message when an item operation (the reads, the writes,
+    /// their batches and transactions) names a table that does not exist:
+    /// unlike the table operations' message, it does not name the table.
+    pub fn resource_not_found() -> ApiError {
+        ApiError::not_found("Requested resource not found")
     }
 
     pub fn in_use(message: impl Into<String>) -> ApiError {

@@ -1,11 +1,26 @@
 //! Coral-style constraint checking: DynamoDB reports every violated member
 //! constraint of a request at once ("2 validation errors detected: Value ...
 //! at 'tableName' failed to satisfy constraint: ...; Value ...").
+//!
+//! The order of the violations is not the order of the request's members
+//! nor alphabetical: each operation has a member order of its own, which an
+//! operation passes to [`Violations::finish_in`]. At most ten violations are
+//! reported, as DynamoDB reports.
 
 use super::error::ApiError;
 
+/// Most violations one message lists.
+const MAX_REPORTED: usize = 10;
+
 #[derive(Debug, Default)]
-pub struct Violations(Vec<String>);
+pub struct Violations(Vec<Violation>);
+
+#[derive(Debug)]
+struct Violation {
+    /// The member path, e.g. `transactItems.1.member.put.item`.
+    path: String,
+    text: String,
+}
 
 impl Violations {
     pub fn new() -> Violations {
@@ -15,22 +30,35 @@ impl Violations {
     /// Record that `value` (already rendered as DynamoDB renders it, e.g.
     /// `'abc'` or `null`) at `path` fails `constraint`.
     pub fn push(&mut self, value: &str, path: &str, constraint: &str) {
-        self.0.push(format!(
-            "Value {value} at '{path}' failed to satisfy constraint: {constraint}"
-        ));
+        self.0.push(Violation {
+            path: path.to_owned(),
+            text: format!("Value {value} at '{path}' failed to satisfy constraint: {constraint}"),
+        });
     }
 
     pub fn null(&mut self, path: &str) {
         self.push("null", path, "Member must not be null");
     }
 
-    /// Table-name rules: 3..=255 characters of `[a-zA-Z0-9_.-]`.
+    /// Table-name rules: 3..=255 characters of `[a-zA-Z0-9_.-]`; the
+    /// pattern is reported before the length, and an empty name breaks both.
     pub fn table_name(&mut self, name: Option<&str>, path: &str) {
         let Some(name) = name else {
             self.null(path);
             return;
         };
         let quoted = format!("'{name}'");
+        let pattern_ok = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-');
+        if !pattern_ok {
+            self.push(
+                &quoted,
+                path,
+                "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+",
+            );
+        }
         if name.len() < 3 {
             self.push(
                 &quoted,
@@ -45,15 +73,20 @@ impl Violations {
                 "Member must have length less than or equal to 255",
             );
         }
-        if !name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
-        {
-            self.push(
-                &quoted,
+    }
+
+    /// A `TableName` that may also be given as the table's ARN (every
+    /// operation on an existing table, unlike CreateTable): its own
+    /// constraint is only a length of at least 1, so an empty name breaks
+    /// that alone; any other name is checked as a table name.
+    pub fn table_name_or_arn(&mut self, name: Option<&str>, path: &str) {
+        match name {
+            Some("") => self.push(
+                "''",
                 path,
-                "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+",
-            );
+                "Member must have length greater than or equal to 1",
+            ),
+            other => self.table_name(other, path),
         }
     }
 
@@ -77,17 +110,90 @@ impl Violations {
         self.0.is_empty()
     }
 
+    /// Report the violations in the order they were recorded.
     pub fn finish(self) -> Result<(), ApiError> {
-        match self.0.len() {
+        self.finish_in(&[])
+    }
+
+    /// Report the violations in `order`, the operation's member order:
+    /// each violation goes by the top-level member its path starts with;
+    /// members `order` does not name come last, in the order recorded.
+    pub fn finish_in(mut self, order: &[&str]) -> Result<(), ApiError> {
+        let rank = |v: &Violation| {
+            let member = v.path.split('.').next().unwrap_or_default();
+            order
+                .iter()
+                .position(|m| *m == member)
+                .unwrap_or(order.len())
+        };
+        self.0.sort_by_key(rank);
+        let texts: Vec<&str> = self
+            .0
+            .iter()
+            .take(MAX_REPORTED)
+            .map(|v| v.text.as_str())
+            .collect();
+        match texts.len() {
             0 => Ok(()),
             1 => Err(ApiError::validation(format!(
                 "1 validation error detected: {}",
-                self.0[0]
+                texts[0]
             ))),
             n => Err(ApiError::validation(format!(
                 "{n} validation errors detected: {}",
-                self.0.join("; ")
+                texts.join("; ")
             ))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(v: Violations, order: &[&str]) -> String {
+        v.finish_in(order)
+            .err()
+            .map(|e| e.message)
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn violations_follow_the_operation_member_order() {
+        let mut v = Violations::new();
+        v.null("key");
+        v.table_name(Some("a;"), "tableName");
+        v.one_of(Some("x"), "returnConsumedCapacity", &["NONE"]);
+        assert_eq!(
+            message(v, &["returnConsumedCapacity", "tableName", "key"]),
+            "4 validation errors detected: \
+             Value 'x' at 'returnConsumedCapacity' failed to satisfy constraint: Member must satisfy enum value set: [NONE]; \
+             Value 'a;' at 'tableName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+; \
+             Value 'a;' at 'tableName' failed to satisfy constraint: Member must have length greater than or equal to 3; \
+             Value null at 'key' failed to satisfy constraint: Member must not be null"
+        );
+    }
+
+    #[test]
+    fn at_most_ten_violations_are_reported() {
+        let mut v = Violations::new();
+        for i in 0..12 {
+            v.null(&format!("m{i}"));
+        }
+        assert!(message(v, &[]).starts_with("10 validation errors detected: "));
+    }
+
+    #[test]
+    fn an_empty_name_breaks_only_the_length_when_an_arn_is_allowed() {
+        let mut strict = Violations::new();
+        strict.table_name(Some(""), "tableName");
+        assert!(message(strict, &[]).starts_with("2 validation errors detected: "));
+        let mut arn = Violations::new();
+        arn.table_name_or_arn(Some(""), "tableName");
+        assert_eq!(
+            message(arn, &[]),
+            "1 validation error detected: Value '' at 'tableName' failed to satisfy constraint: \
+             Member must have length greater than or equal to 1"
+        );
     }
 }

@@ -24,7 +24,7 @@ use crate::api::types::{BatchGetItemInput, BatchWriteItemInput, KeysAndAttribute
 use crate::api::validate::Violations;
 use crate::api::{encode, ApiError, ApiResult};
 use crate::expr::Projection;
-use crate::model::key::Key;
+use crate::model::key::{Key, KeyError};
 use crate::model::table::TableMeta;
 use crate::model::value::{item_size, Item};
 
@@ -86,43 +86,50 @@ fn unique(seen: &mut HashSet<Vec<u8>>, table: &TableMeta, key: &Key) -> ApiResul
     }
 }
 
-fn too_long(path: &str, max: usize) -> String {
-    format!(
-        "1 validation error detected: Value at '{path}' failed to satisfy constraint: Map value must satisfy constraint: [Member must have length less than or equal to {max}, Member must have length greater than or equal to 1]"
-    )
-}
+/// The order in which BatchGetItem lists its members' violations.
+const GET_MEMBER_ORDER: &[&str] = &["returnConsumedCapacity", "requestItems"];
+/// The order in which BatchWriteItem lists its members' violations.
+const WRITE_MEMBER_ORDER: &[&str] = &[
+    "returnConsumedCapacity",
+    "returnItemCollectionMetrics",
+    "requestItems",
+];
 
 impl Store {
     pub(super) fn batch_get_item(&self, input: BatchGetItemInput) -> ApiResult<Vec<u8>> {
+        // The length of RequestItems and of each table's Keys is checked
+        // first, on its own, in the form that names the member without its
+        // value.
+        if let Some(r) = &input.request_items {
+            if r.is_empty() {
+                return Err(ApiError::validation(
+                    "1 validation error detected: Value at 'RequestItems' failed to satisfy constraint: Member must have length greater than or equal to 1",
+                ));
+            }
+            for (name, ka) in r {
+                let bound = match ka.keys.as_ref().map(Vec::len) {
+                    Some(0) => "greater than or equal to 1",
+                    Some(n) if n > MAX_GET_KEYS => "less than or equal to 100",
+                    _ => continue,
+                };
+                return Err(ApiError::validation(format!(
+                    "1 validation error detected: Value at 'RequestItems.{name}.member.Keys' failed to satisfy constraint: Member must have length {bound}"
+                )));
+            }
+        }
         let mut v = Violations::new();
         match &input.request_items {
             None => v.null("requestItems"),
-            Some(r) if r.is_empty() => v.push(
-                "'{}'",
-                "requestItems",
-                "Member must have length greater than or equal to 1",
-            ),
             Some(r) => {
                 for (name, ka) in r {
-                    match &ka.keys {
-                        None => v.null(&format!("requestItems.{name}.member.keys")),
-                        Some(k) if k.is_empty() => v.push(
-                            "'[]'",
-                            &format!("requestItems.{name}.member.keys"),
-                            "Member must have length greater than or equal to 1",
-                        ),
-                        Some(k) if k.len() > MAX_GET_KEYS => v.push(
-                            "'[...]'",
-                            &format!("requestItems.{name}.member.keys"),
-                            "Member must have length less than or equal to 100",
-                        ),
-                        Some(_) => {}
+                    if ka.keys.is_none() {
+                        v.null(&format!("requestItems.{name}.member.keys"));
                     }
                 }
             }
         }
         let mode = Mode::parse(input.return_consumed_capacity.as_deref(), &mut v);
-        v.finish()?;
+        v.finish_in(GET_MEMBER_ORDER)?;
         let requests = input.request_items.unwrap_or_default();
         let total: usize = requests
             .values()
@@ -203,12 +210,23 @@ impl Store {
         let mut v = Violations::new();
         match &input.request_items {
             None => v.null("requestItems"),
-            Some(r) if r.is_empty() => v.push(
-                "'{}'",
-                "requestItems",
-                "Member must have length greater than or equal to 1",
-            ),
-            Some(_) => {}
+            Some(r) => {
+                for (name, list) in r {
+                    for (i, request) in list.iter().enumerate() {
+                        let path = format!("requestItems.{name}.member.{}.member", i + 1);
+                        if let Some(delete) = &request.delete_request {
+                            if delete.key.is_none() {
+                                v.null(&format!("{path}.deleteRequest.key"));
+                            }
+                        }
+                        if let Some(put) = &request.put_request {
+                            if put.item.is_none() {
+                                v.null(&format!("{path}.putRequest.item"));
+                            }
+                        }
+                    }
+                }
+            }
         }
         let mode = Mode::parse(input.return_consumed_capacity.as_deref(), &mut v);
         v.one_of(
@@ -216,17 +234,35 @@ impl Store {
             "returnItemCollectionMetrics",
             &["SIZE", "NONE"],
         );
-        v.finish()?;
+        v.finish_in(WRITE_MEMBER_ORDER)?;
         let requests = input.request_items.unwrap_or_default();
-        if requests
-            .values()
-            .any(|l| l.is_empty() || l.len() > MAX_WRITES)
-        {
-            return Err(ApiError::validation(too_long("requestItems", MAX_WRITES)));
+        if requests.is_empty() {
+            return Err(ApiError::validation(
+                "The requestItems parameter is required for BatchWriteItem",
+            ));
+        }
+        for (name, list) in &requests {
+            if list.is_empty() && requests.len() == 1 {
+                // DynamoDB echoes the whole map here; with one empty list the
+                // echo is exact.
+                return Err(ApiError::validation(format!(
+                    "1 validation error detected: Value '{{{name}=[]}}' at 'requestItems' failed to satisfy constraint: Map value must satisfy constraint: [Member must have length less than or equal to {MAX_WRITES}, Member must have length greater than or equal to 1]"
+                )));
+            }
+            let bound = match list.len() {
+                0 => "greater than or equal to 1".to_owned(),
+                n if n > MAX_WRITES => format!("less than or equal to {MAX_WRITES}"),
+                _ => continue,
+            };
+            return Err(ApiError::validation(format!(
+                "1 validation error detected: Value at 'RequestItems.{name}.member' failed to satisfy constraint: Member must have length {bound}"
+            )));
         }
         let total: usize = requests.values().map(Vec::len).sum();
         if total > MAX_WRITES {
-            return Err(ApiError::validation(too_long("requestItems", MAX_WRITES)));
+            return Err(ApiError::validation(
+                "Too many items requested for the BatchWriteItem call",
+            ));
         }
         let mut plan: Vec<(Arc<TableMeta>, Vec<Write>)> = Vec::with_capacity(requests.len());
         for (name, list) in &requests {
@@ -236,14 +272,20 @@ impl Store {
             for request in list {
                 let write = match (&request.put_request, &request.delete_request) {
                     (Some(put), None) => {
-                        let item = put.item.clone().ok_or_else(|| {
-                            ApiError::validation("1 validation error detected: Value null at 'requestItems.member.putRequest.item' failed to satisfy constraint: Member must not be null")
-                        })?;
+                        let item = put.item.clone().unwrap_or_default();
                         validate_item(&item)?;
-                        let key = table
-                            .key
-                            .key_of_item(&item)
-                            .map_err(|e| ApiError::validation(e.to_string()))?;
+                        // Unlike PutItem, a batch names no attribute when an
+                        // item's key does not fit: every mismatch is the
+                        // generic one.
+                        let key = table.key.key_of_item(&item).map_err(|e| {
+                            let e = match e {
+                                KeyError::MissingInItem(_) | KeyError::TypeMismatch { .. } => {
+                                    KeyError::SchemaMismatch
+                                }
+                                other => other,
+                            };
+                            ApiError::validation(e.to_string())
+                        })?;
                         if item_size(&item) > MAX_ITEM_BYTES {
                             return Err(ApiError::validation(
                                 "Item size has exceeded the maximum allowed size",
@@ -253,10 +295,7 @@ impl Store {
                         Write::Put(key, Arc::new(item))
                     }
                     (None, Some(delete)) => {
-                        let key = delete.key.as_ref().ok_or_else(|| {
-                            ApiError::validation("1 validation error detected: Value null at 'requestItems.member.deleteRequest.key' failed to satisfy constraint: Member must not be null")
-                        })?;
-                        Write::Delete(request_key(&table, Some(key))?)
+                        Write::Delete(request_key(&table, delete.key.as_ref())?)
                     }
                     _ => {
                         return Err(ApiError::validation(

@@ -84,7 +84,7 @@ pub(super) fn plan(input: &UpdateTableInput) -> ApiResult<Option<GsiChange>> {
     if creates_or_deletes > 1 {
         return Err(ApiError::new(
             ErrorCode::LimitExceeded,
-            "Subscriber limit exceeded: one UpdateTable request may create or delete only one global secondary index",
+            "Subscriber limit exceeded: Only 1 online index can be created or deleted simultaneously per table",
         ));
     }
     if changes.len() > 1 {

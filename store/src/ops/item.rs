@@ -26,13 +26,60 @@ use crate::model::value::{item_size, AttributeValue, Item};
 
 /// Largest item, in bytes by DynamoDB's size rules.
 pub const MAX_ITEM_BYTES: usize = 400 * 1024;
-/// Deepest nesting of maps and lists in one value.
+/// Deepest level of a value in an item, the attribute itself being level 1.
 pub const MAX_NESTING: usize = 32;
 /// Longest attribute name, in bytes.
 pub const MAX_NAME_BYTES: usize = 65535;
 
 const INVALID: &str = "One or more parameter values were invalid: ";
-const RETURN_VALUES: &[&str] = &["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"];
+/// ReturnValues' enum, in the order DynamoDB's messages list it.
+const RETURN_VALUES: &[&str] = &["ALL_NEW", "UPDATED_OLD", "ALL_OLD", "NONE", "UPDATED_NEW"];
+const RETURN_ITEM_COLLECTION_METRICS: &[&str] = &["SIZE", "NONE"];
+const CONDITIONAL_OPERATORS: &[&str] = &["OR", "AND"];
+
+/// The order in which each operation lists its members' violations.
+const PUT_MEMBER_ORDER: &[&str] = &[
+    "returnConsumedCapacity",
+    "tableName",
+    "item",
+    "returnValues",
+    "returnItemCollectionMetrics",
+    "conditionalOperator",
+];
+const GET_MEMBER_ORDER: &[&str] = &[
+    "attributesToGet",
+    "returnConsumedCapacity",
+    "key",
+    "tableName",
+];
+const DELETE_MEMBER_ORDER: &[&str] = &[
+    "returnConsumedCapacity",
+    "tableName",
+    "returnValues",
+    "returnItemCollectionMetrics",
+    "conditionalOperator",
+    "key",
+];
+const UPDATE_MEMBER_ORDER: &[&str] = &[
+    "returnConsumedCapacity",
+    "tableName",
+    "returnItemCollectionMetrics",
+    "returnValues",
+    "conditionalOperator",
+    "key",
+];
+
+/// An empty TableName on a request whose other required members are all
+/// present is refused first and alone, in the form that names the member
+/// without its value; otherwise it is one violation among the others.
+pub(super) fn refuse_empty_table_name(name: Option<&str>, others_present: bool) -> ApiResult<()> {
+    if name == Some("") && others_present {
+        return Err(ApiError::validation(
+            "1 validation error detected: Value at 'TableName' failed to satisfy constraint: Member must have length greater than or equal to 1",
+        ));
+    }
+    Ok(())
+}
 
 #[derive(Serialize, Default)]
 #[serde(rename_all = "PascalCase")]
@@ -53,16 +100,18 @@ struct GetOutput {
 }
 
 impl Store {
-    /// The table a request names, or DynamoDB's ResourceNotFoundException.
+    /// The table an item operation names, or DynamoDB's
+    /// ResourceNotFoundException for item operations.
     pub(super) fn table(&self, name: &str) -> ApiResult<Arc<TableMeta>> {
         self.engine
             .table(name)
-            .ok_or_else(|| ApiError::table_not_found(name))
+            .ok_or_else(ApiError::resource_not_found)
     }
 
     pub(super) async fn put_item(&self, input: PutItemInput) -> ApiResult<Vec<u8>> {
+        refuse_empty_table_name(input.table_name.as_deref(), input.item.is_some())?;
         let mut v = Violations::new();
-        v.table_name(input.table_name.as_deref(), "tableName");
+        v.table_name_or_arn(input.table_name.as_deref(), "tableName");
         if input.item.is_none() {
             v.null("item");
         }
@@ -71,12 +120,17 @@ impl Store {
             "returnValues",
             RETURN_VALUES,
         );
+        write_violations(
+            &mut v,
+            input.return_item_collection_metrics.as_deref(),
+            input.conditional_operator.as_deref(),
+        );
         let on_failure = return_on_failure(
             input.return_values_on_condition_check_failure.as_deref(),
             &mut v,
         );
         let mode = Mode::parse(input.return_consumed_capacity.as_deref(), &mut v);
-        v.finish()?;
+        v.finish_in(PUT_MEMBER_ORDER)?;
         let return_old = match input.return_values.as_deref() {
             None | Some("NONE") => false,
             Some("ALL_OLD") => true,
@@ -132,8 +186,9 @@ impl Store {
     }
 
     pub(super) fn get_item(&self, input: GetItemInput) -> ApiResult<Vec<u8>> {
+        refuse_empty_table_name(input.table_name.as_deref(), input.key.is_some())?;
         let mut v = Violations::new();
-        v.table_name(input.table_name.as_deref(), "tableName");
+        v.table_name_or_arn(input.table_name.as_deref(), "tableName");
         if input.key.is_none() {
             v.null("key");
         }
@@ -149,7 +204,7 @@ impl Store {
             );
         }
         let mode = Mode::parse(input.return_consumed_capacity.as_deref(), &mut v);
-        v.finish()?;
+        v.finish_in(GET_MEMBER_ORDER)?;
         let name = checked_table_name(input.table_name.as_deref())?;
         let table = self.table(name)?;
         let key = request_key(&table, input.key.as_ref())?;
@@ -173,8 +228,9 @@ impl Store {
     }
 
     pub(super) async fn delete_item(&self, input: DeleteItemInput) -> ApiResult<Vec<u8>> {
+        refuse_empty_table_name(input.table_name.as_deref(), input.key.is_some())?;
         let mut v = Violations::new();
-        v.table_name(input.table_name.as_deref(), "tableName");
+        v.table_name_or_arn(input.table_name.as_deref(), "tableName");
         if input.key.is_none() {
             v.null("key");
         }
@@ -183,12 +239,17 @@ impl Store {
             "returnValues",
             RETURN_VALUES,
         );
+        write_violations(
+            &mut v,
+            input.return_item_collection_metrics.as_deref(),
+            input.conditional_operator.as_deref(),
+        );
         let on_failure = return_on_failure(
             input.return_values_on_condition_check_failure.as_deref(),
             &mut v,
         );
         let mode = Mode::parse(input.return_consumed_capacity.as_deref(), &mut v);
-        v.finish()?;
+        v.finish_in(DELETE_MEMBER_ORDER)?;
         let return_old = match input.return_values.as_deref() {
             None | Some("NONE") => false,
             Some("ALL_OLD") => true,
@@ -231,8 +292,9 @@ impl Store {
     }
 
     pub(super) async fn update_item(&self, input: UpdateItemInput) -> ApiResult<Vec<u8>> {
+        refuse_empty_table_name(input.table_name.as_deref(), input.key.is_some())?;
         let mut v = Violations::new();
-        v.table_name(input.table_name.as_deref(), "tableName");
+        v.table_name_or_arn(input.table_name.as_deref(), "tableName");
         if input.key.is_none() {
             v.null("key");
         }
@@ -241,12 +303,29 @@ impl Store {
             "returnValues",
             RETURN_VALUES,
         );
+        write_violations(
+            &mut v,
+            input.return_item_collection_metrics.as_deref(),
+            input.conditional_operator.as_deref(),
+        );
         let on_failure = return_on_failure(
             input.return_values_on_condition_check_failure.as_deref(),
             &mut v,
         );
         let mode = Mode::parse(input.return_consumed_capacity.as_deref(), &mut v);
-        v.finish()?;
+        v.finish_in(UPDATE_MEMBER_ORDER)?;
+        // UpdateItem (unlike the transactions) also refuses a value that
+        // would be too deep even if it is only compared, never stored.
+        let too_deep = input
+            .expression_attribute_values
+            .iter()
+            .flat_map(|values| values.values())
+            .any(|value| too_deep(value, 1));
+        if too_deep {
+            return Err(ApiError::validation(
+                "1 validation error detected: Nesting Levels have exceeded supported limits: Attributes in the item have nested levels beyond supported limit",
+            ));
+        }
         let return_values = input
             .return_values
             .clone()
@@ -457,7 +536,7 @@ pub(super) fn live_table(
 ) -> Result<Arc<TableMeta>, Abort<ApiError>> {
     match current {
         Some(t) if t.id == validated.id => Ok(t),
-        _ => Err(Abort::Op(ApiError::table_not_found(&validated.name))),
+        _ => Err(Abort::Op(ApiError::resource_not_found())),
     }
 }
 
@@ -465,6 +544,24 @@ pub(super) fn live_table(
 pub(super) enum OnFailure {
     None,
     AllOld,
+}
+
+/// Enum members shared by the single-item writes.
+fn write_violations(
+    v: &mut Violations,
+    return_item_collection_metrics: Option<&str>,
+    conditional_operator: Option<&str>,
+) {
+    v.one_of(
+        return_item_collection_metrics,
+        "returnItemCollectionMetrics",
+        RETURN_ITEM_COLLECTION_METRICS,
+    );
+    v.one_of(
+        conditional_operator,
+        "conditionalOperator",
+        CONDITIONAL_OPERATORS,
+    );
 }
 
 pub(super) fn return_on_failure(value: Option<&str>, v: &mut Violations) -> OnFailure {
@@ -636,7 +733,24 @@ fn check_name(name: &str) -> ApiResult<()> {
     Ok(())
 }
 
+/// Whether `value`, at level `depth`, goes deeper than an item may.
+fn too_deep(value: &AttributeValue, depth: usize) -> bool {
+    depth > MAX_NESTING
+        || match value {
+            AttributeValue::M(m) => m.values().any(|c| too_deep(c, depth + 1)),
+            AttributeValue::L(l) => l.iter().any(|c| too_deep(c, depth + 1)),
+            _ => false,
+        }
+}
+
+/// `depth` is the value's level: a top-level attribute is level 1, and a
+/// scalar counts as a level as much as a map or a list does.
 fn check_depth(value: &AttributeValue, depth: usize) -> ApiResult<()> {
+    if depth > MAX_NESTING {
+        return Err(ApiError::validation(
+            "Nesting Levels have exceeded supported limits: Attributes in the item have nested levels beyond supported limit",
+        ));
+    }
     let children: Box<dyn Iterator<Item = &AttributeValue>> = match value {
         AttributeValue::M(m) => {
             for k in m.keys() {
@@ -647,11 +761,6 @@ fn check_depth(value: &AttributeValue, depth: usize) -> ApiResult<()> {
         AttributeValue::L(l) => Box::new(l.iter()),
         _ => return Ok(()),
     };
-    if depth > MAX_NESTING {
-        return Err(ApiError::validation(format!(
-            "{INVALID}Nesting Levels have exceeded supported limits: an item may have at most {MAX_NESTING} levels of nested attributes"
-        )));
-    }
     for c in children {
         check_depth(c, depth + 1)?;
     }

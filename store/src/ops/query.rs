@@ -24,7 +24,10 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::capacity::{self, ConsumedCapacity, Mode, Spent};
-use super::read_request::{common_violations, select, Expressions, Select};
+use super::item::refuse_empty_table_name;
+use super::read_request::{
+    common_violations, refuse_limit, select, CommonMembers, Expressions, Select,
+};
 use super::table::checked_table_name;
 use super::Store;
 use crate::api::types::{QueryInput, ScanInput};
@@ -42,6 +45,30 @@ use crate::model::value::{item_size, AttributeValue, Item};
 
 /// A page ends once the items read reach this many bytes.
 pub const PAGE_BYTES: usize = 1024 * 1024;
+/// The order in which Query lists its members' violations.
+const QUERY_MEMBER_ORDER: &[&str] = &[
+    "select",
+    "indexName",
+    "returnConsumedCapacity",
+    "queryFilter",
+    "tableName",
+    "conditionalOperator",
+    "attributesToGet",
+    "keyConditions",
+];
+/// The order in which Scan lists its members' violations.
+const SCAN_MEMBER_ORDER: &[&str] = &[
+    "select",
+    "indexName",
+    "totalSegments",
+    "returnConsumedCapacity",
+    "tableName",
+    "conditionalOperator",
+    "scanFilter",
+    "segment",
+    "attributesToGet",
+];
+
 /// Largest `TotalSegments` of a parallel Scan.
 const MAX_SEGMENTS: i64 = 1_000_000;
 
@@ -369,16 +396,21 @@ const NO_KEY_CONDITION: &str =
 
 impl Store {
     pub(super) fn query(&self, input: QueryInput) -> ApiResult<Vec<u8>> {
+        refuse_empty_table_name(input.table_name.as_deref(), true)?;
+        refuse_limit(input.limit)?;
         let mut v = Violations::new();
-        v.table_name(input.table_name.as_deref(), "tableName");
+        v.table_name_or_arn(input.table_name.as_deref(), "tableName");
         common_violations(
             &mut v,
-            input.limit,
-            input.select.as_deref(),
-            input.attributes_to_get.as_deref(),
+            CommonMembers {
+                select: input.select.as_deref(),
+                attributes_to_get: input.attributes_to_get.as_deref(),
+                index_name: input.index_name.as_deref(),
+                conditional_operator: input.conditional_operator.as_deref(),
+            },
         );
         let mode = Mode::parse(input.return_consumed_capacity.as_deref(), &mut v);
-        v.finish()?;
+        v.finish_in(QUERY_MEMBER_ORDER)?;
         let name = checked_table_name(input.table_name.as_deref())?;
         let table = self.table(name)?;
         let target = Target::new(&table, input.index_name.as_deref())?;
@@ -488,13 +520,18 @@ impl Store {
     }
 
     pub(super) fn scan(&self, input: ScanInput) -> ApiResult<Vec<u8>> {
+        refuse_empty_table_name(input.table_name.as_deref(), true)?;
+        refuse_limit(input.limit)?;
         let mut v = Violations::new();
-        v.table_name(input.table_name.as_deref(), "tableName");
+        v.table_name_or_arn(input.table_name.as_deref(), "tableName");
         common_violations(
             &mut v,
-            input.limit,
-            input.select.as_deref(),
-            input.attributes_to_get.as_deref(),
+            CommonMembers {
+                select: input.select.as_deref(),
+                attributes_to_get: input.attributes_to_get.as_deref(),
+                index_name: input.index_name.as_deref(),
+                conditional_operator: input.conditional_operator.as_deref(),
+            },
         );
         if let Some(t) = input.total_segments {
             if t < 1 {
@@ -529,7 +566,7 @@ impl Store {
             }
         }
         let mode = Mode::parse(input.return_consumed_capacity.as_deref(), &mut v);
-        v.finish()?;
+        v.finish_in(SCAN_MEMBER_ORDER)?;
         let segments = match (input.segment, input.total_segments) {
             (None, None) => None,
             (Some(_), None) => return Err(ApiError::validation(
@@ -540,7 +577,7 @@ impl Store {
             )),
             (Some(s), Some(t)) if s >= t => {
                 return Err(ApiError::validation(format!(
-                    "The Segment parameter is zero-based and must be less than parameter TotalSegments: Segment: {s} is out of bounds for TotalSegments: {t}"
+                    "The Segment parameter is zero-based and must be less than parameter TotalSegments: Segment: {s} is not less than TotalSegments: {t}"
                 )))
             }
             (Some(s), Some(t)) => Some((s as u64, t as u64)),
@@ -616,9 +653,9 @@ impl Store {
             };
             if !inside {
                 return Err(ApiError::validation(format!(
-                    "The provided Exclusive start key does not map to the provided Segment and TotalSegments values. Segment: {}, TotalSegments: {}",
-                    input.segment.unwrap_or(0),
-                    input.total_segments.unwrap_or(1)
+                    "The provided starting key is invalid: Invalid ExclusiveStartKey. Please use ExclusiveStartKey with correct Segment. TotalSegments: {} Segment: {}",
+                    input.total_segments.unwrap_or(1),
+                    input.segment.unwrap_or(0)
                 )));
             }
             resume_after(&mut read, sk);

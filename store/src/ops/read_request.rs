@@ -63,30 +63,44 @@ pub(super) fn select(
     }
 }
 
-/// Checks shared by Query and Scan: Limit, Select's enum, AttributesToGet.
-pub(super) fn common_violations(
-    v: &mut Violations,
-    limit: Option<i64>,
-    select: Option<&str>,
-    attributes_to_get: Option<&[String]>,
-) {
-    if attributes_to_get.is_some_and(|a| a.is_empty()) {
+/// The members Query and Scan both check: Select's enum, AttributesToGet,
+/// IndexName and ConditionalOperator.
+pub(super) struct CommonMembers<'a> {
+    pub(super) select: Option<&'a str>,
+    pub(super) attributes_to_get: Option<&'a [String]>,
+    pub(super) index_name: Option<&'a str>,
+    pub(super) conditional_operator: Option<&'a str>,
+}
+
+/// A Limit below 1 is refused first and alone, in the form that names the
+/// member without its value.
+pub(super) fn refuse_limit(limit: Option<i64>) -> ApiResult<()> {
+    match limit {
+        Some(l) if l < 1 => Err(ApiError::validation(
+            "1 validation error detected: Value at 'Limit' failed to satisfy constraint: Member must have value greater than or equal to 1",
+        )),
+        _ => Ok(()),
+    }
+}
+
+pub(super) fn common_violations(v: &mut Violations, m: CommonMembers<'_>) {
+    if m.attributes_to_get.is_some_and(|a| a.is_empty()) {
         v.push(
             "'[]'",
             "attributesToGet",
             "Member must have length greater than or equal to 1",
         );
     }
-    if let Some(l) = limit {
-        if l < 1 {
-            v.push(
-                &format!("'{l}'"),
-                "limit",
-                "Member must have value greater than or equal to 1",
-            );
-        }
+    v.one_of(m.select, "select", SELECT);
+    // An index name follows the same rules as a table name.
+    if m.index_name.is_some() {
+        v.table_name(m.index_name, "indexName");
     }
-    v.one_of(select, "select", SELECT);
+    v.one_of(
+        m.conditional_operator,
+        "conditionalOperator",
+        &["OR", "AND"],
+    );
 }
 
 fn legacy_conditions(

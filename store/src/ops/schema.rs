@@ -13,6 +13,8 @@ use crate::model::table::{Billing, IndexMeta, ProjectionMeta};
 
 pub(super) const INVALID: &str = "One or more parameter values were invalid: ";
 pub(super) const MAX_KEY_NAME: usize = 255;
+const SAME_NAME: &str =
+    "Both the Hash Key and the Range Key element in the KeySchema have the same name";
 
 /// Key schema elements → a `KeySchema`, with DynamoDB's checks. `defs` are
 /// the attribute definitions; `index` names the index, if the schema is one.
@@ -24,6 +26,39 @@ pub(super) fn key_schema(
     index: Option<&str>,
     multi: bool,
 ) -> ApiResult<KeySchema> {
+    let undefined = || {
+        let keys: Vec<&str> = elements
+            .iter()
+            .filter_map(|e| e.attribute_name.as_deref())
+            .collect();
+        let all: Vec<&str> = defs.iter().map(|(n, _)| n.as_str()).collect();
+        ApiError::validation(format!(
+            "{INVALID}Some index key attributes are not defined in AttributeDefinitions. Keys: [{}], AttributeDefinitions: [{}]",
+            keys.join(", "),
+            all.join(", ")
+        ))
+    };
+    let same_name = elements.len() == 2 && elements[0].attribute_name == elements[1].attribute_name;
+    if index.is_none() {
+        // A table's schema is checked against its definitions before its
+        // key types: more key elements than definitions, then undefined
+        // names, then one name used twice.
+        if elements.len() > defs.len() {
+            return Err(ApiError::validation(
+                "Invalid KeySchema: Some index key attribute have no definition",
+            ));
+        }
+        let defined = |e: &KeySchemaElement| {
+            defs.iter()
+                .any(|(n, _)| Some(n.as_str()) == e.attribute_name.as_deref())
+        };
+        if !elements.iter().all(defined) {
+            return Err(undefined());
+        }
+    }
+    if same_name && !multi {
+        return Err(ApiError::validation(SAME_NAME));
+    }
     let hash_first = elements.first().and_then(|e| e.key_type.as_deref()) == Some("HASH");
     if !hash_first {
         return Err(ApiError::validation(match index {
@@ -69,32 +104,15 @@ pub(super) fn key_schema(
                 Some(i) => format!("{INVALID}Index KeySchema: The second KeySchemaElement is not a RANGE key type for index: {i}"),
             }));
         }
-        if elements.len() == 2 && elements[0].attribute_name == elements[1].attribute_name {
-            let attr = elements[0].attribute_name.as_deref().unwrap_or_default();
-            return Err(ApiError::validation(match index {
-                None => format!("{INVALID}Duplicate attribute names in KeySchema: {attr}"),
-                Some(i) => format!(
-                    "{INVALID}Index KeySchema of {i} names the same attribute {attr} as both HASH and RANGE key"
-                ),
-            }));
+        if same_name {
+            return Err(ApiError::validation(SAME_NAME));
         }
     }
     let lookup = |e: &KeySchemaElement| -> ApiResult<KeyAttribute> {
         let name = e.attribute_name.clone().unwrap_or_default();
         match defs.iter().find(|(n, _)| *n == name) {
             Some((_, t)) => Ok(KeyAttribute { name, scalar: *t }),
-            None => {
-                let keys: Vec<&str> = elements
-                    .iter()
-                    .filter_map(|e| e.attribute_name.as_deref())
-                    .collect();
-                let all: Vec<&str> = defs.iter().map(|(n, _)| n.as_str()).collect();
-                Err(ApiError::validation(format!(
-                    "{INVALID}Some index key attributes are not defined in AttributeDefinitions. Keys: [{}], AttributeDefinitions: [{}]",
-                    keys.join(", "),
-                    all.join(", ")
-                )))
-            }
+            None => Err(undefined()),
         }
     };
     let attrs = elements.iter().map(lookup).collect::<ApiResult<Vec<_>>>()?;

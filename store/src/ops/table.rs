@@ -55,7 +55,7 @@ impl Store {
     }
 
     pub(super) fn describe_table(&self, input: TableNameInput) -> ApiResult<Vec<u8>> {
-        let name = checked_table_name(input.table_name.as_deref())?;
+        let name = table_operation_name(input.table_name.as_deref(), true)?;
         let meta = self
             .engine
             .table(name)
@@ -105,7 +105,7 @@ impl Store {
     }
 
     pub(super) async fn delete_table(&self, input: TableNameInput) -> ApiResult<Vec<u8>> {
-        let name = checked_table_name(input.table_name.as_deref())?.to_owned();
+        let name = table_operation_name(input.table_name.as_deref(), true)?.to_owned();
         let deleted = self
             .engine
             .write(move |ctx| {
@@ -139,8 +139,8 @@ impl Store {
     }
 
     pub(super) async fn update_table(&self, input: UpdateTableInput) -> ApiResult<Vec<u8>> {
+        let name = table_operation_name(input.table_name.as_deref(), true)?.to_owned();
         let mut v = Violations::new();
-        v.table_name(input.table_name.as_deref(), "tableName");
         v.one_of(
             input.billing_mode.as_deref(),
             "billingMode",
@@ -178,11 +178,10 @@ impl Store {
             || input.deletion_protection_enabled.is_some();
         if !changes_something {
             return Err(ApiError::validation(
-                "UpdateTable needs at least one of BillingMode, ProvisionedThroughput, StreamSpecification, SSESpecification, TableClass, DeletionProtectionEnabled or GlobalSecondaryIndexUpdates",
+                "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required",
             ));
         }
         let creates = matches!(gsi, Some(super::gsi::GsiChange::Create(_)));
-        let name = input.table_name.clone().unwrap_or_default();
         let updated = self
             .engine
             .write(move |ctx| {
@@ -206,6 +205,27 @@ impl Store {
         let (meta, stats, indexes) = updated;
         encode(&json!({ "TableDescription": describe(&meta, stats, &indexes, "ACTIVE") }))
     }
+}
+
+/// The TableName of a table operation (CreateTable, DescribeTable,
+/// DeleteTable, UpdateTable, the TTL operations), checked before any other
+/// member and reported alone: a missing name has a sentence of its own; a
+/// malformed one is a constraint violation (CreateTable's name cannot be an
+/// ARN, so `arn_allowed` is false for it).
+pub(super) fn table_operation_name(name: Option<&str>, arn_allowed: bool) -> ApiResult<&str> {
+    let Some(name) = name else {
+        return Err(ApiError::validation(
+            "The parameter 'TableName' is required but was not present in the request",
+        ));
+    };
+    let mut v = Violations::new();
+    if arn_allowed {
+        v.table_name_or_arn(Some(name), "tableName");
+    } else {
+        v.table_name(Some(name), "tableName");
+    }
+    v.finish()?;
+    Ok(name)
 }
 
 /// The table name of a request on an existing table: present and well-formed
@@ -297,8 +317,8 @@ fn stream_meta(spec: Option<&StreamSpecification>) -> ApiResult<Option<StreamMet
 }
 
 fn validate_create(input: CreateTableInput) -> ApiResult<TableMeta> {
+    table_operation_name(input.table_name.as_deref(), false)?;
     let mut v = Violations::new();
-    v.table_name(input.table_name.as_deref(), "tableName");
     check_key_schema_members(input.key_schema.as_ref(), "keySchema", 2, &mut v);
     let defs = match &input.attribute_definitions {
         Some(d) => attribute_definitions(d, &mut v),
@@ -456,13 +476,26 @@ fn apply_update(current: &TableMeta, input: &UpdateTableInput) -> ApiResult<Tabl
                     "{INVALID}Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST"
                 )));
             }
+            let read = pt.read_capacity_units.unwrap_or(1) as u64;
+            let write = pt.write_capacity_units.unwrap_or(1) as u64;
+            if let Billing::Provisioned {
+                read: current_read,
+                write: current_write,
+            } = meta.billing
+            {
+                if (current_read, current_write) == (read, write) {
+                    return Err(ApiError::validation(format!(
+                        "The provisioned throughput for the table will not change. The requested value equals the current value. \
+                         Current ReadCapacityUnits provisioned for the table: {current_read}. Requested ReadCapacityUnits: {read}. \
+                         Current WriteCapacityUnits provisioned for the table: {current_write}. Requested WriteCapacityUnits: {write}. \
+                         Refer to the Amazon DynamoDB Developer Guide for current limits and how to request higher limits."
+                    )));
+                }
+            }
             if meta.billing == Billing::PayPerRequest {
                 meta.billing_changed_ms = now_ms();
             }
-            meta.billing = Billing::Provisioned {
-                read: pt.read_capacity_units.unwrap_or(1) as u64,
-                write: pt.write_capacity_units.unwrap_or(1) as u64,
-            };
+            meta.billing = Billing::Provisioned { read, write };
         }
         _ => {}
     }

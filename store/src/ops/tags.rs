@@ -11,7 +11,7 @@ use super::{abort_to_api, Store};
 use crate::api::control_types::{ListTagsOfResourceInput, TagResourceInput, UntagResourceInput};
 use crate::api::types::Tag;
 use crate::api::validate::Violations;
-use crate::api::{encode, ApiError, ApiResult, ErrorCode};
+use crate::api::{encode, ApiError, ApiResult};
 use crate::engine::Abort;
 
 /// Most tags one table may carry.
@@ -38,7 +38,7 @@ impl Store {
         }
         v.finish()?;
         let arn = input.resource_arn.unwrap_or_default();
-        let name = table_of_arn(&arn, "TagResource")?;
+        let name = table_of_arn(&arn)?;
         let tags: Vec<(String, String)> = input
             .tags
             .unwrap_or_default()
@@ -91,12 +91,12 @@ impl Store {
         }
         v.finish()?;
         let arn = input.resource_arn.unwrap_or_default();
-        let name = table_of_arn(&arn, "UntagResource")?;
+        let name = table_of_arn(&arn)?;
         let keys = input.tag_keys.unwrap_or_default();
         self.engine
             .write(move |ctx| {
                 let Some(table) = ctx.table(&name) else {
-                    return Err(Abort::Op(arn_not_found(&arn)));
+                    return Err(Abort::Op(ApiError::resource_not_found()));
                 };
                 let mut meta = (*table).clone();
                 let before = meta.tags.len();
@@ -121,7 +121,7 @@ impl Store {
         }
         v.finish()?;
         let arn = input.resource_arn.unwrap_or_default();
-        let name = table_of_arn(&arn, "ListTagsOfResource")?;
+        let name = table_of_arn(&arn)?;
         let table = self
             .engine
             .table(&name)
@@ -228,28 +228,24 @@ fn too_many_tags() -> ApiError {
     ))
 }
 
+/// TagResource's and ListTagsOfResource's answer for the ARN of a table
+/// that does not exist (UntagResource gives the item operations' message).
 fn arn_not_found(arn: &str) -> ApiError {
     ApiError::not_found(format!(
-        "Requested resource not found: ResourcArn: {arn} not found"
+        "Requested resource not found: ResourceArn: {arn} not found"
     ))
 }
 
 /// The table name of a table ARN
 /// (`arn:<partition>:dynamodb:<region>:<account>:table/<name>`).
 ///
-/// Something that is not an ARN at all is an AccessDeniedException, as
-/// DynamoDB treats it as a resource the caller may not touch; an ARN of
-/// another kind (an index, a stream, another service) is a
-/// ValidationException.
-fn table_of_arn(arn: &str, op: &str) -> ApiResult<String> {
+/// Something that is not an ARN at all, and an ARN of another kind (an
+/// index, a stream, another service), are ValidationExceptions.
+fn table_of_arn(arn: &str) -> ApiResult<String> {
     if !arn.starts_with("arn:") {
-        return Err(ApiError::new(
-            ErrorCode::AccessDenied,
-            format!(
-                "User: arn:aws:iam::{}:root is not authorized to perform: dynamodb:{op} on resource: {arn}",
-                crate::model::table::ACCOUNT
-            ),
-        ));
+        return Err(ApiError::validation(format!(
+            "{INVALID}ARNs must start with 'arn:': {arn}"
+        )));
     }
     let invalid = || {
         ApiError::validation(format!(
@@ -279,20 +275,20 @@ fn table_of_arn(arn: &str, op: &str) -> ApiResult<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::ErrorCode;
 
     #[test]
     fn table_arns_parse_and_others_are_rejected() {
         let ok = "arn:aws:dynamodb:us-east-1:000000000000:table/abc";
-        assert_eq!(table_of_arn(ok, "X").ok().as_deref(), Some("abc"));
-        let denied = table_of_arn("I_do_not_exist", "X").err().map(|e| e.code);
-        assert_eq!(denied, Some(ErrorCode::AccessDenied));
+        assert_eq!(table_of_arn(ok).ok().as_deref(), Some("abc"));
         for bad in [
+            "I_do_not_exist",
             "arn:not/a/good/format",
             "arn:aws:dynamodb:us-east-1:000000000000:table/abc/index/gsi",
             "arn:aws:dynamodb:us-east-1:000000000000:table/abc/stream/2020",
             "arn:aws:s3:::bucket",
         ] {
-            let code = table_of_arn(bad, "X").err().map(|e| e.code);
+            let code = table_of_arn(bad).err().map(|e| e.code);
             assert_eq!(code, Some(ErrorCode::Validation), "{bad}");
         }
     }

@@ -29,8 +29,8 @@ use serde_json::{json, Map, Value};
 use super::batch::capacity_list;
 use super::capacity::{self, Mode};
 use super::item::{
-    check, check_index_keys, live_table, read_projection, request_key, return_on_failure,
-    updated_item, validate_item, write_condition, OnFailure, MAX_ITEM_BYTES,
+    check, check_index_keys, live_table, read_projection, return_on_failure, updated_item,
+    validate_item, write_condition, OnFailure, MAX_ITEM_BYTES,
 };
 use super::table::checked_table_name;
 use super::{abort_to_api, Store};
@@ -41,7 +41,7 @@ use crate::api::validate::Violations;
 use crate::api::{encode, ApiError, ApiResult, ErrorCode};
 use crate::engine::Abort;
 use crate::expr::{Condition, Projection, Update};
-use crate::model::key::Key;
+use crate::model::key::{Key, KeyError};
 use crate::model::table::TableMeta;
 use crate::model::value::{item_size, Item};
 
@@ -166,6 +166,15 @@ struct Action {
     on_failure: OnFailure,
 }
 
+/// A write action checked as far as it can be without its table.
+struct Shape<'a> {
+    kind: Kind,
+    action: &'a TransactAction,
+    on_failure: OnFailure,
+    condition: Option<Arc<Condition>>,
+    update: Option<Update>,
+}
+
 /// Why one action cancelled the transaction (`None`: it did not).
 enum Reason {
     None,
@@ -238,31 +247,70 @@ struct GetOutput {
     consumed_capacity: Option<Vec<capacity::ConsumedCapacity>>,
 }
 
-fn too_many(path: &str, n: usize) -> Option<(String, &'static str)> {
-    if n == 0 {
-        Some((
-            path.to_owned(),
+/// The order in which the transactions list their members' violations.
+const MEMBER_ORDER: &[&str] = &[
+    "clientRequestToken",
+    "returnConsumedCapacity",
+    "returnItemCollectionMetrics",
+    "transactItems",
+];
+
+/// More than 100 actions is refused first and alone, in the form that names
+/// the member without its value; an empty list is one violation among the
+/// others.
+fn transact_items_length(n: Option<usize>, v: &mut Violations) -> ApiResult<()> {
+    match n {
+        None => v.null("transactItems"),
+        Some(0) => v.push(
+            "'[]'",
+            "transactItems",
             "Member must have length greater than or equal to 1",
-        ))
-    } else if n > MAX_ACTIONS {
-        Some((
-            path.to_owned(),
-            "Member must have length less than or equal to 100",
-        ))
-    } else {
-        None
+        ),
+        Some(n) if n > MAX_ACTIONS => {
+            return Err(ApiError::validation(
+                "1 validation error detected: Value at 'TransactItems' failed to satisfy constraint: Member must have length less than or equal to 100",
+            ))
+        }
+        Some(_) => {}
+    }
+    Ok(())
+}
+
+/// How a transaction reports an action's key that does not fit its table:
+/// an empty key value is refused up front, for the whole request; any other
+/// mismatch is the action's own failure, its cancellation reason (`Ok`).
+fn key_failure(e: KeyError) -> ApiResult<String> {
+    match e {
+        KeyError::Empty { .. } => Err(ApiError::validation(e.to_string())),
+        other => Ok(other.to_string()),
     }
 }
 
+/// The key an action's `Key` names (its presence was checked with the
+/// other members).
+fn lookup_key(table: &TableMeta, key: Option<&Item>) -> Result<Key, KeyError> {
+    key.map_or(Err(KeyError::SchemaMismatch), |k| {
+        table.key.key_of_request(k)
+    })
+}
+
+/// A cancellation whose reason is the validation failure of action `i`:
+/// validation stops at the first bad action, the others were not looked at.
+fn cancelled_by(i: usize, actions: usize, message: String) -> ApiError {
+    let mut reasons: Vec<Reason> = (0..actions).map(|_| Reason::None).collect();
+    if let Some(r) = reasons.get_mut(i) {
+        *r = Reason::Validation(message);
+    }
+    cancelled(&reasons)
+}
+
 impl Store {
-    /// Validate one write action (`i`: its position, for messages). The
-    /// inner error is a problem with the action's item or key, which
-    /// DynamoDB reports as that action's cancellation reason.
-    fn transact_action(
-        &self,
-        i: usize,
-        w: &TransactWriteItem,
-    ) -> ApiResult<Result<Action, String>> {
+    /// The checks of one write action (`i`: its position, for messages)
+    /// that need no table: its members, its item's shape and its
+    /// expressions. DynamoDB makes them for every action before it looks up
+    /// any table, so a malformed expression in a later action is reported
+    /// ahead of a missing table in an earlier one.
+    fn action_shape(i: usize, w: &TransactWriteItem) -> ApiResult<Shape<'_>> {
         let (kind, a, member): (Kind, &TransactAction, &str) =
             match (&w.condition_check, &w.put, &w.delete, &w.update) {
                 (Some(a), None, None, None) => (Kind::Check, a, "conditionCheck"),
@@ -296,30 +344,9 @@ impl Store {
             &mut v,
         );
         v.finish()?;
-        let table = self.table(checked_table_name(a.table_name.as_deref())?)?;
-        let (key, item) = match kind {
-            Kind::Put => {
-                let item = a.item.clone().unwrap_or_default();
-                validate_item(&item)?;
-                let key = match table.key.key_of_item(&item) {
-                    Ok(k) => k,
-                    Err(e) => return Ok(Err(e.to_string())),
-                };
-                if item_size(&item) > MAX_ITEM_BYTES {
-                    return Ok(Err(
-                        "Item size has exceeded the maximum allowed size".to_owned()
-                    ));
-                }
-                if let Err(e) = check_index_keys(&table, &item) {
-                    return Ok(Err(e.message));
-                }
-                (key, Some(item))
-            }
-            _ => match request_key(&table, a.key.as_ref()) {
-                Ok(k) => (k, None),
-                Err(e) => return Ok(Err(e.message)),
-            },
-        };
+        if let Some(item) = &a.item {
+            validate_item(item)?;
+        }
         let (condition, update) = write_condition(
             a.condition_expression.as_deref(),
             None,
@@ -329,6 +356,48 @@ impl Store {
             a.update_expression.as_deref(),
             kind == Kind::Update,
         )?;
+        Ok(Shape {
+            kind,
+            action: a,
+            on_failure,
+            condition,
+            update,
+        })
+    }
+
+    /// The checks of one write action against its table. The inner error
+    /// is a problem with the action's item or key, which DynamoDB reports
+    /// as that action's cancellation reason.
+    fn transact_action(&self, shape: Shape<'_>) -> ApiResult<Result<Action, String>> {
+        let Shape {
+            kind,
+            action: a,
+            on_failure,
+            condition,
+            update,
+        } = shape;
+        let table = self.table(checked_table_name(a.table_name.as_deref())?)?;
+        let (key, item) = match (kind, &a.item) {
+            (Kind::Put, Some(item)) => {
+                let key = match table.key.key_of_item(item) {
+                    Ok(k) => k,
+                    Err(e) => return key_failure(e).map(Err),
+                };
+                if item_size(item) > MAX_ITEM_BYTES {
+                    return Ok(Err(
+                        "Item size has exceeded the maximum allowed size".to_owned()
+                    ));
+                }
+                if let Err(e) = check_index_keys(&table, item) {
+                    return Ok(Err(e.message));
+                }
+                (key, Some(item.clone()))
+            }
+            _ => match lookup_key(&table, a.key.as_ref()) {
+                Ok(k) => (k, None),
+                Err(e) => return key_failure(e).map(Err),
+            },
+        };
         if let Some(u) = &update {
             let names: Vec<&str> = table.key.names().collect();
             u.check_keys(&names)?;
@@ -352,14 +421,12 @@ impl Store {
         fingerprint: [u8; 16],
     ) -> ApiResult<Vec<u8>> {
         let mut v = Violations::new();
-        match &input.transact_items {
-            None => v.null("transactItems"),
-            Some(items) => {
-                if let Some((path, c)) = too_many("transactItems", items.len()) {
-                    v.push("'[...]'", &path, c);
-                }
-            }
-        }
+        transact_items_length(input.transact_items.as_ref().map(Vec::len), &mut v)?;
+        v.one_of(
+            input.return_item_collection_metrics.as_deref(),
+            "returnItemCollectionMetrics",
+            &["SIZE", "NONE"],
+        );
         if let Some(t) = &input.client_request_token {
             let n = t.chars().count();
             if n == 0 {
@@ -378,28 +445,20 @@ impl Store {
             }
         }
         let mode = Mode::parse(input.return_consumed_capacity.as_deref(), &mut v);
-        v.finish()?;
+        v.finish_in(MEMBER_ORDER)?;
         let items = input.transact_items.unwrap_or_default();
         let mut actions = Vec::with_capacity(items.len());
         let mut seen = HashSet::new();
         let mut total = 0usize;
-        for (i, w) in items.iter().enumerate() {
-            let action = match self.transact_action(i, w)? {
+        let shapes = items
+            .iter()
+            .enumerate()
+            .map(|(i, w)| Self::action_shape(i, w))
+            .collect::<ApiResult<Vec<_>>>()?;
+        for (i, shape) in shapes.into_iter().enumerate() {
+            let action = match self.transact_action(shape)? {
                 Ok(a) => a,
-                Err(message) => {
-                    // Validation stops at the first bad action; the others
-                    // were not looked at.
-                    let reasons: Vec<Reason> = (0..items.len())
-                        .map(|j| {
-                            if j == i {
-                                Reason::Validation(message.clone())
-                            } else {
-                                Reason::None
-                            }
-                        })
-                        .collect();
-                    return Err(cancelled(&reasons));
-                }
+                Err(message) => return Err(cancelled_by(i, items.len(), message)),
             };
             if !seen.insert((action.table.id, action.key.storage_key(action.table.id))) {
                 return Err(ApiError::validation(ONE_ITEM));
@@ -504,12 +563,10 @@ impl Store {
 
     pub(super) fn transact_get_items(&self, input: TransactGetItemsInput) -> ApiResult<Vec<u8>> {
         let mut v = Violations::new();
+        transact_items_length(input.transact_items.as_ref().map(Vec::len), &mut v)?;
         match &input.transact_items {
-            None => v.null("transactItems"),
+            None => {}
             Some(items) => {
-                if let Some((path, c)) = too_many("transactItems", items.len()) {
-                    v.push("'[...]'", &path, c);
-                }
                 for (i, g) in items.iter().enumerate() {
                     match &g.get {
                         None => v.null(&format!("transactItems.{}.member.get", i + 1)),
@@ -525,13 +582,19 @@ impl Store {
             }
         }
         let mode = Mode::parse(input.return_consumed_capacity.as_deref(), &mut v);
-        v.finish()?;
+        v.finish_in(MEMBER_ORDER)?;
         let mut gets: Vec<(Arc<TableMeta>, Key, Option<Projection>)> = Vec::new();
         let mut seen = HashSet::new();
-        for g in input.transact_items.iter().flatten() {
+        let items = input.transact_items.unwrap_or_default();
+        for (i, g) in items.iter().enumerate() {
             let Some(get) = &g.get else { continue };
             let table = self.table(checked_table_name(get.table_name.as_deref())?)?;
-            let key = request_key(&table, get.key.as_ref())?;
+            // A key that does not fit its table is the action's own failure,
+            // reported as its cancellation reason, as for a write action.
+            let key = match lookup_key(&table, get.key.as_ref()) {
+                Ok(k) => k,
+                Err(e) => return Err(cancelled_by(i, items.len(), key_failure(e)?)),
+            };
             if !seen.insert((table.id, key.storage_key(table.id))) {
                 return Err(ApiError::validation(ONE_ITEM));
             }

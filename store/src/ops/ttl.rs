@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use serde_json::json;
 
-use super::table::checked_table_name;
+use super::table::table_operation_name;
 use super::{abort_to_api, Store};
 use crate::api::control_types::UpdateTimeToLiveInput;
 use crate::api::types::TableNameInput;
@@ -31,8 +31,8 @@ impl Store {
         &self,
         input: UpdateTimeToLiveInput,
     ) -> ApiResult<Vec<u8>> {
+        let name = table_operation_name(input.table_name.as_deref(), true)?.to_owned();
         let mut v = Violations::new();
-        v.table_name(input.table_name.as_deref(), "tableName");
         match &input.time_to_live_specification {
             None => v.null("timeToLiveSpecification"),
             Some(spec) => {
@@ -57,7 +57,6 @@ impl Store {
             }
         }
         v.finish()?;
-        let name = checked_table_name(input.table_name.as_deref())?.to_owned();
         let spec = input.time_to_live_specification.unwrap_or_default();
         let attr = spec.attribute_name.unwrap_or_default();
         let enable = spec.enabled.unwrap_or(false);
@@ -98,11 +97,11 @@ impl Store {
     }
 
     pub(super) fn describe_time_to_live(&self, input: TableNameInput) -> ApiResult<Vec<u8>> {
-        let mut v = Violations::new();
-        v.table_name(input.table_name.as_deref(), "tableName");
-        v.finish()?;
-        let name = checked_table_name(input.table_name.as_deref())?;
-        let table = self.table(name)?;
+        let name = table_operation_name(input.table_name.as_deref(), true)?;
+        let table = self
+            .engine
+            .table(name)
+            .ok_or_else(|| ApiError::table_not_found(name))?;
         let description = match &table.ttl_attribute {
             Some(a) => json!({"TimeToLiveStatus": "ENABLED", "AttributeName": a}),
             None => json!({"TimeToLiveStatus": "DISABLED"}),
