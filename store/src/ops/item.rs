@@ -11,6 +11,8 @@ use serde::Serialize;
 use serde_json::Map;
 
 use super::capacity::{self, ConsumedCapacity, Mode};
+pub(super) use super::item_checks::{check_index_keys, validate_item};
+use super::item_checks::{check_name, too_deep};
 use super::table::checked_table_name;
 use super::{abort_to_api, Store};
 use crate::api::types::{
@@ -20,18 +22,12 @@ use crate::api::validate::Violations;
 use crate::api::{encode, ApiError, ApiResult};
 use crate::engine::Abort;
 use crate::expr::{self, legacy, Condition, Projection, Resolver, Update, UpdateAction};
-use crate::model::key::{Key, KeyError};
+use crate::model::key::Key;
 use crate::model::table::TableMeta;
-use crate::model::value::{item_size, AttributeValue, Item};
+use crate::model::value::{item_size, Item};
 
 /// Largest item, in bytes by DynamoDB's size rules.
 pub const MAX_ITEM_BYTES: usize = 400 * 1024;
-/// Deepest level of a value in an item, the attribute itself being level 1.
-pub const MAX_NESTING: usize = 32;
-/// Longest attribute name, in bytes.
-pub const MAX_NAME_BYTES: usize = 65535;
-
-const INVALID: &str = "One or more parameter values were invalid: ";
 /// ReturnValues' enum, in the order DynamoDB's messages list it.
 const RETURN_VALUES: &[&str] = &["ALL_NEW", "UPDATED_OLD", "ALL_OLD", "NONE", "UPDATED_NEW"];
 const RETURN_ITEM_COLLECTION_METRICS: &[&str] = &["SIZE", "NONE"];
@@ -440,64 +436,6 @@ pub(super) fn updated_item(
     Ok(Some(new))
 }
 
-/// DynamoDB's rules for the secondary-index key attributes of an item being
-/// written: when present they must have the index's type and not be empty,
-/// each partition attribute within the partition key size limit and the
-/// sort attributes together within the sort key size limit.
-pub(super) fn check_index_keys(table: &TableMeta, item: &Item) -> ApiResult<()> {
-    for index in table.local_indexes.iter().chain(&table.global_indexes) {
-        let mut sort_bytes = 0;
-        for attr in index.key.attributes() {
-            if table.key.is_key_attribute(&attr.name) {
-                continue;
-            }
-            let Some(value) = item.get(&attr.name) else {
-                continue;
-            };
-            if value.value_type() != attr.scalar.value_type() {
-                return Err(ApiError::validation(format!(
-                    "{INVALID}Type mismatch for Index Key {} Expected: {} Actual: {} IndexName: {}",
-                    attr.name,
-                    attr.scalar.as_str(),
-                    value.value_type().as_str(),
-                    index.name
-                )));
-            }
-            let empty = match value {
-                AttributeValue::S(x) => x.is_empty(),
-                AttributeValue::B(x) => x.is_empty(),
-                _ => false,
-            };
-            let len = match value {
-                AttributeValue::S(x) => x.len(),
-                AttributeValue::B(x) => x.len(),
-                _ => 0,
-            };
-            let is_partition = index.key.partition_attrs().any(|a| a.name == attr.name);
-            if is_partition && len > crate::model::key::MAX_PARTITION_KEY_BYTES {
-                return Err(ApiError::validation(
-                    KeyError::PartitionTooLarge.to_string(),
-                ));
-            }
-            if !is_partition {
-                sort_bytes += len;
-                if sort_bytes > crate::model::key::MAX_SORT_KEY_BYTES {
-                    return Err(ApiError::validation(KeyError::SortTooLarge.to_string()));
-                }
-            }
-            if empty {
-                return Err(ApiError::validation(format!(
-                    "One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty {} value. IndexName: {}, IndexKey: {}",
-                    if matches!(value, AttributeValue::S(_)) { "string" } else { "binary" },
-                    index.name,
-                    attr.name
-                )));
-            }
-        }
-    }
-    Ok(())
-}
-
 /// Whether an update only takes things away: applied to a missing item, such
 /// an update creates nothing (SET and ADD create the item, even when empty).
 fn only_removes(update: &Update) -> bool {
@@ -707,64 +645,6 @@ pub(super) fn request_key(table: &TableMeta, key: Option<&Item>) -> ApiResult<Ke
         .key
         .key_of_request(key)
         .map_err(|e| ApiError::validation(e.to_string()))
-}
-
-/// Schema-free checks of a whole item: attribute names and nesting depth.
-pub(crate) fn validate_item(item: &Item) -> ApiResult<()> {
-    for (name, value) in item {
-        check_name(name)?;
-        check_depth(value, 1)?;
-    }
-    Ok(())
-}
-
-fn check_name(name: &str) -> ApiResult<()> {
-    if name.is_empty() {
-        return Err(ApiError::validation(format!(
-            "{INVALID}Empty attribute name"
-        )));
-    }
-    if name.len() > MAX_NAME_BYTES {
-        return Err(ApiError::validation(format!(
-            "{INVALID}Attribute name exceeds the size limit of {MAX_NAME_BYTES} bytes: length {}",
-            name.len()
-        )));
-    }
-    Ok(())
-}
-
-/// Whether `value`, at level `depth`, goes deeper than an item may.
-fn too_deep(value: &AttributeValue, depth: usize) -> bool {
-    depth > MAX_NESTING
-        || match value {
-            AttributeValue::M(m) => m.values().any(|c| too_deep(c, depth + 1)),
-            AttributeValue::L(l) => l.iter().any(|c| too_deep(c, depth + 1)),
-            _ => false,
-        }
-}
-
-/// `depth` is the value's level: a top-level attribute is level 1, and a
-/// scalar counts as a level as much as a map or a list does.
-fn check_depth(value: &AttributeValue, depth: usize) -> ApiResult<()> {
-    if depth > MAX_NESTING {
-        return Err(ApiError::validation(
-            "Nesting Levels have exceeded supported limits: Attributes in the item have nested levels beyond supported limit",
-        ));
-    }
-    let children: Box<dyn Iterator<Item = &AttributeValue>> = match value {
-        AttributeValue::M(m) => {
-            for k in m.keys() {
-                check_name(k)?;
-            }
-            Box::new(m.values())
-        }
-        AttributeValue::L(l) => Box::new(l.iter()),
-        _ => return Ok(()),
-    };
-    for c in children {
-        check_depth(c, depth + 1)?;
-    }
-    Ok(())
 }
 
 fn convert_expected(

@@ -12,6 +12,7 @@ mod description;
 mod feed;
 mod gsi;
 mod item;
+mod item_checks;
 mod maintenance;
 mod query;
 mod read_request;
