@@ -4,7 +4,9 @@
 //! accepts connections and the change feed is connected, or the upstream is
 //! known to offer none so entries expire by TTL only; otherwise 503 with
 //! the reason) and `/insights` (the hottest keys of each table as JSON;
-//! `?top=N`, default 10, at most 64).
+//! `?top=N`, default 10, at most 64). When the proxy has `--credentials`,
+//! everything but `/healthz` and `/readyz` requires HTTP Basic
+//! authentication with one of its key pairs.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -18,6 +20,7 @@ use hyper_util::rt::TokioIo;
 use prometheus::{Encoder, Registry, TextEncoder};
 use tokio::net::TcpListener;
 
+use ferrodyn_store::auth::verify::Verifier;
 use ferrodyn_store::server::{Backend, Health};
 
 use crate::stack::Stack;
@@ -41,8 +44,10 @@ pub async fn run(
     registry: Registry,
     stack: Stack,
     readiness: Readiness,
+    auth: Option<Verifier>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    let auth = auth.map(std::sync::Arc::new);
     tokio::pin!(shutdown);
     loop {
         let (stream, _) = tokio::select! {
@@ -61,11 +66,34 @@ pub async fn run(
         let registry = registry.clone();
         let stack = stack.clone();
         let readiness = readiness.clone();
+        let auth = auth.clone();
         let service = service_fn(move |req: Request<Incoming>| {
             let registry = registry.clone();
             let stack = stack.clone();
             let readiness = readiness.clone();
-            async move { Ok::<_, Infallible>(answer(req.uri(), &registry, &stack, &readiness).await) }
+            let auth = auth.clone();
+            async move {
+                // What the admin endpoint reveals (every table's hottest keys,
+                // their names, the traffic) is for the server's key holders
+                // only; health checks stay open to orchestrators.
+                let open = matches!(req.uri().path(), "/healthz" | "/readyz");
+                if !open
+                    && auth.as_ref().is_some_and(|a| {
+                        !a.allows_basic(req.headers().get(http::header::AUTHORIZATION))
+                    })
+                {
+                    let mut resp = text(
+                        StatusCode::UNAUTHORIZED,
+                        b"authentication required: HTTP Basic with one of the --credentials key pairs\n".to_vec(),
+                    );
+                    resp.headers_mut().insert(
+                        http::header::WWW_AUTHENTICATE,
+                        http::HeaderValue::from_static("Basic realm=\"ferrodyn\""),
+                    );
+                    return Ok::<_, Infallible>(resp);
+                }
+                Ok::<_, Infallible>(answer(req.uri(), &registry, &stack, &readiness).await)
+            }
         });
         tokio::spawn(async move {
             let _ = hyper::server::conn::http1::Builder::new()

@@ -245,6 +245,7 @@ pub async fn run(
             registry.clone(),
             stack.clone(),
             readiness,
+            config.client_auth.clone(),
             async move {
                 let _ = rx.wait_for(|s| *s).await;
             },

@@ -388,6 +388,25 @@ async fn answer<B: Backend>(
             return too_large(&request_id);
         }
     }
+    // A request that cannot be authenticated is refused before its body
+    // (up to 16 MB) is read.
+    let signed = match &policy.auth {
+        Some(verifier) => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            match verifier.verify_head(&headers, now) {
+                Ok(signed) => Some(signed),
+                Err(e) => {
+                    if let Some(log) = log {
+                        log.rejected(e.code);
+                    }
+                    return error_response(&e, &request_id);
+                }
+            }
+        }
+        None => None,
+    };
     let collected = tokio::time::timeout(
         policy.body_timeout,
         Limited::new(req.into_body(), MAX_BODY_BYTES).collect(),
@@ -418,12 +437,9 @@ async fn answer<B: Backend>(
         }
     };
     // The signature covers the body as sent, so it is checked before
-    // decompression.
-    if let Some(verifier) = &policy.auth {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        if let Err(e) = verifier.verify(&method, &uri, &headers, &body, now) {
+    // decompression (everything else about it was checked before reading).
+    if let Some(signed) = &signed {
+        if let Err(e) = signed.verify_body(&method, &uri, &headers, &body) {
             if let Some(log) = log {
                 log.rejected(e.code);
             }

@@ -286,12 +286,21 @@ impl TestProxy {
 
     /// GET `path` from the admin endpoint: status and body.
     pub async fn admin_get(&self, path: &str) -> (u16, String) {
+        self.admin_get_with(path, &[]).await
+    }
+
+    /// GET `path` from the admin endpoint with extra `headers`.
+    pub async fn admin_get_with(&self, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let mut stream = tokio::net::TcpStream::connect(self.admin)
             .await
             .expect("connect admin");
+        let extra: String = headers
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}\r\n"))
+            .collect();
         let req = format!(
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            "GET {path} HTTP/1.1\r\nHost: {}\r\n{extra}Connection: close\r\n\r\n",
             self.admin
         );
         stream.write_all(req.as_bytes()).await.expect("write");

@@ -166,3 +166,99 @@ async fn health_check(addr: std::net::SocketAddr) -> String {
     let _ = stream.read_to_end(&mut buf).await;
     String::from_utf8_lossy(&buf).into_owned()
 }
+
+#[tokio::test]
+async fn an_unauthenticated_request_is_refused_before_its_body_is_read() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let store = TestStore::start_authenticated("alice:alice-secret").await;
+    let mut stream = tokio::net::TcpStream::connect(store.addr)
+        .await
+        .expect("connect");
+    // Announces 15 MB and sends none of it.
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: {}\r\nX-Amz-Target: DynamoDB_20120810.ListTables\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: {}\r\n\r\n",
+        store.addr,
+        15 << 20
+    );
+    stream.write_all(head.as_bytes()).await.expect("write");
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut buf))
+        .await
+        .expect("answered without waiting for the body")
+        .expect("read");
+    let text = String::from_utf8_lossy(&buf[..n]);
+    assert!(
+        text.contains("MissingAuthenticationTokenException"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn signatures_must_cover_the_host_and_the_operation() {
+    let store = TestStore::start_authenticated("alice:alice-secret").await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let date = ferrodyn_store::auth::sigv4::amz_date(now);
+    for (signed, message) in [
+        (
+            "x-amz-date;x-amz-target",
+            "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.",
+        ),
+        (
+            "host;x-amz-date",
+            "'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization.",
+        ),
+    ] {
+        let authorization = format!(
+            "AWS4-HMAC-SHA256 Credential=alice/{}/us-east-1/dynamodb/aws4_request, SignedHeaders={signed}, Signature=00",
+            &date[..8]
+        );
+        let headers = [
+            ("X-Amz-Date", date.as_str()),
+            ("Authorization", authorization.as_str()),
+        ];
+        let (status, _, body) = raw_post(
+            store.addr,
+            Some("DynamoDB_20120810.ListTables"),
+            &headers,
+            b"{}",
+        )
+        .await;
+        let body: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(status, 400);
+        assert_eq!(
+            body["__type"],
+            "com.amazon.coral.service#InvalidSignatureException"
+        );
+        assert_eq!(body["message"], message);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_admin_endpoint_needs_a_key_pair_when_credentials_are_set() {
+    let proxy = ferrodyn_tests::TestProxy::start_with(|c| {
+        c.client_auth = Some(
+            ferrodyn_store::auth::verify::Verifier::parse("alice:alice-secret")
+                .expect("credentials"),
+        );
+    })
+    .await;
+    for path in ["/metrics", "/insights"] {
+        assert_eq!(proxy.admin_get(path).await.0, 401, "{path}");
+    }
+    assert_eq!(proxy.admin_get("/healthz").await.0, 200);
+    // alice:alice-secret in base64.
+    let (status, body) = proxy
+        .admin_get_with(
+            "/metrics",
+            &[("Authorization", "Basic YWxpY2U6YWxpY2Utc2VjcmV0")],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("proxy_requests_total") || body.contains("# HELP"));
+    let (status, _) = proxy
+        .admin_get_with("/metrics", &[("Authorization", "Basic YWxpY2U6d3Jvbmc=")])
+        .await;
+    assert_eq!(status, 401);
+}

@@ -9,9 +9,17 @@
 //! 2. the date must be within 5 minutes of the server's clock
 //!    (`InvalidSignatureException`: "Signature expired" / "Signature not
 //!    yet current") — before the key is looked up;
-//! 3. the access key must be known (`UnrecognizedClientException`);
-//! 4. the signature must match the canonical request recomputed from what
+//! 3. `host` must be among the signed headers, and so must `x-amz-target`
+//!    when the request has one (`InvalidSignatureException`);
+//! 4. the access key must be known (`UnrecognizedClientException`);
+//! 5. the signature must match the canonical request recomputed from what
 //!    arrived (`InvalidSignatureException`).
+//!
+//! Steps 1–4 need no body: the front end runs them before reading it
+//! ([`Verifier::verify_head`]), so an unauthenticated client cannot make
+//! the server read 16 MB first. A signature naming more than 64 headers, or
+//! one header twice, cannot match (no signer does that) and is refused
+//! before the canonical request is built.
 //!
 //! Canonical headers follow the SigV4 rules: names lower-cased, the values
 //! of repeated headers joined with commas, surrounding whitespace trimmed
@@ -30,6 +38,14 @@ use crate::api::{ApiError, ErrorCode};
 
 /// How far a request's date may be from the server's clock.
 const MAX_SKEW_SECS: u64 = 5 * 60;
+
+/// Most headers a signature may cover (see `Authorization::parse`).
+const MAX_SIGNED_HEADERS: usize = 64;
+
+const SIGNATURE_MISMATCH: &str =
+    "The request signature we calculated does not match the signature you provided. \
+     Check your AWS Secret Access Key and signing method. Consult the service \
+     documentation for details.";
 
 /// Access key id → secret access key.
 #[derive(Clone, Default)]
@@ -68,6 +84,31 @@ impl Verifier {
         Ok(Verifier { secrets })
     }
 
+    /// Whether an HTTP Basic `Authorization` header names one of the key
+    /// pairs (`Basic base64(id:secret)`): how the admin endpoints' readers
+    /// (Prometheus' `basic_auth`, curl's `-u`) authenticate.
+    pub fn allows_basic(&self, authorization: Option<&http::HeaderValue>) -> bool {
+        use base64::Engine as _;
+        let Some(encoded) = authorization
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Basic "))
+        else {
+            return false;
+        };
+        let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else {
+            return false;
+        };
+        let Some((id, secret)) = std::str::from_utf8(&decoded)
+            .ok()
+            .and_then(|t| t.split_once(':'))
+        else {
+            return false;
+        };
+        self.secrets
+            .get(id)
+            .is_some_and(|known| constant_time_eq(known.as_bytes(), secret.as_bytes()))
+    }
+
     /// Check one request (`now` in Unix seconds).
     pub fn verify(
         &self,
@@ -77,6 +118,19 @@ impl Verifier {
         body: &[u8],
         now: u64,
     ) -> Result<(), ApiError> {
+        self.verify_head(headers, now)?
+            .verify_body(method, uri, headers, body)
+    }
+
+    /// The checks that need no body — all but the signature itself — so a
+    /// request that cannot be authenticated is refused before its body (up
+    /// to 16 MB) is read. The signature is checked with
+    /// [`SignedHead::verify_body`].
+    pub fn verify_head<'h>(
+        &self,
+        headers: &'h HeaderMap,
+        now: u64,
+    ) -> Result<SignedHead<'h>, ApiError> {
         let Some(authorization) = headers.get(http::header::AUTHORIZATION) else {
             return Err(ApiError::new(
                 ErrorCode::MissingAuthenticationToken,
@@ -116,12 +170,55 @@ impl Verifier {
                 ),
             ));
         }
+        // The host and the operation must be signed: a signature that does
+        // not cover them could be replayed against another server or turned
+        // into another operation.
+        if !auth.signed_headers.iter().any(|h| h == "host") {
+            return Err(ApiError::new(
+                ErrorCode::InvalidSignature,
+                "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.",
+            ));
+        }
+        if headers.contains_key("x-amz-target")
+            && !auth.signed_headers.iter().any(|h| h == "x-amz-target")
+        {
+            return Err(ApiError::new(
+                ErrorCode::InvalidSignature,
+                "'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization.",
+            ));
+        }
         let Some(secret) = self.secrets.get(auth.access_key) else {
             return Err(ApiError::new(
                 ErrorCode::UnrecognizedClient,
                 "The security token included in the request is invalid.",
             ));
         };
+        Ok(SignedHead {
+            auth,
+            date: date.to_owned(),
+            secret: secret.clone(),
+        })
+    }
+}
+
+/// A request whose signature header passed every check but the signature
+/// (see [`Verifier::verify_head`]).
+pub struct SignedHead<'h> {
+    auth: Authorization<'h>,
+    date: String,
+    secret: String,
+}
+
+impl SignedHead<'_> {
+    /// Check the signature over the request as it arrived, `body` as sent.
+    pub fn verify_body(
+        &self,
+        method: &http::Method,
+        uri: &http::Uri,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<(), ApiError> {
+        let (auth, date, secret) = (&self.auth, &self.date, &self.secret);
         let canonical = canonical_request(method, uri, headers, &auth.signed_headers, body);
         let scope = format!(
             "{}/{}/{}/aws4_request",
@@ -136,9 +233,7 @@ impl Verifier {
         if !constant_time_eq(expected.as_bytes(), auth.signature.as_bytes()) {
             return Err(ApiError::new(
                 ErrorCode::InvalidSignature,
-                "The request signature we calculated does not match the signature you provided. \
-                 Check your AWS Secret Access Key and signing method. Consult the service \
-                 documentation for details.",
+                SIGNATURE_MISMATCH,
             ));
         }
         Ok(())
@@ -207,12 +302,26 @@ impl<'a> Authorization<'a> {
                 ),
             ));
         };
+        let signed_headers: Vec<String> =
+            signed.split(';').map(|h| h.to_ascii_lowercase()).collect();
+        // Each entry copies every value of its header into the canonical
+        // request: a list naming headers again and again would make it
+        // arbitrarily large. No signer repeats a header or signs dozens.
+        let mut seen = std::collections::HashSet::new();
+        if signed_headers.len() > MAX_SIGNED_HEADERS
+            || !signed_headers.iter().all(|h| seen.insert(h.as_str()))
+        {
+            return Err(ApiError::new(
+                ErrorCode::InvalidSignature,
+                SIGNATURE_MISMATCH,
+            ));
+        }
         Ok(Authorization {
             access_key,
             date,
             region,
             service,
-            signed_headers: signed.split(';').map(|h| h.to_ascii_lowercase()).collect(),
+            signed_headers,
             signature,
         })
     }
@@ -368,6 +477,35 @@ mod tests {
         assert_eq!(err.code, ErrorCode::UnrecognizedClient);
         let err = check(&v, &HeaderMap::new(), &body).expect_err("unsigned");
         assert_eq!(err.code, ErrorCode::MissingAuthenticationToken);
+    }
+
+    #[test]
+    fn signed_header_lists_that_repeat_or_run_long_are_refused_unread() {
+        let many: Vec<String> = (0..65).map(|i| format!("x-h{i}")).collect();
+        for signed in [
+            "host;x-amz-date;host".to_owned(),
+            format!("host;{}", many.join(";")),
+        ] {
+            let value = format!(
+                "AWS4-HMAC-SHA256 Credential=a/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders={signed}, Signature=00"
+            );
+            let e = Authorization::parse(&value).err().expect("refused");
+            assert_eq!(e.code, ErrorCode::InvalidSignature);
+        }
+        let ok = "AWS4-HMAC-SHA256 Credential=a/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host;x-amz-date, Signature=00";
+        assert!(Authorization::parse(ok).is_ok());
+    }
+
+    #[test]
+    fn basic_credentials_are_checked_against_the_key_pairs() {
+        let v = Verifier::parse("alice:secret").expect("list");
+        let header = |s: &'static str| http::HeaderValue::from_static(s);
+        // alice:secret, alice:wrong, bob:secret
+        assert!(v.allows_basic(Some(&header("Basic YWxpY2U6c2VjcmV0"))));
+        assert!(!v.allows_basic(Some(&header("Basic YWxpY2U6d3Jvbmc="))));
+        assert!(!v.allows_basic(Some(&header("Basic Ym9iOnNlY3JldA=="))));
+        assert!(!v.allows_basic(Some(&header("Bearer x"))));
+        assert!(!v.allows_basic(None));
     }
 
     #[test]
