@@ -49,6 +49,19 @@ struct Args {
     item_size: usize,
 }
 
+/// One target's results in one round.
+#[derive(Clone, Copy)]
+struct Cell {
+    /// Latency percentiles, µs.
+    p50: f64,
+    p99: f64,
+    /// Successful requests per second.
+    rate: f64,
+    errors: u64,
+    /// Server threads' CPU time per request, µs.
+    cpu: f64,
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
@@ -249,9 +262,7 @@ async fn measure(
             .unwrap_or_else(|| "unknown".into()),
     );
     for connections in [1usize, 64] {
-        // (p50, p99, req/s, errors, server CPU µs per request) per target
-        // per round.
-        let mut cells: Vec<Vec<(f64, f64, f64, u64, f64)>> = vec![Vec::new(); targets.len()];
+        let mut cells: Vec<Vec<Cell>> = vec![Vec::new(); targets.len()];
         for round in 0..args.rounds {
             for (i, (_, client)) in targets.iter().enumerate() {
                 let before = threads.cpu_ns();
@@ -263,19 +274,17 @@ async fn measure(
                     _ => f64::NAN,
                 };
                 let s = summary_ms(&rec.all_latency());
-                cells[i].push((
-                    s[0] * 1000.0,
-                    s[2] * 1000.0,
-                    rec.throughput(),
-                    rec.errors(),
+                cells[i].push(Cell {
+                    p50: s[0] * 1000.0,
+                    p99: s[2] * 1000.0,
+                    rate: rec.throughput(),
+                    errors: rec.errors(),
                     cpu,
-                ));
+                });
             }
         }
-        let column = |i: usize, f: fn(&(f64, f64, f64, u64, f64)) -> f64| {
-            median(cells[i].iter().map(f).collect())
-        };
-        let mean_us = |i: usize| 1e6 / column(i, |c| c.2).max(f64::MIN_POSITIVE);
+        let column = |i: usize, f: fn(&Cell) -> f64| median(cells[i].iter().map(f).collect());
+        let mean_us = |i: usize| 1e6 / column(i, |c| c.rate).max(f64::MIN_POSITIVE);
         let ratio = |a: f64, b: f64| a / b.max(f64::MIN_POSITIVE);
         println!(
             "**{connections} connection{}**\n",
@@ -286,19 +295,19 @@ async fn measure(
         );
         println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         for (i, (name, _)) in targets.iter().enumerate() {
-            let errors: u64 = cells[i].iter().map(|c| c.3).sum();
+            let errors: u64 = cells[i].iter().map(|c| c.errors).sum();
             println!(
                 "| {name} | {:.1} | {:.1} | {:.2} | {:.0} | {errors} | {:.2} | {:.2}x | {:.3}x | {:.3}x | {:.3}x | {:.3}x |",
-                column(i, |c| c.0),
-                column(i, |c| c.1),
+                column(i, |c| c.p50),
+                column(i, |c| c.p99),
                 mean_us(i),
-                column(i, |c| c.2),
-                column(i, |c| c.4),
-                ratio(column(i, |c| c.0), column(http_floor, |c| c.0)),
+                column(i, |c| c.rate),
+                column(i, |c| c.cpu),
+                ratio(column(i, |c| c.p50), column(http_floor, |c| c.p50)),
                 ratio(mean_us(i), mean_us(http_floor)),
                 ratio(mean_us(i), mean_us(json_floor)),
-                ratio(column(i, |c| c.2), column(http_floor, |c| c.2)),
-                ratio(column(i, |c| c.2), column(json_floor, |c| c.2)),
+                ratio(column(i, |c| c.rate), column(http_floor, |c| c.rate)),
+                ratio(column(i, |c| c.rate), column(json_floor, |c| c.rate)),
             );
         }
         println!();
