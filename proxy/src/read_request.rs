@@ -49,6 +49,9 @@ struct GetItemMembers<'a> {
 
 /// The GetItem in `body`, if the item cache may answer it.
 pub fn get_item(body: &Bytes) -> Option<GetItem<'_>> {
+    if let Some(read) = plain_get_item(body) {
+        return Some(read);
+    }
     let m: GetItemMembers<'_> = serde_json::from_slice(body).ok()?;
     if m.consistent_read == Some(true)
         || !matches!(m.return_consumed_capacity.as_deref(), None | Some("NONE"))
@@ -68,6 +71,60 @@ pub fn get_item(body: &Bytes) -> Option<GetItem<'_>> {
         key_text,
         key,
         projection,
+    })
+}
+
+/// A GetItem written the usual way — no whitespace, no escapes, members
+/// among TableName, Key (in canonical form), ConsistentRead false and
+/// ReturnConsumedCapacity NONE, each at most once — read without a JSON
+/// parser. `None`: anything else, which the full decode then reads.
+fn plain_get_item(body: &Bytes) -> Option<GetItem<'_>> {
+    let b: &[u8] = body;
+    if b.first() != Some(&b'{') {
+        return None;
+    }
+    let mut at = 1;
+    let (mut table, mut key) = (None, None);
+    let (mut consistent, mut capacity) = (false, false);
+    loop {
+        let (name, next) = string(b, at)?;
+        if b.get(next) != Some(&b':') {
+            return None;
+        }
+        at = next + 1;
+        match name {
+            b"TableName" if table.is_none() => {
+                let (t, next) = string(b, at)?;
+                table = Some(std::str::from_utf8(t).ok()?);
+                at = next;
+            }
+            b"Key" if key.is_none() => {
+                let end = canonical_end(b, at)?;
+                key = Some(std::str::from_utf8(b.get(at..end)?).ok()?);
+                at = end;
+            }
+            b"ConsistentRead" if !consistent && b.get(at..at + 5) == Some(b"false") => {
+                consistent = true;
+                at += 5;
+            }
+            b"ReturnConsumedCapacity" if !capacity && b.get(at..at + 6) == Some(br#""NONE""#) => {
+                capacity = true;
+                at += 6;
+            }
+            _ => return None,
+        }
+        match b.get(at) {
+            Some(b',') => at += 1,
+            Some(b'}') if at + 1 == b.len() => break,
+            _ => return None,
+        }
+    }
+    let key_text = key?;
+    Some(GetItem {
+        table: Cow::Borrowed(table?),
+        key_text,
+        key: part_of(body, key_text),
+        projection: None,
     })
 }
 
@@ -180,39 +237,41 @@ fn part_of(body: &Bytes, part: &str) -> Bytes {
 /// zeros), no escapes in any string. Anything else (other types, escapes,
 /// decimals) is left to the full decode, so a `false` costs only time.
 fn is_canonical(text: &[u8]) -> bool {
-    let mut at = 1;
-    if text.first() != Some(&b'{') {
-        return false;
+    canonical_end(text, 0) == Some(text.len())
+}
+
+/// Where the canonical key starting at `text[at]` ends (the index after its
+/// closing brace); `None` if there is none (see [`is_canonical`]).
+fn canonical_end(text: &[u8], mut at: usize) -> Option<usize> {
+    if text.get(at) != Some(&b'{') {
+        return None;
     }
+    at += 1;
     let mut previous: Option<&[u8]> = None;
     loop {
-        let Some((name, next)) = string(text, at) else {
-            return false;
-        };
+        let (name, next) = string(text, at)?;
         if previous.is_some_and(|p| p >= name) {
-            return false;
+            return None;
         }
         previous = Some(name);
         at = next;
         let number = match text.get(at..at + 6) {
             Some(br#":{"S":"#) => false,
             Some(br#":{"N":"#) => true,
-            _ => return false,
+            _ => return None,
         };
-        let Some((value, next)) = string(text, at + 6) else {
-            return false;
-        };
+        let (value, next) = string(text, at + 6)?;
         if number && !canonical_integer(value) {
-            return false;
+            return None;
         }
         at = next;
         if text.get(at) != Some(&b'}') {
-            return false;
+            return None;
         }
         match text.get(at + 1) {
             Some(b',') => at += 2,
-            Some(b'}') => return at + 2 == text.len(),
-            _ => return false,
+            Some(b'}') => return Some(at + 2),
+            _ => return None,
         }
     }
 }
@@ -293,6 +352,51 @@ mod tests {
             r#"{"id":{"S":"p3f2a9c0d1e4b5a6"}}"#,
         ] {
             assert!(is_canonical(common.as_bytes()), "{common}");
+        }
+    }
+
+    #[test]
+    fn plain_requests_read_as_the_full_decode_reads_them() {
+        let samples = [
+            r#"{"TableName":"t","Key":{"pk":{"S":"a"},"sk":{"N":"1"}}}"#,
+            r#"{"Key":{"pk":{"S":"a"}},"TableName":"t","ConsistentRead":false}"#,
+            r#"{"ConsistentRead":false,"Key":{"pk":{"S":"a"}},"TableName":"tbl","ReturnConsumedCapacity":"NONE"}"#,
+            r#"{"TableName":"t","Key":{"pk":{"S":"a"}},"ConsistentRead":true}"#,
+            r#"{"TableName":"t","Key":{"pk":{"S":"a"}},"ReturnConsumedCapacity":"TOTAL"}"#,
+            r#"{"TableName":"t","TableName":"u","Key":{"pk":{"S":"a"}}}"#,
+            r#"{"TableName":"t","Key":{"pk":{"S":"a"}},"Key":{"pk":{"S":"b"}}}"#,
+            r#"{"TableName":"t","Key":{"sk":{"N":"1"},"pk":{"S":"a"}}}"#,
+            r#"{"TableName":"t","Key":{"pk":{"S":"a"}}, "ConsistentRead":false}"#,
+            r#"{"TableName":"t1","Key":{"pk":{"S":"a"}}}"#,
+            r#"{"TableName":"t","Key":{"pk":{"S":"a"}},"ProjectionExpression":"a"}"#,
+            r#"{"TableName":"t","Key":{"pk":{"S":"a"}},"Other":1}"#,
+            r#"{"TableName":"t","Key":{"pk":{"S":"a"}}}  "#,
+            r#"{"TableName":"t","Key":{"pk":{"S":"a"}}}x"#,
+            r#"{"TableName":"t","Key":{"pk":{"S":"a"}},}"#,
+            r#"{"TableName":"t"}"#,
+            r#"{"TableName":1,"Key":{"pk":{"S":"a"}}}"#,
+            r#"{"TableName":"t","Key":{"pk":{"S":"a"}}"#,
+        ];
+        for text in samples {
+            let body = Bytes::copy_from_slice(text.as_bytes());
+            let Some(plain) = plain_get_item(&body) else {
+                continue;
+            };
+            // Accepted without a parser only if the full decode agrees.
+            let m: GetItemMembers<'_> = serde_json::from_slice(&body).expect(text);
+            assert_ne!(m.consistent_read, Some(true), "{text}");
+            assert!(matches!(
+                m.return_consumed_capacity.as_deref(),
+                None | Some("NONE")
+            ));
+            assert!(m.projection_expression.is_none() && m.attributes_to_get.is_none());
+            assert_eq!(m.table_name.as_deref(), Some(&*plain.table), "{text}");
+            let key = m.key.expect(text).get();
+            assert_eq!(plain.key_text, key, "{text}");
+            assert_eq!(canonical_key(&body, key), Some(plain.key.clone()), "{text}");
+        }
+        for usual in [samples[0], samples[1], samples[2]] {
+            assert!(plain_get_item(&Bytes::from(usual)).is_some(), "{usual}");
         }
     }
 
