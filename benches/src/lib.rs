@@ -15,11 +15,14 @@
 //! * [`plot`] — the latency percentile spectrum as SVG/HTML.
 //! * [`cli`] — `ferrodyn-bench`'s flags and the run they describe.
 //! * [`fixed`] — a fixed-response HTTP server: the HTTP floor.
+//! * [`json_floor`] — GetItem from a `HashMap` over serde_json: the
+//!   DynamoDB-JSON floor.
 
 pub mod cli;
 pub mod client;
 pub mod driver;
 pub mod fixed;
+pub mod json_floor;
 pub mod keys;
 pub mod plot;
 pub mod report;

@@ -5,9 +5,15 @@
 //! space; instead each table keeps a fixed number of counters with the
 //! Space-Saving algorithm (Metwally et al., 2005): a key already counted is
 //! incremented; a new key takes over the smallest counter and inherits its
-//! count as an error bound. Every key requested more often than
-//! `requests / CAPACITY` is guaranteed to be present, and each reported
-//! count overstates the truth by at most its `error`.
+//! count as an error bound.
+//!
+//! Every request is counted, cache hits included, so the summaries are
+//! split into `SHARDS` by a hash of (table, key), each behind its own lock:
+//! concurrent requests for different keys rarely wait for each other. A key
+//! always lands in the same shard, so a report is the union of the shards.
+//! Every key requested more often than `its shard's requests / CAPACITY`
+//! is guaranteed to be present, and each reported count overstates the
+//! truth by at most its `error`.
 //!
 //! Keys come from the requests that name them: GetItem, UpdateItem,
 //! DeleteItem (`Key`) and BatchGetItem (each key). PutItem and Query name no
@@ -19,8 +25,9 @@
 //! key two ways (attribute order, whitespace) would see it twice.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
+use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
@@ -31,10 +38,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use tower::{Layer, Service};
 
-/// Counters kept per table.
-const CAPACITY: usize = 64;
-/// Tables tracked at most (the first ones requested); beyond that a busy
-/// proxy's memory for insights stays bounded.
+/// Summaries per table, each with its own lock.
+const SHARDS: usize = 4;
+/// Counters kept per table in each shard.
+const CAPACITY: usize = 32;
+/// Tables tracked at most in each shard (the first ones requested); beyond
+/// that a busy proxy's memory for insights stays bounded.
 const MAX_TABLES: usize = 256;
 /// Longest key text counted: DynamoDB's key values are at most 2048 + 1024
 /// bytes, which base64 and JSON framing keep well under this.
@@ -90,10 +99,23 @@ pub struct TableReport {
     pub hottest_keys: Vec<HotKey>,
 }
 
+/// A table's requests and (key, count, error) counters from every shard.
+type Merged = (u64, Vec<(String, u64, u64)>);
+
 /// The per-table summaries, shared by the layer and the admin endpoint.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Insights {
-    tables: Arc<Mutex<HashMap<String, TopKeys>>>,
+    shards: Arc<[Mutex<HashMap<String, TopKeys>>]>,
+    hasher: std::collections::hash_map::RandomState,
+}
+
+impl Default for Insights {
+    fn default() -> Insights {
+        Insights {
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            hasher: Default::default(),
+        }
+    }
 }
 
 impl Insights {
@@ -105,7 +127,8 @@ impl Insights {
         if key.len() > MAX_KEY_TEXT || !crate::request_tables::is_table_name(table) {
             return;
         }
-        let Ok(mut tables) = self.tables.lock() else {
+        let shard = self.hasher.hash_one((table, key)) as usize % SHARDS;
+        let Some(Ok(mut tables)) = self.shards.get(shard).map(|s| s.lock()) else {
             return;
         };
         if let Some(t) = tables.get_mut(table) {
@@ -117,23 +140,30 @@ impl Insights {
 
     /// The `top` hottest keys of every table, hottest first; tables by name.
     pub fn report(&self, top: usize) -> Vec<TableReport> {
-        let Ok(tables) = self.tables.lock() else {
-            return Vec::new();
-        };
-        let mut out: Vec<TableReport> = tables
-            .iter()
-            .map(|(name, t)| {
-                let mut keys: Vec<(&String, &(u64, u64))> = t.counters.iter().collect();
-                keys.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then_with(|| a.0.cmp(b.0)));
+        let mut merged: BTreeMap<String, Merged> = BTreeMap::new();
+        for shard in self.shards.iter() {
+            let Ok(tables) = shard.lock() else {
+                continue;
+            };
+            for (name, t) in tables.iter() {
+                let m = merged.entry(name.clone()).or_default();
+                m.0 += t.requests;
+                m.1.extend(t.counters.iter().map(|(k, &(n, e))| (k.clone(), n, e)));
+            }
+        }
+        merged
+            .into_iter()
+            .map(|(name, (requests, mut keys))| {
+                keys.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
                 TableReport {
-                    table_name: name.clone(),
-                    requests: t.requests,
+                    table_name: name,
+                    requests,
                     hottest_keys: keys
                         .into_iter()
                         .take(top)
-                        .filter_map(|(k, &(requests, error))| {
+                        .filter_map(|(k, requests, error)| {
                             Some(HotKey {
-                                key: serde_json::from_str(k).ok()?,
+                                key: serde_json::from_str(&k).ok()?,
                                 requests,
                                 error,
                             })
@@ -141,15 +171,15 @@ impl Insights {
                         .collect(),
                 }
             })
-            .collect();
-        out.sort_by(|a, b| a.table_name.cmp(&b.table_name));
-        out
+            .collect()
     }
 
     /// Drop what is known about `table` (it was deleted or re-created).
     pub fn forget(&self, table: &str) {
-        if let Ok(mut tables) = self.tables.lock() {
-            tables.remove(table);
+        for shard in self.shards.iter() {
+            if let Ok(mut tables) = shard.lock() {
+                tables.remove(table);
+            }
         }
     }
 

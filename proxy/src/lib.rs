@@ -18,6 +18,7 @@
 //! * [`stack`] — assembles the tower stack (the order of layers and why).
 //! * [`metrics`] — request counts and latency per operation.
 //! * [`insights`] — contributor insights: the hottest keys of each table.
+//! * [`read_request`] — a GetItem decoded once at the edge, for the hit path.
 //! * [`request_tables`] — the tables a write names, when nothing more can be read.
 //! * [`query_cache`] — the query-cache layer and its storage (tags and leases).
 //! * [`item_cache`] — the item-cache / write-through layer and its storage.
@@ -37,6 +38,7 @@ pub mod invalidation;
 pub mod item_cache;
 pub mod metrics;
 pub mod query_cache;
+pub mod read_request;
 pub mod request_tables;
 pub mod schemas;
 pub mod service;

@@ -2,23 +2,49 @@
 //! histograms, measured around everything below it. The stack uses it twice:
 //! outermost (what clients see) and right above the upstream (what the
 //! caches sent on).
+//!
+//! Every request is recorded, cache hits included, so recording must cost
+//! a few atomic operations: each operation's counter and histogram are
+//! resolved by label once, on the operation's first request, and kept in a
+//! slot indexed by the operation; only error responses look their series
+//! up by label.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use ferrodyn_store::api::Operation;
 use ferrodyn_store::server::{BackendRequest, BackendResponse};
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
+use http::StatusCode;
+use prometheus::{
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry,
+};
 use tower::{Layer, Service};
 
-#[derive(Clone)]
-pub struct Metrics {
+/// Slots for per-operation series; more than there are operations (an
+/// operation past the last slot is recorded by label lookup).
+const SLOTS: usize = 128;
+
+/// One operation's series, resolved once.
+struct Series {
+    requests: IntCounter,
+    latency: Histogram,
+}
+
+struct Families {
     requests: IntCounterVec,
     errors: IntCounterVec,
     latency: HistogramVec,
+    /// Indexed by `Operation as usize`; filled on first use, so operations
+    /// never requested export no series.
+    series: Box<[OnceLock<Series>]>,
 }
+
+#[derive(Clone)]
+pub struct Metrics(Arc<Families>);
 
 impl Metrics {
     /// What clients see: every request, cache hits included.
@@ -79,11 +105,37 @@ impl Metrics {
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(errors.clone()))?;
         registry.register(Box::new(latency.clone()))?;
-        Ok(Metrics {
+        Ok(Metrics(Arc::new(Families {
             requests,
             errors,
             latency,
-        })
+            series: (0..SLOTS).map(|_| OnceLock::new()).collect(),
+        })))
+    }
+
+    /// Record one answered request of `op`.
+    pub fn record(&self, op: Operation, status: StatusCode, elapsed: Duration) {
+        let f = &*self.0;
+        let name = op.name();
+        match f.series.get(op as usize) {
+            Some(slot) => {
+                let series = slot.get_or_init(|| Series {
+                    requests: f.requests.with_label_values(&[name]),
+                    latency: f.latency.with_label_values(&[name]),
+                });
+                series.requests.inc();
+                series.latency.observe(elapsed.as_secs_f64());
+            }
+            None => {
+                f.requests.with_label_values(&[name]).inc();
+                f.latency
+                    .with_label_values(&[name])
+                    .observe(elapsed.as_secs_f64());
+            }
+        }
+        if !status.is_success() {
+            f.errors.with_label_values(&[name, status.as_str()]).inc();
+        }
     }
 }
 
@@ -121,23 +173,13 @@ where
     }
 
     fn call(&mut self, req: BackendRequest) -> Self::Future {
-        let op = req.op.name();
+        let op = req.op;
         let metrics = self.metrics.clone();
         let start = Instant::now();
         let fut = self.inner.call(req);
         Box::pin(async move {
             let resp = fut.await?;
-            metrics.requests.with_label_values(&[op]).inc();
-            metrics
-                .latency
-                .with_label_values(&[op])
-                .observe(start.elapsed().as_secs_f64());
-            if !resp.status.is_success() {
-                metrics
-                    .errors
-                    .with_label_values(&[op, resp.status.as_str()])
-                    .inc();
-            }
+            metrics.record(op, resp.status, start.elapsed());
             Ok(resp)
         })
     }

@@ -1,9 +1,11 @@
 //! Assembles the proxy's service stack — the one place that decides the
-//! order of the layers.
+//! order of the layers — and answers cache hits at its edge.
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::Instant;
 
+use ferrodyn_store::api::Operation;
 use ferrodyn_store::server::{Backend, BackendRequest, BackendResponse, Health};
 use tower::util::BoxCloneSyncService;
 use tower::ServiceBuilder;
@@ -25,6 +27,9 @@ pub struct Stack {
     item_cache: ItemCacheLayer,
     query_cache: QueryCacheLayer,
     insights: Insights,
+    /// The outermost metrics layer's, which hits answered at the edge
+    /// record to as well.
+    request_metrics: metrics::Metrics,
     /// The embedded store, whose health the health checks report.
     embedded: Option<ferrodyn_store::Store>,
 }
@@ -58,6 +63,20 @@ pub struct Caches {
 /// operation from `X-Amz-Target` once; each layer decodes only the members
 /// it needs.) Both cache layers read key schemas from one shared
 /// [`KeySchemas`], so a remote table is described once.
+///
+/// **The hit path.** A hit is the answer clients wait for most and the
+/// cheapest one the proxy gives, so it does not pay for the layers'
+/// plumbing (a boxed future and clones of every layer's state per layer)
+/// nor for each layer decoding the body again: [`Stack`] decodes an
+/// eventually consistent GetItem or BatchGetItem once
+/// ([`crate::read_request`]) and asks the item cache, and hands a Query or
+/// Scan to the query cache's lookup, before calling the layers. A hit is
+/// recorded exactly as the layers above the caches would record it — the
+/// request metrics and the insights counter of each key it names — and is
+/// then answered. Anything else, misses
+/// included, goes down the layers, which count it there (a miss is never
+/// counted twice: the edge records nothing unless it answers). A layer
+/// added above the caches must be added to [`Stack::answer_hit`] too.
 pub fn build(
     upstream: Upstream,
     caches: Caches,
@@ -75,7 +94,7 @@ pub fn build(
         Upstream::Http(_) => None,
     };
     let service = ServiceBuilder::new()
-        .layer(metrics::MetricsLayer(request_metrics))
+        .layer(metrics::MetricsLayer(request_metrics.clone()))
         .layer(InsightsLayer(insights.clone()))
         .layer(query_cache.clone())
         .layer(item_cache.clone())
@@ -86,6 +105,7 @@ pub fn build(
         item_cache,
         query_cache,
         insights,
+        request_metrics,
         embedded,
     }
 }
@@ -102,8 +122,42 @@ impl Stack {
     }
 }
 
+impl Stack {
+    /// The answer to `req` from a cache, recorded as the layers above the
+    /// caches would record it; `None` if no cache holds it.
+    fn answer_hit(&self, req: &BackendRequest) -> Option<BackendResponse> {
+        match req.op {
+            Operation::GetItem => {
+                let read = crate::read_request::get_item(&req.body)?;
+                let resp = self.item_cache.hit(&read)?;
+                self.insights.record(&read.table, read.key_text);
+                Some(resp)
+            }
+            Operation::BatchGetItem => {
+                let batch = crate::read_request::batch_get_item(&req.body)?;
+                let resp = self.item_cache.batch_hit(&batch)?;
+                for t in &batch.tables {
+                    for (text, _) in &t.keys {
+                        self.insights.record(&t.table, text);
+                    }
+                }
+                Some(resp)
+            }
+            // Query and Scan name no key insights count.
+            Operation::Query | Operation::Scan => self.query_cache.hit(req),
+            _ => None,
+        }
+    }
+}
+
 impl Backend for Stack {
     async fn call(&self, req: BackendRequest) -> BackendResponse {
+        let start = Instant::now();
+        if let Some(resp) = self.answer_hit(&req) {
+            self.request_metrics
+                .record(req.op, resp.status, start.elapsed());
+            return resp;
+        }
         forward(self.service.clone(), req).await
     }
 

@@ -1,13 +1,21 @@
 //! `proxy-hit`: the headline table — GetItem answered from the proxy's item
-//! cache, vs GetItem on the store directly, vs the HTTP floor (a
-//! fixed-response hyper server sending the same bytes), at 1 connection
-//! (p50/p99 latency) and 64 connections (throughput).
+//! cache, vs GetItem on the store directly, vs two floors measured in the
+//! same run: the HTTP floor (a fixed-response hyper server sending the same
+//! bytes) and the DynamoDB-JSON floor (a hyper server that decodes the
+//! request with serde_json, looks the key up in a `HashMap` and encodes the
+//! item), at 1 connection (latency) and 64 connections (throughput).
 //!
 //! Everything runs in this process on loopback: a store with a fresh data
-//! directory, a proxy in front of it, the floor server and the pooled
-//! client. The three targets are measured in interleaved rounds so machine
-//! drift affects them alike; each table cell is the median over rounds.
+//! directory, a proxy in front of it, the floor servers and the pooled
+//! client. The servers run on their own runtime, so the CPU time its
+//! threads use per request (from `/proc/self/task/*/schedstat`, Linux only)
+//! is reported for each target. The targets are measured in interleaved
+//! rounds so machine drift affects them alike; each table cell is the median
+//! over rounds. At 1 connection the loop is closed, so the mean latency is
+//! exactly 1 / throughput: a finer measure than the percentiles, which have
+//! microsecond resolution.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -17,11 +25,13 @@ use ferrodyn_bench::driver::{self, Pacing, PhaseSpec, Workload};
 use ferrodyn_bench::keys::Distribution;
 use ferrodyn_bench::stats::summary_ms;
 use ferrodyn_bench::workload::{Mix, Op, Shape};
+use ferrodyn_store::model::Item;
 use ferrodyn_store::{server, Store, StoreConfig};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-/// Compare GetItem latency and throughput: proxy cache hit, store, HTTP floor.
+/// Compare GetItem latency and throughput: proxy cache hit, store, the
+/// DynamoDB-JSON floor and the HTTP floor.
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Args {
@@ -39,37 +49,115 @@ struct Args {
     item_size: usize,
 }
 
+/// One target's results in one round.
+#[derive(Clone, Copy)]
+struct Cell {
+    /// Latency percentiles, µs.
+    p50: f64,
+    p99: f64,
+    /// Successful requests per second.
+    rate: f64,
+    errors: u64,
+    /// Server threads' CPU time per request, µs.
+    cpu: f64,
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// The threads of the servers' runtime, whose CPU time is read per phase.
+#[derive(Clone, Default)]
+struct ServerThreads(Arc<Mutex<Vec<String>>>);
+
+impl ServerThreads {
+    /// Remember the calling thread (its `/proc/self/task/<tid>`).
+    fn register(&self) {
+        if let Ok(link) = std::fs::read_link("/proc/thread-self") {
+            if let Some(tid) = link.file_name().and_then(|t| t.to_str()) {
+                if let Ok(mut threads) = self.0.lock() {
+                    threads.push(tid.to_owned());
+                }
+            }
+        }
+    }
+
+    /// CPU time the server threads have used so far, in nanoseconds;
+    /// `None` where the kernel does not report it.
+    fn cpu_ns(&self) -> Option<u64> {
+        let threads = self.0.lock().ok()?.clone();
+        let mut total = 0u64;
+        for tid in threads {
+            // An exited thread took its time with it; threads only exit
+            // when the runtime shuts down.
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/self/task/{tid}/schedstat"))
+            else {
+                continue;
+            };
+            total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+        }
+        Some(total)
+    }
+}
+
+fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let duration = Duration::from_secs_f64(args.seconds.max(0.1));
     let dir = std::env::temp_dir().join(format!("ferrodyn-proxy-hit-{}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let result = measure(&args, duration, &dir).await;
+    let threads = ServerThreads::default();
+    let registered = threads.clone();
+    let servers = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("server")
+        .on_thread_start(move || registered.register())
+        .enable_all()
+        .build()?;
+    let clients = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("client")
+        .enable_all()
+        .build()?;
+    let result = clients.block_on(measure(&args, duration, &dir, &servers, &threads));
+    servers.shutdown_timeout(Duration::from_secs(5));
     let _ = std::fs::remove_dir_all(&dir);
     result
 }
 
-async fn measure(args: &Args, duration: Duration, dir: &std::path::Path) -> anyhow::Result<()> {
-    let store = Store::open(&StoreConfig::new(dir.join("store"))).context("cannot open store")?;
-    let store_listener = TcpListener::bind("127.0.0.1:0").await?;
-    let store_url = format!("http://{}", store_listener.local_addr()?);
+/// A listener on a free loopback port, registered with the servers'
+/// runtime, and its URL.
+fn listen(servers: &tokio::runtime::Runtime) -> anyhow::Result<(TcpListener, String)> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    listener.set_nonblocking(true)?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let _runtime = servers.enter();
+    Ok((TcpListener::from_std(listener)?, url))
+}
+
+async fn measure(
+    args: &Args,
+    duration: Duration,
+    dir: &std::path::Path,
+    servers: &tokio::runtime::Runtime,
+    threads: &ServerThreads,
+) -> anyhow::Result<()> {
+    let store = {
+        // Its background tasks belong to the servers' runtime.
+        let _runtime = servers.enter();
+        Store::open(&StoreConfig::new(dir.join("store"))).context("cannot open store")?
+    };
+    let (store_listener, store_url) = listen(servers)?;
     let (stop_store, store_stopped) = oneshot::channel::<()>();
-    let store_task = tokio::spawn(server::run(store_listener, store, async {
+    let store_task = servers.spawn(server::run(store_listener, store, async {
         let _ = store_stopped.await;
     }));
 
     let mut config = ferrodyn_proxy::Config::new(dir.join("unused"));
     config.upstream = Some(store_url.clone());
-    let proxy_listener = TcpListener::bind("127.0.0.1:0").await?;
-    let proxy_url = format!("http://{}", proxy_listener.local_addr()?);
+    let (proxy_listener, proxy_url) = listen(servers)?;
     let (stop_proxy, proxy_stopped) = oneshot::channel::<()>();
-    let proxy_task = tokio::spawn(ferrodyn_proxy::run(proxy_listener, None, config, async {
+    let proxy_task = servers.spawn(ferrodyn_proxy::run(proxy_listener, None, config, async {
         let _ = proxy_stopped.await;
     }));
 
@@ -93,10 +181,9 @@ async fn measure(args: &Args, duration: Duration, dir: &std::path::Path) -> anyh
         .call("GetItem", shape.get_item(0))
         .await
         .map_err(|f| anyhow::anyhow!("GetItem: {} {}", f.kind, f.message))?;
-    let floor_listener = TcpListener::bind("127.0.0.1:0").await?;
-    let floor_url = format!("http://{}", floor_listener.local_addr()?);
+    let (floor_listener, floor_url) = listen(servers)?;
     let (stop_floor, floor_stopped) = oneshot::channel::<()>();
-    let floor_task = tokio::spawn(ferrodyn_bench::fixed::run(
+    let floor_task = servers.spawn(ferrodyn_bench::fixed::run(
         floor_listener,
         ferrodyn_bench::fixed::Fixed(sample),
         async {
@@ -104,6 +191,37 @@ async fn measure(args: &Args, duration: Duration, dir: &std::path::Path) -> anyh
         },
     ));
     let floor_client = Client::new(&floor_url, 64)?;
+
+    // The DynamoDB-JSON floor holds what the store holds.
+    let mut items = ferrodyn_bench::json_floor::Items {
+        table: shape.table.clone(),
+        ..Default::default()
+    };
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Found {
+        item: Option<Item>,
+    }
+    for i in 0..args.records {
+        let body = store_client
+            .call("GetItem", shape.get_item(i))
+            .await
+            .map_err(|f| anyhow::anyhow!("GetItem: {} {}", f.kind, f.message))?;
+        let key: Item = serde_json::from_value(shape.key(i))?;
+        if let Some(item) = serde_json::from_slice::<Found>(&body)?.item {
+            items.insert(&key, item)?;
+        }
+    }
+    let (json_listener, json_url) = listen(servers)?;
+    let (stop_json, json_stopped) = oneshot::channel::<()>();
+    let json_task = servers.spawn(ferrodyn_bench::json_floor::run(
+        json_listener,
+        items,
+        async {
+            let _ = json_stopped.await;
+        },
+    ));
+    let json_client = Client::new(&json_url, 64)?;
 
     let phase = |connections: usize, seed: u64| PhaseSpec {
         connections,
@@ -117,7 +235,7 @@ async fn measure(args: &Args, duration: Duration, dir: &std::path::Path) -> anyh
         duration: Duration::from_secs(1),
         ..phase(8, 99)
     };
-    for c in [&store_client, &proxy_client, &floor_client] {
+    for c in [&store_client, &proxy_client, &floor_client, &json_client] {
         driver::run_phase(c, &gets, &fill).await;
     }
     for i in 0..args.records {
@@ -127,49 +245,78 @@ async fn measure(args: &Args, duration: Duration, dir: &std::path::Path) -> anyh
     let targets = [
         ("proxy cache hit", &proxy_client),
         ("store", &store_client),
+        ("DynamoDB-JSON floor", &json_client),
         ("HTTP floor", &floor_client),
     ];
+    let (json_floor, http_floor) = (2, 3);
     println!(
-        "proxy-hit: GetItem of ~{} B items, {} records, {} rounds x {:.1} s per phase, closed loop, HTTP/1.1 loopback, one process\n",
+        "proxy-hit: GetItem of ~{} B items, {} records, {} rounds x {:.1} s per phase, closed loop, HTTP/1.1 loopback, one process ({} CPUs, load average {})\n",
         args.item_size,
         args.records,
         args.rounds,
-        duration.as_secs_f64()
+        duration.as_secs_f64(),
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        std::fs::read_to_string("/proc/loadavg")
+            .ok()
+            .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+            .unwrap_or_else(|| "unknown".into()),
     );
     for connections in [1usize, 64] {
-        // (p50, p99, req/s, errors) per target per round.
-        let mut cells: Vec<Vec<(f64, f64, f64, u64)>> = vec![Vec::new(); targets.len()];
+        let mut cells: Vec<Vec<Cell>> = vec![Vec::new(); targets.len()];
         for round in 0..args.rounds {
             for (i, (_, client)) in targets.iter().enumerate() {
+                let before = threads.cpu_ns();
                 let rec = driver::run_phase(client, &gets, &phase(connections, round as u64)).await;
+                let cpu = match (before, threads.cpu_ns()) {
+                    (Some(b), Some(a)) => {
+                        a.saturating_sub(b) as f64 / 1000.0 / rec.successes().max(1) as f64
+                    }
+                    _ => f64::NAN,
+                };
                 let s = summary_ms(&rec.all_latency());
-                cells[i].push((s[0] * 1000.0, s[2] * 1000.0, rec.throughput(), rec.errors()));
+                cells[i].push(Cell {
+                    p50: s[0] * 1000.0,
+                    p99: s[2] * 1000.0,
+                    rate: rec.throughput(),
+                    errors: rec.errors(),
+                    cpu,
+                });
             }
         }
-        let floor_p50 = median(cells[2].iter().map(|c| c.0).collect());
-        let floor_tput = median(cells[2].iter().map(|c| c.2).collect());
+        let column = |i: usize, f: fn(&Cell) -> f64| median(cells[i].iter().map(f).collect());
+        let mean_us = |i: usize| 1e6 / column(i, |c| c.rate).max(f64::MIN_POSITIVE);
+        let ratio = |a: f64, b: f64| a / b.max(f64::MIN_POSITIVE);
         println!(
             "**{connections} connection{}**\n",
             if connections == 1 { "" } else { "s" }
         );
-        println!("| target | p50 µs | p99 µs | req/s | errors | p50 vs floor | req/s vs floor |");
-        println!("|---|---:|---:|---:|---:|---:|---:|");
+        println!(
+            "| target | p50 µs | p99 µs | mean µs | req/s | errors | server CPU µs/req | p50 vs HTTP floor | mean vs HTTP floor | mean vs JSON floor | req/s vs HTTP floor | req/s vs JSON floor |"
+        );
+        println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         for (i, (name, _)) in targets.iter().enumerate() {
-            let p50 = median(cells[i].iter().map(|c| c.0).collect());
-            let p99 = median(cells[i].iter().map(|c| c.1).collect());
-            let tput = median(cells[i].iter().map(|c| c.2).collect());
-            let errors: u64 = cells[i].iter().map(|c| c.3).sum();
+            let errors: u64 = cells[i].iter().map(|c| c.errors).sum();
             println!(
-                "| {name} | {p50:.1} | {p99:.1} | {tput:.0} | {errors} | {:.2}x | {:.2}x |",
-                p50 / floor_p50.max(f64::MIN_POSITIVE),
-                tput / floor_tput.max(f64::MIN_POSITIVE)
+                "| {name} | {:.1} | {:.1} | {:.2} | {:.0} | {errors} | {:.2} | {:.2}x | {:.3}x | {:.3}x | {:.3}x | {:.3}x |",
+                column(i, |c| c.p50),
+                column(i, |c| c.p99),
+                mean_us(i),
+                column(i, |c| c.rate),
+                column(i, |c| c.cpu),
+                ratio(column(i, |c| c.p50), column(http_floor, |c| c.p50)),
+                ratio(mean_us(i), mean_us(http_floor)),
+                ratio(mean_us(i), mean_us(json_floor)),
+                ratio(column(i, |c| c.rate), column(http_floor, |c| c.rate)),
+                ratio(column(i, |c| c.rate), column(json_floor, |c| c.rate)),
             );
         }
         println!();
     }
+    let _ = stop_json.send(());
     let _ = stop_floor.send(());
     let _ = stop_proxy.send(());
     let _ = stop_store.send(());
+    let _ = json_task.await;
     let _ = floor_task.await;
     let _ = proxy_task.await;
     let _ = store_task.await;

@@ -434,6 +434,16 @@ impl ItemCacheLayer {
         resp
     }
 
+    /// Answer `read` if the cache holds its key: the hit path, which the
+    /// stack takes at its edge before any layer runs. `None`: the request
+    /// goes down the layers (a miss is counted there).
+    pub fn hit(&self, read: &crate::read_request::GetItem<'_>) -> Option<BackendResponse> {
+        let key = self.cache.key(&read.table, read.key.clone());
+        let entry = self.cache.get(&key)?;
+        self.metrics.hits.inc();
+        Some(respond(&entry, read.projection.as_ref()))
+    }
+
     async fn get_item<S>(&self, inner: S, req: BackendRequest) -> BackendResponse
     where
         S: Service<BackendRequest, Response = BackendResponse, Error = Infallible>,

@@ -74,6 +74,13 @@ impl Entry {
         .map_or_else(|_| Bytes::from_static(b"{}"), Bytes::from);
         Entry { item, body }
     }
+
+    /// The item's JSON as encoded in `body` (`{"Item":<item>}`), if there
+    /// is an item.
+    pub fn item_json(&self) -> Option<&[u8]> {
+        self.item.as_ref()?;
+        self.body.strip_prefix(br#"{"Item":"#)?.strip_suffix(b"}")
+    }
 }
 
 /// Permission to fill one key, taken before the upstream read.

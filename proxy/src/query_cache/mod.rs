@@ -49,14 +49,31 @@ use crate::service::forward;
 
 #[derive(Clone)]
 pub struct Metrics {
-    pub hits: IntCounterVec,
-    pub misses: IntCounterVec,
+    pub hits: PerRead,
+    pub misses: PerRead,
     pub fills_discarded: IntCounter,
     pub bytes: IntGauge,
     pub entries: IntGauge,
     pub tables: IntGauge,
     /// Recorded by the storage (evictions, invalidations).
     pub storage: StorageMetrics,
+}
+
+/// One counter per cached operation, resolved by label when registered so
+/// the hit path does no label lookup.
+#[derive(Clone)]
+pub struct PerRead {
+    pub query: IntCounter,
+    pub scan: IntCounter,
+}
+
+impl PerRead {
+    fn of(&self, op: Operation) -> &IntCounter {
+        match op {
+            Operation::Scan => &self.scan,
+            _ => &self.query,
+        }
+    }
 }
 
 impl Metrics {
@@ -66,10 +83,13 @@ impl Metrics {
             registry.register(Box::new(c.clone()))?;
             Ok(c)
         };
-        let by_op = |name: &str, help: &str| -> prometheus::Result<IntCounterVec> {
+        let by_op = |name: &str, help: &str| -> prometheus::Result<PerRead> {
             let c = IntCounterVec::new(Opts::new(name, help), &["operation"])?;
             registry.register(Box::new(c.clone()))?;
-            Ok(c)
+            Ok(PerRead {
+                query: c.with_label_values(&[Operation::Query.name()]),
+                scan: c.with_label_values(&[Operation::Scan.name()]),
+            })
         };
         let gauge = |name: &str, help: &str| -> prometheus::Result<IntGauge> {
             let g = IntGauge::new(name, help)?;
@@ -370,11 +390,44 @@ impl QueryCacheLayer {
         Some(Touched::Partitions(tables))
     }
 
+    /// Answer a Query or Scan if the cache holds its result: the hit path,
+    /// which the stack takes at its edge before any layer runs. Only key
+    /// schemas known without asking the upstream are used. `None`: the
+    /// request goes down the layers (a miss is counted there).
+    pub fn hit(&self, req: &BackendRequest) -> Option<BackendResponse> {
+        if !self.cache.enabled() {
+            return None;
+        }
+        let (key, _) = match req.op {
+            Operation::Query => {
+                let input = api::decode::<QueryInput>(&req.body).ok()?;
+                if !cacheable_query(&input) {
+                    return None;
+                }
+                let keys = self.schemas.cached(input.table_name.as_deref()?)?;
+                canonical_query(&input, &keys)?
+            }
+            Operation::Scan => {
+                let input = api::decode::<ScanInput>(&req.body).ok()?;
+                if !cacheable_scan(&input) {
+                    return None;
+                }
+                canonical_scan(&input)?
+            }
+            _ => return None,
+        };
+        let body = self.cache.get(&key)?;
+        self.metrics.hits.of(req.op).inc();
+        Some(BackendResponse {
+            status: StatusCode::OK,
+            body,
+        })
+    }
+
     async fn read<S>(&self, inner: S, req: BackendRequest) -> BackendResponse
     where
         S: Service<BackendRequest, Response = BackendResponse, Error = Infallible> + Clone,
     {
-        let op = req.op.name();
         let canonical = match req.op {
             Operation::Query => match api::decode::<QueryInput>(&req.body) {
                 Ok(input) if cacheable_query(&input) => match &input.table_name {
@@ -408,13 +461,13 @@ impl QueryCacheLayer {
             return forward(inner, req).await;
         };
         if let Some(body) = self.cache.get(&key) {
-            self.metrics.hits.with_label_values(&[op]).inc();
+            self.metrics.hits.of(req.op).inc();
             return BackendResponse {
                 status: StatusCode::OK,
                 body,
             };
         }
-        self.metrics.misses.with_label_values(&[op]).inc();
+        self.metrics.misses.of(req.op).inc();
         let lease = self.cache.lease(&tag);
         let resp = forward(inner, req).await;
         if resp.status == StatusCode::OK {
