@@ -115,7 +115,9 @@ pub struct ServeOptions {
     /// When set, every DynamoDB request must carry a valid SigV4 signature
     /// by one of its credentials (health checks and preflights need none).
     pub auth: Option<Verifier>,
-    pub cors: CorsPolicy,
+    /// `None`: as DynamoDB with `auth` (every origin may call, since every
+    /// call must be signed), off without it.
+    pub cors: Option<CorsPolicy>,
     /// Host names a loopback listener accepts besides loopback ones.
     pub allowed_hosts: Vec<String>,
     pub limits: Limits,
@@ -175,8 +177,12 @@ pub async fn serve<B: Backend>(
     let limits = options.limits.clone();
     let policy = Arc::new(Policy {
         hosts: HostCheck::new(local, options.allowed_hosts),
+        cors: options.cors.unwrap_or(if options.auth.is_some() {
+            CorsPolicy::Any
+        } else {
+            CorsPolicy::Off
+        }),
         auth: options.auth,
-        cors: options.cors,
         in_flight: InFlight::new(limits.max_in_flight),
         body_timeout: limits.body_timeout,
     });

@@ -207,7 +207,7 @@ async fn cross_origin_requests_are_refused_unless_their_origin_is_allowed() {
     assert_eq!(status, 200);
 
     let allowing = TestStore::start_serving(ServeOptions {
-        cors: CorsPolicy::parse(&["http://localhost:3000".to_owned()]),
+        cors: Some(CorsPolicy::parse(&["http://localhost:3000".to_owned()])),
         ..ServeOptions::default()
     })
     .await;
@@ -238,4 +238,16 @@ async fn a_rebound_host_name_is_refused_on_a_loopback_listener() {
         let (status, _, _) = request(store.addr, "POST", &format!("Host: {ok}\r\n")).await;
         assert_eq!(status, 200, "{ok}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_credentials_every_origin_may_call_as_with_dynamodb() {
+    let store = TestStore::start_authenticated("alice:alice-secret").await;
+    let head = format!(
+        "Host: {}\r\nOrigin: http://app.example\r\nAccess-Control-Request-Method: POST\r\n",
+        store.addr
+    );
+    let (status, headers, _) = request(store.addr, "OPTIONS", &head).await;
+    assert_eq!(status, 200);
+    assert_eq!(header(&headers, "access-control-allow-origin"), Some("*"));
 }

@@ -415,7 +415,7 @@ async fn large_responses_are_compressed_when_accepted() {
 async fn browsers_from_an_allowed_origin_get_cors_headers() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let server = TestStore::start_serving(ferrodyn_store::server::ServeOptions {
-        cors: ferrodyn_store::server::CorsPolicy::Any,
+        cors: Some(ferrodyn_store::server::CorsPolicy::Any),
         ..Default::default()
     })
     .await;

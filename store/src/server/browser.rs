@@ -1,10 +1,12 @@
 //! What web pages may do with a Ferrodyn server. A developer's browser can
 //! reach a server on their laptop, so by default:
 //!
-//! * **CORS is off**: a request carrying an `Origin` header (sent by
-//!   browsers for cross-origin calls) is refused with 403, and preflights get
-//!   no permission, unless the origin is allowed with `--cors-origin`
-//!   (DynamoDB Local's `-cors` is the precedent; `*` allows every origin).
+//! * **CORS is off without `--credentials`**: a request carrying an
+//!   `Origin` header (sent by browsers for cross-origin calls) is refused
+//!   with 403, and preflights get no permission, unless the origin is
+//!   allowed with `--cors-origin` (DynamoDB Local's `-cors` is the
+//!   precedent; `*` allows every origin). With `--credentials` every call
+//!   must be signed, so, as DynamoDB does, every origin may call.
 //! * **DNS rebinding is refused**: on a loopback listener the `Host` header
 //!   must be an IP literal, `localhost` (or a name under it), a single-label
 //!   name (no dot: such names never come from public DNS, e.g. an
@@ -35,7 +37,7 @@ impl CorsPolicy {
             .iter()
             .flat_map(|v| v.split(','))
             .map(|o| o.trim().trim_end_matches('/').to_owned())
-            .filter(|o| !o.is_empty())
+            .filter(|o| !o.is_empty() && !o.eq_ignore_ascii_case("none"))
             .collect();
         if origins.iter().any(|o| o == "*") {
             CorsPolicy::Any

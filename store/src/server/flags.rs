@@ -10,8 +10,10 @@ use crate::auth::verify::Verifier;
 #[derive(clap::Args, Debug, Clone)]
 pub struct ServeArgs {
     /// Browser origins allowed to call (CORS), comma-separated, e.g.
-    /// http://localhost:3000; `*` allows every origin. Default: none — a
-    /// request carrying an Origin header is refused.
+    /// http://localhost:3000; `*` allows every origin; `none` allows none.
+    /// Default: none without --credentials (a request carrying an Origin
+    /// header is refused); every origin with --credentials, as DynamoDB
+    /// (each call must then be signed anyway).
     #[arg(
         long = "cors-origin",
         env = "FERRODYN_CORS_ORIGIN",
@@ -51,7 +53,7 @@ impl ServeArgs {
     pub fn options(&self, auth: Option<Verifier>) -> ServeOptions {
         ServeOptions {
             auth,
-            cors: CorsPolicy::parse(&self.cors_origin),
+            cors: (!self.cors_origin.is_empty()).then(|| CorsPolicy::parse(&self.cors_origin)),
             allowed_hosts: self.allowed_host.clone(),
             limits: Limits {
                 max_connections: self.max_connections,
