@@ -25,6 +25,7 @@
 //! * [`schemas`] — tables' key schemas (engine catalog, or DescribeTable).
 //! * [`upstream`] — the embedded store or a pooled HTTP(S) client that
 //!   re-signs requests.
+//! * [`gate`] — whether the caches may serve and fill (shared with the feed).
 //! * [`credentials`] — the proxy's own AWS credentials and region.
 //! * [`invalidation`] — follows the upstream's changes (change log or
 //!   DynamoDB Streams) and invalidates entries.
@@ -33,6 +34,7 @@
 
 pub mod admin;
 pub mod credentials;
+pub mod gate;
 pub mod insights;
 pub mod invalidation;
 pub mod item_cache;

@@ -38,6 +38,22 @@ async fn request(
     parse_response(&buf)
 }
 
+/// A change-feed request from the end of the log that waits up to
+/// `wait_ms` for a change: a request that stays in flight.
+async fn long_poll(
+    addr: std::net::SocketAddr,
+    wait_ms: u64,
+) -> tokio::task::JoinHandle<(u16, Vec<(String, String)>, Vec<u8>)> {
+    const FEED: &str = "FerrodynFeed_20261124.GetChanges";
+    let end = raw_post(addr, Some(FEED), &[], b"{}").await;
+    let end: serde_json::Value = serde_json::from_slice(&end.2).expect("json");
+    let cursor = end["NextCursor"].as_u64().expect("cursor");
+    tokio::spawn(async move {
+        let body = format!(r#"{{"Cursor":{cursor},"WaitMs":{wait_ms}}}"#);
+        raw_post(addr, Some(FEED), &[], body.as_bytes()).await
+    })
+}
+
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers
         .iter()
@@ -124,20 +140,8 @@ async fn idle_connections_beyond_the_cap_do_not_lock_out_new_clients() {
 async fn requests_beyond_the_in_flight_cap_are_throttled() {
     let store = TestStore::start_serving(limits(|l| l.max_in_flight = 1)).await;
     let addr = store.addr;
-    let end = raw_post(addr, Some("FerrodynFeed_20261124.GetChanges"), &[], b"{}").await;
-    let end: serde_json::Value = serde_json::from_slice(&end.2).expect("json");
-    let cursor = end["NextCursor"].as_u64().expect("cursor");
     // A long poll holds the only slot.
-    let waiting = tokio::spawn(async move {
-        let body = format!(r#"{{"Cursor":{cursor},"WaitMs":3000}}"#);
-        raw_post(
-            addr,
-            Some("FerrodynFeed_20261124.GetChanges"),
-            &[],
-            body.as_bytes(),
-        )
-        .await
-    });
+    let waiting = long_poll(addr, 3000).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (status, _, body) = raw_post(addr, Some("DynamoDB_20120810.ListTables"), &[], b"{}").await;
     let text = String::from_utf8_lossy(&body);
@@ -162,20 +166,8 @@ async fn shutdown_waits_for_requests_in_flight_only_until_its_deadline() {
     let serving = tokio::spawn(server::serve(listener, store, options, async {
         let _ = stopped.await;
     }));
-    let end = raw_post(addr, Some("FerrodynFeed_20261124.GetChanges"), &[], b"{}").await;
-    let end: serde_json::Value = serde_json::from_slice(&end.2).expect("json");
-    let cursor = end["NextCursor"].as_u64().expect("cursor");
     // A request that would go on for 20 s, and an idle connection.
-    let _long = tokio::spawn(async move {
-        let body = format!(r#"{{"Cursor":{cursor},"WaitMs":20000}}"#);
-        raw_post(
-            addr,
-            Some("FerrodynFeed_20261124.GetChanges"),
-            &[],
-            body.as_bytes(),
-        )
-        .await
-    });
+    let _long = long_poll(addr, 20_000).await;
     let _idle = TcpStream::connect(addr).await.expect("connect");
     tokio::time::sleep(Duration::from_millis(300)).await;
     let started = Instant::now();

@@ -27,11 +27,13 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
+
+use crate::gate::Gate;
 use ferrodyn_store::model::value::{heap_size, Item};
 
 const STRIPES: usize = 4096;
@@ -135,10 +137,8 @@ pub struct ItemCache {
     /// ordered.
     pending: Box<[Mutex<HashMap<CacheKey, PendingWrite>>]>,
     epochs: RwLock<HashMap<Arc<str>, u64>>,
-    /// Bumped to make every entry unreachable (see the module doc).
-    global: AtomicU64,
-    /// Whether fills are kept (see the module doc).
-    open: AtomicBool,
+    /// Open or closed, and the cache-wide epoch (see the module doc).
+    gate: Gate,
     hasher: std::collections::hash_map::RandomState,
 }
 
@@ -169,36 +169,40 @@ impl ItemCache {
             stripes: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
             pending: (0..PENDING_SHARDS).map(|_| Mutex::default()).collect(),
             epochs: RwLock::new(HashMap::new()),
-            global: AtomicU64::new(0),
-            open: AtomicBool::new(true),
+            gate: Gate::default(),
             hasher: std::collections::hash_map::RandomState::new(),
         }
     }
 
     /// Make every entry unreachable and keep no fill until [`ItemCache::open`].
     pub fn close(&self) {
-        self.open.store(false, Ordering::Release);
-        self.drop_all();
+        self.gate.close();
+        self.free_entries();
     }
 
     /// Keep fills again; whatever was read before this call is not kept.
     pub fn open(&self) {
-        self.drop_all();
-        self.open.store(true, Ordering::Release);
+        self.free_entries();
+        self.gate.open();
     }
 
-    /// Make every entry unreachable (and free their memory).
-    pub fn drop_all(&self) {
-        self.global.fetch_add(1, Ordering::AcqRel);
+    /// Free the memory of every entry (they are unreachable already).
+    fn free_entries(&self) {
         if let Some(entries) = &self.entries {
             entries.invalidate_all();
         }
     }
 
+    /// Make every entry unreachable (and free their memory).
+    pub fn drop_all(&self) {
+        self.gate.bump();
+        self.free_entries();
+    }
+
     /// Whether an entry for `key` may be stored now.
     fn current(&self, key: &CacheKey) -> bool {
-        self.open.load(Ordering::Acquire)
-            && self.global.load(Ordering::Acquire) == key.global
+        self.gate.is_open()
+            && self.gate.epoch() == key.global
             && self.epoch(&key.table) == key.epoch
     }
 
@@ -214,7 +218,7 @@ impl ItemCache {
         CacheKey {
             table: Arc::from(table),
             epoch: self.epoch(table),
-            global: self.global.load(Ordering::Acquire),
+            global: self.gate.epoch(),
             key,
         }
     }
@@ -228,7 +232,7 @@ impl ItemCache {
 
     /// The entry for `key`; none while the cache is closed.
     pub fn get(&self, key: &CacheKey) -> Option<Arc<Entry>> {
-        if !self.open.load(Ordering::Acquire) {
+        if !self.gate.is_open() {
             return None;
         }
         self.entries.as_ref()?.get(key)

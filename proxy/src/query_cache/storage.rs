@@ -27,11 +27,13 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
+
+use crate::gate::Gate;
 use ferrodyn_store::model::value::{AttributeValue, Item};
 use moka::notification::RemovalCause;
 use prometheus::IntCounter;
@@ -124,8 +126,8 @@ pub struct QueryCache {
     entries: Option<moka::sync::Cache<Bytes, Arc<Entry>>>,
     stripes: Box<[AtomicU64]>,
     tables: RwLock<HashMap<String, Arc<TableGens>>>,
-    global: AtomicU64,
-    open: AtomicBool,
+    /// Open or closed, and the cache-wide counter (see the module doc).
+    gate: Gate,
     hasher: std::collections::hash_map::RandomState,
     metrics: StorageMetrics,
 }
@@ -153,8 +155,7 @@ impl QueryCache {
             entries,
             stripes: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
             tables: RwLock::new(HashMap::new()),
-            global: AtomicU64::new(0),
-            open: AtomicBool::new(true),
+            gate: Gate::default(),
             hasher: std::collections::hash_map::RandomState::new(),
             metrics,
         }
@@ -162,22 +163,27 @@ impl QueryCache {
 
     /// Invalidate everything and grant no lease until [`QueryCache::open`].
     pub fn close(&self) {
-        self.open.store(false, Ordering::Release);
-        self.drop_all();
+        self.gate.close();
+        self.free_entries();
     }
 
     /// Grant leases again; reads leased before this call cannot fill.
     pub fn open(&self) {
-        self.drop_all();
-        self.open.store(true, Ordering::Release);
+        self.free_entries();
+        self.gate.open();
+    }
+
+    /// Free the memory of every entry (they are unreachable already).
+    fn free_entries(&self) {
+        if let Some(entries) = &self.entries {
+            entries.invalidate_all();
+        }
     }
 
     /// Invalidate every entry (and free their memory).
     pub fn drop_all(&self) {
-        self.global.fetch_add(1, Ordering::AcqRel);
-        if let Some(entries) = &self.entries {
-            entries.invalidate_all();
-        }
+        self.gate.bump();
+        self.free_entries();
         self.metrics.invalidations.inc();
     }
 
@@ -227,7 +233,7 @@ impl QueryCache {
 
     fn load(&self, c: &Counter) -> u64 {
         match c {
-            Counter::Global => self.global.load(Ordering::Acquire),
+            Counter::Global => self.gate.epoch(),
             Counter::Stripe(s) => self.stripes[*s].load(Ordering::Acquire),
             Counter::Base(t) => t.base.load(Ordering::Acquire),
             Counter::Indexes(t) => t.indexes.load(Ordering::Acquire),
@@ -238,7 +244,7 @@ impl QueryCache {
     /// Snapshot what a read tagged `tag` will depend on. `None` when the
     /// bookkeeping is unusable (then the result must not be cached).
     pub fn lease(&self, tag: &ReadTag) -> Option<Lease> {
-        if self.tables.is_poisoned() || !self.open.load(Ordering::Acquire) {
+        if self.tables.is_poisoned() || !self.gate.is_open() {
             return None;
         }
         let mut counters = vec![Counter::Global];
@@ -278,7 +284,7 @@ impl QueryCache {
     /// The cached body for `key`, if its lease still holds.
     pub fn get(&self, key: &Bytes) -> Option<Bytes> {
         let entries = self.entries.as_ref()?;
-        if self.tables.is_poisoned() || !self.open.load(Ordering::Acquire) {
+        if self.tables.is_poisoned() || !self.gate.is_open() {
             return None;
         }
         let entry = entries.get(key)?;
@@ -294,7 +300,7 @@ impl QueryCache {
         let Some(entries) = &self.entries else {
             return false;
         };
-        if !self.open.load(Ordering::Acquire) || !self.valid(&lease) {
+        if !self.gate.is_open() || !self.valid(&lease) {
             return false;
         }
         // An invalidation racing with this insert is caught by `get`, which
@@ -305,7 +311,10 @@ impl QueryCache {
 
     fn bump(&self, c: &Counter) {
         match c {
-            Counter::Global => self.global.fetch_add(1, Ordering::AcqRel),
+            Counter::Global => {
+                self.gate.bump();
+                0
+            }
             Counter::Stripe(s) => self.stripes[*s].fetch_add(1, Ordering::AcqRel),
             Counter::Base(t) => t.base.fetch_add(1, Ordering::AcqRel),
             Counter::Indexes(t) => t.indexes.fetch_add(1, Ordering::AcqRel),
