@@ -37,6 +37,7 @@
 
 #![allow(unsafe_code)]
 
+mod as_of;
 pub mod changelog;
 mod expiry;
 mod store;

@@ -187,6 +187,19 @@ impl WriteCtx<'_, '_> {
         )
     }
 
+    /// Store an item of a table being restored. Unlike [`Self::put_item`]
+    /// it writes no change record: a restored table's history starts with
+    /// the restore.
+    pub fn load_item(
+        &mut self,
+        table: &TableMeta,
+        key: &Key,
+        item: &Item,
+    ) -> Result<(), EngineError> {
+        let old = store::get_item(self.txn, self.dbs, table, key)?;
+        store::put_item(self.txn, self.dbs, table, key, item, old.as_ref())
+    }
+
     /// Drop up to `limit` change records of `table_id` older than `cutoff_ms`.
     pub fn trim_changelog(
         &mut self,

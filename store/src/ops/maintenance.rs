@@ -86,7 +86,7 @@ pub(super) fn spawn(
 
 /// Run the task made by `make`, starting it again if it panics; stop when it
 /// returns (its engine is gone).
-async fn supervise<F, Fut>(name: &'static str, make: F)
+pub(super) async fn supervise<F, Fut>(name: &'static str, make: F)
 where
     F: Fn() -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
@@ -152,6 +152,11 @@ async fn trim_loop(engine: Weak<Engine>, config: MaintenanceConfig, done: watch:
                 continue;
             };
             let id = table.id;
+            // Point-in-time recovery needs the records of its whole window.
+            let cutoff = match &table.pitr {
+                Some(p) => cutoff.min(p.earliest_ms(started)),
+                None => cutoff,
+            };
             loop {
                 let removed = strong
                     .write(move |ctx| {

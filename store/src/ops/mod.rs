@@ -14,8 +14,10 @@ mod gsi;
 mod item;
 mod item_checks;
 mod maintenance;
+mod pitr;
 mod query;
 mod read_request;
+mod restore;
 mod schema;
 mod streams;
 mod table;
@@ -43,6 +45,8 @@ pub struct StoreConfig {
     pub engine: EngineOptions,
     /// TTL sweeping and change-log retention.
     pub maintenance: MaintenanceConfig,
+    /// Where on-demand backups are kept (`None`: `<data_dir>/backups`).
+    pub backup_dir: Option<PathBuf>,
 }
 
 impl StoreConfig {
@@ -51,6 +55,7 @@ impl StoreConfig {
             data_dir: data_dir.into(),
             engine: EngineOptions::default(),
             maintenance: MaintenanceConfig::default(),
+            backup_dir: None,
         }
     }
 }
@@ -64,6 +69,10 @@ pub struct Store {
     tokens: Arc<transact::Tokens>,
     /// Wakes the GSI backfill task when UpdateTable adds an index.
     backfill_wake: Arc<tokio::sync::Notify>,
+    /// On-demand backups (`None` in the background tasks' handles).
+    backups: Option<Arc<crate::backup::Backups>>,
+    /// Wakes the restore task when a restore begins.
+    restore_wake: Arc<tokio::sync::Notify>,
 }
 
 impl Store {
@@ -74,11 +83,26 @@ impl Store {
         let backfill_wake = Arc::new(tokio::sync::Notify::new());
         let progress =
             maintenance::spawn(&engine, config.maintenance.clone(), backfill_wake.clone());
+        let backup_dir = config
+            .backup_dir
+            .clone()
+            .unwrap_or_else(|| config.data_dir.join("backups"));
+        let backups =
+            Arc::new(
+                crate::backup::Backups::open(&backup_dir).map_err(|e| EngineError::Io {
+                    path: backup_dir.clone(),
+                    source: std::io::Error::other(e.to_string()),
+                })?,
+            );
+        let restore_wake = Arc::new(tokio::sync::Notify::new());
+        restore::spawn(&engine, backups.clone(), restore_wake.clone());
         Ok(Store {
             engine,
             progress,
             tokens: Default::default(),
             backfill_wake,
+            backups: Some(backups),
+            restore_wake,
         })
     }
 
@@ -88,6 +112,8 @@ impl Store {
             progress: None,
             tokens: Default::default(),
             backfill_wake: Default::default(),
+            backups: None,
+            restore_wake: Default::default(),
         }
     }
 
@@ -157,6 +183,20 @@ impl Store {
             Operation::DescribeLimits => self.describe_limits(),
             Operation::DescribeContinuousBackups => {
                 self.describe_continuous_backups(api::decode(body)?)
+            }
+            Operation::UpdateContinuousBackups => {
+                self.update_continuous_backups(api::decode(body)?).await
+            }
+            Operation::RestoreTableToPointInTime => {
+                self.restore_table_to_point_in_time(api::decode(body)?)
+                    .await
+            }
+            Operation::CreateBackup => self.create_backup(api::decode(body)?).await,
+            Operation::DescribeBackup => self.describe_backup(api::decode(body)?),
+            Operation::ListBackups => self.list_backups(api::decode(body)?),
+            Operation::DeleteBackup => self.delete_backup(api::decode(body)?),
+            Operation::RestoreTableFromBackup => {
+                self.restore_table_from_backup(api::decode(body)?).await
             }
             // The HTTP server answers with the request's Host; embedded callers
             // have no address of their own.
