@@ -266,14 +266,9 @@ pub(crate) fn trim(
 }
 
 /// Forget every record of a dropped table.
+/// The records themselves are freed in the background (see `reclaim`).
 pub(crate) fn drop_table(txn: &mut RwTxn, dbs: &Dbs, table_id: u32) -> Result<(), EngineError> {
-    let start = record_key(table_id, 0);
-    let end = record_key(table_id, u64::MAX);
-    let range = (
-        std::ops::Bound::Included(&start[..]),
-        std::ops::Bound::Included(&end[..]),
-    );
-    dbs.changelog.delete_range(txn, &range)?;
+    super::reclaim::schedule(txn, dbs, super::reclaim::Space::Log(table_id))?;
     dbs.meta.delete(txn, &trim_key(table_id))?;
     Ok(())
 }

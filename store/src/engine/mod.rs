@@ -40,6 +40,7 @@
 mod as_of;
 pub mod changelog;
 mod expiry;
+pub(crate) mod reclaim;
 mod store;
 mod writer;
 

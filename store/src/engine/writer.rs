@@ -18,7 +18,7 @@ use std::sync::Arc;
 use heed::RwTxn;
 use tokio::sync::oneshot;
 
-use super::{changelog, store, EngineError, Shared};
+use super::{changelog, reclaim, store, EngineError, Shared};
 use crate::model::key::Key;
 use crate::model::table::TableMeta;
 use crate::model::value::Item;
@@ -83,12 +83,14 @@ impl WriteCtx<'_, '_> {
         Ok(())
     }
 
-    /// Delete a table, its items and its indexes' entries.
+    /// Delete a table: it is gone from the catalog at once; its items, its
+    /// indexes' entries and its change records are freed in the background
+    /// (see `reclaim`).
     pub fn drop_table(&mut self, meta: &TableMeta) -> Result<(), EngineError> {
         store::delete_catalog(self.txn, self.dbs, &meta.name)?;
-        store::delete_key_space(self.txn, self.dbs, meta.id)?;
+        reclaim::schedule(self.txn, self.dbs, reclaim::Space::Items(meta.id))?;
         for index in meta.local_indexes.iter().chain(&meta.global_indexes) {
-            store::delete_key_space(self.txn, self.dbs, index.id)?;
+            reclaim::schedule(self.txn, self.dbs, reclaim::Space::Items(index.id))?;
             store::delete_stats(self.txn, self.dbs, index.id)?;
         }
         store::delete_stats(self.txn, self.dbs, meta.id)?;
@@ -97,10 +99,17 @@ impl WriteCtx<'_, '_> {
         Ok(())
     }
 
-    /// Remove every entry of a (deleted) secondary index and its counters.
+    /// Remove a (deleted) secondary index's counters at once and its
+    /// entries in the background (see `reclaim`).
     pub fn drop_index_entries(&mut self, index_id: u32) -> Result<(), EngineError> {
-        store::delete_key_space(self.txn, self.dbs, index_id)?;
+        reclaim::schedule(self.txn, self.dbs, reclaim::Space::Items(index_id))?;
         store::delete_stats(self.txn, self.dbs, index_id)
+    }
+
+    /// Free at most `limit` entries of deleted tables and indexes; returns
+    /// how many were freed and whether work may remain.
+    pub fn reclaim_step(&mut self, limit: usize) -> Result<(usize, bool), EngineError> {
+        reclaim::step(self.txn, self.dbs, limit)
     }
 
     /// One chunk of a GSI backfill: index up to `limit` items after

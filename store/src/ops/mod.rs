@@ -17,6 +17,8 @@ mod maintenance;
 mod pitr;
 mod query;
 mod read_request;
+#[cfg(test)]
+mod reclaim_tests;
 mod restore;
 mod schema;
 mod streams;
