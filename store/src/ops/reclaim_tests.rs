@@ -72,11 +72,13 @@ async fn delete_table_frees_storage_in_chunks_after_the_table_is_gone() {
     call(&store, Operation::DeleteTable, json!({"TableName": "big"}))
         .await
         .expect("delete");
-    assert!(
-        call(&store, Operation::DescribeTable, json!({"TableName": "big"}))
-            .await
-            .is_err()
-    );
+    assert!(call(
+        &store,
+        Operation::DescribeTable,
+        json!({"TableName": "big"})
+    )
+    .await
+    .is_err());
     assert!(
         reclaim_pending(&store).await,
         "storage freed in the delete itself"
