@@ -127,6 +127,9 @@ async fn main() -> anyhow::Result<()> {
         }
         _ => DataDir::from_args(&args.data)?,
     };
+    // The front end's options carry the verifier with its feed scope.
+    let serve = args.serve.options(client_auth);
+    let client_auth = serve.auth.clone();
     let config = Config {
         data_dir: data.path().to_owned(),
         upstream: args.upstream,
@@ -135,7 +138,7 @@ async fn main() -> anyhow::Result<()> {
         query_cache_bytes: args.query_cache_bytes,
         query_ttl: args.query_ttl,
         streams_endpoint: args.streams_endpoint,
-        serve: args.serve.options(None),
+        serve,
         upstream_limits: ferrodyn_proxy::upstream::Limits {
             timeout: args.upstream_timeout,
             max_response_bytes: args.upstream_max_response_bytes,
