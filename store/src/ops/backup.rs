@@ -354,8 +354,12 @@ impl Store {
         let limit = input.limit.map_or(MAX_LIST, |l| l as usize);
         // Every backup Ferrodyn makes is a USER backup.
         let wants_user = matches!(input.backup_type.as_deref(), None | Some("USER" | "ALL"));
-        let lower = input.time_range_lower_bound.map(|s| (s * 1000.0) as u64);
-        let upper = input.time_range_upper_bound.map(|s| (s * 1000.0) as u64);
+        let lower = input
+            .time_range_lower_bound
+            .map(|s| (s * 1000.0).round() as u64);
+        let upper = input
+            .time_range_upper_bound
+            .map(|s| (s * 1000.0).round() as u64);
         let all = self.backups()?.all();
         let matching: Vec<&BackupRecord> = all
             .iter()

@@ -1,0 +1,769 @@
+//! On-demand backups through the SDK: CreateBackup, DescribeBackup,
+//! ListBackups, DeleteBackup and RestoreTableFromBackup, their errors, and
+//! what a restored table holds.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::primitives::DateTime;
+use aws_sdk_dynamodb::types::ScalarAttributeType as T;
+use aws_sdk_dynamodb::types::{
+    AttributeValue as Av, BackupStatus, BackupTypeFilter, BillingMode, ProvisionedThroughput, Put,
+    TableStatus, TransactWriteItem,
+};
+use aws_sdk_dynamodb::Client;
+use ferrodyn_store::api::Operation;
+use ferrodyn_store::Store;
+use ferrodyn_tests::backups::{scan_all, table_status, until_backup_available, until_table_active};
+use ferrodyn_tests::wait::{until, PATIENCE};
+use ferrodyn_tests::{
+    assert_error, create_table, item, n, s, IndexSpec, Item, TableSpec, TestStore,
+};
+
+async fn backup(client: &Client, table: &str, name: &str) -> String {
+    let out = client
+        .create_backup()
+        .table_name(table)
+        .backup_name(name)
+        .send()
+        .await
+        .expect("create backup");
+    let d = out.backup_details().expect("details");
+    assert_eq!(d.backup_name(), name);
+    d.backup_arn().to_owned()
+}
+
+async fn restore(client: &Client, arn: &str, target: &str) {
+    let out = client
+        .restore_table_from_backup()
+        .backup_arn(arn)
+        .target_table_name(target)
+        .send()
+        .await
+        .expect("restore");
+    let t = out.table_description().expect("description");
+    assert_eq!(t.table_status(), Some(&TableStatus::Creating));
+    let summary = t.restore_summary().expect("restore summary");
+    assert_eq!(summary.source_backup_arn(), Some(arn));
+}
+
+/// Writes items `range` of the indexed round-trip table through the
+/// store's own request handler in-process (BatchWriteItem bodies, no HTTP):
+/// the SDK would take minutes for 100,000 items in a debug build. What was
+/// written is read back through the SDK.
+async fn load(store: &Store, table: &str, range: std::ops::Range<usize>) {
+    let items: Vec<usize> = range.collect();
+    for chunk in items.chunks(25) {
+        let requests: Vec<serde_json::Value> = chunk
+            .iter()
+            .map(|&i| {
+                serde_json::json!({"PutRequest": {"Item": {
+                    "p": {"S": format!("p{}", i % 1000)},
+                    "s": {"N": i.to_string()},
+                    "l": {"N": ((i * 7919) % 100_000).to_string()},
+                    "g": {"S": format!("g{}", i % 50)},
+                    "payload": {"S": format!("{i:>08}-{}", "x".repeat(120))},
+                }}})
+            })
+            .collect();
+        let body = serde_json::json!({"RequestItems": {table: requests}});
+        let out = store
+            .handle(
+                Operation::BatchWriteItem,
+                &serde_json::to_vec(&body).expect("body"),
+            )
+            .await
+            .expect("batch write");
+        let out: serde_json::Value = serde_json::from_slice(&out).expect("answer");
+        assert_eq!(out["UnprocessedItems"], serde_json::json!({}));
+    }
+}
+
+/// Deletes items `range` of the round-trip table in-process.
+async fn unload(store: &Store, table: &str, range: std::ops::Range<usize>) {
+    let requests: Vec<serde_json::Value> = range
+        .map(|i| {
+            serde_json::json!({"DeleteRequest": {"Key": {
+                "p": {"S": format!("p{}", i % 1000)},
+                "s": {"N": i.to_string()},
+            }}})
+        })
+        .collect();
+    for chunk in requests.chunks(25) {
+        let body = serde_json::json!({"RequestItems": {table: chunk}});
+        store
+            .handle(
+                Operation::BatchWriteItem,
+                &serde_json::to_vec(&body).expect("body"),
+            )
+            .await
+            .expect("batch delete");
+    }
+}
+
+/// Scans `a` and `b` (or their `index`) page by page through the store's
+/// handler and asserts every page is the same answer; returns the pages.
+async fn same_scan_pages(store: &Store, a: &str, b: &str, index: Option<&str>) -> usize {
+    let mut start: Option<serde_json::Value> = None;
+    let mut pages = 0;
+    loop {
+        let mut answers = Vec::new();
+        for table in [a, b] {
+            let mut body = serde_json::json!({"TableName": table});
+            if let Some(i) = index {
+                body["IndexName"] = serde_json::json!(i);
+            }
+            if let Some(k) = &start {
+                body["ExclusiveStartKey"] = k.clone();
+            }
+            let out = store
+                .handle(Operation::Scan, &serde_json::to_vec(&body).expect("body"))
+                .await
+                .expect("scan");
+            answers.push(serde_json::from_slice::<serde_json::Value>(&out).expect("answer"));
+        }
+        assert_eq!(answers[0], answers[1], "{index:?} page {pages}");
+        pages += 1;
+        match answers[0].get("LastEvaluatedKey") {
+            Some(k) => start = Some(k.clone()),
+            None => return pages,
+        }
+    }
+}
+
+/// The items of `table` (or `index`) whose `l` is below 1000, by SDK Scans.
+async fn filtered_scan(client: &Client, table: &str, index: Option<&str>) -> Vec<Item> {
+    let mut out = Vec::new();
+    let mut start = None;
+    loop {
+        let page = client
+            .scan()
+            .table_name(table)
+            .set_index_name(index.map(str::to_owned))
+            .filter_expression("l < :x")
+            .expression_attribute_values(":x", n(1000))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .expect("scan");
+        out.extend(page.items().iter().cloned());
+        match page.last_evaluated_key() {
+            Some(k) if !k.is_empty() => start = Some(k.clone()),
+            _ => return out,
+        }
+    }
+}
+
+async fn query(
+    client: &Client,
+    table: &str,
+    index: Option<&str>,
+    attr: &str,
+    value: Av,
+) -> Vec<Item> {
+    let mut out = Vec::new();
+    let mut start = None;
+    loop {
+        let page = client
+            .query()
+            .table_name(table)
+            .set_index_name(index.map(str::to_owned))
+            .key_condition_expression("#k = :v")
+            .expression_attribute_names("#k", attr)
+            .expression_attribute_values(":v", value.clone())
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .expect("query");
+        out.extend(page.items().iter().cloned());
+        match page.last_evaluated_key() {
+            Some(k) if !k.is_empty() => start = Some(k.clone()),
+            _ => return out,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn restored_table_with_gsi_and_lsi_answers_the_same_queries_and_scans() {
+    let store = TestStore::start().await;
+    let client = store.client();
+    TableSpec::new("src")
+        .hash("p", T::S)
+        .range("s", T::N)
+        .lsi(IndexSpec::new("byL").hash("p", T::S).range("l", T::N))
+        .gsi(IndexSpec::new("byG").hash("g", T::S).range("s", T::N))
+        .create(&client)
+        .await;
+    load(&store.store, "src", 0..100_000).await;
+    let arn = backup(&client, "src", "full").await;
+    // Written after the backup's instant: not in the backup.
+    load(&store.store, "src", 100_000..100_050).await;
+    until_backup_available(&client, &arn).await;
+    let described = client
+        .describe_backup()
+        .backup_arn(&arn)
+        .send()
+        .await
+        .expect("describe");
+    let d = described.backup_description().expect("description");
+    let source = d.source_table_details().expect("source details");
+    assert_eq!(source.item_count(), Some(100_000));
+    assert_eq!(source.table_name(), "src");
+    let features = d.source_table_feature_details().expect("features");
+    assert_eq!(features.global_secondary_indexes().len(), 1);
+    assert_eq!(features.local_secondary_indexes().len(), 1);
+    assert!(
+        d.backup_details()
+            .and_then(|b| b.backup_size_bytes())
+            .unwrap_or(0)
+            > 100_000 * 100
+    );
+
+    restore(&client, &arn, "copy").await;
+    until_table_active(&client, "copy").await;
+    let copy = client
+        .describe_table()
+        .table_name("copy")
+        .send()
+        .await
+        .expect("describe");
+    let t = copy.table().expect("table");
+    assert_eq!(t.item_count(), Some(100_000));
+    assert_eq!(t.global_secondary_indexes().len(), 1);
+    assert_eq!(t.local_secondary_indexes().len(), 1);
+    assert_eq!(
+        t.restore_summary().map(|r| r.restore_in_progress()),
+        Some(false)
+    );
+
+    // The items written after the backup's instant are not in the copy.
+    for i in [100_000, 100_017, 100_049] {
+        let key = item([("p", s(&format!("p{}", i % 1000))), ("s", n(i))]);
+        let get = |t: &'static str| {
+            client
+                .get_item()
+                .table_name(t)
+                .set_key(Some(key.clone()))
+                .send()
+        };
+        assert!(get("src").await.expect("get").item().is_some());
+        assert!(get("copy").await.expect("get").item().is_none());
+    }
+    // Without them, the source is the table as backed up: every page of a
+    // full Scan of the table and of each index is the same answer.
+    unload(&store.store, "src", 100_000..100_050).await;
+    for index in [None, Some("byG"), Some("byL")] {
+        let pages = same_scan_pages(&store.store, "src", "copy", index).await;
+        assert!(pages > 10, "{index:?}: {pages} pages");
+    }
+    // And through the SDK: filtered Scans of the table and both indexes,
+    // and Queries, give the same answers.
+    for index in [None, Some("byG"), Some("byL")] {
+        let a = filtered_scan(&client, "src", index).await;
+        assert!(a.len() > 500, "{index:?}: {}", a.len());
+        assert_eq!(filtered_scan(&client, "copy", index).await, a);
+    }
+    for p in ["p0", "p123", "p999"] {
+        assert_eq!(
+            query(&client, "copy", None, "p", s(p)).await,
+            query(&client, "src", None, "p", s(p)).await
+        );
+        assert_eq!(
+            query(&client, "copy", Some("byL"), "p", s(p)).await,
+            query(&client, "src", Some("byL"), "p", s(p)).await
+        );
+    }
+    let g = query(&client, "copy", Some("byG"), "g", s("g7")).await;
+    assert_eq!(g.len(), 2000);
+    assert!(g.windows(2).all(|w| {
+        let k = |i: &Item| match i.get("s") {
+            Some(Av::N(v)) => v.parse::<u64>().unwrap_or(0),
+            _ => 0,
+        };
+        k(&w[0]) < k(&w[1])
+    }));
+}
+
+/// Each writer's transaction puts its pair `a`/`b` with one version and a
+/// log item for that version: a backup at one instant holds, for every
+/// writer, equal versions in `a` and `b` and exactly the log items up to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn backup_taken_while_four_writers_run_is_one_instant() {
+    let store = TestStore::start().await;
+    let client = store.client();
+    create_table(&client, "busy").await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for w in 0..4 {
+        let client = client.clone();
+        let stop = stop.clone();
+        writers.push(tokio::spawn(async move {
+            let mut v = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                v += 1;
+                let put = |p: String, extra: Option<(&str, Av)>| {
+                    let mut i = item([("p", s(&p)), ("v", n(v))]);
+                    if let Some((k, x)) = extra {
+                        i.insert(k.to_owned(), x);
+                    }
+                    TransactWriteItem::builder()
+                        .put(
+                            Put::builder()
+                                .table_name("busy")
+                                .set_item(Some(i))
+                                .build()
+                                .expect("put"),
+                        )
+                        .build()
+                };
+                client
+                    .transact_write_items()
+                    .transact_items(put(format!("w{w}-a"), None))
+                    .transact_items(put(format!("w{w}-b"), Some(("pad", s(&"y".repeat(500))))))
+                    .transact_items(put(format!("w{w}-log-{v}"), None))
+                    .send()
+                    .await
+                    .expect("transaction");
+            }
+            v
+        }));
+    }
+    // Let the writers get going, then take backups while they run.
+    until(PATIENCE, "writers running", || async {
+        scan_all(&client, "busy", None).await.len() > 200
+    })
+    .await;
+    let mut arns = Vec::new();
+    for k in 0..3 {
+        arns.push(backup(&client, "busy", &format!("busy-{k}")).await);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    for w in writers {
+        assert!(w.await.expect("writer") > 0);
+    }
+    for (k, arn) in arns.iter().enumerate() {
+        until_backup_available(&client, arn).await;
+        let target = format!("busy-copy-{k}");
+        restore(&client, arn, &target).await;
+        until_table_active(&client, &target).await;
+        let items = scan_all(&client, &target, None).await;
+        let version = |p: &str| {
+            items
+                .iter()
+                .find(|i| i.get("p") == Some(&s(p)))
+                .map(|i| match i.get("v") {
+                    Some(Av::N(v)) => v.parse::<u64>().expect("number"),
+                    _ => panic!("no version"),
+                })
+        };
+        for w in 0..4 {
+            let a = version(&format!("w{w}-a"));
+            assert_eq!(
+                a,
+                version(&format!("w{w}-b")),
+                "torn pair of writer {w} in {arn}"
+            );
+            let upto = a.unwrap_or(0);
+            let logs = items
+                .iter()
+                .filter(|i| matches!(i.get("p"), Some(Av::S(p)) if p.starts_with(&format!("w{w}-log-"))))
+                .count() as u64;
+            assert_eq!(
+                logs, upto,
+                "writer {w}: log items and version disagree in {arn}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn backup_operations_answer_dynamodb_errors() {
+    let store = TestStore::start().await;
+    let client = store.client();
+    create_table(&client, "tab1").await;
+    let e = client
+        .create_backup()
+        .table_name("missing")
+        .backup_name("bkp1")
+        .send()
+        .await
+        .expect_err("missing table");
+    assert_error(&e, "TableNotFoundException", "Table not found: missing");
+    let e = client
+        .create_backup()
+        .table_name("tab1")
+        .backup_name("no spaces")
+        .send()
+        .await
+        .expect_err("bad name");
+    assert_error(&e, "ValidationException", "at 'backupName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+");
+    let e = client
+        .create_backup()
+        .table_name("tab1")
+        .send()
+        .await
+        .expect_err("no name");
+    assert_error(
+        &e,
+        "ValidationException",
+        "Value null at 'backupName' failed to satisfy constraint: Member must not be null",
+    );
+
+    let unknown =
+        "arn:aws:dynamodb:us-east-1:000000000000:table/tab1/backup/01700000000000-0123abcd";
+    let e = client
+        .describe_backup()
+        .backup_arn(unknown)
+        .send()
+        .await
+        .expect_err("unknown");
+    assert_error(&e, "BackupNotFoundException", unknown);
+    let e = client
+        .delete_backup()
+        .backup_arn(unknown)
+        .send()
+        .await
+        .expect_err("unknown");
+    assert_error(&e, "BackupNotFoundException", unknown);
+    let e = client
+        .restore_table_from_backup()
+        .backup_arn(unknown)
+        .target_table_name("tab2")
+        .send()
+        .await
+        .expect_err("unknown");
+    assert_error(&e, "BackupNotFoundException", unknown);
+    let e = client
+        .describe_backup()
+        .backup_arn("short")
+        .send()
+        .await
+        .expect_err("short arn");
+    assert_error(
+        &e,
+        "ValidationException",
+        "Member must have length greater than or equal to 37",
+    );
+
+    let arn = backup(&client, "tab1", "bkp1").await;
+    assert!(
+        arn.starts_with("arn:aws:dynamodb:us-east-1:000000000000:table/tab1/backup/"),
+        "{arn}"
+    );
+    let tail = arn.rsplit('/').next().unwrap_or_default();
+    let (millis, hex) = tail.split_once('-').expect("millis-hex");
+    assert!(
+        millis.len() >= 13 && millis.bytes().all(|b| b.is_ascii_digit()),
+        "{tail}"
+    );
+    assert!(
+        hex.len() == 8 && hex.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{tail}"
+    );
+    until_backup_available(&client, &arn).await;
+    let e = client
+        .restore_table_from_backup()
+        .backup_arn(&arn)
+        .target_table_name("tab1")
+        .send()
+        .await
+        .expect_err("exists");
+    assert_error(
+        &e,
+        "TableAlreadyExistsException",
+        "Table already exists: tab1",
+    );
+    let e = client
+        .list_backups()
+        .limit(0)
+        .send()
+        .await
+        .expect_err("limit");
+    assert_error(
+        &e,
+        "ValidationException",
+        "Member must have value greater than or equal to 1",
+    );
+    let e = client
+        .restore_table_from_backup()
+        .backup_arn(&arn)
+        .target_table_name("tab3")
+        .billing_mode_override(BillingMode::from("FREE"))
+        .send()
+        .await
+        .expect_err("bad billing mode");
+    assert_error(
+        &e,
+        "ValidationException",
+        "Member must satisfy enum value set: [PROVISIONED, PAY_PER_REQUEST]",
+    );
+    assert_eq!(
+        table_status(&client, "tab3").await,
+        None,
+        "a refused restore creates nothing"
+    );
+}
+
+#[tokio::test]
+async fn list_backups_filters_by_table_time_and_type_and_pages() {
+    let store = TestStore::start().await;
+    let client = store.client();
+    create_table(&client, "alpha").await;
+    create_table(&client, "beta").await;
+    let mut alpha = Vec::new();
+    for k in 0..3 {
+        alpha.push(backup(&client, "alpha", &format!("bk-a{k}")).await);
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let beta = backup(&client, "beta", "bk-b0").await;
+    let mut all = alpha.clone();
+    all.push(beta.clone());
+    for arn in &all {
+        until_backup_available(&client, arn).await;
+    }
+    // Pages of two, in table then creation order.
+    let mut seen = Vec::new();
+    let mut start: Option<String> = None;
+    loop {
+        let page = client
+            .list_backups()
+            .limit(2)
+            .set_exclusive_start_backup_arn(start)
+            .send()
+            .await
+            .expect("list");
+        assert!(page.backup_summaries().len() <= 2);
+        seen.extend(
+            page.backup_summaries()
+                .iter()
+                .filter_map(|b| b.backup_arn().map(str::to_owned)),
+        );
+        match page.last_evaluated_backup_arn() {
+            Some(a) => start = Some(a.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, all);
+    let only_beta = client
+        .list_backups()
+        .table_name("beta")
+        .send()
+        .await
+        .expect("list");
+    let s0 = &only_beta.backup_summaries()[0];
+    assert_eq!(only_beta.backup_summaries().len(), 1);
+    assert_eq!(
+        (s0.backup_arn(), s0.table_name()),
+        (Some(beta.as_str()), Some("beta"))
+    );
+    assert_eq!(s0.backup_status(), Some(&BackupStatus::Available));
+    assert!(s0.backup_size_bytes().is_some());
+    // A time range holding only the second alpha backup.
+    let described = client
+        .describe_backup()
+        .backup_arn(&alpha[1])
+        .send()
+        .await
+        .expect("describe");
+    let created = described
+        .backup_description()
+        .and_then(|d| d.backup_details())
+        .map(|d| d.backup_creation_date_time().to_millis().expect("millis"))
+        .expect("creation time");
+    let ranged = client
+        .list_backups()
+        .table_name("alpha")
+        .time_range_lower_bound(DateTime::from_millis(created))
+        .time_range_upper_bound(DateTime::from_millis(created))
+        .send()
+        .await
+        .expect("list");
+    let arns: Vec<_> = ranged
+        .backup_summaries()
+        .iter()
+        .filter_map(|b| b.backup_arn())
+        .collect();
+    assert_eq!(arns, vec![alpha[1].as_str()]);
+    let system = client
+        .list_backups()
+        .backup_type(BackupTypeFilter::System)
+        .send()
+        .await
+        .expect("list");
+    assert!(system.backup_summaries().is_empty());
+    let user = client
+        .list_backups()
+        .backup_type(BackupTypeFilter::User)
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(user.backup_summaries().len(), 4);
+}
+
+#[tokio::test]
+async fn backups_outlive_their_table_and_a_restart_and_delete_backup_removes_them() {
+    let store = TestStore::start().await;
+    let client = store.client();
+    create_table(&client, "gone").await;
+    ferrodyn_tests::items::put(&client, "gone", item([("p", s("k")), ("v", n(1))])).await;
+    let arn = backup(&client, "gone", "keep").await;
+    until_backup_available(&client, &arn).await;
+    client
+        .delete_table()
+        .table_name("gone")
+        .send()
+        .await
+        .expect("delete table");
+    let dir = store.stop().await;
+    let store = TestStore::start_in(dir).await;
+    let client = store.client();
+    let listed = client.list_backups().send().await.expect("list");
+    assert_eq!(listed.backup_summaries().len(), 1);
+    // Restored under the deleted table's own name.
+    restore(&client, &arn, "gone").await;
+    until_table_active(&client, "gone").await;
+    assert_eq!(
+        scan_all(&client, "gone", None).await,
+        vec![item([("p", s("k")), ("v", n(1))])]
+    );
+    let deleted = client
+        .delete_backup()
+        .backup_arn(&arn)
+        .send()
+        .await
+        .expect("delete backup");
+    assert_eq!(
+        deleted
+            .backup_description()
+            .and_then(|d| d.backup_details())
+            .map(|d| d.backup_status()),
+        Some(&BackupStatus::Deleted)
+    );
+    let e = client
+        .describe_backup()
+        .backup_arn(&arn)
+        .send()
+        .await
+        .expect_err("deleted");
+    assert_error(&e, "BackupNotFoundException", &arn);
+    assert!(client
+        .list_backups()
+        .send()
+        .await
+        .expect("list")
+        .backup_summaries()
+        .is_empty());
+    let files = std::fs::read_dir(store.dir.path().join("backups"))
+        .expect("backup dir")
+        .count();
+    assert_eq!(files, 0, "a deleted backup leaves no files");
+}
+
+#[tokio::test]
+async fn restore_overrides_change_billing_indexes_and_encryption() {
+    let store = TestStore::start().await;
+    let client = store.client();
+    TableSpec::new("over")
+        .hash("p", T::S)
+        .range("s", T::N)
+        .lsi(IndexSpec::new("byL").hash("p", T::S).range("l", T::N))
+        .gsi(IndexSpec::new("byG").hash("g", T::S))
+        .create(&client)
+        .await;
+    ferrodyn_tests::items::put(
+        &client,
+        "over",
+        item([("p", s("a")), ("s", n(1)), ("l", n(2)), ("g", s("x"))]),
+    )
+    .await;
+    let arn = backup(&client, "over", "ovr").await;
+    until_backup_available(&client, &arn).await;
+    client
+        .restore_table_from_backup()
+        .backup_arn(&arn)
+        .target_table_name("over2")
+        .billing_mode_override(BillingMode::Provisioned)
+        .provisioned_throughput_override(
+            ProvisionedThroughput::builder()
+                .read_capacity_units(7)
+                .write_capacity_units(3)
+                .build()
+                .expect("pt"),
+        )
+        .set_global_secondary_index_override(Some(Vec::new()))
+        .set_local_secondary_index_override(Some(Vec::new()))
+        .sse_specification_override(
+            aws_sdk_dynamodb::types::SseSpecification::builder()
+                .enabled(true)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("restore with overrides");
+    until_table_active(&client, "over2").await;
+    let t = client
+        .describe_table()
+        .table_name("over2")
+        .send()
+        .await
+        .expect("describe");
+    let t = t.table().expect("table");
+    assert!(t.global_secondary_indexes().is_empty());
+    assert!(t.local_secondary_indexes().is_empty());
+    let pt = t.provisioned_throughput().expect("throughput");
+    assert_eq!(
+        (pt.read_capacity_units(), pt.write_capacity_units()),
+        (Some(7), Some(3))
+    );
+    assert_eq!(
+        t.billing_mode_summary().and_then(|b| b.billing_mode()),
+        Some(&BillingMode::Provisioned)
+    );
+    assert!(t.sse_description().is_some());
+    assert_eq!(scan_all(&client, "over2", None).await.len(), 1);
+    let e = client
+        .scan()
+        .table_name("over2")
+        .index_name("byG")
+        .send()
+        .await
+        .expect_err("no index");
+    assert_error(&e, "ValidationException", "byG");
+}
+
+#[tokio::test]
+async fn a_damaged_backup_never_becomes_an_active_table() {
+    let store = TestStore::start().await;
+    let client = store.client();
+    create_table(&client, "dmg").await;
+    for k in 0..50 {
+        ferrodyn_tests::items::put(
+            &client,
+            "dmg",
+            item([("p", s(&format!("k{k}"))), ("v", n(k))]),
+        )
+        .await;
+    }
+    let arn = backup(&client, "dmg", "dmg").await;
+    until_backup_available(&client, &arn).await;
+    let id = arn.rsplit('/').next().expect("id");
+    let snap = store.dir.path().join("backups").join(format!("{id}.snap"));
+    let mut bytes = std::fs::read(&snap).expect("snapshot");
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x01;
+    std::fs::write(&snap, &bytes).expect("damage");
+    restore(&client, &arn, "dmg2").await;
+    until(PATIENCE, "damaged restore dropped", || async {
+        let status = table_status(&client, "dmg2").await;
+        assert_ne!(
+            status,
+            Some(TableStatus::Active),
+            "a damaged backup became ACTIVE"
+        );
+        status.is_none()
+    })
+    .await;
+    // The source is untouched.
+    assert_eq!(scan_all(&client, "dmg", None).await.len(), 50);
+}
