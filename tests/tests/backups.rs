@@ -767,3 +767,75 @@ async fn a_damaged_backup_never_becomes_an_active_table() {
     // The source is untouched.
     assert_eq!(scan_all(&client, "dmg", None).await.len(), 50);
 }
+
+/// Until its restore finishes, a table is CREATING and item operations are
+/// refused. Runs on one thread: the restore task cannot run between the
+/// in-process calls below, which do not yield before answering.
+#[tokio::test(flavor = "current_thread")]
+async fn a_table_being_restored_is_creating_and_refuses_item_operations() {
+    let store = TestStore::start().await;
+    let client = store.client();
+    create_table(&client, "busy1").await;
+    ferrodyn_tests::items::put(&client, "busy1", item([("p", s("k")), ("v", n(1))])).await;
+    let arn = backup(&client, "busy1", "bk1").await;
+    until_backup_available(&client, &arn).await;
+    let call = |op: Operation, body: serde_json::Value| {
+        let store = store.store.clone();
+        async move {
+            store
+                .handle(op, &serde_json::to_vec(&body).expect("body"))
+                .await
+        }
+    };
+    call(
+        Operation::RestoreTableFromBackup,
+        serde_json::json!({"BackupArn": arn, "TargetTableName": "busy2"}),
+    )
+    .await
+    .expect("restore");
+    let described = call(
+        Operation::DescribeTable,
+        serde_json::json!({"TableName": "busy2"}),
+    )
+    .await
+    .expect("describe");
+    let described: serde_json::Value = serde_json::from_slice(&described).expect("json");
+    assert_eq!(described["Table"]["TableStatus"], "CREATING");
+    let e = call(
+        Operation::GetItem,
+        serde_json::json!({"TableName": "busy2", "Key": {"p": {"S": "k"}}}),
+    )
+    .await
+    .expect_err("get on a CREATING table");
+    assert_eq!(e.message, "Requested resource not found");
+    let e = call(
+        Operation::PutItem,
+        serde_json::json!({"TableName": "busy2", "Item": {"p": {"S": "x"}}}),
+    )
+    .await
+    .expect_err("put on a CREATING table");
+    assert_eq!(e.message, "Requested resource not found");
+    until_table_active(&client, "busy2").await;
+    assert_eq!(
+        scan_all(&client, "busy2", None).await,
+        vec![item([("p", s("k")), ("v", n(1))])]
+    );
+}
+
+#[tokio::test]
+async fn backups_and_restores_pass_through_the_proxy() {
+    let proxy = ferrodyn_tests::TestProxy::embedded().await;
+    let client = proxy.client();
+    create_table(&client, "viaproxy").await;
+    ferrodyn_tests::items::put(&client, "viaproxy", item([("p", s("k")), ("v", n(1))])).await;
+    let arn = backup(&client, "viaproxy", "bkp").await;
+    until_backup_available(&client, &arn).await;
+    restore(&client, &arn, "viaproxy2").await;
+    until_table_active(&client, "viaproxy2").await;
+    assert_eq!(
+        ferrodyn_tests::items::get(&client, "viaproxy2", "k").await,
+        Some(item([("p", s("k")), ("v", n(1))]))
+    );
+    let listed = client.list_backups().send().await.expect("list");
+    assert_eq!(listed.backup_summaries().len(), 1);
+}
