@@ -77,3 +77,33 @@ pub async fn scan_all(client: &Client, table: &str, index: Option<&str>) -> Vec<
     out.sort_by_key(render);
     out
 }
+
+/// CreateBackup of `table` named `name`; returns the backup's ARN.
+pub async fn backup(client: &Client, table: &str, name: &str) -> String {
+    let out = client
+        .create_backup()
+        .table_name(table)
+        .backup_name(name)
+        .send()
+        .await
+        .expect("create backup");
+    let d = out.backup_details().expect("details");
+    assert_eq!(d.backup_name(), name);
+    d.backup_arn().to_owned()
+}
+
+/// RestoreTableFromBackup into `target`; checks the answer says CREATING
+/// and names the backup.
+pub async fn restore(client: &Client, arn: &str, target: &str) {
+    let out = client
+        .restore_table_from_backup()
+        .backup_arn(arn)
+        .target_table_name(target)
+        .send()
+        .await
+        .expect("restore");
+    let t = out.table_description().expect("description");
+    assert_eq!(t.table_status(), Some(&TableStatus::Creating));
+    let summary = t.restore_summary().expect("restore summary");
+    assert_eq!(summary.source_backup_arn(), Some(arn));
+}
