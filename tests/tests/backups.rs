@@ -151,7 +151,7 @@ async fn list_backups_filters_by_table_time_and_type_and_pages() {
     let mut alpha = Vec::new();
     for k in 0..3 {
         alpha.push(backup(&client, "alpha", &format!("bk-a{k}")).await);
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     let beta = backup(&client, "beta", "bk-b0").await;
     let mut all = alpha.clone();
@@ -196,7 +196,9 @@ async fn list_backups_filters_by_table_time_and_type_and_pages() {
     );
     assert_eq!(s0.backup_status(), Some(&BackupStatus::Available));
     assert!(s0.backup_size_bytes().is_some());
-    // A time range holding only the second alpha backup.
+    // A time range holding only the second alpha backup (a few ms wide:
+    // creation times travel as fractional seconds, so a client's reading
+    // may be a millisecond off).
     let described = client
         .describe_backup()
         .backup_arn(&alpha[1])
@@ -211,8 +213,8 @@ async fn list_backups_filters_by_table_time_and_type_and_pages() {
     let ranged = client
         .list_backups()
         .table_name("alpha")
-        .time_range_lower_bound(DateTime::from_millis(created))
-        .time_range_upper_bound(DateTime::from_millis(created))
+        .time_range_lower_bound(DateTime::from_millis(created - 2))
+        .time_range_upper_bound(DateTime::from_millis(created + 2))
         .send()
         .await
         .expect("list");
