@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //!
+//! * [`admin`] — the operator's `backup` and `restore` commands.
 //! * [`auth`] — SigV4 request signing, for clients of DynamoDB-API endpoints
 //!   (the proxy and the bench).
 //! * [`backup`] — the backup directory: backup records and snapshot files.
@@ -20,6 +21,7 @@
 //! * [`ready`] — announces where a started server listens, once it answers.
 //! * [`shutdown`] — the stop signal (SIGINT, SIGTERM) both binaries wait for.
 
+pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod backup;

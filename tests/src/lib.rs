@@ -14,9 +14,11 @@
 //! * `tables` — CreateTable in one call ([`create_table`], [`TableSpec`]),
 //!   indexes added by UpdateTable.
 //! * `items` — one-call puts and gets for tests about something else.
+//! * `backups` — waiting on backups and restores; whole-table scans to compare.
 //! * `errors` — assertions on DynamoDB error types and messages.
 //! * `wait` — polling with a deadline, for lag observable only from outside.
 
+pub mod backups;
 pub mod errors;
 pub mod items;
 pub mod relay;

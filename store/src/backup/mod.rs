@@ -102,11 +102,15 @@ impl Backups {
                 continue;
             }
             let bytes = std::fs::read(&path).map_err(ioe(&path))?;
-            let record: BackupRecord =
-                serde_json::from_slice(&bytes).map_err(|source| BackupError::Corrupt {
-                    path: path.clone(),
-                    source,
-                })?;
+            // One unreadable record must not keep the store from starting:
+            // it is left in place (for the operator) and not listed.
+            let record: BackupRecord = match serde_json::from_slice(&bytes) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(path = %path.display(), error = %e, "skipping an unreadable backup record");
+                    continue;
+                }
+            };
             if record.state == BackupState::Creating {
                 tracing::warn!(backup = %record.arn, "removing a backup cut short by a restart");
                 let _ = std::fs::remove_file(dir.join(format!("{}.snap", record.id)));

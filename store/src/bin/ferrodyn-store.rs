@@ -41,12 +41,19 @@ struct Args {
     ready: ReadyArgs,
     #[command(flatten)]
     log: logging::LogArgs,
+    /// Without a command: serve. With one: do that work on a data directory
+    /// no server has open, then exit.
+    #[command(subcommand)]
+    command: Option<ferrodyn_store::admin::AdminCommand>,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     logging::init(args.log.log_format)?;
+    if let Some(command) = args.command {
+        return ferrodyn_store::admin::run(command).await;
+    }
     let stop = shutdown::signal();
     let ready_file = ReadyFile::prepare(&args.ready)?;
     let auth = args

@@ -203,6 +203,8 @@ mod tests {
         let meta: TableMeta = serde_json::from_str(old).expect("old catalog entry");
         assert_eq!(meta.ttl_attribute, None);
         assert!(meta.previous_streams.is_empty());
+        assert_eq!((meta.pitr.clone(), meta.restore.clone()), (None, None));
+        assert!(!meta.is_restoring());
         let stream = meta.stream.expect("stream");
         assert_eq!((stream.start_seq, stream.end_seq), (0, None));
     }

@@ -354,8 +354,12 @@ impl Store {
         let limit = input.limit.map_or(MAX_LIST, |l| l as usize);
         // Every backup Ferrodyn makes is a USER backup.
         let wants_user = matches!(input.backup_type.as_deref(), None | Some("USER" | "ALL"));
-        let lower = input.time_range_lower_bound.map(|s| (s * 1000.0) as u64);
-        let upper = input.time_range_upper_bound.map(|s| (s * 1000.0) as u64);
+        let lower = input
+            .time_range_lower_bound
+            .map(|s| (s * 1000.0).round() as u64);
+        let upper = input
+            .time_range_upper_bound
+            .map(|s| (s * 1000.0).round() as u64);
         let all = self.backups()?.all();
         let matching: Vec<&BackupRecord> = all
             .iter()
@@ -364,10 +368,10 @@ impl Store {
                 input
                     .table_name
                     .as_deref()
-                    .map_or(true, |t| r.table.name == t)
+                    .is_none_or(|t| r.table.name == t)
             })
-            .filter(|r| lower.map_or(true, |l| r.created_ms >= l))
-            .filter(|r| upper.map_or(true, |u| r.created_ms <= u))
+            .filter(|r| lower.is_none_or(|l| r.created_ms >= l))
+            .filter(|r| upper.is_none_or(|u| r.created_ms <= u))
             .collect();
         let start = match input.exclusive_start_backup_arn.as_deref() {
             Some(after) => matching
