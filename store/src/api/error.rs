@@ -46,6 +46,13 @@ pub enum ErrorCode {
     StreamResourceNotFound,
     /// Backup operations name a table that does not exist.
     TableNotFound,
+    /// Export and import jobs (see `transfer`).
+    ExportNotFound,
+    ExportConflict,
+    InvalidExportTime,
+    PointInTimeRecoveryUnavailable,
+    ImportNotFound,
+    ImportConflict,
 }
 
 impl ErrorCode {
@@ -105,6 +112,16 @@ impl ErrorCode {
                 "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException"
             }
             ErrorCode::TableNotFound => "com.amazonaws.dynamodb.v20120810#TableNotFoundException",
+            ErrorCode::ExportNotFound => "com.amazonaws.dynamodb.v20120810#ExportNotFoundException",
+            ErrorCode::ExportConflict => "com.amazonaws.dynamodb.v20120810#ExportConflictException",
+            ErrorCode::InvalidExportTime => {
+                "com.amazonaws.dynamodb.v20120810#InvalidExportTimeException"
+            }
+            ErrorCode::PointInTimeRecoveryUnavailable => {
+                "com.amazonaws.dynamodb.v20120810#PointInTimeRecoveryUnavailableException"
+            }
+            ErrorCode::ImportNotFound => "com.amazonaws.dynamodb.v20120810#ImportNotFoundException",
+            ErrorCode::ImportConflict => "com.amazonaws.dynamodb.v20120810#ImportConflictException",
         }
     }
 

@@ -32,6 +32,8 @@ struct Args {
     #[arg(long, env = "FERRODYN_CREDENTIALS", hide_env_values = true)]
     credentials: Option<String>,
     #[command(flatten)]
+    transfer: ferrodyn_store::transfer::TransferArgs,
+    #[command(flatten)]
     serve: server::ServeArgs,
     #[command(flatten)]
     ready: ReadyArgs,
@@ -55,6 +57,7 @@ async fn main() -> anyhow::Result<()> {
     let mut config = StoreConfig::new(data.path());
     config.maintenance.ttl_interval = Duration::from_millis(args.ttl_sweep_interval_ms.max(1));
     config.maintenance.retention = Duration::from_secs(args.stream_retention_hours * 3600);
+    config.transfer = args.transfer.config();
     let store = Store::open(&config)
         .with_context(|| format!("cannot open data directory {}", data.path().display()))?;
     let listener = tokio::net::TcpListener::bind(&args.listen)

@@ -98,6 +98,11 @@ pub struct TableMeta {
     /// stays readable until its records are trimmed.
     #[serde(default)]
     pub previous_streams: Vec<StreamMeta>,
+    /// ARN of the import that is filling the table: while set the table is
+    /// CREATING (not readable or writable); cleared when the import
+    /// completes, and the table is deleted if it fails.
+    #[serde(default)]
+    pub importing: Option<String>,
 }
 
 impl TableMeta {

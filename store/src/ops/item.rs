@@ -99,8 +99,10 @@ impl Store {
     /// The table an item operation names, or DynamoDB's
     /// ResourceNotFoundException for item operations.
     pub(super) fn table(&self, name: &str) -> ApiResult<Arc<TableMeta>> {
+        // A table being filled by an import is CREATING: not yet usable.
         self.engine
             .table(name)
+            .filter(|t| t.importing.is_none())
             .ok_or_else(ApiError::resource_not_found)
     }
 

@@ -63,7 +63,12 @@ impl Store {
         let (stats, indexes) = self
             .engine
             .read(|r| Ok((r.stats(meta.id)?, index_stats(&meta, |id| r.stats(id))?)))?;
-        encode(&json!({ "Table": describe(&meta, stats, &indexes, "ACTIVE") }))
+        let status = if meta.importing.is_some() {
+            "CREATING"
+        } else {
+            "ACTIVE"
+        };
+        encode(&json!({ "Table": describe(&meta, stats, &indexes, status) }))
     }
 
     pub(super) fn list_tables(&self, input: ListTablesInput) -> ApiResult<Vec<u8>> {
@@ -110,6 +115,11 @@ impl Store {
             .engine
             .write(move |ctx| {
                 let meta = ctx.table(&name).ok_or_else(|| Abort::Op(ApiError::table_not_found(&name)))?;
+                if meta.importing.is_some() {
+                    return Err(Abort::Op(ApiError::in_use(format!(
+                        "Attempt to change a resource which is still in use: Table is being created: {name}"
+                    ))));
+                }
                 if meta.deletion_protection {
                     return Err(Abort::Op(ApiError::validation(format!(
                         "Resource cannot be deleted as it is currently protected against deletion. Disable deletion protection first. Table: {name}"
@@ -316,7 +326,7 @@ fn stream_meta(spec: Option<&StreamSpecification>) -> ApiResult<Option<StreamMet
     }
 }
 
-fn validate_create(input: CreateTableInput) -> ApiResult<TableMeta> {
+pub(super) fn validate_create(input: CreateTableInput) -> ApiResult<TableMeta> {
     table_operation_name(input.table_name.as_deref(), false)?;
     let mut v = Violations::new();
     check_key_schema_members(input.key_schema.as_ref(), "keySchema", 2, &mut v);
@@ -450,6 +460,7 @@ fn validate_create(input: CreateTableInput) -> ApiResult<TableMeta> {
         billing_changed_ms: now,
         ttl_attribute: None,
         previous_streams: Vec::new(),
+        importing: None,
     })
 }
 
