@@ -37,7 +37,7 @@ fn varied_item(i: usize) -> Item {
         ("bin", b(&[i as u8, 0, 255])),
         (
             "flag",
-            aws_sdk_dynamodb::types::AttributeValue::Bool(i % 2 == 0),
+            aws_sdk_dynamodb::types::AttributeValue::Bool(i.is_multiple_of(2)),
         ),
         (
             "nothing",
@@ -54,7 +54,7 @@ fn varied_item(i: usize) -> Item {
         ("scores", ns(&["1", "2.25", "-7E-3"])),
         ("blobs", bs(&[b"x", b"yz"])),
     ]);
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         it.insert("unicode".into(), s("日本語 ✓"));
     }
     it

@@ -109,7 +109,7 @@ pub(super) fn check_arn_length(arn: &str, path: &str, v: &mut Violations) {
 /// with zeros to whole 16-digit groups (DynamoDB's tokens are such groups).
 pub(super) fn arn_next_token(arn: &str) -> String {
     let mut hex: String = arn.bytes().map(|b| format!("{b:02x}")).collect();
-    while hex.len() % 16 != 0 || hex.len() < 112 {
+    while !hex.len().is_multiple_of(16) || hex.len() < 112 {
         hex.push_str("00");
     }
     hex
@@ -121,7 +121,7 @@ pub(super) fn page_after(arns: &[&str], token: Option<&str>) -> ApiResult<usize>
         return Ok(0);
     };
     let invalid = || ApiError::validation("Invalid NextToken");
-    if token.len() % 2 != 0 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !token.len().is_multiple_of(2) || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(invalid());
     }
     let mut bytes = Vec::with_capacity(token.len() / 2);
@@ -160,9 +160,9 @@ mod tests {
     fn next_tokens_name_the_last_arn_and_pages_resume_after_it() {
         let arns = ["arn:a/export/1", "arn:a/export/2", "arn:a/export/3"];
         let token = arn_next_token(arns[1]);
-        assert!(token.len() >= 112 && token.len() % 16 == 0);
-        assert_eq!(page_after(&arns, Some(&token)).unwrap(), 2);
-        assert_eq!(page_after(&arns, None).unwrap(), 0);
+        assert!(token.len() >= 112 && token.len().is_multiple_of(16));
+        assert_eq!(page_after(&arns, Some(&token)).expect("test value"), 2);
+        assert_eq!(page_after(&arns, None).expect("test value"), 0);
         assert!(page_after(&arns, Some("zz")).is_err());
         assert!(page_after(&arns, Some(&arn_next_token("other"))).is_err());
     }

@@ -177,12 +177,15 @@ mod tests {
 
     #[test]
     fn csv_fields_split_with_quotes_and_escaped_quotes() {
-        assert_eq!(split_csv("a,b,c", ',').unwrap(), ["a", "b", "c"]);
         assert_eq!(
-            split_csv("\"a,b\",\"say \"\"hi\"\"\",", ',').unwrap(),
+            split_csv("a,b,c", ',').expect("test value"),
+            ["a", "b", "c"]
+        );
+        assert_eq!(
+            split_csv("\"a,b\",\"say \"\"hi\"\"\",", ',').expect("test value"),
             ["a,b", "say \"hi\"", ""]
         );
-        assert_eq!(split_csv("x|y\r", '|').unwrap(), ["x", "y"]);
+        assert_eq!(split_csv("x|y\r", '|').expect("test value"), ["x", "y"]);
         assert!(split_csv("\"open", ',').is_err());
         assert!(split_csv("a\"b", ',').is_err());
     }
@@ -194,8 +197,11 @@ mod tests {
             header: Some(vec!["pk".into(), "n".into(), "note".into()]),
             key_types: [("pk".to_owned(), ScalarType::N)].into(),
         };
-        let item = shape.item("7,42,").unwrap();
-        assert_eq!(item["pk"], AttributeValue::N(Number::parse("7").unwrap()));
+        let item = shape.item("7,42,").expect("test value");
+        assert_eq!(
+            item["pk"],
+            AttributeValue::N(Number::parse("7").expect("test value"))
+        );
         assert_eq!(item["n"], AttributeValue::S("42".into()));
         assert!(!item.contains_key("note"));
         assert!(shape.item("x,1,2").is_err());
@@ -206,12 +212,15 @@ mod tests {
     fn item_lines_round_trip() {
         let mut item = Item::new();
         item.insert("p".into(), AttributeValue::S("a\"b".into()));
-        item.insert("n".into(), AttributeValue::N(Number::parse("1.5").unwrap()));
+        item.insert(
+            "n".into(),
+            AttributeValue::N(Number::parse("1.5").expect("test value")),
+        );
         let mut out = Vec::new();
-        item_line(&item, &mut out).unwrap();
-        let text = String::from_utf8(out).unwrap();
+        item_line(&item, &mut out).expect("test value");
+        let text = String::from_utf8(out).expect("test value");
         assert!(text.ends_with('\n'));
-        assert_eq!(parse_item_line(text.trim_end()).unwrap(), item);
+        assert_eq!(parse_item_line(text.trim_end()).expect("test value"), item);
         assert!(parse_item_line("{\"Item\":{\"p\":{\"X\":1}}}").is_err());
     }
 }
