@@ -176,7 +176,12 @@ fn sigkill_during_an_import_and_an_export_leaves_nothing_half_done() {
     assert_eq!(d["ImportedItemCount"], ITEMS);
     assert_eq!(table_items(addr), ITEMS as u64);
 
-    // An export killed half-way.
+    // An export killed half-way (exports need point-in-time recovery).
+    ok(
+        addr,
+        "UpdateContinuousBackups",
+        json!({"TableName": "big", "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": true}}),
+    );
     let table_arn = "arn:aws:dynamodb:us-east-1:000000000000:table/big";
     let export = json!({"TableArn": table_arn, "S3Bucket": "out", "S3Prefix": "x"});
     let started = ok(addr, "ExportTableToPointInTime", export.clone());

@@ -134,3 +134,19 @@ pub fn simple_table(name: &str, t: ScalarAttributeType) -> TableCreationParamete
         .build()
         .expect("table creation parameters")
 }
+
+/// Turn point-in-time recovery on for `table` (exports need it).
+pub async fn enable_pitr(client: &Client, table: &str) {
+    client
+        .update_continuous_backups()
+        .table_name(table)
+        .point_in_time_recovery_specification(
+            aws_sdk_dynamodb::types::PointInTimeRecoverySpecification::builder()
+                .point_in_time_recovery_enabled(true)
+                .build()
+                .expect("specification"),
+        )
+        .send()
+        .await
+        .expect("enable point-in-time recovery");
+}

@@ -15,7 +15,9 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 use ferrodyn_tests::buckets::Buckets;
-use ferrodyn_tests::transfers::{all_items, finished_export, finished_import, store_with};
+use ferrodyn_tests::transfers::{
+    all_items, enable_pitr, finished_export, finished_import, store_with,
+};
 use ferrodyn_tests::{assert_error, b, bs, item, l, m, n, ns, s, ss, IndexSpec, Item, TableSpec};
 use serde_json::Value;
 
@@ -124,6 +126,7 @@ async fn round_trip(buckets: Buckets) {
         .create(&client)
         .await;
     let table_arn = created.table_arn().expect("table arn").to_owned();
+    enable_pitr(&client, "source").await;
     let source: Vec<Item> = (0..300).map(varied_item).collect();
     for it in &source {
         client
@@ -296,6 +299,7 @@ async fn incremental_window(buckets: Buckets) {
         .create(&client)
         .await;
     let table_arn = created.table_arn().expect("arn").to_owned();
+    enable_pitr(&client, "events").await;
     let put = |k: &'static str, v: i64| {
         let client = client.clone();
         async move {
@@ -427,6 +431,21 @@ async fn export_errors_are_dynamodbs() {
 
     let err = client
         .export_table_to_point_in_time()
+        .table_arn(&arn)
+        .s3_bucket(BUCKET)
+        .send()
+        .await
+        .expect_err("point-in-time recovery is off")
+        .into_service_error();
+    assert_error(
+        &err,
+        "PointInTimeRecoveryUnavailableException",
+        "Point in time recovery is not enabled for table 'tbl'",
+    );
+    enable_pitr(&client, "tbl").await;
+
+    let err = client
+        .export_table_to_point_in_time()
         .table_arn("arn:aws:dynamodb:us-east-1:000000000000:table/missing")
         .s3_bucket(BUCKET)
         .send()
@@ -534,6 +553,8 @@ async fn list_exports_filters_by_table_and_pages() {
     let b = TableSpec::new("bbb").hash("pk", T::S).create(&client).await;
     let a_arn = a.table_arn().expect("arn").to_owned();
     let b_arn = b.table_arn().expect("arn").to_owned();
+    enable_pitr(&client, "aaa").await;
+    enable_pitr(&client, "bbb").await;
     let mut arns = Vec::new();
     for _ in 0..3 {
         arns.push(export(&client, &a_arn, "p").await);
@@ -567,4 +588,103 @@ async fn list_exports_filters_by_table_and_pages() {
     for arn in &arns {
         finished_export(&client, arn).await;
     }
+}
+
+/// A full export at an ExportTime in the past is the table as it was then:
+/// later updates undone, later deletes restored, later inserts absent.
+#[tokio::test]
+async fn full_export_at_a_past_time_holds_the_table_as_it_was() {
+    let buckets = Buckets::folder();
+    buckets.create(BUCKET).await;
+    let server = store_with(&buckets).await;
+    let client = server.client();
+    let created = TableSpec::new("history")
+        .hash("pk", T::S)
+        .create(&client)
+        .await;
+    let table_arn = created.table_arn().expect("arn").to_owned();
+    enable_pitr(&client, "history").await;
+    for (k, v) in [("a", 1), ("b", 1)] {
+        client
+            .put_item()
+            .table_name("history")
+            .item("pk", s(k))
+            .item("v", n(v))
+            .send()
+            .await
+            .expect("put");
+    }
+    tick().await;
+    let then = now();
+    tick().await;
+    client
+        .put_item()
+        .table_name("history")
+        .item("pk", s("a"))
+        .item("v", n(2))
+        .send()
+        .await
+        .expect("update");
+    client
+        .delete_item()
+        .table_name("history")
+        .key("pk", s("b"))
+        .send()
+        .await
+        .expect("delete");
+    client
+        .put_item()
+        .table_name("history")
+        .item("pk", s("c"))
+        .item("v", n(1))
+        .send()
+        .await
+        .expect("insert");
+    let arn = client
+        .export_table_to_point_in_time()
+        .table_arn(&table_arn)
+        .s3_bucket(BUCKET)
+        .export_time(then)
+        .send()
+        .await
+        .expect("export")
+        .export_description
+        .and_then(|d| d.export_arn)
+        .expect("arn");
+    let done = finished_export(&client, &arn).await;
+    assert_eq!(
+        done.export_status(),
+        Some(&ExportStatus::Completed),
+        "{done:?}"
+    );
+    assert_eq!(done.item_count(), Some(2));
+    let base = format!("AWSDynamoDB/{}", arn.rsplit('/').next().expect("id"));
+    let files = String::from_utf8(
+        buckets
+            .get(BUCKET, &format!("{base}/manifest-files.json"))
+            .await,
+    )
+    .expect("manifest");
+    let mut seen = Vec::new();
+    for entry in files.lines() {
+        let entry: Value = serde_json::from_str(entry).expect("entry");
+        let data = buckets
+            .get(BUCKET, entry["dataFileS3Key"].as_str().expect("key"))
+            .await;
+        for line in gunzip(&data).lines() {
+            let v: Value = serde_json::from_str(line).expect("line");
+            seen.push((
+                v["Item"]["pk"]["S"].as_str().unwrap_or_default().to_owned(),
+                v["Item"]["v"]["N"].as_str().unwrap_or_default().to_owned(),
+            ));
+        }
+    }
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            ("a".to_owned(), "1".to_owned()),
+            ("b".to_owned(), "1".to_owned())
+        ]
+    );
 }

@@ -46,11 +46,19 @@ pub enum ErrorCode {
     StreamResourceNotFound,
     /// Backup operations name a table that does not exist.
     TableNotFound,
+    BackupNotFound,
+    BackupInUse,
+    /// A restore's target table exists.
+    TableAlreadyExists,
+    /// A table is being created or deleted (backups and restores).
+    TableInUse,
+    ContinuousBackupsUnavailable,
+    PointInTimeRecoveryUnavailable,
+    InvalidRestoreTime,
     /// Export and import jobs (see `transfer`).
     ExportNotFound,
     ExportConflict,
     InvalidExportTime,
-    PointInTimeRecoveryUnavailable,
     ImportNotFound,
     ImportConflict,
 }
@@ -112,6 +120,15 @@ impl ErrorCode {
                 "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException"
             }
             ErrorCode::TableNotFound => "com.amazonaws.dynamodb.v20120810#TableNotFoundException",
+            ErrorCode::BackupNotFound => "com.amazonaws.dynamodb.v20120810#BackupNotFoundException",
+            ErrorCode::BackupInUse => "com.amazonaws.dynamodb.v20120810#BackupInUseException",
+            ErrorCode::TableAlreadyExists => {
+                "com.amazonaws.dynamodb.v20120810#TableAlreadyExistsException"
+            }
+            ErrorCode::TableInUse => "com.amazonaws.dynamodb.v20120810#TableInUseException",
+            ErrorCode::ContinuousBackupsUnavailable => {
+                "com.amazonaws.dynamodb.v20120810#ContinuousBackupsUnavailableException"
+            }
             ErrorCode::ExportNotFound => "com.amazonaws.dynamodb.v20120810#ExportNotFoundException",
             ErrorCode::ExportConflict => "com.amazonaws.dynamodb.v20120810#ExportConflictException",
             ErrorCode::InvalidExportTime => {
@@ -122,6 +139,9 @@ impl ErrorCode {
             }
             ErrorCode::ImportNotFound => "com.amazonaws.dynamodb.v20120810#ImportNotFoundException",
             ErrorCode::ImportConflict => "com.amazonaws.dynamodb.v20120810#ImportConflictException",
+            ErrorCode::InvalidRestoreTime => {
+                "com.amazonaws.dynamodb.v20120810#InvalidRestoreTimeException"
+            }
         }
     }
 

@@ -2,11 +2,12 @@
 //! export's record, and starting the job (`transfer::export`) in the
 //! background.
 //!
-//! Point-in-time recovery is not offered by this store, so an export reads
-//! the table as it is when the job starts, and accepts an ExportTime only
-//! when the change log shows the table unchanged since then (its state at
-//! that time is then its state now). An incremental export reads the change
-//! log, which is kept for the stream retention period (24 h by default).
+//! As in DynamoDB, the table must have point-in-time recovery enabled: a
+//! full export is the table as of ExportTime (default: the call), read with
+//! `ReadView::items_as_of` from one read transaction — the current items
+//! with the changes committed after ExportTime undone from the change log's
+//! old images; an incremental export reads the change log over its window.
+//! Both times must lie in the recovery window.
 
 use std::sync::Arc;
 
@@ -22,7 +23,6 @@ use crate::api::transfer_types::{
 };
 use crate::api::validate::Violations;
 use crate::api::{encode, ApiError, ApiResult, ErrorCode};
-use crate::model::table::TableMeta;
 use crate::transfer::export::{self, ExportJob, ExportKind};
 use crate::transfer::{job_id, now_ms};
 
@@ -94,10 +94,13 @@ impl Store {
         let table = self
             .engine
             .table(name)
-            .filter(|t| t.importing.is_none())
+            .filter(|t| !t.is_creating())
             .ok_or_else(|| {
                 ApiError::new(ErrorCode::TableNotFound, format!("Table not found: {arn}"))
             })?;
+        // DynamoDB exports from the point-in-time recovery data: it must be
+        // enabled (PointInTimeRecoveryUnavailableException otherwise).
+        let window = self.point_in_time_window(name)?;
         let format = input
             .export_format
             .as_deref()
@@ -121,9 +124,9 @@ impl Store {
                         "IncrementalExportSpecification is only valid for INCREMENTAL_EXPORT",
                     ));
                 }
-                let at = input.export_time.map_or(now, ms);
-                self.check_full_export_time(&table, at, now)?;
-                (ExportKind::Full, at, None)
+                let at = input.export_time.map_or(now, ms).min(window.1);
+                self.check_export_time(window, input.export_time.map_or(now, ms))?;
+                (ExportKind::Full { time_ms: at }, at, None)
             }
             ExportType::IncrementalExport => {
                 if input.export_time.is_some() {
@@ -143,7 +146,7 @@ impl Store {
                     .as_deref()
                     .and_then(ExportViewType::parse)
                     .unwrap_or(ExportViewType::NewAndOldImages);
-                self.check_incremental_window(&table, from, to, now)?;
+                self.check_incremental_window(window, from, to)?;
                 (
                     ExportKind::Incremental {
                         from_ms: from,
@@ -233,47 +236,21 @@ impl Store {
         })
     }
 
-    /// A full export reads the table as it is; a past ExportTime is only
-    /// honest when nothing changed since.
-    fn check_full_export_time(&self, table: &TableMeta, at: u64, now: u64) -> ApiResult<()> {
-        if at > now + 1000 {
+    /// ExportTime must lie in the table's point-in-time recovery window.
+    fn check_export_time(&self, window: (u64, u64), at: u64) -> ApiResult<()> {
+        if at > window.1 + 1000 {
             return Err(invalid_time("ExportTime cannot be in the future"));
         }
-        if at < table.created_ms {
+        if at < window.0 {
             return Err(invalid_time(
-                "ExportTime cannot be earlier than the table's creation time",
-            ));
-        }
-        let mut from = 0;
-        let changed_since = loop {
-            let (records, more) = self.engine.read(|view| {
-                view.changes()
-                    .read(table.id, from, None, 10_000, usize::MAX)
-            })?;
-            if records.iter().any(|r| r.time_ms > at) {
-                break true;
-            }
-            match records.last() {
-                Some(last) if more => from = last.seq + 1,
-                _ => break false,
-            }
-        };
-        if changed_since {
-            return Err(invalid_time(
-                "Ferrodyn has no point-in-time recovery: the table changed after ExportTime, so its state at that time cannot be exported",
+                "ExportTime must not be earlier than the table's EarliestRestorableDateTime",
             ));
         }
         Ok(())
     }
 
-    fn check_incremental_window(
-        &self,
-        table: &TableMeta,
-        from: u64,
-        to: u64,
-        now: u64,
-    ) -> ApiResult<()> {
-        if to > now + 1000 {
+    fn check_incremental_window(&self, window: (u64, u64), from: u64, to: u64) -> ApiResult<()> {
+        if to > window.1 + 1000 {
             return Err(invalid_time("ExportToTime cannot be in the future"));
         }
         if from >= to {
@@ -281,23 +258,9 @@ impl Store {
                 "ExportFromTime must be earlier than ExportToTime",
             ));
         }
-        if from < table.created_ms {
+        if from < window.0 {
             return Err(invalid_time(
-                "ExportFromTime cannot be earlier than the table's creation time",
-            ));
-        }
-        // The change log must still hold everything from `from` on.
-        let trimmed_after_from = self.engine.read(|view| {
-            let changes = view.changes();
-            if changes.trimmed_through(table.id)? == 0 {
-                return Ok(false);
-            }
-            let (first, _) = changes.read(table.id, 0, None, 1, usize::MAX)?;
-            Ok(first.first().is_none_or(|r| r.time_ms > from))
-        })?;
-        if trimmed_after_from {
-            return Err(invalid_time(
-                "ExportFromTime is earlier than the oldest change Ferrodyn keeps for the table",
+                "ExportFromTime must not be earlier than the table's EarliestRestorableDateTime",
             ));
         }
         Ok(())

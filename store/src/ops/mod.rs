@@ -16,8 +16,12 @@ mod import;
 mod item;
 mod item_checks;
 mod maintenance;
+mod pitr;
 mod query;
 mod read_request;
+#[cfg(test)]
+mod reclaim_tests;
+mod restore;
 mod schema;
 mod streams;
 mod table;
@@ -49,6 +53,8 @@ pub struct StoreConfig {
     pub maintenance: MaintenanceConfig,
     /// Where exports go and imports come from.
     pub transfer: crate::transfer::TransferConfig,
+    /// Where on-demand backups are kept (`None`: `<data_dir>/backups`).
+    pub backup_dir: Option<PathBuf>,
 }
 
 impl StoreConfig {
@@ -58,6 +64,7 @@ impl StoreConfig {
             engine: EngineOptions::default(),
             maintenance: MaintenanceConfig::default(),
             transfer: Default::default(),
+            backup_dir: None,
         }
     }
 }
@@ -73,6 +80,10 @@ pub struct Store {
     backfill_wake: Arc<tokio::sync::Notify>,
     /// Exports and imports (`None` in the background tasks' handle).
     transfers: Option<Arc<Transfers>>,
+    /// On-demand backups (`None` in the background tasks' handles).
+    backups: Option<Arc<crate::backup::Backups>>,
+    /// Wakes the restore task when a restore begins.
+    restore_wake: Arc<tokio::sync::Notify>,
 }
 
 impl Store {
@@ -87,12 +98,27 @@ impl Store {
         if tokio::runtime::Handle::try_current().is_ok() {
             tokio::spawn(transfer::drop_unfinished_imports(engine.clone()));
         }
+        let backup_dir = config
+            .backup_dir
+            .clone()
+            .unwrap_or_else(|| config.data_dir.join("backups"));
+        let backups =
+            Arc::new(
+                crate::backup::Backups::open(&backup_dir).map_err(|e| EngineError::Io {
+                    path: backup_dir.clone(),
+                    source: std::io::Error::other(e.to_string()),
+                })?,
+            );
+        let restore_wake = Arc::new(tokio::sync::Notify::new());
+        restore::spawn(&engine, backups.clone(), restore_wake.clone());
         Ok(Store {
             engine,
             progress,
             tokens: Default::default(),
             backfill_wake,
             transfers: Some(Arc::new(transfers)),
+            backups: Some(backups),
+            restore_wake,
         })
     }
 
@@ -103,6 +129,8 @@ impl Store {
             tokens: Default::default(),
             backfill_wake: Default::default(),
             transfers: None,
+            backups: None,
+            restore_wake: Default::default(),
         }
     }
 
@@ -181,6 +209,20 @@ impl Store {
             Operation::ImportTable => self.import_table(api::decode(body)?).await,
             Operation::DescribeImport => self.describe_import(api::decode(body)?),
             Operation::ListImports => self.list_imports(api::decode(body)?),
+            Operation::UpdateContinuousBackups => {
+                self.update_continuous_backups(api::decode(body)?).await
+            }
+            Operation::RestoreTableToPointInTime => {
+                self.restore_table_to_point_in_time(api::decode(body)?)
+                    .await
+            }
+            Operation::CreateBackup => self.create_backup(api::decode(body)?).await,
+            Operation::DescribeBackup => self.describe_backup(api::decode(body)?),
+            Operation::ListBackups => self.list_backups(api::decode(body)?),
+            Operation::DeleteBackup => self.delete_backup(api::decode(body)?),
+            Operation::RestoreTableFromBackup => {
+                self.restore_table_from_backup(api::decode(body)?).await
+            }
             // The HTTP server answers with the request's Host; embedded callers
             // have no address of their own.
             Operation::DescribeEndpoints => self.describe_endpoints("localhost"),

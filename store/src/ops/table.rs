@@ -63,12 +63,7 @@ impl Store {
         let (stats, indexes) = self
             .engine
             .read(|r| Ok((r.stats(meta.id)?, index_stats(&meta, |id| r.stats(id))?)))?;
-        let status = if meta.importing.is_some() {
-            "CREATING"
-        } else {
-            "ACTIVE"
-        };
-        encode(&json!({ "Table": describe(&meta, stats, &indexes, status) }))
+        encode(&json!({ "Table": describe(&meta, stats, &indexes, table_status(&meta)) }))
     }
 
     pub(super) fn list_tables(&self, input: ListTablesInput) -> ApiResult<Vec<u8>> {
@@ -111,11 +106,12 @@ impl Store {
 
     pub(super) async fn delete_table(&self, input: TableNameInput) -> ApiResult<Vec<u8>> {
         let name = table_operation_name(input.table_name.as_deref(), true)?.to_owned();
+        self.refuse_while_backing_up(&name)?;
         let deleted = self
             .engine
             .write(move |ctx| {
                 let meta = ctx.table(&name).ok_or_else(|| Abort::Op(ApiError::table_not_found(&name)))?;
-                if meta.importing.is_some() {
+                if meta.is_creating() {
                     return Err(Abort::Op(ApiError::in_use(format!(
                         "Attempt to change a resource which is still in use: Table is being created: {name}"
                     ))));
@@ -461,6 +457,8 @@ pub(super) fn validate_create(input: CreateTableInput) -> ApiResult<TableMeta> {
         ttl_attribute: None,
         previous_streams: Vec::new(),
         importing: None,
+        pitr: None,
+        restore: None,
     })
 }
 
@@ -571,4 +569,13 @@ fn table_uuid(now_ms: u64) -> String {
         &hex[17..20],
         &hex[20..32]
     )
+}
+
+/// A table's status: CREATING while a restore builds it, else ACTIVE.
+pub(super) fn table_status(meta: &TableMeta) -> &'static str {
+    if meta.is_creating() {
+        "CREATING"
+    } else {
+        "ACTIVE"
+    }
 }

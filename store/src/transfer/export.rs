@@ -8,8 +8,10 @@
 //! <prefix>/AWSDynamoDB/<export id>/manifest-summary.json     (+ .checksum)
 //! ```
 //!
-//! A full export reads the table from one LMDB read transaction — one
-//! consistent snapshot, while writes go on — and streams gzip-compressed
+//! A full export reads the table as of its export time from one LMDB read
+//! transaction — one consistent snapshot, while writes go on: the current
+//! items with later changes undone from the change log — and streams
+//! gzip-compressed
 //! `{"Item":{...}}` lines into multipart uploads. An incremental export
 //! reads the change log over the window and writes one line per changed
 //! item with its keys, its image before the window and after it. The
@@ -17,7 +19,6 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::ops::Bound;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -49,7 +50,8 @@ const CHANGES_PER_READ: usize = 10_000;
 /// What to export.
 #[derive(Debug, Clone, Copy)]
 pub enum ExportKind {
-    Full,
+    /// The table as of `time_ms`.
+    Full { time_ms: u64 },
     /// Changes committed in `from_ms..to_ms`.
     Incremental {
         from_ms: u64,
@@ -265,7 +267,7 @@ pub fn run(
         done: Vec::new(),
     };
     let written = match job.kind {
-        ExportKind::Full => full(&job, &mut files),
+        ExportKind::Full { time_ms } => full(&job, &mut files, time_ms),
         ExportKind::Incremental {
             from_ms,
             to_ms,
@@ -298,7 +300,7 @@ pub fn run(
             to_ms,
             view,
         } => Some((from_ms, to_ms, view)),
-        ExportKind::Full => None,
+        ExportKind::Full { .. } => None,
     };
     let summary = Summary {
         version: if incremental.is_some() {
@@ -351,35 +353,27 @@ fn md5_hex(bytes: &[u8]) -> Vec<u8> {
         .into_bytes()
 }
 
-/// Every item of the table, from one read transaction.
-fn full(job: &ExportJob, files: &mut DataFiles<'_>) -> Result<(), TransferError> {
-    let start = job.table.id.to_be_bytes();
-    let end = (job.table.id + 1).to_be_bytes();
+/// Every item of the table as of `time_ms`, from one read transaction.
+fn full(job: &ExportJob, files: &mut DataFiles<'_>, time_ms: u64) -> Result<(), TransferError> {
     let mut failure = None;
     let mut line = Vec::with_capacity(1024);
     job.engine.read(|view| {
-        view.range(
-            Bound::Included(&start[..]),
-            Bound::Excluded(&end[..]),
-            false,
-            None,
-            |_, item| {
-                line.clear();
-                if let Err(e) = lines::item_line(&item, &mut line) {
-                    failure = Some(TransferError::Io(std::io::Error::other(e)));
-                    return Ok(false);
-                }
-                if let Err(e) = files.line(&line) {
-                    failure = Some(e);
-                    return Ok(false);
-                }
-                job.counters.items.fetch_add(1, Ordering::Relaxed);
-                job.counters
-                    .bytes
-                    .fetch_add(item_size(&item) as u64, Ordering::Relaxed);
-                Ok(true)
-            },
-        )
+        view.items_as_of(&job.table, time_ms, |item| {
+            line.clear();
+            if let Err(e) = lines::item_line(&item, &mut line) {
+                failure = Some(TransferError::Io(std::io::Error::other(e)));
+                return Ok(false);
+            }
+            if let Err(e) = files.line(&line) {
+                failure = Some(e);
+                return Ok(false);
+            }
+            job.counters.items.fetch_add(1, Ordering::Relaxed);
+            job.counters
+                .bytes
+                .fetch_add(item_size(&item) as u64, Ordering::Relaxed);
+            Ok(true)
+        })
     })?;
     match failure {
         Some(e) => Err(e),
