@@ -43,11 +43,17 @@ struct Args {
     ready: ReadyArgs,
     #[command(flatten)]
     log: logging::LogArgs,
+    /// Without a command: serve.
+    #[command(subcommand)]
+    command: Option<ferrodyn_store::transfer::cli::Command>,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(command) = args.command {
+        return command.run().await;
+    }
     logging::init(args.log.log_format)?;
     let stop = shutdown::signal();
     let ready_file = ReadyFile::prepare(&args.ready)?;

@@ -19,6 +19,7 @@
 //!   short by a stop: it is marked FAILED and its table, for an import,
 //!   deleted.
 
+pub mod cli;
 pub mod export;
 pub mod import;
 pub mod jobs;
