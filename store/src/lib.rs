@@ -16,6 +16,8 @@
 //! * [`ops`] — the operations, one module per family; [`ops::Store`] is the
 //!   store as a callable service.
 //! * [`server`] — the HTTP/1.1 front end.
+//! * [`transfer`] — export to and import from S3-compatible storage or
+//!   folders, in DynamoDB's layout.
 //! * [`data_dir`] — `--data-dir`, or `--in-memory`'s private tmpfs directory.
 //! * [`logging`] — the log subscriber and `--log-format` both binaries use.
 //! * [`ready`] — announces where a started server listens, once it answers.
@@ -35,5 +37,6 @@ pub mod ops;
 pub mod ready;
 pub mod server;
 pub mod shutdown;
+pub mod transfer;
 
 pub use ops::{Store, StoreConfig};

@@ -7,6 +7,9 @@
 //! # Layout
 //!
 //! * `server` — [`TestStore`], [`TestProxy`], [`TempDir`], SDK clients.
+//! * `buckets` — folders or moto's S3 server, for exports and imports.
+//! * `transfers` — a store with such buckets, waiting for export and
+//!   import jobs, a whole table read back.
 //! * `relay` — [`DelayRelay`] and [`FeedRelay`]: TCP relays that hold back
 //!   responses or requests so that races run in a fixed order.
 //! * `wire` — raw HTTP/1.1 requests and response parsing.
@@ -19,11 +22,13 @@
 //! * `wait` — polling with a deadline, for lag observable only from outside.
 
 pub mod backups;
+pub mod buckets;
 pub mod errors;
 pub mod items;
 pub mod relay;
 pub mod server;
 pub mod tables;
+pub mod transfers;
 pub mod values;
 pub mod wait;
 pub mod wire;

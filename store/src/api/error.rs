@@ -55,6 +55,12 @@ pub enum ErrorCode {
     ContinuousBackupsUnavailable,
     PointInTimeRecoveryUnavailable,
     InvalidRestoreTime,
+    /// Export and import jobs (see `transfer`).
+    ExportNotFound,
+    ExportConflict,
+    InvalidExportTime,
+    ImportNotFound,
+    ImportConflict,
 }
 
 impl ErrorCode {
@@ -123,9 +129,16 @@ impl ErrorCode {
             ErrorCode::ContinuousBackupsUnavailable => {
                 "com.amazonaws.dynamodb.v20120810#ContinuousBackupsUnavailableException"
             }
+            ErrorCode::ExportNotFound => "com.amazonaws.dynamodb.v20120810#ExportNotFoundException",
+            ErrorCode::ExportConflict => "com.amazonaws.dynamodb.v20120810#ExportConflictException",
+            ErrorCode::InvalidExportTime => {
+                "com.amazonaws.dynamodb.v20120810#InvalidExportTimeException"
+            }
             ErrorCode::PointInTimeRecoveryUnavailable => {
                 "com.amazonaws.dynamodb.v20120810#PointInTimeRecoveryUnavailableException"
             }
+            ErrorCode::ImportNotFound => "com.amazonaws.dynamodb.v20120810#ImportNotFoundException",
+            ErrorCode::ImportConflict => "com.amazonaws.dynamodb.v20120810#ImportConflictException",
             ErrorCode::InvalidRestoreTime => {
                 "com.amazonaws.dynamodb.v20120810#InvalidRestoreTimeException"
             }

@@ -43,7 +43,7 @@ pub struct Projection {
     pub non_key_attributes: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct SecondaryIndex {
     pub index_name: Option<String>,
@@ -66,7 +66,7 @@ pub struct Tag {
     pub value: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct SseSpecification {
     pub enabled: Option<bool>,

@@ -36,22 +36,37 @@ struct Args {
     #[arg(long, env = "FERRODYN_CREDENTIALS", hide_env_values = true)]
     credentials: Option<String>,
     #[command(flatten)]
+    transfer: ferrodyn_store::transfer::TransferArgs,
+    #[command(flatten)]
     serve: server::ServeArgs,
     #[command(flatten)]
     ready: ReadyArgs,
     #[command(flatten)]
     log: logging::LogArgs,
-    /// Without a command: serve. With one: do that work on a data directory
-    /// no server has open, then exit.
+    /// Without a command: serve. With one: do that work (backups and
+    /// restores on a data directory no server has open; exports and imports)
+    /// and exit.
     #[command(subcommand)]
-    command: Option<ferrodyn_store::admin::AdminCommand>,
+    command: Option<Command>,
+}
+
+/// The work `ferrodyn-store` can do instead of serving.
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    #[command(flatten)]
+    Backup(ferrodyn_store::admin::AdminCommand),
+    #[command(flatten)]
+    Transfer(ferrodyn_store::transfer::cli::Command),
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(Command::Transfer(command)) = args.command {
+        return command.run().await;
+    }
     logging::init(args.log.log_format)?;
-    if let Some(command) = args.command {
+    if let Some(Command::Backup(command)) = args.command {
         return ferrodyn_store::admin::run(command).await;
     }
     let stop = shutdown::signal();
@@ -66,6 +81,7 @@ async fn main() -> anyhow::Result<()> {
     let mut config = StoreConfig::new(data.path());
     config.maintenance.ttl_interval = Duration::from_millis(args.ttl_sweep_interval_ms.max(1));
     config.maintenance.retention = Duration::from_secs(args.stream_retention_hours * 3600);
+    config.transfer = args.transfer.config();
     config.backup_dir = args.backup_dir.clone();
     let store = Store::open(&config)
         .with_context(|| format!("cannot open data directory {}", data.path().display()))?;

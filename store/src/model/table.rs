@@ -98,6 +98,11 @@ pub struct TableMeta {
     /// stays readable until its records are trimmed.
     #[serde(default)]
     pub previous_streams: Vec<StreamMeta>,
+    /// ARN of the import that is filling the table: while set the table is
+    /// CREATING (not readable or writable); cleared when the import
+    /// completes, and the table is deleted if it fails.
+    #[serde(default)]
+    pub importing: Option<String>,
     /// Point-in-time recovery, when enabled.
     #[serde(default)]
     pub pitr: Option<PitrMeta>,
@@ -166,6 +171,12 @@ impl TableMeta {
     /// Whether a restore is still building the table (status CREATING).
     pub fn is_restoring(&self) -> bool {
         self.restore.as_ref().is_some_and(|r| r.in_progress)
+    }
+
+    /// Whether the table is CREATING: being built by a restore or filled
+    /// by an import. Such a table is not readable or writable yet.
+    pub fn is_creating(&self) -> bool {
+        self.is_restoring() || self.importing.is_some()
     }
 }
 

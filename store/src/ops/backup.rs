@@ -199,7 +199,7 @@ impl Store {
                 format!("Table not found: {name}"),
             ));
         };
-        if meta.is_restoring() {
+        if meta.is_creating() {
             return Err(ApiError::new(
                 ErrorCode::TableInUse,
                 format!("Table is being created: {name}"),

@@ -9,8 +9,10 @@ mod backup;
 mod batch;
 mod capacity;
 mod description;
+mod export;
 mod feed;
 mod gsi;
+mod import;
 mod item;
 mod item_checks;
 mod maintenance;
@@ -25,6 +27,7 @@ mod streams;
 mod table;
 mod tags;
 mod transact;
+mod transfer;
 mod ttl;
 
 pub use item::read_projection;
@@ -34,6 +37,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use maintenance::{MaintenanceConfig, Progress};
+pub use transfer::Transfers;
 pub use ttl::SweepCursors;
 
 use crate::api::{self, ApiError, ApiResult, ErrorCode, Operation};
@@ -47,6 +51,8 @@ pub struct StoreConfig {
     pub engine: EngineOptions,
     /// TTL sweeping and change-log retention.
     pub maintenance: MaintenanceConfig,
+    /// Where exports go and imports come from.
+    pub transfer: crate::transfer::TransferConfig,
     /// Where on-demand backups are kept (`None`: `<data_dir>/backups`).
     pub backup_dir: Option<PathBuf>,
 }
@@ -57,6 +63,7 @@ impl StoreConfig {
             data_dir: data_dir.into(),
             engine: EngineOptions::default(),
             maintenance: MaintenanceConfig::default(),
+            transfer: Default::default(),
             backup_dir: None,
         }
     }
@@ -71,6 +78,8 @@ pub struct Store {
     tokens: Arc<transact::Tokens>,
     /// Wakes the GSI backfill task when UpdateTable adds an index.
     backfill_wake: Arc<tokio::sync::Notify>,
+    /// Exports and imports (`None` in the background tasks' handle).
+    transfers: Option<Arc<Transfers>>,
     /// On-demand backups (`None` in the background tasks' handles).
     backups: Option<Arc<crate::backup::Backups>>,
     /// Wakes the restore task when a restore begins.
@@ -85,6 +94,10 @@ impl Store {
         let backfill_wake = Arc::new(tokio::sync::Notify::new());
         let progress =
             maintenance::spawn(&engine, config.maintenance.clone(), backfill_wake.clone());
+        let (transfers, _interrupted) = Transfers::open(&config.transfer, &config.data_dir);
+        if tokio::runtime::Handle::try_current().is_ok() {
+            tokio::spawn(transfer::drop_unfinished_imports(engine.clone()));
+        }
         let backup_dir = config
             .backup_dir
             .clone()
@@ -103,6 +116,7 @@ impl Store {
             progress,
             tokens: Default::default(),
             backfill_wake,
+            transfers: Some(Arc::new(transfers)),
             backups: Some(backups),
             restore_wake,
         })
@@ -114,6 +128,7 @@ impl Store {
             progress: None,
             tokens: Default::default(),
             backfill_wake: Default::default(),
+            transfers: None,
             backups: None,
             restore_wake: Default::default(),
         }
@@ -186,6 +201,14 @@ impl Store {
             Operation::DescribeContinuousBackups => {
                 self.describe_continuous_backups(api::decode(body)?)
             }
+            Operation::ExportTableToPointInTime => {
+                self.export_table_to_point_in_time(api::decode(body)?).await
+            }
+            Operation::DescribeExport => self.describe_export(api::decode(body)?),
+            Operation::ListExports => self.list_exports(api::decode(body)?),
+            Operation::ImportTable => self.import_table(api::decode(body)?).await,
+            Operation::DescribeImport => self.describe_import(api::decode(body)?),
+            Operation::ListImports => self.list_imports(api::decode(body)?),
             Operation::UpdateContinuousBackups => {
                 self.update_continuous_backups(api::decode(body)?).await
             }

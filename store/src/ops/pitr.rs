@@ -129,7 +129,7 @@ impl Store {
                 let Some(meta) = ctx.table(&name) else {
                     return Err(Abort::Op(table_not_found(&name)));
                 };
-                if meta.is_restoring() {
+                if meta.is_creating() {
                     return Err(Abort::Op(ApiError::new(
                         ErrorCode::ContinuousBackupsUnavailable,
                         format!(

@@ -111,7 +111,7 @@ impl Store {
             .engine
             .write(move |ctx| {
                 let meta = ctx.table(&name).ok_or_else(|| Abort::Op(ApiError::table_not_found(&name)))?;
-                if meta.is_restoring() {
+                if meta.is_creating() {
                     return Err(Abort::Op(ApiError::in_use(format!(
                         "Attempt to change a resource which is still in use: Table is being created: {name}"
                     ))));
@@ -456,6 +456,7 @@ pub(super) fn validate_create(input: CreateTableInput) -> ApiResult<TableMeta> {
         billing_changed_ms: now,
         ttl_attribute: None,
         previous_streams: Vec::new(),
+        importing: None,
         pitr: None,
         restore: None,
     })
@@ -572,7 +573,7 @@ fn table_uuid(now_ms: u64) -> String {
 
 /// A table's status: CREATING while a restore builds it, else ACTIVE.
 pub(super) fn table_status(meta: &TableMeta) -> &'static str {
-    if meta.is_restoring() {
+    if meta.is_creating() {
         "CREATING"
     } else {
         "ACTIVE"
