@@ -3,8 +3,9 @@
 //! storage takes writes), `/readyz` (ready when the upstream
 //! accepts connections and the change feed is connected, or the upstream is
 //! known to offer none so entries expire by TTL only; otherwise 503 with
-//! the reason) and `/insights` (the hottest keys of each table as JSON;
-//! `?top=N`, default 10, at most 64). When the proxy has `--credentials`,
+//! the reason), `/insights` (the hottest keys of each table as JSON;
+//! `?top=N`, default 10, at most 64) and `/faults` (fault injection, see
+//! `ferrodyn_store::faults::admin`). When the proxy has `--credentials`,
 //! everything but `/healthz` and `/readyz` requires HTTP Basic
 //! authentication with one of its key pairs.
 
@@ -21,6 +22,7 @@ use prometheus::{Encoder, Registry, TextEncoder};
 use tokio::net::TcpListener;
 
 use ferrodyn_store::auth::verify::Verifier;
+use ferrodyn_store::faults::{self, Faults};
 use ferrodyn_store::server::{Backend, Health};
 
 use crate::stack::Stack;
@@ -45,6 +47,7 @@ pub async fn run(
     stack: Stack,
     readiness: Readiness,
     auth: Option<Verifier>,
+    faults: Faults,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let auth = auth.map(std::sync::Arc::new);
@@ -67,11 +70,13 @@ pub async fn run(
         let stack = stack.clone();
         let readiness = readiness.clone();
         let auth = auth.clone();
+        let faults = faults.clone();
         let service = service_fn(move |req: Request<Incoming>| {
             let registry = registry.clone();
             let stack = stack.clone();
             let readiness = readiness.clone();
             let auth = auth.clone();
+            let faults = faults.clone();
             async move {
                 // What the admin endpoint reveals (every table's hottest keys,
                 // their names, the traffic) is for the server's key holders
@@ -92,7 +97,10 @@ pub async fn run(
                     );
                     return Ok::<_, Infallible>(resp);
                 }
-                Ok::<_, Infallible>(answer(req.uri(), &registry, &stack, &readiness).await)
+                if faults::admin::owns(req.uri().path()) {
+                    return Ok(faults::admin::handle(&faults, req).await);
+                }
+                Ok::<_, Infallible>(answer(req.uri(), &registry, &stack, &readiness, &faults).await)
             }
         });
         tokio::spawn(async move {
@@ -108,6 +116,7 @@ async fn answer(
     registry: &Registry,
     stack: &Stack,
     readiness: &Readiness,
+    faults: &Faults,
 ) -> Response<Full<Bytes>> {
     match uri.path() {
         "/insights" => {
@@ -132,7 +141,10 @@ async fn answer(
             let mut buf = Vec::new();
             let encoder = TextEncoder::new();
             match encoder.encode(&registry.gather(), &mut buf) {
-                Ok(()) => text(StatusCode::OK, buf),
+                Ok(()) => {
+                    buf.extend_from_slice(faults.render_metrics("proxy").as_bytes());
+                    text(StatusCode::OK, buf)
+                }
                 Err(e) => text(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     e.to_string().into_bytes(),

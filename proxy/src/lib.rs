@@ -204,17 +204,20 @@ pub async fn run(
         let upstream = upstream.clone();
         let targets = targets.clone();
         let metrics = feed_metrics.clone();
+        let faults = config.serve.faults.clone();
         tokio::spawn(invalidation::supervise(
             targets.clone(),
             metrics.clone(),
             move || {
                 let (upstream, targets, metrics) =
                     (upstream.clone(), targets.clone(), metrics.clone());
+                let faults = faults.clone();
                 let streams = streams.clone();
                 async move {
                     match upstream {
                         Upstream::Embedded(store) => {
-                            let source = invalidation::feed::Source::Embedded(store);
+                            let source =
+                                invalidation::feed::Source::Embedded(store, faults.clone());
                             invalidation::feed::follow(source, targets, metrics).await;
                         }
                         Upstream::Http(http) => {
@@ -257,6 +260,7 @@ pub async fn run(
             stack.clone(),
             readiness,
             config.client_auth.clone(),
+            config.serve.faults.clone(),
             async move {
                 let _ = rx.wait_for(|s| *s).await;
             },

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::{CorsPolicy, Limits, ServeOptions};
 use crate::auth::verify::Verifier;
+use crate::faults::{FaultSpec, Faults};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct ServeArgs {
@@ -55,6 +56,15 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub feed_access_keys: Vec<String>,
+    /// Inject a fault (repeatable), e.g.
+    /// `op=GetItem,table=T,error=ThrottlingException,probability=0.3,duration=60s`;
+    /// keys: op, table, error (ThrottlingException,
+    /// ProvisionedThroughputExceededException, InternalServerError,
+    /// ServiceUnavailable, RequestLimitExceeded), latency (e.g. 200ms),
+    /// pause=feed (GetChanges and GetRecords hand out nothing new),
+    /// probability (0 to 1), duration (e.g. 60s), count.
+    #[arg(long = "fault", value_parser = FaultSpec::parse_flag)]
+    pub fault: Vec<FaultSpec>,
 }
 
 impl ServeArgs {
@@ -76,8 +86,19 @@ impl ServeArgs {
             }
             other => other,
         };
+        // Each --fault was checked when parsed (FaultSpec::parse_flag).
+        let faults = Faults::new();
+        for spec in &self.fault {
+            if let Err(e) = faults.add(spec.clone()) {
+                tracing::warn!(error = %e, "--fault ignored");
+            }
+        }
+        if faults.is_active() {
+            tracing::warn!(faults = self.fault.len(), "fault injection is on");
+        }
         ServeOptions {
             auth,
+            faults,
             cors: (!self.cors_origin.is_empty()).then(|| CorsPolicy::parse(&self.cors_origin)),
             allowed_hosts: self.allowed_host.clone(),
             limits: Limits {
