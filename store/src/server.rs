@@ -494,7 +494,7 @@ async fn answer<B: Backend>(
     }
     let accepted = response_encoding(&headers);
     let req = BackendRequest { op, headers, body };
-    let resp = if policy.faults.is_active() {
+    let resp = if policy.faults.is_active() || op == Operation::GetChanges {
         injection::call(&policy.faults, backend, req).await
     } else {
         backend.call(req).await

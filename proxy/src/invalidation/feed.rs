@@ -50,6 +50,8 @@ impl Source {
                     })
                     .await
                     .map_err(|e| PollError::Failed(e.to_string()))?;
+                // Paused before the poll, or while it waited for changes.
+                let paused = paused.or(cursor.filter(|_| faults.feed_paused()));
                 if let Some(c) = paused {
                     faults::withhold(&mut output, c);
                 }

@@ -23,7 +23,7 @@ pub struct FeedPause(Position);
 
 #[derive(Debug)]
 enum Position {
-    Cursor(u64),
+    Cursor { cursor: u64, wait: Duration },
     Iterator(String),
 }
 
@@ -46,41 +46,55 @@ impl Faults {
     /// wait for the pause to end (GetChanges: at most its `WaitMs`); if it
     /// has not, how to answer, and the request to send the store instead.
     pub async fn pause_feed(&self, op: Operation, body: &Bytes) -> Option<(FeedPause, Bytes)> {
-        match op {
-            Operation::GetChanges => {
-                let input: GetChangesInput = serde_json::from_slice(body).ok()?;
-                // The first, cursor-less request only asks where the log ends.
-                let cursor = input.cursor?;
-                let wait = Duration::from_millis(input.wait_ms.unwrap_or(0)).min(MAX_HOLD);
-                if !self.hold_feed(op, wait).await {
-                    return None;
-                }
-                let now = GetChangesInput {
-                    cursor: Some(cursor),
+        let pause = FeedPause::of(op, body)?;
+        let wait = match &pause.0 {
+            Position::Cursor { wait, .. } => *wait,
+            Position::Iterator(_) => Duration::ZERO,
+        };
+        if !self.hold_feed(op, wait).await {
+            return None;
+        }
+        let body = match &pause.0 {
+            Position::Cursor { cursor, .. } => Bytes::from(
+                serde_json::to_vec(&GetChangesInput {
+                    cursor: Some(*cursor),
                     wait_ms: Some(0),
                     limit: Some(1),
-                };
-                let body = serde_json::to_vec(&now).ok()?;
-                Some((FeedPause(Position::Cursor(cursor)), Bytes::from(body)))
-            }
-            Operation::GetRecords => {
-                let input: RecordsRequest = serde_json::from_slice(body).ok()?;
-                let iterator = input.shard_iterator?;
-                if !self.hold_feed(op, Duration::ZERO).await {
-                    return None;
-                }
-                Some((FeedPause(Position::Iterator(iterator)), body.clone()))
-            }
-            _ => None,
-        }
+                })
+                .ok()?,
+            ),
+            Position::Iterator(_) => body.clone(),
+        };
+        Some((pause, body))
     }
 }
 
 impl FeedPause {
+    /// The position a feed request `body` of `op` reads from (none for
+    /// other operations, and for GetChanges' first, cursor-less request,
+    /// which only asks where the log ends).
+    pub fn of(op: Operation, body: &[u8]) -> Option<FeedPause> {
+        let position = match op {
+            Operation::GetChanges => {
+                let input: GetChangesInput = serde_json::from_slice(body).ok()?;
+                Position::Cursor {
+                    cursor: input.cursor?,
+                    wait: Duration::from_millis(input.wait_ms.unwrap_or(0)).min(MAX_HOLD),
+                }
+            }
+            Operation::GetRecords => {
+                let input: RecordsRequest = serde_json::from_slice(body).ok()?;
+                Position::Iterator(input.shard_iterator?)
+            }
+            _ => return None,
+        };
+        Some(FeedPause(position))
+    }
+
     /// The answer to send instead of the store's successful `body`.
     pub fn answer(&self, body: &[u8]) -> Option<Vec<u8>> {
         match &self.0 {
-            Position::Cursor(cursor) => {
+            Position::Cursor { cursor, .. } => {
                 let mut output: GetChangesOutput = serde_json::from_slice(body).ok()?;
                 withhold(&mut output, *cursor);
                 serde_json::to_vec(&output).ok()
