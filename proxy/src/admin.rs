@@ -41,13 +41,22 @@ pub enum Readiness {
     },
 }
 
+/// What the admin endpoint serves besides the stack's own state.
+#[derive(Clone)]
+pub struct Extra {
+    /// The fault registry (`/faults`, and its counter in `/metrics`).
+    pub faults: Faults,
+    /// The front end's connections, throttles and bytes, for `/metrics`.
+    pub front_end: crate::metrics::FrontEnd,
+}
+
 pub async fn run(
     listener: TcpListener,
     registry: Registry,
     stack: Stack,
     readiness: Readiness,
     auth: Option<Verifier>,
-    faults: Faults,
+    extra: Extra,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let auth = auth.map(std::sync::Arc::new);
@@ -70,13 +79,13 @@ pub async fn run(
         let stack = stack.clone();
         let readiness = readiness.clone();
         let auth = auth.clone();
-        let faults = faults.clone();
+        let extra = extra.clone();
         let service = service_fn(move |req: Request<Incoming>| {
             let registry = registry.clone();
             let stack = stack.clone();
             let readiness = readiness.clone();
             let auth = auth.clone();
-            let faults = faults.clone();
+            let extra = extra.clone();
             async move {
                 // What the admin endpoint reveals (every table's hottest keys,
                 // their names, the traffic) is for the server's key holders
@@ -98,9 +107,9 @@ pub async fn run(
                     return Ok::<_, Infallible>(resp);
                 }
                 if faults::admin::owns(req.uri().path()) {
-                    return Ok(faults::admin::handle(&faults, req).await);
+                    return Ok(faults::admin::handle(&extra.faults, req).await);
                 }
-                Ok::<_, Infallible>(answer(req.uri(), &registry, &stack, &readiness, &faults).await)
+                Ok::<_, Infallible>(answer(req.uri(), &registry, &stack, &readiness, &extra).await)
             }
         });
         tokio::spawn(async move {
@@ -116,7 +125,7 @@ async fn answer(
     registry: &Registry,
     stack: &Stack,
     readiness: &Readiness,
-    faults: &Faults,
+    extra: &Extra,
 ) -> Response<Full<Bytes>> {
     match uri.path() {
         "/insights" => {
@@ -138,11 +147,12 @@ async fn answer(
         }
         "/metrics" => {
             stack.refresh_gauges();
+            extra.front_end.refresh();
             let mut buf = Vec::new();
             let encoder = TextEncoder::new();
             match encoder.encode(&registry.gather(), &mut buf) {
                 Ok(()) => {
-                    buf.extend_from_slice(faults.render_metrics("proxy").as_bytes());
+                    buf.extend_from_slice(extra.faults.render_metrics("proxy").as_bytes());
                     text(StatusCode::OK, buf)
                 }
                 Err(e) => text(

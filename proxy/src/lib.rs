@@ -250,6 +250,7 @@ pub async fn run(
         query_metrics,
     );
 
+    let front_end = metrics::FrontEnd::register(&registry, config.serve.stats.clone())?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let admin_task = admin.map(|l| {
         let mut rx = stop_rx.clone();
@@ -260,7 +261,10 @@ pub async fn run(
             stack.clone(),
             readiness,
             config.client_auth.clone(),
-            config.serve.faults.clone(),
+            admin::Extra {
+                faults: config.serve.faults.clone(),
+                front_end: front_end.clone(),
+            },
             async move {
                 let _ = rx.wait_for(|s| *s).await;
             },

@@ -32,6 +32,7 @@ pub use flags::ServeArgs;
 pub use limits::Limits;
 use limits::{Connections, InFlight};
 use request_log::RequestLog;
+pub use stats::FrontEndStats;
 
 mod browser;
 mod encoding;
@@ -39,6 +40,7 @@ mod flags;
 mod injection;
 mod limits;
 mod request_log;
+mod stats;
 
 /// Largest request line, and largest header section, accepted.
 const MAX_HEADER_BYTES: usize = 16 * 1024;
@@ -127,6 +129,8 @@ pub struct ServeOptions {
     pub limits: Limits,
     /// Faults to inject (none by default).
     pub faults: Faults,
+    /// Where the front end counts connections, throttled requests and bytes.
+    pub stats: FrontEndStats,
 }
 
 /// Serve `backend` on `listener` until `shutdown` completes, then stop
@@ -163,6 +167,7 @@ struct Policy {
     in_flight: InFlight,
     body_timeout: std::time::Duration,
     faults: Faults,
+    stats: FrontEndStats,
 }
 
 /// Serve `backend` on `listener` with `options` until `shutdown` completes;
@@ -193,6 +198,7 @@ pub async fn serve<B: Backend>(
         in_flight: InFlight::new(limits.max_in_flight),
         body_timeout: limits.body_timeout,
         faults: options.faults,
+        stats: options.stats,
     });
     let connections = Connections::new(limits.max_connections);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -222,6 +228,7 @@ pub async fn serve<B: Backend>(
         while tasks.try_join_next().is_some() {}
         let _ = stream.set_nodelay(true);
         let (guard, mut evicted) = connections.open();
+        let counted = policy.stats.open();
         let backend = backend.clone();
         let policy = policy.clone();
         let service = service_fn(move |req| {
@@ -232,7 +239,7 @@ pub async fn serve<B: Backend>(
         let conn = builder.serve_connection(TokioIo::new(stream), service);
         let mut stop = stop_rx.clone();
         tasks.spawn(async move {
-            let _guard = guard;
+            let _guard = (guard, counted);
             let mut conn = std::pin::pin!(conn);
             let asked = tokio::select! {
                 result = conn.as_mut() => {
@@ -306,13 +313,16 @@ async fn handle<B: Backend>(
     } else {
         match policy.in_flight.admit() {
             Some(_permit) => answer(backend, policy, req, &mut log).await,
-            None => error_response(
-                &ApiError::new(
-                    ErrorCode::Throttling,
-                    "Rate of requests exceeds the allowed throughput.",
-                ),
-                &request_id(),
-            ),
+            None => {
+                policy.stats.throttle();
+                error_response(
+                    &ApiError::new(
+                        ErrorCode::Throttling,
+                        "Rate of requests exceeds the allowed throughput.",
+                    ),
+                    &request_id(),
+                )
+            }
         }
     };
     if let Some(Some(allow)) = allowed_origin {
@@ -321,6 +331,9 @@ async fn handle<B: Backend>(
     if let Some(log) = log {
         log.finish(&resp, peer);
     }
+    policy
+        .stats
+        .send(hyper::body::Body::size_hint(resp.body()).lower());
     resp
 }
 
@@ -427,7 +440,11 @@ async fn answer<B: Backend>(
     )
     .await;
     let body = match collected {
-        Ok(Ok(b)) => b.to_bytes(),
+        Ok(Ok(b)) => {
+            let b = b.to_bytes();
+            policy.stats.receive(b.len());
+            b
+        }
         Ok(Err(e)) => {
             if e.downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some()

@@ -75,6 +75,7 @@ pub struct Metrics {
     pub invalidations: IntCounter,
     pub upstream_batches: IntCounter,
     pub evictions: IntCounter,
+    pub evicted_bytes: IntCounter,
     pub bytes: IntGauge,
     pub entries: IntGauge,
     pub tables: IntGauge,
@@ -129,6 +130,10 @@ impl Metrics {
             evictions: counter(
                 "proxy_item_cache_evictions_total",
                 "Items evicted to stay within --item-cache-bytes (counted when /metrics is read)",
+            )?,
+            evicted_bytes: counter(
+                "proxy_item_cache_evicted_bytes_total",
+                "Bytes of items evicted to stay within --item-cache-bytes (counted when /metrics is read)",
             )?,
         })
     }
@@ -584,6 +589,11 @@ impl ItemCacheLayer {
         let reported = self.metrics.evictions.get();
         if evicted > reported {
             self.metrics.evictions.inc_by(evicted - reported);
+        }
+        let evicted = self.cache.evicted_bytes();
+        let reported = self.metrics.evicted_bytes.get();
+        if evicted > reported {
+            self.metrics.evicted_bytes.inc_by(evicted - reported);
         }
     }
 }

@@ -126,6 +126,10 @@ impl Metrics {
                     "proxy_query_cache_evictions_total",
                     "Results evicted to stay within --query-cache-bytes",
                 )?,
+                evicted_bytes: counter(
+                    "proxy_query_cache_evicted_bytes_total",
+                    "Bytes of results evicted to stay within --query-cache-bytes",
+                )?,
                 invalidations: counter(
                     "proxy_query_cache_invalidations_total",
                     "Writes, changes and table drops that invalidated query results",

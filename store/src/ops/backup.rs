@@ -364,10 +364,10 @@ impl Store {
                 input
                     .table_name
                     .as_deref()
-                    .map_or(true, |t| r.table.name == t)
+                    .is_none_or(|t| r.table.name == t)
             })
-            .filter(|r| lower.map_or(true, |l| r.created_ms >= l))
-            .filter(|r| upper.map_or(true, |u| r.created_ms <= u))
+            .filter(|r| lower.is_none_or(|l| r.created_ms >= l))
+            .filter(|r| upper.is_none_or(|u| r.created_ms <= u))
             .collect();
         let start = match input.exclusive_start_backup_arn.as_deref() {
             Some(after) => matching

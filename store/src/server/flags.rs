@@ -99,6 +99,7 @@ impl ServeArgs {
         ServeOptions {
             auth,
             faults,
+            stats: Default::default(),
             cors: (!self.cors_origin.is_empty()).then(|| CorsPolicy::parse(&self.cors_origin)),
             allowed_hosts: self.allowed_host.clone(),
             limits: Limits {
