@@ -187,6 +187,9 @@ pub async fn run(
     let cache_metrics = item_cache::Metrics::register(&registry)?;
     let cache = Arc::new(ItemCache::new(config.item_cache_bytes, config.item_ttl));
     let query_metrics = query_cache::Metrics::register(&registry)?;
+    let bound = |bytes: u64| i64::try_from(bytes).unwrap_or(i64::MAX);
+    cache_metrics.capacity.set(bound(config.item_cache_bytes));
+    query_metrics.capacity.set(bound(config.query_cache_bytes));
     let queries = Arc::new(QueryCache::new(
         config.query_cache_bytes,
         config.query_ttl,

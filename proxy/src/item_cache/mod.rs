@@ -77,6 +77,8 @@ pub struct Metrics {
     pub evictions: IntCounter,
     pub evicted_bytes: IntCounter,
     pub bytes: IntGauge,
+    /// `--item-cache-bytes`, set once at start.
+    pub capacity: IntGauge,
     pub entries: IntGauge,
     pub tables: IntGauge,
 }
@@ -123,6 +125,10 @@ impl Metrics {
                 "Approximate bytes held by the item cache",
             )?,
             entries: gauge("proxy_item_cache_entries", "Entries held by the item cache")?,
+            capacity: gauge(
+                "proxy_item_cache_capacity_bytes",
+                "The item cache's size bound (--item-cache-bytes)",
+            )?,
             tables: gauge(
                 "proxy_item_cache_tables",
                 "Tables the item cache keeps per-table state for (bounded)",

@@ -53,6 +53,8 @@ pub struct Metrics {
     pub misses: PerRead,
     pub fills_discarded: IntCounter,
     pub bytes: IntGauge,
+    /// `--query-cache-bytes`, set once at start.
+    pub capacity: IntGauge,
     pub entries: IntGauge,
     pub tables: IntGauge,
     /// Recorded by the storage (evictions, invalidations).
@@ -112,6 +114,10 @@ impl Metrics {
             bytes: gauge(
                 "proxy_query_cache_bytes",
                 "Approximate bytes held by the query cache",
+            )?,
+            capacity: gauge(
+                "proxy_query_cache_capacity_bytes",
+                "The query cache's size bound (--query-cache-bytes)",
             )?,
             entries: gauge(
                 "proxy_query_cache_entries",
