@@ -112,3 +112,48 @@ impl ServeArgs {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    #[test]
+    fn fault_flags_repeat_and_bad_ones_are_refused() {
+        let cli = Cli::try_parse_from([
+            "ferrodyn",
+            "--fault",
+            "op=GetItem,table=T,error=ThrottlingException,probability=0.3,duration=60s",
+            "--fault",
+            "latency=20ms",
+        ])
+        .expect("valid flags");
+        let options = cli.serve.options(None);
+        assert!(options.faults.is_active());
+        assert_eq!(options.faults.list().len(), 2);
+        assert!(!Cli::try_parse_from(["ferrodyn"])
+            .expect("no flags")
+            .serve
+            .options(None)
+            .faults
+            .is_active());
+        for bad in [
+            "error=Nope",
+            "op=GetItem",
+            "pause=feed,op=Scan",
+            "latency=1x",
+        ] {
+            assert!(
+                Cli::try_parse_from(["ferrodyn", "--fault", bad]).is_err(),
+                "{bad}"
+            );
+        }
+    }
+}
