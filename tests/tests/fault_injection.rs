@@ -370,3 +370,28 @@ async fn the_fault_routes_add_list_and_remove_faults_for_key_holders_only() {
     let (_, body) = proxy.admin_request("GET", "/faults", &basic, "").await;
     assert_eq!(body, r#"{"Faults":[]}"#);
 }
+
+#[tokio::test]
+async fn a_feed_pause_set_through_the_admin_api_holds_the_embedded_feed() {
+    let proxy = TestProxy::embedded().await;
+    let c = proxy.client();
+    create_table(&c, "embedded").await;
+    put(&c, "embedded", "a", "1").await;
+    proxy.until_feed_delivered(1.0).await;
+
+    let (status, body) = proxy
+        .admin_request("POST", "/faults", &[], r#"{"PauseFeed":true}"#)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // The write's own echo is what the feed would deliver next.
+    put(&c, "embedded", "b", "2").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        proxy.metric("proxy_invalidations_received_total").await,
+        1.0
+    );
+
+    let (status, _) = proxy.admin_request("DELETE", "/faults", &[], "").await;
+    assert_eq!(status, 200);
+    proxy.until_feed_delivered(2.0).await;
+}
