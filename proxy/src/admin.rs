@@ -3,8 +3,9 @@
 //! storage takes writes), `/readyz` (ready when the upstream
 //! accepts connections and the change feed is connected, or the upstream is
 //! known to offer none so entries expire by TTL only; otherwise 503 with
-//! the reason) and `/insights` (the hottest keys of each table as JSON;
-//! `?top=N`, default 10, at most 64). When the proxy has `--credentials`,
+//! the reason), `/insights` (the hottest keys of each table as JSON;
+//! `?top=N`, default 10, at most 64) and `/faults` (fault injection, see
+//! `ferrodyn_store::faults::admin`). When the proxy has `--credentials`,
 //! everything but `/healthz` and `/readyz` requires HTTP Basic
 //! authentication with one of its key pairs.
 
@@ -21,6 +22,7 @@ use prometheus::{Encoder, Registry, TextEncoder};
 use tokio::net::TcpListener;
 
 use ferrodyn_store::auth::verify::Verifier;
+use ferrodyn_store::faults::{self, Faults};
 use ferrodyn_store::server::{Backend, Health};
 
 use crate::stack::Stack;
@@ -39,12 +41,22 @@ pub enum Readiness {
     },
 }
 
+/// What the admin endpoint serves besides the stack's own state.
+#[derive(Clone)]
+pub struct Extra {
+    /// The fault registry (`/faults`, and its counter in `/metrics`).
+    pub faults: Faults,
+    /// The front end's connections, throttles and bytes, for `/metrics`.
+    pub front_end: crate::metrics::FrontEnd,
+}
+
 pub async fn run(
     listener: TcpListener,
     registry: Registry,
     stack: Stack,
     readiness: Readiness,
     auth: Option<Verifier>,
+    extra: Extra,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let auth = auth.map(std::sync::Arc::new);
@@ -67,11 +79,13 @@ pub async fn run(
         let stack = stack.clone();
         let readiness = readiness.clone();
         let auth = auth.clone();
+        let extra = extra.clone();
         let service = service_fn(move |req: Request<Incoming>| {
             let registry = registry.clone();
             let stack = stack.clone();
             let readiness = readiness.clone();
             let auth = auth.clone();
+            let extra = extra.clone();
             async move {
                 // What the admin endpoint reveals (every table's hottest keys,
                 // their names, the traffic) is for the server's key holders
@@ -92,7 +106,10 @@ pub async fn run(
                     );
                     return Ok::<_, Infallible>(resp);
                 }
-                Ok::<_, Infallible>(answer(req.uri(), &registry, &stack, &readiness).await)
+                if faults::admin::owns(req.uri().path()) {
+                    return Ok(faults::admin::handle(&extra.faults, req).await);
+                }
+                Ok::<_, Infallible>(answer(req.uri(), &registry, &stack, &readiness, &extra).await)
             }
         });
         tokio::spawn(async move {
@@ -108,6 +125,7 @@ async fn answer(
     registry: &Registry,
     stack: &Stack,
     readiness: &Readiness,
+    extra: &Extra,
 ) -> Response<Full<Bytes>> {
     match uri.path() {
         "/insights" => {
@@ -129,10 +147,14 @@ async fn answer(
         }
         "/metrics" => {
             stack.refresh_gauges();
+            extra.front_end.refresh();
             let mut buf = Vec::new();
             let encoder = TextEncoder::new();
             match encoder.encode(&registry.gather(), &mut buf) {
-                Ok(()) => text(StatusCode::OK, buf),
+                Ok(()) => {
+                    buf.extend_from_slice(extra.faults.render_metrics("proxy").as_bytes());
+                    text(StatusCode::OK, buf)
+                }
                 Err(e) => text(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     e.to_string().into_bytes(),

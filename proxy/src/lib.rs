@@ -187,6 +187,9 @@ pub async fn run(
     let cache_metrics = item_cache::Metrics::register(&registry)?;
     let cache = Arc::new(ItemCache::new(config.item_cache_bytes, config.item_ttl));
     let query_metrics = query_cache::Metrics::register(&registry)?;
+    let bound = |bytes: u64| i64::try_from(bytes).unwrap_or(i64::MAX);
+    cache_metrics.capacity.set(bound(config.item_cache_bytes));
+    query_metrics.capacity.set(bound(config.query_cache_bytes));
     let queries = Arc::new(QueryCache::new(
         config.query_cache_bytes,
         config.query_ttl,
@@ -204,17 +207,20 @@ pub async fn run(
         let upstream = upstream.clone();
         let targets = targets.clone();
         let metrics = feed_metrics.clone();
+        let faults = config.serve.faults.clone();
         tokio::spawn(invalidation::supervise(
             targets.clone(),
             metrics.clone(),
             move || {
                 let (upstream, targets, metrics) =
                     (upstream.clone(), targets.clone(), metrics.clone());
+                let faults = faults.clone();
                 let streams = streams.clone();
                 async move {
                     match upstream {
                         Upstream::Embedded(store) => {
-                            let source = invalidation::feed::Source::Embedded(store);
+                            let source =
+                                invalidation::feed::Source::Embedded(store, faults.clone());
                             invalidation::feed::follow(source, targets, metrics).await;
                         }
                         Upstream::Http(http) => {
@@ -247,6 +253,7 @@ pub async fn run(
         query_metrics,
     );
 
+    let front_end = metrics::FrontEnd::register(&registry, config.serve.stats.clone())?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let admin_task = admin.map(|l| {
         let mut rx = stop_rx.clone();
@@ -257,6 +264,10 @@ pub async fn run(
             stack.clone(),
             readiness,
             config.client_auth.clone(),
+            admin::Extra {
+                faults: config.serve.faults.clone(),
+                front_end: front_end.clone(),
+            },
             async move {
                 let _ = rx.wait_for(|s| *s).await;
             },

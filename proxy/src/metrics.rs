@@ -17,10 +17,10 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use ferrodyn_store::api::Operation;
-use ferrodyn_store::server::{BackendRequest, BackendResponse};
+use ferrodyn_store::server::{BackendRequest, BackendResponse, FrontEndStats};
 use http::StatusCode;
 use prometheus::{
-    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry,
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
 };
 use tower::{Layer, Service};
 
@@ -182,5 +182,61 @@ where
             metrics.record(op, resp.status, start.elapsed());
             Ok(resp)
         })
+    }
+}
+
+/// The front end's own counts ([`FrontEndStats`]: connections, requests
+/// refused by `--max-in-flight`, body bytes), exported when `/metrics` is
+/// read.
+#[derive(Clone)]
+pub struct FrontEnd {
+    stats: FrontEndStats,
+    connections: IntGauge,
+    throttled: IntCounter,
+    received: IntCounter,
+    sent: IntCounter,
+}
+
+impl FrontEnd {
+    pub fn register(registry: &Registry, stats: FrontEndStats) -> prometheus::Result<FrontEnd> {
+        let counter = |name: &str, help: &str| -> prometheus::Result<IntCounter> {
+            let c = IntCounter::new(name, help)?;
+            registry.register(Box::new(c.clone()))?;
+            Ok(c)
+        };
+        let connections = IntGauge::new("proxy_client_connections", "Client connections open")?;
+        registry.register(Box::new(connections.clone()))?;
+        Ok(FrontEnd {
+            stats,
+            connections,
+            throttled: counter(
+                "proxy_throttled_requests_total",
+                "Requests refused with ThrottlingException because --max-in-flight requests were being handled",
+            )?,
+            received: counter(
+                "proxy_received_bytes_total",
+                "Request body bytes received from clients",
+            )?,
+            sent: counter(
+                "proxy_sent_bytes_total",
+                "Response body bytes sent to clients",
+            )?,
+        })
+    }
+
+    /// Bring the exported series up to the front end's counts.
+    pub fn refresh(&self) {
+        self.connections
+            .set(i64::try_from(self.stats.connections()).unwrap_or(i64::MAX));
+        for (counter, now) in [
+            (&self.throttled, self.stats.throttled()),
+            (&self.received, self.stats.received_bytes()),
+            (&self.sent, self.stats.sent_bytes()),
+        ] {
+            let reported = counter.get();
+            if now > reported {
+                counter.inc_by(now - reported);
+            }
+        }
     }
 }

@@ -13,6 +13,7 @@
 //!   one mapping of failures to wire errors.
 //! * [`expr`] — DynamoDB's expression language: parse, resolve, evaluate.
 //! * [`engine`] — LMDB storage with a single group-committing writer.
+//! * [`faults`] — fault injection: injected errors, latency, a paused feed.
 //! * [`ops`] — the operations, one module per family; [`ops::Store`] is the
 //!   store as a callable service.
 //! * [`server`] — the HTTP/1.1 front end.
@@ -31,6 +32,7 @@ pub mod clock;
 pub mod data_dir;
 pub mod engine;
 pub mod expr;
+pub mod faults;
 pub mod logging;
 pub mod model;
 pub mod ops;

@@ -291,6 +291,17 @@ impl TestProxy {
 
     /// GET `path` from the admin endpoint with extra `headers`.
     pub async fn admin_get_with(&self, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+        self.admin_request("GET", path, headers, "").await
+    }
+
+    /// Send `method` `path` with `headers` and `body` to the admin endpoint.
+    pub async fn admin_request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (u16, String) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let mut stream = tokio::net::TcpStream::connect(self.admin)
             .await
@@ -300,8 +311,9 @@ impl TestProxy {
             .map(|(k, v)| format!("{k}: {v}\r\n"))
             .collect();
         let req = format!(
-            "GET {path} HTTP/1.1\r\nHost: {}\r\n{extra}Connection: close\r\n\r\n",
-            self.admin
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.admin,
+            body.len()
         );
         stream.write_all(req.as_bytes()).await.expect("write");
         let mut buf = Vec::new();

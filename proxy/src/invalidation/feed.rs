@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use ferrodyn_store::api::feed::{GetChangesInput, GetChangesOutput};
+use ferrodyn_store::api::Operation;
+use ferrodyn_store::faults::{self, Faults};
 use ferrodyn_store::Store;
 use serde::Deserialize;
 
@@ -20,7 +22,9 @@ use crate::upstream::HttpUpstream;
 
 /// Where the change log is read.
 pub enum Source {
-    Embedded(Store),
+    /// The embedded store, and the process's faults (a feed pause holds
+    /// this follower as it holds remote ones).
+    Embedded(Store, Faults),
     Remote(Box<HttpUpstream>),
 }
 
@@ -30,21 +34,36 @@ const WAIT_MS: u64 = 10_000;
 impl Source {
     async fn poll(&self, cursor: Option<u64>, wait_ms: u64) -> Result<GetChangesOutput, PollError> {
         match self {
-            Source::Embedded(store) => store
-                .changes(GetChangesInput {
-                    cursor,
-                    wait_ms: Some(wait_ms),
-                    limit: Some(10_000),
-                })
-                .await
-                .map_err(|e| PollError::Failed(e.to_string())),
+            Source::Embedded(store, faults) => {
+                let paused = match cursor {
+                    Some(c) if faults.is_active() => faults
+                        .hold_feed(Operation::GetChanges, Duration::from_millis(wait_ms))
+                        .await
+                        .then_some(c),
+                    _ => None,
+                };
+                let mut output = store
+                    .changes(GetChangesInput {
+                        cursor,
+                        wait_ms: Some(if paused.is_some() { 0 } else { wait_ms }),
+                        limit: Some(10_000),
+                    })
+                    .await
+                    .map_err(|e| PollError::Failed(e.to_string()))?;
+                // Paused before the poll, or while it waited for changes.
+                let paused = paused.or(cursor.filter(|_| faults.feed_paused()));
+                if let Some(c) = paused {
+                    faults::withhold(&mut output, c);
+                }
+                Ok(output)
+            }
             Source::Remote(upstream) => poll(upstream, cursor, wait_ms).await,
         }
     }
 
     async fn probe(&self) -> Result<GetChangesOutput, PollError> {
         match self {
-            Source::Embedded(_) => self.poll(None, 0).await,
+            Source::Embedded(..) => self.poll(None, 0).await,
             Source::Remote(upstream) => probe(upstream).await,
         }
     }

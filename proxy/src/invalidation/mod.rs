@@ -233,6 +233,7 @@ mod tests {
     fn targets() -> Targets {
         let metrics = StorageMetrics {
             evictions: IntCounter::new("e", "e").expect("counter"),
+            evicted_bytes: IntCounter::new("eb", "eb").expect("counter"),
             invalidations: IntCounter::new("i", "i").expect("counter"),
         };
         Targets {

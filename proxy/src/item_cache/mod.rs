@@ -75,7 +75,10 @@ pub struct Metrics {
     pub invalidations: IntCounter,
     pub upstream_batches: IntCounter,
     pub evictions: IntCounter,
+    pub evicted_bytes: IntCounter,
     pub bytes: IntGauge,
+    /// `--item-cache-bytes`, set once at start.
+    pub capacity: IntGauge,
     pub entries: IntGauge,
     pub tables: IntGauge,
 }
@@ -122,6 +125,10 @@ impl Metrics {
                 "Approximate bytes held by the item cache",
             )?,
             entries: gauge("proxy_item_cache_entries", "Entries held by the item cache")?,
+            capacity: gauge(
+                "proxy_item_cache_capacity_bytes",
+                "The item cache's size bound (--item-cache-bytes)",
+            )?,
             tables: gauge(
                 "proxy_item_cache_tables",
                 "Tables the item cache keeps per-table state for (bounded)",
@@ -129,6 +136,10 @@ impl Metrics {
             evictions: counter(
                 "proxy_item_cache_evictions_total",
                 "Items evicted to stay within --item-cache-bytes (counted when /metrics is read)",
+            )?,
+            evicted_bytes: counter(
+                "proxy_item_cache_evicted_bytes_total",
+                "Bytes of items evicted to stay within --item-cache-bytes (counted when /metrics is read)",
             )?,
         })
     }
@@ -584,6 +595,11 @@ impl ItemCacheLayer {
         let reported = self.metrics.evictions.get();
         if evicted > reported {
             self.metrics.evictions.inc_by(evicted - reported);
+        }
+        let evicted = self.cache.evicted_bytes();
+        let reported = self.metrics.evicted_bytes.get();
+        if evicted > reported {
+            self.metrics.evicted_bytes.inc_by(evicted - reported);
         }
     }
 }

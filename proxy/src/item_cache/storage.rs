@@ -131,6 +131,8 @@ pub struct ItemCache {
     entries: Option<moka::sync::Cache<CacheKey, Arc<Entry>>>,
     /// Entries evicted to stay within the size bound, since start.
     evictions: Arc<AtomicU64>,
+    /// Their weight (bytes), since start.
+    evicted_bytes: Arc<AtomicU64>,
     stripes: Box<[AtomicU64]>,
     /// Writes in flight, sharded by stripe. Invalidating a key takes its
     /// shard's lock, so a write's final check and an invalidation are
@@ -149,6 +151,8 @@ impl ItemCache {
     pub fn new(max_bytes: u64, ttl: Duration) -> ItemCache {
         let evictions = Arc::new(AtomicU64::new(0));
         let counted = evictions.clone();
+        let evicted_bytes = Arc::new(AtomicU64::new(0));
+        let weighed = evicted_bytes.clone();
         let entries = (max_bytes > 0 && !ttl.is_zero()).then(|| {
             moka::sync::Cache::builder()
                 .max_capacity(max_bytes)
@@ -156,9 +160,10 @@ impl ItemCache {
                 .weigher(|k: &CacheKey, v: &Arc<Entry>| {
                     u32::try_from(weight(k, v)).unwrap_or(u32::MAX)
                 })
-                .eviction_listener(move |_, _, cause| {
+                .eviction_listener(move |k, v, cause| {
                     if cause == moka::notification::RemovalCause::Size {
                         counted.fetch_add(1, Ordering::Relaxed);
+                        weighed.fetch_add(weight(&k, &v) as u64, Ordering::Relaxed);
                     }
                 })
                 .build()
@@ -166,6 +171,7 @@ impl ItemCache {
         ItemCache {
             entries,
             evictions,
+            evicted_bytes,
             stripes: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
             pending: (0..PENDING_SHARDS).map(|_| Mutex::default()).collect(),
             epochs: RwLock::new(HashMap::new()),
@@ -413,6 +419,11 @@ impl ItemCache {
     /// Entries evicted to stay within the size bound, since start.
     pub fn evictions(&self) -> u64 {
         self.evictions.load(Ordering::Relaxed)
+    }
+
+    /// Bytes (entry weights) evicted to stay within the size bound, since start.
+    pub fn evicted_bytes(&self) -> u64 {
+        self.evicted_bytes.load(Ordering::Relaxed)
     }
 
     /// Approximate bytes held, and entry count.

@@ -53,6 +53,8 @@ pub struct Metrics {
     pub misses: PerRead,
     pub fills_discarded: IntCounter,
     pub bytes: IntGauge,
+    /// `--query-cache-bytes`, set once at start.
+    pub capacity: IntGauge,
     pub entries: IntGauge,
     pub tables: IntGauge,
     /// Recorded by the storage (evictions, invalidations).
@@ -113,6 +115,10 @@ impl Metrics {
                 "proxy_query_cache_bytes",
                 "Approximate bytes held by the query cache",
             )?,
+            capacity: gauge(
+                "proxy_query_cache_capacity_bytes",
+                "The query cache's size bound (--query-cache-bytes)",
+            )?,
             entries: gauge(
                 "proxy_query_cache_entries",
                 "Results held by the query cache (including invalidated ones not yet reclaimed)",
@@ -125,6 +131,10 @@ impl Metrics {
                 evictions: counter(
                     "proxy_query_cache_evictions_total",
                     "Results evicted to stay within --query-cache-bytes",
+                )?,
+                evicted_bytes: counter(
+                    "proxy_query_cache_evicted_bytes_total",
+                    "Bytes of results evicted to stay within --query-cache-bytes",
                 )?,
                 invalidations: counter(
                     "proxy_query_cache_invalidations_total",

@@ -104,6 +104,7 @@ struct Entry {
 #[derive(Clone)]
 pub struct StorageMetrics {
     pub evictions: IntCounter,
+    pub evicted_bytes: IntCounter,
     pub invalidations: IntCounter,
 }
 
@@ -137,6 +138,7 @@ impl QueryCache {
     /// either disables the cache.
     pub fn new(max_bytes: u64, ttl: Duration, metrics: StorageMetrics) -> QueryCache {
         let evictions = metrics.evictions.clone();
+        let evicted_bytes = metrics.evicted_bytes.clone();
         let entries = (max_bytes > 0 && !ttl.is_zero()).then(|| {
             moka::sync::Cache::builder()
                 .max_capacity(max_bytes)
@@ -144,9 +146,10 @@ impl QueryCache {
                 .weigher(|k: &Bytes, v: &Arc<Entry>| {
                     u32::try_from(weight(k, v)).unwrap_or(u32::MAX)
                 })
-                .eviction_listener(move |_, _, cause| {
+                .eviction_listener(move |k, v, cause| {
                     if cause == RemovalCause::Size {
                         evictions.inc();
+                        evicted_bytes.inc_by(weight(&k, &v) as u64);
                     }
                 })
                 .build()
@@ -425,6 +428,7 @@ mod tests {
             Duration::from_secs(60),
             StorageMetrics {
                 evictions: IntCounter::new("e", "e").expect("counter"),
+                evicted_bytes: IntCounter::new("eb", "eb").expect("counter"),
                 invalidations: IntCounter::new("i", "i").expect("counter"),
             },
         )

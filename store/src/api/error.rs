@@ -42,6 +42,8 @@ pub enum ErrorCode {
     TrimmedDataAccess,
     Throttling,
     InternalServer,
+    /// HTTP 503: DynamoDB is unavailable for a while.
+    ServiceUnavailable,
     /// Streams API: a table has no stream.
     StreamResourceNotFound,
     /// Backup operations name a table that does not exist.
@@ -116,6 +118,7 @@ impl ErrorCode {
             }
             ErrorCode::Throttling => "com.amazon.coral.availability#ThrottlingException",
             ErrorCode::InternalServer => "com.amazonaws.dynamodb.v20120810#InternalServerError",
+            ErrorCode::ServiceUnavailable => "com.amazonaws.dynamodb.v20120810#ServiceUnavailable",
             ErrorCode::StreamResourceNotFound => {
                 "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException"
             }
@@ -148,6 +151,7 @@ impl ErrorCode {
     pub fn http_status(self) -> u16 {
         match self {
             ErrorCode::InternalServer => 500,
+            ErrorCode::ServiceUnavailable => 503,
             ErrorCode::MissingAuthenticationToken | ErrorCode::AccessDenied => 400,
             _ => 400,
         }
@@ -164,6 +168,7 @@ impl ErrorCode {
                 | ErrorCode::TransactionConflict
                 | ErrorCode::TransactionInProgress
                 | ErrorCode::InternalServer
+                | ErrorCode::ServiceUnavailable
         )
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::{CorsPolicy, Limits, ServeOptions};
 use crate::auth::verify::Verifier;
+use crate::faults::{FaultSpec, Faults};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct ServeArgs {
@@ -55,6 +56,15 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub feed_access_keys: Vec<String>,
+    /// Inject a fault (repeatable), e.g.
+    /// `op=GetItem,table=T,error=ThrottlingException,probability=0.3,duration=60s`;
+    /// keys: op, table, error (ThrottlingException,
+    /// ProvisionedThroughputExceededException, InternalServerError,
+    /// ServiceUnavailable, RequestLimitExceeded), latency (e.g. 200ms),
+    /// pause=feed (GetChanges and GetRecords hand out nothing new),
+    /// probability (0 to 1), duration (e.g. 60s), count.
+    #[arg(long = "fault", value_parser = FaultSpec::parse_flag)]
+    pub fault: Vec<FaultSpec>,
 }
 
 impl ServeArgs {
@@ -76,8 +86,20 @@ impl ServeArgs {
             }
             other => other,
         };
+        // Each --fault was checked when parsed (FaultSpec::parse_flag).
+        let faults = Faults::new();
+        for spec in &self.fault {
+            if let Err(e) = faults.add(spec.clone()) {
+                tracing::warn!(error = %e, "--fault ignored");
+            }
+        }
+        if faults.is_active() {
+            tracing::warn!(faults = self.fault.len(), "fault injection is on");
+        }
         ServeOptions {
             auth,
+            faults,
+            stats: Default::default(),
             cors: (!self.cors_origin.is_empty()).then(|| CorsPolicy::parse(&self.cors_origin)),
             allowed_hosts: self.allowed_host.clone(),
             limits: Limits {
@@ -87,6 +109,51 @@ impl ServeArgs {
                 body_timeout: Duration::from_secs(self.body_timeout_secs.max(1)),
                 shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
             },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    #[test]
+    fn fault_flags_repeat_and_bad_ones_are_refused() {
+        let cli = Cli::try_parse_from([
+            "ferrodyn",
+            "--fault",
+            "op=GetItem,table=T,error=ThrottlingException,probability=0.3,duration=60s",
+            "--fault",
+            "latency=20ms",
+        ])
+        .expect("valid flags");
+        let options = cli.serve.options(None);
+        assert!(options.faults.is_active());
+        assert_eq!(options.faults.list().len(), 2);
+        assert!(!Cli::try_parse_from(["ferrodyn"])
+            .expect("no flags")
+            .serve
+            .options(None)
+            .faults
+            .is_active());
+        for bad in [
+            "error=Nope",
+            "op=GetItem",
+            "pause=feed,op=Scan",
+            "latency=1x",
+        ] {
+            assert!(
+                Cli::try_parse_from(["ferrodyn", "--fault", bad]).is_err(),
+                "{bad}"
+            );
         }
     }
 }
