@@ -1,0 +1,74 @@
+//! The fuzz targets, one module each.
+//!
+//! * [`wire::Wire`] — request JSON (generated, then damaged) decoded into
+//!   every typed input: only Validation or Serialization errors, no panic.
+//! * [`expr::Expr`] — expression text parsed, printed and parsed again (the
+//!   print is a fixed point), resolved and evaluated against an item.
+//! * [`http::Http`] — arbitrary and damaged HTTP requests on a socket to an
+//!   in-process store: an answer or a close within the time limit, never a
+//!   5xx other than 503, and the server still serves afterwards.
+//! * [`ops::Ops`] — valid-ish operations against an in-process store: no
+//!   panic, no hang, only DynamoDB error types, and a model check of
+//!   acknowledged writes.
+
+pub mod expr;
+pub mod http;
+pub mod ops;
+pub mod wire;
+
+use ferrodyn_store::api::ErrorCode;
+
+/// Every error type Ferrodyn may send (`ErrorCode::as_str`).
+pub const ERROR_CODES: [ErrorCode; 25] = [
+    ErrorCode::Validation,
+    ErrorCode::Serialization,
+    ErrorCode::UnknownOperation,
+    ErrorCode::MissingAuthenticationToken,
+    ErrorCode::UnrecognizedClient,
+    ErrorCode::InvalidSignature,
+    ErrorCode::IncompleteSignature,
+    ErrorCode::AccessDenied,
+    ErrorCode::ResourceNotFound,
+    ErrorCode::ResourceInUse,
+    ErrorCode::ConditionalCheckFailed,
+    ErrorCode::LimitExceeded,
+    ErrorCode::ProvisionedThroughputExceeded,
+    ErrorCode::RequestLimitExceeded,
+    ErrorCode::ItemCollectionSizeLimitExceeded,
+    ErrorCode::TransactionCanceled,
+    ErrorCode::TransactionConflict,
+    ErrorCode::TransactionInProgress,
+    ErrorCode::IdempotentParameterMismatch,
+    ErrorCode::ExpiredIterator,
+    ErrorCode::TrimmedDataAccess,
+    ErrorCode::Throttling,
+    ErrorCode::InternalServer,
+    ErrorCode::StreamResourceNotFound,
+    ErrorCode::TableNotFound,
+];
+
+/// What is wrong with an error answer's body, if anything: it must be
+/// `{"__type": <a known type>, "message": <string>}` (the message may be
+/// absent, as DynamoDB omits it for a bare SerializationException), and an
+/// internal error is always a finding.
+pub fn check_error_body(status: u16, body: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(body);
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return Some(format!("{status} answer is not JSON: {text}"));
+    };
+    let Some(ty) = v.get("__type").and_then(|t| t.as_str()) else {
+        return Some(format!("{status} answer has no __type: {text}"));
+    };
+    let known = ERROR_CODES.iter().find(|c| c.as_str() == ty);
+    match known {
+        None => Some(format!("unknown error type {ty}: {text}")),
+        Some(ErrorCode::InternalServer) => Some(format!("internal error: {text}")),
+        Some(code) if code.http_status() != status => {
+            Some(format!("{ty} sent with HTTP {status}: {text}"))
+        }
+        Some(_) => match v.get("message").or_else(|| v.get("Message")) {
+            None | Some(serde_json::Value::String(_)) => None,
+            Some(_) => Some(format!("message is not a string: {text}")),
+        },
+    }
+}

@@ -1,0 +1,224 @@
+//! Target (d): whole requests. Valid-ish operations (Put, Get, Update,
+//! Delete, Query, Scan, batches, transactions, table management, the change
+//! feed), sometimes damaged, run against an in-process store through the
+//! same `Backend::call` the HTTP front end uses, each in its own task with
+//! a time limit. Invariants: no panic, no hang, every answer is 200 or a
+//! DynamoDB error with its type's HTTP status, never an internal error.
+//!
+//! One case in five is a model check instead: a clean item is put, read
+//! back with a consistent GetItem (it must be exactly what was written),
+//! updated with `ReturnValues: ALL_NEW` (the read must equal the returned
+//! item) and deleted (the read must find nothing).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use ferrodyn_store::api::Operation;
+use ferrodyn_store::model::Item;
+use ferrodyn_store::server::{Backend, BackendRequest};
+use ferrodyn_store::{Store, StoreConfig};
+use serde_json::{json, Map, Value};
+
+use crate::gen::{self, SCHEMAS};
+use crate::mutate;
+use crate::requests::{request, OPERATIONS};
+use crate::rng::Rng;
+use crate::runner::{show_bytes, Case, Target};
+use crate::targets::check_error_body;
+
+/// How long one request may take.
+pub const REQUEST_LIMIT: Duration = Duration::from_secs(20);
+
+pub struct Ops {
+    store: Store,
+    _dir: tempfile::TempDir,
+}
+
+impl Ops {
+    pub async fn start() -> anyhow::Result<Ops> {
+        let dir = tempfile::tempdir()?;
+        let store = Store::open(&StoreConfig::new(dir.path()))?;
+        for schema in &SCHEMAS {
+            let body = serde_json::to_vec(&schema.create_request())?;
+            store
+                .handle(Operation::CreateTable, &body)
+                .await
+                .map_err(|e| anyhow::anyhow!("create {}: {}", schema.table, e.message))?;
+        }
+        Ok(Ops { store, _dir: dir })
+    }
+
+    /// One request in its own task; (status, body) or a problem.
+    async fn call(&self, op: Operation, body: Vec<u8>) -> Result<(u16, Bytes), String> {
+        let store = self.store.clone();
+        let req = BackendRequest {
+            op,
+            headers: http::HeaderMap::new(),
+            body: Bytes::from(body),
+        };
+        let task = tokio::spawn(async move { store.call(req).await });
+        match tokio::time::timeout(REQUEST_LIMIT, task).await {
+            Err(_) => Err(format!("{} took longer than {REQUEST_LIMIT:?}", op.name())),
+            Ok(Err(e)) if e.is_panic() => Err(format!("{} panicked", op.name())),
+            Ok(Err(e)) => Err(format!("{} task failed: {e}", op.name())),
+            Ok(Ok(resp)) => Ok((resp.status.as_u16(), resp.body)),
+        }
+    }
+
+    /// Call and check the answer's shape; the body of a 200.
+    async fn checked(&self, op: Operation, body: Vec<u8>, case: &mut Case) -> Option<Value> {
+        match self.call(op, body).await {
+            Err(problem) => {
+                case.fail(problem);
+                None
+            }
+            Ok((200, body)) => match serde_json::from_slice(&body) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    case.fail(format!(
+                        "200 answer is not JSON ({e}): {}",
+                        show_bytes(&body)
+                    ));
+                    None
+                }
+            },
+            Ok((status, body)) => {
+                if let Some(problem) = check_error_body(status, &body) {
+                    case.fail(format!("{}: {problem}", op.name()));
+                }
+                None
+            }
+        }
+    }
+
+    async fn model_check(&self, rng: &mut Rng, case: &mut Case) {
+        let schema = rng.pick(&SCHEMAS);
+        let item = gen::clean_item(rng, schema);
+        let key: Map<String, Value> = schema
+            .key_names()
+            .into_iter()
+            .filter_map(|k| Some((k.to_owned(), item.get(k)?.clone())))
+            .collect();
+        case.input = format!(
+            "model check on {}: {}",
+            schema.table,
+            Value::Object(item.clone())
+        );
+        let put = json!({"TableName": schema.table, "Item": item});
+        if self
+            .must_succeed(Operation::PutItem, &put, case)
+            .await
+            .is_none()
+        {
+            return;
+        }
+        self.expect_item(schema.table, &key, Some(&item), "after PutItem", case)
+            .await;
+        let update = json!({
+            "TableName": schema.table,
+            "Key": key,
+            "UpdateExpression": "SET a = :a ADD c :one",
+            "ExpressionAttributeValues": {":a": {"S": format!("u{}", rng.below(9))}, ":one": {"N": "1"}},
+            "ReturnValues": "ALL_NEW",
+        });
+        let Some(updated) = self
+            .must_succeed(Operation::UpdateItem, &update, case)
+            .await
+        else {
+            return;
+        };
+        let Some(Value::Object(new)) = updated.get("Attributes").cloned() else {
+            // `c` may hold a non-number: then ADD fails and nothing is checked.
+            return;
+        };
+        self.expect_item(schema.table, &key, Some(&new), "after UpdateItem", case)
+            .await;
+        if rng.one_in(2) {
+            let delete = json!({"TableName": schema.table, "Key": key});
+            if self
+                .must_succeed(Operation::DeleteItem, &delete, case)
+                .await
+                .is_some()
+            {
+                self.expect_item(schema.table, &key, None, "after DeleteItem", case)
+                    .await;
+            }
+        }
+    }
+
+    /// A request that must succeed (or fail only as a condition on data
+    /// another case left, which returns None without a finding).
+    async fn must_succeed(&self, op: Operation, body: &Value, case: &mut Case) -> Option<Value> {
+        let bytes = serde_json::to_vec(body).unwrap_or_default();
+        match self.call(op, bytes).await {
+            Err(problem) => {
+                case.fail(problem);
+                None
+            }
+            Ok((200, b)) => serde_json::from_slice(&b).ok(),
+            Ok((status, b)) => {
+                let text = String::from_utf8_lossy(&b);
+                // ADD on an attribute another case set to a non-number.
+                if !(op == Operation::UpdateItem && text.contains("ValidationException")) {
+                    case.fail(format!(
+                        "{} of a clean request failed: {status} {text}",
+                        op.name()
+                    ));
+                }
+                None
+            }
+        }
+    }
+
+    async fn expect_item(
+        &self,
+        table: &str,
+        key: &Map<String, Value>,
+        expected: Option<&Map<String, Value>>,
+        when: &str,
+        case: &mut Case,
+    ) {
+        let get = json!({"TableName": table, "Key": key, "ConsistentRead": true});
+        let Some(answer) = self.must_succeed(Operation::GetItem, &get, case).await else {
+            return;
+        };
+        let found = answer.get("Item").map(decode_item);
+        let wanted = expected.map(|m| decode_item(&Value::Object(m.clone())));
+        if found != wanted {
+            case.fail(format!(
+                "{when}: GetItem returned {:?}, expected {wanted:?}",
+                answer.get("Item")
+            ));
+        }
+    }
+}
+
+fn decode_item(v: &Value) -> Option<Item> {
+    serde_json::from_value(v.clone()).ok()
+}
+
+impl Target for Ops {
+    fn name(&self) -> &'static str {
+        "ops"
+    }
+
+    async fn run_case(&mut self, rng: &mut Rng) -> Case {
+        let mut case = Case::default();
+        if rng.one_in(5) {
+            self.model_check(rng, &mut case).await;
+            return case;
+        }
+        let op = *rng.pick(&OPERATIONS);
+        let mut v = request(rng, op);
+        if rng.one_in(4) {
+            mutate::json(rng, &mut v);
+        }
+        let mut body = serde_json::to_vec(&v).unwrap_or_default();
+        if rng.one_in(8) {
+            mutate::bytes(rng, &mut body);
+        }
+        case.input = format!("{} {}", op.name(), show_bytes(&body));
+        self.checked(op, body, &mut case).await;
+        case
+    }
+}
