@@ -16,6 +16,9 @@ pub struct Case {
     /// The input, printable (bytes are shown escaped).
     pub input: String,
     pub problem: Option<String>,
+    /// The input went all the way through (decoded, evaluated, answered
+    /// 200): the share of such cases shows how deep the inputs reach.
+    pub accepted: bool,
 }
 
 impl Case {
@@ -23,6 +26,7 @@ impl Case {
         Case {
             input: input.into(),
             problem: None,
+            accepted: false,
         }
     }
 
@@ -68,7 +72,7 @@ impl std::fmt::Display for Finding {
                 cut -= 1;
             }
             input.truncate(cut);
-            input.push_str("…");
+            input.push('…');
         }
         write!(
             f,
@@ -81,6 +85,7 @@ impl std::fmt::Display for Finding {
 #[derive(Debug, Default)]
 pub struct Report {
     pub cases: u64,
+    pub accepted: u64,
     pub findings: Vec<Finding>,
     pub elapsed: Duration,
 }
@@ -127,6 +132,7 @@ pub async fn run<T: Target>(target: &mut T, seed: u64, budget: Budget) -> Report
         let panics_before = PANICS.load(Ordering::SeqCst);
         let mut rng = Rng::for_case(seed, case);
         let mut outcome = target.run_case(&mut rng).await;
+        report.accepted += u64::from(outcome.accepted);
         if PANICS.load(Ordering::SeqCst) != panics_before {
             outcome.fail(last_panic());
         }

@@ -21,6 +21,8 @@ enum Which {
     Expr,
     Http,
     Ops,
+    /// The `ops` target through an embedded `ferrodyn` proxy.
+    Proxy,
 }
 
 #[derive(Debug, Parser)]
@@ -70,6 +72,9 @@ async fn main() -> anyhow::Result<()> {
     if all || args.target == Which::Ops {
         findings += report(&mut Ops::start().await?, seed, budget).await;
     }
+    if all || args.target == Which::Proxy {
+        findings += report(&mut Ops::start_proxy().await?, seed, budget).await;
+    }
     if findings > 0 {
         println!("ferrodyn-fuzz: {findings} finding(s) with seed {seed}");
         std::process::exit(1);
@@ -80,11 +85,12 @@ async fn main() -> anyhow::Result<()> {
 async fn report<T: Target>(target: &mut T, seed: u64, budget: Budget) -> usize {
     let Report {
         cases,
+        accepted,
         findings,
         elapsed,
     } = run(target, seed, budget).await;
     println!(
-        "{}: {cases} cases in {:.1} s ({:.0}/s), {} finding(s)",
+        "{}: {cases} cases in {:.1} s ({:.0}/s), {accepted} accepted, {} finding(s)",
         target.name(),
         elapsed.as_secs_f64(),
         cases as f64 / elapsed.as_secs_f64().max(1e-9),

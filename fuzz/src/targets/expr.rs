@@ -63,8 +63,8 @@ impl Target for Expr {
             check(kind, &text, &names, &values, &item)
         }));
         match outcome {
-            Ok(Some(problem)) => case.fail(problem),
-            Ok(None) => {}
+            Ok(Err(problem)) => case.fail(problem),
+            Ok(Ok(accepted)) => case.accepted = accepted,
             Err(_) => case.fail("panic in the expression code"),
         }
         case
@@ -77,29 +77,30 @@ fn check(
     names: &HashMap<String, String>,
     values: &HashMap<String, AttributeValue>,
     item: &Item,
-) -> Option<String> {
+) -> Result<bool, String> {
     match expr::parse_uncached(kind, text) {
         Ok(ast) => {
             let printed = ast.to_string();
             match expr::parse_uncached(kind, &printed) {
                 Ok(again) if again.to_string() == printed => {}
                 Ok(again) => {
-                    return Some(format!(
+                    return Err(format!(
                         "print is not a fixed point: {printed:?} -> {:?}",
                         again.to_string()
                     ))
                 }
-                Err(e) => return Some(format!("printed form {printed:?} does not parse: {e}")),
+                Err(e) => return Err(format!("printed form {printed:?} does not parse: {e}")),
             }
         }
-        Err(e) if e.0.is_empty() => return Some("parse error without a message".to_owned()),
+        Err(e) if e.0.is_empty() => return Err("parse error without a message".to_owned()),
         Err(_) => {}
     }
     let names = (!names.is_empty()).then_some(names);
     let values = (!values.is_empty()).then_some(values);
     let mut resolver = match Resolver::new(names, values) {
         Ok(r) => r,
-        Err(e) => return e.0.is_empty().then(|| "empty message".to_owned()),
+        Err(e) if e.0.is_empty() => return Err("empty message".to_owned()),
+        Err(_) => return Ok(false),
     };
     let evaluated = match kind {
         Kind::Condition => resolver
@@ -122,7 +123,8 @@ fn check(
     };
     let result = evaluated.and_then(|()| resolver.finish());
     match result {
-        Err(e) if e.0.is_empty() => Some("error without a message".to_owned()),
-        _ => None,
+        Err(e) if e.0.is_empty() => Err("error without a message".to_owned()),
+        Err(_) => Ok(false),
+        Ok(()) => Ok(true),
     }
 }

@@ -65,7 +65,7 @@ impl Http {
 }
 
 /// A request as a client would send it, for `op` with `body`.
-fn well_formed(addr: SocketAddr, target: &str, body: &[u8], extra: &str) -> Vec<u8> {
+pub(crate) fn well_formed(addr: SocketAddr, target: &str, body: &[u8], extra: &str) -> Vec<u8> {
     let mut out = format!(
         "POST / HTTP/1.1\r\nHost: {addr}\r\nX-Amz-Target: {target}\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n",
         body.len()
@@ -138,7 +138,7 @@ fn input(rng: &mut Rng, addr: SocketAddr) -> (Vec<u8>, bool) {
 
 /// Send `data` on a fresh connection; the answer's bytes, or None on a
 /// hang.
-async fn exchange(addr: SocketAddr, data: &[u8], half_close: bool) -> Option<Vec<u8>> {
+pub(crate) async fn exchange(addr: SocketAddr, data: &[u8], half_close: bool) -> Option<Vec<u8>> {
     let run = async {
         let mut stream = TcpStream::connect(addr).await.ok()?;
         // The server may close before reading everything: not a finding.
@@ -169,12 +169,14 @@ fn check_answer(answer: &[u8], case: &mut Case) {
         return;
     };
     let head = String::from_utf8_lossy(&answer[..split]);
+    // An HTTP/1.0 request gets an HTTP/1.0 answer.
     let status: Option<u16> = head
         .strip_prefix("HTTP/1.1 ")
+        .or_else(|| head.strip_prefix("HTTP/1.0 "))
         .and_then(|rest| rest.get(..3))
         .and_then(|s| s.parse().ok());
     let Some(status) = status else {
-        case.fail(format!("not an HTTP/1.1 answer: {head}"));
+        case.fail(format!("not an HTTP/1.x answer: {head}"));
         return;
     };
     // Only the first answer: bytes after a body the mutation cut short are
@@ -228,7 +230,10 @@ impl Target for Http {
         let mut case = Case::new(show_bytes(&data));
         match exchange(self.addr, &data, half_close).await {
             None => case.fail(format!("no answer and no close within {CASE_LIMIT:?}")),
-            Some(answer) => check_answer(&answer, &mut case),
+            Some(answer) => {
+                case.accepted = answer.starts_with(b"HTTP/1.1 200");
+                check_answer(&answer, &mut case)
+            }
         }
         if rng.one_in(10) {
             let probe = well_formed(self.addr, "DynamoDB_20120810.ListTables", b"{}", "");
@@ -243,4 +248,27 @@ impl Target for Http {
         }
         case
     }
+}
+
+/// The status and body of the first answer in `answer`.
+pub(crate) fn parse_answer(answer: &[u8]) -> Option<(u16, Vec<u8>)> {
+    let split = answer.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&answer[..split]);
+    let status = head
+        .strip_prefix("HTTP/1.1 ")
+        .or_else(|| head.strip_prefix("HTTP/1.0 "))?
+        .get(..3)?
+        .parse()
+        .ok()?;
+    let length = head.lines().find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        name.eq_ignore_ascii_case("content-length")
+            .then(|| value.trim().parse::<usize>().ok())
+            .flatten()
+    });
+    let rest = &answer[split + 4..];
+    Some((
+        status,
+        rest[..length.unwrap_or(rest.len()).min(rest.len())].to_vec(),
+    ))
 }

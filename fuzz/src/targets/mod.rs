@@ -9,7 +9,8 @@
 //!   5xx other than 503, and the server still serves afterwards.
 //! * [`ops::Ops`] — valid-ish operations against an in-process store: no
 //!   panic, no hang, only DynamoDB error types, and a model check of
-//!   acknowledged writes.
+//!   acknowledged writes; the same through an embedded `ferrodyn` proxy
+//!   (`proxy`), whose cached reads must show every write it acknowledged.
 
 pub mod expr;
 pub mod http;
@@ -70,5 +71,53 @@ pub fn check_error_body(status: u16, body: &[u8]) -> Option<String> {
             None | Some(serde_json::Value::String(_)) => None,
             Some(_) => Some(format!("message is not a string: {text}")),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::runner::{run, Budget, Target};
+
+    fn budget(cases: u64) -> Budget {
+        Budget {
+            time: Duration::from_secs(120),
+            cases,
+            first: 0,
+        }
+    }
+
+    async fn clean<T: Target>(target: &mut T, cases: u64) {
+        let report = run(target, 1, budget(cases)).await;
+        assert_eq!(report.cases, cases);
+        let findings: Vec<String> = report.findings.iter().map(|f| f.to_string()).collect();
+        assert!(findings.is_empty(), "{}", findings.join("\n"));
+    }
+
+    #[tokio::test]
+    async fn every_target_runs_clean_on_a_fixed_seed() {
+        clean(&mut super::wire::Wire, 100).await;
+        clean(&mut super::expr::Expr, 300).await;
+        clean(&mut super::ops::Ops::start().await.expect("store"), 200).await;
+        clean(&mut super::http::Http::start().await.expect("server"), 20).await;
+        clean(
+            &mut super::ops::Ops::start_proxy().await.expect("proxy"),
+            100,
+        )
+        .await;
+    }
+
+    #[test]
+    fn an_internal_error_or_an_unknown_type_is_a_finding() {
+        let internal =
+            br#"{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"x"}"#;
+        assert!(super::check_error_body(500, internal).is_some());
+        let unknown = br#"{"__type":"com.example#Oops","message":"x"}"#;
+        assert!(super::check_error_body(400, unknown).is_some());
+        let validation =
+            br#"{"__type":"com.amazon.coral.validate#ValidationException","message":"x"}"#;
+        assert!(super::check_error_body(400, validation).is_none());
+        assert!(super::check_error_body(500, validation).is_some());
     }
 }

@@ -5,11 +5,17 @@
 //! a time limit. Invariants: no panic, no hang, every answer is 200 or a
 //! DynamoDB error with its type's HTTP status, never an internal error.
 //!
+//! The same target runs through an embedded `ferrodyn` proxy over HTTP
+//! ([`Ops::start_proxy`]): then the model check reads with eventually
+//! consistent GetItems, twice (the second may be a cache hit), since a read
+//! through a proxy is never older than a write acknowledged by it.
+//!
 //! One case in five is a model check instead: a clean item is put, read
 //! back with a consistent GetItem (it must be exactly what was written),
 //! updated with `ReturnValues: ALL_NEW` (the read must equal the returned
 //! item) and deleted (the read must find nothing).
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -21,16 +27,26 @@ use serde_json::{json, Map, Value};
 
 use crate::gen::{self, SCHEMAS};
 use crate::mutate;
-use crate::requests::{request, OPERATIONS};
+use crate::requests::{request, target, OPERATIONS};
 use crate::rng::Rng;
 use crate::runner::{show_bytes, Case, Target};
 use crate::targets::check_error_body;
+use crate::targets::http::{exchange, parse_answer, well_formed, CASE_LIMIT};
 
 /// How long one request may take.
 pub const REQUEST_LIMIT: Duration = Duration::from_secs(20);
 
+/// Where requests go.
+enum Via {
+    Store(Store),
+    /// An embedded `ferrodyn` serving on this address.
+    Proxy(SocketAddr),
+}
+
 pub struct Ops {
-    store: Store,
+    via: Via,
+    /// Stops the proxy when dropped.
+    _stop: Option<tokio::sync::oneshot::Sender<()>>,
     _dir: tempfile::TempDir,
 }
 
@@ -45,12 +61,64 @@ impl Ops {
                 .await
                 .map_err(|e| anyhow::anyhow!("create {}: {}", schema.table, e.message))?;
         }
-        Ok(Ops { store, _dir: dir })
+        Ok(Ops {
+            via: Via::Store(store),
+            _stop: None,
+            _dir: dir,
+        })
     }
 
-    /// One request in its own task; (status, body) or a problem.
+    /// Start an embedded `ferrodyn` (proxy and store) on an ephemeral port
+    /// and create the fuzz tables through it.
+    pub async fn start_proxy() -> anyhow::Result<Ops> {
+        let dir = tempfile::tempdir()?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let config = ferrodyn_proxy::Config::new(dir.path());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let shutdown = async {
+                let _ = rx.await;
+            };
+            if let Err(e) = ferrodyn_proxy::run(listener, None, config, shutdown).await {
+                eprintln!("ferrodyn-fuzz: the proxy stopped: {e}");
+            }
+        });
+        let ops = Ops {
+            via: Via::Proxy(addr),
+            _stop: Some(tx),
+            _dir: dir,
+        };
+        for schema in &SCHEMAS {
+            let body = serde_json::to_vec(&schema.create_request())?;
+            match ops.call(Operation::CreateTable, body).await {
+                Ok((200, _)) => {}
+                other => anyhow::bail!("create {} through the proxy: {other:?}", schema.table),
+            }
+        }
+        Ok(ops)
+    }
+
+    /// One request in its own task (or over HTTP to the proxy); (status,
+    /// body) or a problem.
     async fn call(&self, op: Operation, body: Vec<u8>) -> Result<(u16, Bytes), String> {
-        let store = self.store.clone();
+        let store = match &self.via {
+            Via::Store(store) => store.clone(),
+            Via::Proxy(addr) => {
+                let request = well_formed(*addr, &target(op), &body, "");
+                return match exchange(*addr, &request, false).await {
+                    None => Err(format!("{} took longer than {CASE_LIMIT:?}", op.name())),
+                    Some(answer) => match parse_answer(&answer) {
+                        Some((status, body)) => Ok((status, Bytes::from(body))),
+                        None => Err(format!(
+                            "{}: not an HTTP answer: {}",
+                            op.name(),
+                            show_bytes(&answer)
+                        )),
+                    },
+                };
+            }
+        };
         let req = BackendRequest {
             op,
             headers: http::HeaderMap::new(),
@@ -73,7 +141,10 @@ impl Ops {
                 None
             }
             Ok((200, body)) => match serde_json::from_slice(&body) {
-                Ok(v) => Some(v),
+                Ok(v) => {
+                    case.accepted = true;
+                    Some(v)
+                }
                 Err(e) => {
                     case.fail(format!(
                         "200 answer is not JSON ({e}): {}",
@@ -178,17 +249,20 @@ impl Ops {
         when: &str,
         case: &mut Case,
     ) {
-        let get = json!({"TableName": table, "Key": key, "ConsistentRead": true});
-        let Some(answer) = self.must_succeed(Operation::GetItem, &get, case).await else {
-            return;
-        };
-        let found = answer.get("Item").map(decode_item);
-        let wanted = expected.map(|m| decode_item(&Value::Object(m.clone())));
-        if found != wanted {
-            case.fail(format!(
-                "{when}: GetItem returned {:?}, expected {wanted:?}",
-                answer.get("Item")
-            ));
+        let proxy = matches!(self.via, Via::Proxy(..));
+        let get = json!({"TableName": table, "Key": key, "ConsistentRead": !proxy});
+        for read in 0..1 + usize::from(proxy) {
+            let Some(answer) = self.must_succeed(Operation::GetItem, &get, case).await else {
+                return;
+            };
+            let found = answer.get("Item").map(decode_item);
+            let wanted = expected.map(|m| decode_item(&Value::Object(m.clone())));
+            if found != wanted {
+                case.fail(format!(
+                    "{when}: GetItem {read} returned {:?}, expected {wanted:?}",
+                    answer.get("Item")
+                ));
+            }
         }
     }
 }
@@ -199,13 +273,17 @@ fn decode_item(v: &Value) -> Option<Item> {
 
 impl Target for Ops {
     fn name(&self) -> &'static str {
-        "ops"
+        match self.via {
+            Via::Store(_) => "ops",
+            Via::Proxy(..) => "proxy",
+        }
     }
 
     async fn run_case(&mut self, rng: &mut Rng) -> Case {
         let mut case = Case::default();
         if rng.one_in(5) {
             self.model_check(rng, &mut case).await;
+            case.accepted = case.problem.is_none();
             return case;
         }
         let op = *rng.pick(&OPERATIONS);

@@ -15,6 +15,7 @@ pub struct Wire;
 
 fn check<T: DeserializeOwned>(name: &str, body: &[u8], case: &mut Case) {
     let result: ApiResult<T> = api::decode(body);
+    case.accepted |= result.is_ok();
     if let Err(e) = result {
         if !matches!(e.code, ErrorCode::Validation | ErrorCode::Serialization) {
             case.fail(format!(
@@ -87,11 +88,14 @@ impl Target for Wire {
                 control_types::GetRecordsInput,
                 feed::GetChangesInput,
             );
-            c.problem
+            c
         }));
         match caught {
-            Ok(Some(problem)) => case.fail(problem),
-            Ok(None) => {}
+            Ok(Case {
+                problem: Some(problem),
+                ..
+            }) => case.fail(problem),
+            Ok(c) => case.accepted = c.accepted,
             Err(_) => case.fail("panic while decoding"),
         }
         case

@@ -304,7 +304,36 @@ async fn check_round(
     figures: &mut Figures,
 ) {
     let table = scan_all(addr).await;
-    let Ok(mut l) = log.lock() else { return };
+    let recent = compare_with_log(log, &table, round, figures);
+    // No key exists that no writer wrote.
+    for key in table.keys() {
+        assert!(
+            log.lock().map(|l| l.contains_key(key)).unwrap_or(true),
+            "round {round}: unexpected key {key}"
+        );
+    }
+    read_feed(addr, feed, round, figures).await;
+    assert_eq!(
+        feed.replay, table,
+        "round {round}: replaying the change feed does not give the table"
+    );
+    if cached {
+        check_cache(addr, &table, &recent, round, figures).await;
+    }
+}
+
+/// Each key's state in `table` against the writers' log (acknowledged, or
+/// the write in flight at the kill); resolves in-flight writes. Returns the
+/// keys written in the round before `round`.
+fn compare_with_log(
+    log: &Mutex<HashMap<String, KeyLog>>,
+    table: &BTreeMap<String, String>,
+    round: usize,
+    figures: &mut Figures,
+) -> Vec<String> {
+    let Ok(mut l) = log.lock() else {
+        return Vec::new();
+    };
     for (key, entry) in l.iter_mut() {
         let actual = match table.get(key) {
             Some(v) => State::Present(v.clone()),
@@ -330,22 +359,7 @@ async fn check_round(
         .filter(|(_, e)| e.round + 1 == round)
         .map(|(k, _)| k.clone())
         .collect();
-    drop(l);
-    // No key exists that no writer wrote.
-    for key in table.keys() {
-        assert!(
-            log.lock().map(|l| l.contains_key(key)).unwrap_or(true),
-            "round {round}: unexpected key {key}"
-        );
-    }
-    read_feed(addr, feed, round, figures).await;
-    assert_eq!(
-        feed.replay, table,
-        "round {round}: replaying the change feed does not give the table"
-    );
-    if cached {
-        check_cache(addr, &table, &recent, round, figures).await;
-    }
+    recent
 }
 
 /// Read the change feed on from `feed.cursor` to its end.
