@@ -165,8 +165,40 @@ pub fn binary(rng: &mut Rng) -> String {
     base64::engine::general_purpose::STANDARD.encode(rng.bytes(n))
 }
 
+/// A value nested `levels` deep (maps and lists), around the 32-level limit.
+pub fn deep_value(rng: &mut Rng, levels: usize) -> Value {
+    let mut v = json!({"S": "leaf"});
+    for _ in 1..levels {
+        v = if rng.one_in(2) {
+            json!({ "M": { "d": v } })
+        } else {
+            json!({ "L": [v] })
+        };
+    }
+    v
+}
+
+/// A value whose size is near a limit: the 400 KB item, the 1,024- and
+/// 2,048-byte key attributes.
+pub fn large_value(rng: &mut Rng) -> Value {
+    let n = *rng.pick(&[1024, 1025, 2048, 2049, 200_000, 399_990, 409_600]);
+    if rng.one_in(3) {
+        json!({"B": base64::engine::general_purpose::STANDARD.encode(vec![7u8; n])})
+    } else {
+        json!({"S": "x".repeat(n)})
+    }
+}
+
 /// Any attribute value, nesting at most `depth` more levels.
 pub fn value(rng: &mut Rng, depth: usize) -> Value {
+    if rng.one_in(60) {
+        return if rng.one_in(2) {
+            let levels = 28 + rng.below(8);
+            deep_value(rng, levels)
+        } else {
+            large_value(rng)
+        };
+    }
     let pick = if depth == 0 {
         rng.below(9)
     } else {
@@ -217,6 +249,9 @@ pub fn value(rng: &mut Rng, depth: usize) -> Value {
 pub fn key_value(rng: &mut Rng, t: KeyType) -> Value {
     if rng.one_in(25) {
         return value(rng, 1);
+    }
+    if rng.one_in(60) && t != KeyType::N {
+        return large_value(rng);
     }
     match t {
         KeyType::S => json!({"S": format!("k{}", rng.below(40))}),

@@ -153,7 +153,11 @@ pub fn request(rng: &mut Rng, op: Operation) -> Value {
             json_map(json!({"RequestItems": {s.table: per_table}}))
         }
         Operation::BatchWriteItem => {
-            let n = 1 + rng.size(8);
+            let n = if rng.one_in(10) {
+                25 + rng.below(2)
+            } else {
+                1 + rng.size(8)
+            };
             let writes: Vec<Value> = (0..n)
                 .map(|_| {
                     if rng.one_in(3) {
@@ -166,8 +170,17 @@ pub fn request(rng: &mut Rng, op: Operation) -> Value {
             json_map(json!({"RequestItems": {s.table: writes}}))
         }
         Operation::TransactWriteItems => {
-            let n = 1 + rng.size(5);
-            let items: Vec<Value> = (0..n).map(|_| transact_write(rng)).collect();
+            let n = if rng.one_in(10) {
+                100 + rng.below(2)
+            } else {
+                1 + rng.size(5)
+            };
+            let mut items: Vec<Value> = (0..n).map(|_| transact_write(rng)).collect();
+            if rng.one_in(5) {
+                // Two actions on one item.
+                let twin = items[rng.below(items.len())].clone();
+                items.push(twin);
+            }
             let mut m = obj(json!({"TransactItems": items}));
             if rng.one_in(4) {
                 m.insert(

@@ -25,7 +25,7 @@ use ferrodyn_store::server::{Backend, BackendRequest};
 use ferrodyn_store::{Store, StoreConfig};
 use serde_json::{json, Map, Value};
 
-use crate::gen::{self, SCHEMAS};
+use crate::gen::{self, Schema, SCHEMAS};
 use crate::mutate;
 use crate::requests::{request, target, OPERATIONS};
 use crate::rng::Rng;
@@ -183,7 +183,7 @@ impl Ops {
         {
             return;
         }
-        self.expect_item(schema.table, &key, Some(&item), "after PutItem", case)
+        self.expect_item(schema, &key, Some(&item), "after PutItem", case)
             .await;
         let update = json!({
             "TableName": schema.table,
@@ -202,7 +202,7 @@ impl Ops {
             // `c` may hold a non-number: then ADD fails and nothing is checked.
             return;
         };
-        self.expect_item(schema.table, &key, Some(&new), "after UpdateItem", case)
+        self.expect_item(schema, &key, Some(&new), "after UpdateItem", case)
             .await;
         if rng.one_in(2) {
             let delete = json!({"TableName": schema.table, "Key": key});
@@ -211,7 +211,7 @@ impl Ops {
                 .await
                 .is_some()
             {
-                self.expect_item(schema.table, &key, None, "after DeleteItem", case)
+                self.expect_item(schema, &key, None, "after DeleteItem", case)
                     .await;
             }
         }
@@ -243,12 +243,13 @@ impl Ops {
 
     async fn expect_item(
         &self,
-        table: &str,
+        schema: &Schema,
         key: &Map<String, Value>,
         expected: Option<&Map<String, Value>>,
         when: &str,
         case: &mut Case,
     ) {
+        let table = schema.table;
         let proxy = matches!(self.via, Via::Proxy(..));
         let get = json!({"TableName": table, "Key": key, "ConsistentRead": !proxy});
         for read in 0..1 + usize::from(proxy) {
@@ -264,6 +265,118 @@ impl Ops {
                 ));
             }
         }
+        // The item's partition through Query (the proxy's query cache).
+        let pk = schema.pk.0;
+        let query = json!({
+            "TableName": table,
+            "KeyConditionExpression": "#p = :p",
+            "ExpressionAttributeNames": {"#p": pk},
+            "ExpressionAttributeValues": {":p": key.get(pk)},
+            "ConsistentRead": !proxy,
+        });
+        for read in 0..1 + usize::from(proxy) {
+            let Some(answer) = self.must_succeed(Operation::Query, &query, case).await else {
+                return;
+            };
+            let items = answer.get("Items").and_then(Value::as_array);
+            let found = items.into_iter().flatten().find(|item| {
+                key.iter()
+                    .all(|(name, v)| item.get(name).map(decode_value) == Some(decode_value(v)))
+            });
+            let complete = answer.get("LastEvaluatedKey").is_none();
+            let found = found.map(decode_item);
+            let wanted = expected.map(|m| decode_item(&Value::Object(m.clone())));
+            if (complete || found.is_some()) && found != wanted {
+                case.fail(format!(
+                    "{when}: Query {read} found {found:?}, expected {wanted:?}"
+                ));
+            }
+        }
+    }
+}
+
+fn decode_value(v: &Value) -> Option<ferrodyn_store::model::AttributeValue> {
+    serde_json::from_value(v.clone()).ok()
+}
+
+impl Ops {
+    /// Several UpdateItems on one item that nest it deeper or make it
+    /// larger step by step, past the 32-level and 400 KB limits: each step
+    /// must succeed or be refused with a DynamoDB error, and a consistent
+    /// read must always find an item within the limits.
+    async fn growth_chain(&self, rng: &mut Rng, case: &mut Case) {
+        let schema = rng.pick(&SCHEMAS);
+        let item = gen::clean_item(rng, schema);
+        let key: Map<String, Value> = schema
+            .key_names()
+            .into_iter()
+            .filter_map(|k| Some((k.to_owned(), item.get(k)?.clone())))
+            .collect();
+        let mut steps = Vec::new();
+        let put = json!({"TableName": schema.table, "Item": item});
+        if self
+            .must_succeed(Operation::PutItem, &put, case)
+            .await
+            .is_none()
+        {
+            return;
+        }
+        let deep = rng.one_in(2);
+        let mut path = "d".to_owned();
+        for step in 0..4 + rng.below(8) {
+            let (expr, value) = if deep {
+                let levels = 4 + rng.below(8);
+                let v = gen::deep_value(rng, levels);
+                let text = format!("SET {path} = :v");
+                path = format!("{path}.d");
+                for _ in 1..levels {
+                    // Follow the map branch only: a list level ends the path.
+                    path.push_str(".d");
+                }
+                (text, v)
+            } else {
+                let n = 30_000 + rng.below(70_000);
+                let text = "SET big = list_append(if_not_exists(big, :empty), :v)".to_owned();
+                (text, json!({"L": [{"S": "y".repeat(n)}]}))
+            };
+            let mut values = json!({ ":v": value });
+            if !deep {
+                values[":empty"] = json!({"L": []});
+            }
+            let update = json!({
+                "TableName": schema.table,
+                "Key": key,
+                "UpdateExpression": expr,
+                "ExpressionAttributeValues": values,
+            });
+            let body = serde_json::to_vec(&update).unwrap_or_default();
+            steps.push(format!("step {step}: {expr}"));
+            let answered = self.checked(Operation::UpdateItem, body, case).await;
+            if case.problem.is_some() || answered.is_none() {
+                break;
+            }
+        }
+        let get = json!({"TableName": schema.table, "Key": key, "ConsistentRead": true});
+        let body = serde_json::to_vec(&get).unwrap_or_default();
+        if let Some(answer) = self.checked(Operation::GetItem, body, case).await {
+            let size = answer.to_string().len();
+            let depth = answer.get("Item").map_or(0, |i| nesting(i) / 2);
+            if depth > 34 || size > 600_000 {
+                case.fail(format!(
+                    "the item grew past the limits: depth {depth}, {size} bytes of JSON"
+                ));
+            }
+        }
+        case.input = format!("growth chain on {}: {}", schema.table, steps.join("; "));
+    }
+}
+
+/// JSON nesting depth of `v`.
+fn nesting(v: &Value) -> usize {
+    match v {
+        Value::Object(m) => 1 + m.values().map(nesting).max().unwrap_or(0),
+        Value::Array(a) => 1 + a.iter().map(nesting).max().unwrap_or(0),
+        _ => 0,
     }
 }
 
@@ -284,6 +397,10 @@ impl Target for Ops {
         if rng.one_in(5) {
             self.model_check(rng, &mut case).await;
             case.accepted = case.problem.is_none();
+            return case;
+        }
+        if rng.one_in(20) {
+            self.growth_chain(rng, &mut case).await;
             return case;
         }
         let op = *rng.pick(&OPERATIONS);
