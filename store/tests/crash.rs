@@ -12,10 +12,16 @@ mod harness;
 
 use std::process::{Command, Stdio};
 
-use harness::{run_cycles, ServerProcess};
+use harness::{free_addr, run_cycles, Options, ServerProcess};
 
-fn spawn_store(dir: &std::path::Path, addr: std::net::SocketAddr) -> ServerProcess {
-    ServerProcess(
+const STORE_ONLY: Options = Options {
+    cached: false,
+    proxy_outlives_store: false,
+};
+
+fn spawn_store(dir: &std::path::Path) -> (ServerProcess, std::net::SocketAddr) {
+    let addr = free_addr();
+    let process = ServerProcess(
         Command::new(env!("CARGO_BIN_EXE_ferrodyn-store"))
             .arg("--listen")
             .arg(addr.to_string())
@@ -26,18 +32,19 @@ fn spawn_store(dir: &std::path::Path, addr: std::net::SocketAddr) -> ServerProce
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn ferrodyn-store"),
-    )
+    );
+    (process, addr)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn acknowledged_writes_survive_sigkill() {
-    let figures = run_cycles("crash", 20, false, spawn_store).await;
+    let figures = run_cycles("crash", 20, STORE_ONLY, spawn_store).await;
     println!("ferrodyn-store, {figures:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "100 kill cycles take minutes; run by hand"]
 async fn acknowledged_writes_survive_100_sigkills() {
-    let figures = run_cycles("crash100", 100, false, spawn_store).await;
+    let figures = run_cycles("crash100", 100, STORE_ONLY, spawn_store).await;
     println!("ferrodyn-store, {figures:?}");
 }

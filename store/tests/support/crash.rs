@@ -15,6 +15,9 @@
 //!   what the store holds for the keys of the last round and a sample of
 //!   the others.
 //!
+//! The process killed is what `spawn` returns; clients talk to the address
+//! it returns with it, which may be a proxy that outlives the store.
+//!
 //! After the last round the DynamoDB Streams API is read from the trim
 //! horizon and checked the same way.
 //!
@@ -154,15 +157,27 @@ struct Feed {
     seen: HashMap<String, Vec<String>>,
 }
 
-/// Run `cycles` kill cycles of the server that `spawn(dir, addr)` starts.
-/// `cached`: the server answers eventually consistent reads from a cache
-/// (check them against the store).
+/// What sits between the writers and the store.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Eventually consistent reads may come from a cache: check them
+    /// against the store after every restart.
+    pub cached: bool,
+    /// A proxy that outlives the store answers writes while the store is
+    /// down with an error (a 5xx): the write's fate is then unknown, like
+    /// one whose connection was cut.
+    pub proxy_outlives_store: bool,
+}
+
+/// Run `cycles` kill cycles: `spawn(dir)` starts the server process that
+/// will be killed and returns it with the address clients use.
 pub async fn run_cycles(
     tag: &str,
     cycles: usize,
-    cached: bool,
-    spawn: impl Fn(&Path, SocketAddr) -> ServerProcess,
+    options: Options,
+    mut spawn: impl FnMut(&Path) -> (ServerProcess, SocketAddr),
 ) -> Figures {
+    let cached = options.cached;
     let started = Instant::now();
     let dir = std::env::temp_dir().join(format!(
         "ferrodyn-{tag}-{}-{}",
@@ -177,8 +192,7 @@ pub async fn run_cycles(
     let mut figures = Figures::default();
 
     for round in 0..cycles {
-        let addr = free_addr();
-        let mut child = spawn(&dir, addr);
+        let (mut child, addr) = spawn(&dir);
         wait_ready(addr).await;
         if round == 0 {
             let create = json!({
@@ -199,8 +213,9 @@ pub async fn run_cycles(
             let log = log.clone();
             let start = *seq_slot;
             *seq_slot += 1_000_000;
+            let tolerate = options.proxy_outlives_store;
             tasks.push(tokio::spawn(async move {
-                writer(addr, w, start, round, log).await
+                writer(addr, w, start, round, tolerate, log).await
             }));
         }
         seed ^= seed << 13;
@@ -214,8 +229,7 @@ pub async fn run_cycles(
             figures.acked_writes += t.await.unwrap_or(0);
         }
     }
-    let addr = free_addr();
-    let _child = spawn(&dir, addr);
+    let (_child, addr) = spawn(&dir);
     wait_ready(addr).await;
     check_round(addr, &log, &mut feed, cycles, cached, &mut figures).await;
     verify_feed_has_acked_puts(&log, &feed);
@@ -234,7 +248,15 @@ pub async fn run_cycles(
 /// One writer: puts fresh keys and deletes every third one it wrote, until
 /// the server dies. Records each operation before sending it (pending) and
 /// after its acknowledgement (acked). Returns how many were acknowledged.
-async fn writer(addr: SocketAddr, w: usize, start: u64, round: usize, log: Log) -> u64 {
+/// `tolerate_5xx`: a 5xx answer means the store behind a proxy died.
+async fn writer(
+    addr: SocketAddr,
+    w: usize,
+    start: u64,
+    round: usize,
+    tolerate_5xx: bool,
+    log: Log,
+) -> u64 {
     let mut seq = start;
     let mut acked = 0;
     loop {
@@ -265,6 +287,7 @@ async fn writer(addr: SocketAddr, w: usize, start: u64, round: usize, log: Log) 
                     e.pending = None;
                 }
             }
+            Some((status, _)) if tolerate_5xx && status >= 500 => return acked,
             Some((status, body)) => panic!("{op} failed: {status} {body}"),
             None => return acked, // the server died with this write in flight
         }
