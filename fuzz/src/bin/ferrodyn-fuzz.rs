@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use ferrodyn_fuzz::targets::{expr::Expr, http::Http, ops::Ops, wire::Wire};
+use ferrodyn_fuzz::targets::{expr::Expr, hit_path::HitPath, http::Http, ops::Ops, wire::Wire};
 use ferrodyn_fuzz::{run, Budget, Report, Target};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -19,6 +19,8 @@ enum Which {
     All,
     Wire,
     Expr,
+    /// The proxy's GetItem hit path against the store's decode.
+    Hitpath,
     Http,
     Ops,
     /// The `ops` target through an embedded `ferrodyn` proxy.
@@ -65,6 +67,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if all || args.target == Which::Expr {
         findings += report(&mut Expr, seed, budget).await;
+    }
+    if all || args.target == Which::Hitpath {
+        findings += report(&mut HitPath, seed, budget).await;
     }
     if all || args.target == Which::Http {
         findings += report(&mut Http::start().await?, seed, budget).await;

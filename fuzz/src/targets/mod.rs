@@ -7,12 +7,15 @@
 //! * [`http::Http`] — arbitrary and damaged HTTP requests on a socket to an
 //!   in-process store: an answer or a close within the time limit, never a
 //!   5xx other than 503, and the server still serves afterwards.
+//! * [`hit_path::HitPath`] — the proxy's GetItem read at the edge of its
+//!   stack against the store's decode (differential).
 //! * [`ops::Ops`] — valid-ish operations against an in-process store: no
 //!   panic, no hang, only DynamoDB error types, and a model check of
 //!   acknowledged writes; the same through an embedded `ferrodyn` proxy
 //!   (`proxy`), whose cached reads must show every write it acknowledged.
 
 pub mod expr;
+pub mod hit_path;
 pub mod http;
 pub mod ops;
 pub mod wire;
@@ -99,6 +102,7 @@ mod tests {
     async fn every_target_runs_clean_on_a_fixed_seed() {
         clean(&mut super::wire::Wire, 100).await;
         clean(&mut super::expr::Expr, 300).await;
+        clean(&mut super::hit_path::HitPath, 300).await;
         clean(&mut super::ops::Ops::start().await.expect("store"), 200).await;
         clean(&mut super::http::Http::start().await.expect("server"), 20).await;
         clean(
