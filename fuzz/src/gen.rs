@@ -307,7 +307,9 @@ pub fn clean_item(rng: &mut Rng, schema: &Schema) -> Map<String, Value> {
             3 => json!({"L": [{"N": "1"}, {"S": "x"}]}),
             _ => json!({"M": {"inner": {"S": "y"}}}),
         };
-        m.insert(rng.pick(&["a", "b", "c", "n"]).to_string(), v);
+        // Not `n`: the TTL attribute some cases enable, whose sweeper
+        // would delete the item under the model's feet.
+        m.insert(rng.pick(&["a", "b", "c"]).to_string(), v);
     }
     m
 }
