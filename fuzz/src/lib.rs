@@ -14,7 +14,8 @@
 //! * [`requests`] — a request body for each operation.
 //! * [`mutate`] — byte, expression-text and JSON-tree mutations.
 //! * [`runner`] — the loop: budget, panic capture, findings.
-//! * [`targets`] — the four targets: `wire`, `expr`, `http`, `ops`.
+//! * [`targets`] — the targets: `wire`, `expr`, `hitpath`, `http`, `ops` and
+//!   `proxy` (the `ops` target through an embedded proxy).
 
 pub mod gen;
 pub mod mutate;
