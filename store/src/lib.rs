@@ -11,6 +11,8 @@
 //!   one mapping of failures to wire errors.
 //! * [`expr`] — DynamoDB's expression language: parse, resolve, evaluate.
 //! * [`engine`] — LMDB storage with a single group-committing writer.
+//! * [`partiql`] — DynamoDB's PartiQL dialect: parse, then plan as a JSON
+//!   operation.
 //! * [`ops`] — the operations, one module per family; [`ops::Store`] is the
 //!   store as a callable service.
 //! * [`server`] — the HTTP/1.1 front end.
@@ -28,6 +30,7 @@ pub mod expr;
 pub mod logging;
 pub mod model;
 pub mod ops;
+pub mod partiql;
 pub mod ready;
 pub mod server;
 pub mod shutdown;

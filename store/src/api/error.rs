@@ -10,6 +10,7 @@ use std::fmt;
 use crate::engine::EngineError;
 use crate::expr::ExprError;
 use crate::model::number::NumberError;
+use crate::partiql::PartiqlError;
 
 /// Every error type Ferrodyn sends. The namespace and HTTP status follow
 /// DynamoDB: coral's own validation and protocol errors in `com.amazon.coral.*`,
@@ -46,6 +47,8 @@ pub enum ErrorCode {
     StreamResourceNotFound,
     /// Backup operations name a table that does not exist.
     TableNotFound,
+    /// PartiQL INSERT of a key that exists.
+    DuplicateItem,
 }
 
 impl ErrorCode {
@@ -105,6 +108,7 @@ impl ErrorCode {
                 "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException"
             }
             ErrorCode::TableNotFound => "com.amazonaws.dynamodb.v20120810#TableNotFoundException",
+            ErrorCode::DuplicateItem => "com.amazonaws.dynamodb.v20120810#DuplicateItemException",
         }
     }
 
@@ -244,6 +248,12 @@ impl From<EngineError> for ApiError {
 impl From<ExprError> for ApiError {
     fn from(err: ExprError) -> ApiError {
         ApiError::validation(err.0)
+    }
+}
+
+impl From<PartiqlError> for ApiError {
+    fn from(err: PartiqlError) -> ApiError {
+        ApiError::validation(err.to_string())
     }
 }
 
