@@ -9,6 +9,7 @@ pub mod error;
 pub mod feed;
 pub mod keys;
 pub mod operation;
+pub mod partiql;
 pub mod types;
 pub mod validate;
 
