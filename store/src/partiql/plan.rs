@@ -196,13 +196,7 @@ fn plan_select(
     keys: &TableKeys,
 ) -> Result<Plan, PartiqlError> {
     let mut r = Render::new(params);
-    let projection = s.projection.as_ref().map(|paths| {
-        paths
-            .iter()
-            .map(|p| r.path(p))
-            .collect::<Vec<_>>()
-            .join(", ")
-    });
+    let projection = project(&mut r, s);
     let conj = s.filter.as_ref().map(Expr::conjuncts).unwrap_or_default();
     let target = keys.target(s.index.as_deref());
     if let Some((partition, sort)) = target.as_ref().filter(|_| s.filter.is_some()) {
@@ -302,6 +296,9 @@ fn plan_select(
         }
     }
     check_order(s, &[], false)?;
+    // A fresh rendering: a Query attempt may have used placeholders.
+    let mut r = Render::new(params);
+    let projection = project(&mut r, s);
     let filter = match &s.filter {
         Some(f) => Some(r.expr(f)?),
         None => None,
@@ -336,4 +333,15 @@ fn check_order(s: &Select, sort: &[String], keyed: bool) -> Result<(), PartiqlEr
     Err(PartiqlError::Validation(
         "Variable reference in ORDER BY clause must be a key attribute".into(),
     ))
+}
+
+/// The ProjectionExpression of a SELECT's attribute list (`None`: `*`).
+fn project(r: &mut Render<'_>, s: &Select) -> Option<String> {
+    s.projection.as_ref().map(|paths| {
+        paths
+            .iter()
+            .map(|p| r.path(p))
+            .collect::<Vec<_>>()
+            .join(", ")
+    })
 }
