@@ -62,7 +62,7 @@ pub(super) fn statement_violations(
 ) {
     match text {
         None => v.null(path),
-        Some(t) if t.is_empty() => v.push(
+        Some("") => v.push(
             "''",
             path,
             "Member must have length greater than or equal to 1",

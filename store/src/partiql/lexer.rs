@@ -180,7 +180,8 @@ mod tests {
 
     #[test]
     fn lexes_sets_strings_and_operators() {
-        let t = lex("SELECT * FROM \"t\" WHERE a <> 'it''s' AND b IN <<1, 2.5e3>>").unwrap();
+        let t = lex("SELECT * FROM \"t\" WHERE a <> 'it''s' AND b IN <<1, 2.5e3>>")
+            .expect("must succeed");
         assert_eq!(t[3], Token::Quoted("t".into()));
         assert_eq!(t[6], Token::Sym(Sym::Ne));
         assert_eq!(t[7], Token::Str("it's".into()));

@@ -113,7 +113,7 @@ mod tests {
             Literal::Num("1.0".into()),
             Literal::Num("2".into()),
         ]);
-        match bind(&lit, &[]).unwrap() {
+        match bind(&lit, &[]).expect("must succeed") {
             AttributeValue::Ns(v) => assert_eq!(v.len(), 2),
             other => panic!("{other:?}"),
         }

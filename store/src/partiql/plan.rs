@@ -109,13 +109,9 @@ pub fn plan(
             let mut r = Render::new(params);
             // A DELETE of an absent item succeeds with nothing deleted; its
             // conditions only apply to an item that exists.
-            let condition = match r.all(&rest)? {
-                None => None,
-                Some(c) => Some(format!(
-                    "attribute_not_exists({}) OR ({c})",
-                    r.name(&keys.partition)
-                )),
-            };
+            let condition = r
+                .all(&rest)?
+                .map(|c| format!("attribute_not_exists({}) OR ({c})", r.name(&keys.partition)));
             let (names, values) = r.finish();
             Ok(Plan::Delete(DeleteItemInput {
                 table_name: Some(s.table.clone()),

@@ -23,9 +23,10 @@ fn plan_of(text: &str, params: &[AttributeValue]) -> Result<Plan, PartiqlError> 
 
 #[test]
 fn full_key_equality_is_a_get() {
-    let p = plan_of("SELECT a, b.c[0] FROM \"t\" WHERE pk = 'x' AND sk = 3", &[]).unwrap();
+    let p = plan_of("SELECT a, b.c[0] FROM \"t\" WHERE pk = 'x' AND sk = 3", &[])
+        .expect("must succeed");
     let Plan::Get(g) = p else { panic!("{p:?}") };
-    let key = g.key.unwrap();
+    let key = g.key.expect("must succeed");
     assert_eq!(key["pk"], AttributeValue::S("x".into()));
     assert_eq!(g.projection_expression.as_deref(), Some("#n0, #n1.#n2[0]"));
 }
@@ -36,7 +37,7 @@ fn partition_equality_with_more_is_a_query() {
         "SELECT * FROM t WHERE 'x' = pk AND 3 < sk AND color = ? ORDER BY sk DESC",
         &[AttributeValue::S("red".into())],
     )
-    .unwrap();
+    .expect("must succeed");
     let Plan::Query(q) = p else { panic!("{p:?}") };
     assert_eq!(
         q.key_condition_expression.as_deref(),
@@ -48,7 +49,8 @@ fn partition_equality_with_more_is_a_query() {
 
 #[test]
 fn an_index_partition_is_a_query_on_the_index() {
-    let p = plan_of("SELECT * FROM \"t\".\"byColor\" WHERE color = 'red'", &[]).unwrap();
+    let p =
+        plan_of("SELECT * FROM \"t\".\"byColor\" WHERE color = 'red'", &[]).expect("must succeed");
     let Plan::Query(q) = p else { panic!("{p:?}") };
     assert_eq!(q.index_name.as_deref(), Some("byColor"));
 }
@@ -68,13 +70,13 @@ fn anything_else_is_a_scan() {
 
 #[test]
 fn writes_need_the_whole_key() {
-    let e = plan_of("DELETE FROM t WHERE pk = 'a'", &[]).unwrap_err();
+    let e = plan_of("DELETE FROM t WHERE pk = 'a'", &[]).expect_err("must fail");
     assert_eq!(e, PartiqlError::Validation(KEY_REQUIRED.into()));
     let p = plan_of(
         "UPDATE t SET a = a + 1 SET s = set_add(s, <<'x'>>) REMOVE b WHERE pk = 'a' AND sk = 1 AND a < 10 RETURNING ALL NEW *",
         &[],
     )
-    .unwrap();
+    .expect("must succeed");
     let Plan::Update(u) = p else { panic!("{p:?}") };
     assert_eq!(
         u.update_expression.as_deref(),
@@ -93,11 +95,11 @@ fn insert_is_a_put_that_must_not_find_the_key() {
         "INSERT INTO t VALUE {'pk': 'a', 'sk': 1, 'l': [1, 'x'], 'm': {'n': null}, 'b': true}",
         &[],
     )
-    .unwrap();
+    .expect("must succeed");
     let Plan::Insert(put) = p else {
         panic!("{p:?}")
     };
-    assert_eq!(put.item.unwrap().len(), 5);
+    assert_eq!(put.item.expect("must succeed").len(), 5);
     assert_eq!(
         put.condition_expression.as_deref(),
         Some("attribute_not_exists(#n0)")
@@ -113,7 +115,7 @@ fn syntax_errors_use_dynamodbs_envelope() {
         "SELECT * FROM t WHERE",
         "SELECT * FROM t WHERE a = 'x",
     ] {
-        let e = parse_uncached(text).unwrap_err();
+        let e = parse_uncached(text).expect_err("must fail");
         assert!(
             e.to_string()
                 .starts_with("Statement wasn't well formed, can't be processed: "),
@@ -122,7 +124,7 @@ fn syntax_errors_use_dynamodbs_envelope() {
     }
     assert_eq!(
         parse_uncached("UPSERT INTO t VALUE {}")
-            .unwrap_err()
+            .expect_err("must fail")
             .to_string(),
         "Statement wasn't well formed, can't be processed: Expected data manipulation"
     );
@@ -130,7 +132,7 @@ fn syntax_errors_use_dynamodbs_envelope() {
 
 #[test]
 fn parameters_must_match_in_number() {
-    let e = plan_of("SELECT * FROM t WHERE pk = ?", &[]).unwrap_err();
+    let e = plan_of("SELECT * FROM t WHERE pk = ?", &[]).expect_err("must fail");
     assert_eq!(e, PartiqlError::parameter_count());
 }
 
