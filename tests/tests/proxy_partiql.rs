@@ -69,22 +69,44 @@ async fn query_v(client: &Client, p: &str) -> Option<Av> {
         .and_then(|mut i| i.remove("v"))
 }
 
-/// Each read path, read twice (the second from the caches).
-async fn reads(client: &Client, p: &str) -> [Option<Av>; 3] {
-    for _ in 0..2 {
-        select_v(client, p).await;
-        get_v(client, p).await;
-        query_v(client, p).await;
-    }
-    [
-        select_v(client, p).await,
-        get_v(client, p).await,
-        query_v(client, p).await,
-    ]
+/// `v` of the item `p` as a SELECT planned as a Query (`scan`: as a Scan)
+/// sees it.
+async fn select_many_v(client: &Client, p: &str, scan: bool) -> Option<Av> {
+    let statement = if scan {
+        "SELECT * FROM \"orders\" WHERE v > 0".to_owned()
+    } else {
+        format!("SELECT * FROM \"orders\" WHERE p = '{p}' AND v > 0")
+    };
+    client
+        .execute_statement()
+        .statement(&statement)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{statement}: {e:?}"))
+        .items
+        .unwrap_or_default()
+        .into_iter()
+        .find(|i| i.get("p") == Some(&s(p)))
+        .and_then(|mut i| i.remove("v"))
 }
 
-fn all(v: Option<Av>) -> [Option<Av>; 3] {
-    [v.clone(), v.clone(), v]
+/// Each read path, read twice (the second from the caches).
+async fn reads(client: &Client, p: &str) -> [Option<Av>; 5] {
+    let mut last = Default::default();
+    for _ in 0..2 {
+        last = [
+            select_v(client, p).await,
+            get_v(client, p).await,
+            query_v(client, p).await,
+            select_many_v(client, p, false).await,
+            select_many_v(client, p, true).await,
+        ];
+    }
+    last
+}
+
+fn all(v: Option<Av>) -> [Option<Av>; 5] {
+    [v.clone(), v.clone(), v.clone(), v.clone(), v]
 }
 
 /// Every PartiQL write kind, each read back through the proxy at once.
@@ -203,6 +225,41 @@ async fn a_select_by_key_is_an_item_cache_hit_the_second_time() {
         .await
         .expect("consistent select");
     assert_eq!(proxy.metric(hits).await, h0 + 3.0);
+}
+
+/// The value of `name{operation="<op>"}` in `/metrics`.
+async fn labelled(proxy: &TestProxy, name: &str, op: &str) -> f64 {
+    let (_, text) = proxy.admin_get("/metrics").await;
+    let prefix = format!("{name}{{operation=\"{op}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn selects_planned_as_query_or_scan_are_query_cache_hits_the_second_time() {
+    let proxy = TestProxy::embedded().await;
+    let client = proxy.client();
+    create_table(&client, "orders").await;
+    exec(&client, "INSERT INTO \"orders\" VALUE {'p': 'a', 'v': 1}").await;
+    proxy.until_feed_delivered(1.0).await;
+    let hits = "proxy_query_cache_hits_total";
+    for (scan, op) in [(false, "Query"), (true, "Scan")] {
+        let before = labelled(&proxy, hits, op).await;
+        assert_eq!(select_many_v(&client, "a", scan).await, Some(n(1)));
+        assert_eq!(
+            labelled(&proxy, hits, op).await,
+            before,
+            "{op}: first is a miss"
+        );
+        assert_eq!(select_many_v(&client, "a", scan).await, Some(n(1)));
+        assert_eq!(
+            labelled(&proxy, hits, op).await,
+            before + 1.0,
+            "{op}: second hits"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

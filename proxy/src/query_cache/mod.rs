@@ -16,6 +16,8 @@
 //!   every Scan of it are invalidated before the request is forwarded and
 //!   again after the upstream answered (the old images, hence the index
 //!   partitions left, are unknown here; the change feed is exact).
+//! * A PartiQL SELECT planned as a Query or Scan is cached as that Query
+//!   or Scan (`statement`).
 //! * PartiQL writes (ExecuteStatement, BatchExecuteStatement,
 //!   ExecuteTransaction) invalidate like the JSON writes they compile to,
 //!   found with the store's planner (`crate::statements`).
@@ -25,6 +27,7 @@
 //! A result is only cached under a lease taken before the upstream read, so
 //! a fill overtaken by any invalidation of what it read is never served.
 
+mod statement;
 pub mod storage;
 
 use std::convert::Infallible;
@@ -250,6 +253,9 @@ impl QueryCacheLayer {
             Operation::ExecuteStatement
             | Operation::BatchExecuteStatement
             | Operation::ExecuteTransaction => {
+                if let Some((key, tag)) = self.statement_read_key(inner.clone(), &req).await {
+                    return self.statement_read(inner, req, key, tag).await;
+                }
                 let written = crate::statements::writes(&req, &self.schemas, inner.clone()).await;
                 let writes = written
                     .into_iter()
