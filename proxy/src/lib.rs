@@ -20,6 +20,8 @@
 //! * [`insights`] — contributor insights: the hottest keys of each table.
 //! * [`read_request`] — a GetItem decoded once at the edge, for the hit path.
 //! * [`request_tables`] — the tables a write names, when nothing more can be read.
+//! * [`statements`] — what a PartiQL request reads or writes, by the store's
+//!   own planner.
 //! * [`query_cache`] — the query-cache layer and its storage (tags and leases).
 //! * [`item_cache`] — the item-cache / write-through layer and its storage.
 //! * [`schemas`] — tables' key schemas (engine catalog, or DescribeTable).
@@ -45,6 +47,7 @@ pub mod request_tables;
 pub mod schemas;
 pub mod service;
 pub mod stack;
+pub mod statements;
 pub mod upstream;
 
 use std::future::Future;

@@ -14,6 +14,9 @@
 //! * [`expr`] — DynamoDB's expression language: parse, resolve, evaluate.
 //! * [`engine`] — LMDB storage with a single group-committing writer.
 //! * [`faults`] — fault injection: injected errors, latency, a paused feed.
+
+//! * [`partiql`] — DynamoDB's PartiQL dialect: parse, then plan as a JSON
+//!   operation.
 //! * [`ops`] — the operations, one module per family; [`ops::Store`] is the
 //!   store as a callable service.
 //! * [`server`] — the HTTP/1.1 front end.
@@ -36,6 +39,7 @@ pub mod faults;
 pub mod logging;
 pub mod model;
 pub mod ops;
+pub mod partiql;
 pub mod ready;
 pub mod server;
 pub mod shutdown;

@@ -24,6 +24,8 @@
 //!   keys returned in UnprocessedItems and every key of a failed request are
 //!   invalidated. When a key cannot be named (a table whose key schema is
 //!   unavailable), every table the request names is invalidated instead.
+//! * PartiQL (`statement`): a SELECT planned as a GetItem is served from
+//!   the same entries; writes invalidate the keys they name.
 //! * Table management: the table is invalidated as a whole.
 //! * Anything else passes through untouched.
 //!
@@ -64,6 +66,7 @@ pub use crate::schemas::KeySchemas;
 
 mod batch_get;
 mod multi_write;
+mod statement;
 pub mod storage;
 
 #[derive(Clone)]
@@ -297,6 +300,9 @@ impl ItemCacheLayer {
                     }
                 }
             }
+            Operation::ExecuteStatement
+            | Operation::BatchExecuteStatement
+            | Operation::ExecuteTransaction => self.statement(inner, req).await,
             Operation::CreateTable
             | Operation::DeleteTable
             | Operation::UpdateTable

@@ -16,12 +16,18 @@
 //!   every Scan of it are invalidated before the request is forwarded and
 //!   again after the upstream answered (the old images, hence the index
 //!   partitions left, are unknown here; the change feed is exact).
+//! * A PartiQL SELECT planned as a Query or Scan is cached as that Query
+//!   or Scan (`statement`).
+//! * PartiQL writes (ExecuteStatement, BatchExecuteStatement,
+//!   ExecuteTransaction) invalidate like the JSON writes they compile to,
+//!   found with the store's planner (`crate::statements`).
 //! * Table management drops every result of the table, and makes the
 //!   proxy learn the table's key schema again.
 //!
 //! A result is only cached under a lease taken before the upstream read, so
 //! a fill overtaken by any invalidation of what it read is never served.
 
+mod statement;
 pub mod storage;
 
 use std::convert::Infallible;
@@ -254,6 +260,26 @@ impl QueryCacheLayer {
                     None => forward(inner, req).await,
                 }
             }
+            Operation::ExecuteStatement
+            | Operation::BatchExecuteStatement
+            | Operation::ExecuteTransaction => {
+                if let Some((key, tag)) = self.statement_read_key(inner.clone(), &req).await {
+                    return self.statement_read(inner, req, key, tag).await;
+                }
+                let written = crate::statements::writes(&req, &self.schemas, inner.clone()).await;
+                let writes = written
+                    .into_iter()
+                    .flatten()
+                    .map(|w| match w {
+                        crate::statements::Write::Key(t, k) => (t, Some(k)),
+                        crate::statements::Write::Table(t) => (t, None),
+                    })
+                    .collect();
+                match self.touched_by(inner.clone(), writes).await {
+                    Some(touched) => self.around_write(inner, req, touched).await,
+                    None => forward(inner, req).await,
+                }
+            }
             Operation::CreateTable
             | Operation::DeleteTable
             | Operation::UpdateTable
@@ -368,6 +394,19 @@ impl QueryCacheLayer {
             }
             _ => return None,
         }
+        self.touched_by(inner, writes).await
+    }
+
+    /// The partitions `writes` (table, the written item or key; `None`: the
+    /// whole table) touch.
+    async fn touched_by<S>(
+        &self,
+        inner: S,
+        writes: Vec<(String, Option<ferrodyn_store::model::value::Item>)>,
+    ) -> Option<Touched>
+    where
+        S: Service<BackendRequest, Response = BackendResponse, Error = Infallible> + Clone,
+    {
         let mut tables: Vec<(String, Option<Vec<AttributeValue>>)> = Vec::new();
         for (table, item) in writes {
             let pos = match tables.iter().position(|(t, _)| *t == table) {

@@ -10,6 +10,7 @@ use std::fmt;
 use crate::engine::EngineError;
 use crate::expr::ExprError;
 use crate::model::number::NumberError;
+use crate::partiql::PartiqlError;
 
 /// Every error type Ferrodyn sends. The namespace and HTTP status follow
 /// DynamoDB: coral's own validation and protocol errors in `com.amazon.coral.*`,
@@ -63,6 +64,8 @@ pub enum ErrorCode {
     InvalidExportTime,
     ImportNotFound,
     ImportConflict,
+    /// PartiQL INSERT of a key that exists.
+    DuplicateItem,
 }
 
 impl ErrorCode {
@@ -145,6 +148,8 @@ impl ErrorCode {
             ErrorCode::InvalidRestoreTime => {
                 "com.amazonaws.dynamodb.v20120810#InvalidRestoreTimeException"
             }
+
+            ErrorCode::DuplicateItem => "com.amazonaws.dynamodb.v20120810#DuplicateItemException",
         }
     }
 
@@ -286,6 +291,12 @@ impl From<EngineError> for ApiError {
 impl From<ExprError> for ApiError {
     fn from(err: ExprError) -> ApiError {
         ApiError::validation(err.0)
+    }
+}
+
+impl From<PartiqlError> for ApiError {
+    fn from(err: PartiqlError) -> ApiError {
+        ApiError::validation(err.to_string())
     }
 }
 

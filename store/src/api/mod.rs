@@ -10,6 +10,7 @@ pub mod error;
 pub mod feed;
 pub mod keys;
 pub mod operation;
+pub mod partiql;
 pub mod transfer_types;
 pub mod types;
 pub mod validate;

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::api::validate::Violations;
 use crate::model::key::{index_entry_key, Key};
@@ -33,7 +33,7 @@ impl Mode {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ConsumedCapacity {
     pub table_name: String,
@@ -46,7 +46,7 @@ pub struct ConsumedCapacity {
     pub local_secondary_indexes: Option<BTreeMap<String, Units>>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Units {
     pub capacity_units: f64,

@@ -16,6 +16,8 @@ mod import;
 mod item;
 mod item_checks;
 mod maintenance;
+mod partiql;
+mod partiql_multi;
 mod pitr;
 mod query;
 mod read_request;
@@ -30,6 +32,7 @@ mod transact;
 mod transfer;
 mod ttl;
 
+pub use capacity::ConsumedCapacity;
 pub use item::read_projection;
 pub use read_request::{resolve_query, resolve_scan, Resolved};
 
@@ -187,6 +190,14 @@ impl Store {
                     .await
             }
             Operation::TransactGetItems => self.transact_get_items(api::decode(body)?),
+            Operation::ExecuteStatement => self.execute_statement(api::decode(body)?).await,
+            Operation::BatchExecuteStatement => {
+                self.batch_execute_statement(api::decode(body)?).await
+            }
+            Operation::ExecuteTransaction => {
+                self.execute_transaction(api::decode(body)?, partition_hash(body))
+                    .await
+            }
             Operation::TagResource => self.tag_resource(api::decode(body)?).await,
             Operation::UntagResource => self.untag_resource(api::decode(body)?).await,
             Operation::ListTagsOfResource => self.list_tags_of_resource(api::decode(body)?),
