@@ -88,6 +88,8 @@ pub struct Config {
     /// The front end's browser policy and limits (`auth` is ignored here:
     /// `client_auth` sets it).
     pub serve: server::ServeOptions,
+    /// The embedded store's throughput enforcement.
+    pub capacity: ferrodyn_store::capacity::CapacityConfig,
 }
 
 impl Config {
@@ -104,6 +106,7 @@ impl Config {
             region: None,
             client_auth: None,
             serve: server::ServeOptions::default(),
+            capacity: Default::default(),
         }
     }
 }
@@ -139,11 +142,13 @@ pub async fn run(
     let feed_metrics = invalidation::Metrics::register(&registry)?;
     let (upstream, schemas, readiness, streams) = match &config.upstream {
         None => {
-            let store = Store::open(&StoreConfig::new(&config.data_dir)).map_err(|source| {
-                StartError::Store {
-                    path: config.data_dir.clone(),
-                    source,
-                }
+            let store_config = StoreConfig {
+                capacity: config.capacity,
+                ..StoreConfig::new(&config.data_dir)
+            };
+            let store = Store::open(&store_config).map_err(|source| StartError::Store {
+                path: config.data_dir.clone(),
+                source,
             })?;
             (
                 Upstream::Embedded(store.clone()),

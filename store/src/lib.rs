@@ -4,6 +4,8 @@
 //!
 //! * [`auth`] — SigV4 request signing, for clients of DynamoDB-API endpoints
 //!   (the proxy and the bench).
+//! * [`capacity`] — throughput enforcement: token buckets and the one
+//!   throttling decision.
 //! * [`clock`] — wall-clock time behind a trait, so tests drive it.
 //! * [`model`] — values (`AttributeValue`, exact `Number`), keys and their
 //!   order-preserving encoding, table metadata, the on-disk item codec.
@@ -21,6 +23,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod capacity;
 pub mod clock;
 pub mod data_dir;
 pub mod engine;

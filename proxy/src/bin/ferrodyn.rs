@@ -74,6 +74,9 @@ struct Args {
     credentials: Option<String>,
     #[command(flatten)]
     serve: ferrodyn_store::server::ServeArgs,
+    // The embedded store's throughput enforcement (unused with --upstream).
+    #[command(flatten)]
+    capacity: ferrodyn_store::capacity::CapacityArgs,
     #[command(flatten)]
     ready: ReadyArgs,
     #[command(flatten)]
@@ -128,6 +131,7 @@ async fn main() -> anyhow::Result<()> {
         streams_endpoint: args.streams_endpoint,
         serve: args.serve.options(None),
         client_auth,
+        capacity: args.capacity.config(),
         ..Config::new(PathBuf::new())
     };
     let listener = tokio::net::TcpListener::bind(&args.listen)

@@ -34,6 +34,8 @@ struct Args {
     #[command(flatten)]
     serve: server::ServeArgs,
     #[command(flatten)]
+    capacity: ferrodyn_store::capacity::CapacityArgs,
+    #[command(flatten)]
     ready: ReadyArgs,
     #[command(flatten)]
     log: logging::LogArgs,
@@ -55,6 +57,7 @@ async fn main() -> anyhow::Result<()> {
     let mut config = StoreConfig::new(data.path());
     config.maintenance.ttl_interval = Duration::from_millis(args.ttl_sweep_interval_ms.max(1));
     config.maintenance.retention = Duration::from_secs(args.stream_retention_hours * 3600);
+    config.capacity = args.capacity.config();
     let store = Store::open(&config)
         .with_context(|| format!("cannot open data directory {}", data.path().display()))?;
     let listener = tokio::net::TcpListener::bind(&args.listen)

@@ -20,6 +20,7 @@ mod schema;
 mod streams;
 mod table;
 mod tags;
+mod throughput;
 mod transact;
 mod ttl;
 
@@ -33,6 +34,7 @@ pub use maintenance::{MaintenanceConfig, Progress};
 pub use ttl::SweepCursors;
 
 use crate::api::{self, ApiError, ApiResult, ErrorCode, Operation};
+use crate::capacity::{Capacity, CapacityConfig};
 use crate::engine::{Abort, Engine, EngineError, EngineOptions};
 use crate::model::key::partition_hash;
 
@@ -43,6 +45,8 @@ pub struct StoreConfig {
     pub engine: EngineOptions,
     /// TTL sweeping and change-log retention.
     pub maintenance: MaintenanceConfig,
+    /// Throughput enforcement (`--capacity`, `--partition-limits`).
+    pub capacity: CapacityConfig,
 }
 
 impl StoreConfig {
@@ -51,6 +55,7 @@ impl StoreConfig {
             data_dir: data_dir.into(),
             engine: EngineOptions::default(),
             maintenance: MaintenanceConfig::default(),
+            capacity: CapacityConfig::default(),
         }
     }
 }
@@ -64,6 +69,8 @@ pub struct Store {
     tokens: Arc<transact::Tokens>,
     /// Wakes the GSI backfill task when UpdateTable adds an index.
     backfill_wake: Arc<tokio::sync::Notify>,
+    /// Throughput accounting and throttling.
+    capacity: Arc<Capacity>,
 }
 
 impl Store {
@@ -74,16 +81,23 @@ impl Store {
         let backfill_wake = Arc::new(tokio::sync::Notify::new());
         let progress =
             maintenance::spawn(&engine, config.maintenance.clone(), backfill_wake.clone());
+        let capacity = Arc::new(Capacity::new(config.capacity, engine.clock().clone()));
         Ok(Store {
             engine,
             progress,
             tokens: Default::default(),
             backfill_wake,
+            capacity,
         })
     }
 
     fn from_engine(engine: Arc<Engine>) -> Store {
+        let capacity = Arc::new(Capacity::new(
+            CapacityConfig::default(),
+            engine.clock().clone(),
+        ));
         Store {
+            capacity,
             engine,
             progress: None,
             tokens: Default::default(),

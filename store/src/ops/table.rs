@@ -13,7 +13,7 @@ use super::description::{describe, index_stats, IndexStats};
 use super::schema::{
     attribute_definitions, check_key_schema_members, index_meta, key_schema, INVALID,
 };
-use super::{abort_to_api, now_ms, Store};
+use super::{abort_to_api, now_ms, throughput, Store};
 use crate::api::types::{
     CreateTableInput, ListTablesInput, ProvisionedThroughput, StreamSpecification, TableNameInput,
     UpdateTableInput,
@@ -122,6 +122,7 @@ impl Store {
             .await
             .map_err(abort_to_api)?;
         let (meta, stats) = deleted;
+        self.capacity.forget(meta.id);
         let mut desc = describe(&meta, stats, &IndexStats::new(), "DELETING");
         // DynamoDB's DeleteTable answer is a summary: no schema, no indexes.
         if let Value::Object(m) = &mut desc {
@@ -175,7 +176,9 @@ impl Store {
             || input.stream_specification.is_some()
             || input.sse_specification.is_some()
             || input.table_class.is_some()
-            || input.deletion_protection_enabled.is_some();
+            || input.deletion_protection_enabled.is_some()
+            || input.on_demand_throughput.is_some()
+            || input.warm_throughput.is_some();
         if !changes_something {
             return Err(ApiError::validation(
                 "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required",
@@ -281,7 +284,7 @@ fn stream_label() -> String {
 }
 
 /// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
+pub(super) fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -339,6 +342,12 @@ fn validate_create(input: CreateTableInput) -> ApiResult<TableMeta> {
     );
     if let Some(pt) = &input.provisioned_throughput {
         check_throughput(pt, "provisionedThroughput", &mut v);
+    }
+    if let Some(o) = &input.on_demand_throughput {
+        throughput::check_on_demand(o, "onDemandThroughput", &mut v);
+    }
+    if let Some(w) = &input.warm_throughput {
+        throughput::check_warm(w, "warmThroughput", &mut v);
     }
     if let Some(s) = &input.stream_specification {
         check_stream_spec(s, &mut v);
@@ -450,6 +459,9 @@ fn validate_create(input: CreateTableInput) -> ApiResult<TableMeta> {
         billing_changed_ms: now,
         ttl_attribute: None,
         previous_streams: Vec::new(),
+        on_demand: throughput::on_demand(Default::default(), input.on_demand_throughput.as_ref()),
+        warm: throughput::warm(None, input.warm_throughput.as_ref()),
+        throughput_changes: Default::default(),
     })
 }
 
@@ -492,8 +504,17 @@ fn apply_update(current: &TableMeta, input: &UpdateTableInput) -> ApiResult<Tabl
                     )));
                 }
             }
-            if meta.billing == Billing::PayPerRequest {
-                meta.billing_changed_ms = now_ms();
+            match meta.billing {
+                Billing::PayPerRequest => meta.billing_changed_ms = now_ms(),
+                Billing::Provisioned {
+                    read: old_read,
+                    write: old_write,
+                } => throughput::record_change(
+                    &mut meta.throughput_changes,
+                    (old_read, old_write),
+                    (read, write),
+                    now_ms(),
+                )?,
             }
             meta.billing = Billing::Provisioned { read, write };
         }
@@ -536,6 +557,8 @@ fn apply_update(current: &TableMeta, input: &UpdateTableInput) -> ApiResult<Tabl
     if let Some(p) = input.deletion_protection_enabled {
         meta.deletion_protection = p;
     }
+    meta.on_demand = throughput::on_demand(meta.on_demand, input.on_demand_throughput.as_ref());
+    meta.warm = throughput::warm(meta.warm, input.warm_throughput.as_ref());
     Ok(meta)
 }
 

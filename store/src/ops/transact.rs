@@ -39,6 +39,7 @@ use crate::api::types::{
 };
 use crate::api::validate::Violations;
 use crate::api::{encode, ApiError, ApiResult, ErrorCode};
+use crate::capacity::Access;
 use crate::engine::Abort;
 use crate::expr::{Condition, Projection, Update};
 use crate::model::key::{Key, KeyError};
@@ -180,6 +181,8 @@ enum Reason {
     None,
     ConditionalCheckFailed(Option<Item>),
     Validation(String),
+    /// Refused for lack of capacity: the code and message.
+    Throttled(&'static str, &'static str),
 }
 
 impl Reason {
@@ -188,6 +191,7 @@ impl Reason {
             Reason::None => "None",
             Reason::ConditionalCheckFailed(_) => "ConditionalCheckFailed",
             Reason::Validation(_) => "ValidationError",
+            Reason::Throttled(code, _) => code,
         }
     }
 
@@ -205,6 +209,9 @@ impl Reason {
                 }
             }
             Reason::Validation(msg) => {
+                m.insert("Message".into(), json!(msg));
+            }
+            Reason::Throttled(_, msg) => {
                 m.insert("Message".into(), json!(msg));
             }
         }
@@ -483,7 +490,34 @@ impl Store {
         result
     }
 
+    /// Ask capacity for every action; one refused cancels the transaction
+    /// with its reason (the partition-key bytes of each action returned).
+    fn admit_actions(&self, actions: &[Action], access: Access) -> ApiResult<Vec<Option<Vec<u8>>>> {
+        let mut partitions = Vec::with_capacity(actions.len());
+        let mut reasons: Vec<Reason> = Vec::new();
+        for (i, a) in actions.iter().enumerate() {
+            let partition = self.capacity.partition_of(|| a.key.partition_bytes());
+            if let Err(t) = self
+                .capacity
+                .admit(&a.table, None, access, partition.as_deref())
+            {
+                if reasons.is_empty() {
+                    reasons = (0..actions.len()).map(|_| Reason::None).collect();
+                }
+                let (code, message) = t.cancellation();
+                reasons[i] = Reason::Throttled(code, message);
+            }
+            partitions.push(partition);
+        }
+        if reasons.is_empty() {
+            Ok(partitions)
+        } else {
+            Err(cancelled(&reasons))
+        }
+    }
+
     async fn run_transaction(&self, actions: Vec<Action>, mode: Mode) -> ApiResult<Vec<u8>> {
+        let partitions = self.admit_actions(&actions, Access::Write)?;
         let actions = Arc::new(actions);
         let job = actions.clone();
         let sizes: Vec<(String, usize)> = self
@@ -552,9 +586,13 @@ impl Store {
             .await
             .map_err(abort_to_api)?;
         let mut units: BTreeMap<String, f64> = BTreeMap::new();
-        for (name, size) in sizes {
+        for ((name, size), (a, partition)) in sizes.into_iter().zip(actions.iter().zip(&partitions))
+        {
             // A transactional write costs two write units per KB.
-            *units.entry(name).or_default() += 2.0 * capacity::write_units(size);
+            let cost = 2.0 * capacity::write_units(size);
+            self.capacity
+                .charge(&a.table, None, Access::Write, cost, partition.as_deref());
+            *units.entry(name).or_default() += cost;
         }
         encode(&WriteOutput {
             consumed_capacity: capacity_list(mode, units),
@@ -605,6 +643,25 @@ impl Store {
             )?;
             gets.push((table, key, projection));
         }
+        let mut partitions = Vec::with_capacity(gets.len());
+        let mut reasons: Vec<Reason> = Vec::new();
+        for (i, (table, key, _)) in gets.iter().enumerate() {
+            let partition = self.capacity.partition_of(|| key.partition_bytes());
+            if let Err(t) = self
+                .capacity
+                .admit(table, None, Access::Read, partition.as_deref())
+            {
+                if reasons.is_empty() {
+                    reasons = (0..gets.len()).map(|_| Reason::None).collect();
+                }
+                let (code, message) = t.cancellation();
+                reasons[i] = Reason::Throttled(code, message);
+            }
+            partitions.push(partition);
+        }
+        if !reasons.is_empty() {
+            return Err(cancelled(&reasons));
+        }
         // One read transaction: every item from the same snapshot.
         let items = self.engine.read(|view| {
             gets.iter()
@@ -613,9 +670,11 @@ impl Store {
         })?;
         let mut units: BTreeMap<String, f64> = BTreeMap::new();
         let mut responses = Vec::with_capacity(items.len());
-        for ((table, _, projection), item) in gets.iter().zip(items) {
-            *units.entry(table.name.clone()).or_default() +=
-                2.0 * capacity::read_units(item.as_ref().map_or(0, item_size), true);
+        for (((table, _, projection), item), partition) in gets.iter().zip(items).zip(&partitions) {
+            let cost = 2.0 * capacity::read_units(item.as_ref().map_or(0, item_size), true);
+            self.capacity
+                .charge(table, None, Access::Read, cost, partition.as_deref());
+            *units.entry(table.name.clone()).or_default() += cost;
             let mut m = Map::new();
             if let Some(item) = item {
                 let item = match projection {
