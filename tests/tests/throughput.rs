@@ -692,3 +692,47 @@ async fn update_table_throughput_takes_effect_at_once_and_counts_decreases() {
     );
     update(1, 200).await.expect("increases are not limited");
 }
+
+/// The sustained rate once the burst bank is spent, on the real clock:
+/// within ±10 % of the provisioned 5 RCU over 30 s. Slow (30 s) and timed,
+/// so not part of the default run:
+/// `cargo nextest run -p ferrodyn-tests --test throughput --run-ignored only`.
+#[tokio::test]
+#[ignore = "takes 30 s of wall-clock time"]
+async fn sustained_read_rate_matches_the_provisioned_rate() {
+    let server = TestStore::start().await;
+    let client = no_retry(&server);
+    provisioned(&client, "rate", 5, 5).await;
+    // Spend the bank: 1,500 consistent reads in 15 batches of 100.
+    for b in 0..15 {
+        let keys = (0..100)
+            .map(|i| [("p".to_owned(), Av::S(format!("k{b}-{i}")))].into())
+            .collect();
+        client
+            .batch_get_item()
+            .request_items(
+                "rate",
+                KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .consistent_read(true)
+                    .build()
+                    .expect("keys"),
+            )
+            .send()
+            .await
+            .expect("batch");
+    }
+    let window = std::time::Duration::from_secs(30);
+    let start = std::time::Instant::now();
+    let mut admitted = 0u32;
+    while start.elapsed() < window {
+        if get(&client, "rate", "k").await.is_ok() {
+            admitted += 1;
+        } else {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+    let rate = f64::from(admitted) / window.as_secs_f64();
+    println!("sustained rate: {rate:.2} reads/s (provisioned 5 RCU)");
+    assert!((4.5..=5.5).contains(&rate), "rate {rate}");
+}

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::capacity::{self, ConsumedCapacity, Mode, Spent};
+use super::collection::{Metrics, MetricsByTable};
 use super::item::{
     check_index_keys, live_table, read_projection, request_key, validate_item, MAX_ITEM_BYTES,
 };
@@ -55,6 +56,8 @@ struct BatchWriteOutput {
     unprocessed_items: BTreeMap<String, Vec<WriteRequest>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     consumed_capacity: Option<Vec<ConsumedCapacity>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    item_collection_metrics: Option<MetricsByTable>,
 }
 
 /// One table's share of a BatchGetItem, validated.
@@ -451,9 +454,15 @@ impl Store {
                 .filter_map(|(name, s)| capacity::report_parts(mode, name, s))
                 .collect()
         });
+        let metrics = self.item_collection_metrics_by_table(
+            Metrics::parse(input.return_item_collection_metrics.as_deref()),
+            plan.iter()
+                .flat_map(|(table, writes)| writes.iter().map(move |w| (&**table, w.key()))),
+        )?;
         encode(&BatchWriteOutput {
             unprocessed_items: unprocessed,
             consumed_capacity: consumed,
+            item_collection_metrics: metrics,
         })
     }
 }

@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::Map;
 
 use super::capacity::{self, ConsumedCapacity, Mode};
+use super::collection::{ItemCollectionMetrics, Metrics};
 pub(super) use super::item_checks::{check_index_keys, validate_item};
 use super::item_checks::{check_name, too_deep};
 use super::table::checked_table_name;
@@ -85,6 +86,8 @@ struct WriteOutput {
     attributes: Option<Item>,
     #[serde(skip_serializing_if = "Option::is_none")]
     consumed_capacity: Option<ConsumedCapacity>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    item_collection_metrics: Option<ItemCollectionMetrics>,
 }
 
 #[derive(Serialize, Default)]
@@ -180,9 +183,11 @@ impl Store {
         let spent =
             capacity::Spent::write(&table, &report_key, old.as_ref(), Some(&report_item), units);
         spent.charge(&self.capacity, &table, Access::Write, partition.as_deref());
+        let metrics = Metrics::parse(input.return_item_collection_metrics.as_deref());
         encode(&WriteOutput {
             attributes: if return_old { old } else { None },
             consumed_capacity: capacity::report_parts(mode, &table.name, &spent),
+            item_collection_metrics: self.item_collection_metrics(metrics, &table, &report_key)?,
         })
     }
 
@@ -295,9 +300,11 @@ impl Store {
         let units = capacity::write_units(old.as_ref().map_or(0, item_size));
         let spent = capacity::Spent::write(&table, &report_key, old.as_ref(), None, units);
         spent.charge(&self.capacity, &table, Access::Write, partition.as_deref());
+        let metrics = Metrics::parse(input.return_item_collection_metrics.as_deref());
         encode(&WriteOutput {
             attributes: if return_old { old } else { None },
             consumed_capacity: capacity::report_parts(mode, &table.name, &spent),
+            item_collection_metrics: self.item_collection_metrics(metrics, &table, &report_key)?,
         })
     }
 
@@ -414,9 +421,11 @@ impl Store {
             }
             _ => None,
         };
+        let metrics = Metrics::parse(input.return_item_collection_metrics.as_deref());
         encode(&WriteOutput {
             attributes,
             consumed_capacity: capacity::report_parts(mode, &table.name, &spent),
+            item_collection_metrics: self.item_collection_metrics(metrics, &table, &report_key)?,
         })
     }
 }

@@ -8,6 +8,7 @@ mod account;
 mod backup;
 mod batch;
 mod capacity;
+mod collection;
 mod description;
 mod feed;
 mod gsi;

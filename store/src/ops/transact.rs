@@ -28,6 +28,7 @@ use serde_json::{json, Map, Value};
 
 use super::batch::capacity_list;
 use super::capacity::{self, Mode};
+use super::collection::{Metrics, MetricsByTable};
 use super::item::{
     check, check_index_keys, live_table, read_projection, return_on_failure, updated_item,
     validate_item, write_condition, OnFailure, MAX_ITEM_BYTES,
@@ -244,6 +245,8 @@ const ONE_ITEM: &str = "Transaction request cannot include multiple operations o
 struct WriteOutput {
     #[serde(skip_serializing_if = "Option::is_none")]
     consumed_capacity: Option<Vec<capacity::ConsumedCapacity>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    item_collection_metrics: Option<MetricsByTable>,
 }
 
 #[derive(Serialize)]
@@ -482,7 +485,8 @@ impl Store {
                 return Ok(response);
             }
         }
-        let result = self.run_transaction(actions, mode).await;
+        let metrics = Metrics::parse(input.return_item_collection_metrics.as_deref());
+        let result = self.run_transaction(actions, mode, metrics).await;
         if let Some(t) = &token {
             self.tokens
                 .finish(t, result.as_ref().ok().map(Vec::as_slice));
@@ -516,7 +520,12 @@ impl Store {
         }
     }
 
-    async fn run_transaction(&self, actions: Vec<Action>, mode: Mode) -> ApiResult<Vec<u8>> {
+    async fn run_transaction(
+        &self,
+        actions: Vec<Action>,
+        mode: Mode,
+        metrics: Metrics,
+    ) -> ApiResult<Vec<u8>> {
         let partitions = self.admit_actions(&actions, Access::Write)?;
         let actions = Arc::new(actions);
         let job = actions.clone();
@@ -594,8 +603,14 @@ impl Store {
                 .charge(&a.table, None, Access::Write, cost, partition.as_deref());
             *units.entry(name).or_default() += cost;
         }
+        // A ConditionCheck writes nothing: its collection is not reported.
+        let written = actions
+            .iter()
+            .filter(|a| !matches!(a.kind, Kind::Check))
+            .map(|a| (&*a.table, &a.key));
         encode(&WriteOutput {
             consumed_capacity: capacity_list(mode, units),
+            item_collection_metrics: self.item_collection_metrics_by_table(metrics, written)?,
         })
     }
 
