@@ -693,6 +693,45 @@ async fn update_table_throughput_takes_effect_at_once_and_counts_decreases() {
     update(1, 200).await.expect("increases are not limited");
 }
 
+#[tokio::test]
+async fn a_throttled_transaction_is_cancelled_with_a_throughput_reason() {
+    let (server, clock) = enforcing().await;
+    let client = no_retry(&server);
+    provisioned(&client, "tbl", 1, 1).await;
+    put(&client, "tbl", "drain", 350_000)
+        .await
+        .expect("spends the whole bank");
+    let transaction = || {
+        client
+            .transact_write_items()
+            .transact_items(
+                aws_sdk_dynamodb::types::TransactWriteItem::builder()
+                    .put(
+                        aws_sdk_dynamodb::types::Put::builder()
+                            .table_name("tbl")
+                            .set_item(Some(item("t1", 10)))
+                            .build()
+                            .expect("put"),
+                    )
+                    .build(),
+            )
+            .send()
+    };
+    let err = transaction()
+        .await
+        .expect_err("throttled")
+        .into_service_error();
+    let aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(e) = err else {
+        panic!("not TransactionCanceledException: {err:?}");
+    };
+    let reason = &e.cancellation_reasons()[0];
+    assert_eq!(reason.code(), Some("ProvisionedThroughputExceeded"));
+    assert_eq!(reason.message(), Some(TABLE_MESSAGE));
+    // A minute at 1 WCU repays the debt; the transaction then goes through.
+    clock.advance_ms(60_000);
+    transaction().await.expect("capacity again");
+}
+
 /// The sustained rate once the burst bank is spent, on the real clock:
 /// within ±10 % of the provisioned 5 RCU over 30 s. Slow (30 s) and timed,
 /// so not part of the default run:

@@ -91,6 +91,10 @@ impl Write {
     }
 }
 
+/// One table's validated writes, each with the request it came from (to
+/// hand back if it is throttled).
+type TableWrites<'a> = (Arc<TableMeta>, Vec<(Write, &'a WriteRequest)>);
+
 /// Record one table's key, failing on a duplicate.
 fn unique(seen: &mut HashSet<Vec<u8>>, table: &TableMeta, key: &Key) -> ApiResult<()> {
     if seen.insert(key.storage_key(table.id)) {
@@ -306,8 +310,7 @@ impl Store {
                 "Too many items requested for the BatchWriteItem call",
             ));
         }
-        let mut plan: Vec<(Arc<TableMeta>, Vec<(Write, &WriteRequest)>)> =
-            Vec::with_capacity(requests.len());
+        let mut plan: Vec<TableWrites<'_>> = Vec::with_capacity(requests.len());
         let mut unprocessed: BTreeMap<String, Vec<WriteRequest>> = BTreeMap::new();
         let mut first_throttle: Option<Throttled> = None;
         for (name, list) in &requests {

@@ -10,7 +10,6 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::query::upper;
 use super::Store;
 use crate::api::ApiResult;
 use crate::model::key::{index_entry_key, partition_hash, Key};
@@ -91,15 +90,17 @@ impl Store {
         let raw = key.partition_bytes();
         let mut prefix = table.id.to_be_bytes().to_vec();
         prefix.extend_from_slice(&partition_hash(&raw));
-        let end = upper(&prefix);
         let mut bytes = 0u64;
         self.engine.read(|view| {
             view.range(
                 std::ops::Bound::Included(prefix.as_slice()),
-                end.as_ref().map(Vec::as_slice),
+                std::ops::Bound::Unbounded,
                 false,
                 Some(&raw),
-                |_, item| {
+                |storage_key, item| {
+                    if !storage_key.starts_with(&prefix) {
+                        return Ok(false);
+                    }
                     bytes += item_size(&item) as u64;
                     for index in &table.local_indexes {
                         if index_entry_key(index.id, &index.key, key, &item).is_some() {

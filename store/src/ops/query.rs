@@ -194,7 +194,7 @@ fn successor(prefix: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
-pub(super) fn upper(prefix: &[u8]) -> Bound<Vec<u8>> {
+fn upper(prefix: &[u8]) -> Bound<Vec<u8>> {
     successor(prefix).map_or(Bound::Unbounded, Bound::Excluded)
 }
 

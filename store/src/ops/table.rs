@@ -19,7 +19,7 @@ use crate::api::types::{
     UpdateTableInput,
 };
 use crate::api::validate::Violations;
-use crate::api::{encode, ApiError, ApiResult};
+use crate::api::{encode, ApiError, ApiResult, ErrorCode};
 use crate::engine::{Abort, Stats};
 use crate::model::table::{Billing, SseMeta, StreamMeta, TableMeta, TABLE_META_FORMAT};
 
@@ -283,8 +283,36 @@ fn stream_label() -> String {
     )
 }
 
+/// DynamoDB's refusal of a throughput decrease beyond the daily limit.
+fn decrease_limited(d: throughput::DecreaseLimited) -> ApiError {
+    ApiError::new(
+        ErrorCode::LimitExceeded,
+        format!(
+            "Subscriber limit exceeded: Provisioned throughput decreases are limited within a given UTC day. \
+             After the first 4 decreases, each subsequent decrease in the same UTC day can be performed at most once every 60 minutes. \
+             Number of decreases today: {}. Last decrease at {}. Next decrease can be made at {}",
+            d.today,
+            utc_seconds(d.last_ms),
+            utc_seconds(d.next_ms)
+        ),
+    )
+}
+
+/// An instant as `2024-01-31T12:00:00Z`.
+fn utc_seconds(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
 /// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar.
-pub(super) fn civil_from_days(z: i64) -> (i64, u32, u32) {
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -514,7 +542,8 @@ fn apply_update(current: &TableMeta, input: &UpdateTableInput) -> ApiResult<Tabl
                     (old_read, old_write),
                     (read, write),
                     now_ms(),
-                )?,
+                )
+                .map_err(decrease_limited)?,
             }
             meta.billing = Billing::Provisioned { read, write };
         }

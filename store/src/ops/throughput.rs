@@ -8,7 +8,6 @@ use serde::Serialize;
 
 use crate::api::types::{OnDemandThroughput, WarmThroughput};
 use crate::api::validate::Violations;
-use crate::api::{ApiError, ApiResult, ErrorCode};
 use crate::model::table::{OnDemandMeta, ThroughputChanges, WarmMeta};
 
 /// Decreases allowed in the first hour of a UTC day (with none before).
@@ -134,6 +133,14 @@ pub(super) fn decreases_today(c: &ThroughputChanges, now_ms: u64) -> u32 {
     }
 }
 
+/// A decrease beyond DynamoDB's daily limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct DecreaseLimited {
+    pub today: u32,
+    pub last_ms: u64,
+    pub next_ms: u64,
+}
+
 /// Record a change of provisioned throughput from `old` to `new` (read,
 /// write) at `now_ms`, refusing a decrease beyond DynamoDB's daily limit:
 /// four in the first hour of a UTC day, then one per hour.
@@ -142,25 +149,20 @@ pub(super) fn record_change(
     old: (u64, u64),
     new: (u64, u64),
     now_ms: u64,
-) -> ApiResult<()> {
+) -> Result<(), DecreaseLimited> {
     let decrease = new.0 < old.0 || new.1 < old.1;
     let increase = new.0 > old.0 || new.1 > old.1;
     if decrease {
         let today = decreases_today(c, now_ms);
         if today >= FREE_DECREASES {
-            let last = c.last_decrease_ms.unwrap_or(0);
-            let next = last + HOUR_MS;
-            if now_ms < next {
-                return Err(ApiError::new(
-                    ErrorCode::LimitExceeded,
-                    format!(
-                        "Subscriber limit exceeded: Provisioned throughput decreases are limited within a given UTC day. \
-                         After the first {FREE_DECREASES} decreases, each subsequent decrease in the same UTC day can be performed \
-                         at most once every 60 minutes. Number of decreases today: {today}. Last decrease at {}. Next decrease can be made at {}",
-                        iso(last),
-                        iso(next)
-                    ),
-                ));
+            let last_ms = c.last_decrease_ms.unwrap_or(0);
+            let next_ms = last_ms + HOUR_MS;
+            if now_ms < next_ms {
+                return Err(DecreaseLimited {
+                    today,
+                    last_ms,
+                    next_ms,
+                });
             }
         }
         c.decreases_that_day = today + 1;
@@ -170,19 +172,6 @@ pub(super) fn record_change(
         c.last_increase_ms = Some(now_ms);
     }
     Ok(())
-}
-
-/// An instant as `2024-01-31T12:00:00Z`.
-fn iso(ms: u64) -> String {
-    let secs = ms / 1000;
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = super::table::civil_from_days(days as i64);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
 }
 
 #[cfg(test)]
@@ -198,7 +187,8 @@ mod tests {
         }
         assert_eq!(decreases_today(&c, t0 + 10), 4);
         let err = record_change(&mut c, (10, 10), (5, 5), t0 + 10).expect_err("limited");
-        assert_eq!(err.code, ErrorCode::LimitExceeded);
+        assert_eq!(err.today, 4);
+        assert_eq!(err.next_ms, t0 + 3 + HOUR_MS);
         record_change(&mut c, (10, 10), (5, 5), t0 + 3 + HOUR_MS).expect("an hour later");
         assert_eq!(decreases_today(&c, t0 + 3 + HOUR_MS), 5);
         assert_eq!(decreases_today(&c, t0 + DAY_MS), 0);

@@ -494,19 +494,25 @@ impl Store {
         result
     }
 
-    /// Ask capacity for every action; one refused cancels the transaction
-    /// with its reason (the partition-key bytes of each action returned).
-    fn admit_actions(&self, actions: &[Action], access: Access) -> ApiResult<Vec<Option<Vec<u8>>>> {
-        let mut partitions = Vec::with_capacity(actions.len());
+    /// Ask capacity for every item of a transaction; one refused cancels
+    /// it with a throttling reason at that item (the partition-key bytes of
+    /// each item returned, for the charge).
+    fn admit_all<'a>(
+        &self,
+        items: impl ExactSizeIterator<Item = (&'a TableMeta, &'a Key)>,
+        access: Access,
+    ) -> ApiResult<Vec<Option<Vec<u8>>>> {
+        let n = items.len();
+        let mut partitions = Vec::with_capacity(n);
         let mut reasons: Vec<Reason> = Vec::new();
-        for (i, a) in actions.iter().enumerate() {
-            let partition = self.capacity.partition_of(|| a.key.partition_bytes());
+        for (i, (table, key)) in items.enumerate() {
+            let partition = self.capacity.partition_of(|| key.partition_bytes());
             if let Err(t) = self
                 .capacity
-                .admit(&a.table, None, access, partition.as_deref())
+                .admit(table, None, access, partition.as_deref())
             {
                 if reasons.is_empty() {
-                    reasons = (0..actions.len()).map(|_| Reason::None).collect();
+                    reasons = (0..n).map(|_| Reason::None).collect();
                 }
                 let (code, message) = t.cancellation();
                 reasons[i] = Reason::Throttled(code, message);
@@ -526,7 +532,8 @@ impl Store {
         mode: Mode,
         metrics: Metrics,
     ) -> ApiResult<Vec<u8>> {
-        let partitions = self.admit_actions(&actions, Access::Write)?;
+        let partitions =
+            self.admit_all(actions.iter().map(|a| (&*a.table, &a.key)), Access::Write)?;
         let actions = Arc::new(actions);
         let job = actions.clone();
         let sizes: Vec<(String, usize)> = self
@@ -658,25 +665,10 @@ impl Store {
             )?;
             gets.push((table, key, projection));
         }
-        let mut partitions = Vec::with_capacity(gets.len());
-        let mut reasons: Vec<Reason> = Vec::new();
-        for (i, (table, key, _)) in gets.iter().enumerate() {
-            let partition = self.capacity.partition_of(|| key.partition_bytes());
-            if let Err(t) = self
-                .capacity
-                .admit(table, None, Access::Read, partition.as_deref())
-            {
-                if reasons.is_empty() {
-                    reasons = (0..gets.len()).map(|_| Reason::None).collect();
-                }
-                let (code, message) = t.cancellation();
-                reasons[i] = Reason::Throttled(code, message);
-            }
-            partitions.push(partition);
-        }
-        if !reasons.is_empty() {
-            return Err(cancelled(&reasons));
-        }
+        let partitions = self.admit_all(
+            gets.iter().map(|(table, key, _)| (&**table, key)),
+            Access::Read,
+        )?;
         // One read transaction: every item from the same snapshot.
         let items = self.engine.read(|view| {
             gets.iter()
