@@ -732,6 +732,81 @@ async fn a_throttled_transaction_is_cancelled_with_a_throughput_reason() {
     transaction().await.expect("capacity again");
 }
 
+#[tokio::test]
+async fn a_gsi_on_demand_maximum_set_by_update_table_throttles_its_reads() {
+    let (server, _clock) = enforcing().await;
+    let client = no_retry(&server);
+    ferrodyn_tests::tables::TableSpec::new("gsi-on-demand")
+        .hash("p", ScalarAttributeType::S)
+        .gsi(ferrodyn_tests::tables::IndexSpec::new("by-g").hash("g", ScalarAttributeType::S))
+        .create(&client)
+        .await;
+    client
+        .update_table()
+        .table_name("gsi-on-demand")
+        .global_secondary_index_updates(
+            aws_sdk_dynamodb::types::GlobalSecondaryIndexUpdate::builder()
+                .update(
+                    aws_sdk_dynamodb::types::UpdateGlobalSecondaryIndexAction::builder()
+                        .index_name("by-g")
+                        .on_demand_throughput(
+                            OnDemandThroughput::builder()
+                                .max_read_request_units(2)
+                                .build(),
+                        )
+                        .build()
+                        .expect("update action"),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("update table");
+    let described = client
+        .describe_table()
+        .table_name("gsi-on-demand")
+        .send()
+        .await
+        .expect("describe");
+    let gsi = &described.table().expect("table").global_secondary_indexes()[0];
+    let od = gsi
+        .on_demand_throughput()
+        .expect("index on-demand throughput");
+    assert_eq!(od.max_read_request_units(), Some(2));
+    // An empty eventually consistent Query costs half a unit: four fit in
+    // the index's 2 units per second.
+    let query = || {
+        client
+            .query()
+            .table_name("gsi-on-demand")
+            .index_name("by-g")
+            .key_condition_expression("g = :g")
+            .expression_attribute_values(":g", Av::S("x".into()))
+            .send()
+    };
+    for _ in 0..4 {
+        query().await.expect("under the index maximum");
+    }
+    let err = query().await.expect_err("throttled").into_service_error();
+    let aws_sdk_dynamodb::operation::query::QueryError::ThrottlingException(e) = err else {
+        panic!("not ThrottlingException: {err:?}");
+    };
+    let reason = &e.throttling_reasons()[0];
+    assert_eq!(
+        reason.reason(),
+        Some("IndexReadMaxOnDemandThroughputExceeded")
+    );
+    assert_eq!(
+        reason.resource(),
+        Some(format!("{TABLE_ARN}gsi-on-demand/index/by-g").as_str())
+    );
+    // The table itself has no maximum.
+    assert_eq!(
+        reads_until_throttled(&client, "gsi-on-demand", 20).await,
+        20
+    );
+}
+
 /// The sustained rate once the burst bank is spent, on the real clock:
 /// within ±10 % of the provisioned 5 RCU over 30 s. Slow (30 s) and timed,
 /// so not part of the default run:
