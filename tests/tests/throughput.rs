@@ -647,6 +647,11 @@ async fn update_table_throughput_takes_effect_at_once_and_counts_decreases() {
             .provisioned_throughput(throughput(read, write))
             .send()
     };
+    // At 1 WCU the ~40 WCU debt takes most of a minute to repay.
+    clock.advance_ms(1000);
+    put(&client, "tbl", "x", 10)
+        .await
+        .expect_err("still in debt");
     update(1, 500).await.expect("increase");
     // One second at the new rate pays the debt and a 300 WCU write.
     clock.advance_ms(1000);
