@@ -174,6 +174,9 @@ mod tests {
         let meta: TableMeta = serde_json::from_str(old).expect("old catalog entry");
         assert_eq!(meta.ttl_attribute, None);
         assert!(meta.previous_streams.is_empty());
+        assert_eq!(meta.on_demand, OnDemandMeta::default());
+        assert_eq!(meta.warm, None);
+        assert_eq!(meta.throughput_changes, ThroughputChanges::default());
         let stream = meta.stream.expect("stream");
         assert_eq!((stream.start_seq, stream.end_seq), (0, None));
     }
