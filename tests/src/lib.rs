@@ -15,6 +15,8 @@
 //!   indexes added by UpdateTable.
 //! * `items` — one-call puts and gets for tests about something else.
 //! * `errors` — assertions on DynamoDB error types and messages.
+//! * `throttling` — a store on a manual clock with a capacity configuration,
+//!   a client that does not retry throttling, provisioned tables.
 //! * `wait` — polling with a deadline, for lag observable only from outside.
 
 pub mod errors;
@@ -22,6 +24,7 @@ pub mod items;
 pub mod relay;
 pub mod server;
 pub mod tables;
+pub mod throttling;
 pub mod values;
 pub mod wait;
 pub mod wire;

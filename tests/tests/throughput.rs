@@ -1,127 +1,23 @@
-//! Enforced throughput: provisioned tables and their GSIs throttle beyond
-//! their RCU/WCU once the 300 s burst bank is spent, on-demand tables beyond
-//! their OnDemandThroughput maximum, hot partition keys beyond the
-//! per-partition limits (with `--partition-limits`); batches return what was
-//! throttled as Unprocessed*. Time is a manual clock the tests move, so no
-//! capacity refills behind their back.
-
-use std::sync::Arc;
+//! Enforced throughput on PROVISIONED tables: reads and writes throttle
+//! beyond their RCU/WCU once the 300 s burst bank is spent, a GSI out of
+//! write capacity throttles its table, batches return what was throttled as
+//! Unprocessed*, transactions are cancelled, UpdateTable's changes apply at
+//! once. Time is a manual clock the tests move, so no capacity refills behind
+//! their back (except in the ignored wall-clock rate test).
 
 use aws_sdk_dynamodb::config::retry::RetryConfig;
-use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
     AttributeValue as Av, BillingMode, GlobalSecondaryIndex, KeyType, KeysAndAttributes,
-    OnDemandThroughput, Projection, ProjectionType, ProvisionedThroughput, PutRequest,
-    ScalarAttributeType, WriteRequest,
+    Projection, ProjectionType, PutRequest, ScalarAttributeType, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
-use ferrodyn_store::capacity::{CapacityConfig, Enforcement};
-use ferrodyn_store::clock::{Clock, ManualClock};
-use ferrodyn_store::StoreConfig;
 use ferrodyn_tests::errors::assert_error;
-use ferrodyn_tests::server::{TempDir, TestStore};
+use ferrodyn_tests::server::TestStore;
 use ferrodyn_tests::tables::{attribute, key_element};
-
-const TABLE_MESSAGE: &str = "The level of configured provisioned throughput for the table was exceeded. Consider increasing your provisioning level with the UpdateTable API.";
-const INDEX_MESSAGE: &str = "The level of configured provisioned throughput for one or more global secondary indexes of the table was exceeded.";
-const TABLE_ARN: &str = "arn:aws:dynamodb:us-east-1:000000000000:table/";
-
-/// A store on a manual clock with `capacity`.
-async fn store(capacity: CapacityConfig) -> (TestStore, Arc<ManualClock>) {
-    let dir = TempDir::new("throughput");
-    let clock = ManualClock::new(1_700_000_000_000);
-    let mut config = StoreConfig::new(dir.path());
-    config.engine.clock = clock.clone() as Arc<dyn Clock>;
-    config.capacity = capacity;
-    (TestStore::start_with(dir, config).await, clock)
-}
-
-async fn enforcing() -> (TestStore, Arc<ManualClock>) {
-    store(CapacityConfig::default()).await
-}
-
-/// A client that reports throttling instead of retrying it.
-fn no_retry(server: &TestStore) -> Client {
-    let config = server
-        .client()
-        .config()
-        .to_builder()
-        .retry_config(RetryConfig::disabled())
-        .build();
-    Client::from_conf(config)
-}
-
-fn throughput(read: i64, write: i64) -> ProvisionedThroughput {
-    ProvisionedThroughput::builder()
-        .read_capacity_units(read)
-        .write_capacity_units(write)
-        .build()
-        .expect("throughput")
-}
-
-/// A provisioned table keyed by `p` (S).
-async fn provisioned(client: &Client, name: &str, read: i64, write: i64) {
-    client
-        .create_table()
-        .table_name(name)
-        .key_schema(key_element("p", KeyType::Hash))
-        .attribute_definitions(attribute("p", ScalarAttributeType::S))
-        .billing_mode(BillingMode::Provisioned)
-        .provisioned_throughput(throughput(read, write))
-        .send()
-        .await
-        .expect("create table");
-}
-
-/// An item `{p: key, pad: <bytes>}` of about `bytes` bytes.
-fn item(key: &str, bytes: usize) -> std::collections::HashMap<String, Av> {
-    [
-        ("p".to_owned(), Av::S(key.to_owned())),
-        ("pad".to_owned(), Av::S("x".repeat(bytes.max(1)))),
-    ]
-    .into()
-}
-
-async fn put(client: &Client, table: &str, key: &str, bytes: usize) -> Result<(), String> {
-    client
-        .put_item()
-        .table_name(table)
-        .set_item(Some(item(key, bytes)))
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| {
-            let e = e.into_service_error();
-            format!(
-                "{}: {}",
-                e.code().unwrap_or_default(),
-                e.message().unwrap_or_default()
-            )
-        })
-}
-
-async fn get(client: &Client, table: &str, key: &str) -> Result<(), String> {
-    client
-        .get_item()
-        .table_name(table)
-        .key("p", Av::S(key.to_owned()))
-        .consistent_read(true)
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| e.into_service_error().code().unwrap_or_default().to_owned())
-}
-
-/// Strongly consistent reads of absent items (one RCU each) until one is
-/// throttled; how many were admitted.
-async fn reads_until_throttled(client: &Client, table: &str, at_most: usize) -> usize {
-    for n in 0..at_most {
-        if get(client, table, &format!("k{n}")).await.is_err() {
-            return n;
-        }
-    }
-    at_most
-}
+use ferrodyn_tests::throttling::{
+    enforcing, get, item, no_retry, provisioned, put, reads_until_throttled, throughput,
+    INDEX_MESSAGE, TABLE_ARN, TABLE_MESSAGE,
+};
 
 #[tokio::test]
 async fn provisioned_table_absorbs_its_burst_then_throttles_at_its_rate() {
@@ -399,150 +295,6 @@ async fn a_gsi_out_of_write_capacity_throttles_the_table_write() {
 }
 
 #[tokio::test]
-async fn capacity_off_never_throttles() {
-    let (server, _clock) = store(CapacityConfig {
-        enforcement: Enforcement::Off,
-        partition_limits: true,
-    })
-    .await;
-    let client = no_retry(&server);
-    provisioned(&client, "tbl", 1, 1).await;
-    // Ten times the 300 WCU a 1 WCU table banks, and as many reads.
-    for i in 0..30 {
-        put(&client, "tbl", &format!("k{i}"), 100 * 1024 - 100)
-            .await
-            .expect("never throttled");
-    }
-    assert_eq!(reads_until_throttled(&client, "tbl", 400).await, 400);
-}
-
-#[tokio::test]
-async fn on_demand_maximum_throttles_above_it() {
-    let (server, clock) = enforcing().await;
-    let client = no_retry(&server);
-    client
-        .create_table()
-        .table_name("on-demand")
-        .key_schema(key_element("p", KeyType::Hash))
-        .attribute_definitions(attribute("p", ScalarAttributeType::S))
-        .billing_mode(BillingMode::PayPerRequest)
-        .on_demand_throughput(
-            OnDemandThroughput::builder()
-                .max_read_request_units(10)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("create table");
-    let described = client
-        .describe_table()
-        .table_name("on-demand")
-        .send()
-        .await
-        .expect("describe");
-    let od = described
-        .table()
-        .and_then(|t| t.on_demand_throughput())
-        .expect("on-demand throughput");
-    assert_eq!(
-        (od.max_read_request_units(), od.max_write_request_units()),
-        (Some(10), Some(-1))
-    );
-    assert_eq!(reads_until_throttled(&client, "on-demand", 100).await, 10);
-    let err = client
-        .get_item()
-        .table_name("on-demand")
-        .key("p", Av::S("a".into()))
-        .consistent_read(true)
-        .send()
-        .await
-        .expect_err("throttled")
-        .into_service_error();
-    assert_eq!(err.code(), Some("ThrottlingException"), "{err:?}");
-    let aws_sdk_dynamodb::operation::get_item::GetItemError::ThrottlingException(e) = err else {
-        panic!("not ThrottlingException");
-    };
-    assert_eq!(
-        e.throttling_reasons()[0].reason(),
-        Some("TableReadMaxOnDemandThroughputExceeded")
-    );
-    // Writes have no maximum.
-    for i in 0..50 {
-        put(&client, "on-demand", &format!("w{i}"), 10)
-            .await
-            .expect("no write maximum");
-    }
-    clock.advance_ms(1000);
-    assert_eq!(reads_until_throttled(&client, "on-demand", 100).await, 10);
-}
-
-#[tokio::test]
-async fn partition_limits_throttle_a_hot_key_but_not_the_others() {
-    let (server, _clock) = store(CapacityConfig {
-        enforcement: Enforcement::Enforce,
-        partition_limits: true,
-    })
-    .await;
-    let client = no_retry(&server);
-    ferrodyn_tests::tables::TableSpec::new("hot")
-        .hash("p", ScalarAttributeType::S)
-        .create(&client)
-        .await;
-    // Three writes of ~381 WCU spend one key's 1,000 WCU per second.
-    let big = 390_000;
-    for _ in 0..3 {
-        put(&client, "hot", "hot-key", big)
-            .await
-            .expect("under the partition limit");
-    }
-    let err = put(&client, "hot", "hot-key", 10)
-        .await
-        .expect_err("hot key throttled");
-    assert!(
-        err.starts_with("ProvisionedThroughputExceededException"),
-        "{err}"
-    );
-    for i in 0..5 {
-        put(&client, "hot", &format!("cold-{i}"), big)
-            .await
-            .expect("other keys go on");
-    }
-    let err = client
-        .put_item()
-        .table_name("hot")
-        .set_item(Some(item("hot-key", 10)))
-        .send()
-        .await
-        .expect_err("still hot")
-        .into_service_error();
-    let aws_sdk_dynamodb::operation::put_item::PutItemError::ProvisionedThroughputExceededException(
-        e,
-    ) = err
-    else {
-        panic!("not ProvisionedThroughputExceededException");
-    };
-    assert_eq!(
-        e.throttling_reasons()[0].reason(),
-        Some("TableWriteKeyRangeThroughputExceeded")
-    );
-}
-
-#[tokio::test]
-async fn partition_limits_are_off_by_default() {
-    let (server, _clock) = enforcing().await;
-    let client = no_retry(&server);
-    ferrodyn_tests::tables::TableSpec::new("hot")
-        .hash("p", ScalarAttributeType::S)
-        .create(&client)
-        .await;
-    for _ in 0..6 {
-        put(&client, "hot", "hot-key", 390_000)
-            .await
-            .expect("no partition limit");
-    }
-}
-
-#[tokio::test]
 async fn query_is_charged_on_the_data_read_before_filtering() {
     let (server, _clock) = enforcing().await;
     let client = no_retry(&server);
@@ -735,81 +487,6 @@ async fn a_throttled_transaction_is_cancelled_with_a_throughput_reason() {
     // A minute at 1 WCU repays the debt; the transaction then goes through.
     clock.advance_ms(60_000);
     transaction().await.expect("capacity again");
-}
-
-#[tokio::test]
-async fn a_gsi_on_demand_maximum_set_by_update_table_throttles_its_reads() {
-    let (server, _clock) = enforcing().await;
-    let client = no_retry(&server);
-    ferrodyn_tests::tables::TableSpec::new("gsi-on-demand")
-        .hash("p", ScalarAttributeType::S)
-        .gsi(ferrodyn_tests::tables::IndexSpec::new("by-g").hash("g", ScalarAttributeType::S))
-        .create(&client)
-        .await;
-    client
-        .update_table()
-        .table_name("gsi-on-demand")
-        .global_secondary_index_updates(
-            aws_sdk_dynamodb::types::GlobalSecondaryIndexUpdate::builder()
-                .update(
-                    aws_sdk_dynamodb::types::UpdateGlobalSecondaryIndexAction::builder()
-                        .index_name("by-g")
-                        .on_demand_throughput(
-                            OnDemandThroughput::builder()
-                                .max_read_request_units(2)
-                                .build(),
-                        )
-                        .build()
-                        .expect("update action"),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .expect("update table");
-    let described = client
-        .describe_table()
-        .table_name("gsi-on-demand")
-        .send()
-        .await
-        .expect("describe");
-    let gsi = &described.table().expect("table").global_secondary_indexes()[0];
-    let od = gsi
-        .on_demand_throughput()
-        .expect("index on-demand throughput");
-    assert_eq!(od.max_read_request_units(), Some(2));
-    // An empty eventually consistent Query costs half a unit: four fit in
-    // the index's 2 units per second.
-    let query = || {
-        client
-            .query()
-            .table_name("gsi-on-demand")
-            .index_name("by-g")
-            .key_condition_expression("g = :g")
-            .expression_attribute_values(":g", Av::S("x".into()))
-            .send()
-    };
-    for _ in 0..4 {
-        query().await.expect("under the index maximum");
-    }
-    let err = query().await.expect_err("throttled").into_service_error();
-    let aws_sdk_dynamodb::operation::query::QueryError::ThrottlingException(e) = err else {
-        panic!("not ThrottlingException: {err:?}");
-    };
-    let reason = &e.throttling_reasons()[0];
-    assert_eq!(
-        reason.reason(),
-        Some("IndexReadMaxOnDemandThroughputExceeded")
-    );
-    assert_eq!(
-        reason.resource(),
-        Some(format!("{TABLE_ARN}gsi-on-demand/index/by-g").as_str())
-    );
-    // The table itself has no maximum.
-    assert_eq!(
-        reads_until_throttled(&client, "gsi-on-demand", 20).await,
-        20
-    );
 }
 
 /// The sustained rate once the burst bank is spent, on the real clock:

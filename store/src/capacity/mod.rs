@@ -32,6 +32,7 @@ mod bucket;
 mod throttle;
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex, RwLock};
 
 pub use bucket::Bucket;
@@ -287,12 +288,36 @@ impl TableState {
     }
 }
 
+/// Hashes a table id: ids are small distinct integers, so one multiply
+/// spreads them well enough, and costs far less than SipHash on the hot
+/// path. Table ids are assigned by the store, never by a client.
+#[derive(Debug, Default, Clone, Copy)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8 | u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.0 = u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type TableMap = HashMap<u32, Arc<TableState>, BuildHasherDefault<IdHasher>>;
+
 /// The throughput accounting of the whole store. Cheap to share.
 #[derive(Debug)]
 pub struct Capacity {
     config: CapacityConfig,
     clock: Arc<dyn Clock>,
-    tables: RwLock<HashMap<u32, Arc<TableState>>>,
+    tables: RwLock<TableMap>,
 }
 
 impl Capacity {
@@ -300,7 +325,7 @@ impl Capacity {
         Capacity {
             config,
             clock,
-            tables: RwLock::new(HashMap::new()),
+            tables: RwLock::new(TableMap::default()),
         }
     }
 
@@ -335,14 +360,13 @@ impl Capacity {
         let now = self.clock.now_ms();
         let state = self.state(table, now);
         let gsi = index.and_then(|name| state.index(name));
-        let (meters, resource) = match gsi {
-            Some(i) => (&i.meters, Resource::Index { arn: i.arn.clone() }),
-            None => (
-                &state.table,
-                Resource::Table {
-                    arn: state.arn.clone(),
-                },
-            ),
+        let meters = gsi.map_or(&state.table, |i| &i.meters);
+        // The ARN is copied only when the request is refused.
+        let resource = || match gsi {
+            Some(i) => Resource::Index { arn: i.arn.clone() },
+            None => Resource::Table {
+                arn: state.arn.clone(),
+            },
         };
         let throttled = |resource: Resource, limit: LimitType| Throttled {
             reason: Reason {
@@ -353,7 +377,7 @@ impl Capacity {
         };
         if let Some(m) = meters.meter(access) {
             if !m.admits(now) {
-                return Err(throttled(resource, m.rule.limit));
+                return Err(throttled(resource(), m.rule.limit));
             }
         }
         if access == Access::Write {
@@ -372,7 +396,7 @@ impl Capacity {
                 Err(_) => true,
             };
             if !ok {
-                return Err(throttled(resource, LimitType::KeyRangeThroughputExceeded));
+                return Err(throttled(resource(), LimitType::KeyRangeThroughputExceeded));
             }
         }
         Ok(())
