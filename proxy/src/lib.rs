@@ -93,6 +93,9 @@ pub struct Config {
     pub serve: server::ServeOptions,
     /// Timeout and response size limit of each forwarded request.
     pub upstream_limits: upstream::Limits,
+
+    /// The embedded store's throughput enforcement.
+    pub capacity: ferrodyn_store::capacity::CapacityConfig,
 }
 
 impl Config {
@@ -110,6 +113,8 @@ impl Config {
             client_auth: None,
             serve: server::ServeOptions::default(),
             upstream_limits: upstream::Limits::default(),
+
+            capacity: Default::default(),
         }
     }
 }
@@ -145,11 +150,13 @@ pub async fn run(
     let feed_metrics = invalidation::Metrics::register(&registry)?;
     let (upstream, schemas, readiness, streams) = match &config.upstream {
         None => {
-            let store = Store::open(&StoreConfig::new(&config.data_dir)).map_err(|source| {
-                StartError::Store {
-                    path: config.data_dir.clone(),
-                    source,
-                }
+            let store_config = StoreConfig {
+                capacity: config.capacity,
+                ..StoreConfig::new(&config.data_dir)
+            };
+            let store = Store::open(&store_config).map_err(|source| StartError::Store {
+                path: config.data_dir.clone(),
+                source,
             })?;
             (
                 Upstream::Embedded(store.clone()),

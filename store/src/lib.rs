@@ -6,6 +6,9 @@
 //! * [`auth`] — SigV4 request signing, for clients of DynamoDB-API endpoints
 //!   (the proxy and the bench).
 //! * [`backup`] — the backup directory: backup records and snapshot files.
+
+//! * [`capacity`] — throughput enforcement: token buckets and the one
+//!   throttling decision.
 //! * [`clock`] — wall-clock time behind a trait, so tests drive it.
 //! * [`model`] — values (`AttributeValue`, exact `Number`), keys and their
 //!   order-preserving encoding, table metadata, the on-disk item codec.
@@ -31,6 +34,8 @@ pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod backup;
+
+pub mod capacity;
 pub mod clock;
 pub mod data_dir;
 pub mod engine;

@@ -19,6 +19,8 @@
 //! * `items` — one-call puts and gets for tests about something else.
 //! * `backups` — waiting on backups and restores; whole-table scans to compare.
 //! * `errors` — assertions on DynamoDB error types and messages.
+//! * `throttling` — a store on a manual clock with a capacity configuration,
+//!   a client that does not retry throttling, provisioned tables.
 //! * `wait` — polling with a deadline, for lag observable only from outside.
 
 pub mod backups;
@@ -29,6 +31,8 @@ pub mod relay;
 pub mod server;
 pub mod tables;
 pub mod transfers;
+
+pub mod throttling;
 pub mod values;
 pub mod wait;
 pub mod wire;

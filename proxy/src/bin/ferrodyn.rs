@@ -83,6 +83,9 @@ struct Args {
     credentials: Option<String>,
     #[command(flatten)]
     serve: ferrodyn_store::server::ServeArgs,
+    // The embedded store's throughput enforcement (unused with --upstream).
+    #[command(flatten)]
+    capacity: ferrodyn_store::capacity::CapacityArgs,
     #[command(flatten)]
     ready: ReadyArgs,
     #[command(flatten)]
@@ -144,6 +147,7 @@ async fn main() -> anyhow::Result<()> {
             max_response_bytes: args.upstream_max_response_bytes,
         },
         client_auth,
+        capacity: args.capacity.config(),
         ..Config::new(PathBuf::new())
     };
     let listener = tokio::net::TcpListener::bind(&args.listen)

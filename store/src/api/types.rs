@@ -36,6 +36,21 @@ pub struct ProvisionedThroughput {
     pub write_capacity_units: Option<i64>,
 }
 
+/// `OnDemandThroughput`: -1 removes a maximum.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct OnDemandThroughput {
+    pub max_read_request_units: Option<i64>,
+    pub max_write_request_units: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct WarmThroughput {
+    pub read_units_per_second: Option<i64>,
+    pub write_units_per_second: Option<i64>,
+}
+
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Projection {
@@ -50,6 +65,8 @@ pub struct SecondaryIndex {
     pub key_schema: Option<Vec<KeySchemaElement>>,
     pub projection: Option<Projection>,
     pub provisioned_throughput: Option<ProvisionedThroughput>,
+    pub on_demand_throughput: Option<OnDemandThroughput>,
+    pub warm_throughput: Option<WarmThroughput>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -92,6 +109,8 @@ pub struct CreateTableInput {
     pub tags: Option<Vec<Tag>>,
     pub table_class: Option<String>,
     pub deletion_protection_enabled: Option<bool>,
+    pub on_demand_throughput: Option<OnDemandThroughput>,
+    pub warm_throughput: Option<WarmThroughput>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -132,6 +151,8 @@ pub struct UpdateTableInput {
     pub deletion_protection_enabled: Option<bool>,
     pub global_secondary_index_updates: Option<Vec<GlobalSecondaryIndexUpdate>>,
     pub replica_updates: Option<serde_json::Value>,
+    pub on_demand_throughput: Option<OnDemandThroughput>,
+    pub warm_throughput: Option<WarmThroughput>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -40,6 +40,8 @@ struct Args {
     #[command(flatten)]
     serve: server::ServeArgs,
     #[command(flatten)]
+    capacity: ferrodyn_store::capacity::CapacityArgs,
+    #[command(flatten)]
     ready: ReadyArgs,
     #[command(flatten)]
     log: logging::LogArgs,
@@ -83,6 +85,8 @@ async fn main() -> anyhow::Result<()> {
     config.maintenance.retention = Duration::from_secs(args.stream_retention_hours * 3600);
     config.transfer = args.transfer.config();
     config.backup_dir = args.backup_dir.clone();
+
+    config.capacity = args.capacity.config();
     let store = Store::open(&config)
         .with_context(|| format!("cannot open data directory {}", data.path().display()))?;
     let listener = tokio::net::TcpListener::bind(&args.listen)

@@ -34,6 +34,37 @@ pub struct IndexMeta {
     /// copied into the index (the index is CREATING); absent once ACTIVE.
     #[serde(default)]
     pub backfill: Option<Backfill>,
+    /// GSIs of on-demand tables: their maximum throughput.
+    #[serde(default)]
+    pub on_demand: OnDemandMeta,
+    /// GSIs: the warm throughput asked for, if any.
+    #[serde(default)]
+    pub warm: Option<WarmMeta>,
+}
+
+/// `OnDemandThroughput`: request units per second at most (`None`: no
+/// maximum).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct OnDemandMeta {
+    pub max_read: Option<u64>,
+    pub max_write: Option<u64>,
+}
+
+/// `WarmThroughput` as set by CreateTable or UpdateTable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct WarmMeta {
+    pub read: u64,
+    pub write: u64,
+}
+
+/// When a provisioned throughput last changed, for DescribeTable and for
+/// DynamoDB's daily limit on decreases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ThroughputChanges {
+    pub last_increase_ms: Option<u64>,
+    pub last_decrease_ms: Option<u64>,
+    /// Decreases during the UTC day of `last_decrease_ms`.
+    pub decreases_that_day: u32,
 }
 
 /// Progress of a GSI backfill, persisted with the table so that a restarted
@@ -98,6 +129,15 @@ pub struct TableMeta {
     /// stays readable until its records are trimmed.
     #[serde(default)]
     pub previous_streams: Vec<StreamMeta>,
+    /// On-demand tables: their maximum throughput.
+    #[serde(default)]
+    pub on_demand: OnDemandMeta,
+    /// The warm throughput asked for, if any.
+    #[serde(default)]
+    pub warm: Option<WarmMeta>,
+    /// Provisioned throughput changes.
+    #[serde(default)]
+    pub throughput_changes: ThroughputChanges,
     /// ARN of the import that is filling the table: while set the table is
     /// CREATING (not readable or writable); cleared when the import
     /// completes, and the table is deleted if it fails.
@@ -216,6 +256,10 @@ mod tests {
         assert!(meta.previous_streams.is_empty());
         assert_eq!((meta.pitr.clone(), meta.restore.clone()), (None, None));
         assert!(!meta.is_restoring());
+
+        assert_eq!(meta.on_demand, OnDemandMeta::default());
+        assert_eq!(meta.warm, None);
+        assert_eq!(meta.throughput_changes, ThroughputChanges::default());
         let stream = meta.stream.expect("stream");
         assert_eq!((stream.start_seq, stream.end_seq), (0, None));
     }

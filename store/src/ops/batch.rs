@@ -7,7 +7,9 @@
 //! `UnprocessedKeys` with their table's parameters. A BatchWriteItem runs as
 //! one writer job, so all of its puts and deletes commit together (the
 //! request is atomic even though DynamoDB only promises per-item atomicity),
-//! and `UnprocessedItems` is always empty.
+//! and `UnprocessedItems` holds only the writes refused for lack of
+//! capacity (as do `UnprocessedKeys` for reads): a batch fails with the
+//! throttling error only when every one of its items is refused.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -15,6 +17,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::capacity::{self, ConsumedCapacity, Mode, Spent};
+use super::collection::{Metrics, MetricsByTable};
 use super::item::{
     check_index_keys, live_table, read_projection, request_key, validate_item, MAX_ITEM_BYTES,
 };
@@ -23,6 +26,7 @@ use super::{abort_to_api, Store};
 use crate::api::types::{BatchGetItemInput, BatchWriteItemInput, KeysAndAttributes, WriteRequest};
 use crate::api::validate::Violations;
 use crate::api::{encode, ApiError, ApiResult};
+use crate::capacity::{Access, Throttled};
 use crate::expr::Projection;
 use crate::model::key::{Key, KeyError};
 use crate::model::table::TableMeta;
@@ -52,6 +56,8 @@ struct BatchWriteOutput {
     unprocessed_items: BTreeMap<String, Vec<WriteRequest>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     consumed_capacity: Option<Vec<ConsumedCapacity>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    item_collection_metrics: Option<MetricsByTable>,
 }
 
 /// One table's share of a BatchGetItem, validated.
@@ -75,7 +81,19 @@ impl Write {
             Write::Put(k, _) | Write::Delete(k) => k,
         }
     }
+
+    /// Write units this write costs whatever the item it replaces.
+    fn least_units(&self) -> f64 {
+        match self {
+            Write::Put(_, item) => capacity::write_units(item_size(item)),
+            Write::Delete(_) => capacity::write_units(0),
+        }
+    }
 }
+
+/// One table's validated writes, each with the request it came from (to
+/// hand back if it is throttled).
+type TableWrites<'a> = (Arc<TableMeta>, Vec<(Write, &'a WriteRequest)>);
 
 /// Record one table's key, failing on a duplicate.
 fn unique(seen: &mut HashSet<Vec<u8>>, table: &TableMeta, key: &Key) -> ApiResult<()> {
@@ -168,11 +186,28 @@ impl Store {
         let mut unprocessed: BTreeMap<String, KeysAndAttributes> = BTreeMap::new();
         let mut units: BTreeMap<String, f64> = BTreeMap::new();
         let mut size = 0usize;
+        // Keys refused for lack of capacity come back unprocessed; only
+        // when every key is refused does the request fail.
+        let mut first_throttle: Option<Throttled> = None;
+        let mut processed = 0usize;
         self.engine.read(|view| {
             for get in &gets {
                 let found = responses.entry(get.name.clone()).or_default();
                 for key in &get.keys {
-                    if size >= MAX_RESPONSE_BYTES {
+                    let partition = self.capacity.partition_of(|| key.partition_bytes());
+                    let admitted = match self.capacity.admit(
+                        &get.table,
+                        None,
+                        Access::Read,
+                        partition.as_deref(),
+                    ) {
+                        Ok(()) => true,
+                        Err(t) => {
+                            first_throttle.get_or_insert(t);
+                            false
+                        }
+                    };
+                    if size >= MAX_RESPONSE_BYTES || !admitted {
                         let rest = unprocessed.entry(get.name.clone()).or_insert_with(|| {
                             KeysAndAttributes {
                                 keys: Some(Vec::new()),
@@ -185,9 +220,17 @@ impl Store {
                         continue;
                     }
                     let item = view.get_item(&get.table, key)?;
+                    processed += 1;
                     let bytes = item.as_ref().map_or(0, item_size);
-                    *units.entry(get.name.clone()).or_default() +=
-                        capacity::read_units(bytes, get.consistent);
+                    let cost = capacity::read_units(bytes, get.consistent);
+                    self.capacity.charge(
+                        &get.table,
+                        None,
+                        Access::Read,
+                        cost,
+                        partition.as_deref(),
+                    );
+                    *units.entry(get.name.clone()).or_default() += cost;
                     if let Some(item) = item {
                         size += bytes;
                         found.push(match &get.projection {
@@ -199,6 +242,9 @@ impl Store {
             }
             Ok(())
         })?;
+        if let (0, Some(t)) = (processed, first_throttle) {
+            return Err(t.into());
+        }
         encode(&BatchGetOutput {
             responses,
             unprocessed_keys: unprocessed,
@@ -264,7 +310,9 @@ impl Store {
                 "Too many items requested for the BatchWriteItem call",
             ));
         }
-        let mut plan: Vec<(Arc<TableMeta>, Vec<Write>)> = Vec::with_capacity(requests.len());
+        let mut plan: Vec<TableWrites<'_>> = Vec::with_capacity(requests.len());
+        let mut unprocessed: BTreeMap<String, Vec<WriteRequest>> = BTreeMap::new();
+        let mut first_throttle: Option<Throttled> = None;
         for (name, list) in &requests {
             let table = self.table(checked_table_name(Some(name))?)?;
             let mut seen = HashSet::new();
@@ -304,13 +352,64 @@ impl Store {
                     }
                 };
                 unique(&mut seen, &table, write.key())?;
-                writes.push(write);
+                writes.push((write, request));
             }
             plan.push((table, writes));
         }
+        // Every write validated: now each one asks for capacity; those
+        // refused come back unprocessed (all refused: the request fails).
+        let mut admitted_plan = Vec::with_capacity(plan.len());
+        for (table, writes) in plan {
+            let mut admitted = Vec::with_capacity(writes.len());
+            for (write, request) in writes {
+                let partition = self.capacity.partition_of(|| write.key().partition_bytes());
+                match self
+                    .capacity
+                    .admit(&table, None, Access::Write, partition.as_deref())
+                {
+                    Ok(()) => {
+                        // Reserve what the write will at least cost, so the
+                        // next write of this batch sees it; the rest is paid
+                        // once the old item is known.
+                        let reserved = write.least_units();
+                        self.capacity.charge(
+                            &table,
+                            None,
+                            Access::Write,
+                            reserved,
+                            partition.as_deref(),
+                        );
+                        admitted.push((write, partition));
+                    }
+                    Err(t) => {
+                        first_throttle.get_or_insert(t);
+                        unprocessed
+                            .entry(table.name.clone())
+                            .or_default()
+                            .push(request.clone());
+                    }
+                }
+            }
+            if !admitted.is_empty() {
+                admitted_plan.push((table, admitted));
+            }
+        }
+        if admitted_plan.is_empty() {
+            if let Some(t) = first_throttle {
+                return Err(t.into());
+            }
+        }
+        let partitions: Vec<Vec<Option<Vec<u8>>>> = admitted_plan
+            .iter_mut()
+            .map(|(_, writes)| writes.iter_mut().map(|(_, p)| p.take()).collect())
+            .collect();
+        let plan: Vec<(Arc<TableMeta>, Vec<Write>)> = admitted_plan
+            .into_iter()
+            .map(|(t, writes)| (t, writes.into_iter().map(|(w, _)| w).collect()))
+            .collect();
         let plan = Arc::new(plan);
         let job_plan = plan.clone();
-        let spent: Vec<(String, Spent)> = self
+        let spent: Vec<(Arc<TableMeta>, Spent)> = self
             .engine
             .write(move |ctx| {
                 let mut spent = Vec::new();
@@ -324,7 +423,7 @@ impl Store {
                                 ctx.put_item(&table, key, item, old.as_ref())?;
                                 let units = capacity::write_units(old_size.max(item_size(item)));
                                 let s = Spent::write(&table, key, old.as_ref(), Some(item), units);
-                                spent.push((table.name.clone(), s));
+                                spent.push((table.clone(), s));
                             }
                             Write::Delete(key) => {
                                 if let Some(o) = &old {
@@ -332,7 +431,7 @@ impl Store {
                                 }
                                 let units = capacity::write_units(old_size);
                                 let s = Spent::write(&table, key, old.as_ref(), None, units);
-                                spent.push((table.name.clone(), s));
+                                spent.push((table.clone(), s));
                             }
                         }
                     }
@@ -342,8 +441,15 @@ impl Store {
             .await
             .map_err(abort_to_api)?;
         let mut per_table: BTreeMap<String, Spent> = BTreeMap::new();
-        for (name, s) in spent {
-            per_table.entry(name).or_default().add(&s);
+        let writes = plan.iter().flat_map(|(_, writes)| writes);
+        for (((table, s), partition), write) in
+            spent.iter().zip(partitions.iter().flatten()).zip(writes)
+        {
+            // What admission reserved is already paid.
+            let mut rest = s.clone();
+            rest.table = s.table.map(|u| (u - write.least_units()).max(0.0));
+            rest.charge(&self.capacity, table, Access::Write, partition.as_deref());
+            per_table.entry(table.name.clone()).or_default().add(s);
         }
         let consumed = (mode != Mode::None).then(|| {
             per_table
@@ -351,9 +457,15 @@ impl Store {
                 .filter_map(|(name, s)| capacity::report_parts(mode, name, s))
                 .collect()
         });
+        let metrics = self.item_collection_metrics_by_table(
+            Metrics::parse(input.return_item_collection_metrics.as_deref()),
+            plan.iter()
+                .flat_map(|(table, writes)| writes.iter().map(move |w| (&**table, w.key()))),
+        )?;
         encode(&BatchWriteOutput {
-            unprocessed_items: BTreeMap::new(),
+            unprocessed_items: unprocessed,
             consumed_capacity: consumed,
+            item_collection_metrics: metrics,
         })
     }
 }

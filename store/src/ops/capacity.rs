@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::api::validate::Violations;
+use crate::capacity::{Access, Capacity};
 use crate::model::key::{index_entry_key, Key};
 use crate::model::table::TableMeta;
 use crate::model::value::{item_size, Item};
@@ -140,6 +141,31 @@ impl Spent {
         }
         for (n, u) in &other.local {
             *self.local.entry(n.clone()).or_default() += u;
+        }
+    }
+
+    /// Pay these units on `table`'s meters: the table's own units and its
+    /// LSIs' on the table, each GSI's on that GSI. `partition` (the bytes of
+    /// the partition key read or written) counts against the table's
+    /// partition, or for a read of a GSI, the GSI's.
+    pub fn charge(
+        &self,
+        capacity: &Capacity,
+        table: &TableMeta,
+        access: Access,
+        partition: Option<&[u8]>,
+    ) {
+        let own = self.table.unwrap_or(0.0) + self.local.values().sum::<f64>();
+        let gsi_partition = if access == Access::Read {
+            partition
+        } else {
+            None
+        };
+        if self.table.is_some() || !self.local.is_empty() {
+            capacity.charge(table, None, access, own, partition);
+        }
+        for (name, units) in &self.global {
+            capacity.charge(table, Some(name), access, *units, gsi_partition);
         }
     }
 

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 
+use super::throughput;
 use crate::engine::Stats;
 use crate::model::key::KeySchema;
 use crate::model::table::{Billing, ProjectionMeta, RestoreSource, TableMeta};
@@ -31,6 +32,29 @@ fn projection_json(p: &ProjectionMeta) -> Value {
 
 fn throughput_json(read: u64, write: u64) -> Value {
     json!({"NumberOfDecreasesToday": 0, "ReadCapacityUnits": read, "WriteCapacityUnits": write})
+}
+
+/// The table's ProvisionedThroughput, with the times of its last changes.
+fn table_throughput_json(meta: &TableMeta, read: u64, write: u64) -> Value {
+    let c = &meta.throughput_changes;
+    let mut m = Map::new();
+    if let Some(ms) = c.last_increase_ms {
+        m.insert("LastIncreaseDateTime".into(), json!(seconds(ms)));
+    }
+    if let Some(ms) = c.last_decrease_ms {
+        m.insert("LastDecreaseDateTime".into(), json!(seconds(ms)));
+    }
+    m.insert(
+        "NumberOfDecreasesToday".into(),
+        json!(throughput::decreases_today(c, super::now_ms())),
+    );
+    m.insert("ReadCapacityUnits".into(), json!(read));
+    m.insert("WriteCapacityUnits".into(), json!(write));
+    Value::Object(m)
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
 }
 
 fn seconds(ms: u64) -> f64 {
@@ -78,7 +102,10 @@ pub(super) fn describe(
         Billing::PayPerRequest => (0, 0),
         Billing::Provisioned { read, write } => (read, write),
     };
-    t.insert("ProvisionedThroughput".into(), throughput_json(read, write));
+    t.insert(
+        "ProvisionedThroughput".into(),
+        table_throughput_json(meta, read, write),
+    );
     t.insert("TableSizeBytes".into(), json!(stats.size_bytes));
     t.insert("ItemCount".into(), json!(stats.item_count));
     t.insert("TableArn".into(), json!(arn));
@@ -90,6 +117,20 @@ pub(super) fn describe(
         ),
         Billing::Provisioned { .. } => t.insert("BillingModeSummary".into(), json!({"BillingMode": "PROVISIONED"})),
     };
+    let provisioned = match meta.billing {
+        Billing::PayPerRequest => {
+            t.insert(
+                "OnDemandThroughput".into(),
+                to_json(&throughput::on_demand_description(meta.on_demand)),
+            );
+            None
+        }
+        Billing::Provisioned { read, write } => Some((read, write)),
+    };
+    t.insert(
+        "WarmThroughput".into(),
+        to_json(&throughput::warm_description(meta.warm, provisioned)),
+    );
     if !meta.local_indexes.is_empty() {
         let lsis: Vec<Value> = meta
             .local_indexes
@@ -125,8 +166,20 @@ pub(super) fn describe(
                     "ItemCount": s.item_count,
                     "IndexArn": format!("{arn}/index/{}", i.name),
                 });
-                if let (Some(_), Value::Object(m)) = (&i.backfill, &mut d) {
-                    m.insert("Backfilling".into(), json!(true));
+                if let Value::Object(m) = &mut d {
+                    if i.backfill.is_some() {
+                        m.insert("Backfilling".into(), json!(true));
+                    }
+                    if meta.billing == Billing::PayPerRequest {
+                        m.insert(
+                            "OnDemandThroughput".into(),
+                            to_json(&throughput::on_demand_description(i.on_demand)),
+                        );
+                    }
+                    m.insert(
+                        "WarmThroughput".into(),
+                        to_json(&throughput::warm_description(i.warm, i.provisioned)),
+                    );
                 }
                 d
             })

@@ -192,6 +192,13 @@ fn update(meta: &mut TableMeta, index: &SecondaryIndex) -> ApiResult<()> {
             "Requested resource not found: Index: {name} not found on table {table}"
         )));
     };
+    let others = index.on_demand_throughput.is_some() || index.warm_throughput.is_some();
+    gsi.on_demand =
+        super::throughput::on_demand(gsi.on_demand, index.on_demand_throughput.as_ref());
+    gsi.warm = super::throughput::warm(gsi.warm, index.warm_throughput.as_ref());
+    if others && index.provisioned_throughput.is_none() {
+        return Ok(());
+    }
     match (&billing, &index.provisioned_throughput) {
         (Billing::PayPerRequest, _) => Err(ApiError::validation(format!(
             "{INVALID}ProvisionedThroughput cannot be changed for index {name}: table {table} is PAY_PER_REQUEST"

@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::Map;
 
 use super::capacity::{self, ConsumedCapacity, Mode};
+use super::collection::{ItemCollectionMetrics, Metrics};
 pub(super) use super::item_checks::{check_index_keys, validate_item};
 use super::item_checks::{check_name, too_deep};
 use super::table::checked_table_name;
@@ -20,6 +21,7 @@ use crate::api::types::{
 };
 use crate::api::validate::Violations;
 use crate::api::{encode, ApiError, ApiResult};
+use crate::capacity::Access;
 use crate::engine::Abort;
 use crate::expr::{self, legacy, Condition, Projection, Resolver, Update, UpdateAction};
 use crate::model::key::Key;
@@ -84,6 +86,8 @@ struct WriteOutput {
     attributes: Option<Item>,
     #[serde(skip_serializing_if = "Option::is_none")]
     consumed_capacity: Option<ConsumedCapacity>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    item_collection_metrics: Option<ItemCollectionMetrics>,
 }
 
 #[derive(Serialize, Default)]
@@ -159,6 +163,9 @@ impl Store {
         )?
         .0;
         let size = item_size(&item);
+        let partition = self.capacity.partition_of(|| key.partition_bytes());
+        self.capacity
+            .admit(&table, None, Access::Write, partition.as_deref())?;
         let item = Arc::new(item);
         let report_item = item.clone();
         let job_table = table.clone();
@@ -177,9 +184,12 @@ impl Store {
         let units = capacity::write_units(size.max(old.as_ref().map_or(0, item_size)));
         let spent =
             capacity::Spent::write(&table, &report_key, old.as_ref(), Some(&report_item), units);
+        spent.charge(&self.capacity, &table, Access::Write, partition.as_deref());
+        let metrics = Metrics::parse(input.return_item_collection_metrics.as_deref());
         encode(&WriteOutput {
             attributes: if return_old { old } else { None },
             consumed_capacity: capacity::report_parts(mode, &table.name, &spent),
+            item_collection_metrics: self.item_collection_metrics(metrics, &table, &report_key)?,
         })
     }
 
@@ -211,9 +221,14 @@ impl Store {
             input.attributes_to_get.as_deref(),
             input.expression_attribute_names.as_ref(),
         )?;
+        let partition = self.capacity.partition_of(|| key.partition_bytes());
+        self.capacity
+            .admit(&table, None, Access::Read, partition.as_deref())?;
         let item = self.engine.read(|r| r.get_item(&table, &key))?;
         let consistent = input.consistent_read.unwrap_or(false);
         let units = capacity::read_units(item.as_ref().map_or(0, item_size), consistent);
+        self.capacity
+            .charge(&table, None, Access::Read, units, partition.as_deref());
         let item = match (item, projection) {
             (Some(i), Some(p)) => Some(p.apply(&i)),
             (item, None) => item,
@@ -266,6 +281,9 @@ impl Store {
             false,
         )?
         .0;
+        let partition = self.capacity.partition_of(|| key.partition_bytes());
+        self.capacity
+            .admit(&table, None, Access::Write, partition.as_deref())?;
         let job_table = table.clone();
         let report_key = key.clone();
         let old = self
@@ -283,9 +301,12 @@ impl Store {
             .map_err(abort_to_api)?;
         let units = capacity::write_units(old.as_ref().map_or(0, item_size));
         let spent = capacity::Spent::write(&table, &report_key, old.as_ref(), None, units);
+        spent.charge(&self.capacity, &table, Access::Write, partition.as_deref());
+        let metrics = Metrics::parse(input.return_item_collection_metrics.as_deref());
         encode(&WriteOutput {
             attributes: if return_old { old } else { None },
             consumed_capacity: capacity::report_parts(mode, &table.name, &spent),
+            item_collection_metrics: self.item_collection_metrics(metrics, &table, &report_key)?,
         })
     }
 
@@ -357,6 +378,9 @@ impl Store {
         )?;
         let update = update.or(legacy_update).map(Arc::new);
         let key_item = key.to_item(&table.key);
+        let partition = self.capacity.partition_of(|| key.partition_bytes());
+        self.capacity
+            .admit(&table, None, Access::Write, partition.as_deref())?;
         let job_table = table.clone();
         let report_key = key.clone();
         let (old, new) = self
@@ -381,6 +405,7 @@ impl Store {
                 .max(new.as_ref().map_or(0, item_size)),
         );
         let spent = capacity::Spent::write(&table, &report_key, old.as_ref(), new.as_ref(), units);
+        spent.charge(&self.capacity, &table, Access::Write, partition.as_deref());
         let update = input.update_expression.is_some() || input.attribute_updates.is_some();
         let attributes = match return_values.as_str() {
             "ALL_OLD" => old,
@@ -398,9 +423,11 @@ impl Store {
             }
             _ => None,
         };
+        let metrics = Metrics::parse(input.return_item_collection_metrics.as_deref());
         encode(&WriteOutput {
             attributes,
             consumed_capacity: capacity::report_parts(mode, &table.name, &spent),
+            item_collection_metrics: self.item_collection_metrics(metrics, &table, &report_key)?,
         })
     }
 }

@@ -8,6 +8,7 @@ mod account;
 mod backup;
 mod batch;
 mod capacity;
+mod collection;
 mod description;
 mod export;
 mod feed;
@@ -28,6 +29,7 @@ mod schema;
 mod streams;
 mod table;
 mod tags;
+mod throughput;
 mod transact;
 mod transfer;
 mod ttl;
@@ -44,6 +46,7 @@ pub use transfer::Transfers;
 pub use ttl::SweepCursors;
 
 use crate::api::{self, ApiError, ApiResult, ErrorCode, Operation};
+use crate::capacity::{Capacity, CapacityConfig};
 use crate::engine::{Abort, Engine, EngineError, EngineOptions};
 use crate::model::key::partition_hash;
 
@@ -58,6 +61,9 @@ pub struct StoreConfig {
     pub transfer: crate::transfer::TransferConfig,
     /// Where on-demand backups are kept (`None`: `<data_dir>/backups`).
     pub backup_dir: Option<PathBuf>,
+
+    /// Throughput enforcement (`--capacity`, `--partition-limits`).
+    pub capacity: CapacityConfig,
 }
 
 impl StoreConfig {
@@ -68,6 +74,8 @@ impl StoreConfig {
             maintenance: MaintenanceConfig::default(),
             transfer: Default::default(),
             backup_dir: None,
+
+            capacity: CapacityConfig::default(),
         }
     }
 }
@@ -87,6 +95,9 @@ pub struct Store {
     backups: Option<Arc<crate::backup::Backups>>,
     /// Wakes the restore task when a restore begins.
     restore_wake: Arc<tokio::sync::Notify>,
+
+    /// Throughput accounting and throttling.
+    capacity: Arc<Capacity>,
 }
 
 impl Store {
@@ -114,6 +125,8 @@ impl Store {
             );
         let restore_wake = Arc::new(tokio::sync::Notify::new());
         restore::spawn(&engine, backups.clone(), restore_wake.clone());
+
+        let capacity = Arc::new(Capacity::new(config.capacity, engine.clock().clone()));
         Ok(Store {
             engine,
             progress,
@@ -122,11 +135,18 @@ impl Store {
             transfers: Some(Arc::new(transfers)),
             backups: Some(backups),
             restore_wake,
+
+            capacity,
         })
     }
 
     fn from_engine(engine: Arc<Engine>) -> Store {
+        let capacity = Arc::new(Capacity::new(
+            CapacityConfig::default(),
+            engine.clock().clone(),
+        ));
         Store {
+            capacity,
             engine,
             progress: None,
             tokens: Default::default(),

@@ -33,6 +33,7 @@ use super::Store;
 use crate::api::types::{QueryInput, ScanInput};
 use crate::api::validate::Violations;
 use crate::api::{encode, ApiError, ApiResult};
+use crate::capacity::Access;
 use crate::engine::{EngineError, ReadView};
 use crate::expr::{
     self, legacy, Condition, DocPath, KeyCondition, KeyNames, Projection, SortKeyCondition,
@@ -664,7 +665,20 @@ impl Store {
     }
 
     fn respond(&self, read: &RangeRead, consistent: bool, mode: Mode) -> ApiResult<Vec<u8>> {
+        // A read of a GSI spends the GSI's capacity; of an LSI, the table's.
+        let gsi = read
+            .index
+            .as_ref()
+            .filter(|(global, _)| *global)
+            .map(|(_, name)| name.as_str());
+        let partition = read
+            .partition
+            .as_ref()
+            .and_then(|raw| self.capacity.partition_of(|| raw.clone()));
+        self.capacity
+            .admit(&read.table, gsi, Access::Read, partition.as_deref())?;
         let page = self.engine.read(|view| read.run(view))?;
+        // Charged on what was read, before any filter.
         let units = capacity::read_units(page.bytes, consistent);
         // A read of an index spends the index's capacity, not the table's.
         let spent = match &read.index {
@@ -676,6 +690,12 @@ impl Store {
                 s
             }
         };
+        spent.charge(
+            &self.capacity,
+            &read.table,
+            Access::Read,
+            partition.as_deref(),
+        );
         encode(&ReadOutput {
             items: (!read.count_only).then_some(page.items),
             count: page.count,

@@ -30,8 +30,8 @@ use super::table::validate_create;
 use super::{abort_to_api, Store};
 use crate::api::backup_types::{RestoreOverrides, RestoreTableOutput};
 use crate::api::types::{
-    AttributeDefinition, CreateTableInput, KeySchemaElement, Projection, ProvisionedThroughput,
-    SecondaryIndex, SseSpecification,
+    AttributeDefinition, CreateTableInput, KeySchemaElement, OnDemandThroughput, Projection,
+    ProvisionedThroughput, SecondaryIndex, SseSpecification,
 };
 use crate::api::{encode, ApiError, ApiResult, ErrorCode};
 use crate::backup::snapshot::{self, SnapshotWriter};
@@ -73,7 +73,17 @@ fn index_input(i: &IndexMeta) -> SecondaryIndex {
             read_capacity_units: Some(r as i64),
             write_capacity_units: Some(w as i64),
         }),
+        on_demand_throughput: on_demand_input(i.on_demand),
+        warm_throughput: None,
     }
+}
+
+/// A source's on-demand maximum as a request states it (`None`: no maximum).
+fn on_demand_input(o: crate::model::table::OnDemandMeta) -> Option<OnDemandThroughput> {
+    (o.max_read.is_some() || o.max_write.is_some()).then(|| OnDemandThroughput {
+        max_read_request_units: o.max_read.map(|n| n as i64),
+        max_write_request_units: o.max_write.map(|n| n as i64),
+    })
 }
 
 /// The definition of a table restored from `source` under `target`, with
@@ -109,6 +119,10 @@ pub(super) fn restored_meta(
     if !provisioned {
         for g in &mut gsis {
             g.provisioned_throughput = None;
+        }
+    } else {
+        for g in &mut gsis {
+            g.on_demand_throughput = None;
         }
     }
     let lsis = o
@@ -154,6 +168,12 @@ pub(super) fn restored_meta(
         tags: None,
         table_class: source.table_class.clone(),
         deletion_protection_enabled: None,
+        on_demand_throughput: if provisioned {
+            None
+        } else {
+            on_demand_input(source.on_demand)
+        },
+        warm_throughput: None,
     };
     validate_create(input)
 }

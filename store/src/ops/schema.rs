@@ -334,5 +334,10 @@ pub(super) fn index_meta(
         projection,
         provisioned,
         backfill: None,
+        on_demand: super::throughput::on_demand(
+            Default::default(),
+            index.on_demand_throughput.as_ref(),
+        ),
+        warm: super::throughput::warm(None, index.warm_throughput.as_ref()),
     })
 }

@@ -13,13 +13,13 @@ use super::description::{describe, index_stats, IndexStats};
 use super::schema::{
     attribute_definitions, check_key_schema_members, index_meta, key_schema, INVALID,
 };
-use super::{abort_to_api, now_ms, Store};
+use super::{abort_to_api, now_ms, throughput, Store};
 use crate::api::types::{
     CreateTableInput, ListTablesInput, ProvisionedThroughput, StreamSpecification, TableNameInput,
     UpdateTableInput,
 };
 use crate::api::validate::Violations;
-use crate::api::{encode, ApiError, ApiResult};
+use crate::api::{encode, ApiError, ApiResult, ErrorCode};
 use crate::engine::{Abort, Stats};
 use crate::model::table::{Billing, SseMeta, StreamMeta, TableMeta, TABLE_META_FORMAT};
 
@@ -128,6 +128,7 @@ impl Store {
             .await
             .map_err(abort_to_api)?;
         let (meta, stats) = deleted;
+        self.capacity.forget(meta.id);
         let mut desc = describe(&meta, stats, &IndexStats::new(), "DELETING");
         // DynamoDB's DeleteTable answer is a summary: no schema, no indexes.
         if let Value::Object(m) = &mut desc {
@@ -181,7 +182,9 @@ impl Store {
             || input.stream_specification.is_some()
             || input.sse_specification.is_some()
             || input.table_class.is_some()
-            || input.deletion_protection_enabled.is_some();
+            || input.deletion_protection_enabled.is_some()
+            || input.on_demand_throughput.is_some()
+            || input.warm_throughput.is_some();
         if !changes_something {
             return Err(ApiError::validation(
                 "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required",
@@ -286,6 +289,34 @@ fn stream_label() -> String {
     )
 }
 
+/// DynamoDB's refusal of a throughput decrease beyond the daily limit.
+fn decrease_limited(d: throughput::DecreaseLimited) -> ApiError {
+    ApiError::new(
+        ErrorCode::LimitExceeded,
+        format!(
+            "Subscriber limit exceeded: Provisioned throughput decreases are limited within a given UTC day. \
+             After the first 4 decreases, each subsequent decrease in the same UTC day can be performed at most once every 60 minutes. \
+             Number of decreases today: {}. Last decrease at {}. Next decrease can be made at {}",
+            d.today,
+            utc_seconds(d.last_ms),
+            utc_seconds(d.next_ms)
+        ),
+    )
+}
+
+/// An instant as `2024-01-31T12:00:00Z`.
+fn utc_seconds(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
 /// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar.
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -345,6 +376,12 @@ pub(super) fn validate_create(input: CreateTableInput) -> ApiResult<TableMeta> {
     );
     if let Some(pt) = &input.provisioned_throughput {
         check_throughput(pt, "provisionedThroughput", &mut v);
+    }
+    if let Some(o) = &input.on_demand_throughput {
+        throughput::check_on_demand(o, "onDemandThroughput", &mut v);
+    }
+    if let Some(w) = &input.warm_throughput {
+        throughput::check_warm(w, "warmThroughput", &mut v);
     }
     if let Some(s) = &input.stream_specification {
         check_stream_spec(s, &mut v);
@@ -459,6 +496,10 @@ pub(super) fn validate_create(input: CreateTableInput) -> ApiResult<TableMeta> {
         importing: None,
         pitr: None,
         restore: None,
+
+        on_demand: throughput::on_demand(Default::default(), input.on_demand_throughput.as_ref()),
+        warm: throughput::warm(None, input.warm_throughput.as_ref()),
+        throughput_changes: Default::default(),
     })
 }
 
@@ -501,8 +542,18 @@ fn apply_update(current: &TableMeta, input: &UpdateTableInput) -> ApiResult<Tabl
                     )));
                 }
             }
-            if meta.billing == Billing::PayPerRequest {
-                meta.billing_changed_ms = now_ms();
+            match meta.billing {
+                Billing::PayPerRequest => meta.billing_changed_ms = now_ms(),
+                Billing::Provisioned {
+                    read: old_read,
+                    write: old_write,
+                } => throughput::record_change(
+                    &mut meta.throughput_changes,
+                    (old_read, old_write),
+                    (read, write),
+                    now_ms(),
+                )
+                .map_err(decrease_limited)?,
             }
             meta.billing = Billing::Provisioned { read, write };
         }
@@ -545,6 +596,8 @@ fn apply_update(current: &TableMeta, input: &UpdateTableInput) -> ApiResult<Tabl
     if let Some(p) = input.deletion_protection_enabled {
         meta.deletion_protection = p;
     }
+    meta.on_demand = throughput::on_demand(meta.on_demand, input.on_demand_throughput.as_ref());
+    meta.warm = throughput::warm(meta.warm, input.warm_throughput.as_ref());
     Ok(meta)
 }
 

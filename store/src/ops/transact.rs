@@ -28,6 +28,7 @@ use serde_json::{json, Map, Value};
 
 use super::batch::capacity_list;
 use super::capacity::{self, Mode};
+use super::collection::{Metrics, MetricsByTable};
 use super::item::{
     check, check_index_keys, live_table, read_projection, return_on_failure, updated_item,
     validate_item, write_condition, OnFailure, MAX_ITEM_BYTES,
@@ -39,6 +40,7 @@ use crate::api::types::{
 };
 use crate::api::validate::Violations;
 use crate::api::{encode, ApiError, ApiResult, ErrorCode};
+use crate::capacity::Access;
 use crate::engine::Abort;
 use crate::expr::{Condition, Projection, Update};
 use crate::model::key::{Key, KeyError};
@@ -180,6 +182,8 @@ enum Reason {
     None,
     ConditionalCheckFailed(Option<Item>),
     Validation(String),
+    /// Refused for lack of capacity: the code and message.
+    Throttled(&'static str, &'static str),
 }
 
 impl Reason {
@@ -188,6 +192,7 @@ impl Reason {
             Reason::None => "None",
             Reason::ConditionalCheckFailed(_) => "ConditionalCheckFailed",
             Reason::Validation(_) => "ValidationError",
+            Reason::Throttled(code, _) => code,
         }
     }
 
@@ -205,6 +210,9 @@ impl Reason {
                 }
             }
             Reason::Validation(msg) => {
+                m.insert("Message".into(), json!(msg));
+            }
+            Reason::Throttled(_, msg) => {
                 m.insert("Message".into(), json!(msg));
             }
         }
@@ -237,6 +245,8 @@ const ONE_ITEM: &str = "Transaction request cannot include multiple operations o
 struct WriteOutput {
     #[serde(skip_serializing_if = "Option::is_none")]
     consumed_capacity: Option<Vec<capacity::ConsumedCapacity>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    item_collection_metrics: Option<MetricsByTable>,
 }
 
 #[derive(Serialize)]
@@ -475,7 +485,8 @@ impl Store {
                 return Ok(response);
             }
         }
-        let result = self.run_transaction(actions, mode).await;
+        let metrics = Metrics::parse(input.return_item_collection_metrics.as_deref());
+        let result = self.run_transaction(actions, mode, metrics).await;
         if let Some(t) = &token {
             self.tokens
                 .finish(t, result.as_ref().ok().map(Vec::as_slice));
@@ -483,7 +494,46 @@ impl Store {
         result
     }
 
-    async fn run_transaction(&self, actions: Vec<Action>, mode: Mode) -> ApiResult<Vec<u8>> {
+    /// Ask capacity for every item of a transaction; one refused cancels
+    /// it with a throttling reason at that item (the partition-key bytes of
+    /// each item returned, for the charge).
+    fn admit_all<'a>(
+        &self,
+        items: impl ExactSizeIterator<Item = (&'a TableMeta, &'a Key)>,
+        access: Access,
+    ) -> ApiResult<Vec<Option<Vec<u8>>>> {
+        let n = items.len();
+        let mut partitions = Vec::with_capacity(n);
+        let mut reasons: Vec<Reason> = Vec::new();
+        for (i, (table, key)) in items.enumerate() {
+            let partition = self.capacity.partition_of(|| key.partition_bytes());
+            if let Err(t) = self
+                .capacity
+                .admit(table, None, access, partition.as_deref())
+            {
+                if reasons.is_empty() {
+                    reasons = (0..n).map(|_| Reason::None).collect();
+                }
+                let (code, message) = t.cancellation();
+                reasons[i] = Reason::Throttled(code, message);
+            }
+            partitions.push(partition);
+        }
+        if reasons.is_empty() {
+            Ok(partitions)
+        } else {
+            Err(cancelled(&reasons))
+        }
+    }
+
+    async fn run_transaction(
+        &self,
+        actions: Vec<Action>,
+        mode: Mode,
+        metrics: Metrics,
+    ) -> ApiResult<Vec<u8>> {
+        let partitions =
+            self.admit_all(actions.iter().map(|a| (&*a.table, &a.key)), Access::Write)?;
         let actions = Arc::new(actions);
         let job = actions.clone();
         let sizes: Vec<(String, usize)> = self
@@ -552,12 +602,22 @@ impl Store {
             .await
             .map_err(abort_to_api)?;
         let mut units: BTreeMap<String, f64> = BTreeMap::new();
-        for (name, size) in sizes {
+        for ((name, size), (a, partition)) in sizes.into_iter().zip(actions.iter().zip(&partitions))
+        {
             // A transactional write costs two write units per KB.
-            *units.entry(name).or_default() += 2.0 * capacity::write_units(size);
+            let cost = 2.0 * capacity::write_units(size);
+            self.capacity
+                .charge(&a.table, None, Access::Write, cost, partition.as_deref());
+            *units.entry(name).or_default() += cost;
         }
+        // A ConditionCheck writes nothing: its collection is not reported.
+        let written = actions
+            .iter()
+            .filter(|a| !matches!(a.kind, Kind::Check))
+            .map(|a| (&*a.table, &a.key));
         encode(&WriteOutput {
             consumed_capacity: capacity_list(mode, units),
+            item_collection_metrics: self.item_collection_metrics_by_table(metrics, written)?,
         })
     }
 
@@ -605,6 +665,10 @@ impl Store {
             )?;
             gets.push((table, key, projection));
         }
+        let partitions = self.admit_all(
+            gets.iter().map(|(table, key, _)| (&**table, key)),
+            Access::Read,
+        )?;
         // One read transaction: every item from the same snapshot.
         let items = self.engine.read(|view| {
             gets.iter()
@@ -613,9 +677,11 @@ impl Store {
         })?;
         let mut units: BTreeMap<String, f64> = BTreeMap::new();
         let mut responses = Vec::with_capacity(items.len());
-        for ((table, _, projection), item) in gets.iter().zip(items) {
-            *units.entry(table.name.clone()).or_default() +=
-                2.0 * capacity::read_units(item.as_ref().map_or(0, item_size), true);
+        for (((table, _, projection), item), partition) in gets.iter().zip(items).zip(&partitions) {
+            let cost = 2.0 * capacity::read_units(item.as_ref().map_or(0, item_size), true);
+            self.capacity
+                .charge(table, None, Access::Read, cost, partition.as_deref());
+            *units.entry(table.name.clone()).or_default() += cost;
             let mut m = Map::new();
             if let Some(item) = item {
                 let item = match projection {
