@@ -139,11 +139,12 @@ pub async fn run(
     let feed_metrics = invalidation::Metrics::register(&registry)?;
     let (upstream, schemas, readiness, streams) = match &config.upstream {
         None => {
-            let store = Store::open(&StoreConfig::new(&config.data_dir)).map_err(|source| {
-                StartError::Store {
-                    path: config.data_dir.clone(),
-                    source,
-                }
+            // The store's metrics go to the proxy's registry: one
+            // `/metrics` for the whole database.
+            let store = Store::open_with_registry(&StoreConfig::new(&config.data_dir), &registry)
+                .map_err(|source| StartError::Store {
+                path: config.data_dir.clone(),
+                source,
             })?;
             (
                 Upstream::Embedded(store.clone()),

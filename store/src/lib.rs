@@ -14,11 +14,15 @@
 //! * [`ops`] — the operations, one module per family; [`ops::Store`] is the
 //!   store as a callable service.
 //! * [`server`] — the HTTP/1.1 front end.
+//! * [`telemetry`] — per-table metrics and contributor insights.
+//! * [`topk`] — a bounded streaming top-K (Space-Saving), for hot keys.
+//! * [`admin`] — the admin endpoint: `/metrics`, `/healthz`, `/readyz`, `/insights`.
 //! * [`data_dir`] — `--data-dir`, or `--in-memory`'s private tmpfs directory.
 //! * [`logging`] — the log subscriber and `--log-format` both binaries use.
 //! * [`ready`] — announces where a started server listens, once it answers.
 //! * [`shutdown`] — the stop signal (SIGINT, SIGTERM) both binaries wait for.
 
+pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod clock;
@@ -31,5 +35,7 @@ pub mod ops;
 pub mod ready;
 pub mod server;
 pub mod shutdown;
+pub mod telemetry;
+pub mod topk;
 
 pub use ops::{Store, StoreConfig};

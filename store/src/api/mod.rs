@@ -7,6 +7,7 @@
 pub mod control_types;
 pub mod error;
 pub mod feed;
+pub mod insights;
 pub mod keys;
 pub mod operation;
 pub mod types;

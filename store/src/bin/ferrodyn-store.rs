@@ -18,6 +18,10 @@ struct Args {
     listen: String,
     #[command(flatten)]
     data: DataDirArgs,
+    /// Address of the admin endpoint (`/metrics`, `/healthz`, `/readyz`,
+    /// `/insights`); none unless given.
+    #[arg(long, env = "FERRODYN_STORE_ADMIN_LISTEN")]
+    admin_listen: Option<String>,
     /// Milliseconds between TTL sweeper rounds (each round examines up to
     /// 1000 items per table with TTL enabled).
     #[arg(long, env = "FERRODYN_TTL_SWEEP_INTERVAL_MS", default_value_t = 60_000)]
@@ -61,6 +65,28 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
+    let admin = match &args.admin_listen {
+        Some(a) => Some(
+            tokio::net::TcpListener::bind(a)
+                .await
+                .with_context(|| format!("cannot listen on {a} (--admin-listen)"))?,
+        ),
+        None => None,
+    };
+    let (admin_stop, admin_stopped) = tokio::sync::oneshot::channel::<()>();
+    let admin_task = admin.map(|l| {
+        if let Ok(a) = l.local_addr() {
+            tracing::info!(addr = %a, "ferrodyn-store admin endpoint ready");
+        }
+        tokio::spawn(ferrodyn_store::admin::run(
+            l,
+            store.clone(),
+            auth.clone(),
+            async move {
+                let _ = admin_stopped.await;
+            },
+        ))
+    });
     tracing::info!(
         %addr,
         data_dir = %data.path().display(),
@@ -70,6 +96,10 @@ async fn main() -> anyhow::Result<()> {
     );
     let serving = server::serve(listener, store, args.serve.options(auth), stop);
     ready::serve_and_announce(addr, &ready_file, serving).await?;
+    let _ = admin_stop.send(());
+    if let Some(t) = admin_task {
+        let _ = t.await;
+    }
     // Removes an in-memory directory (also dropped on every early return).
     drop(data);
     tracing::info!("ferrodyn-store stopped");

@@ -34,6 +34,30 @@ pub struct IndexMeta {
     /// copied into the index (the index is CREATING); absent once ACTIVE.
     #[serde(default)]
     pub backfill: Option<Backfill>,
+    /// GSIs only: contributor insights, once enabled (kept when disabled,
+    /// for the time of the change).
+    #[serde(default)]
+    pub contributor_insights: Option<InsightsMeta>,
+}
+
+/// Which events contributor insights count. Persisted by these names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum InsightsMode {
+    AccessedAndThrottledKeys,
+    ThrottledKeys,
+}
+
+/// Contributor insights of a table or GSI, as UpdateContributorInsights
+/// last left them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InsightsMeta {
+    pub enabled: bool,
+    pub mode: InsightsMode,
+    /// Time of the last change (LastUpdateDateTime), ms since the epoch.
+    pub updated_ms: u64,
+    /// When the current rules were created (their names carry it).
+    pub rules_created_ms: u64,
 }
 
 /// Progress of a GSI backfill, persisted with the table so that a restarted
@@ -98,6 +122,9 @@ pub struct TableMeta {
     /// stays readable until its records are trimmed.
     #[serde(default)]
     pub previous_streams: Vec<StreamMeta>,
+    /// Contributor insights of the table itself, once enabled.
+    #[serde(default)]
+    pub contributor_insights: Option<InsightsMeta>,
 }
 
 impl TableMeta {
@@ -134,6 +161,7 @@ mod tests {
         let meta: TableMeta = serde_json::from_str(old).expect("old catalog entry");
         assert_eq!(meta.ttl_attribute, None);
         assert!(meta.previous_streams.is_empty());
+        assert_eq!(meta.contributor_insights, None);
         let stream = meta.stream.expect("stream");
         assert_eq!((stream.start_seq, stream.end_seq), (0, None));
     }

@@ -186,8 +186,9 @@ impl Store {
                     }
                     let item = view.get_item(&get.table, key)?;
                     let bytes = item.as_ref().map_or(0, item_size);
-                    *units.entry(get.name.clone()).or_default() +=
-                        capacity::read_units(bytes, get.consistent);
+                    let spent = capacity::read_units(bytes, get.consistent);
+                    *units.entry(get.name.clone()).or_default() += spent;
+                    self.count_key_access(&get.table, key, spent);
                     if let Some(item) = item {
                         size += bytes;
                         found.push(match &get.projection {
@@ -199,6 +200,7 @@ impl Store {
             }
             Ok(())
         })?;
+        self.count_units(&units, false);
         encode(&BatchGetOutput {
             responses,
             unprocessed_keys: unprocessed,
@@ -344,6 +346,9 @@ impl Store {
         let mut per_table: BTreeMap<String, Spent> = BTreeMap::new();
         for (name, s) in spent {
             per_table.entry(name).or_default().add(&s);
+        }
+        for (name, s) in &per_table {
+            self.count_write(name, s, None);
         }
         let consumed = (mode != Mode::None).then(|| {
             per_table

@@ -175,6 +175,7 @@ impl Store {
         let units = capacity::write_units(size.max(old.as_ref().map_or(0, item_size)));
         let spent =
             capacity::Spent::write(&table, &report_key, old.as_ref(), Some(&report_item), units);
+        self.count_write(&table.name, &spent, Some(&report_item));
         encode(&WriteOutput {
             attributes: if return_old { old } else { None },
             consumed_capacity: capacity::report_parts(mode, &table.name, &spent),
@@ -212,6 +213,11 @@ impl Store {
         let item = self.engine.read(|r| r.get_item(&table, &key))?;
         let consistent = input.consistent_read.unwrap_or(false);
         let units = capacity::read_units(item.as_ref().map_or(0, item_size), consistent);
+        self.count_read(
+            &table.name,
+            &capacity::Spent::table(units),
+            input.key.as_ref(),
+        );
         let item = match (item, projection) {
             (Some(i), Some(p)) => Some(p.apply(&i)),
             (item, None) => item,
@@ -281,6 +287,7 @@ impl Store {
             .map_err(abort_to_api)?;
         let units = capacity::write_units(old.as_ref().map_or(0, item_size));
         let spent = capacity::Spent::write(&table, &report_key, old.as_ref(), None, units);
+        self.count_write(&table.name, &spent, input.key.as_ref());
         encode(&WriteOutput {
             attributes: if return_old { old } else { None },
             consumed_capacity: capacity::report_parts(mode, &table.name, &spent),
@@ -379,6 +386,7 @@ impl Store {
                 .max(new.as_ref().map_or(0, item_size)),
         );
         let spent = capacity::Spent::write(&table, &report_key, old.as_ref(), new.as_ref(), units);
+        self.count_write(&table.name, &spent, input.key.as_ref());
         let update = input.update_expression.is_some() || input.attribute_updates.is_some();
         let attributes = match return_values.as_str() {
             "ALL_OLD" => old,

@@ -8,6 +8,7 @@ mod account;
 mod backup;
 mod batch;
 mod capacity;
+mod contributor_insights;
 mod description;
 mod feed;
 mod gsi;
@@ -20,6 +21,7 @@ mod schema;
 mod streams;
 mod table;
 mod tags;
+mod telemetry_hooks;
 mod transact;
 mod ttl;
 
@@ -35,6 +37,7 @@ pub use ttl::SweepCursors;
 use crate::api::{self, ApiError, ApiResult, ErrorCode, Operation};
 use crate::engine::{Abort, Engine, EngineError, EngineOptions};
 use crate::model::key::partition_hash;
+use crate::telemetry::Telemetry;
 
 /// Store configuration.
 #[derive(Debug, Clone)]
@@ -64,31 +67,66 @@ pub struct Store {
     tokens: Arc<transact::Tokens>,
     /// Wakes the GSI backfill task when UpdateTable adds an index.
     backfill_wake: Arc<tokio::sync::Notify>,
+    /// Per-table metrics and contributor insights.
+    telemetry: Arc<Telemetry>,
 }
 
 impl Store {
     /// Open the store; inside a tokio runtime this also starts its
     /// background tasks (TTL sweeper, change-log trimming).
     pub fn open(config: &StoreConfig) -> Result<Store, EngineError> {
+        Store::open_with_registry(config, &prometheus::Registry::new())
+    }
+
+    /// Open the store as [`Store::open`] does, registering its metrics in
+    /// `registry` (an embedding process exports one registry). If they
+    /// cannot be registered there (already registered), they go to a
+    /// private registry and a warning is logged.
+    pub fn open_with_registry(
+        config: &StoreConfig,
+        registry: &prometheus::Registry,
+    ) -> Result<Store, EngineError> {
         let engine = Arc::new(Engine::open(&config.data_dir, config.engine.clone())?);
+        let clock = engine.clock().clone();
+        let telemetry = match Telemetry::new(registry, clock.clone()) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(error = %e, "store metrics kept in a private registry");
+                Telemetry::new(&prometheus::Registry::new(), clock)
+                    .map_err(|_| EngineError::CorruptMeta("metrics registry"))?
+            }
+        };
+        let telemetry = Arc::new(telemetry);
+        contributor_insights::load(&engine, &telemetry);
         let backfill_wake = Arc::new(tokio::sync::Notify::new());
-        let progress =
-            maintenance::spawn(&engine, config.maintenance.clone(), backfill_wake.clone());
+        let progress = maintenance::spawn(
+            &engine,
+            config.maintenance.clone(),
+            backfill_wake.clone(),
+            telemetry.clone(),
+        );
         Ok(Store {
             engine,
             progress,
             tokens: Default::default(),
             backfill_wake,
+            telemetry,
         })
     }
 
-    fn from_engine(engine: Arc<Engine>) -> Store {
+    fn from_engine(engine: Arc<Engine>, telemetry: Arc<Telemetry>) -> Store {
         Store {
             engine,
             progress: None,
             tokens: Default::default(),
             backfill_wake: Default::default(),
+            telemetry,
         }
+    }
+
+    /// The store's metrics and contributor insights.
+    pub fn telemetry(&self) -> &Telemetry {
+        &self.telemetry
     }
 
     /// Progress of the background tasks (`None` if opened outside a runtime).
@@ -125,6 +163,13 @@ impl Store {
 
     /// Execute one request: `body` is the raw JSON of the request.
     pub async fn handle(&self, op: Operation, body: &[u8]) -> ApiResult<Vec<u8>> {
+        let start = std::time::Instant::now();
+        let result = self.dispatch(op, body).await;
+        self.observe(op, body, &result, start.elapsed());
+        result
+    }
+
+    async fn dispatch(&self, op: Operation, body: &[u8]) -> ApiResult<Vec<u8>> {
         match op {
             Operation::CreateTable => self.create_table(api::decode(body)?).await,
             Operation::DescribeTable => self.describe_table(api::decode(body)?),
@@ -161,6 +206,15 @@ impl Store {
             // The HTTP server answers with the request's Host; embedded callers
             // have no address of their own.
             Operation::DescribeEndpoints => self.describe_endpoints("localhost"),
+            Operation::UpdateContributorInsights => {
+                self.update_contributor_insights(api::decode(body)?).await
+            }
+            Operation::DescribeContributorInsights => {
+                self.describe_contributor_insights(api::decode(body)?)
+            }
+            Operation::ListContributorInsights => {
+                self.list_contributor_insights(api::decode(body)?)
+            }
             other => Err(ApiError::new(
                 ErrorCode::UnknownOperation,
                 format!(

@@ -676,6 +676,15 @@ impl Store {
                 s
             }
         };
+        self.count_range_read(
+            &read.table.name,
+            read.index.as_ref(),
+            read.key_condition
+                .as_ref()
+                .and_then(|k| k.partition_values.first()),
+            &spent,
+            page.count,
+        );
         encode(&ReadOutput {
             items: (!read.count_only).then_some(page.items),
             count: page.count,

@@ -334,5 +334,6 @@ pub(super) fn index_meta(
         projection,
         provisioned,
         backfill: None,
+        contributor_insights: None,
     })
 }

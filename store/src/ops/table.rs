@@ -450,6 +450,7 @@ fn validate_create(input: CreateTableInput) -> ApiResult<TableMeta> {
         billing_changed_ms: now,
         ttl_attribute: None,
         previous_streams: Vec::new(),
+        contributor_insights: None,
     })
 }
 

@@ -556,6 +556,7 @@ impl Store {
             // A transactional write costs two write units per KB.
             *units.entry(name).or_default() += 2.0 * capacity::write_units(size);
         }
+        self.count_units(&units, true);
         encode(&WriteOutput {
             consumed_capacity: capacity_list(mode, units),
         })
@@ -628,6 +629,7 @@ impl Store {
             }
             responses.push(Value::Object(m));
         }
+        self.count_units(&units, false);
         encode(&GetOutput {
             responses,
             consumed_capacity: capacity_list(mode, units),
