@@ -218,7 +218,7 @@ mod tests {
             }
         }
         let top: Vec<u64> = t.top(3).into_iter().map(|(k, _)| *k).collect();
-        assert_eq!(top, [3, 1, 2]);
+        assert_eq!(top, [1, 3, 2]);
         for (_, c) in t.iter() {
             assert!(c.count >= c.error);
         }

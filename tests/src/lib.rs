@@ -7,6 +7,7 @@
 //! # Layout
 //!
 //! * `server` — [`TestStore`], [`TestProxy`], [`TempDir`], SDK clients.
+//! * `admin` — [`StoreAdmin`]: a store's admin endpoint, and metric reading.
 //! * `relay` — [`DelayRelay`] and [`FeedRelay`]: TCP relays that hold back
 //!   responses or requests so that races run in a fixed order.
 //! * `wire` — raw HTTP/1.1 requests and response parsing.
@@ -17,6 +18,7 @@
 //! * `errors` — assertions on DynamoDB error types and messages.
 //! * `wait` — polling with a deadline, for lag observable only from outside.
 
+pub mod admin;
 pub mod errors;
 pub mod items;
 pub mod relay;
@@ -26,6 +28,7 @@ pub mod values;
 pub mod wait;
 pub mod wire;
 
+pub use admin::StoreAdmin;
 pub use errors::{assert_error, assert_validation};
 pub use relay::{DelayRelay, FeedRelay};
 pub use server::{client_for, streams_client_for, TempDir, TestProxy, TestStore};

@@ -44,7 +44,7 @@ impl Store {
     pub(super) fn count_read(&self, table: &str, spent: &Spent, key: Option<&Item>) {
         self.count_spent(table, spent, false);
         if let Some(key) = key {
-            self.telemetry.access(table, None, key, total(spent));
+            self.telemetry.access(table, None, key, own(spent));
         }
     }
 
@@ -54,7 +54,7 @@ impl Store {
         self.count_spent(table, spent, true);
         if let Some(key) = key {
             self.telemetry
-                .access(table, None, key, WRITE_WEIGHT * total(spent));
+                .access(table, None, key, WRITE_WEIGHT * own(spent));
         }
     }
 
@@ -108,7 +108,7 @@ impl Store {
                 t.consumed_read(table, index, units);
             }
         };
-        let own = spent.table.unwrap_or(0.0) + spent.local.values().sum::<f64>();
+        let own = own(spent);
         if own > 0.0 || spent.global.is_empty() {
             count(None, own);
         }
@@ -170,6 +170,12 @@ impl Store {
         }
         self.telemetry.metrics.refresh(&gauges);
     }
+}
+
+/// Units spent on the table itself and its local indexes (which share its
+/// capacity).
+fn own(spent: &Spent) -> f64 {
+    spent.table.unwrap_or(0.0) + spent.local.values().sum::<f64>()
 }
 
 fn total(spent: &Spent) -> f64 {

@@ -271,10 +271,10 @@ mod tests {
         let batch = br#"{"RequestItems": { "orders": {"Keys": []}, "users": {}}}"#;
         assert_eq!(table_named(Operation::BatchGetItem, batch), Some("orders"));
         let transact =
-            br#"{"TransactItems":[{"Put":{"Item":{"TableName":{"S":"a"}},"TableName":"t1"}}]}"#;
+            br#"{"TransactItems":[{"Put":{"Item":{"TableName":{"S":"a"}},"TableName":"tx1"}}]}"#;
         assert_eq!(
             table_named(Operation::TransactWriteItems, transact),
-            Some("t1")
+            Some("tx1")
         );
         assert_eq!(
             table_named(Operation::GetItem, br#"{"TableName":"a b"}"#),
