@@ -71,13 +71,16 @@ pub struct TableReport {
     pub hottest_keys: Vec<HotKey>,
 }
 
+/// One shard: each table's summary of its keys (JSON text).
+type Tables = HashMap<String, TopK<String>>;
+
 /// A table's requests and (key, count, error) counters from every shard.
 type Merged = (u64, Vec<(String, u64, u64)>);
 
 /// The per-table summaries, shared by the layer and the admin endpoint.
 #[derive(Clone)]
 pub struct Insights {
-    shards: Arc<[Mutex<HashMap<String, TopK<String>>>]>,
+    shards: Arc<[Mutex<Tables>]>,
     hasher: std::collections::hash_map::RandomState,
 }
 

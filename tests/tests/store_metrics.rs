@@ -91,7 +91,7 @@ async fn counters_move_for_the_operations_they_name() {
         c.put_item()
             .table_name("metered")
             .item("pk", s("a"))
-            .item("sk", n(&i.to_string()))
+            .item("sk", n(i))
             .item("g", s("grp"))
             .send()
             .await
@@ -325,7 +325,7 @@ async fn time_to_live_deletions_are_counted() {
         c.put_item()
             .table_name("expiring")
             .item("pk", s(pk))
-            .item("exp", n(&exp.to_string()))
+            .item("exp", n(exp))
             .send()
             .await
             .expect("put");
