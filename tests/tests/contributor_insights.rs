@@ -8,7 +8,8 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{
     ContributorInsightsAction as Action, ContributorInsightsMode as Mode,
-    ContributorInsightsStatus as Status, ScalarAttributeType as St,
+    ContributorInsightsStatus as Status, DeleteGlobalSecondaryIndexAction,
+    GlobalSecondaryIndexUpdate, ScalarAttributeType as St,
 };
 use aws_sdk_dynamodb::Client;
 use ferrodyn_bench::keys::Zipfian;
@@ -210,6 +211,26 @@ async fn a_global_secondary_index_has_insights_of_its_own() {
         .await
         .expect("describe table");
     assert_eq!(table.contributor_insights_status(), Some(&Status::Disabled));
+
+    // Deleting the index drops its insights.
+    let admin = StoreAdmin::start(&store.store, None).await;
+    assert_eq!(admin.get("/insights?table=orders&index=by_g").await.0, 200);
+    c.update_table()
+        .table_name("orders")
+        .global_secondary_index_updates(
+            GlobalSecondaryIndexUpdate::builder()
+                .delete(
+                    DeleteGlobalSecondaryIndexAction::builder()
+                        .index_name("by_g")
+                        .build()
+                        .expect("delete action"),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("delete index");
+    assert_eq!(admin.get("/insights?table=orders&index=by_g").await.0, 404);
 }
 
 #[tokio::test]

@@ -32,10 +32,34 @@ impl Store {
     ) {
         let t = &self.telemetry;
         t.observe(op, body, result.as_ref().map(|_| ()), elapsed);
-        if op == Operation::DeleteTable && result.is_ok() {
-            if let Some(name) = crate::telemetry::table_named(op, body) {
-                t.insights.forget(name);
+        if result.is_err() {
+            return;
+        }
+        match op {
+            Operation::DeleteTable => {
+                if let Some(name) = crate::telemetry::table_named(op, body) {
+                    t.insights.forget(name);
+                }
             }
+            // A deleted GSI (or one deleted and created again) loses its
+            // insights with its catalog entry.
+            Operation::UpdateTable => {
+                if let Some(name) = crate::telemetry::table_named(op, body) {
+                    let meta = self.engine.table(name);
+                    for index in t.insights.tracked_indexes(name) {
+                        let enabled = meta.as_ref().is_some_and(|m| {
+                            m.global_indexes.iter().any(|g| {
+                                g.name == index
+                                    && g.contributor_insights.as_ref().is_some_and(|c| c.enabled)
+                            })
+                        });
+                        if !enabled {
+                            t.insights.disable(name, Some(&index));
+                        }
+                    }
+                }
+            }
+            _ => {}
         }
     }
 

@@ -292,6 +292,15 @@ impl Insights {
         self.any.store(!tables.is_empty(), Ordering::Relaxed);
     }
 
+    /// The GSIs of `table` being tracked.
+    pub fn tracked_indexes(&self, table: &str) -> Vec<String> {
+        self.tables
+            .read()
+            .ok()
+            .and_then(|t| t.get(table).map(|t| t.indexes.keys().cloned().collect()))
+            .unwrap_or_default()
+    }
+
     /// Drop everything about `table` (it was deleted).
     pub fn forget(&self, table: &str) {
         let Ok(mut tables) = self.tables.write() else {
