@@ -88,6 +88,8 @@ pub struct Config {
     /// The front end's browser policy and limits (`auth` is ignored here:
     /// `client_auth` sets it).
     pub serve: server::ServeOptions,
+    /// Timeout and response size limit of each forwarded request.
+    pub upstream_limits: upstream::Limits,
 }
 
 impl Config {
@@ -104,6 +106,7 @@ impl Config {
             region: None,
             client_auth: None,
             serve: server::ServeOptions::default(),
+            upstream_limits: upstream::Limits::default(),
         }
     }
 }
@@ -159,12 +162,16 @@ pub async fn run(
             let endpoint =
                 Endpoint::parse(url).map_err(|_| StartError::BadUpstream { url: url.clone() })?;
             let signer = signer(&config, &endpoint);
-            let http = HttpUpstream::new(&endpoint, signer.clone())?;
+            let http = HttpUpstream::new(&endpoint, signer.clone(), config.upstream_limits)?;
             let streams_url = config
                 .streams_endpoint
                 .clone()
                 .unwrap_or_else(|| invalidation::streams::streams_url(&endpoint));
-            let streams = HttpUpstream::new(&Endpoint::parse(&streams_url)?, signer)?;
+            let streams = HttpUpstream::new(
+                &Endpoint::parse(&streams_url)?,
+                signer,
+                config.upstream_limits,
+            )?;
             (
                 Upstream::Http(Box::new(http)),
                 KeySchemas::remote(),

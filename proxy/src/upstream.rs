@@ -50,11 +50,18 @@ pub enum UpstreamError {
     },
 }
 
-/// The upstream did not answer (connection refused or reset, TLS failure,
-/// timeout): as opposed to answering with an error.
+/// The upstream did not answer usably (connection refused or reset, TLS
+/// failure, no answer in time, an answer over the size limit): as opposed
+/// to answering with an error.
 #[derive(Debug, thiserror::Error)]
-#[error("upstream unreachable: {0}")]
-pub struct Unreachable(String);
+pub enum Unreachable {
+    #[error("upstream unreachable: {0}")]
+    Failed(String),
+    #[error("upstream gave no answer within {0:?}")]
+    TimedOut(Duration),
+    #[error("upstream answer larger than {0} bytes")]
+    TooLarge(usize),
+}
 
 /// A parsed `http://` or `https://` endpoint URL.
 #[derive(Debug, Clone)]
@@ -100,12 +107,35 @@ impl Endpoint {
     }
 }
 
+/// Bounds on one forwarded request, so that a stalled or misbehaving
+/// upstream costs a client an error instead of a connection held forever
+/// and memory without limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// From sending the request to the last byte of the response.
+    pub timeout: Duration,
+    /// Largest response body accepted (DynamoDB's largest answers, a
+    /// BatchGetItem or a 1 MB page of Query results with their encoding,
+    /// stay far below the default).
+    pub max_response_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            timeout: Duration::from_secs(30),
+            max_response_bytes: 32 << 20,
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct HttpUpstream {
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     uri: Uri,
     host: HeaderValue,
     signer: Option<Arc<Signer>>,
+    limits: Limits,
     /// Woken when a CreateTable, UpdateTable or DeleteTable passed through
     /// successfully: the Streams follower looks at the tables again at once.
     table_changes: Arc<tokio::sync::Notify>,
@@ -122,10 +152,12 @@ const CLIENT_SIGNATURE_HEADERS: [&str; 4] = [
 ];
 
 impl HttpUpstream {
-    /// A pooled client for `endpoint`, signing with `signer` when given.
+    /// A pooled client for `endpoint`, signing with `signer` when given,
+    /// each request bounded by `limits`.
     pub fn new(
         endpoint: &Endpoint,
         signer: Option<Arc<Signer>>,
+        limits: Limits,
     ) -> Result<HttpUpstream, UpstreamError> {
         let url = endpoint.uri.to_string();
         let host = HeaderValue::from_str(endpoint.authority())
@@ -159,12 +191,14 @@ impl HttpUpstream {
             .wrap_connector(connector);
         let client = Client::builder(TokioExecutor::new())
             .pool_max_idle_per_host(256)
+            .pool_idle_timeout(Duration::from_secs(60))
             .build(connector);
         Ok(HttpUpstream {
             client,
             uri: endpoint.uri.clone(),
             host,
             signer,
+            limits,
             table_changes: Arc::default(),
         })
     }
@@ -191,7 +225,12 @@ impl HttpUpstream {
             req.op,
             Operation::CreateTable | Operation::UpdateTable | Operation::DeleteTable
         );
-        match self.send(target, &req.headers, req.body).await {
+        let send = self.send(target, &req.headers, req.body);
+        let answer = match tokio::time::timeout(self.limits.timeout, send).await {
+            Ok(answer) => answer,
+            Err(_) => Err(Unreachable::TimedOut(self.limits.timeout)),
+        };
+        match answer {
             Ok(r) => {
                 if manages_tables && r.status.is_success() {
                     // A stored permit: the follower sees it even if busy now.
@@ -199,7 +238,7 @@ impl HttpUpstream {
                 }
                 r
             }
-            Err(e) => upstream_error(&e),
+            Err(e) => unusable_answer(&e),
         }
     }
 
@@ -217,10 +256,16 @@ impl HttpUpstream {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/x-amz-json-1.0"),
         );
-        let send = self.send(HeaderValue::from_static(target), &headers, body);
+        // The proxy's own calls (the change feed, DynamoDB Streams) carry up
+        // to a few MB by design: never less than the default limit.
+        let max = self
+            .limits
+            .max_response_bytes
+            .max(Limits::default().max_response_bytes);
+        let send = self.send_limited(HeaderValue::from_static(target), &headers, body, max);
         tokio::time::timeout(timeout, send)
             .await
-            .map_err(|_| Unreachable(format!("no answer within {timeout:?}")))?
+            .map_err(|_| Unreachable::TimedOut(timeout))?
     }
 
     async fn send(
@@ -228,6 +273,17 @@ impl HttpUpstream {
         target: HeaderValue,
         headers: &HeaderMap,
         body: Bytes,
+    ) -> Result<BackendResponse, Unreachable> {
+        let max = self.limits.max_response_bytes;
+        self.send_limited(target, headers, body, max).await
+    }
+
+    async fn send_limited(
+        &self,
+        target: HeaderValue,
+        headers: &HeaderMap,
+        body: Bytes,
+        max: usize,
     ) -> Result<BackendResponse, Unreachable> {
         let mut builder = Request::post(self.uri.clone())
             .header(header::HOST, self.host.clone())
@@ -268,18 +324,23 @@ impl HttpUpstream {
         }
         let request = builder
             .body(Full::new(body))
-            .map_err(|e| Unreachable(error_chain(&e)))?;
+            .map_err(|e| Unreachable::Failed(error_chain(&e)))?;
         let response = self
             .client
             .request(request)
             .await
-            .map_err(|e| Unreachable(error_chain(&e)))?;
+            .map_err(|e| Unreachable::Failed(error_chain(&e)))?;
         let status = response.status();
-        let body = response
-            .into_body()
+        let body = http_body_util::Limited::new(response.into_body(), max)
             .collect()
             .await
-            .map_err(|e| Unreachable(error_chain(&e)))?;
+            .map_err(|e| {
+                if e.is::<http_body_util::LengthLimitError>() {
+                    Unreachable::TooLarge(max)
+                } else {
+                    Unreachable::Failed(error_chain(&*e))
+                }
+            })?;
         Ok(BackendResponse {
             status,
             body: body.to_bytes(),
@@ -298,6 +359,22 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
         source = inner.source();
     }
     s
+}
+
+/// The client's answer when the upstream gave none it can use: a retryable
+/// InternalServerError, as DynamoDB answers when a request fails inside it.
+fn unusable_answer(e: &Unreachable) -> BackendResponse {
+    tracing::warn!(error = %e, "upstream request failed");
+    let message = match e {
+        Unreachable::Failed(_) => "The upstream endpoint could not be reached",
+        Unreachable::TimedOut(_) => "The upstream endpoint did not answer in time",
+        Unreachable::TooLarge(_) => "The upstream endpoint's answer exceeded the size limit",
+    };
+    let err = ApiError::new(ErrorCode::InternalServer, message);
+    BackendResponse {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        body: Bytes::from(err.body()),
+    }
 }
 
 fn upstream_error(e: &(dyn std::error::Error + 'static)) -> BackendResponse {
@@ -354,6 +431,6 @@ mod tests {
     #[test]
     fn http_upstreams_need_no_certificates() {
         let e = Endpoint::parse("http://127.0.0.1:8001").expect("http");
-        assert!(HttpUpstream::new(&e, None).is_ok());
+        assert!(HttpUpstream::new(&e, None, Limits::default()).is_ok());
     }
 }

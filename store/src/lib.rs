@@ -4,6 +4,7 @@
 //!
 //! * [`auth`] — SigV4 request signing, for clients of DynamoDB-API endpoints
 //!   (the proxy and the bench).
+//! * [`backup`] — the backup directory: backup records and snapshot files.
 //! * [`clock`] — wall-clock time behind a trait, so tests drive it.
 //! * [`model`] — values (`AttributeValue`, exact `Number`), keys and their
 //!   order-preserving encoding, table metadata, the on-disk item codec.
@@ -25,6 +26,7 @@
 pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod backup;
 pub mod clock;
 pub mod data_dir;
 pub mod engine;

@@ -465,6 +465,22 @@ async fn answer<B: Backend>(
             return error_response(&ApiError::new(ErrorCode::UnknownOperation, ""), &request_id);
         }
     };
+    if op == Operation::GetChanges {
+        if let Some(signed) = signed.as_ref().filter(|s| !s.may_read_feed()) {
+            let e = ApiError::new(
+                ErrorCode::AccessDenied,
+                format!(
+                    "User: {} is not authorized to perform: {}",
+                    signed.access_key(),
+                    Operation::GetChanges.name()
+                ),
+            );
+            if let Some(log) = log {
+                log.rejected(e.code);
+            }
+            return error_response(&e, &request_id);
+        }
+    }
     if let Some(log) = log.as_mut() {
         log.api_call(op, &body);
     }

@@ -262,3 +262,69 @@ async fn the_admin_endpoint_needs_a_key_pair_when_credentials_are_set() {
         .await;
     assert_eq!(status, 401);
 }
+
+/// POST `body` to `target` at `addr`, signed with `key`:`secret`.
+async fn signed_post(
+    addr: std::net::SocketAddr,
+    key: &str,
+    secret: &str,
+    target: &str,
+    body: &[u8],
+) -> (u16, Vec<u8>) {
+    use ferrodyn_store::auth::sigv4::{now, Signer};
+    let signer = Signer::new(key.into(), secret.into(), None, "us-east-1".into());
+    let host = addr.to_string();
+    let signed = signer.sign(&host, target, body, &now());
+    let (status, _, body) = raw_post(
+        addr,
+        Some(target),
+        &[
+            ("X-Amz-Date", &signed.amz_date),
+            ("Authorization", &signed.authorization),
+        ],
+        body,
+    )
+    .await;
+    (status, body)
+}
+
+#[tokio::test]
+async fn only_the_keys_allowed_to_read_the_feed_can_call_it() {
+    let verifier = ferrodyn_store::auth::verify::Verifier::parse("reader:s1,writer:s2")
+        .expect("credentials")
+        .with_feed_readers(["reader".to_owned()]);
+    let store = TestStore::start_serving(ferrodyn_store::server::ServeOptions {
+        auth: Some(verifier),
+        ..Default::default()
+    })
+    .await;
+    let feed = "FerrodynFeed_20261124.GetChanges";
+    let request = br#"{"Limit": 10}"#;
+
+    let (status, body) = signed_post(store.addr, "reader", "s1", feed, request).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+
+    let (status, body) = signed_post(store.addr, "writer", "s2", feed, request).await;
+    let text = String::from_utf8_lossy(&body);
+    assert_eq!(status, 400, "{text}");
+    let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(
+        v["__type"],
+        "com.amazon.coral.service#AccessDeniedException"
+    );
+    assert_eq!(
+        v["message"],
+        "User: writer is not authorized to perform: GetChanges"
+    );
+
+    // The same key may use the DynamoDB API.
+    let (status, body) = signed_post(
+        store.addr,
+        "writer",
+        "s2",
+        "DynamoDB_20120810.ListTables",
+        b"{}",
+    )
+    .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+}

@@ -373,7 +373,7 @@ async fn tables_survive_a_restart() {
 }
 
 #[tokio::test]
-async fn continuous_backups_are_reported_disabled() {
+async fn a_new_table_has_continuous_backups_but_no_point_in_time_recovery() {
     let store = TestStore::start().await;
     let client = store.client();
     simple_table("backups").create(&client).await;
@@ -386,7 +386,9 @@ async fn continuous_backups_are_reported_disabled() {
     let description = out
         .continuous_backups_description()
         .expect("ContinuousBackupsDescription");
-    assert_eq!(description.continuous_backups_status().as_str(), "DISABLED");
+    // DynamoDB: on-demand backups are always available (ENABLED); point-in-time
+    // recovery is off until UpdateContinuousBackups turns it on.
+    assert_eq!(description.continuous_backups_status().as_str(), "ENABLED");
     assert_eq!(
         description
             .point_in_time_recovery_description()

@@ -50,6 +50,15 @@ struct Args {
     /// for AWS upstreams, the upstream URL itself otherwise.
     #[arg(long, env = "FERRODYN_STREAMS_ENDPOINT")]
     streams_endpoint: Option<String>,
+    /// Give up on a forwarded request after this long (connect, send and
+    /// the whole answer), answering the client InternalServerError (which
+    /// SDKs retry), e.g. 30s, 2m.
+    #[arg(long, env = "FERRODYN_UPSTREAM_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    upstream_timeout: Duration,
+    /// Largest answer accepted from the upstream, in bytes; a larger one is
+    /// refused with InternalServerError instead of being buffered.
+    #[arg(long, env = "FERRODYN_UPSTREAM_MAX_RESPONSE_BYTES", default_value_t = 32 << 20)]
+    upstream_max_response_bytes: usize,
     /// Address of the admin endpoint (/metrics, /healthz, /readyz); "off" disables it.
     #[arg(long, env = "FERRODYN_ADMIN_LISTEN", default_value = "127.0.0.1:9000")]
     admin_listen: String,
@@ -118,6 +127,9 @@ async fn main() -> anyhow::Result<()> {
         }
         _ => DataDir::from_args(&args.data)?,
     };
+    // The front end's options carry the verifier with its feed scope.
+    let serve = args.serve.options(client_auth);
+    let client_auth = serve.auth.clone();
     let config = Config {
         data_dir: data.path().to_owned(),
         upstream: args.upstream,
@@ -126,7 +138,11 @@ async fn main() -> anyhow::Result<()> {
         query_cache_bytes: args.query_cache_bytes,
         query_ttl: args.query_ttl,
         streams_endpoint: args.streams_endpoint,
-        serve: args.serve.options(None),
+        serve,
+        upstream_limits: ferrodyn_proxy::upstream::Limits {
+            timeout: args.upstream_timeout,
+            max_response_bytes: args.upstream_max_response_bytes,
+        },
         client_auth,
         ..Config::new(PathBuf::new())
     };

@@ -46,6 +46,15 @@ pub enum ErrorCode {
     StreamResourceNotFound,
     /// Backup operations name a table that does not exist.
     TableNotFound,
+    BackupNotFound,
+    BackupInUse,
+    /// A restore's target table exists.
+    TableAlreadyExists,
+    /// A table is being created or deleted (backups and restores).
+    TableInUse,
+    ContinuousBackupsUnavailable,
+    PointInTimeRecoveryUnavailable,
+    InvalidRestoreTime,
 }
 
 impl ErrorCode {
@@ -105,6 +114,21 @@ impl ErrorCode {
                 "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException"
             }
             ErrorCode::TableNotFound => "com.amazonaws.dynamodb.v20120810#TableNotFoundException",
+            ErrorCode::BackupNotFound => "com.amazonaws.dynamodb.v20120810#BackupNotFoundException",
+            ErrorCode::BackupInUse => "com.amazonaws.dynamodb.v20120810#BackupInUseException",
+            ErrorCode::TableAlreadyExists => {
+                "com.amazonaws.dynamodb.v20120810#TableAlreadyExistsException"
+            }
+            ErrorCode::TableInUse => "com.amazonaws.dynamodb.v20120810#TableInUseException",
+            ErrorCode::ContinuousBackupsUnavailable => {
+                "com.amazonaws.dynamodb.v20120810#ContinuousBackupsUnavailableException"
+            }
+            ErrorCode::PointInTimeRecoveryUnavailable => {
+                "com.amazonaws.dynamodb.v20120810#PointInTimeRecoveryUnavailableException"
+            }
+            ErrorCode::InvalidRestoreTime => {
+                "com.amazonaws.dynamodb.v20120810#InvalidRestoreTimeException"
+            }
         }
     }
 

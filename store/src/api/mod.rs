@@ -4,6 +4,7 @@
 //! the `Operation` and `ErrorCode` enums, and the single mapping of failures
 //! to wire errors. Nothing past this layer sees `serde_json::Value` inputs.
 
+pub mod backup_types;
 pub mod control_types;
 pub mod error;
 pub mod feed;

@@ -47,10 +47,14 @@ const SIGNATURE_MISMATCH: &str =
      Check your AWS Secret Access Key and signing method. Consult the service \
      documentation for details.";
 
-/// Access key id → secret access key.
+/// Access key id → secret access key, and which keys may read the change
+/// feed.
 #[derive(Clone, Default)]
 pub struct Verifier {
     secrets: HashMap<String, String>,
+    /// Keys allowed to call the change feed (it hands out the old and new
+    /// images of every table); `None`: every key.
+    feed_readers: Option<std::collections::HashSet<String>>,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -58,6 +62,7 @@ impl std::fmt::Debug for Verifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Verifier")
             .field("access_keys", &self.secrets.keys().collect::<Vec<_>>())
+            .field("feed_readers", &self.feed_readers)
             .finish()
     }
 }
@@ -81,7 +86,16 @@ impl Verifier {
         if secrets.is_empty() {
             return Err(CredentialsError);
         }
-        Ok(Verifier { secrets })
+        Ok(Verifier {
+            secrets,
+            feed_readers: None,
+        })
+    }
+
+    /// Allow only `keys` (access key ids) to read the change feed.
+    pub fn with_feed_readers<I: IntoIterator<Item = String>>(mut self, keys: I) -> Verifier {
+        self.feed_readers = Some(keys.into_iter().collect());
+        self
     }
 
     /// Whether an HTTP Basic `Authorization` header names one of the key
@@ -193,10 +207,15 @@ impl Verifier {
                 "The security token included in the request is invalid.",
             ));
         };
+        let reads_feed = self
+            .feed_readers
+            .as_ref()
+            .is_none_or(|keys| keys.contains(auth.access_key));
         Ok(SignedHead {
             auth,
             date: date.to_owned(),
             secret: secret.clone(),
+            reads_feed,
         })
     }
 }
@@ -207,9 +226,20 @@ pub struct SignedHead<'h> {
     auth: Authorization<'h>,
     date: String,
     secret: String,
+    reads_feed: bool,
 }
 
 impl SignedHead<'_> {
+    /// The access key id the request is signed with.
+    pub fn access_key(&self) -> &str {
+        self.auth.access_key
+    }
+
+    /// Whether this key may read the change feed.
+    pub fn may_read_feed(&self) -> bool {
+        self.reads_feed
+    }
+
     /// Check the signature over the request as it arrived, `body` as sent.
     pub fn verify_body(
         &self,

@@ -29,6 +29,10 @@ struct Args {
     /// Hours change records are kept for the Streams API.
     #[arg(long, env = "FERRODYN_STREAM_RETENTION_HOURS", default_value_t = 24)]
     stream_retention_hours: u64,
+    /// Directory of on-demand backups (default: `backups` inside the data
+    /// directory).
+    #[arg(long, env = "FERRODYN_BACKUP_DIR")]
+    backup_dir: Option<std::path::PathBuf>,
     /// Require SigV4-signed requests, as DynamoDB does: a comma-separated
     /// list of ACCESS_KEY_ID:SECRET_ACCESS_KEY pairs whose signatures are
     /// accepted (prefer the environment variable: a command line is visible
@@ -59,6 +63,7 @@ async fn main() -> anyhow::Result<()> {
     let mut config = StoreConfig::new(data.path());
     config.maintenance.ttl_interval = Duration::from_millis(args.ttl_sweep_interval_ms.max(1));
     config.maintenance.retention = Duration::from_secs(args.stream_retention_hours * 3600);
+    config.backup_dir = args.backup_dir.clone();
     let store = Store::open(&config)
         .with_context(|| format!("cannot open data directory {}", data.path().display()))?;
     let listener = tokio::net::TcpListener::bind(&args.listen)

@@ -219,6 +219,29 @@ pub(crate) fn read(
     Ok((out, false))
 }
 
+/// Visit the records of `table_id` newest first, until `visit` returns
+/// false.
+pub(crate) fn for_each_newest_first(
+    txn: &RoTxn,
+    dbs: &Dbs,
+    table_id: u32,
+    mut visit: impl FnMut(ChangeRecord) -> Result<bool, EngineError>,
+) -> Result<(), EngineError> {
+    let start = record_key(table_id, 0);
+    let end = record_key(table_id, u64::MAX);
+    let range = (
+        std::ops::Bound::Included(&start[..]),
+        std::ops::Bound::Included(&end[..]),
+    );
+    for entry in dbs.changelog.rev_range(txn, &range)? {
+        let (k, v) = entry?;
+        if !visit(decode(k, v)?)? {
+            break;
+        }
+    }
+    Ok(())
+}
+
 /// Delete up to `limit` records of `table_id` older than `cutoff_ms`;
 /// returns how many went.
 pub(crate) fn trim(
@@ -243,14 +266,9 @@ pub(crate) fn trim(
 }
 
 /// Forget every record of a dropped table.
+/// The records themselves are freed in the background (see `reclaim`).
 pub(crate) fn drop_table(txn: &mut RwTxn, dbs: &Dbs, table_id: u32) -> Result<(), EngineError> {
-    let start = record_key(table_id, 0);
-    let end = record_key(table_id, u64::MAX);
-    let range = (
-        std::ops::Bound::Included(&start[..]),
-        std::ops::Bound::Included(&end[..]),
-    );
-    dbs.changelog.delete_range(txn, &range)?;
+    super::reclaim::schedule(txn, dbs, super::reclaim::Space::Log(table_id))?;
     dbs.meta.delete(txn, &trim_key(table_id))?;
     Ok(())
 }

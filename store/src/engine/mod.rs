@@ -37,8 +37,10 @@
 
 #![allow(unsafe_code)]
 
+mod as_of;
 pub mod changelog;
 mod expiry;
+pub(crate) mod reclaim;
 mod store;
 mod writer;
 
@@ -56,7 +58,7 @@ use crate::model::table::TableMeta;
 
 pub use expiry::{is_expired, ExpiredBatch};
 pub use store::{ItemRecord, Stats};
-pub use writer::{Abort, WriteCtx};
+pub use writer::{Abort, WriteCtx, MAX_QUEUED as MAX_WRITES_QUEUED};
 
 /// Storage-layer failures. Everything here is an internal fault from the
 /// client's point of view.
@@ -291,6 +293,11 @@ impl Engine {
         F: Fn(&mut WriteCtx<'_, '_>) -> Result<R, Abort<E>> + Send + 'static,
     {
         self.writer.submit(job).await
+    }
+
+    /// Write jobs queued or running now (at most [`MAX_WRITES_QUEUED`]).
+    pub fn writes_queued(&self) -> usize {
+        self.writer.queued()
     }
 
     /// The engine's time source.

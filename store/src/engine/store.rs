@@ -55,6 +55,11 @@ impl ReadView<'_> {
         stats(self.txn, self.dbs, table_id)
     }
 
+    /// Whether deleted tables or indexes still have entries to free.
+    pub fn reclaim_pending(&self) -> Result<bool, EngineError> {
+        Ok(super::reclaim::next(self.txn, self.dbs)?.is_some())
+    }
+
     /// Visit the items whose storage keys lie between `start` and `end`, in
     /// key order (descending if `reverse`), until `visit` returns false.
     ///
@@ -353,16 +358,4 @@ pub(crate) fn backfill_chunk(
         }
     }
     Ok(if more { last } else { None })
-}
-
-/// Remove every item of a key space.
-pub(crate) fn delete_key_space(txn: &mut RwTxn, dbs: &Dbs, id: u32) -> Result<(), EngineError> {
-    let start = id.to_be_bytes();
-    let end = (id + 1).to_be_bytes();
-    let range = (
-        std::ops::Bound::Included(&start[..]),
-        std::ops::Bound::Excluded(&end[..]),
-    );
-    dbs.items.delete_range(txn, &range)?;
-    Ok(())
 }

@@ -18,12 +18,18 @@ use std::sync::Arc;
 use heed::RwTxn;
 use tokio::sync::oneshot;
 
-use super::{changelog, store, EngineError, Shared};
+use super::{changelog, reclaim, store, EngineError, Shared};
 use crate::model::key::Key;
 use crate::model::table::TableMeta;
 use crate::model::value::Item;
 
 const MAX_BATCH: usize = 512;
+
+/// Most write jobs queued or running at once. Callers beyond it wait for a
+/// place before their job is queued, so the queue's memory is bounded
+/// whatever the front end's in-flight limit (and a caller that gives up
+/// while waiting leaves nothing behind).
+pub const MAX_QUEUED: usize = 8192;
 
 /// Why a write job did not complete: its own (logical) failure, which aborts
 /// only its nested transaction, or a storage failure.
@@ -83,12 +89,14 @@ impl WriteCtx<'_, '_> {
         Ok(())
     }
 
-    /// Delete a table, its items and its indexes' entries.
+    /// Delete a table: it is gone from the catalog at once; its items, its
+    /// indexes' entries and its change records are freed in the background
+    /// (see `reclaim`).
     pub fn drop_table(&mut self, meta: &TableMeta) -> Result<(), EngineError> {
         store::delete_catalog(self.txn, self.dbs, &meta.name)?;
-        store::delete_key_space(self.txn, self.dbs, meta.id)?;
+        reclaim::schedule(self.txn, self.dbs, reclaim::Space::Items(meta.id))?;
         for index in meta.local_indexes.iter().chain(&meta.global_indexes) {
-            store::delete_key_space(self.txn, self.dbs, index.id)?;
+            reclaim::schedule(self.txn, self.dbs, reclaim::Space::Items(index.id))?;
             store::delete_stats(self.txn, self.dbs, index.id)?;
         }
         store::delete_stats(self.txn, self.dbs, meta.id)?;
@@ -97,10 +105,17 @@ impl WriteCtx<'_, '_> {
         Ok(())
     }
 
-    /// Remove every entry of a (deleted) secondary index and its counters.
+    /// Remove a (deleted) secondary index's counters at once and its
+    /// entries in the background (see `reclaim`).
     pub fn drop_index_entries(&mut self, index_id: u32) -> Result<(), EngineError> {
-        store::delete_key_space(self.txn, self.dbs, index_id)?;
+        reclaim::schedule(self.txn, self.dbs, reclaim::Space::Items(index_id))?;
         store::delete_stats(self.txn, self.dbs, index_id)
+    }
+
+    /// Free at most `limit` entries of deleted tables and indexes; returns
+    /// how many were freed and whether work may remain.
+    pub fn reclaim_step(&mut self, limit: usize) -> Result<(usize, bool), EngineError> {
+        reclaim::step(self.txn, self.dbs, limit)
     }
 
     /// One chunk of a GSI backfill: index up to `limit` items after
@@ -185,6 +200,19 @@ impl WriteCtx<'_, '_> {
             by_service,
             self.now_ms,
         )
+    }
+
+    /// Store an item of a table being restored. Unlike [`Self::put_item`]
+    /// it writes no change record: a restored table's history starts with
+    /// the restore.
+    pub fn load_item(
+        &mut self,
+        table: &TableMeta,
+        key: &Key,
+        item: &Item,
+    ) -> Result<(), EngineError> {
+        let old = store::get_item(self.txn, self.dbs, table, key)?;
+        store::put_item(self.txn, self.dbs, table, key, item, old.as_ref())
     }
 
     /// Drop up to `limit` change records of `table_id` older than `cutoff_ms`.
@@ -302,6 +330,8 @@ pub(crate) struct Handle {
     // Declared before `_thread`: fields drop in order, so the last handle's
     // sender is gone (the channel closed) before the join.
     tx: mpsc::Sender<Box<dyn Job>>,
+    /// One permit per job queued or running (see [`MAX_QUEUED`]).
+    places: Arc<tokio::sync::Semaphore>,
     _thread: Arc<WriterThread>,
 }
 
@@ -316,12 +346,23 @@ impl Drop for WriterThread {
 }
 
 impl Handle {
+    /// Jobs queued or running now.
+    pub fn queued(&self) -> usize {
+        MAX_QUEUED - self.places.available_permits()
+    }
+
     pub async fn submit<R, E, F>(&self, f: F) -> Result<R, Abort<E>>
     where
         R: Send + 'static,
         E: Send + 'static,
         F: Fn(&mut WriteCtx<'_, '_>) -> Result<R, Abort<E>> + Send + 'static,
     {
+        // Held until the job is answered; the semaphore is never closed.
+        let _place = self
+            .places
+            .acquire()
+            .await
+            .map_err(|_| Abort::Engine(EngineError::WriterGone))?;
         let (reply, rx) = oneshot::channel();
         let job = Box::new(TypedJob {
             f,
@@ -347,6 +388,7 @@ pub(crate) fn spawn(shared: Arc<Shared>) -> Result<Handle, EngineError> {
         })?;
     Ok(Handle {
         tx,
+        places: Arc::new(tokio::sync::Semaphore::new(MAX_QUEUED)),
         _thread: Arc::new(WriterThread(Some(join))),
     })
 }
@@ -537,5 +579,59 @@ mod tests {
         assert!(!engine.is_poisoned());
         drop(engine);
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_write_queue_is_bounded() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let engine = Arc::new(Engine::open(dir.path(), EngineOptions::default()).expect("open"));
+        // Hold the writer thread inside a job until `release` is dropped.
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let held = std::sync::Mutex::new(held);
+        let blocker = {
+            let engine = engine.clone();
+            tokio::spawn(async move {
+                engine
+                    .write(move |_ctx| -> Result<(), Abort<()>> {
+                        if let Ok(rx) = held.lock() {
+                            let _ = rx.recv_timeout(std::time::Duration::from_secs(60));
+                        }
+                        Ok(())
+                    })
+                    .await
+            })
+        };
+        let extra = 100;
+        let mut writers = Vec::new();
+        for _ in 0..super::MAX_QUEUED + extra {
+            let engine = engine.clone();
+            writers.push(tokio::spawn(async move {
+                engine
+                    .write(|ctx| ctx.next_id().map_err(Abort::<()>::Engine))
+                    .await
+            }));
+        }
+        // Every caller has had its chance to queue: the queue is full, and
+        // no fuller.
+        let started = std::time::Instant::now();
+        while engine.writes_queued() < super::MAX_QUEUED {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "the queue never filled: {}",
+                engine.writes_queued()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        for _ in 0..50 {
+            tokio::task::yield_now().await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        assert_eq!(engine.writes_queued(), super::MAX_QUEUED);
+        drop(release);
+        blocker.await.expect("task").expect("blocking job");
+        for w in writers {
+            w.await.expect("task").expect("queued write");
+        }
+        assert_eq!(engine.writes_queued(), 0);
     }
 }

@@ -125,6 +125,75 @@ pub struct TableMeta {
     /// Contributor insights of the table itself, once enabled.
     #[serde(default)]
     pub contributor_insights: Option<InsightsMeta>,
+    /// Point-in-time recovery, when enabled.
+    #[serde(default)]
+    pub pitr: Option<PitrMeta>,
+    /// Set on a table made by a restore: where it came from and, while it
+    /// is being built (CREATING), what is left to load.
+    #[serde(default)]
+    pub restore: Option<RestoreMeta>,
+}
+
+/// Point-in-time recovery settings of a table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PitrMeta {
+    /// The change log holds every change of the table since this time
+    /// (milliseconds since the Unix epoch): when recovery was enabled, or
+    /// the start of the window when its length last changed.
+    pub complete_since_ms: u64,
+    /// Length of the recovery window (1 to 35 days).
+    pub period_days: u32,
+}
+
+impl PitrMeta {
+    /// Milliseconds in the recovery window.
+    pub fn period_ms(&self) -> u64 {
+        u64::from(self.period_days) * 86_400_000
+    }
+
+    /// The earliest restorable time (ms) at `now_ms`.
+    pub fn earliest_ms(&self, now_ms: u64) -> u64 {
+        self.complete_since_ms
+            .max(now_ms.saturating_sub(self.period_ms()))
+    }
+}
+
+/// Where a restored table's items come from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum RestoreSource {
+    /// An on-demand backup (its ARN).
+    Backup { arn: String },
+    /// Another table as of a point in time: the table's key-space id guards
+    /// against a table deleted and re-created under the same name.
+    PointInTime {
+        table_name: String,
+        table_id: u32,
+        time_ms: u64,
+    },
+}
+
+/// A restored table: its source, and while CREATING its progress.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RestoreMeta {
+    pub source: RestoreSource,
+    /// The moment restored (the backup's creation or the point in time).
+    pub restore_ms: u64,
+    /// Whether the table is still being built (its status is CREATING).
+    pub in_progress: bool,
+    /// The snapshot file being loaded, once it exists (a point-in-time
+    /// restore writes one first).
+    #[serde(default)]
+    pub snapshot: Option<std::path::PathBuf>,
+    /// Byte offset in the snapshot of the first record not yet loaded.
+    #[serde(default)]
+    pub resume_offset: u64,
+}
+
+impl TableMeta {
+    /// Whether a restore is still building the table (status CREATING).
+    pub fn is_restoring(&self) -> bool {
+        self.restore.as_ref().is_some_and(|r| r.in_progress)
+    }
 }
 
 impl TableMeta {

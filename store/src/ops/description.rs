@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 
 use crate::engine::Stats;
 use crate::model::key::KeySchema;
-use crate::model::table::{Billing, ProjectionMeta, TableMeta};
+use crate::model::table::{Billing, ProjectionMeta, RestoreSource, TableMeta};
 
 /// The key schema as it was given: HASH elements, then RANGE elements.
 fn key_schema_json(key: &KeySchema) -> Value {
@@ -164,5 +164,17 @@ pub(super) fn describe(
         "DeletionProtectionEnabled".into(),
         json!(meta.deletion_protection),
     );
+    if let Some(r) = &meta.restore {
+        let (member, source) = match &r.source {
+            RestoreSource::Backup { arn } => ("SourceBackupArn", arn.clone()),
+            RestoreSource::PointInTime { table_name, .. } => {
+                ("SourceTableArn", crate::model::table::table_arn(table_name))
+            }
+        };
+        t.insert(
+            "RestoreSummary".into(),
+            json!({member: source, "RestoreDateTime": seconds(r.restore_ms), "RestoreInProgress": r.in_progress}),
+        );
+    }
     Value::Object(t)
 }

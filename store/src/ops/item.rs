@@ -99,8 +99,10 @@ impl Store {
     /// The table an item operation names, or DynamoDB's
     /// ResourceNotFoundException for item operations.
     pub(super) fn table(&self, name: &str) -> ApiResult<Arc<TableMeta>> {
+        // A table still being built by a restore is CREATING: not usable yet.
         self.engine
             .table(name)
+            .filter(|t| !t.is_restoring())
             .ok_or_else(ApiError::resource_not_found)
     }
 
@@ -481,7 +483,7 @@ pub(super) fn live_table(
     validated: &TableMeta,
 ) -> Result<Arc<TableMeta>, Abort<ApiError>> {
     match current {
-        Some(t) if t.id == validated.id => Ok(t),
+        Some(t) if t.id == validated.id && !t.is_restoring() => Ok(t),
         _ => Err(Abort::Op(ApiError::resource_not_found())),
     }
 }

@@ -77,6 +77,10 @@ pub(super) fn spawn(
         ttl_loop(weak.clone(), cfg.clone(), ttl_tx.clone(), telemetry.clone())
     }));
     let weak = Arc::downgrade(engine);
+    runtime.spawn(supervise("storage reclaimer", move || {
+        reclaim_loop(weak.clone())
+    }));
+    let weak = Arc::downgrade(engine);
     runtime.spawn(supervise("change-log trimmer", move || {
         trim_loop(weak.clone(), config.clone(), trim_tx.clone())
     }));
@@ -88,7 +92,7 @@ pub(super) fn spawn(
 
 /// Run the task made by `make`, starting it again if it panics; stop when it
 /// returns (its engine is gone).
-async fn supervise<F, Fut>(name: &'static str, make: F)
+pub(super) async fn supervise<F, Fut>(name: &'static str, make: F)
 where
     F: Fn() -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
@@ -101,6 +105,39 @@ where
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
             Err(_) => return,
+        }
+    }
+}
+
+/// Most entries of deleted tables and indexes freed in one transaction.
+pub(super) const RECLAIM_BATCH: usize = 10_000;
+
+/// Free the storage of deleted tables and indexes, a chunk per writer
+/// transaction, so that deleting a large table never holds other writes
+/// back for long.
+async fn reclaim_loop(engine: Weak<Engine>) {
+    loop {
+        let Some(strong) = engine.upgrade() else {
+            return;
+        };
+        let pending = strong.read(|view| view.reclaim_pending()).unwrap_or(false);
+        let more = if pending {
+            let step = strong
+                .write(|ctx| ctx.reclaim_step(RECLAIM_BATCH).map_err(Abort::<()>::Engine))
+                .await;
+            match step {
+                Ok((_, more)) => more,
+                Err(e) => {
+                    tracing::warn!(error = ?e, "freeing a deleted table's storage failed; retrying later");
+                    false
+                }
+            }
+        } else {
+            false
+        };
+        drop(strong);
+        if !more {
+            tokio::time::sleep(Duration::from_secs(1)).await;
         }
     }
 }
@@ -159,6 +196,11 @@ async fn trim_loop(engine: Weak<Engine>, config: MaintenanceConfig, done: watch:
                 continue;
             };
             let id = table.id;
+            // Point-in-time recovery needs the records of its whole window.
+            let cutoff = match &table.pitr {
+                Some(p) => cutoff.min(p.earliest_ms(started)),
+                None => cutoff,
+            };
             loop {
                 let removed = strong
                     .write(move |ctx| {

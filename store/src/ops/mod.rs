@@ -15,8 +15,12 @@ mod gsi;
 mod item;
 mod item_checks;
 mod maintenance;
+mod pitr;
 mod query;
 mod read_request;
+#[cfg(test)]
+mod reclaim_tests;
+mod restore;
 mod schema;
 mod streams;
 mod table;
@@ -46,6 +50,8 @@ pub struct StoreConfig {
     pub engine: EngineOptions,
     /// TTL sweeping and change-log retention.
     pub maintenance: MaintenanceConfig,
+    /// Where on-demand backups are kept (`None`: `<data_dir>/backups`).
+    pub backup_dir: Option<PathBuf>,
 }
 
 impl StoreConfig {
@@ -54,6 +60,7 @@ impl StoreConfig {
             data_dir: data_dir.into(),
             engine: EngineOptions::default(),
             maintenance: MaintenanceConfig::default(),
+            backup_dir: None,
         }
     }
 }
@@ -69,6 +76,10 @@ pub struct Store {
     backfill_wake: Arc<tokio::sync::Notify>,
     /// Per-table metrics and contributor insights.
     telemetry: Arc<Telemetry>,
+    /// On-demand backups (`None` in the background tasks' handles).
+    backups: Option<Arc<crate::backup::Backups>>,
+    /// Wakes the restore task when a restore begins.
+    restore_wake: Arc<tokio::sync::Notify>,
 }
 
 impl Store {
@@ -105,12 +116,27 @@ impl Store {
             backfill_wake.clone(),
             telemetry.clone(),
         );
+        let backup_dir = config
+            .backup_dir
+            .clone()
+            .unwrap_or_else(|| config.data_dir.join("backups"));
+        let backups =
+            Arc::new(
+                crate::backup::Backups::open(&backup_dir).map_err(|e| EngineError::Io {
+                    path: backup_dir.clone(),
+                    source: std::io::Error::other(e.to_string()),
+                })?,
+            );
+        let restore_wake = Arc::new(tokio::sync::Notify::new());
+        restore::spawn(&engine, backups.clone(), restore_wake.clone());
         Ok(Store {
             engine,
             progress,
             tokens: Default::default(),
             backfill_wake,
             telemetry,
+            backups: Some(backups),
+            restore_wake,
         })
     }
 
@@ -121,6 +147,8 @@ impl Store {
             tokens: Default::default(),
             backfill_wake: Default::default(),
             telemetry,
+            backups: None,
+            restore_wake: Default::default(),
         }
     }
 
@@ -202,6 +230,20 @@ impl Store {
             Operation::DescribeLimits => self.describe_limits(),
             Operation::DescribeContinuousBackups => {
                 self.describe_continuous_backups(api::decode(body)?)
+            }
+            Operation::UpdateContinuousBackups => {
+                self.update_continuous_backups(api::decode(body)?).await
+            }
+            Operation::RestoreTableToPointInTime => {
+                self.restore_table_to_point_in_time(api::decode(body)?)
+                    .await
+            }
+            Operation::CreateBackup => self.create_backup(api::decode(body)?).await,
+            Operation::DescribeBackup => self.describe_backup(api::decode(body)?),
+            Operation::ListBackups => self.list_backups(api::decode(body)?),
+            Operation::DeleteBackup => self.delete_backup(api::decode(body)?),
+            Operation::RestoreTableFromBackup => {
+                self.restore_table_from_backup(api::decode(body)?).await
             }
             // The HTTP server answers with the request's Host; embedded callers
             // have no address of their own.

@@ -63,7 +63,7 @@ impl Store {
         let (stats, indexes) = self
             .engine
             .read(|r| Ok((r.stats(meta.id)?, index_stats(&meta, |id| r.stats(id))?)))?;
-        encode(&json!({ "Table": describe(&meta, stats, &indexes, "ACTIVE") }))
+        encode(&json!({ "Table": describe(&meta, stats, &indexes, table_status(&meta)) }))
     }
 
     pub(super) fn list_tables(&self, input: ListTablesInput) -> ApiResult<Vec<u8>> {
@@ -106,10 +106,16 @@ impl Store {
 
     pub(super) async fn delete_table(&self, input: TableNameInput) -> ApiResult<Vec<u8>> {
         let name = table_operation_name(input.table_name.as_deref(), true)?.to_owned();
+        self.refuse_while_backing_up(&name)?;
         let deleted = self
             .engine
             .write(move |ctx| {
                 let meta = ctx.table(&name).ok_or_else(|| Abort::Op(ApiError::table_not_found(&name)))?;
+                if meta.is_restoring() {
+                    return Err(Abort::Op(ApiError::in_use(format!(
+                        "Attempt to change a resource which is still in use: Table is being created: {name}"
+                    ))));
+                }
                 if meta.deletion_protection {
                     return Err(Abort::Op(ApiError::validation(format!(
                         "Resource cannot be deleted as it is currently protected against deletion. Disable deletion protection first. Table: {name}"
@@ -316,7 +322,7 @@ fn stream_meta(spec: Option<&StreamSpecification>) -> ApiResult<Option<StreamMet
     }
 }
 
-fn validate_create(input: CreateTableInput) -> ApiResult<TableMeta> {
+pub(super) fn validate_create(input: CreateTableInput) -> ApiResult<TableMeta> {
     table_operation_name(input.table_name.as_deref(), false)?;
     let mut v = Violations::new();
     check_key_schema_members(input.key_schema.as_ref(), "keySchema", 2, &mut v);
@@ -451,6 +457,8 @@ fn validate_create(input: CreateTableInput) -> ApiResult<TableMeta> {
         ttl_attribute: None,
         previous_streams: Vec::new(),
         contributor_insights: None,
+        pitr: None,
+        restore: None,
     })
 }
 
@@ -561,4 +569,13 @@ fn table_uuid(now_ms: u64) -> String {
         &hex[17..20],
         &hex[20..32]
     )
+}
+
+/// A table's status: CREATING while a restore builds it, else ACTIVE.
+pub(super) fn table_status(meta: &TableMeta) -> &'static str {
+    if meta.is_restoring() {
+        "CREATING"
+    } else {
+        "ACTIVE"
+    }
 }

@@ -46,11 +46,36 @@ pub struct ServeArgs {
     /// Seconds shutdown waits for requests in flight.
     #[arg(long, env = "FERRODYN_SHUTDOWN_GRACE_SECS", default_value_t = Limits::default().shutdown_grace.as_secs())]
     pub shutdown_grace_secs: u64,
+    /// Access key ids (of --credentials) allowed to read the change feed,
+    /// which carries the old and new images of every table's writes,
+    /// comma-separated. Default: every key of --credentials.
+    #[arg(
+        long = "feed-access-keys",
+        env = "FERRODYN_FEED_ACCESS_KEYS",
+        value_delimiter = ','
+    )]
+    pub feed_access_keys: Vec<String>,
 }
 
 impl ServeArgs {
     /// The front end's options, with `auth` from `--credentials`.
     pub fn options(&self, auth: Option<Verifier>) -> ServeOptions {
+        let keys: Vec<String> = self
+            .feed_access_keys
+            .iter()
+            .map(|k| k.trim().to_owned())
+            .filter(|k| !k.is_empty())
+            .collect();
+        let auth = match auth {
+            Some(v) if !keys.is_empty() => Some(v.with_feed_readers(keys)),
+            None if !keys.is_empty() => {
+                tracing::warn!(
+                    "--feed-access-keys has no effect without --credentials: the change feed is open to every client"
+                );
+                None
+            }
+            other => other,
+        };
         ServeOptions {
             auth,
             cors: (!self.cors_origin.is_empty()).then(|| CorsPolicy::parse(&self.cors_origin)),
