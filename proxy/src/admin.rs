@@ -4,7 +4,9 @@
 //! accepts connections and the change feed is connected, or the upstream is
 //! known to offer none so entries expire by TTL only; otherwise 503 with
 //! the reason), `/insights` (the hottest keys of each table as JSON;
-//! `?top=N`, default 10, at most 64) and `/faults` (fault injection, see
+//! `?top=N`, default 10, at most 64; with `?table=T`, the embedded store's
+//! contributor insights of `T`, as `ferrodyn-store`'s admin endpoint
+//! serves them) and `/faults` (fault injection, see
 //! `ferrodyn_store::faults::admin`). When the proxy has `--credentials`,
 //! everything but `/healthz` and `/readyz` requires HTTP Basic
 //! authentication with one of its key pairs.
@@ -128,6 +130,16 @@ async fn answer(
     extra: &Extra,
 ) -> Response<Full<Bytes>> {
     match uri.path() {
+        // A table's contributor insights come from the embedded store.
+        "/insights" if uri.query().unwrap_or_default().contains("table=") => {
+            match stack.embedded_store() {
+                Some(store) => ferrodyn_store::admin::insights(uri.query().unwrap_or_default(), store),
+                None => text(
+                    StatusCode::NOT_FOUND,
+                    b"per-table contributor insights are served by the store's own admin endpoint\n".to_vec(),
+                ),
+            }
+        }
         "/insights" => {
             let top = uri
                 .query()

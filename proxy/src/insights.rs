@@ -2,10 +2,10 @@
 //! admin endpoint's `/insights` reports them.
 //!
 //! Counting every key exactly would take memory proportional to the key
-//! space; instead each table keeps a fixed number of counters with the
-//! Space-Saving algorithm (Metwally et al., 2005): a key already counted is
-//! incremented; a new key takes over the smallest counter and inherits its
-//! count as an error bound.
+//! space; instead each table keeps a fixed number of counters in the
+//! store's streaming top-K summary ([`ferrodyn_store::topk`], Space-Saving):
+//! a key already counted is incremented; a new key takes over the smallest
+//! counter and inherits its count as an error bound.
 //!
 //! Every request is counted, cache hits included, so the summaries are
 //! split into `SHARDS` by a hash of (table, key), each behind its own lock:
@@ -34,6 +34,7 @@ use std::task::{Context, Poll};
 use ferrodyn_store::api::{self, Operation};
 use ferrodyn_store::model::value::Item;
 use ferrodyn_store::server::{BackendRequest, BackendResponse};
+use ferrodyn_store::topk::TopK;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use tower::{Layer, Service};
@@ -48,35 +49,6 @@ const MAX_TABLES: usize = 256;
 /// Longest key text counted: DynamoDB's key values are at most 2048 + 1024
 /// bytes, which base64 and JSON framing keep well under this.
 const MAX_KEY_TEXT: usize = 8 * 1024;
-
-/// One table's Space-Saving summary.
-#[derive(Default)]
-struct TopKeys {
-    /// key (canonical JSON) → (count, error)
-    counters: HashMap<String, (u64, u64)>,
-    requests: u64,
-}
-
-impl TopKeys {
-    fn record(&mut self, key: &str) {
-        self.requests += 1;
-        if let Some(c) = self.counters.get_mut(key) {
-            c.0 += 1;
-            return;
-        }
-        if self.counters.len() < CAPACITY {
-            self.counters.insert(key.to_owned(), (1, 0));
-            return;
-        }
-        // Replace the smallest counter; O(CAPACITY), only for new keys.
-        let Some((victim, &(min, _))) = self.counters.iter().min_by_key(|(_, (n, _))| *n) else {
-            return;
-        };
-        let victim = victim.clone();
-        self.counters.remove(&victim);
-        self.counters.insert(key.to_owned(), (min + 1, min));
-    }
-}
 
 /// A key and how often it was requested.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -99,13 +71,16 @@ pub struct TableReport {
     pub hottest_keys: Vec<HotKey>,
 }
 
+/// One shard: each table's summary of its keys (JSON text).
+type Tables = HashMap<String, TopK<String>>;
+
 /// A table's requests and (key, count, error) counters from every shard.
 type Merged = (u64, Vec<(String, u64, u64)>);
 
 /// The per-table summaries, shared by the layer and the admin endpoint.
 #[derive(Clone)]
 pub struct Insights {
-    shards: Arc<[Mutex<HashMap<String, TopKeys>>]>,
+    shards: Arc<[Mutex<Tables>]>,
     hasher: std::collections::hash_map::RandomState,
 }
 
@@ -132,9 +107,12 @@ impl Insights {
             return;
         };
         if let Some(t) = tables.get_mut(table) {
-            t.record(key);
+            t.record(key, 1);
         } else if tables.len() < MAX_TABLES {
-            tables.entry(table.to_owned()).or_default().record(key);
+            tables
+                .entry(table.to_owned())
+                .or_insert_with(|| TopK::new(CAPACITY))
+                .record(key, 1);
         }
     }
 
@@ -147,8 +125,8 @@ impl Insights {
             };
             for (name, t) in tables.iter() {
                 let m = merged.entry(name.clone()).or_default();
-                m.0 += t.requests;
-                m.1.extend(t.counters.iter().map(|(k, &(n, e))| (k.clone(), n, e)));
+                m.0 += t.total();
+                m.1.extend(t.iter().map(|(k, c)| (k.clone(), c.count, c.error)));
             }
         }
         merged

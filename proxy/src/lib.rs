@@ -150,13 +150,17 @@ pub async fn run(
     let feed_metrics = invalidation::Metrics::register(&registry)?;
     let (upstream, schemas, readiness, streams) = match &config.upstream {
         None => {
+            // The store's metrics go to the proxy's registry: one
+            // `/metrics` for the whole database.
             let store_config = StoreConfig {
                 capacity: config.capacity,
                 ..StoreConfig::new(&config.data_dir)
             };
-            let store = Store::open(&store_config).map_err(|source| StartError::Store {
-                path: config.data_dir.clone(),
-                source,
+            let store = Store::open_with_registry(&store_config, &registry).map_err(|source| {
+                StartError::Store {
+                    path: config.data_dir.clone(),
+                    source,
+                }
             })?;
             (
                 Upstream::Embedded(store.clone()),

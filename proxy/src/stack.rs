@@ -119,6 +119,14 @@ impl Stack {
     pub fn refresh_gauges(&self) {
         self.item_cache.refresh_gauges();
         self.query_cache.refresh_gauges();
+        if let Some(store) = &self.embedded {
+            store.refresh_gauges();
+        }
+    }
+
+    /// The embedded store, if the upstream is in this process.
+    pub fn embedded_store(&self) -> Option<&ferrodyn_store::Store> {
+        self.embedded.as_ref()
     }
 }
 

@@ -1,265 +1,185 @@
-//! `ferrodyn-store backup …` and `ferrodyn-store restore …`: the operator's
-//! commands for backups of a data directory that no server has open.
+//! `ferrodyn-store --admin-listen`: the store's admin endpoint, on its own
+//! port, with the proxy's conventions.
 //!
-//! Each command opens the store on the directory (it fails if a server
-//! holds it: use the AWS CLI against that server instead), makes the same
-//! request a client would (CreateBackup, RestoreTableFromBackup) through
-//! [`Store::handle`], and reports progress until the work is done: one line
-//! every second with items, bytes, rate and ETA — rewritten in place on a
-//! terminal, one line each otherwise.
+//! * `/metrics` — Prometheus text format: the per-table metrics of
+//!   [`crate::telemetry::metrics`] (gauges refreshed from the catalog on
+//!   each scrape).
+//! * `/healthz` — 200 while the storage takes writes, else 503 and why.
+//! * `/readyz` — the same test: a store is ready as soon as it is open.
+//! * `/faults` — fault injection at run time (see [`crate::faults::admin`]);
+//!   its counter is `ferrodyn_store_faults_injected_total` in `/metrics`.
+//! * `/insights?table=T[&index=I][&rule=R][&top=N]` — contributor insights
+//!   of table `T` (or its GSI `I`) as JSON ([`crate::api::insights::InsightsReport`]):
+//!   every rule it keeps, or only `R` (`PKC`, `PKT`, `SKC`, `SKT` or a full
+//!   rule name), `N` keys per rule (default 10, at most 100). 404 when
+//!   insights are not enabled there, 400 without `table` or with an unknown
+//!   rule.
+//!
+//! When the store has `--credentials`, everything but `/healthz` and
+//! `/readyz` requires HTTP Basic authentication with one of its key pairs.
 
-use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
 
-use anyhow::{bail, Context};
-use serde::Deserialize;
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use prometheus::{Encoder, TextEncoder};
+use tokio::net::TcpListener;
 
-use crate::api::Operation;
-use crate::{Store, StoreConfig};
+use crate::api::insights::InsightsRule;
+use crate::auth::verify::Verifier;
+use crate::engine::Health;
+use crate::faults::{self, Faults};
+use crate::ops::Store;
 
-/// The operator commands.
-#[derive(Debug, clap::Subcommand)]
-pub enum AdminCommand {
-    /// Take an on-demand backup of a table and wait until it is AVAILABLE.
-    Backup {
-        /// Data directory (no server may have it open).
-        #[arg(long, default_value = "./ferrodyn-data")]
-        data_dir: PathBuf,
-        /// Backup directory (default: `backups` in the data directory).
-        #[arg(long)]
-        backup_dir: Option<PathBuf>,
-        #[arg(long)]
-        table: String,
-        #[arg(long)]
-        name: String,
-    },
-    /// Restore a backup into a new table and wait until it is ACTIVE.
-    Restore {
-        #[arg(long, default_value = "./ferrodyn-data")]
-        data_dir: PathBuf,
-        #[arg(long)]
-        backup_dir: Option<PathBuf>,
-        #[arg(long)]
-        backup_arn: String,
-        #[arg(long)]
-        target_table: String,
-    },
-}
+/// Keys per rule in an insights report: default and most.
+const DEFAULT_TOP: usize = 10;
+const MAX_TOP: usize = 100;
 
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Details {
-    backup_arn: String,
-    backup_status: String,
-    backup_size_bytes: Option<u64>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct CreateOut {
-    backup_details: Details,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Source {
-    item_count: u64,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Description {
-    backup_details: Details,
-    source_table_details: Source,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct DescribeOut {
-    backup_description: Description,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Table {
-    table_status: String,
-    item_count: u64,
-    table_size_bytes: u64,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct TableOut {
-    table: Table,
-}
-
-async fn call<T: serde::de::DeserializeOwned>(
-    store: &Store,
-    op: Operation,
-    body: serde_json::Value,
-) -> anyhow::Result<T> {
-    let bytes = serde_json::to_vec(&body)?;
-    let out = store
-        .handle(op, &bytes)
-        .await
-        .map_err(|e| anyhow::anyhow!("{}: {}", e.code.as_str(), e.message))?;
-    Ok(serde_json::from_slice(&out)?)
-}
-
-/// One progress report: a line rewritten in place on a terminal.
-struct Progress {
-    started: Instant,
-    tty: bool,
-}
-
-impl Progress {
-    fn new() -> Progress {
-        Progress {
-            started: Instant::now(),
-            tty: std::io::stderr().is_terminal(),
-        }
-    }
-
-    fn report(&self, what: &str, items: u64, bytes: u64, total_items: u64) {
-        let secs = self.started.elapsed().as_secs_f64().max(1e-3);
-        let rate = items as f64 / secs;
-        let eta = if rate > 0.0 && total_items > items {
-            format!("{:.0}s", (total_items - items) as f64 / rate)
-        } else {
-            "-".to_owned()
+/// Serve the admin endpoint of `store` on `listener` until `shutdown`.
+pub async fn run(
+    listener: TcpListener,
+    store: Store,
+    faults: Faults,
+    auth: Option<Verifier>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let auth = auth.map(Arc::new);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and similar: retrying at once
+                    // would spin; try again shortly.
+                    tracing::warn!(error = %e, "admin accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => return Ok(()),
         };
-        let line = format!(
-            "{what}: {items}/{total_items} items, {:.1} MB, {rate:.0} items/s, {:.1} MB/s, ETA {eta}",
-            bytes as f64 / 1e6,
-            bytes as f64 / 1e6 / secs
-        );
-        let mut err = std::io::stderr();
-        if self.tty {
-            let _ = write!(err, "\r\x1b[2K{line}");
-        } else {
-            let _ = writeln!(err, "{line}");
-        }
-        let _ = err.flush();
-    }
-
-    fn done(&self) {
-        if self.tty {
-            let _ = writeln!(std::io::stderr());
-        }
+        let store = store.clone();
+        let auth = auth.clone();
+        let faults = faults.clone();
+        let service = service_fn(move |req: Request<Incoming>| {
+            let store = store.clone();
+            let auth = auth.clone();
+            let faults = faults.clone();
+            async move {
+                // Table names, hot keys and traffic are for the store's key
+                // holders; health checks stay open to orchestrators.
+                let open = matches!(req.uri().path(), "/healthz" | "/readyz");
+                if !open
+                    && auth.as_ref().is_some_and(|a| {
+                        !a.allows_basic(req.headers().get(http::header::AUTHORIZATION))
+                    })
+                {
+                    let mut resp = text(
+                        StatusCode::UNAUTHORIZED,
+                        "authentication required: HTTP Basic with one of the --credentials key pairs\n",
+                    );
+                    resp.headers_mut().insert(
+                        http::header::WWW_AUTHENTICATE,
+                        http::HeaderValue::from_static("Basic realm=\"ferrodyn\""),
+                    );
+                    return Ok::<_, Infallible>(resp);
+                }
+                if faults::admin::owns(req.uri().path()) {
+                    return Ok(faults::admin::handle(&faults, req).await);
+                }
+                Ok::<_, Infallible>(answer(req.uri(), &store, &faults))
+            }
+        });
+        tokio::spawn(async move {
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
     }
 }
 
-/// Run an operator command to completion.
-pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
-    let (data_dir, backup_dir) = match &command {
-        AdminCommand::Backup {
-            data_dir,
-            backup_dir,
-            ..
-        }
-        | AdminCommand::Restore {
-            data_dir,
-            backup_dir,
-            ..
-        } => (data_dir.clone(), backup_dir.clone()),
-    };
-    let mut config = StoreConfig::new(&data_dir);
-    config.backup_dir = backup_dir;
-    let store = Store::open(&config).with_context(|| {
-        format!(
-            "cannot open data directory {} (a running server holds it? use the AWS CLI against that server)",
-            data_dir.display()
-        )
-    })?;
-    let progress = Progress::new();
-    match command {
-        AdminCommand::Backup { table, name, .. } => {
-            let before: TableOut = call(
-                &store,
-                Operation::DescribeTable,
-                serde_json::json!({"TableName": table}),
-            )
-            .await?;
-            let created: CreateOut = call(
-                &store,
-                Operation::CreateBackup,
-                serde_json::json!({"TableName": table, "BackupName": name}),
-            )
-            .await?;
-            let arn = created.backup_details.backup_arn;
-            loop {
-                let d: DescribeOut = call(
-                    &store,
-                    Operation::DescribeBackup,
-                    serde_json::json!({"BackupArn": arn}),
-                )
-                .await?;
-                let total = d.backup_description.source_table_details.item_count;
-                if d.backup_description.backup_details.backup_status == "AVAILABLE" {
-                    let bytes = d.backup_description.backup_details.backup_size_bytes;
-                    progress.report("backup", total, bytes.unwrap_or(0), total);
-                    break;
+fn answer(uri: &http::Uri, store: &Store, faults: &Faults) -> Response<Full<Bytes>> {
+    match uri.path() {
+        "/metrics" => {
+            store.refresh_gauges();
+            let mut buf = Vec::new();
+            let families = store.telemetry().registry().gather();
+            match TextEncoder::new().encode(&families, &mut buf) {
+                Ok(()) => {
+                    buf.extend_from_slice(faults.render_metrics("ferrodyn_store").as_bytes());
+                    body(StatusCode::OK, "text/plain; version=0.0.4", buf)
                 }
-                // The snapshot's size so far, against the table's.
-                let id = arn.rsplit('/').next().unwrap_or_default();
-                let tmp = config
-                    .backup_dir
-                    .clone()
-                    .unwrap_or_else(|| data_dir.join("backups"))
-                    .join(format!("{id}.snap.tmp"));
-                let written = std::fs::metadata(&tmp).map_or(0, |m| m.len());
-                let table_bytes = before.table.table_size_bytes.max(1);
-                let items = (total as f64 * (written as f64 / table_bytes as f64).min(1.0)) as u64;
-                progress.report("backup (items estimated)", items, written, total);
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
             }
-            progress.done();
-            println!("{arn}");
         }
-        AdminCommand::Restore {
-            backup_arn,
-            target_table,
-            ..
-        } => {
-            let d: DescribeOut = call(
-                &store,
-                Operation::DescribeBackup,
-                serde_json::json!({"BackupArn": backup_arn}),
-            )
-            .await?;
-            let total = d.backup_description.source_table_details.item_count;
-            let _: serde_json::Value = call(
-                &store,
-                Operation::RestoreTableFromBackup,
-                serde_json::json!({"BackupArn": backup_arn, "TargetTableName": target_table}),
-            )
-            .await?;
-            loop {
-                let t = match call::<TableOut>(
-                    &store,
-                    Operation::DescribeTable,
-                    serde_json::json!({"TableName": target_table}),
-                )
-                .await
-                {
-                    Ok(t) => t,
-                    Err(e) => bail!("the restore failed (see the log): {e}"),
-                };
-                progress.report(
-                    "restore",
-                    t.table.item_count,
-                    t.table.table_size_bytes,
-                    total,
-                );
-                if t.table.table_status == "ACTIVE" {
-                    break;
+        "/healthz" | "/readyz" => match store.health() {
+            Health::Ok => text(StatusCode::OK, "ok\n"),
+            other => text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &format!("{}\n", other.describe()),
+            ),
+        },
+        "/insights" => insights(uri.query().unwrap_or_default(), store),
+        _ => text(StatusCode::NOT_FOUND, "not found\n"),
+    }
+}
+
+/// `/insights`: see the module documentation.
+pub fn insights(query: &str, store: &Store) -> Response<Full<Bytes>> {
+    let mut table = None;
+    let mut index = None;
+    let mut rule = None;
+    let mut top = DEFAULT_TOP;
+    for pair in query.split('&') {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        match k {
+            "table" => table = Some(v),
+            "index" => index = Some(v),
+            "rule" => match InsightsRule::parse(v) {
+                Some(r) => rule = Some(r),
+                None => {
+                    return text(
+                        StatusCode::BAD_REQUEST,
+                        "unknown rule: use PKC, PKT, SKC or SKT\n",
+                    )
                 }
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-            progress.done();
-            println!("{target_table}");
+            },
+            "top" => top = v.parse::<usize>().unwrap_or(DEFAULT_TOP).min(MAX_TOP),
+            _ => {}
         }
     }
-    Ok(())
+    let Some(table) = table else {
+        return text(StatusCode::BAD_REQUEST, "missing ?table=NAME\n");
+    };
+    match store.insights_report(table, index, rule, top) {
+        None => text(
+            StatusCode::NOT_FOUND,
+            "contributor insights are not enabled for this table or index\n",
+        ),
+        Some(report) => match serde_json::to_vec(&report) {
+            Ok(json) => body(StatusCode::OK, "application/json", json),
+            Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        },
+    }
+}
+
+fn body(status: StatusCode, content_type: &'static str, bytes: Vec<u8>) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from(bytes)));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static(content_type),
+    );
+    resp
+}
+
+fn text(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
+    body(status, "text/plain", message.as_bytes().to_vec())
 }

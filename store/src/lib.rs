@@ -2,10 +2,10 @@
 //!
 //! # Layout
 //!
-//! * [`admin`] — the operator's `backup` and `restore` commands.
 //! * [`auth`] — SigV4 request signing, for clients of DynamoDB-API endpoints
 //!   (the proxy and the bench).
-//! * [`backup`] — the backup directory: backup records and snapshot files.
+//! * [`backup`] — the backup directory: backup records and snapshot files;
+//!   the operator's `backup` and `restore` commands ([`backup::cli`]).
 
 //! * [`capacity`] — throughput enforcement: token buckets and the one
 //!   throttling decision.
@@ -25,6 +25,10 @@
 //! * [`server`] — the HTTP/1.1 front end.
 //! * [`transfer`] — export to and import from S3-compatible storage or
 //!   folders, in DynamoDB's layout.
+
+//! * [`telemetry`] — per-table metrics and contributor insights.
+//! * [`topk`] — a bounded streaming top-K (Space-Saving), for hot keys.
+//! * [`admin`] — the admin endpoint: `/metrics`, `/healthz`, `/readyz`, `/insights`.
 //! * [`data_dir`] — `--data-dir`, or `--in-memory`'s private tmpfs directory.
 //! * [`logging`] — the log subscriber and `--log-format` both binaries use.
 //! * [`ready`] — announces where a started server listens, once it answers.
@@ -49,5 +53,8 @@ pub mod ready;
 pub mod server;
 pub mod shutdown;
 pub mod transfer;
+
+pub mod telemetry;
+pub mod topk;
 
 pub use ops::{Store, StoreConfig};

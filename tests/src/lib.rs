@@ -10,6 +10,8 @@
 //! * `buckets` — folders or moto's S3 server, for exports and imports.
 //! * `transfers` — a store with such buckets, waiting for export and
 //!   import jobs, a whole table read back.
+
+//! * `admin` — [`StoreAdmin`]: a store's admin endpoint, and metric reading.
 //! * `relay` — [`DelayRelay`] and [`FeedRelay`]: TCP relays that hold back
 //!   responses or requests so that races run in a fixed order.
 //! * `wire` — raw HTTP/1.1 requests and response parsing.
@@ -25,6 +27,8 @@
 
 pub mod backups;
 pub mod buckets;
+
+pub mod admin;
 pub mod errors;
 pub mod items;
 pub mod relay;
@@ -37,6 +41,7 @@ pub mod values;
 pub mod wait;
 pub mod wire;
 
+pub use admin::StoreAdmin;
 pub use errors::{assert_error, assert_validation};
 pub use relay::{DelayRelay, FeedRelay};
 pub use server::{client_for, streams_client_for, TempDir, TestProxy, TestStore};

@@ -395,3 +395,40 @@ async fn a_feed_pause_set_through_the_admin_api_holds_the_embedded_feed() {
     assert_eq!(status, 200);
     proxy.until_feed_delivered(2.0).await;
 }
+
+/// `ferrodyn-store`'s admin endpoint manages the faults its front end
+/// injects: a fault added there reaches the SDK, is counted in the store's
+/// `/metrics`, and ends when deleted.
+#[tokio::test]
+async fn the_stores_admin_endpoint_adds_and_removes_faults() {
+    let faults = Faults::new();
+    let store = TestStore::start_serving(ServeOptions {
+        faults: faults.clone(),
+        ..ServeOptions::default()
+    })
+    .await;
+    let admin =
+        ferrodyn_tests::admin::StoreAdmin::start_with_faults(&store.store, faults, None).await;
+    let c = client(&store.endpoint(), RetryConfig::disabled());
+    create_table(&c, "managed").await;
+    put(&c, "managed", "a", "1").await;
+
+    let (status, body) = admin
+        .request(
+            "POST",
+            "/faults",
+            r#"{"Operation":"GetItem","TableName":"managed","Error":"InternalServerError"}"#,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let get = || c.get_item().table_name("managed").key("p", s("a")).send();
+    let err = get().await.expect_err("the injected fault answers");
+    assert_eq!(err.code(), Some("InternalServerError"));
+    let (_, metrics) = admin.get("/metrics").await;
+    let line = "ferrodyn_store_faults_injected_total{kind=\"InternalServerError\",operation=\"GetItem\"} 1";
+    assert!(metrics.contains(line), "missing {line} in\n{metrics}");
+
+    let (status, _) = admin.request("DELETE", "/faults", "").await;
+    assert_eq!(status, 200);
+    get().await.expect("no fault after the delete");
+}

@@ -532,3 +532,73 @@ async fn sustained_read_rate_matches_the_provisioned_rate() {
     println!("sustained rate: {rate:.2} reads/s (provisioned 5 RCU)");
     assert!((4.5..=5.5).contains(&rate), "rate {rate}");
 }
+
+/// Every request the capacity checks refuse is counted: a read or write
+/// throttle event in the table's metrics and, with contributor insights in
+/// THROTTLED_KEYS mode, the refused key in the throttle rules.
+#[tokio::test]
+async fn refused_requests_reach_the_throttle_metrics_and_contributor_insights() {
+    use aws_sdk_dynamodb::types::{ContributorInsightsAction, ContributorInsightsMode};
+    use ferrodyn_tests::admin::StoreAdmin;
+
+    let (server, _clock) = enforcing().await;
+    let admin = StoreAdmin::start(&server.store, None).await;
+    let client = no_retry(&server);
+    provisioned(&client, "hot", 1, 1).await;
+    client
+        .update_contributor_insights()
+        .table_name("hot")
+        .contributor_insights_action(ContributorInsightsAction::Enable)
+        .contributor_insights_mode(ContributorInsightsMode::ThrottledKeys)
+        .send()
+        .await
+        .expect("enable contributor insights");
+    // 300 s of 1 RCU banked: the key "k" is read until it is refused, then
+    // twice more; "other" is refused once.
+    let mut admitted = 0;
+    while get(&client, "hot", "k").await.is_ok() {
+        admitted += 1;
+        assert!(admitted <= 300, "never throttled");
+    }
+    for key in ["k", "k", "other"] {
+        assert!(get(&client, "hot", key).await.is_err(), "{key} admitted");
+    }
+    let mut written = 0;
+    while put(&client, "hot", "w", 10).await.is_ok() {
+        written += 1;
+        assert!(written <= 300, "writes never throttled");
+    }
+
+    let (status, body) = admin.get("/insights?table=hot&rule=PKT").await;
+    assert_eq!(status, 200, "{body}");
+    let report: serde_json::Value = serde_json::from_str(&body).expect("insights are JSON");
+    let keys: Vec<(String, u64)> = report["Rules"][0]["Keys"]
+        .as_array()
+        .expect("Keys")
+        .iter()
+        .map(|k| {
+            (
+                k["Key"]["p"]["S"].as_str().unwrap_or_default().to_owned(),
+                k["Count"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let mut keys = keys;
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            ("k".to_owned(), 3),
+            ("other".to_owned(), 1),
+            ("w".to_owned(), 1)
+        ]
+    );
+    let read_throttles = admin
+        .metric("ferrodyn_store_read_throttle_events_total{index=\"\",table=\"hot\"}")
+        .await;
+    assert_eq!(read_throttles, Some(4.0));
+    let write_throttles = admin
+        .metric("ferrodyn_store_write_throttle_events_total{index=\"\",table=\"hot\"}")
+        .await;
+    assert_eq!(write_throttles, Some(1.0));
+}

@@ -8,6 +8,7 @@ pub mod backup_types;
 pub mod control_types;
 pub mod error;
 pub mod feed;
+pub mod insights;
 pub mod keys;
 pub mod operation;
 pub mod partiql;

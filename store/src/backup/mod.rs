@@ -15,6 +15,7 @@
 //!   removed, so nothing half-done is ever AVAILABLE.
 //! * Backups are independent of the tables: deleting a table keeps them.
 
+pub mod cli;
 pub mod snapshot;
 
 use std::collections::BTreeMap;

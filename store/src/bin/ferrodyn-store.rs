@@ -18,6 +18,10 @@ struct Args {
     listen: String,
     #[command(flatten)]
     data: DataDirArgs,
+    /// Address of the admin endpoint (`/metrics`, `/healthz`, `/readyz`,
+    /// `/insights`); none unless given.
+    #[arg(long, env = "FERRODYN_STORE_ADMIN_LISTEN")]
+    admin_listen: Option<String>,
     /// Milliseconds between TTL sweeper rounds (each round examines up to
     /// 1000 items per table with TTL enabled).
     #[arg(long, env = "FERRODYN_TTL_SWEEP_INTERVAL_MS", default_value_t = 60_000)]
@@ -56,7 +60,7 @@ struct Args {
 #[derive(clap::Subcommand, Debug)]
 enum Command {
     #[command(flatten)]
-    Backup(ferrodyn_store::admin::AdminCommand),
+    Backup(ferrodyn_store::backup::cli::AdminCommand),
     #[command(flatten)]
     Transfer(ferrodyn_store::transfer::cli::Command),
 }
@@ -69,7 +73,7 @@ async fn main() -> anyhow::Result<()> {
     }
     logging::init(args.log.log_format)?;
     if let Some(Command::Backup(command)) = args.command {
-        return ferrodyn_store::admin::run(command).await;
+        return ferrodyn_store::backup::cli::run(command).await;
     }
     let stop = shutdown::signal();
     let ready_file = ReadyFile::prepare(&args.ready)?;
@@ -85,7 +89,6 @@ async fn main() -> anyhow::Result<()> {
     config.maintenance.retention = Duration::from_secs(args.stream_retention_hours * 3600);
     config.transfer = args.transfer.config();
     config.backup_dir = args.backup_dir.clone();
-
     config.capacity = args.capacity.config();
     let store = Store::open(&config)
         .with_context(|| format!("cannot open data directory {}", data.path().display()))?;
@@ -93,6 +96,30 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
+    let admin = match &args.admin_listen {
+        Some(a) => Some(
+            tokio::net::TcpListener::bind(a)
+                .await
+                .with_context(|| format!("cannot listen on {a} (--admin-listen)"))?,
+        ),
+        None => None,
+    };
+    let options = args.serve.options(auth.clone());
+    let (admin_stop, admin_stopped) = tokio::sync::oneshot::channel::<()>();
+    let admin_task = admin.map(|l| {
+        if let Ok(a) = l.local_addr() {
+            tracing::info!(addr = %a, "ferrodyn-store admin endpoint ready");
+        }
+        tokio::spawn(ferrodyn_store::admin::run(
+            l,
+            store.clone(),
+            options.faults.clone(),
+            auth.clone(),
+            async move {
+                let _ = admin_stopped.await;
+            },
+        ))
+    });
     tracing::info!(
         %addr,
         data_dir = %data.path().display(),
@@ -100,8 +127,12 @@ async fn main() -> anyhow::Result<()> {
         authentication = auth.is_some(),
         "ferrodyn-store ready"
     );
-    let serving = server::serve(listener, store, args.serve.options(auth), stop);
+    let serving = server::serve(listener, store, options, stop);
     ready::serve_and_announce(addr, &ready_file, serving).await?;
+    let _ = admin_stop.send(());
+    if let Some(t) = admin_task {
+        let _ = t.await;
+    }
     // Removes an in-memory directory (also dropped on every early return).
     drop(data);
     tracing::info!("ferrodyn-store stopped");

@@ -34,6 +34,10 @@ pub struct IndexMeta {
     /// copied into the index (the index is CREATING); absent once ACTIVE.
     #[serde(default)]
     pub backfill: Option<Backfill>,
+    /// GSIs only: contributor insights, once enabled (kept when disabled,
+    /// for the time of the change).
+    #[serde(default)]
+    pub contributor_insights: Option<InsightsMeta>,
     /// GSIs of on-demand tables: their maximum throughput.
     #[serde(default)]
     pub on_demand: OnDemandMeta,
@@ -65,6 +69,26 @@ pub struct ThroughputChanges {
     pub last_decrease_ms: Option<u64>,
     /// Decreases during the UTC day of `last_decrease_ms`.
     pub decreases_that_day: u32,
+}
+
+/// Which events contributor insights count. Persisted by these names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum InsightsMode {
+    AccessedAndThrottledKeys,
+    ThrottledKeys,
+}
+
+/// Contributor insights of a table or GSI, as UpdateContributorInsights
+/// last left them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InsightsMeta {
+    pub enabled: bool,
+    pub mode: InsightsMode,
+    /// Time of the last change (LastUpdateDateTime), ms since the epoch.
+    pub updated_ms: u64,
+    /// When the current rules were created (their names carry it).
+    pub rules_created_ms: u64,
 }
 
 /// Progress of a GSI backfill, persisted with the table so that a restarted
@@ -143,6 +167,9 @@ pub struct TableMeta {
     /// completes, and the table is deleted if it fails.
     #[serde(default)]
     pub importing: Option<String>,
+    /// Contributor insights of the table itself, once enabled.
+    #[serde(default)]
+    pub contributor_insights: Option<InsightsMeta>,
     /// Point-in-time recovery, when enabled.
     #[serde(default)]
     pub pitr: Option<PitrMeta>,
@@ -260,6 +287,7 @@ mod tests {
         assert_eq!(meta.on_demand, OnDemandMeta::default());
         assert_eq!(meta.warm, None);
         assert_eq!(meta.throughput_changes, ThroughputChanges::default());
+        assert_eq!(meta.contributor_insights, None);
         let stream = meta.stream.expect("stream");
         assert_eq!((stream.start_seq, stream.end_seq), (0, None));
     }

@@ -22,6 +22,7 @@ use super::item::{
     check_index_keys, live_table, read_projection, request_key, validate_item, MAX_ITEM_BYTES,
 };
 use super::table::checked_table_name;
+use super::telemetry_hooks::Throttlee;
 use super::{abort_to_api, Store};
 use crate::api::types::{BatchGetItemInput, BatchWriteItemInput, KeysAndAttributes, WriteRequest};
 use crate::api::validate::Violations;
@@ -195,11 +196,12 @@ impl Store {
                 let found = responses.entry(get.name.clone()).or_default();
                 for key in &get.keys {
                     let partition = self.capacity.partition_of(|| key.partition_bytes());
-                    let admitted = match self.capacity.admit(
+                    let admitted = match self.admit(
                         &get.table,
                         None,
                         Access::Read,
                         partition.as_deref(),
+                        Throttlee::Key(key),
                     ) {
                         Ok(()) => true,
                         Err(t) => {
@@ -231,6 +233,7 @@ impl Store {
                         partition.as_deref(),
                     );
                     *units.entry(get.name.clone()).or_default() += cost;
+                    self.count_key_access(&get.table, key, cost);
                     if let Some(item) = item {
                         size += bytes;
                         found.push(match &get.projection {
@@ -245,6 +248,7 @@ impl Store {
         if let (0, Some(t)) = (processed, first_throttle) {
             return Err(t.into());
         }
+        self.count_units(&units, false);
         encode(&BatchGetOutput {
             responses,
             unprocessed_keys: unprocessed,
@@ -363,10 +367,13 @@ impl Store {
             let mut admitted = Vec::with_capacity(writes.len());
             for (write, request) in writes {
                 let partition = self.capacity.partition_of(|| write.key().partition_bytes());
-                match self
-                    .capacity
-                    .admit(&table, None, Access::Write, partition.as_deref())
-                {
+                match self.admit(
+                    &table,
+                    None,
+                    Access::Write,
+                    partition.as_deref(),
+                    Throttlee::Key(write.key()),
+                ) {
                     Ok(()) => {
                         // Reserve what the write will at least cost, so the
                         // next write of this batch sees it; the rest is paid
@@ -450,6 +457,9 @@ impl Store {
             rest.table = s.table.map(|u| (u - write.least_units()).max(0.0));
             rest.charge(&self.capacity, table, Access::Write, partition.as_deref());
             per_table.entry(table.name.clone()).or_default().add(s);
+        }
+        for (name, s) in &per_table {
+            self.count_write(name, s, None);
         }
         let consumed = (mode != Mode::None).then(|| {
             per_table

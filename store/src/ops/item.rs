@@ -15,6 +15,7 @@ use super::collection::{ItemCollectionMetrics, Metrics};
 pub(super) use super::item_checks::{check_index_keys, validate_item};
 use super::item_checks::{check_name, too_deep};
 use super::table::checked_table_name;
+use super::telemetry_hooks::Throttlee;
 use super::{abort_to_api, Store};
 use crate::api::types::{
     self, DeleteItemInput, GetItemInput, Names, PutItemInput, UpdateItemInput, Values,
@@ -164,8 +165,13 @@ impl Store {
         .0;
         let size = item_size(&item);
         let partition = self.capacity.partition_of(|| key.partition_bytes());
-        self.capacity
-            .admit(&table, None, Access::Write, partition.as_deref())?;
+        self.admit(
+            &table,
+            None,
+            Access::Write,
+            partition.as_deref(),
+            Throttlee::Key(&key),
+        )?;
         let item = Arc::new(item);
         let report_item = item.clone();
         let job_table = table.clone();
@@ -186,6 +192,8 @@ impl Store {
             capacity::Spent::write(&table, &report_key, old.as_ref(), Some(&report_item), units);
         spent.charge(&self.capacity, &table, Access::Write, partition.as_deref());
         let metrics = Metrics::parse(input.return_item_collection_metrics.as_deref());
+
+        self.count_write(&table.name, &spent, Some(&report_item));
         encode(&WriteOutput {
             attributes: if return_old { old } else { None },
             consumed_capacity: capacity::report_parts(mode, &table.name, &spent),
@@ -222,13 +230,24 @@ impl Store {
             input.expression_attribute_names.as_ref(),
         )?;
         let partition = self.capacity.partition_of(|| key.partition_bytes());
-        self.capacity
-            .admit(&table, None, Access::Read, partition.as_deref())?;
+        self.admit(
+            &table,
+            None,
+            Access::Read,
+            partition.as_deref(),
+            Throttlee::Key(&key),
+        )?;
         let item = self.engine.read(|r| r.get_item(&table, &key))?;
         let consistent = input.consistent_read.unwrap_or(false);
         let units = capacity::read_units(item.as_ref().map_or(0, item_size), consistent);
         self.capacity
             .charge(&table, None, Access::Read, units, partition.as_deref());
+
+        self.count_read(
+            &table.name,
+            &capacity::Spent::table(units),
+            input.key.as_ref(),
+        );
         let item = match (item, projection) {
             (Some(i), Some(p)) => Some(p.apply(&i)),
             (item, None) => item,
@@ -282,8 +301,13 @@ impl Store {
         )?
         .0;
         let partition = self.capacity.partition_of(|| key.partition_bytes());
-        self.capacity
-            .admit(&table, None, Access::Write, partition.as_deref())?;
+        self.admit(
+            &table,
+            None,
+            Access::Write,
+            partition.as_deref(),
+            Throttlee::Key(&key),
+        )?;
         let job_table = table.clone();
         let report_key = key.clone();
         let old = self
@@ -303,6 +327,8 @@ impl Store {
         let spent = capacity::Spent::write(&table, &report_key, old.as_ref(), None, units);
         spent.charge(&self.capacity, &table, Access::Write, partition.as_deref());
         let metrics = Metrics::parse(input.return_item_collection_metrics.as_deref());
+
+        self.count_write(&table.name, &spent, input.key.as_ref());
         encode(&WriteOutput {
             attributes: if return_old { old } else { None },
             consumed_capacity: capacity::report_parts(mode, &table.name, &spent),
@@ -379,8 +405,13 @@ impl Store {
         let update = update.or(legacy_update).map(Arc::new);
         let key_item = key.to_item(&table.key);
         let partition = self.capacity.partition_of(|| key.partition_bytes());
-        self.capacity
-            .admit(&table, None, Access::Write, partition.as_deref())?;
+        self.admit(
+            &table,
+            None,
+            Access::Write,
+            partition.as_deref(),
+            Throttlee::Key(&key),
+        )?;
         let job_table = table.clone();
         let report_key = key.clone();
         let (old, new) = self
@@ -406,6 +437,8 @@ impl Store {
         );
         let spent = capacity::Spent::write(&table, &report_key, old.as_ref(), new.as_ref(), units);
         spent.charge(&self.capacity, &table, Access::Write, partition.as_deref());
+
+        self.count_write(&table.name, &spent, input.key.as_ref());
         let update = input.update_expression.is_some() || input.attribute_updates.is_some();
         let attributes = match return_values.as_str() {
             "ALL_OLD" => old,

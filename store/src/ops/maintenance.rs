@@ -20,6 +20,7 @@ use tokio::sync::watch;
 use super::ttl::SweepCursors;
 use super::Store;
 use crate::engine::{Abort, Engine};
+use crate::telemetry::Telemetry;
 
 /// Settings of the background tasks.
 #[derive(Debug, Clone)]
@@ -61,6 +62,7 @@ pub(super) fn spawn(
     engine: &Arc<Engine>,
     config: MaintenanceConfig,
     backfill_wake: Arc<tokio::sync::Notify>,
+    telemetry: Arc<Telemetry>,
 ) -> Option<Progress> {
     let runtime = tokio::runtime::Handle::try_current().ok()?;
     let weak = Arc::downgrade(engine);
@@ -72,7 +74,7 @@ pub(super) fn spawn(
     let weak = Arc::downgrade(engine);
     let cfg = config.clone();
     runtime.spawn(supervise("ttl sweeper", move || {
-        ttl_loop(weak.clone(), cfg.clone(), ttl_tx.clone())
+        ttl_loop(weak.clone(), cfg.clone(), ttl_tx.clone(), telemetry.clone())
     }));
     let weak = Arc::downgrade(engine);
     runtime.spawn(supervise("storage reclaimer", move || {
@@ -150,7 +152,12 @@ async fn next_round(engine: &Weak<Engine>, interval: Duration) -> Option<()> {
     engine.upgrade().map(|_| ())
 }
 
-async fn ttl_loop(engine: Weak<Engine>, config: MaintenanceConfig, done: watch::Sender<u64>) {
+async fn ttl_loop(
+    engine: Weak<Engine>,
+    config: MaintenanceConfig,
+    done: watch::Sender<u64>,
+    telemetry: Arc<Telemetry>,
+) {
     let mut cursors = SweepCursors::new();
     loop {
         if next_round(&engine, config.ttl_interval).await.is_none() {
@@ -160,7 +167,7 @@ async fn ttl_loop(engine: Weak<Engine>, config: MaintenanceConfig, done: watch::
             return;
         };
         let started = strong.clock().now_ms();
-        let store = Store::from_engine(strong);
+        let store = Store::from_engine(strong, telemetry.clone());
         match store
             .sweep_expired(&mut cursors, config.ttl_scan_limit)
             .await

@@ -9,6 +9,7 @@ mod backup;
 mod batch;
 mod capacity;
 mod collection;
+mod contributor_insights;
 mod description;
 mod export;
 mod feed;
@@ -29,6 +30,7 @@ mod schema;
 mod streams;
 mod table;
 mod tags;
+mod telemetry_hooks;
 mod throughput;
 mod transact;
 mod transfer;
@@ -49,6 +51,7 @@ use crate::api::{self, ApiError, ApiResult, ErrorCode, Operation};
 use crate::capacity::{Capacity, CapacityConfig};
 use crate::engine::{Abort, Engine, EngineError, EngineOptions};
 use crate::model::key::partition_hash;
+use crate::telemetry::Telemetry;
 
 /// Store configuration.
 #[derive(Debug, Clone)]
@@ -91,6 +94,8 @@ pub struct Store {
     backfill_wake: Arc<tokio::sync::Notify>,
     /// Exports and imports (`None` in the background tasks' handle).
     transfers: Option<Arc<Transfers>>,
+    /// Per-table metrics and contributor insights.
+    telemetry: Arc<Telemetry>,
     /// On-demand backups (`None` in the background tasks' handles).
     backups: Option<Arc<crate::backup::Backups>>,
     /// Wakes the restore task when a restore begins.
@@ -104,10 +109,36 @@ impl Store {
     /// Open the store; inside a tokio runtime this also starts its
     /// background tasks (TTL sweeper, change-log trimming).
     pub fn open(config: &StoreConfig) -> Result<Store, EngineError> {
+        Store::open_with_registry(config, &prometheus::Registry::new())
+    }
+
+    /// Open the store as [`Store::open`] does, registering its metrics in
+    /// `registry` (an embedding process exports one registry). If they
+    /// cannot be registered there (already registered), they go to a
+    /// private registry and a warning is logged.
+    pub fn open_with_registry(
+        config: &StoreConfig,
+        registry: &prometheus::Registry,
+    ) -> Result<Store, EngineError> {
         let engine = Arc::new(Engine::open(&config.data_dir, config.engine.clone())?);
+        let clock = engine.clock().clone();
+        let telemetry = match Telemetry::new(registry, clock.clone()) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(error = %e, "store metrics kept in a private registry");
+                Telemetry::new(&prometheus::Registry::new(), clock)
+                    .map_err(|_| EngineError::CorruptMeta("metrics registry"))?
+            }
+        };
+        let telemetry = Arc::new(telemetry);
+        contributor_insights::load(&engine, &telemetry);
         let backfill_wake = Arc::new(tokio::sync::Notify::new());
-        let progress =
-            maintenance::spawn(&engine, config.maintenance.clone(), backfill_wake.clone());
+        let progress = maintenance::spawn(
+            &engine,
+            config.maintenance.clone(),
+            backfill_wake.clone(),
+            telemetry.clone(),
+        );
         let (transfers, _interrupted) = Transfers::open(&config.transfer, &config.data_dir);
         if tokio::runtime::Handle::try_current().is_ok() {
             tokio::spawn(transfer::drop_unfinished_imports(engine.clone()));
@@ -133,6 +164,7 @@ impl Store {
             tokens: Default::default(),
             backfill_wake,
             transfers: Some(Arc::new(transfers)),
+            telemetry,
             backups: Some(backups),
             restore_wake,
 
@@ -140,7 +172,7 @@ impl Store {
         })
     }
 
-    fn from_engine(engine: Arc<Engine>) -> Store {
+    fn from_engine(engine: Arc<Engine>, telemetry: Arc<Telemetry>) -> Store {
         let capacity = Arc::new(Capacity::new(
             CapacityConfig::default(),
             engine.clock().clone(),
@@ -152,9 +184,15 @@ impl Store {
             tokens: Default::default(),
             backfill_wake: Default::default(),
             transfers: None,
+            telemetry,
             backups: None,
             restore_wake: Default::default(),
         }
+    }
+
+    /// The store's metrics and contributor insights.
+    pub fn telemetry(&self) -> &Telemetry {
+        &self.telemetry
     }
 
     /// Progress of the background tasks (`None` if opened outside a runtime).
@@ -191,6 +229,13 @@ impl Store {
 
     /// Execute one request: `body` is the raw JSON of the request.
     pub async fn handle(&self, op: Operation, body: &[u8]) -> ApiResult<Vec<u8>> {
+        let start = std::time::Instant::now();
+        let result = self.dispatch(op, body).await;
+        self.observe(op, body, &result, start.elapsed());
+        result
+    }
+
+    async fn dispatch(&self, op: Operation, body: &[u8]) -> ApiResult<Vec<u8>> {
         match op {
             Operation::CreateTable => self.create_table(api::decode(body)?).await,
             Operation::DescribeTable => self.describe_table(api::decode(body)?),
@@ -257,6 +302,15 @@ impl Store {
             // The HTTP server answers with the request's Host; embedded callers
             // have no address of their own.
             Operation::DescribeEndpoints => self.describe_endpoints("localhost"),
+            Operation::UpdateContributorInsights => {
+                self.update_contributor_insights(api::decode(body)?).await
+            }
+            Operation::DescribeContributorInsights => {
+                self.describe_contributor_insights(api::decode(body)?)
+            }
+            Operation::ListContributorInsights => {
+                self.list_contributor_insights(api::decode(body)?)
+            }
             other => Err(ApiError::new(
                 ErrorCode::UnknownOperation,
                 format!(

@@ -29,6 +29,7 @@ use super::read_request::{
     common_violations, refuse_limit, select, CommonMembers, Expressions, Select,
 };
 use super::table::checked_table_name;
+use super::telemetry_hooks::Throttlee;
 use super::Store;
 use crate::api::types::{QueryInput, ScanInput};
 use crate::api::validate::Violations;
@@ -675,8 +676,17 @@ impl Store {
             .partition
             .as_ref()
             .and_then(|raw| self.capacity.partition_of(|| raw.clone()));
-        self.capacity
-            .admit(&read.table, gsi, Access::Read, partition.as_deref())?;
+        let pk = read
+            .key_condition
+            .as_ref()
+            .and_then(|k| k.partition_values.first());
+        self.admit(
+            &read.table,
+            gsi,
+            Access::Read,
+            partition.as_deref(),
+            Throttlee::Partition(pk),
+        )?;
         let page = self.engine.read(|view| read.run(view))?;
         // Charged on what was read, before any filter.
         let units = capacity::read_units(page.bytes, consistent);
@@ -695,6 +705,15 @@ impl Store {
             &read.table,
             Access::Read,
             partition.as_deref(),
+        );
+        self.count_range_read(
+            &read.table.name,
+            read.index.as_ref(),
+            read.key_condition
+                .as_ref()
+                .and_then(|k| k.partition_values.first()),
+            &spent,
+            page.count,
         );
         encode(&ReadOutput {
             items: (!read.count_only).then_some(page.items),

@@ -47,7 +47,11 @@ async fn delete_table_frees_storage_in_chunks_after_the_table_is_gone() {
     let dir = tempfile::tempdir().expect("tempdir");
     // Opened without maintenance tasks: the test runs the reclaiming steps.
     let engine = Engine::open(dir.path(), EngineOptions::default()).expect("open");
-    let store = Store::from_engine(Arc::new(engine));
+    let engine = Arc::new(engine);
+    let telemetry =
+        crate::telemetry::Telemetry::new(&prometheus::Registry::new(), engine.clock().clone())
+            .expect("metrics");
+    let store = Store::from_engine(engine, Arc::new(telemetry));
     call(&store, Operation::CreateTable, create("big"))
         .await
         .expect("create");

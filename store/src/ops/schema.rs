@@ -339,5 +339,7 @@ pub(super) fn index_meta(
             index.on_demand_throughput.as_ref(),
         ),
         warm: super::throughput::warm(None, index.warm_throughput.as_ref()),
+
+        contributor_insights: None,
     })
 }

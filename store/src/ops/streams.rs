@@ -366,6 +366,7 @@ impl Store {
         let after = after.max(it.position);
         let view = s.stream.view_type.as_str();
         let rendered: Vec<Value> = records.iter().map(|r| render(r, view)).collect();
+        self.telemetry.stream_records(&it.table, rendered.len());
         let mut out = Map::new();
         out.insert("Records".into(), Value::Array(rendered));
         let closed_and_done = until.is_some_and(|u| after >= u);

@@ -494,6 +494,8 @@ pub(super) fn validate_create(input: CreateTableInput) -> ApiResult<TableMeta> {
         ttl_attribute: None,
         previous_streams: Vec::new(),
         importing: None,
+
+        contributor_insights: None,
         pitr: None,
         restore: None,
 

@@ -34,6 +34,7 @@ use super::item::{
     validate_item, write_condition, OnFailure, MAX_ITEM_BYTES,
 };
 use super::table::checked_table_name;
+use super::telemetry_hooks::Throttlee;
 use super::{abort_to_api, Store};
 use crate::api::types::{
     TransactAction, TransactGetItemsInput, TransactWriteItem, TransactWriteItemsInput,
@@ -507,10 +508,13 @@ impl Store {
         let mut reasons: Vec<Reason> = Vec::new();
         for (i, (table, key)) in items.enumerate() {
             let partition = self.capacity.partition_of(|| key.partition_bytes());
-            if let Err(t) = self
-                .capacity
-                .admit(table, None, access, partition.as_deref())
-            {
+            if let Err(t) = self.admit(
+                table,
+                None,
+                access,
+                partition.as_deref(),
+                Throttlee::Key(key),
+            ) {
                 if reasons.is_empty() {
                     reasons = (0..n).map(|_| Reason::None).collect();
                 }
@@ -615,6 +619,8 @@ impl Store {
             .iter()
             .filter(|a| !matches!(a.kind, Kind::Check))
             .map(|a| (&*a.table, &a.key));
+
+        self.count_units(&units, true);
         encode(&WriteOutput {
             consumed_capacity: capacity_list(mode, units),
             item_collection_metrics: self.item_collection_metrics_by_table(metrics, written)?,
@@ -694,6 +700,7 @@ impl Store {
             }
             responses.push(Value::Object(m));
         }
+        self.count_units(&units, false);
         encode(&GetOutput {
             responses,
             consumed_capacity: capacity_list(mode, units),

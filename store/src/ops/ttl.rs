@@ -168,7 +168,12 @@ impl Store {
                 })
                 .await;
             match removed {
-                Ok(n) => deleted += n,
+                Ok(n) => {
+                    if n > 0 {
+                        self.telemetry.ttl_deleted(&table.name, n);
+                    }
+                    deleted += n;
+                }
                 Err(Abort::Op(())) => {}
                 Err(Abort::Engine(e)) => return Err(e),
             }
