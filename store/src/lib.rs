@@ -19,6 +19,7 @@
 //! * [`logging`] — the log subscriber and `--log-format` both binaries use.
 //! * [`ready`] — announces where a started server listens, once it answers.
 //! * [`shutdown`] — the stop signal (SIGINT, SIGTERM) both binaries wait for.
+//! * [`testing`] — a fresh in-memory store on an ephemeral port, for tests.
 
 pub mod api;
 pub mod auth;
@@ -33,5 +34,6 @@ pub mod ops;
 pub mod ready;
 pub mod server;
 pub mod shutdown;
+pub mod testing;
 
 pub use ops::{Store, StoreConfig};

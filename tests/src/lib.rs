@@ -16,12 +16,14 @@
 //! * `items` — one-call puts and gets for tests about something else.
 //! * `errors` — assertions on DynamoDB error types and messages.
 //! * `wait` — polling with a deadline, for lag observable only from outside.
+//! * `tls` — a test CA and server certificate, SDK clients trusting it.
 
 pub mod errors;
 pub mod items;
 pub mod relay;
 pub mod server;
 pub mod tables;
+pub mod tls;
 pub mod values;
 pub mod wait;
 pub mod wire;
@@ -30,5 +32,6 @@ pub use errors::{assert_error, assert_validation};
 pub use relay::{DelayRelay, FeedRelay};
 pub use server::{client_for, streams_client_for, TempDir, TestProxy, TestStore};
 pub use tables::{create_table, create_table_with_stream, IndexSpec, TableSpec};
+pub use tls::TestCa;
 pub use values::{b, bs, item, l, m, n, ns, s, ss, Item};
 pub use wire::{parse_response, raw_post};

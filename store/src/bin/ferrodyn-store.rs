@@ -55,6 +55,9 @@ async fn main() -> anyhow::Result<()> {
         .map(ferrodyn_store::auth::verify::Verifier::parse)
         .transpose()
         .context("--credentials")?;
+    // Certificate and key are read before anything is opened or bound.
+    let options = args.serve.options(auth)?;
+    let tls = options.tls.clone();
     let data = DataDir::from_args(&args.data)?;
     let mut config = StoreConfig::new(data.path());
     config.maintenance.ttl_interval = Duration::from_millis(args.ttl_sweep_interval_ms.max(1));
@@ -70,11 +73,12 @@ async fn main() -> anyhow::Result<()> {
         %addr,
         data_dir = %data.path().display(),
         in_memory = data.is_in_memory(),
-        authentication = auth.is_some(),
+        authentication = options.auth.is_some(),
+        tls = tls.is_some(),
         "ferrodyn-store ready"
     );
-    let serving = server::serve(listener, store, args.serve.options(auth), stop);
-    ready::serve_and_announce(addr, &ready_file, serving).await?;
+    let serving = server::serve(listener, store, options, stop);
+    ready::serve_and_announce(addr, tls.as_ref(), &ready_file, serving).await?;
     // Removes an in-memory directory (also dropped on every early return).
     drop(data);
     tracing::info!("ferrodyn-store stopped");

@@ -1,10 +1,11 @@
 //! The command-line flags of the front end, shared by both binaries: the
-//! browser policy and the limits (see [`super::browser`] and
-//! [`super::limits`] for what they do).
+//! browser policy, the limits and TLS (see [`super::browser`],
+//! [`super::limits`] and [`super::tls`] for what they do).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{CorsPolicy, Limits, ServeOptions};
+use super::{CorsPolicy, Limits, ServeOptions, Tls, TlsError};
 use crate::auth::verify::Verifier;
 
 #[derive(clap::Args, Debug, Clone)]
@@ -55,11 +56,20 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub feed_access_keys: Vec<String>,
+    /// Serve https: the certificate chain (PEM, the server's certificate
+    /// first, then intermediates), on every listener of this process.
+    /// Requires --tls-key.
+    #[arg(long, env = "FERRODYN_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "FERRODYN_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 impl ServeArgs {
-    /// The front end's options, with `auth` from `--credentials`.
-    pub fn options(&self, auth: Option<Verifier>) -> ServeOptions {
+    /// The front end's options, with `auth` from `--credentials`; fails
+    /// when the TLS certificate or key cannot be used.
+    pub fn options(&self, auth: Option<Verifier>) -> Result<ServeOptions, TlsError> {
         let keys: Vec<String> = self
             .feed_access_keys
             .iter()
@@ -76,7 +86,12 @@ impl ServeArgs {
             }
             other => other,
         };
-        ServeOptions {
+        let tls = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(Tls::from_pem_files(cert, key)?),
+            // clap requires both or neither.
+            _ => None,
+        };
+        Ok(ServeOptions {
             auth,
             cors: (!self.cors_origin.is_empty()).then(|| CorsPolicy::parse(&self.cors_origin)),
             allowed_hosts: self.allowed_host.clone(),
@@ -87,6 +102,7 @@ impl ServeArgs {
                 body_timeout: Duration::from_secs(self.body_timeout_secs.max(1)),
                 shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
             },
-        }
+            tls,
+        })
     }
 }
