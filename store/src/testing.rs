@@ -86,6 +86,12 @@ impl Store {
         format!("http://{}", self.addr)
     }
 
+    /// Where the data lives while the server runs (a private tmpfs
+    /// directory, removed on drop).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._data.path()
+    }
+
     /// The address the server listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
