@@ -9,7 +9,8 @@
 //! serves them) and `/faults` (fault injection, see
 //! `ferrodyn_store::faults::admin`). When the proxy has `--credentials`,
 //! everything but `/healthz` and `/readyz` requires HTTP Basic
-//! authentication with one of its key pairs.
+//! authentication with one of its key pairs. With `--tls-cert` it speaks
+//! https, with the same certificate as the API port.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -25,7 +26,8 @@ use tokio::net::TcpListener;
 
 use ferrodyn_store::auth::verify::Verifier;
 use ferrodyn_store::faults::{self, Faults};
-use ferrodyn_store::server::{Backend, Health};
+use ferrodyn_store::server::tls::Stream;
+use ferrodyn_store::server::{Backend, Health, Tls};
 
 use crate::stack::Stack;
 
@@ -52,6 +54,15 @@ pub struct Extra {
     pub front_end: crate::metrics::FrontEnd,
 }
 
+/// How connections to the admin endpoint are carried.
+#[derive(Debug, Clone)]
+pub struct Transport {
+    /// https with this certificate (`None`: plain http).
+    pub tls: Option<Tls>,
+    /// How long a client has to complete the TLS handshake.
+    pub handshake_timeout: std::time::Duration,
+}
+
 pub async fn run(
     listener: TcpListener,
     registry: Registry,
@@ -59,6 +70,7 @@ pub async fn run(
     readiness: Readiness,
     auth: Option<Verifier>,
     extra: Extra,
+    transport: Transport,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let auth = auth.map(std::sync::Arc::new);
@@ -114,7 +126,19 @@ pub async fn run(
                 Ok::<_, Infallible>(answer(req.uri(), &registry, &stack, &readiness, &extra).await)
             }
         });
+        let transport = transport.clone();
         tokio::spawn(async move {
+            // In the connection's own task: a silent client delays no one.
+            let stream = match &transport.tls {
+                None => Stream::Plain(stream),
+                Some(tls) => match tls.accept(stream, transport.handshake_timeout).await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "admin TLS handshake failed");
+                        return;
+                    }
+                },
+            };
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
                 .await;

@@ -33,6 +33,7 @@
 //!   DynamoDB Streams) and invalidates entries.
 //! * [`service`] — plumbing shared by the layers (calling an inner service).
 //! * [`admin`] — `/metrics`, `/healthz`, `/readyz`, `/insights`.
+//! * [`testing`] — a fresh in-memory `ferrodyn` on an ephemeral port, for tests.
 
 pub mod admin;
 pub mod credentials;
@@ -48,6 +49,7 @@ pub mod schemas;
 pub mod service;
 pub mod stack;
 pub mod statements;
+pub mod testing;
 pub mod upstream;
 
 use std::future::Future;
@@ -96,6 +98,9 @@ pub struct Config {
 
     /// The embedded store's throughput enforcement.
     pub capacity: ferrodyn_store::capacity::CapacityConfig,
+    /// Certificates (PEM) trusted for an https upstream and its Streams
+    /// endpoint besides the system's roots (a private CA).
+    pub upstream_ca_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -115,6 +120,7 @@ impl Config {
             upstream_limits: upstream::Limits::default(),
 
             capacity: Default::default(),
+            upstream_ca_file: None,
         }
     }
 }
@@ -175,15 +181,25 @@ pub async fn run(
             let endpoint =
                 Endpoint::parse(url).map_err(|_| StartError::BadUpstream { url: url.clone() })?;
             let signer = signer(&config, &endpoint);
-            let http = HttpUpstream::new(&endpoint, signer.clone(), config.upstream_limits)?;
+            let roots = match &config.upstream_ca_file {
+                Some(path) => upstream::read_ca_file(path)?,
+                None => Vec::new(),
+            };
+            let http = HttpUpstream::with_roots(
+                &endpoint,
+                signer.clone(),
+                config.upstream_limits,
+                &roots,
+            )?;
             let streams_url = config
                 .streams_endpoint
                 .clone()
                 .unwrap_or_else(|| invalidation::streams::streams_url(&endpoint));
-            let streams = HttpUpstream::new(
+            let streams = HttpUpstream::with_roots(
                 &Endpoint::parse(&streams_url)?,
                 signer,
                 config.upstream_limits,
+                &roots,
             )?;
             (
                 Upstream::Http(Box::new(http)),
@@ -281,6 +297,10 @@ pub async fn run(
             admin::Extra {
                 faults: config.serve.faults.clone(),
                 front_end: front_end.clone(),
+            },
+            admin::Transport {
+                tls: config.serve.tls.clone(),
+                handshake_timeout: config.serve.limits.header_timeout,
             },
             async move {
                 let _ = rx.wait_for(|s| *s).await;

@@ -1,7 +1,8 @@
 //! The upstream: where requests the caches cannot answer go. Either the
 //! store embedded in this process (called directly, no HTTP) or a remote
 //! DynamoDB-API endpoint reached through a pooled hyper client, over
-//! `http://` or `https://` (rustls, the system's root certificates).
+//! `http://` or `https://` (rustls, the system's root certificates plus
+//! those of `--upstream-ca-file`).
 //!
 //! With a [`Signer`], every forwarded request is re-signed (SigV4) with the
 //! proxy's own credentials: the client signed for the proxy's host, so its
@@ -11,6 +12,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -27,6 +29,8 @@ use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
 
 /// The upstream as a `tower::Service`.
 #[derive(Clone)]
@@ -40,8 +44,16 @@ pub enum Upstream {
 pub enum UpstreamError {
     #[error("invalid upstream URL {url}: use http://host[:port] or https://host[:port]")]
     BadUrl { url: String },
-    #[error("{url}: no trusted root certificates found (install the system's CA certificates)")]
+    #[error("{url}: no trusted root certificates found (install the system's CA certificates, or pass --upstream-ca-file)")]
     NoRootCertificates { url: String },
+    #[error("cannot read certificates (PEM) from --upstream-ca-file {path}")]
+    CaFile {
+        path: std::path::PathBuf,
+        #[source]
+        source: rustls::pki_types::pem::Error,
+    },
+    #[error("no certificate (-----BEGIN CERTIFICATE-----) in --upstream-ca-file {path}")]
+    EmptyCaFile { path: std::path::PathBuf },
     #[error("TLS setup for {url}")]
     Tls {
         url: String,
@@ -141,6 +153,22 @@ pub struct HttpUpstream {
     table_changes: Arc<tokio::sync::Notify>,
 }
 
+/// The certificates of a PEM file (`--upstream-ca-file`), to trust as roots.
+pub fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, UpstreamError> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|source| UpstreamError::CaFile {
+            path: path.to_owned(),
+            source,
+        })?;
+    if certs.is_empty() {
+        return Err(UpstreamError::EmptyCaFile {
+            path: path.to_owned(),
+        });
+    }
+    Ok(certs)
+}
+
 /// Request headers the proxy never forwards when it re-signs: the client's
 /// signature is for the proxy's host (and its content hash, if any, is
 /// recomputed as part of the new signature).
@@ -159,15 +187,27 @@ impl HttpUpstream {
         signer: Option<Arc<Signer>>,
         limits: Limits,
     ) -> Result<HttpUpstream, UpstreamError> {
+        Self::with_roots(endpoint, signer, limits, &[])
+    }
+
+    /// Like [`HttpUpstream::new`], trusting `extra_roots` for https besides
+    /// the system's root certificates.
+    pub fn with_roots(
+        endpoint: &Endpoint,
+        signer: Option<Arc<Signer>>,
+        limits: Limits,
+        extra_roots: &[CertificateDer<'static>],
+    ) -> Result<HttpUpstream, UpstreamError> {
         let url = endpoint.uri.to_string();
         let host = HeaderValue::from_str(endpoint.authority())
             .map_err(|_| UpstreamError::BadUrl { url: url.clone() })?;
         // Plain-http upstreams need no trust anchors: skip reading them.
         let mut roots = rustls::RootCertStore::empty();
         if endpoint.https {
-            let (added, _ignored) =
+            let (native, _ignored) =
                 roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-            if added == 0 {
+            let (extra, _ignored) = roots.add_parsable_certificates(extra_roots.iter().cloned());
+            if native + extra == 0 {
                 return Err(UpstreamError::NoRootCertificates { url });
             }
         }

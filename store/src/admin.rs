@@ -15,12 +15,14 @@
 //!   insights are not enabled there, 400 without `table` or with an unknown
 //!   rule.
 //!
+//! With `--tls-cert` it speaks https, with the API port's certificate.
 //! When the store has `--credentials`, everything but `/healthz` and
 //! `/readyz` requires HTTP Basic authentication with one of its key pairs.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
@@ -36,6 +38,8 @@ use crate::auth::verify::Verifier;
 use crate::engine::Health;
 use crate::faults::{self, Faults};
 use crate::ops::Store;
+use crate::server::tls::Stream;
+use crate::server::Tls;
 
 /// Keys per rule in an insights report: default and most.
 const DEFAULT_TOP: usize = 10;
@@ -47,6 +51,7 @@ pub async fn run(
     store: Store,
     faults: Faults,
     auth: Option<Verifier>,
+    tls: Option<(Tls, Duration)>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let auth = auth.map(Arc::new);
@@ -97,7 +102,19 @@ pub async fn run(
                 Ok::<_, Infallible>(answer(req.uri(), &store, &faults))
             }
         });
+        let tls = tls.clone();
         tokio::spawn(async move {
+            // In the connection's own task: a silent client delays no one.
+            let stream = match tls {
+                None => Stream::Plain(stream),
+                Some((tls, limit)) => match tls.accept(stream, limit).await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "admin TLS handshake failed");
+                        return;
+                    }
+                },
+            };
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
                 .await;

@@ -33,6 +33,7 @@
 //! * [`logging`] — the log subscriber and `--log-format` both binaries use.
 //! * [`ready`] — announces where a started server listens, once it answers.
 //! * [`shutdown`] — the stop signal (SIGINT, SIGTERM) both binaries wait for.
+//! * [`testing`] — a fresh in-memory store on an ephemeral port, for tests.
 
 pub mod admin;
 pub mod api;
@@ -52,9 +53,9 @@ pub mod partiql;
 pub mod ready;
 pub mod server;
 pub mod shutdown;
-pub mod transfer;
-
 pub mod telemetry;
+pub mod testing;
 pub mod topk;
+pub mod transfer;
 
 pub use ops::{Store, StoreConfig};

@@ -6,7 +6,8 @@
 //! health check (`GET /`), so a reader can send requests at once:
 //!
 //! * stdout's first line, always: `FERRODYN_LISTENING http://IP:PORT`
-//!   (logs go to stderr, so stdout carries nothing else);
+//!   (`https://` with `--tls-cert`; logs go to stderr, so stdout carries
+//!   nothing else);
 //! * `--ready-file PATH` (`FERRODYN_READY_FILE`), when given: the URL and a
 //!   newline, written under a temporary name and renamed, so a reader that
 //!   polls for the file never sees half of it, and before stdout's line,
@@ -16,7 +17,8 @@
 //!
 //! Probing itself keeps this module out of the servers' code: whatever a
 //! server does before it serves (opening the store, say), it has done by
-//! the time it answers.
+//! the time it answers. A TLS server is probed over TLS, trusting exactly
+//! its own certificate.
 
 use std::future::Future;
 use std::io::Write;
@@ -24,7 +26,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::server::Tls;
 
 /// What stdout's first line starts with.
 pub const STDOUT_PREFIX: &str = "FERRODYN_LISTENING";
@@ -81,9 +85,8 @@ impl ReadyFile {
         })
     }
 
-    /// Announce `addr` on stdout and in the file.
-    fn publish(&self, addr: SocketAddr) -> Result<(), ReadyFileError> {
-        let url = format!("http://{addr}");
+    /// Announce `url` on stdout and in the file.
+    fn publish(&self, url: &str) -> Result<(), ReadyFileError> {
         // The file first: a starter that read stdout's line may look for
         // the file at once.
         if let Some(path) = &self.path {
@@ -117,11 +120,13 @@ fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&temporary, path)
 }
 
-/// Drive `serving` (a server on `addr`) to completion, announcing `addr`
-/// through `ready` as soon as it answers a health check. If `serving` ends
-/// first (it could not start), nothing is announced.
+/// Drive `serving` (a server on `addr`, speaking TLS with `tls`) to
+/// completion, announcing its URL through `ready` as soon as it answers a
+/// health check. If `serving` ends first (it could not start), nothing is
+/// announced.
 pub async fn serve_and_announce<F, E>(
     addr: SocketAddr,
+    tls: Option<&Tls>,
     ready: &ReadyFile,
     serving: F,
 ) -> Result<(), E>
@@ -132,14 +137,17 @@ where
     tokio::pin!(serving);
     tokio::select! {
         result = &mut serving => return result,
-        () = answers_health_check(addr) => {}
+        () = answers_health_check(addr, tls) => {}
     }
-    ready.publish(addr).map_err(std::io::Error::from)?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    ready
+        .publish(&format!("{scheme}://{addr}"))
+        .map_err(std::io::Error::from)?;
     serving.await
 }
 
-/// Completes once `GET /` on `addr` gets `200`.
-async fn answers_health_check(addr: SocketAddr) {
+/// Completes once `GET /` on `addr` (over TLS with `tls`) gets `200`.
+pub async fn answers_health_check(addr: SocketAddr, tls: Option<&Tls>) {
     // A wildcard address is not something to connect to; its loopback is.
     let target = match addr {
         SocketAddr::V4(a) if a.ip().is_unspecified() => {
@@ -150,8 +158,21 @@ async fn answers_health_check(addr: SocketAddr) {
         }
         other => other,
     };
+    let connector = match tls.map(Tls::probe_config).transpose() {
+        Ok(config) => config.map(|c| tokio_rustls::TlsConnector::from(std::sync::Arc::new(c))),
+        Err(e) => {
+            // Cannot happen with the provider's defaults; never announce
+            // rather than announce a server that was not probed.
+            tracing::error!(error = %e, "cannot build the readiness probe's TLS client");
+            return std::future::pending().await;
+        }
+    };
     loop {
-        if health_check(target).await.unwrap_or(false) {
+        let answered = match &connector {
+            None => health_check(target).await,
+            Some(c) => tls_health_check(target, c).await,
+        };
+        if answered.unwrap_or(false) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -159,7 +180,21 @@ async fn answers_health_check(addr: SocketAddr) {
 }
 
 async fn health_check(addr: SocketAddr) -> std::io::Result<bool> {
-    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    get_root(stream).await
+}
+
+async fn tls_health_check(
+    addr: SocketAddr,
+    connector: &tokio_rustls::TlsConnector,
+) -> std::io::Result<bool> {
+    let tcp = tokio::net::TcpStream::connect(addr).await?;
+    let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
+    let stream = connector.connect(name, tcp).await?;
+    get_root(stream).await
+}
+
+async fn get_root(mut stream: impl AsyncRead + AsyncWrite + Unpin) -> std::io::Result<bool> {
     stream
         .write_all(b"GET / HTTP/1.1\r\nHost: ferrodyn\r\nConnection: close\r\n\r\n")
         .await?;

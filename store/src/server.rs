@@ -4,7 +4,8 @@
 //! response headers (`x-amzn-RequestId`, `x-amz-crc32`) and the health check.
 //! Everything about the request's meaning is `Store::handle`'s.
 //!
-//! At debug level it writes one line per request ([`request_log`]).
+//! At debug level it writes one line per request ([`request_log`]). With
+//! [`ServeOptions::tls`] every connection speaks TLS ([`tls`]).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -33,6 +34,7 @@ pub use limits::Limits;
 use limits::{Connections, InFlight};
 use request_log::RequestLog;
 pub use stats::FrontEndStats;
+pub use tls::{Tls, TlsError};
 
 mod browser;
 mod encoding;
@@ -41,6 +43,7 @@ mod injection;
 mod limits;
 mod request_log;
 mod stats;
+pub mod tls;
 
 /// Largest request line, and largest header section, accepted.
 const MAX_HEADER_BYTES: usize = 16 * 1024;
@@ -131,6 +134,8 @@ pub struct ServeOptions {
     pub faults: Faults,
     /// Where the front end counts connections, throttled requests and bytes.
     pub stats: FrontEndStats,
+    /// Serve https with this certificate (`None`: plain http).
+    pub tls: Option<Tls>,
 }
 
 /// Serve `backend` on `listener` until `shutdown` completes, then stop
@@ -236,10 +241,29 @@ pub async fn serve<B: Backend>(
             let policy = policy.clone();
             async move { Ok::<_, Infallible>(handle(&backend, &policy, req, peer).await) }
         });
-        let conn = builder.serve_connection(TokioIo::new(stream), service);
+        let builder = builder.clone();
+        let (tls, header_timeout) = (options.tls.clone(), limits.header_timeout);
         let mut stop = stop_rx.clone();
         tasks.spawn(async move {
             let _guard = (guard, counted);
+            // The handshake runs here, in the connection's own task, so a
+            // client that connects and sends nothing stalls no one else;
+            // the header timeout bounds it.
+            let stream = match tls {
+                None => tls::Stream::Plain(stream),
+                Some(tls) => tokio::select! {
+                    accepted = tls.accept(stream, header_timeout) => match accepted {
+                        Ok(s) => s,
+                        Err(e) => {
+                            tracing::debug!(error = %e, %peer, "TLS handshake failed");
+                            return;
+                        }
+                    },
+                    _ = &mut evicted => return,
+                    _ = stop.wait_for(|s| *s) => return,
+                },
+            };
+            let conn = builder.serve_connection(TokioIo::new(stream), service);
             let mut conn = std::pin::pin!(conn);
             let asked = tokio::select! {
                 result = conn.as_mut() => {

@@ -38,7 +38,7 @@ impl StoreAdmin {
         let (tx, rx) = oneshot::channel::<()>();
         let store = store.clone();
         tokio::spawn(async move {
-            let _ = ferrodyn_store::admin::run(listener, store, faults, auth, async {
+            let _ = ferrodyn_store::admin::run(listener, store, faults, auth, None, async {
                 let _ = rx.await;
             })
             .await;

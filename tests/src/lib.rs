@@ -24,6 +24,7 @@
 //! * `throttling` — a store on a manual clock with a capacity configuration,
 //!   a client that does not retry throttling, provisioned tables.
 //! * `wait` — polling with a deadline, for lag observable only from outside.
+//! * `tls` — a test CA and server certificate, SDK clients trusting it.
 
 pub mod backups;
 pub mod buckets;
@@ -34,9 +35,9 @@ pub mod items;
 pub mod relay;
 pub mod server;
 pub mod tables;
-pub mod transfers;
-
 pub mod throttling;
+pub mod tls;
+pub mod transfers;
 pub mod values;
 pub mod wait;
 pub mod wire;
@@ -46,5 +47,6 @@ pub use errors::{assert_error, assert_validation};
 pub use relay::{DelayRelay, FeedRelay};
 pub use server::{client_for, streams_client_for, TempDir, TestProxy, TestStore};
 pub use tables::{create_table, create_table_with_stream, IndexSpec, TableSpec};
+pub use tls::TestCa;
 pub use values::{b, bs, item, l, m, n, ns, s, ss, Item};
 pub use wire::{parse_response, raw_post};

@@ -55,6 +55,10 @@ struct Args {
     /// SDKs retry), e.g. 30s, 2m.
     #[arg(long, env = "FERRODYN_UPSTREAM_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     upstream_timeout: Duration,
+    /// Certificates (PEM) trusted for an https:// --upstream and its Streams
+    /// endpoint, besides the system's root certificates: for a private CA.
+    #[arg(long, env = "FERRODYN_UPSTREAM_CA_FILE")]
+    upstream_ca_file: Option<PathBuf>,
     /// Largest answer accepted from the upstream, in bytes; a larger one is
     /// refused with InternalServerError instead of being buffered.
     #[arg(long, env = "FERRODYN_UPSTREAM_MAX_RESPONSE_BYTES", default_value_t = 32 << 20)]
@@ -130,8 +134,10 @@ async fn main() -> anyhow::Result<()> {
         }
         _ => DataDir::from_args(&args.data)?,
     };
-    // The front end's options carry the verifier with its feed scope.
-    let serve = args.serve.options(client_auth);
+    // The front end's options carry the verifier with its feed scope; the
+    // certificate and key are read before the store is opened or a port bound.
+    let serve = args.serve.options(client_auth)?;
+    let tls = serve.tls.clone();
     let client_auth = serve.auth.clone();
     let config = Config {
         data_dir: data.path().to_owned(),
@@ -148,6 +154,7 @@ async fn main() -> anyhow::Result<()> {
         },
         client_auth,
         capacity: args.capacity.config(),
+        upstream_ca_file: args.upstream_ca_file,
         ..Config::new(PathBuf::new())
     };
     let listener = tokio::net::TcpListener::bind(&args.listen)
@@ -166,7 +173,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let addr = listener.local_addr()?;
     let serving = ferrodyn_proxy::run(listener, admin, config, stop);
-    ready::serve_and_announce(addr, &ready_file, serving).await?;
+    ready::serve_and_announce(addr, tls.as_ref(), &ready_file, serving).await?;
     // Removes an in-memory directory (also dropped on every early return).
     drop(data);
     Ok(())

@@ -83,6 +83,9 @@ async fn main() -> anyhow::Result<()> {
         .map(ferrodyn_store::auth::verify::Verifier::parse)
         .transpose()
         .context("--credentials")?;
+    // Certificate and key are read before anything is opened or bound.
+    let options = args.serve.options(auth.clone())?;
+    let tls = options.tls.clone();
     let data = DataDir::from_args(&args.data)?;
     let mut config = StoreConfig::new(data.path());
     config.maintenance.ttl_interval = Duration::from_millis(args.ttl_sweep_interval_ms.max(1));
@@ -104,7 +107,6 @@ async fn main() -> anyhow::Result<()> {
         ),
         None => None,
     };
-    let options = args.serve.options(auth.clone());
     let (admin_stop, admin_stopped) = tokio::sync::oneshot::channel::<()>();
     let admin_task = admin.map(|l| {
         if let Ok(a) = l.local_addr() {
@@ -115,6 +117,7 @@ async fn main() -> anyhow::Result<()> {
             store.clone(),
             options.faults.clone(),
             auth.clone(),
+            tls.clone().map(|t| (t, options.limits.header_timeout)),
             async move {
                 let _ = admin_stopped.await;
             },
@@ -124,11 +127,12 @@ async fn main() -> anyhow::Result<()> {
         %addr,
         data_dir = %data.path().display(),
         in_memory = data.is_in_memory(),
-        authentication = auth.is_some(),
+        authentication = options.auth.is_some(),
+        tls = tls.is_some(),
         "ferrodyn-store ready"
     );
     let serving = server::serve(listener, store, options, stop);
-    ready::serve_and_announce(addr, &ready_file, serving).await?;
+    ready::serve_and_announce(addr, tls.as_ref(), &ready_file, serving).await?;
     let _ = admin_stop.send(());
     if let Some(t) = admin_task {
         let _ = t.await;

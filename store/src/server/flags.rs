@@ -1,10 +1,11 @@
 //! The command-line flags of the front end, shared by both binaries: the
-//! browser policy and the limits (see [`super::browser`] and
-//! [`super::limits`] for what they do).
+//! browser policy, the limits and TLS (see [`super::browser`],
+//! [`super::limits`] and [`super::tls`] for what they do).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{CorsPolicy, Limits, ServeOptions};
+use super::{CorsPolicy, Limits, ServeOptions, Tls, TlsError};
 use crate::auth::verify::Verifier;
 use crate::faults::{FaultSpec, Faults};
 
@@ -65,11 +66,20 @@ pub struct ServeArgs {
     /// probability (0 to 1), duration (e.g. 60s), count.
     #[arg(long = "fault", value_parser = FaultSpec::parse_flag)]
     pub fault: Vec<FaultSpec>,
+    /// Serve https: the certificate chain (PEM, the server's certificate
+    /// first, then intermediates), on every listener of this process.
+    /// Requires --tls-key.
+    #[arg(long, env = "FERRODYN_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "FERRODYN_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 impl ServeArgs {
-    /// The front end's options, with `auth` from `--credentials`.
-    pub fn options(&self, auth: Option<Verifier>) -> ServeOptions {
+    /// The front end's options, with `auth` from `--credentials`; fails
+    /// when the TLS certificate or key cannot be used.
+    pub fn options(&self, auth: Option<Verifier>) -> Result<ServeOptions, TlsError> {
         let keys: Vec<String> = self
             .feed_access_keys
             .iter()
@@ -96,7 +106,12 @@ impl ServeArgs {
         if faults.is_active() {
             tracing::warn!(faults = self.fault.len(), "fault injection is on");
         }
-        ServeOptions {
+        let tls = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(Tls::from_pem_files(cert, key)?),
+            // clap requires both or neither.
+            _ => None,
+        };
+        Ok(ServeOptions {
             auth,
             faults,
             stats: Default::default(),
@@ -109,7 +124,8 @@ impl ServeArgs {
                 body_timeout: Duration::from_secs(self.body_timeout_secs.max(1)),
                 shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
             },
-        }
+            tls,
+        })
     }
 }
 
@@ -135,13 +151,14 @@ mod tests {
             "latency=20ms",
         ])
         .expect("valid flags");
-        let options = cli.serve.options(None);
+        let options = cli.serve.options(None).expect("options");
         assert!(options.faults.is_active());
         assert_eq!(options.faults.list().len(), 2);
         assert!(!Cli::try_parse_from(["ferrodyn"])
             .expect("no flags")
             .serve
             .options(None)
+            .expect("options")
             .faults
             .is_active());
         for bad in [
