@@ -52,6 +52,8 @@ pub struct Extra {
     pub faults: Faults,
     /// The front end's connections, throttles and bytes, for `/metrics`.
     pub front_end: crate::metrics::FrontEnd,
+    /// Plain http or https.
+    pub transport: Transport,
 }
 
 /// How connections to the admin endpoint are carried.
@@ -70,7 +72,6 @@ pub async fn run(
     readiness: Readiness,
     auth: Option<Verifier>,
     extra: Extra,
-    transport: Transport,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let auth = auth.map(std::sync::Arc::new);
@@ -93,6 +94,7 @@ pub async fn run(
         let stack = stack.clone();
         let readiness = readiness.clone();
         let auth = auth.clone();
+        let transport = extra.transport.clone();
         let extra = extra.clone();
         let service = service_fn(move |req: Request<Incoming>| {
             let registry = registry.clone();
@@ -126,7 +128,6 @@ pub async fn run(
                 Ok::<_, Infallible>(answer(req.uri(), &registry, &stack, &readiness, &extra).await)
             }
         });
-        let transport = transport.clone();
         tokio::spawn(async move {
             // In the connection's own task: a silent client delays no one.
             let stream = match &transport.tls {

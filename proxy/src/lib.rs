@@ -297,10 +297,10 @@ pub async fn run(
             admin::Extra {
                 faults: config.serve.faults.clone(),
                 front_end: front_end.clone(),
-            },
-            admin::Transport {
-                tls: config.serve.tls.clone(),
-                handshake_timeout: config.serve.limits.header_timeout,
+                transport: admin::Transport {
+                    tls: config.serve.tls.clone(),
+                    handshake_timeout: config.serve.limits.header_timeout,
+                },
             },
             async move {
                 let _ = rx.wait_for(|s| *s).await;
