@@ -66,6 +66,32 @@ async fn present(store: &Store, key: &str) -> bool {
 }
 
 /// `GET /` on the server at `addr`: status and body.
+/// The state `ferrodyn_store_engine_state` marks current after a scrape,
+/// and how many states are marked.
+fn engine_state(store: &Store) -> (&'static str, usize) {
+    store.refresh_gauges();
+    let families = store.telemetry().registry().gather();
+    let Some(family) = families
+        .iter()
+        .find(|f| f.name() == "ferrodyn_store_engine_state")
+    else {
+        return ("missing", 0);
+    };
+    let current: Vec<&str> = family
+        .get_metric()
+        .iter()
+        .filter(|m| m.get_gauge().get_value() == 1.0)
+        .filter_map(|m| m.get_label().first().map(|l| l.value()))
+        .collect();
+    let state = match current.first().copied() {
+        Some("ok") => "ok",
+        Some("storage_full") => "storage_full",
+        Some("poisoned") => "poisoned",
+        _ => "none",
+    };
+    (state, current.len())
+}
+
 async fn health_check(addr: std::net::SocketAddr) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
@@ -168,6 +194,8 @@ async fn a_full_volume_refuses_writes_loses_nothing_and_recovers() {
     let (status, body) = health_check(addr).await;
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("storage full"), "{body}");
+    // And the engine-state metric.
+    assert_eq!(engine_state(&store), ("storage_full", 1));
     // Refused again while full; reads go on.
     assert!(put(&store, "still-full", 16 * 1024).await.is_err());
     for key in &acknowledged {
@@ -180,6 +208,7 @@ async fn a_full_volume_refuses_writes_loses_nothing_and_recovers() {
         .expect("writes resume");
     assert_eq!(store.health(), Health::Ok);
     assert_eq!(health_check(addr).await.0, 200);
+    assert_eq!(engine_state(&store), ("ok", 1));
     let _ = stop.send(());
     let _ = server.await;
     drop(store);

@@ -192,7 +192,8 @@ impl Store {
     }
 
     /// Set the metric gauges (provisioned capacity, item count, size) from
-    /// the catalog; called when `/metrics` is scraped.
+    /// the catalog, and the engine's state; called when `/metrics` is
+    /// scraped.
     pub fn refresh_gauges(&self) {
         let tables = self.engine.tables();
         let mut stats = Vec::with_capacity(tables.len());
@@ -234,6 +235,7 @@ impl Store {
             }
         }
         self.telemetry.metrics.refresh(&gauges);
+        self.telemetry.engine_health(self.health());
     }
 }
 

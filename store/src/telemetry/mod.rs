@@ -14,7 +14,9 @@ pub mod metrics;
 use std::sync::Arc;
 use std::time::Duration;
 
-use prometheus::Registry;
+use prometheus::{IntGaugeVec, Opts, Registry};
+
+use crate::engine::Health;
 
 use crate::api::{ApiError, ErrorCode, Operation};
 use crate::clock::Clock;
@@ -27,6 +29,9 @@ pub use metrics::Metrics;
 pub struct Telemetry {
     pub metrics: Metrics,
     pub insights: Insights,
+    /// `ferrodyn_store_engine_state{state}`: 1 for the storage engine's
+    /// current state (`ok`, `storage_full`, `poisoned`), 0 for the others.
+    engine_state: IntGaugeVec,
     registry: Registry,
     clock: Arc<dyn Clock>,
 }
@@ -34,12 +39,34 @@ pub struct Telemetry {
 impl Telemetry {
     /// Register the store's metrics in `registry`.
     pub fn new(registry: &Registry, clock: Arc<dyn Clock>) -> prometheus::Result<Telemetry> {
+        let engine_state = IntGaugeVec::new(
+            Opts::new(
+                "ferrodyn_store_engine_state",
+                "The storage engine's state: 1 for the current one (ok, storage_full: writes refused until space is freed, poisoned: writes refused until restart)",
+            ),
+            &["state"],
+        )?;
+        registry.register(Box::new(engine_state.clone()))?;
         Ok(Telemetry {
             metrics: Metrics::register(registry)?,
             insights: Insights::default(),
+            engine_state,
             registry: registry.clone(),
             clock,
         })
+    }
+
+    /// Set the engine-state gauge to `health`.
+    pub fn engine_health(&self, health: Health) {
+        for (state, h) in [
+            ("ok", Health::Ok),
+            ("storage_full", Health::StorageFull),
+            ("poisoned", Health::Poisoned),
+        ] {
+            self.engine_state
+                .with_label_values(&[state])
+                .set(i64::from(h == health));
+        }
     }
 
     /// The registry the metrics are in.
