@@ -208,3 +208,129 @@ async fn transact_write_reports_the_collections_it_wrote() {
         assert_collection(Some(m), p);
     }
 }
+
+/// A store whose item collections may hold at most `limit` bytes (10 GB in
+/// DynamoDB; small here so a test can reach it).
+async fn store_with_collection_limit(limit: u64) -> TestStore {
+    let dir = ferrodyn_tests::TempDir::new("collections");
+    let mut config = ferrodyn_store::StoreConfig::new(dir.path());
+    config.engine.item_collection_limit = limit;
+    TestStore::start_with(dir, config).await
+}
+
+fn padded(p: &str, s: &str, bytes: usize) -> Item {
+    let mut i = item(p, s);
+    i.insert("pad".to_owned(), Av::S("x".repeat(bytes)));
+    i
+}
+
+/// A write that would grow an item collection (a partition key's items and
+/// their LSI entries) past the limit is refused with
+/// ItemCollectionSizeLimitExceededException and changes nothing; other
+/// partition keys, shrinking writes and deletes go on; a transaction is
+/// cancelled with that reason; the size is kept across a restart.
+#[tokio::test]
+async fn writes_beyond_the_item_collection_limit_are_refused() {
+    // Each item counts about twice (the table's copy and the LSI's): 4 KB
+    // items fill a 40 KB collection after a handful.
+    let server = store_with_collection_limit(40 * 1024).await;
+    let c = server.client();
+    lsi_table(&c, "big").await;
+    let put = |p: &'static str, s: String, bytes: usize| {
+        c.put_item()
+            .table_name("big")
+            .set_item(Some(padded(p, &s, bytes)))
+            .send()
+    };
+    let mut accepted = 0;
+    let refused = loop {
+        match put("a", format!("s{accepted}"), 4000).await {
+            Ok(_) => accepted += 1,
+            Err(e) => break e.into_service_error(),
+        }
+        assert!(accepted < 20, "the collection never filled");
+    };
+    assert!(
+        refused.is_item_collection_size_limit_exceeded_exception(),
+        "{refused:?}"
+    );
+    assert!((4..=5).contains(&accepted), "{accepted} items accepted");
+    let count = |p: &'static str| {
+        c.query()
+            .table_name("big")
+            .key_condition_expression("p = :p")
+            .expression_attribute_values(":p", Av::S(p.to_owned()))
+            .send()
+    };
+    assert_eq!(count("a").await.expect("query").count(), accepted);
+    // Another collection is not affected.
+    put("b", "s0".to_owned(), 4000).await.expect("other key");
+    // Shrinking an item and deleting one are allowed, and make room again.
+    put("a", "s0".to_owned(), 10).await.expect("shrink");
+    c.delete_item()
+        .table_name("big")
+        .set_key(Some(key("a", "s1")))
+        .send()
+        .await
+        .expect("delete");
+    put("a", "new".to_owned(), 4000).await.expect("room again");
+    while put("a", format!("more{accepted}"), 4000).await.is_ok() {
+        accepted += 1;
+        assert!(accepted < 40, "the collection never filled again");
+    }
+
+    // A transaction that would overflow it is cancelled with that reason.
+    let err = c
+        .transact_write_items()
+        .transact_items(
+            TransactWriteItem::builder()
+                .put(
+                    Put::builder()
+                        .table_name("big")
+                        .set_item(Some(padded("b", "t1", 10)))
+                        .build()
+                        .expect("put"),
+                )
+                .build(),
+        )
+        .transact_items(
+            TransactWriteItem::builder()
+                .put(
+                    Put::builder()
+                        .table_name("big")
+                        .set_item(Some(padded("a", "t2", 4000)))
+                        .build()
+                        .expect("put"),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect_err("cancelled")
+        .into_service_error();
+    let codes: Vec<&str> = match &err {
+        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(t) => {
+            t.cancellation_reasons().iter().filter_map(|r| r.code()).collect()
+        }
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(codes, ["None", "ItemCollectionSizeLimitExceeded"]);
+    let b_items = count("b").await.expect("query").count();
+    assert_eq!(b_items, 1, "the cancelled transaction wrote nothing");
+
+    // The size survives a restart: the full collection stays full.
+    let dir = server.stop().await;
+    let mut config = ferrodyn_store::StoreConfig::new(dir.path());
+    config.engine.item_collection_limit = 40 * 1024;
+    let server = TestStore::start_with(dir, config).await;
+    let c = server.client();
+    let again = c
+        .put_item()
+        .table_name("big")
+        .set_item(Some(padded("a", "after-restart", 4000)))
+        .send()
+        .await
+        .expect_err("still full")
+        .into_service_error();
+    assert!(again.is_item_collection_size_limit_exceeded_exception());
+}

@@ -279,6 +279,10 @@ impl From<EngineError> for ApiError {
         match err {
             // Not a fault of this request, and it passes: a retryable 500
             // that says why (the engine logs the condition once).
+            EngineError::CollectionTooLarge => ApiError::new(
+                ErrorCode::ItemCollectionSizeLimitExceeded,
+                "Item collection size limit exceeded",
+            ),
             EngineError::StorageFull => ApiError::new(
                 ErrorCode::InternalServer,
                 "Internal server error: the storage volume is full; writes are refused until space is freed",

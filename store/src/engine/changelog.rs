@@ -438,6 +438,7 @@ mod tests {
         let options = EngineOptions {
             initial_map_size: 1 << 24,
             clock: clock.clone(),
+            ..EngineOptions::default()
         };
         let engine = Engine::open(&dir, options).expect("open");
         engine

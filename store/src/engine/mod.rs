@@ -94,6 +94,8 @@ pub enum EngineError {
     HashCollision,
     #[error("corrupt engine metadata: {0}")]
     CorruptMeta(&'static str),
+    #[error("item collection size limit exceeded")]
+    CollectionTooLarge,
     #[error("data directory format {found} is not supported (this build reads {supported})")]
     UnsupportedFormat { found: u8, supported: u8 },
 }
@@ -119,6 +121,10 @@ impl Health {
     }
 }
 
+/// Prefix of the item-collection sizes in the meta database: then the
+/// table id (4 bytes, big endian) and the partition key's bytes.
+pub(crate) const COLLECTION_PREFIX: &[u8] = b"coll/";
+
 /// On-disk format version of the data directory.
 pub const FORMAT_VERSION: u8 = 1;
 
@@ -129,6 +135,10 @@ pub struct EngineOptions {
     pub initial_map_size: usize,
     /// Time source for change-log record times.
     pub clock: Arc<dyn Clock>,
+    /// Largest item collection (a partition key's items and their entries
+    /// in the table's local secondary indexes) a write may grow, in bytes:
+    /// DynamoDB's 10 GB.
+    pub item_collection_limit: u64,
 }
 
 impl Default for EngineOptions {
@@ -136,6 +146,7 @@ impl Default for EngineOptions {
         EngineOptions {
             initial_map_size: 1 << 30,
             clock: Arc::new(SystemClock),
+            item_collection_limit: 10 << 30,
         }
     }
 }
@@ -158,6 +169,8 @@ pub(crate) struct Shared {
     pub poisoned: AtomicBool,
     /// The last commit failed because the volume is full (see `writer`).
     pub storage_full: AtomicBool,
+    /// See [`EngineOptions::item_collection_limit`].
+    pub collection_limit: u64,
     /// The data directory.
     pub dir: PathBuf,
     /// The data directory's identity (see [`Engine::data_id`]).
@@ -243,6 +256,7 @@ impl Engine {
             dbs,
             poisoned: AtomicBool::new(false),
             storage_full: AtomicBool::new(false),
+            collection_limit: options.item_collection_limit,
             dir: dir.to_owned(),
             data_id,
             resize_lock: RwLock::new(()),

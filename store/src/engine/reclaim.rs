@@ -29,6 +29,9 @@ pub(crate) enum Space {
     Items(u32),
     /// Change records of a table (change-log database).
     Log(u32),
+    /// Item-collection sizes of a table with local secondary indexes (meta
+    /// database, see `COLLECTION_PREFIX`).
+    Collections(u32),
 }
 
 impl Space {
@@ -36,6 +39,7 @@ impl Space {
         let (kind, id) = match self {
             Space::Items(id) => (b'i', id),
             Space::Log(id) => (b'l', id),
+            Space::Collections(id) => (b'c', id),
         };
         let mut k = PREFIX.to_vec();
         k.push(kind);
@@ -50,6 +54,7 @@ impl Space {
         match kind {
             b'i' => Some(Space::Items(id)),
             b'l' => Some(Space::Log(id)),
+            b'c' => Some(Space::Collections(id)),
             _ => None,
         }
     }
@@ -58,16 +63,29 @@ impl Space {
         match self {
             Space::Items(_) => dbs.items,
             Space::Log(_) => dbs.changelog,
+            Space::Collections(_) => dbs.meta,
         }
     }
 
-    /// Both databases key a space's entries by its id (4 bytes, big endian)
-    /// first.
-    fn bounds(self) -> ([u8; 4], Option<[u8; 4]>) {
-        let id = match self {
-            Space::Items(id) | Space::Log(id) => id,
-        };
-        (id.to_be_bytes(), id.checked_add(1).map(u32::to_be_bytes))
+    /// The items and change-log databases key a space's entries by its id
+    /// (4 bytes, big endian) first; the collection sizes follow their
+    /// prefix in the meta database. The end is exclusive.
+    fn bounds(self) -> (Vec<u8>, Option<Vec<u8>>) {
+        match self {
+            Space::Items(id) | Space::Log(id) => (
+                id.to_be_bytes().to_vec(),
+                id.checked_add(1).map(|n| n.to_be_bytes().to_vec()),
+            ),
+            Space::Collections(id) => {
+                let at = |n: u32| [super::COLLECTION_PREFIX, &n.to_be_bytes()].concat();
+                let end = match id.checked_add(1) {
+                    Some(n) => at(n),
+                    // The prefix's successor: "coll0".
+                    None => b"coll0".to_vec(),
+                };
+                (at(id), Some(end))
+            }
+        }
     }
 }
 
@@ -95,10 +113,10 @@ pub(crate) fn step(txn: &mut RwTxn, dbs: &Dbs, limit: usize) -> Result<(usize, b
     let db = space.database(dbs);
     let (start, end) = space.bounds();
     let end_bound = match &end {
-        Some(e) => Bound::Excluded(&e[..]),
+        Some(e) => Bound::Excluded(e.as_slice()),
         None => Bound::Unbounded,
     };
-    let range = (Bound::Included(&start[..]), end_bound);
+    let range = (Bound::Included(start.as_slice()), end_bound);
     // The key of the `limit`-th entry, if the space holds that many.
     let mut last: Option<Vec<u8>> = None;
     let mut count = 0;
@@ -113,7 +131,7 @@ pub(crate) fn step(txn: &mut RwTxn, dbs: &Dbs, limit: usize) -> Result<(usize, b
     match last {
         Some(last) => {
             let chunk = (
-                Bound::Included(&start[..]),
+                Bound::Included(start.as_slice()),
                 Bound::Included(last.as_slice()),
             );
             db.delete_range(txn, &chunk)?;
@@ -132,7 +150,12 @@ mod tests {
 
     #[test]
     fn markers_round_trip() {
-        for space in [Space::Items(0), Space::Items(7), Space::Log(u32::MAX)] {
+        for space in [
+            Space::Items(0),
+            Space::Items(7),
+            Space::Log(u32::MAX),
+            Space::Collections(3),
+        ] {
             assert_eq!(Space::from_marker(&space.marker()), Some(space));
         }
         assert_eq!(Space::from_marker(b"reclaim/x\0\0\0\x01"), None);

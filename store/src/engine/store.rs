@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use heed::{RoTxn, RwTxn};
 
-use super::{Dbs, EngineError};
+use super::{Dbs, EngineError, COLLECTION_PREFIX};
 use crate::model::codec::{self, Reader};
 use crate::model::key::{index_entry_key, Key};
 use crate::model::table::TableMeta;
@@ -58,6 +58,16 @@ impl ReadView<'_> {
     /// Whether deleted tables or indexes still have entries to free.
     pub fn reclaim_pending(&self) -> Result<bool, EngineError> {
         Ok(super::reclaim::next(self.txn, self.dbs)?.is_some())
+    }
+
+    /// How many item-collection sizes are recorded, for every table.
+    pub fn collection_sizes(&self) -> Result<usize, EngineError> {
+        let mut n = 0;
+        for entry in self.dbs.meta.prefix_iter(self.txn, COLLECTION_PREFIX)? {
+            entry?;
+            n += 1;
+        }
+        Ok(n)
     }
 
     /// Visit the items whose storage keys lie between `start` and `end`, in
@@ -280,6 +290,11 @@ pub(crate) fn put_item(
         Some(_) => adjust_stats(txn, dbs, table.id, 0, new_size - old_size)?,
         None => adjust_stats(txn, dbs, table.id, 1, new_size)?,
     }
+    if !table.local_indexes.is_empty() {
+        let delta =
+            collection_share(table, key, item) - old.map_or(0, |o| collection_share(table, key, o));
+        adjust_collection(txn, dbs, table.id, key, delta)?;
+    }
     Ok(())
 }
 
@@ -299,7 +314,71 @@ pub(crate) fn delete_item(
             }
         }
     }
-    adjust_stats(txn, dbs, table.id, -1, -size)
+    adjust_stats(txn, dbs, table.id, -1, -size)?;
+    if !table.local_indexes.is_empty() {
+        let share = collection_share(table, key, old);
+        adjust_collection(txn, dbs, table.id, key, -share)?;
+    }
+    Ok(())
+}
+
+fn collection_key(table_id: u32, key: &Key) -> Vec<u8> {
+    let pk = key.partition_bytes();
+    let mut k = Vec::with_capacity(COLLECTION_PREFIX.len() + 4 + pk.len());
+    k.extend_from_slice(COLLECTION_PREFIX);
+    k.extend_from_slice(&table_id.to_be_bytes());
+    k.extend_from_slice(&pk);
+    k
+}
+
+/// Bytes `item` adds to its item collection (tables with local secondary
+/// indexes): itself and its entries in those indexes.
+pub(crate) fn collection_share(table: &TableMeta, key: &Key, item: &Item) -> i64 {
+    let own = crate::model::value::item_size(item);
+    let entries: usize = table
+        .local_indexes
+        .iter()
+        .filter(|i| index_entry_key(i.id, &i.key, key, item).is_some())
+        .map(|i| i.entry_size(&table.key, item))
+        .sum();
+    (own + entries) as i64
+}
+
+/// Bytes of the item collection of `key`'s partition key, as counted by
+/// the writes since the table was created.
+pub(crate) fn collection_size(
+    txn: &RoTxn,
+    dbs: &Dbs,
+    table_id: u32,
+    key: &Key,
+) -> Result<u64, EngineError> {
+    Ok(match dbs.meta.get(txn, &collection_key(table_id, key))? {
+        Some(v) => u64::from_be_bytes(
+            v.try_into()
+                .map_err(|_| EngineError::CorruptMeta("item collection size"))?,
+        ),
+        None => 0,
+    })
+}
+
+fn adjust_collection(
+    txn: &mut RwTxn,
+    dbs: &Dbs,
+    table_id: u32,
+    key: &Key,
+    delta: i64,
+) -> Result<(), EngineError> {
+    if delta == 0 {
+        return Ok(());
+    }
+    let size = collection_size(txn, dbs, table_id, key)?.saturating_add_signed(delta);
+    let k = collection_key(table_id, key);
+    if size == 0 {
+        dbs.meta.delete(txn, &k)?;
+    } else {
+        dbs.meta.put(txn, &k, &size.to_be_bytes())?;
+    }
+    Ok(())
 }
 
 /// Index up to `limit` items of `table` that follow `after` (a storage key

@@ -62,6 +62,8 @@ pub struct WriteCtx<'a, 'p> {
     staged: Vec<(String, Option<Arc<TableMeta>>)>,
     /// Time of this batch, stamped on its change-log records.
     now_ms: u64,
+    /// See [`super::EngineOptions::item_collection_limit`].
+    collection_limit: u64,
 }
 
 impl WriteCtx<'_, '_> {
@@ -95,6 +97,9 @@ impl WriteCtx<'_, '_> {
     pub fn drop_table(&mut self, meta: &TableMeta) -> Result<(), EngineError> {
         store::delete_catalog(self.txn, self.dbs, &meta.name)?;
         reclaim::schedule(self.txn, self.dbs, reclaim::Space::Items(meta.id))?;
+        if !meta.local_indexes.is_empty() {
+            reclaim::schedule(self.txn, self.dbs, reclaim::Space::Collections(meta.id))?;
+        }
         for index in meta.local_indexes.iter().chain(&meta.global_indexes) {
             reclaim::schedule(self.txn, self.dbs, reclaim::Space::Items(index.id))?;
             store::delete_stats(self.txn, self.dbs, index.id)?;
@@ -146,6 +151,18 @@ impl WriteCtx<'_, '_> {
         item: &Item,
         old: Option<&Item>,
     ) -> Result<(), EngineError> {
+        if !table.local_indexes.is_empty() {
+            // A write may not grow an item collection past the limit
+            // (shrinking one that is over it is always allowed).
+            let grows = store::collection_share(table, key, item)
+                - old.map_or(0, |o| store::collection_share(table, key, o));
+            if grows > 0 {
+                let now = store::collection_size(self.txn, self.dbs, table.id, key)?;
+                if now.saturating_add(grows as u64) > self.collection_limit {
+                    return Err(EngineError::CollectionTooLarge);
+                }
+            }
+        }
         store::put_item(self.txn, self.dbs, table, key, item, old)?;
         let keys = key.to_item(&table.key);
         changelog::append(
@@ -494,6 +511,7 @@ fn run_batch(
             catalog: &view,
             staged: Vec::new(),
             now_ms,
+            collection_limit: shared.collection_limit,
         };
         match job.run(&mut ctx) {
             Outcome::Commit => {

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::key::{KeySchema, ScalarType};
+use super::value::{item_size, Item};
 
 /// Catalog format version written by this build.
 pub const TABLE_META_FORMAT: u8 = 1;
@@ -44,6 +45,27 @@ pub struct IndexMeta {
     /// GSIs: the warm throughput asked for, if any.
     #[serde(default)]
     pub warm: Option<WarmMeta>,
+}
+
+impl IndexMeta {
+    /// Bytes an entry of this (local) index holds for `item` of a table
+    /// keyed by `table_key`: the item projected onto the index.
+    pub fn entry_size(&self, table_key: &KeySchema, item: &Item) -> usize {
+        if self.projection.projection_type == "ALL" {
+            return item_size(item);
+        }
+        let keep = |name: &str| {
+            table_key.is_key_attribute(name)
+                || self.key.is_key_attribute(name)
+                || self.projection.non_key_attributes.iter().any(|n| n == name)
+        };
+        let projected: Item = item
+            .iter()
+            .filter(|(name, _)| keep(name))
+            .map(|(n, v)| (n.clone(), v.clone()))
+            .collect();
+        item_size(&projected)
+    }
 }
 
 /// `OnDemandThroughput`: request units per second at most (`None`: no

@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::Store;
 use crate::api::ApiResult;
 use crate::model::key::{index_entry_key, partition_hash, Key};
-use crate::model::table::{IndexMeta, TableMeta};
+use crate::model::table::TableMeta;
 use crate::model::value::{item_size, Item};
 
 const GIB: f64 = (1u64 << 30) as f64;
@@ -53,28 +53,6 @@ fn estimate(bytes: u64) -> [f64; 2] {
     [low, low + 1.0]
 }
 
-/// Bytes `index` holds for `item`: the item projected onto the index.
-fn lsi_entry_size(table: &TableMeta, index: &IndexMeta, item: &Item) -> usize {
-    if index.projection.projection_type == "ALL" {
-        return item_size(item);
-    }
-    let keep = |name: &str| {
-        table.key.names().any(|n| n == name)
-            || index.key.names().any(|n| n == name)
-            || index
-                .projection
-                .non_key_attributes
-                .iter()
-                .any(|n| n == name)
-    };
-    let projected: Item = item
-        .iter()
-        .filter(|(name, _)| keep(name))
-        .map(|(n, v)| (n.clone(), v.clone()))
-        .collect();
-    item_size(&projected)
-}
-
 impl Store {
     /// The metrics of the collection holding `key`, if `table` has LSIs and
     /// `wanted` asks for them.
@@ -104,7 +82,7 @@ impl Store {
                     bytes += item_size(&item) as u64;
                     for index in &table.local_indexes {
                         if index_entry_key(index.id, &index.key, key, &item).is_some() {
-                            bytes += lsi_entry_size(table, index, &item) as u64;
+                            bytes += index.entry_size(&table.key, &item) as u64;
                         }
                     }
                     Ok(true)

@@ -140,3 +140,79 @@ async fn delete_table_frees_storage_in_chunks_after_the_table_is_gone() {
     let found = call(&store, Operation::Query, query).await.expect("query");
     assert_eq!(found["Count"], json!(1));
 }
+
+/// A table with a local secondary index keeps one item-collection size per
+/// partition key; DeleteTable frees them with the rest.
+#[tokio::test]
+async fn delete_table_frees_the_item_collection_sizes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = Arc::new(Engine::open(dir.path(), EngineOptions::default()).expect("open"));
+    let telemetry =
+        crate::telemetry::Telemetry::new(&prometheus::Registry::new(), engine.clock().clone())
+            .expect("metrics");
+    let store = Store::from_engine(engine, Arc::new(telemetry));
+    let table = json!({
+        "TableName": "lsi",
+        "BillingMode": "PAY_PER_REQUEST",
+        "KeySchema": [
+            {"AttributeName": "p", "KeyType": "HASH"},
+            {"AttributeName": "s", "KeyType": "RANGE"}
+        ],
+        "AttributeDefinitions": [
+            {"AttributeName": "p", "AttributeType": "S"},
+            {"AttributeName": "s", "AttributeType": "S"},
+            {"AttributeName": "l", "AttributeType": "S"}
+        ],
+        "LocalSecondaryIndexes": [{
+            "IndexName": "by_l",
+            "KeySchema": [
+                {"AttributeName": "p", "KeyType": "HASH"},
+                {"AttributeName": "l", "KeyType": "RANGE"}
+            ],
+            "Projection": {"ProjectionType": "KEYS_ONLY"}
+        }]
+    });
+    call(&store, Operation::CreateTable, table)
+        .await
+        .expect("create");
+    for p in ["a", "b", "c"] {
+        for s in ["1", "2"] {
+            let item = json!({"p": {"S": p}, "s": {"S": s}, "l": {"S": "x"}});
+            call(
+                &store,
+                Operation::PutItem,
+                json!({"TableName": "lsi", "Item": item}),
+            )
+            .await
+            .expect("put");
+        }
+    }
+    let sizes = || store.engine.read(|view| view.collection_sizes());
+    assert_eq!(sizes().expect("read"), 3);
+    // Emptying a collection removes its size.
+    for s in ["1", "2"] {
+        call(
+            &store,
+            Operation::DeleteItem,
+            json!({"TableName": "lsi", "Key": {"p": {"S": "c"}, "s": {"S": s}}}),
+        )
+        .await
+        .expect("delete item");
+    }
+    assert_eq!(sizes().expect("read"), 2);
+
+    call(&store, Operation::DeleteTable, json!({"TableName": "lsi"}))
+        .await
+        .expect("delete");
+    let mut steps = 0;
+    while reclaim_pending(&store).await {
+        store
+            .engine
+            .write(|ctx| ctx.reclaim_step(1_000).map_err(Abort::<()>::Engine))
+            .await
+            .expect("reclaim step");
+        steps += 1;
+        assert!(steps < 100, "reclaiming does not end");
+    }
+    assert_eq!(sizes().expect("read"), 0);
+}

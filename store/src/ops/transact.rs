@@ -42,7 +42,7 @@ use crate::api::types::{
 use crate::api::validate::Violations;
 use crate::api::{encode, ApiError, ApiResult, ErrorCode};
 use crate::capacity::Access;
-use crate::engine::Abort;
+use crate::engine::{Abort, EngineError};
 use crate::expr::{Condition, Projection, Update};
 use crate::model::key::{Key, KeyError};
 use crate::model::table::TableMeta;
@@ -185,6 +185,8 @@ enum Reason {
     Validation(String),
     /// Refused for lack of capacity: the code and message.
     Throttled(&'static str, &'static str),
+    /// The write would grow its item collection past the limit.
+    CollectionTooLarge,
 }
 
 impl Reason {
@@ -194,6 +196,7 @@ impl Reason {
             Reason::ConditionalCheckFailed(_) => "ConditionalCheckFailed",
             Reason::Validation(_) => "ValidationError",
             Reason::Throttled(code, _) => code,
+            Reason::CollectionTooLarge => "ItemCollectionSizeLimitExceeded",
         }
     }
 
@@ -215,6 +218,12 @@ impl Reason {
             }
             Reason::Throttled(_, msg) => {
                 m.insert("Message".into(), json!(msg));
+            }
+            Reason::CollectionTooLarge => {
+                m.insert(
+                    "Message".into(),
+                    json!("Item collection size limit exceeded"),
+                );
             }
         }
         Value::Object(m)
@@ -569,35 +578,50 @@ impl Store {
                 // Phase 2: the writes. A failure here aborts the job's nested
                 // transaction, undoing the writes already made.
                 let mut sizes = Vec::with_capacity(job.len());
-                for (a, (table, old)) in job.iter().zip(olds) {
+                let n = job.len();
+                for (i, (a, (table, old))) in job.iter().zip(olds).enumerate() {
                     let old_size = old.as_ref().map_or(0, item_size);
-                    let size = match a.kind {
-                        Kind::Check => 0,
-                        Kind::Put => {
-                            let item = a
-                                .item
-                                .as_ref()
-                                .ok_or_else(|| Abort::Op(ApiError::validation("Missing item")))?;
-                            ctx.put_item(&table, &a.key, item, old.as_ref())?;
-                            old_size.max(item_size(item))
-                        }
-                        Kind::Delete => {
-                            if let Some(o) = &old {
-                                ctx.delete_item(&table, &a.key, o)?;
+                    let size = (|| -> Result<usize, Abort<ApiError>> {
+                        Ok(match a.kind {
+                            Kind::Check => 0,
+                            Kind::Put => {
+                                let item = a.item.as_ref().ok_or_else(|| {
+                                    Abort::Op(ApiError::validation("Missing item"))
+                                })?;
+                                ctx.put_item(&table, &a.key, item, old.as_ref())?;
+                                old_size.max(item_size(item))
                             }
-                            old_size
-                        }
-                        Kind::Update => {
-                            match updated_item(&table, a.update.as_ref(), old.as_ref(), &a.key_item)
-                                .map_err(Abort::Op)?
-                            {
-                                Some(new) => {
-                                    ctx.put_item(&table, &a.key, &new, old.as_ref())?;
-                                    old_size.max(item_size(&new))
+                            Kind::Delete => {
+                                if let Some(o) = &old {
+                                    ctx.delete_item(&table, &a.key, o)?;
                                 }
-                                None => old_size,
+                                old_size
                             }
+                            Kind::Update => {
+                                match updated_item(
+                                    &table,
+                                    a.update.as_ref(),
+                                    old.as_ref(),
+                                    &a.key_item,
+                                )
+                                .map_err(Abort::Op)?
+                                {
+                                    Some(new) => {
+                                        ctx.put_item(&table, &a.key, &new, old.as_ref())?;
+                                        old_size.max(item_size(&new))
+                                    }
+                                    None => old_size,
+                                }
+                            }
+                        })
+                    })();
+                    let size = match size {
+                        Err(Abort::Engine(EngineError::CollectionTooLarge)) => {
+                            let mut reasons: Vec<Reason> = (0..n).map(|_| Reason::None).collect();
+                            reasons[i] = Reason::CollectionTooLarge;
+                            return Err(Abort::Op(cancelled(&reasons)));
                         }
+                        other => other?,
                     };
                     sizes.push((table.name.clone(), size));
                 }
