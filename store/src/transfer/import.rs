@@ -2,7 +2,11 @@
 //! into items of a new table.
 //!
 //! Objects are streamed (decompressed on the fly for GZIP and ZSTD), so
-//! memory holds one line and one write batch at a time. A line that cannot
+//! memory holds one line and one write batch at a time. ION objects are Ion
+//! text read a line at a time too: a line holds whole top-level values (the
+//! `$ion_1_0` marker, `{Item:{...}}` structs), and a value that goes on past
+//! its line is carried over to the next ones, up to the line limit. A line
+//! (or Ion value) that cannot
 //! become an item — unparsable, missing or mistyped key, too large — is
 //! counted and logged with its reason and position to the import's error
 //! log (the stand-in for DynamoDB's CloudWatch log stream
@@ -22,6 +26,7 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use serde::Serialize;
 use tokio::runtime::Handle;
 
+use super::ion::{self, IonText};
 use super::jobs::Counters;
 use super::lines::{self, CsvShape};
 use super::stream::ObjectReader;
@@ -231,6 +236,9 @@ impl Run<'_> {
         };
         let mut line = Vec::with_capacity(4096);
         let mut index: u64 = 0;
+        // Ion text of a value that began on an earlier line, and that line.
+        let mut pending = String::new();
+        let mut pending_index = 0;
         loop {
             match read_line(&mut reader, &mut line) {
                 Ok(false) => break,
@@ -263,6 +271,36 @@ impl Run<'_> {
             if text.trim().is_empty() {
                 continue;
             }
+            if self.job.format == InputFormat::Ion {
+                let start = if pending.is_empty() {
+                    this
+                } else {
+                    pending_index
+                };
+                pending.push_str(text);
+                pending.push('\n');
+                match ion::parse_values(&pending) {
+                    Err(IonText::Incomplete) if pending.len() <= MAX_LINE_BYTES => {
+                        pending_index = start;
+                        continue;
+                    }
+                    Err(IonText::Incomplete) => {
+                        self.job.counters.items.fetch_add(1, Ordering::Relaxed);
+                        self.reject(key, start, "The item is larger than the maximum line size")?;
+                    }
+                    Err(IonText::Invalid(message)) => {
+                        self.job.counters.items.fetch_add(1, Ordering::Relaxed);
+                        self.reject(key, start, &message)?;
+                    }
+                    Ok(values) => {
+                        for parsed in values {
+                            self.take(key, start, parsed)?;
+                        }
+                    }
+                }
+                pending.clear();
+                continue;
+            }
             let parsed = match csv.as_mut() {
                 Some(shape) if shape.header.is_none() => {
                     match lines::split_csv(text, shape.delimiter) {
@@ -278,22 +316,37 @@ impl Run<'_> {
                 Some(shape) => shape.item(text),
                 None => lines::parse_item_line(text),
             };
+            self.take(key, this, parsed)?;
+        }
+        if !pending.is_empty() {
             self.job.counters.items.fetch_add(1, Ordering::Relaxed);
-            let checked = parsed.and_then(|item| {
-                let key = (self.job.check)(&self.table, &item)?;
-                Ok((key, item))
-            });
-            match checked {
-                Ok(entry) => {
-                    self.batch.push(entry);
-                    if self.batch.len() >= BATCH_ITEMS {
-                        self.flush()?;
-                    }
-                }
-                Err(message) => self.reject(key, this, &message)?,
-            }
+            self.reject(key, pending_index, "The object ends inside an Ion value")?;
         }
         Ok(())
+    }
+
+    /// Count one parsed item and add it to the batch, or reject it.
+    fn take(
+        &mut self,
+        key: &str,
+        index: u64,
+        parsed: Result<Item, String>,
+    ) -> Result<(), TransferError> {
+        self.job.counters.items.fetch_add(1, Ordering::Relaxed);
+        let checked = parsed.and_then(|item| {
+            let key = (self.job.check)(&self.table, &item)?;
+            Ok((key, item))
+        });
+        match checked {
+            Ok(entry) => {
+                self.batch.push(entry);
+                if self.batch.len() >= BATCH_ITEMS {
+                    self.flush()?;
+                }
+                Ok(())
+            }
+            Err(message) => self.reject(key, index, &message),
+        }
     }
 
     fn csv_shape(&self) -> CsvShape {

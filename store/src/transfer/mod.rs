@@ -22,6 +22,7 @@
 pub mod cli;
 pub mod export;
 pub mod import;
+mod ion;
 pub mod jobs;
 mod lines;
 pub mod location;
