@@ -129,9 +129,18 @@ pub(super) fn parse_values(text: &str) -> Result<Vec<Result<Item, String>>, IonT
     match Element::read_all(text.as_bytes()) {
         Ok(values) => Ok(values.iter().map(item_of_value).collect()),
         Err(IonError::Incomplete(_)) => Err(IonText::Incomplete),
+        // Reading a whole buffer, ion-rs reports text that ends inside a
+        // value as a decoding error with this wording (unit-tested below,
+        // so an upgrade that changes it is noticed).
+        Err(IonError::Decoding(e)) if e.to_string().contains(INCOMPLETE) => {
+            Err(IonText::Incomplete)
+        }
         Err(e) => Err(IonText::Invalid(format!("Unable to parse the item: {e}"))),
     }
 }
+
+/// How ion-rs words text that ends inside a value.
+const INCOMPLETE: &str = "stream is incomplete";
 
 /// Why Ion text gave no values.
 #[derive(Debug, PartialEq)]
@@ -267,6 +276,9 @@ mod tests {
         );
         item.insert("t".into(), AttributeValue::Bool(true));
         item.insert("z".into(), AttributeValue::Null);
+        for tricky in ["null", "true", "nan", "$ion_1_0", "$1", "a'b", "é"] {
+            item.insert(tricky.into(), AttributeValue::S(tricky.into()));
+        }
         item.insert("odd name".into(), AttributeValue::M(nested));
         item.insert(
             "ss".into(),
@@ -343,10 +355,12 @@ mod tests {
             assert!(parsed[0].is_err(), "{bad}");
         }
         assert!(parse_values("$ion_1_0").expect("test value").is_empty());
+        assert_eq!(parse_values("{Item:{a:"), Err(IonText::Incomplete));
         assert!(matches!(
-            parse_values("{Item:{a:"),
-            Err(IonText::Incomplete) | Err(IonText::Invalid(_))
+            parse_values("{Item:{pk:\"b\",oops:}"),
+            Err(IonText::Invalid(_))
         ));
+        assert_eq!(parse_values("{Item:{s:\"open"), Err(IonText::Incomplete));
         assert!(matches!(
             parse_values("{Item:}}}"),
             Err(IonText::Invalid(_))
