@@ -26,7 +26,7 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use serde::Serialize;
 use tokio::runtime::Handle;
 
-use super::ion::{self, IonText};
+use super::ion;
 use super::jobs::Counters;
 use super::lines::{self, CsvShape};
 use super::stream::ObjectReader;
@@ -236,9 +236,7 @@ impl Run<'_> {
         };
         let mut line = Vec::with_capacity(4096);
         let mut index: u64 = 0;
-        // Ion text of a value that began on an earlier line, and that line.
-        let mut pending = String::new();
-        let mut pending_index = 0;
+        let mut pending = PendingIon::default();
         loop {
             match read_line(&mut reader, &mut line) {
                 Ok(false) => break,
@@ -272,33 +270,7 @@ impl Run<'_> {
                 continue;
             }
             if self.job.format == InputFormat::Ion {
-                let start = if pending.is_empty() {
-                    this
-                } else {
-                    pending_index
-                };
-                pending.push_str(text);
-                pending.push('\n');
-                match ion::parse_values(&pending) {
-                    Err(IonText::Incomplete) if pending.len() <= MAX_LINE_BYTES => {
-                        pending_index = start;
-                        continue;
-                    }
-                    Err(IonText::Incomplete) => {
-                        self.job.counters.items.fetch_add(1, Ordering::Relaxed);
-                        self.reject(key, start, "The item is larger than the maximum line size")?;
-                    }
-                    Err(IonText::Invalid(message)) => {
-                        self.job.counters.items.fetch_add(1, Ordering::Relaxed);
-                        self.reject(key, start, &message)?;
-                    }
-                    Ok(values) => {
-                        for parsed in values {
-                            self.take(key, start, parsed)?;
-                        }
-                    }
-                }
-                pending.clear();
+                self.ion_line(key, this, text, &mut pending)?;
                 continue;
             }
             let parsed = match csv.as_mut() {
@@ -318,11 +290,66 @@ impl Run<'_> {
             };
             self.take(key, this, parsed)?;
         }
-        if !pending.is_empty() {
+        if !pending.text.is_empty() {
             self.job.counters.items.fetch_add(1, Ordering::Relaxed);
-            self.reject(key, pending_index, "The object ends inside an Ion value")?;
+            self.reject(key, pending.index, "The object ends inside an Ion value")?;
         }
         Ok(())
+    }
+
+    /// One line of Ion text: its values, or the start or rest of a value
+    /// that runs over several lines (see `ion::Depth`).
+    fn ion_line(
+        &mut self,
+        key: &str,
+        index: u64,
+        text: &str,
+        pending: &mut PendingIon,
+    ) -> Result<(), TransferError> {
+        if !pending.text.is_empty() {
+            if let Some(values) = ion::items_alone(text) {
+                self.job.counters.items.fetch_add(1, Ordering::Relaxed);
+                self.reject(key, pending.index, "An Ion value is not closed")?;
+                *pending = PendingIon::default();
+                for parsed in values {
+                    self.take(key, index, parsed)?;
+                }
+                return Ok(());
+            }
+            pending.text.push('\n');
+        } else {
+            pending.index = index;
+        }
+        pending.text.push_str(text);
+        pending.depth.feed(text);
+        if pending.text.len() > MAX_LINE_BYTES {
+            self.job.counters.items.fetch_add(1, Ordering::Relaxed);
+            self.reject(
+                key,
+                pending.index,
+                "The item is larger than the maximum line size",
+            )?;
+            *pending = PendingIon::default();
+            return Ok(());
+        }
+        if pending.depth.inside_value() {
+            return Ok(());
+        }
+        let start = pending.index;
+        let parsed = ion::parse_values(&pending.text);
+        *pending = PendingIon::default();
+        match parsed {
+            Ok(values) => {
+                for parsed in values {
+                    self.take(key, start, parsed)?;
+                }
+                Ok(())
+            }
+            Err(message) => {
+                self.job.counters.items.fetch_add(1, Ordering::Relaxed);
+                self.reject(key, start, &message)
+            }
+        }
     }
 
     /// Count one parsed item and add it to the batch, or reject it.
@@ -433,6 +460,15 @@ impl Run<'_> {
             Err(Abort::Engine(e)) => Err(e.into()),
         }
     }
+}
+
+/// Ion text of a value that began on an earlier line: the text so far, the
+/// line it began on, and how deep it is open.
+#[derive(Default)]
+struct PendingIon {
+    text: String,
+    index: u64,
+    depth: ion::Depth,
 }
 
 /// Counts the source bytes read into ProcessedSizeBytes.

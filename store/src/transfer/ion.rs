@@ -24,7 +24,7 @@ use std::collections::HashSet;
 use std::io::Write;
 
 use bytes::Bytes;
-use ion_rs::{Decimal, Element, IonError, IonType, List, Sequence, Struct, Value};
+use ion_rs::{Decimal, Element, IonType, List, Sequence, Struct, Value};
 
 use crate::model::number::Number;
 use crate::model::value::{AttributeValue, Item};
@@ -121,34 +121,109 @@ fn decimal(n: &Number) -> Decimal {
     Decimal::new(if negative { -magnitude } else { magnitude }, exponent)
 }
 
-/// Parse the Ion text of one or more top-level values (a line of a data
-/// file). The version marker and blank text give no values. `Err` is the
-/// text's syntax error; each value is then its item or the reason it is
-/// not one.
-pub(super) fn parse_values(text: &str) -> Result<Vec<Result<Item, String>>, IonText> {
+/// Parse the Ion text of one or more whole top-level values (a line of a
+/// data file, or the lines of a value that [`Depth`] saw run over them).
+/// The version marker and blank text give no values. `Err` is the text's
+/// syntax error; each value is then its item or the reason it is not one.
+pub(super) fn parse_values(text: &str) -> Result<Vec<Result<Item, String>>, String> {
     match Element::read_all(text.as_bytes()) {
         Ok(values) => Ok(values.iter().map(item_of_value).collect()),
-        Err(IonError::Incomplete(_)) => Err(IonText::Incomplete),
-        // Reading a whole buffer, ion-rs reports text that ends inside a
-        // value as a decoding error with this wording (unit-tested below,
-        // so an upgrade that changes it is noticed).
-        Err(IonError::Decoding(e)) if e.to_string().contains(INCOMPLETE) => {
-            Err(IonText::Incomplete)
-        }
-        Err(e) => Err(IonText::Invalid(format!("Unable to parse the item: {e}"))),
+        Err(e) => Err(format!("Unable to parse the item: {e}")),
     }
 }
 
-/// How ion-rs words text that ends inside a value.
-const INCOMPLETE: &str = "stream is incomplete";
+/// The values of `text` if it is, by itself, one or more whole
+/// `{Item:...}` structs: a line like that starts afresh, so Ion text still
+/// open before it was a malformed value (an unclosed struct), not the
+/// beginning of a longer one.
+pub(super) fn items_alone(text: &str) -> Option<Vec<Result<Item, String>>> {
+    let mut depth = Depth::default();
+    depth.feed(text);
+    if depth.open != 0 || depth.inside_value() {
+        return None;
+    }
+    let values = Element::read_all(text.as_bytes()).ok()?;
+    let items = !values.is_empty()
+        && values
+            .iter()
+            .all(|v| v.as_struct().is_some_and(|s| s.get("Item").is_some()));
+    items.then(|| values.iter().map(item_of_value).collect())
+}
 
-/// Why Ion text gave no values.
-#[derive(Debug, PartialEq)]
-pub(super) enum IonText {
-    /// The text ends inside a value (it may go on on the next line).
-    Incomplete,
-    /// The text is not Ion.
-    Invalid(String),
+/// Whether Ion text fed a line at a time ends inside a value: an open
+/// struct, list, s-expression or lob, a long string or a block comment.
+/// Only these may go on past a line; anything else malformed is left to the
+/// parser to report. Constant memory, each line scanned once.
+#[derive(Debug, Default)]
+pub(super) struct Depth {
+    open: i64,
+    long_string: bool,
+    block_comment: bool,
+}
+
+impl Depth {
+    pub(super) fn feed(&mut self, line: &str) {
+        let bytes = line.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            let rest = &bytes[i..];
+            if self.block_comment {
+                if rest.starts_with(b"*/") {
+                    self.block_comment = false;
+                    i += 2;
+                } else {
+                    i += 1;
+                }
+                continue;
+            }
+            if self.long_string {
+                match rest {
+                    [b'\\', _, ..] => i += 2,
+                    [b'\'', b'\'', b'\'', ..] => {
+                        self.long_string = false;
+                        i += 3;
+                    }
+                    _ => i += 1,
+                }
+                continue;
+            }
+            match rest {
+                [b'\'', b'\'', b'\'', ..] => {
+                    self.long_string = true;
+                    i += 3;
+                }
+                [b'/', b'*', ..] => {
+                    self.block_comment = true;
+                    i += 2;
+                }
+                // A line comment ends the line.
+                [b'/', b'/', ..] => return,
+                [quote @ (b'"' | b'\''), ..] => {
+                    // Short strings and quoted symbols end on their line.
+                    let quote = *quote;
+                    i += 1;
+                    while i < bytes.len() && bytes[i] != quote {
+                        i += if bytes[i] == b'\\' { 2 } else { 1 };
+                    }
+                    i += 1;
+                }
+                [b'{' | b'[' | b'(', ..] => {
+                    self.open += 1;
+                    i += 1;
+                }
+                [b'}' | b']' | b')', ..] => {
+                    self.open -= 1;
+                    i += 1;
+                }
+                _ => i += 1,
+            }
+        }
+    }
+
+    /// True while the text fed so far ends inside a value.
+    pub(super) fn inside_value(&self) -> bool {
+        self.open > 0 || self.long_string || self.block_comment
+    }
 }
 
 fn item_of_value(value: &Element) -> Result<Item, String> {
@@ -355,15 +430,35 @@ mod tests {
             assert!(parsed[0].is_err(), "{bad}");
         }
         assert!(parse_values("$ion_1_0").expect("test value").is_empty());
-        assert_eq!(parse_values("{Item:{a:"), Err(IonText::Incomplete));
-        assert!(matches!(
-            parse_values("{Item:{pk:\"b\",oops:}"),
-            Err(IonText::Invalid(_))
-        ));
-        assert_eq!(parse_values("{Item:{s:\"open"), Err(IonText::Incomplete));
-        assert!(matches!(
-            parse_values("{Item:}}}"),
-            Err(IonText::Invalid(_))
-        ));
+        assert!(parse_values("{Item:{pk:\"b\",oops:}").is_err());
+        assert!(parse_values("{Item:}}}").is_err());
+    }
+
+    #[test]
+    fn depth_tells_a_value_running_over_lines() {
+        let inside = |lines: &[&str]| {
+            let mut depth = Depth::default();
+            for line in lines {
+                depth.feed(line);
+            }
+            depth.inside_value()
+        };
+        assert!(!inside(&["$ion_1_0", "{Item:{a:1}} {Item:{b:[]}}"]));
+        assert!(inside(&["{Item:{a:"]));
+        assert!(inside(&["{Item:{a:[1,", "2]"]));
+        assert!(!inside(&["{Item:{a:[1,", "2]}}"]));
+        assert!(!inside(&[r#"{Item:{s:"}{[\"", 'q}': {{aGk=}}}}"#]));
+        assert!(inside(&["{Item:{s:'''a}", "b"]));
+        assert!(!inside(&["{Item:{s:'''a}", "b'''}}"]));
+        assert!(inside(&["{Item:{a:1 /* }}", "still"]));
+        assert!(!inside(&["{Item:{a:1 // }}", "}}"]));
+        assert!(inside(&[r#"{Item:{pk:"b",oops:}"#]));
+        assert!(items_alone(r#"{Item:{pk:"b",oops:}"#).is_none());
+        assert!(items_alone("{a:1}").is_none());
+        assert!(items_alone(r#"  "x""#).is_none());
+        assert_eq!(
+            items_alone("{Item:{}} {Item:{a:1e0}}").map(|v| v.len()),
+            Some(2)
+        );
     }
 }
