@@ -39,10 +39,7 @@ fn varied_item(i: usize) -> Item {
         // 38 significant digits, the most a number holds.
         (
             "exact",
-            n(&format!(
-                "-1234567890123456789012345678901234567.{}",
-                i % 10
-            )),
+            n(format!("-1234567890123456789012345678901234567.{}", i % 10)),
         ),
         ("huge", n("9.9999999999999999999999999999999999999E+125")),
         ("group", s(&format!("g{}", i % 5))),
