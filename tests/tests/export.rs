@@ -341,9 +341,37 @@ async fn tick() {
     tokio::time::sleep(Duration::from_millis(15)).await;
 }
 
+/// An ION incremental line in DynamoDB JSON's shape, for the checks both
+/// formats share (strings, numbers and maps are all its items hold).
+fn ion_change_as_json(line: &str) -> Value {
+    fn typed(v: &ion_rs::Element) -> Value {
+        if let Some(text) = v.as_string() {
+            return serde_json::json!({ "S": text });
+        }
+        if let Some(d) = v.as_decimal() {
+            return serde_json::json!({ "N": d.to_string().trim_end_matches('.') });
+        }
+        serde_json::json!({ "M": item(v) })
+    }
+    fn item(v: &ion_rs::Element) -> Value {
+        let fields = v.as_struct().expect("an Ion struct");
+        fields
+            .fields()
+            .map(|(name, v)| (name.text().unwrap_or_default().to_owned(), typed(v)))
+            .collect()
+    }
+    let value = ion_rs::Element::read_one(line.as_bytes()).expect("one Ion value");
+    let fields = value.as_struct().expect("an Ion struct");
+    fields
+        .fields()
+        .map(|(name, v)| (name.text().unwrap_or_default().to_owned(), item(v)))
+        .collect()
+}
+
 /// Changes before, inside and after a window: the incremental export holds
 /// one line per item changed inside it, with its image before the window
-/// and after it (none once deleted), and nothing else.
+/// and after it (none once deleted), and nothing else — in DynamoDB JSON
+/// and in Ion.
 async fn incremental_window(buckets: Buckets) {
     buckets.create(BUCKET).await;
     let server = store_with(&buckets).await;
@@ -389,11 +417,16 @@ async fn incremental_window(buckets: Buckets) {
     put("changed", 4).await;
     put("late", 1).await;
 
-    for view in [ExportViewType::NewAndOldImages, ExportViewType::NewImage] {
+    for (view, format) in [
+        (ExportViewType::NewAndOldImages, ExportFormat::DynamodbJson),
+        (ExportViewType::NewImage, ExportFormat::DynamodbJson),
+        (ExportViewType::NewAndOldImages, ExportFormat::Ion),
+    ] {
         let arn = client
             .export_table_to_point_in_time()
             .table_arn(&table_arn)
             .s3_bucket(BUCKET)
+            .export_format(format.clone())
             .export_type(ExportType::IncrementalExport)
             .incremental_export_specification(
                 IncrementalExportSpecification::builder()
@@ -430,7 +463,14 @@ async fn incremental_window(buckets: Buckets) {
             let data = buckets
                 .get(BUCKET, entry["dataFileS3Key"].as_str().expect("key"))
                 .await;
-            for line in gunzip(&data).lines() {
+            let text = gunzip(&data);
+            if format == ExportFormat::Ion {
+                let mut ion_lines = text.lines();
+                assert_eq!(ion_lines.next(), Some("$ion_1_0"));
+                lines.extend(ion_lines.map(ion_change_as_json));
+                continue;
+            }
+            for line in text.lines() {
                 lines.push(serde_json::from_str(line).expect("line"));
             }
         }

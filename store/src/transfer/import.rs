@@ -4,9 +4,11 @@
 //! Objects are streamed (decompressed on the fly for GZIP and ZSTD), so
 //! memory holds one line and one write batch at a time. ION objects are Ion
 //! text read a line at a time too: a line holds whole top-level values (the
-//! `$ion_1_0` marker, `{Item:{...}}` structs), and a value that goes on past
-//! its line is carried over to the next ones, up to the line limit. A line
-//! (or Ion value) that cannot
+//! `$ion_1_0` marker, `{Item:{...}}` structs), and a value still open at
+//! the end of its line (by brackets, long strings, block comments) is
+//! carried over to the next ones, up to the line limit — unless the next
+//! line holds whole `{Item:...}` structs by itself, which marks the open
+//! one as malformed. A line (or Ion value) that cannot
 //! become an item — unparsable, missing or mistyped key, too large — is
 //! counted and logged with its reason and position to the import's error
 //! log (the stand-in for DynamoDB's CloudWatch log stream
