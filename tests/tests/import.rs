@@ -208,11 +208,11 @@ async fn csv_import_counts_and_logs_malformed_lines_from_moto_s3() {
     }
 }
 
-/// Amazon Ion text: the version marker, good items (one running over two
-/// lines, two on one line), and three bad values — an unclosed struct, a
+/// Amazon Ion: text with the version marker, good items (one running over
+/// two lines, two on one line) and three bad values — an unclosed struct, a
 /// key of the wrong type, a float (no DynamoDB type) — each counted and
-/// logged with its line; the rest imported with exact numbers and every
-/// type.
+/// logged with its line, and a binary Ion object; every good item imported
+/// with exact numbers and every type.
 async fn ion_with_bad_values(buckets: Buckets) {
     buckets.create(BUCKET).await;
     let server = store_with(&buckets).await;
@@ -229,6 +229,20 @@ async fn ion_with_bad_values(buckets: Buckets) {
     );
     buckets
         .put(BUCKET, "ion/part-0.ion.gz", gzip(text.as_bytes()))
+        .await;
+    // Binary Ion too: an object of its own, opening with the binary marker.
+    let mut binary = Vec::new();
+    for value in [
+        "{Item:{pk:\"g\",ns:$dynamodb_NS::[1.5,2.]}}",
+        "{Item:{pk:\"h\",big:12345678901234567890123456789012345678.}}",
+    ] {
+        binary = ion_rs::Element::read_one(value)
+            .expect("an Ion value")
+            .encode_to(binary, ion_rs::v1_0::Binary)
+            .expect("binary Ion");
+    }
+    buckets
+        .put(BUCKET, "ion/part-1.ion.gz", gzip(&binary))
         .await;
     let arn = start_import(
         &client,
@@ -250,8 +264,8 @@ async fn ion_with_bad_values(buckets: Buckets) {
         .join("transfers/imports")
         .join(format!("{id}.errors.jsonl"));
     let log = std::fs::read_to_string(&log).expect("error log");
-    assert_eq!(d.imported_item_count(), 4, "{log}");
-    assert_eq!(d.processed_item_count(), 7);
+    assert_eq!(d.imported_item_count(), 6, "{log}");
+    assert_eq!(d.processed_item_count(), 9);
     assert_eq!(d.error_count(), 3);
     let items = all_items(&client, "ionic").await;
     let item = |pk: &str| {
@@ -260,7 +274,12 @@ async fn ion_with_bad_values(buckets: Buckets) {
             .find(|i| i["pk"] == s(pk))
             .unwrap_or_else(|| panic!("item {pk} in {items:?}"))
     };
-    assert_eq!(items.len(), 4);
+    assert_eq!(items.len(), 6);
+    assert_eq!(item("g")["ns"], ns(&["1.5", "2"]));
+    assert_eq!(
+        item("h")["big"],
+        n("12345678901234567890123456789012345678")
+    );
     assert_eq!(item("a")["n"], n("12345678901234567890123456789012345678"));
     assert_eq!(item("a")["tags"], ss(&["x", "y"]));
     assert_eq!(

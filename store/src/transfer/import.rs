@@ -8,7 +8,8 @@
 //! the end of its line (by brackets, long strings, block comments) is
 //! carried over to the next ones, up to the line limit — unless the next
 //! line holds whole `{Item:...}` structs by itself, which marks the open
-//! one as malformed. A line (or Ion value) that cannot
+//! one as malformed. Binary Ion objects are read a value at a time. A line
+//! (or Ion value) that cannot
 //! become an item — unparsable, missing or mistyped key, too large — is
 //! counted and logged with its reason and position to the import's error
 //! log (the stand-in for DynamoDB's CloudWatch log stream
@@ -236,6 +237,11 @@ impl Run<'_> {
             InputFormat::Csv => Some(self.csv_shape()),
             _ => None,
         };
+        if self.job.format == InputFormat::Ion
+            && reader.fill_buf().is_ok_and(|head| ion::is_binary(head))
+        {
+            return self.binary_ion(key, reader);
+        }
         let mut line = Vec::with_capacity(4096);
         let mut index: u64 = 0;
         let mut pending = PendingIon::default();
@@ -295,6 +301,38 @@ impl Run<'_> {
         if !pending.text.is_empty() {
             self.job.counters.items.fetch_add(1, Ordering::Relaxed);
             self.reject(key, pending.index, "The object ends inside an Ion value")?;
+        }
+        Ok(())
+    }
+
+    /// A binary Ion object, value by value; a value that cannot be read
+    /// ends it (counted as one error, the rest of the object skipped).
+    fn binary_ion(
+        &mut self,
+        key: &str,
+        reader: BufReader<Box<dyn Read>>,
+    ) -> Result<(), TransferError> {
+        let items = match ion::binary_items(reader) {
+            Ok(items) => items,
+            Err(e) => {
+                self.job.counters.items.fetch_add(1, Ordering::Relaxed);
+                return self.reject(key, 0, &format!("Unable to read the Ion object: {e}"));
+            }
+        };
+        for (index, item) in (0u64..).zip(items) {
+            match item {
+                Ok(parsed) => self.take(key, index, parsed)?,
+                Err(e) => {
+                    self.job.counters.items.fetch_add(1, Ordering::Relaxed);
+                    return self.reject(
+                        key,
+                        index,
+                        &format!(
+                            "Unable to read the Ion value; the rest of the object was skipped: {e}"
+                        ),
+                    );
+                }
+            }
         }
         Ok(())
     }

@@ -18,7 +18,9 @@
 //! exponent, so the store's limits apply unchanged. Reading is lenient
 //! where nothing is lost: an Ion int is a number too. Floats, symbols,
 //! timestamps and the like have no DynamoDB type and make the value an
-//! error. Pure functions, unit-tested here; the jobs do the I/O.
+//! error. Imports also take binary Ion (an object opening with the binary
+//! version marker), read a value at a time. Pure functions, unit-tested
+//! here; the jobs do the I/O.
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -130,6 +132,28 @@ pub(super) fn parse_values(text: &str) -> Result<Vec<Result<Item, String>>, Stri
         Ok(values) => Ok(values.iter().map(item_of_value).collect()),
         Err(e) => Err(format!("Unable to parse the item: {e}")),
     }
+}
+
+/// The binary Ion version marker that opens a binary stream.
+const BINARY_MARKER: [u8; 4] = [0xE0, 0x01, 0x00, 0xEA];
+
+/// Whether an object starting with `head` is binary Ion.
+pub(super) fn is_binary(head: &[u8]) -> bool {
+    head.starts_with(&BINARY_MARKER)
+}
+
+/// The items of a binary Ion stream, read a value at a time. Each is `Ok`
+/// with the item or the reason it is not one, or `Err` with a read or
+/// syntax failure, after which nothing more can be read (binary Ion has no
+/// lines to resume at).
+pub(super) fn binary_items<R: std::io::Read + 'static>(
+    input: std::io::BufReader<R>,
+) -> Result<impl Iterator<Item = Result<Result<Item, String>, String>>, String> {
+    let values = Element::iter(input).map_err(|e| e.to_string())?;
+    Ok(values.map(|value| match value {
+        Ok(v) => Ok(item_of_value(&v)),
+        Err(e) => Err(e.to_string()),
+    }))
 }
 
 /// The values of `text` if it is, by itself, one or more whole
