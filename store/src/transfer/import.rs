@@ -237,9 +237,7 @@ impl Run<'_> {
             InputFormat::Csv => Some(self.csv_shape()),
             _ => None,
         };
-        if self.job.format == InputFormat::Ion
-            && reader.fill_buf().is_ok_and(|head| ion::is_binary(head))
-        {
+        if self.job.format == InputFormat::Ion && reader.fill_buf().is_ok_and(ion::is_binary) {
             return self.binary_ion(key, reader);
         }
         let mut line = Vec::with_capacity(4096);
