@@ -4,7 +4,9 @@
 //! A data file is Ion text: the version marker `$ion_1_0`, then one
 //! top-level struct per line — `{Item:{...}}` for a full export and an
 //! import, `{Metadata:{...},Keys:{...},NewImage:{...},OldImage:{...}}` for
-//! an incremental export. Values map as DynamoDB maps them:
+//! an incremental export — in ion-rs's compact text (`{Item: {pk: "a"}}`:
+//! a space after each colon and comma, strings escaped onto one line).
+//! Values map as DynamoDB maps them:
 //!
 //! | DynamoDB | Ion |
 //! | --- | --- |
@@ -19,8 +21,8 @@
 //! where nothing is lost: an Ion int is a number too. Floats, symbols,
 //! timestamps and the like have no DynamoDB type and make the value an
 //! error. Imports also take binary Ion (an object opening with the binary
-//! version marker), read a value at a time. Pure functions, unit-tested
-//! here; the jobs do the I/O.
+//! version marker), read a value at a time. No object I/O here: the jobs
+//! hand in lines, or a reader for binary Ion.
 
 use std::collections::HashSet;
 use std::io::Write;
