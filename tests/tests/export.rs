@@ -1,7 +1,8 @@
 //! ExportTableToPointInTime, DescribeExport, ListExports: a table exported
-//! in DynamoDB's layout (manifests, gzip-compressed DynamoDB JSON data
-//! files) to a folder and to moto's S3 server, imported back unchanged; an
-//! incremental export holding exactly the changes of its window; errors.
+//! in DynamoDB's layout (manifests, gzip-compressed DynamoDB JSON or Amazon
+//! Ion data files) to a folder and to moto's S3 server, imported back
+//! unchanged; an incremental export holding exactly the changes of its
+//! window; errors.
 
 use std::io::Read;
 use std::time::{Duration, SystemTime};
@@ -35,6 +36,12 @@ fn varied_item(i: usize) -> Item {
     let mut it = item([
         ("pk", s(&format!("user#{i:04}"))),
         ("sk", n(i % 7)),
+        // 38 significant digits, the most a number holds.
+        (
+            "exact",
+            n(format!("-1234567890123456789012345678901234567.{}", i % 10)),
+        ),
+        ("huge", n("9.9999999999999999999999999999999999999E+125")),
         ("group", s(&format!("g{}", i % 5))),
         ("bin", b(&[i as u8, 0, 255])),
         (
@@ -97,13 +104,13 @@ fn key(name: &str, k: KeyType) -> KeySchemaElement {
         .expect("key")
 }
 
-async fn export(client: &Client, table_arn: &str, prefix: &str) -> String {
+async fn export(client: &Client, table_arn: &str, prefix: &str, format: ExportFormat) -> String {
     client
         .export_table_to_point_in_time()
         .table_arn(table_arn)
         .s3_bucket(BUCKET)
         .s3_prefix(prefix)
-        .export_format(ExportFormat::DynamodbJson)
+        .export_format(format)
         .send()
         .await
         .expect("export")
@@ -112,10 +119,43 @@ async fn export(client: &Client, table_arn: &str, prefix: &str) -> String {
         .expect("export arn")
 }
 
-/// Export a table of varied items with a GSI, check the layout and
-/// manifests, import the data files into a new table: same items, and the
-/// index answers.
-async fn round_trip(buckets: Buckets) {
+/// Check one data file's text: DynamoDB JSON lines, or Ion text after the
+/// version marker with the string sets annotated. Returns its item count.
+fn check_data_file(text: &str, format: &ExportFormat) -> usize {
+    if *format == ExportFormat::Ion {
+        let (marker, rest) = text.split_once('\n').expect("a marker line");
+        assert_eq!(marker, "$ion_1_0");
+        let mut count = 0;
+        for line in rest.lines() {
+            let value = ion_rs::Element::read_one(line.as_bytes()).expect("one Ion value");
+            let item = value
+                .as_struct()
+                .and_then(|v| v.get("Item"))
+                .and_then(ion_rs::Element::as_struct)
+                .unwrap_or_else(|| panic!("not {{Item:{{...}}}}: {line}"));
+            for (name, annotation) in [
+                ("tags", "$dynamodb_SS"),
+                ("scores", "$dynamodb_NS"),
+                ("blobs", "$dynamodb_BS"),
+            ] {
+                let set = item.get(name).expect("a set attribute");
+                assert_eq!(set.annotations().first(), Some(annotation), "{line}");
+            }
+            count += 1;
+        }
+        return count;
+    }
+    for line in text.lines() {
+        let v: Value = serde_json::from_str(line).expect("item line");
+        assert!(v["Item"]["pk"]["S"].is_string(), "{line}");
+    }
+    text.lines().count()
+}
+
+/// Export a table of varied items with a GSI in `format`, check the layout
+/// and manifests, import the data files into a new table: same items, and
+/// the index answers.
+async fn round_trip(buckets: Buckets, format: ExportFormat) {
     buckets.create(BUCKET).await;
     let server = store_with(&buckets).await;
     let client = server.client();
@@ -137,7 +177,7 @@ async fn round_trip(buckets: Buckets) {
             .await
             .expect("put");
     }
-    let arn = export(&client, &table_arn, "nightly/run1").await;
+    let arn = export(&client, &table_arn, "nightly/run1", format.clone()).await;
     assert!(
         arn.starts_with(&format!("{table_arn}/export/")),
         "export ARN {arn}"
@@ -168,7 +208,7 @@ async fn round_trip(buckets: Buckets) {
     assert_eq!(summary["exportArn"], arn.as_str());
     assert_eq!(summary["tableArn"], table_arn.as_str());
     assert_eq!(summary["itemCount"], 300);
-    assert_eq!(summary["outputFormat"], "DYNAMODB_JSON");
+    assert_eq!(summary["outputFormat"], format.as_str());
     assert_eq!(summary["s3Bucket"], BUCKET);
     assert_eq!(summary["s3Prefix"], "nightly/run1");
     assert_eq!(
@@ -183,8 +223,12 @@ async fn round_trip(buckets: Buckets) {
     for entry in files.lines() {
         let entry: Value = serde_json::from_str(entry).expect("manifest line");
         let key = entry["dataFileS3Key"].as_str().expect("data file key");
+        let extension = match format {
+            ExportFormat::Ion => ".ion.gz",
+            _ => ".json.gz",
+        };
         assert!(
-            key.starts_with(&format!("{base}/data/")) && key.ends_with(".json.gz"),
+            key.starts_with(&format!("{base}/data/")) && key.ends_with(extension),
             "{key}"
         );
         let data = buckets.get(BUCKET, key).await;
@@ -193,13 +237,8 @@ async fn round_trip(buckets: Buckets) {
             .decode(entry["md5Checksum"].as_str().expect("md5"))
             .expect("base64 md5");
         assert_eq!(md5.len(), 16);
-        let text = gunzip(&data);
-        let count = text.lines().count();
+        let count = check_data_file(&gunzip(&data), &format);
         assert_eq!(entry["itemCount"], count);
-        for line in text.lines() {
-            let v: Value = serde_json::from_str(line).expect("item line");
-            assert!(v["Item"]["pk"]["S"].is_string(), "{line}");
-        }
         lines_seen += count;
     }
     assert_eq!(lines_seen, 300);
@@ -231,7 +270,10 @@ async fn round_trip(buckets: Buckets) {
                 .build()
                 .expect("source"),
         )
-        .input_format(InputFormat::DynamodbJson)
+        .input_format(match format {
+            ExportFormat::Ion => InputFormat::Ion,
+            _ => InputFormat::DynamodbJson,
+        })
         .input_compression_type(InputCompressionType::Gzip)
         .table_creation_parameters(params)
         .send()
@@ -267,13 +309,25 @@ async fn round_trip(buckets: Buckets) {
 
 #[tokio::test]
 async fn export_then_import_round_trips_through_a_folder() {
-    round_trip(Buckets::folder()).await;
+    round_trip(Buckets::folder(), ExportFormat::DynamodbJson).await;
 }
 
 #[tokio::test]
 async fn export_then_import_round_trips_through_moto_s3() {
     if let Some(buckets) = Buckets::moto().await {
-        round_trip(buckets).await;
+        round_trip(buckets, ExportFormat::DynamodbJson).await;
+    }
+}
+
+#[tokio::test]
+async fn ion_export_then_import_round_trips_through_a_folder() {
+    round_trip(Buckets::folder(), ExportFormat::Ion).await;
+}
+
+#[tokio::test]
+async fn ion_export_then_import_round_trips_through_moto_s3() {
+    if let Some(buckets) = Buckets::moto().await {
+        round_trip(buckets, ExportFormat::Ion).await;
     }
 }
 
@@ -287,9 +341,37 @@ async fn tick() {
     tokio::time::sleep(Duration::from_millis(15)).await;
 }
 
+/// An ION incremental line in DynamoDB JSON's shape, for the checks both
+/// formats share (strings, numbers and maps are all its items hold).
+fn ion_change_as_json(line: &str) -> Value {
+    fn typed(v: &ion_rs::Element) -> Value {
+        if let Some(text) = v.as_string() {
+            return serde_json::json!({ "S": text });
+        }
+        if let Some(d) = v.as_decimal() {
+            return serde_json::json!({ "N": d.to_string().trim_end_matches('.') });
+        }
+        serde_json::json!({ "M": item(v) })
+    }
+    fn item(v: &ion_rs::Element) -> Value {
+        let fields = v.as_struct().expect("an Ion struct");
+        fields
+            .fields()
+            .map(|(name, v)| (name.text().unwrap_or_default().to_owned(), typed(v)))
+            .collect()
+    }
+    let value = ion_rs::Element::read_one(line.as_bytes()).expect("one Ion value");
+    let fields = value.as_struct().expect("an Ion struct");
+    fields
+        .fields()
+        .map(|(name, v)| (name.text().unwrap_or_default().to_owned(), item(v)))
+        .collect()
+}
+
 /// Changes before, inside and after a window: the incremental export holds
 /// one line per item changed inside it, with its image before the window
-/// and after it (none once deleted), and nothing else.
+/// and after it (none once deleted), and nothing else — in DynamoDB JSON
+/// and in Ion.
 async fn incremental_window(buckets: Buckets) {
     buckets.create(BUCKET).await;
     let server = store_with(&buckets).await;
@@ -335,11 +417,16 @@ async fn incremental_window(buckets: Buckets) {
     put("changed", 4).await;
     put("late", 1).await;
 
-    for view in [ExportViewType::NewAndOldImages, ExportViewType::NewImage] {
+    for (view, format) in [
+        (ExportViewType::NewAndOldImages, ExportFormat::DynamodbJson),
+        (ExportViewType::NewImage, ExportFormat::DynamodbJson),
+        (ExportViewType::NewAndOldImages, ExportFormat::Ion),
+    ] {
         let arn = client
             .export_table_to_point_in_time()
             .table_arn(&table_arn)
             .s3_bucket(BUCKET)
+            .export_format(format.clone())
             .export_type(ExportType::IncrementalExport)
             .incremental_export_specification(
                 IncrementalExportSpecification::builder()
@@ -376,7 +463,14 @@ async fn incremental_window(buckets: Buckets) {
             let data = buckets
                 .get(BUCKET, entry["dataFileS3Key"].as_str().expect("key"))
                 .await;
-            for line in gunzip(&data).lines() {
+            let text = gunzip(&data);
+            if format == ExportFormat::Ion {
+                let mut ion_lines = text.lines();
+                assert_eq!(ion_lines.next(), Some("$ion_1_0"));
+                lines.extend(ion_lines.map(ion_change_as_json));
+                continue;
+            }
+            for line in text.lines() {
                 lines.push(serde_json::from_str(line).expect("line"));
             }
         }
@@ -557,9 +651,9 @@ async fn list_exports_filters_by_table_and_pages() {
     enable_pitr(&client, "bbb").await;
     let mut arns = Vec::new();
     for _ in 0..3 {
-        arns.push(export(&client, &a_arn, "p").await);
+        arns.push(export(&client, &a_arn, "p", ExportFormat::DynamodbJson).await);
     }
-    export(&client, &b_arn, "p").await;
+    export(&client, &b_arn, "p", ExportFormat::DynamodbJson).await;
     let mut seen = Vec::new();
     let mut token = None;
     loop {

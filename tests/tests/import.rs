@@ -1,18 +1,18 @@
 //! ImportTable, DescribeImport, ListImports: CSV (with a header or a
-//! HeaderList, any delimiter) and DynamoDB JSON, uncompressed or GZIP or
+//! HeaderList, any delimiter), DynamoDB JSON and Amazon Ion, uncompressed or GZIP or
 //! ZSTD, from a folder and from moto's S3 server; bad lines counted and
 //! logged, never dropped silently; an import that fails leaves no table.
 
 use std::io::Write;
 
 use aws_sdk_dynamodb::types::{
-    CsvOptions, ImportStatus, InputCompressionType, InputFormat, InputFormatOptions,
-    S3BucketSource, ScalarAttributeType as T, TableStatus,
+    AttributeValue, CsvOptions, ImportStatus, InputCompressionType, InputFormat,
+    InputFormatOptions, S3BucketSource, ScalarAttributeType as T, TableStatus,
 };
 use aws_sdk_dynamodb::Client;
 use ferrodyn_tests::buckets::Buckets;
 use ferrodyn_tests::transfers::{all_items, finished_import, simple_table, store_with};
-use ferrodyn_tests::{assert_error, TableSpec};
+use ferrodyn_tests::{assert_error, b, bs, l, m, n, ns, s, ss, TableSpec};
 
 const BUCKET: &str = "imports";
 
@@ -205,6 +205,126 @@ async fn csv_import_counts_and_logs_malformed_lines_from_a_folder() {
 async fn csv_import_counts_and_logs_malformed_lines_from_moto_s3() {
     if let Some(buckets) = Buckets::moto().await {
         csv_with_bad_lines(buckets).await;
+    }
+}
+
+/// Amazon Ion: text with the version marker, good items (one running over
+/// two lines, two on one line) and three bad values — an unclosed struct, a
+/// key of the wrong type, a float (no DynamoDB type) — each counted and
+/// logged with its line, and a binary Ion object; every good item imported
+/// with exact numbers and every type.
+async fn ion_with_bad_values(buckets: Buckets) {
+    buckets.create(BUCKET).await;
+    let server = store_with(&buckets).await;
+    let client = server.client();
+    let text = concat!(
+        "$ion_1_0\n",
+        "{Item:{pk:\"a\",n:12345678901234567890123456789012345678.,tags:$dynamodb_SS::[\"x\",\"y\"]}}\n",
+        "{Item:{pk:\"c\",\n",
+        "  m:{l:[1.5,null,true,{{aGk=}}],ns:$dynamodb_NS::[1d-3,7],bs:$dynamodb_BS::[{{AA==}}]}}}\n",
+        "{Item:{pk:\"b\",oops:}\n",
+        "{Item:{pk:7}}\n",
+        "{Item:{pk:\"f\",x:1e0}}\n",
+        "{Item:{pk:\"d\"}} {Item:{pk:\"e\",big:-0.00000000000000000000000000000000000000000001}}\n",
+    );
+    buckets
+        .put(BUCKET, "ion/part-0.ion.gz", gzip(text.as_bytes()))
+        .await;
+    // Binary Ion too: an object of its own, opening with the binary marker.
+    let mut binary = Vec::new();
+    for value in [
+        "{Item:{pk:\"g\",ns:$dynamodb_NS::[1.5,2.]}}",
+        "{Item:{pk:\"h\",big:12345678901234567890123456789012345678.}}",
+    ] {
+        binary = ion_rs::Element::read_one(value)
+            .expect("an Ion value")
+            .encode_to(binary, ion_rs::v1_0::Binary)
+            .expect("binary Ion");
+    }
+    buckets
+        .put(BUCKET, "ion/part-1.ion.gz", gzip(&binary))
+        .await;
+    let arn = start_import(
+        &client,
+        "ion/",
+        InputFormat::Ion,
+        InputCompressionType::Gzip,
+        None,
+        "ionic",
+        T::S,
+    )
+    .await;
+    let d = finished_import(&client, &arn).await;
+    assert_eq!(d.import_status(), Some(&ImportStatus::Failed), "{d:?}");
+    assert_eq!(d.failure_code(), Some("ItemValidationError"));
+    let id = arn.rsplit('/').next().expect("id");
+    let log = server
+        .dir
+        .path()
+        .join("transfers/imports")
+        .join(format!("{id}.errors.jsonl"));
+    let log = std::fs::read_to_string(&log).expect("error log");
+    assert_eq!(d.imported_item_count(), 6, "{log}");
+    assert_eq!(d.processed_item_count(), 9);
+    assert_eq!(d.error_count(), 3);
+    let items = all_items(&client, "ionic").await;
+    let item = |pk: &str| {
+        items
+            .iter()
+            .find(|i| i["pk"] == s(pk))
+            .unwrap_or_else(|| panic!("item {pk} in {items:?}"))
+    };
+    assert_eq!(items.len(), 6);
+    assert_eq!(item("g")["ns"], ns(&["1.5", "2"]));
+    assert_eq!(
+        item("h")["big"],
+        n("12345678901234567890123456789012345678")
+    );
+    assert_eq!(item("a")["n"], n("12345678901234567890123456789012345678"));
+    assert_eq!(item("a")["tags"], ss(&["x", "y"]));
+    assert_eq!(
+        item("c")["m"],
+        m([
+            (
+                "l",
+                l(vec![
+                    n("1.5"),
+                    AttributeValue::Null(true),
+                    AttributeValue::Bool(true),
+                    b(b"hi"),
+                ])
+            ),
+            ("ns", ns(&["0.001", "7"])),
+            ("bs", bs(&[&[0u8]])),
+        ])
+    );
+    assert_eq!(item("d").len(), 1);
+    assert_eq!(
+        item("e")["big"],
+        n("-0.00000000000000000000000000000000000000000001")
+    );
+
+    let mut lines: Vec<u64> = log
+        .lines()
+        .map(|l| {
+            let e: serde_json::Value = serde_json::from_str(l).expect("event");
+            assert_eq!(e["itemS3Pointer"]["key"], "ion/part-0.ion.gz");
+            e["itemS3Pointer"]["itemIndex"].as_u64().unwrap_or(u64::MAX)
+        })
+        .collect();
+    lines.sort();
+    assert_eq!(lines, [4, 5, 6], "{log}");
+}
+
+#[tokio::test]
+async fn ion_import_counts_and_logs_malformed_values_from_a_folder() {
+    ion_with_bad_values(Buckets::folder()).await;
+}
+
+#[tokio::test]
+async fn ion_import_counts_and_logs_malformed_values_from_moto_s3() {
+    if let Some(buckets) = Buckets::moto().await {
+        ion_with_bad_values(buckets).await;
     }
 }
 

@@ -106,11 +106,6 @@ impl Store {
             .as_deref()
             .and_then(ExportFormat::parse)
             .unwrap_or(ExportFormat::DynamodbJson);
-        if format == ExportFormat::Ion {
-            return Err(ApiError::validation(
-                "ExportFormat ION is not supported by this version of Ferrodyn; use DYNAMODB_JSON",
-            ));
-        }
         let export_type = input
             .export_type
             .as_deref()

@@ -101,11 +101,6 @@ impl Store {
             .as_deref()
             .and_then(InputFormat::parse)
             .unwrap_or(InputFormat::DynamodbJson);
-        if format == InputFormat::Ion {
-            return Err(ApiError::validation(
-                "InputFormat ION is not supported by this version of Ferrodyn; use DYNAMODB_JSON or CSV",
-            ));
-        }
         if csv.is_some() && format != InputFormat::Csv {
             return Err(ApiError::validation(
                 "InputFormatOptions.Csv can only be used with InputFormat CSV",

@@ -76,7 +76,7 @@ pub struct ImportArgs {
     /// Every object whose key starts with this prefix is imported.
     #[arg(long)]
     pub prefix: Option<String>,
-    /// DYNAMODB_JSON or CSV.
+    /// DYNAMODB_JSON, ION or CSV.
     #[arg(long, default_value = "DYNAMODB_JSON")]
     pub format: String,
     /// NONE, GZIP or ZSTD.

@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! <prefix>/AWSDynamoDB/<export id>/_started
-//! <prefix>/AWSDynamoDB/<export id>/data/<random>.json.gz     (one or more)
+//! <prefix>/AWSDynamoDB/<export id>/data/<random>.json.gz     (one or more;
+//!                                                  .ion.gz for ION)
 //! <prefix>/AWSDynamoDB/<export id>/manifest-files.json       (+ .checksum)
 //! <prefix>/AWSDynamoDB/<export id>/manifest-summary.json     (+ .checksum)
 //! ```
@@ -12,10 +13,12 @@
 //! transaction — one consistent snapshot, while writes go on: the current
 //! items with later changes undone from the change log — and streams
 //! gzip-compressed
-//! `{"Item":{...}}` lines into multipart uploads. An incremental export
-//! reads the change log over the window and writes one line per changed
-//! item with its keys, its image before the window and after it. The
-//! manifests are written last; an export without them is not finished.
+//! `{"Item":{...}}` lines (DYNAMODB_JSON) or `{Item:{...}}` Ion text after
+//! the `$ion_1_0` marker (ION, see `transfer::ion`) into multipart uploads.
+//! An incremental export reads the change log over the window and writes
+//! one line per changed item with its keys, its image before the window
+//! and after it. The manifests are written last; an export without them is
+//! not finished.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -30,11 +33,12 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use serde::Serialize;
 use tokio::runtime::Handle;
 
+use super::ion;
 use super::jobs::Counters;
 use super::lines::{self, ChangeLine, ChangeMetadata, NumberValue};
 use super::stream::ObjectWriter;
 use super::TransferError;
-use crate::api::transfer_types::{ExportDescription, ExportType, ExportViewType};
+use crate::api::transfer_types::{ExportDescription, ExportFormat, ExportType, ExportViewType};
 use crate::engine::Engine;
 use crate::model::table::TableMeta;
 use crate::model::value::{item_size, Item};
@@ -135,19 +139,28 @@ impl DataFile {
         handle: &Handle,
         bucket: &dyn ObjectStore,
         base: &str,
+        format: ExportFormat,
     ) -> Result<DataFile, TransferError> {
-        let key = format!("{base}/data/{}.json.gz", random_name());
+        let extension = match format {
+            ExportFormat::DynamodbJson => "json",
+            ExportFormat::Ion => "ion",
+        };
+        let key = format!("{base}/data/{}.{extension}.gz", random_name());
         let upload =
             handle.block_on(bucket.put_multipart(&Path::parse(&key).map_err(|e| {
                 TransferError::Invalid(format!("invalid object key {key}: {e}"))
             })?))?;
+        let mut gz = GzEncoder::new(
+            Vec::with_capacity(FLUSH_BYTES * 2),
+            flate2::Compression::fast(),
+        );
+        if format == ExportFormat::Ion {
+            gz.write_all(ion::VERSION_MARKER)?;
+        }
         Ok(DataFile {
             key,
             writer: ObjectWriter::new(handle.clone(), upload),
-            gz: GzEncoder::new(
-                Vec::with_capacity(FLUSH_BYTES * 2),
-                flate2::Compression::fast(),
-            ),
+            gz,
             md5: Md5::new(),
             items: 0,
         })
@@ -195,6 +208,7 @@ struct DataFiles<'a> {
     handle: &'a Handle,
     bucket: &'a dyn ObjectStore,
     base: &'a str,
+    format: ExportFormat,
     current: Option<DataFile>,
     done: Vec<FileEntry>,
 }
@@ -202,7 +216,12 @@ struct DataFiles<'a> {
 impl DataFiles<'_> {
     fn line(&mut self, line: &[u8]) -> Result<(), TransferError> {
         if self.current.is_none() {
-            self.current = Some(DataFile::open(self.handle, self.bucket, self.base)?);
+            self.current = Some(DataFile::open(
+                self.handle,
+                self.bucket,
+                self.base,
+                self.format,
+            )?);
         }
         let Some(file) = self.current.as_mut() else {
             return Ok(());
@@ -263,6 +282,7 @@ pub fn run(
         handle: &handle,
         bucket: bucket.as_ref(),
         base: &base,
+        format: d.export_format,
         current: None,
         done: Vec::new(),
     };
@@ -360,8 +380,14 @@ fn full(job: &ExportJob, files: &mut DataFiles<'_>, time_ms: u64) -> Result<(), 
     job.engine.read(|view| {
         view.items_as_of(&job.table, time_ms, |item| {
             line.clear();
-            if let Err(e) = lines::item_line(&item, &mut line) {
-                failure = Some(TransferError::Io(std::io::Error::other(e)));
+            let encoded = match job.description.export_format {
+                ExportFormat::DynamodbJson => {
+                    lines::item_line(&item, &mut line).map_err(std::io::Error::other)
+                }
+                ExportFormat::Ion => ion::item_line(&item, &mut line),
+            };
+            if let Err(e) = encoded {
+                failure = Some(TransferError::Io(e));
                 return Ok(false);
             }
             if let Err(e) = files.line(&line) {
@@ -439,21 +465,33 @@ fn incremental(
     let mut line = Vec::with_capacity(1024);
     for c in changed.values() {
         line.clear();
-        let change = ChangeLine {
-            metadata: ChangeMetadata {
-                write_timestamp_micros: NumberValue {
-                    n: (c.time_ms * 1000).to_string(),
-                },
-            },
-            keys: &c.keys,
-            new_image: c.new.as_ref(),
-            old_image: match view_type {
-                ExportViewType::NewAndOldImages => c.old.as_ref(),
-                ExportViewType::NewImage => None,
-            },
+        let old_image = match view_type {
+            ExportViewType::NewAndOldImages => c.old.as_ref(),
+            ExportViewType::NewImage => None,
         };
-        serde_json::to_writer(&mut line, &change).map_err(std::io::Error::other)?;
-        line.push(b'\n');
+        match job.description.export_format {
+            ExportFormat::DynamodbJson => {
+                let change = ChangeLine {
+                    metadata: ChangeMetadata {
+                        write_timestamp_micros: NumberValue {
+                            n: (c.time_ms * 1000).to_string(),
+                        },
+                    },
+                    keys: &c.keys,
+                    new_image: c.new.as_ref(),
+                    old_image,
+                };
+                serde_json::to_writer(&mut line, &change).map_err(std::io::Error::other)?;
+                line.push(b'\n');
+            }
+            ExportFormat::Ion => ion::change_line(
+                c.time_ms * 1000,
+                &c.keys,
+                c.new.as_ref(),
+                old_image,
+                &mut line,
+            )?,
+        }
         files.line(&line)?;
         job.counters.items.fetch_add(1, Ordering::Relaxed);
         let size = item_size(&c.keys)

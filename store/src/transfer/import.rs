@@ -2,7 +2,14 @@
 //! into items of a new table.
 //!
 //! Objects are streamed (decompressed on the fly for GZIP and ZSTD), so
-//! memory holds one line and one write batch at a time. A line that cannot
+//! memory holds one line and one write batch at a time. ION objects are Ion
+//! text read a line at a time too: a line holds whole top-level values (the
+//! `$ion_1_0` marker, `{Item:{...}}` structs), and a value still open at
+//! the end of its line (by brackets, long strings, block comments) is
+//! carried over to the next ones, up to the line limit — unless the next
+//! line holds whole `{Item:...}` structs by itself, which marks the open
+//! one as malformed. Binary Ion objects are read a value at a time. A line
+//! (or Ion value) that cannot
 //! become an item — unparsable, missing or mistyped key, too large — is
 //! counted and logged with its reason and position to the import's error
 //! log (the stand-in for DynamoDB's CloudWatch log stream
@@ -22,6 +29,7 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use serde::Serialize;
 use tokio::runtime::Handle;
 
+use super::ion;
 use super::jobs::Counters;
 use super::lines::{self, CsvShape};
 use super::stream::ObjectReader;
@@ -229,8 +237,12 @@ impl Run<'_> {
             InputFormat::Csv => Some(self.csv_shape()),
             _ => None,
         };
+        if self.job.format == InputFormat::Ion && reader.fill_buf().is_ok_and(ion::is_binary) {
+            return self.binary_ion(key, reader);
+        }
         let mut line = Vec::with_capacity(4096);
         let mut index: u64 = 0;
+        let mut pending = PendingIon::default();
         loop {
             match read_line(&mut reader, &mut line) {
                 Ok(false) => break,
@@ -263,6 +275,10 @@ impl Run<'_> {
             if text.trim().is_empty() {
                 continue;
             }
+            if self.job.format == InputFormat::Ion {
+                self.ion_line(key, this, text, &mut pending)?;
+                continue;
+            }
             let parsed = match csv.as_mut() {
                 Some(shape) if shape.header.is_none() => {
                     match lines::split_csv(text, shape.delimiter) {
@@ -278,22 +294,124 @@ impl Run<'_> {
                 Some(shape) => shape.item(text),
                 None => lines::parse_item_line(text),
             };
+            self.take(key, this, parsed)?;
+        }
+        if !pending.text.is_empty() {
             self.job.counters.items.fetch_add(1, Ordering::Relaxed);
-            let checked = parsed.and_then(|item| {
-                let key = (self.job.check)(&self.table, &item)?;
-                Ok((key, item))
-            });
-            match checked {
-                Ok(entry) => {
-                    self.batch.push(entry);
-                    if self.batch.len() >= BATCH_ITEMS {
-                        self.flush()?;
-                    }
+            self.reject(key, pending.index, "The object ends inside an Ion value")?;
+        }
+        Ok(())
+    }
+
+    /// A binary Ion object, value by value; a value that cannot be read
+    /// ends it (counted as one error, the rest of the object skipped).
+    fn binary_ion(
+        &mut self,
+        key: &str,
+        reader: BufReader<Box<dyn Read>>,
+    ) -> Result<(), TransferError> {
+        let items = match ion::binary_items(reader) {
+            Ok(items) => items,
+            Err(e) => {
+                self.job.counters.items.fetch_add(1, Ordering::Relaxed);
+                return self.reject(key, 0, &format!("Unable to read the Ion object: {e}"));
+            }
+        };
+        for (index, item) in (0u64..).zip(items) {
+            match item {
+                Ok(parsed) => self.take(key, index, parsed)?,
+                Err(e) => {
+                    self.job.counters.items.fetch_add(1, Ordering::Relaxed);
+                    return self.reject(
+                        key,
+                        index,
+                        &format!(
+                            "Unable to read the Ion value; the rest of the object was skipped: {e}"
+                        ),
+                    );
                 }
-                Err(message) => self.reject(key, this, &message)?,
             }
         }
         Ok(())
+    }
+
+    /// One line of Ion text: its values, or the start or rest of a value
+    /// that runs over several lines (see `ion::Depth`).
+    fn ion_line(
+        &mut self,
+        key: &str,
+        index: u64,
+        text: &str,
+        pending: &mut PendingIon,
+    ) -> Result<(), TransferError> {
+        if !pending.text.is_empty() {
+            if let Some(values) = ion::items_alone(text) {
+                self.job.counters.items.fetch_add(1, Ordering::Relaxed);
+                self.reject(key, pending.index, "An Ion value is not closed")?;
+                *pending = PendingIon::default();
+                for parsed in values {
+                    self.take(key, index, parsed)?;
+                }
+                return Ok(());
+            }
+            pending.text.push('\n');
+        } else {
+            pending.index = index;
+        }
+        pending.text.push_str(text);
+        pending.depth.feed(text);
+        if pending.text.len() > MAX_LINE_BYTES {
+            self.job.counters.items.fetch_add(1, Ordering::Relaxed);
+            self.reject(
+                key,
+                pending.index,
+                "The item is larger than the maximum line size",
+            )?;
+            *pending = PendingIon::default();
+            return Ok(());
+        }
+        if pending.depth.inside_value() {
+            return Ok(());
+        }
+        let start = pending.index;
+        let parsed = ion::parse_values(&pending.text);
+        *pending = PendingIon::default();
+        match parsed {
+            Ok(values) => {
+                for parsed in values {
+                    self.take(key, start, parsed)?;
+                }
+                Ok(())
+            }
+            Err(message) => {
+                self.job.counters.items.fetch_add(1, Ordering::Relaxed);
+                self.reject(key, start, &message)
+            }
+        }
+    }
+
+    /// Count one parsed item and add it to the batch, or reject it.
+    fn take(
+        &mut self,
+        key: &str,
+        index: u64,
+        parsed: Result<Item, String>,
+    ) -> Result<(), TransferError> {
+        self.job.counters.items.fetch_add(1, Ordering::Relaxed);
+        let checked = parsed.and_then(|item| {
+            let key = (self.job.check)(&self.table, &item)?;
+            Ok((key, item))
+        });
+        match checked {
+            Ok(entry) => {
+                self.batch.push(entry);
+                if self.batch.len() >= BATCH_ITEMS {
+                    self.flush()?;
+                }
+                Ok(())
+            }
+            Err(message) => self.reject(key, index, &message),
+        }
     }
 
     fn csv_shape(&self) -> CsvShape {
@@ -380,6 +498,15 @@ impl Run<'_> {
             Err(Abort::Engine(e)) => Err(e.into()),
         }
     }
+}
+
+/// Ion text of a value that began on an earlier line: the text so far, the
+/// line it began on, and how deep it is open.
+#[derive(Default)]
+struct PendingIon {
+    text: String,
+    index: u64,
+    depth: ion::Depth,
 }
 
 /// Counts the source bytes read into ProcessedSizeBytes.

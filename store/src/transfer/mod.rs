@@ -4,8 +4,9 @@
 //! `object_store` crate, or folders standing in for buckets), the records of
 //! export and import jobs ([`jobs`], kept as files in the data directory so
 //! they outlive restarts), and the jobs themselves ([`export`], [`import`]),
-//! which run on blocking threads in the background. The wire operations that
-//! start and describe them are `ops::transfer`.
+//! which run on blocking threads in the background, and the shapes of their
+//! files' lines (`lines`: DynamoDB JSON and CSV; `ion`: Amazon Ion). The
+//! wire operations that start and describe them are `ops::transfer`.
 //!
 //! Invariants:
 //! * Memory is bounded whatever the table or file size: exports stream the
@@ -22,6 +23,7 @@
 pub mod cli;
 pub mod export;
 pub mod import;
+mod ion;
 pub mod jobs;
 mod lines;
 pub mod location;
