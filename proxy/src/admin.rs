@@ -12,21 +12,16 @@
 //! authentication with one of its key pairs. With `--tls-cert` it speaks
 //! https, with the same certificate as the API port.
 
-use std::convert::Infallible;
 use std::future::Future;
 
 use bytes::Bytes;
-use http::{Request, Response, StatusCode};
+use http::{Response, StatusCode};
 use http_body_util::Full;
-use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use prometheus::{Encoder, Registry, TextEncoder};
 use tokio::net::TcpListener;
 
 use ferrodyn_store::auth::verify::Verifier;
-use ferrodyn_store::faults::{self, Faults};
-use ferrodyn_store::server::tls::Stream;
+use ferrodyn_store::faults::Faults;
 use ferrodyn_store::server::{Backend, Health, Tls};
 
 use crate::stack::Stack;
@@ -74,77 +69,20 @@ pub async fn run(
     extra: Extra,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let auth = auth.map(std::sync::Arc::new);
-    tokio::pin!(shutdown);
-    loop {
-        let (stream, _) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    // Out of file descriptors and similar: retrying at once
-                    // would spin; try again shortly.
-                    tracing::warn!(error = %e, "admin accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => return Ok(()),
-        };
+    let tls = extra
+        .transport
+        .tls
+        .clone()
+        .map(|t| (t, extra.transport.handshake_timeout));
+    let faults = extra.faults.clone();
+    ferrodyn_store::admin::serve(listener, auth, tls, faults, shutdown, move |req| {
         let registry = registry.clone();
         let stack = stack.clone();
         let readiness = readiness.clone();
-        let auth = auth.clone();
-        let transport = extra.transport.clone();
         let extra = extra.clone();
-        let service = service_fn(move |req: Request<Incoming>| {
-            let registry = registry.clone();
-            let stack = stack.clone();
-            let readiness = readiness.clone();
-            let auth = auth.clone();
-            let extra = extra.clone();
-            async move {
-                // What the admin endpoint reveals (every table's hottest keys,
-                // their names, the traffic) is for the server's key holders
-                // only; health checks stay open to orchestrators.
-                let open = matches!(req.uri().path(), "/healthz" | "/readyz");
-                if !open
-                    && auth.as_ref().is_some_and(|a| {
-                        !a.allows_basic(req.headers().get(http::header::AUTHORIZATION))
-                    })
-                {
-                    let mut resp = text(
-                        StatusCode::UNAUTHORIZED,
-                        b"authentication required: HTTP Basic with one of the --credentials key pairs\n".to_vec(),
-                    );
-                    resp.headers_mut().insert(
-                        http::header::WWW_AUTHENTICATE,
-                        http::HeaderValue::from_static("Basic realm=\"ferrodyn\""),
-                    );
-                    return Ok::<_, Infallible>(resp);
-                }
-                if faults::admin::owns(req.uri().path()) {
-                    return Ok(faults::admin::handle(&extra.faults, req).await);
-                }
-                Ok::<_, Infallible>(answer(req.uri(), &registry, &stack, &readiness, &extra).await)
-            }
-        });
-        tokio::spawn(async move {
-            // In the connection's own task: a silent client delays no one.
-            let stream = match &transport.tls {
-                None => Stream::Plain(stream),
-                Some(tls) => match tls.accept(stream, transport.handshake_timeout).await {
-                    Ok(s) => s,
-                    Err(e) => {
-                        tracing::debug!(error = %e, "admin TLS handshake failed");
-                        return;
-                    }
-                },
-            };
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
+        async move { answer(req.uri(), &registry, &stack, &readiness, &extra).await }
+    })
+    .await
 }
 
 async fn answer(

@@ -54,6 +54,33 @@ pub async fn run(
     tls: Option<(Tls, Duration)>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    let routes = faults.clone();
+    serve(listener, auth, tls, faults, shutdown, move |req| {
+        let store = store.clone();
+        let faults = routes.clone();
+        async move { answer(req.uri(), &store, &faults) }
+    })
+    .await
+}
+
+/// Accept admin connections on `listener` until `shutdown` (both
+/// binaries' admin endpoints): with `tls`, https whose handshake runs in
+/// the connection's own task, bounded by its duration; with `auth`, HTTP
+/// Basic with one of its key pairs on everything but `/healthz` and
+/// `/readyz`; the `/faults` routes manage `faults`; every other request is
+/// answered by `answer`.
+pub async fn serve<A, F>(
+    listener: TcpListener,
+    auth: Option<Verifier>,
+    tls: Option<(Tls, Duration)>,
+    faults: Faults,
+    shutdown: impl Future<Output = ()>,
+    answer: A,
+) -> std::io::Result<()>
+where
+    A: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
     let auth = auth.map(Arc::new);
     tokio::pin!(shutdown);
     loop {
@@ -70,16 +97,16 @@ pub async fn run(
             },
             () = &mut shutdown => return Ok(()),
         };
-        let store = store.clone();
         let auth = auth.clone();
         let faults = faults.clone();
+        let answer = answer.clone();
         let service = service_fn(move |req: Request<Incoming>| {
-            let store = store.clone();
             let auth = auth.clone();
             let faults = faults.clone();
+            let answer = answer.clone();
             async move {
-                // Table names, hot keys and traffic are for the store's key
-                // holders; health checks stay open to orchestrators.
+                // Table names, hot keys and traffic are for the server's
+                // key holders; health checks stay open to orchestrators.
                 let open = matches!(req.uri().path(), "/healthz" | "/readyz");
                 if !open
                     && auth.as_ref().is_some_and(|a| {
@@ -99,7 +126,7 @@ pub async fn run(
                 if faults::admin::owns(req.uri().path()) {
                     return Ok(faults::admin::handle(&faults, req).await);
                 }
-                Ok::<_, Infallible>(answer(req.uri(), &store, &faults))
+                Ok::<_, Infallible>(answer(req).await)
             }
         });
         let tls = tls.clone();
