@@ -257,7 +257,9 @@ pub(crate) fn get_item(
 }
 
 /// Write `item` under `key`, replacing what is there; `old` is the current
-/// item (for the table's counters).
+/// item (for the table's counters). With `collection_limit`, a write that
+/// would grow its item collection past it is refused before anything is
+/// written (shrinking one that is over it is always allowed).
 pub(crate) fn put_item(
     txn: &mut RwTxn,
     dbs: &Dbs,
@@ -265,7 +267,21 @@ pub(crate) fn put_item(
     key: &Key,
     item: &Item,
     old: Option<&Item>,
+    collection_limit: Option<u64>,
 ) -> Result<(), EngineError> {
+    let collection = if table.local_indexes.is_empty() {
+        None
+    } else {
+        let grows =
+            collection_share(table, key, item) - old.map_or(0, |o| collection_share(table, key, o));
+        let now = collection_size(txn, dbs, table.id, key)?;
+        if collection_limit
+            .is_some_and(|limit| grows > 0 && now.saturating_add(grows as u64) > limit)
+        {
+            return Err(EngineError::CollectionTooLarge);
+        }
+        Some(now.saturating_add_signed(grows))
+    };
     let pk = key.partition_bytes();
     let value = encode_value(&pk, item);
     dbs.items.put(txn, &key.storage_key(table.id), &value)?;
@@ -290,10 +306,8 @@ pub(crate) fn put_item(
         Some(_) => adjust_stats(txn, dbs, table.id, 0, new_size - old_size)?,
         None => adjust_stats(txn, dbs, table.id, 1, new_size)?,
     }
-    if !table.local_indexes.is_empty() {
-        let delta =
-            collection_share(table, key, item) - old.map_or(0, |o| collection_share(table, key, o));
-        adjust_collection(txn, dbs, table.id, key, delta)?;
+    if let Some(size) = collection {
+        set_collection(txn, dbs, table.id, key, size)?;
     }
     Ok(())
 }
@@ -316,8 +330,9 @@ pub(crate) fn delete_item(
     }
     adjust_stats(txn, dbs, table.id, -1, -size)?;
     if !table.local_indexes.is_empty() {
-        let share = collection_share(table, key, old);
-        adjust_collection(txn, dbs, table.id, key, -share)?;
+        let size = collection_size(txn, dbs, table.id, key)?
+            .saturating_add_signed(-collection_share(table, key, old));
+        set_collection(txn, dbs, table.id, key, size)?;
     }
     Ok(())
 }
@@ -333,7 +348,7 @@ fn collection_key(table_id: u32, key: &Key) -> Vec<u8> {
 
 /// Bytes `item` adds to its item collection (tables with local secondary
 /// indexes): itself and its entries in those indexes.
-pub(crate) fn collection_share(table: &TableMeta, key: &Key, item: &Item) -> i64 {
+fn collection_share(table: &TableMeta, key: &Key, item: &Item) -> i64 {
     let own = crate::model::value::item_size(item);
     let entries: usize = table
         .local_indexes
@@ -346,12 +361,7 @@ pub(crate) fn collection_share(table: &TableMeta, key: &Key, item: &Item) -> i64
 
 /// Bytes of the item collection of `key`'s partition key, as counted by
 /// the writes since the table was created.
-pub(crate) fn collection_size(
-    txn: &RoTxn,
-    dbs: &Dbs,
-    table_id: u32,
-    key: &Key,
-) -> Result<u64, EngineError> {
+fn collection_size(txn: &RoTxn, dbs: &Dbs, table_id: u32, key: &Key) -> Result<u64, EngineError> {
     Ok(match dbs.meta.get(txn, &collection_key(table_id, key))? {
         Some(v) => u64::from_be_bytes(
             v.try_into()
@@ -361,17 +371,13 @@ pub(crate) fn collection_size(
     })
 }
 
-fn adjust_collection(
+fn set_collection(
     txn: &mut RwTxn,
     dbs: &Dbs,
     table_id: u32,
     key: &Key,
-    delta: i64,
+    size: u64,
 ) -> Result<(), EngineError> {
-    if delta == 0 {
-        return Ok(());
-    }
-    let size = collection_size(txn, dbs, table_id, key)?.saturating_add_signed(delta);
     let k = collection_key(table_id, key);
     if size == 0 {
         dbs.meta.delete(txn, &k)?;

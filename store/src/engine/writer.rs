@@ -151,19 +151,15 @@ impl WriteCtx<'_, '_> {
         item: &Item,
         old: Option<&Item>,
     ) -> Result<(), EngineError> {
-        if !table.local_indexes.is_empty() {
-            // A write may not grow an item collection past the limit
-            // (shrinking one that is over it is always allowed).
-            let grows = store::collection_share(table, key, item)
-                - old.map_or(0, |o| store::collection_share(table, key, o));
-            if grows > 0 {
-                let now = store::collection_size(self.txn, self.dbs, table.id, key)?;
-                if now.saturating_add(grows as u64) > self.collection_limit {
-                    return Err(EngineError::CollectionTooLarge);
-                }
-            }
-        }
-        store::put_item(self.txn, self.dbs, table, key, item, old)?;
+        store::put_item(
+            self.txn,
+            self.dbs,
+            table,
+            key,
+            item,
+            old,
+            Some(self.collection_limit),
+        )?;
         let keys = key.to_item(&table.key);
         changelog::append(
             self.txn,
@@ -229,7 +225,7 @@ impl WriteCtx<'_, '_> {
         item: &Item,
     ) -> Result<(), EngineError> {
         let old = store::get_item(self.txn, self.dbs, table, key)?;
-        store::put_item(self.txn, self.dbs, table, key, item, old.as_ref())
+        store::put_item(self.txn, self.dbs, table, key, item, old.as_ref(), None)
     }
 
     /// Drop up to `limit` change records of `table_id` older than `cutoff_ms`.

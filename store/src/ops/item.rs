@@ -15,7 +15,6 @@ use super::collection::{ItemCollectionMetrics, Metrics};
 pub(super) use super::item_checks::{check_index_keys, validate_item};
 use super::item_checks::{check_name, too_deep};
 use super::table::checked_table_name;
-use super::telemetry_hooks::Throttlee;
 use super::{abort_to_api, Store};
 use crate::api::types::{
     self, DeleteItemInput, GetItemInput, Names, PutItemInput, UpdateItemInput, Values,
@@ -164,14 +163,7 @@ impl Store {
         )?
         .0;
         let size = item_size(&item);
-        let partition = self.capacity.partition_of(|| key.partition_bytes());
-        self.admit(
-            &table,
-            None,
-            Access::Write,
-            partition.as_deref(),
-            Throttlee::Key(&key),
-        )?;
+        let partition = self.admit_key(&table, Access::Write, &key)?;
         let item = Arc::new(item);
         let report_item = item.clone();
         let job_table = table.clone();
@@ -229,14 +221,7 @@ impl Store {
             input.attributes_to_get.as_deref(),
             input.expression_attribute_names.as_ref(),
         )?;
-        let partition = self.capacity.partition_of(|| key.partition_bytes());
-        self.admit(
-            &table,
-            None,
-            Access::Read,
-            partition.as_deref(),
-            Throttlee::Key(&key),
-        )?;
+        let partition = self.admit_key(&table, Access::Read, &key)?;
         let item = self.engine.read(|r| r.get_item(&table, &key))?;
         let consistent = input.consistent_read.unwrap_or(false);
         let units = capacity::read_units(item.as_ref().map_or(0, item_size), consistent);
@@ -300,14 +285,7 @@ impl Store {
             false,
         )?
         .0;
-        let partition = self.capacity.partition_of(|| key.partition_bytes());
-        self.admit(
-            &table,
-            None,
-            Access::Write,
-            partition.as_deref(),
-            Throttlee::Key(&key),
-        )?;
+        let partition = self.admit_key(&table, Access::Write, &key)?;
         let job_table = table.clone();
         let report_key = key.clone();
         let old = self
@@ -404,14 +382,7 @@ impl Store {
         )?;
         let update = update.or(legacy_update).map(Arc::new);
         let key_item = key.to_item(&table.key);
-        let partition = self.capacity.partition_of(|| key.partition_bytes());
-        self.admit(
-            &table,
-            None,
-            Access::Write,
-            partition.as_deref(),
-            Throttlee::Key(&key),
-        )?;
+        let partition = self.admit_key(&table, Access::Write, &key)?;
         let job_table = table.clone();
         let report_key = key.clone();
         let (old, new) = self

@@ -161,6 +161,25 @@ impl Store {
         self.telemetry.throttled(table, index, key, write);
     }
 
+    /// [`Store::admit`] for a request about the item `key` names, on the
+    /// table itself; answers the partition the capacity code charges later.
+    pub(super) fn admit_key(
+        &self,
+        table: &TableMeta,
+        access: Access,
+        key: &Key,
+    ) -> Result<Option<Vec<u8>>, Throttled> {
+        let partition = self.capacity.partition_of(|| key.partition_bytes());
+        self.admit(
+            table,
+            None,
+            access,
+            partition.as_deref(),
+            Throttlee::Key(key),
+        )?;
+        Ok(partition)
+    }
+
     /// The store's one throttling decision ([`Capacity::admit`]): a refusal
     /// is counted in `table`'s throttle metrics and, where contributor
     /// insights are enabled, against the key `at` names.
