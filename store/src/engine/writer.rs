@@ -602,11 +602,16 @@ mod tests {
         // Hold the writer thread inside a job until `release` is dropped.
         let (release, held) = std::sync::mpsc::channel::<()>();
         let held = std::sync::Mutex::new(held);
+        let (entered, inside) = tokio::sync::oneshot::channel::<()>();
+        let entered = std::sync::Mutex::new(Some(entered));
         let blocker = {
             let engine = engine.clone();
             tokio::spawn(async move {
                 engine
                     .write(move |_ctx| -> Result<(), Abort<()>> {
+                        if let Some(tx) = entered.lock().ok().and_then(|mut e| e.take()) {
+                            let _ = tx.send(());
+                        }
                         if let Ok(rx) = held.lock() {
                             let _ = rx.recv_timeout(std::time::Duration::from_secs(60));
                         }
@@ -615,6 +620,9 @@ mod tests {
                     .await
             })
         };
+        // The writer is inside the blocking job before anyone else queues,
+        // so no later job rides in its batch.
+        inside.await.expect("the blocking job runs");
         let extra = 100;
         let mut writers = Vec::new();
         for _ in 0..super::MAX_QUEUED + extra {
