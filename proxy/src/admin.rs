@@ -144,7 +144,7 @@ async fn answer(
         "/readyz" => match readiness {
             Readiness::Embedded { feed } if !feed.feed_ready() => text(
                 StatusCode::SERVICE_UNAVAILABLE,
-                b"change feed not connected yet\n".to_vec(),
+                feed.describe().into_bytes(),
             ),
             Readiness::Embedded { .. } => text(StatusCode::OK, b"ready\n".to_vec()),
             Readiness::Remote { address, feed } => {
@@ -155,9 +155,12 @@ async fn answer(
                     ),
                     Ok(_) if !feed.feed_ready() => text(
                         StatusCode::SERVICE_UNAVAILABLE,
-                        b"change feed not connected yet\n".to_vec(),
+                        feed.describe().into_bytes(),
                     ),
-                    Ok(_) => text(StatusCode::OK, b"ready\n".to_vec()),
+                    Ok(_) => text(
+                        StatusCode::OK,
+                        format!("ready\n{}", feed.describe()).into_bytes(),
+                    ),
                 }
             }
         },

@@ -23,8 +23,20 @@
 //!
 //! Everything is read once, at start-up: credentials that rotate (session
 //! tokens) need a restart.
+//!
+//! Without credentials, the proxy's own calls to an upstream that is not AWS
+//! are signed with [`PLACEHOLDER`].
 
 use std::collections::BTreeMap;
+
+/// The key pair (access key ID, secret) the proxy signs its own calls with
+/// when it has no credentials and the upstream is not AWS: emulators
+/// (moto, DynamoDB Local, LocalStack, Dynoxide) require a SigV4 header but
+/// accept any key. Letters only, which DynamoDB Local requires of an access
+/// key ID. DynamoDB Local without `-sharedDb` keeps one database per access
+/// key and region: run it with `-sharedDb`, or give the proxy the clients'
+/// key, so that the proxy sees the clients' tables.
+pub const PLACEHOLDER: (&str, &str) = ("ferrodynproxy", "ferrodynproxy");
 use std::path::{Path, PathBuf};
 
 /// Where the proxy's credentials come from.

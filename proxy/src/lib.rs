@@ -20,6 +20,8 @@
 //! * [`insights`] — contributor insights: the hottest keys of each table.
 //! * [`read_request`] — a GetItem decoded once at the edge, for the hit path.
 //! * [`request_tables`] — the tables a write names, when nothing more can be read.
+//! * [`named_tables`] — the tables requests name, so the Streams follower
+//!   learns a table from its first request.
 //! * [`statements`] — what a PartiQL request reads or writes, by the store's
 //!   own planner.
 //! * [`query_cache`] — the query-cache layer and its storage (tags and leases).
@@ -42,6 +44,7 @@ pub mod insights;
 pub mod invalidation;
 pub mod item_cache;
 pub mod metrics;
+pub mod named_tables;
 pub mod query_cache;
 pub mod read_request;
 pub mod request_tables;
@@ -180,27 +183,29 @@ pub async fn run(
         Some(url) => {
             let endpoint =
                 Endpoint::parse(url).map_err(|_| StartError::BadUpstream { url: url.clone() })?;
-            let signer = signer(&config, &endpoint);
+            let signing = signing(&config, &endpoint);
             let roots = match &config.upstream_ca_file {
                 Some(path) => upstream::read_ca_file(path)?,
                 None => Vec::new(),
             };
             let http = HttpUpstream::with_roots(
                 &endpoint,
-                signer.clone(),
+                signing.forwarded.clone(),
                 config.upstream_limits,
                 &roots,
-            )?;
+            )?
+            .with_own_signer(signing.own.clone());
             let streams_url = config
                 .streams_endpoint
                 .clone()
                 .unwrap_or_else(|| invalidation::streams::streams_url(&endpoint));
             let streams = HttpUpstream::with_roots(
                 &Endpoint::parse(&streams_url)?,
-                signer,
+                signing.forwarded,
                 config.upstream_limits,
                 &roots,
-            )?;
+            )?
+            .with_own_signer(signing.own);
             (
                 Upstream::Http(Box::new(http)),
                 KeySchemas::remote(),
@@ -322,10 +327,23 @@ pub async fn run(
     Ok(())
 }
 
-/// The signer for requests to `endpoint`, if there are credentials (see
-/// [`credentials`]); logs where they came from, or warns when an upstream
-/// that surely checks signatures will get unsigned requests.
-fn signer(config: &Config, endpoint: &Endpoint) -> Option<Arc<Signer>> {
+/// How the proxy signs what it sends to a remote upstream.
+struct Signing {
+    /// Re-signs forwarded requests (`None`: they keep the client's
+    /// signature).
+    forwarded: Option<Arc<Signer>>,
+    /// Signs the proxy's own calls (`None`: an AWS upstream and no
+    /// credentials, so they go unsigned and DynamoDB refuses them).
+    own: Option<Arc<Signer>>,
+}
+
+/// The signers for requests to `endpoint`: the proxy's credentials when it
+/// has some (see [`credentials`]), for forwarded requests and its own calls
+/// alike. Without any, forwarded requests keep the client's signature, and
+/// the proxy's own calls are signed with the placeholder key pair
+/// ([`credentials::PLACEHOLDER`]) unless the upstream is AWS, where only
+/// real credentials can work. Logs which, once.
+fn signing(config: &Config, endpoint: &Endpoint) -> Signing {
     let chain = match &config.credentials {
         credentials::Setting::Unsigned => None,
         _ => Some(credentials::resolve()),
@@ -338,16 +356,6 @@ fn signer(config: &Config, endpoint: &Endpoint) -> Option<Arc<Signer>> {
             .and_then(|r| r.credentials.clone())
             .map(|(c, source)| (c, Some(source))),
     };
-    let Some((creds, source)) = resolved else {
-        let aws = ferrodyn_store::auth::sigv4::aws_region_of_host(endpoint.host()).is_some();
-        if aws || endpoint.https {
-            tracing::warn!(
-                upstream = %endpoint.uri,
-                "no AWS credentials found (environment or shared files): requests are forwarded with the client's own signature, which the upstream will reject if it checks them"
-            );
-        }
-        return None;
-    };
     // An explicit region wins; then the host's, the environment's, the
     // profile's.
     let region = config.region.clone().unwrap_or_else(|| {
@@ -356,16 +364,55 @@ fn signer(config: &Config, endpoint: &Endpoint) -> Option<Arc<Signer>> {
             chain.as_ref().and_then(|r| r.region.as_deref()),
         )
     });
-    tracing::info!(
-        access_key_id = %creds.access_key_id,
-        source = ?source,
-        region = %region,
-        "re-signing upstream requests with the proxy's credentials"
-    );
-    Some(Arc::new(Signer::new(
-        creds.access_key_id,
-        creds.secret_access_key,
-        creds.session_token,
-        region,
-    )))
+    let new_signer = |c: credentials::Credentials| {
+        Arc::new(Signer::new(
+            c.access_key_id,
+            c.secret_access_key,
+            c.session_token,
+            region.clone(),
+        ))
+    };
+    let aws = ferrodyn_store::auth::sigv4::aws_region_of_host(endpoint.host()).is_some();
+    match resolved {
+        Some((creds, source)) => {
+            tracing::info!(
+                access_key_id = %creds.access_key_id,
+                source = ?source,
+                region = %region,
+                "signing upstream requests with the proxy's credentials"
+            );
+            let signer = new_signer(creds);
+            Signing {
+                forwarded: Some(signer.clone()),
+                own: Some(signer),
+            }
+        }
+        None if aws => {
+            tracing::warn!(
+                upstream = %endpoint.uri,
+                "no AWS credentials found (environment or shared files): clients' requests are forwarded with their own signature, which DynamoDB rejects, and the proxy cannot read the tables' streams (/readyz says so)"
+            );
+            Signing {
+                forwarded: None,
+                own: None,
+            }
+        }
+        None => {
+            let placeholder = credentials::PLACEHOLDER;
+            tracing::info!(
+                upstream = %endpoint.uri,
+                access_key_id = placeholder.0,
+                region = %region,
+                "no AWS credentials found: clients' requests are forwarded with their own signature; the proxy's own calls (table discovery, streams) are signed with the placeholder key pair, which emulators accept"
+            );
+            Signing {
+                forwarded: None,
+                own: Some(new_signer(credentials::Credentials {
+                    access_key_id: placeholder.0.to_owned(),
+                    secret_access_key: placeholder.1.to_owned(),
+                    session_token: None,
+                })),
+            }
+        }
+    }
 }

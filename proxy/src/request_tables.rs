@@ -1,7 +1,8 @@
 //! Which tables a write names, read from only the members that name them:
 //! the fallback of the cache layers for a write they cannot decode in full
 //! (an upstream may accept what the store's types refuse), which then drop
-//! whole tables; and whether a name could be a table at all
+//! whole tables; the tables any request names, for the Streams follower
+//! ([`crate::named_tables`]); and whether a name could be a table at all
 //! ([`is_table_name`]), so that per-table state is never created for names
 //! any DynamoDB-API upstream would refuse.
 
@@ -44,27 +45,31 @@ struct TableNameOnly {
     table_name: Option<String>,
 }
 
-/// The tables `req` names (BatchWriteItem's RequestItems, each
-/// TransactWriteItems action's TableName, else the request's TableName);
-/// empty when none can be read.
+/// The tables `req` names (BatchWriteItem's and BatchGetItem's
+/// RequestItems, each TransactWriteItems or TransactGetItems action's
+/// TableName, else the request's TableName); empty when none can be read.
 pub fn tables_named(req: &BackendRequest) -> Vec<String> {
     match req.op {
-        Operation::BatchWriteItem => api::decode::<BatchWriteTables>(&req.body)
-            .ok()
-            .and_then(|b| b.request_items)
-            .map(|m| m.into_keys().collect())
-            .unwrap_or_default(),
-        Operation::TransactWriteItems => api::decode::<TransactTables>(&req.body)
-            .ok()
-            .and_then(|t| t.transact_items)
-            .map(|items| {
-                items
-                    .into_iter()
-                    .flat_map(|m| m.into_values())
-                    .filter_map(|t| t.table_name)
-                    .collect()
-            })
-            .unwrap_or_default(),
+        Operation::BatchWriteItem | Operation::BatchGetItem => {
+            api::decode::<BatchWriteTables>(&req.body)
+                .ok()
+                .and_then(|b| b.request_items)
+                .map(|m| m.into_keys().collect())
+                .unwrap_or_default()
+        }
+        Operation::TransactWriteItems | Operation::TransactGetItems => {
+            api::decode::<TransactTables>(&req.body)
+                .ok()
+                .and_then(|t| t.transact_items)
+                .map(|items| {
+                    items
+                        .into_iter()
+                        .flat_map(|m| m.into_values())
+                        .filter_map(|t| t.table_name)
+                        .collect()
+                })
+                .unwrap_or_default()
+        }
         _ => api::decode::<TableNameOnly>(&req.body)
             .ok()
             .and_then(|t| t.table_name)

@@ -9,6 +9,13 @@
 //! `Authorization`, `X-Amz-Date` and `X-Amz-Security-Token` cannot be valid
 //! upstream and are dropped. Without one, requests go out as the client sent
 //! them (enough for a `ferrodyn-store`, which checks no signature).
+//!
+//! The proxy's own calls ([`HttpUpstream::call`]: the change feed, the
+//! Streams follower's ListTables, DescribeTable and Streams operations)
+//! have no client signature to pass on, so they are signed with the
+//! [`OwnSigner`] chosen at start-up: the proxy's credentials, else (for an
+//! upstream that is not AWS) a placeholder key pair, since emulators require
+//! a signature but accept any key.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -31,6 +38,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
+
+use crate::named_tables::NamedTables;
 
 /// The upstream as a `tower::Service`.
 #[derive(Clone)]
@@ -147,10 +156,14 @@ pub struct HttpUpstream {
     uri: Uri,
     host: HeaderValue,
     signer: Option<Arc<Signer>>,
+    /// Signs the proxy's own calls (see the module doc).
+    own_signer: Option<Arc<Signer>>,
     limits: Limits,
     /// Woken when a CreateTable, UpdateTable or DeleteTable passed through
     /// successfully: the Streams follower looks at the tables again at once.
     table_changes: Arc<tokio::sync::Notify>,
+    /// The tables forwarded requests name (for the Streams follower).
+    named: Arc<NamedTables>,
 }
 
 /// The certificates of a PEM file (`--upstream-ca-file`), to trust as roots.
@@ -237,15 +250,34 @@ impl HttpUpstream {
             client,
             uri: endpoint.uri.clone(),
             host,
+            own_signer: signer.clone(),
             signer,
             limits,
             table_changes: Arc::default(),
+            named: Arc::default(),
         })
+    }
+
+    /// Sign the proxy's own calls with `signer` (forwarded requests keep
+    /// the signing chosen at construction).
+    pub fn with_own_signer(mut self, signer: Option<Arc<Signer>>) -> HttpUpstream {
+        self.own_signer = signer;
+        self
+    }
+
+    /// Whether the proxy's own calls are signed.
+    pub fn signs_own_calls(&self) -> bool {
+        self.own_signer.is_some()
     }
 
     /// Notified after each table-management request that succeeded.
     pub fn table_changes(&self) -> Arc<tokio::sync::Notify> {
         self.table_changes.clone()
+    }
+
+    /// The tables forwarded requests named.
+    pub fn named_tables(&self) -> Arc<NamedTables> {
+        self.named.clone()
     }
 
     /// Whether requests are re-signed.
@@ -261,6 +293,7 @@ impl HttpUpstream {
                 Err(e) => return upstream_error(&e),
             },
         };
+        self.named.note(&req);
         let manages_tables = matches!(
             req.op,
             Operation::CreateTable | Operation::UpdateTable | Operation::DeleteTable
@@ -302,7 +335,14 @@ impl HttpUpstream {
             .limits
             .max_response_bytes
             .max(Limits::default().max_response_bytes);
-        let send = self.send_limited(HeaderValue::from_static(target), &headers, body, max);
+        let signer = self.own_signer.as_deref();
+        let send = self.send_limited(
+            HeaderValue::from_static(target),
+            &headers,
+            body,
+            max,
+            signer,
+        );
         tokio::time::timeout(timeout, send)
             .await
             .map_err(|_| Unreachable::TimedOut(timeout))?
@@ -315,7 +355,8 @@ impl HttpUpstream {
         body: Bytes,
     ) -> Result<BackendResponse, Unreachable> {
         let max = self.limits.max_response_bytes;
-        self.send_limited(target, headers, body, max).await
+        let signer = self.signer.as_deref();
+        self.send_limited(target, headers, body, max, signer).await
     }
 
     async fn send_limited(
@@ -324,6 +365,7 @@ impl HttpUpstream {
         headers: &HeaderMap,
         body: Bytes,
         max: usize,
+        signer: Option<&Signer>,
     ) -> Result<BackendResponse, Unreachable> {
         let mut builder = Request::post(self.uri.clone())
             .header(header::HOST, self.host.clone())
@@ -342,7 +384,7 @@ impl HttpUpstream {
             {
                 continue;
             }
-            if self.signer.is_some()
+            if signer.is_some()
                 && (name == header::CONTENT_TYPE
                     || CLIENT_SIGNATURE_HEADERS.contains(&name.as_str()))
             {
@@ -350,7 +392,7 @@ impl HttpUpstream {
             }
             builder = builder.header(name, value);
         }
-        if let Some(signer) = &self.signer {
+        if let Some(signer) = signer {
             let host = self.host.to_str().unwrap_or_default();
             let target = String::from_utf8_lossy(target.as_bytes());
             let signed = signer.sign(host, &target, &body, &sigv4::now());

@@ -12,6 +12,9 @@
 //!   import jobs, a whole table read back.
 
 //! * `admin` — [`StoreAdmin`]: a store's admin endpoint, and metric reading.
+//! * `foreign_engine` — [`ForeignEngine`]: a DynamoDB-API engine that
+//!   requires signatures and opens and closes stream shards as other
+//!   engines do, around a real store.
 //! * `relay` — [`DelayRelay`] and [`FeedRelay`]: TCP relays that hold back
 //!   responses or requests so that races run in a fixed order.
 //! * `wire` — raw HTTP/1.1 requests and response parsing.
@@ -31,6 +34,7 @@ pub mod buckets;
 
 pub mod admin;
 pub mod errors;
+pub mod foreign_engine;
 pub mod items;
 pub mod relay;
 pub mod server;
@@ -44,6 +48,7 @@ pub mod wire;
 
 pub use admin::StoreAdmin;
 pub use errors::{assert_error, assert_validation};
+pub use foreign_engine::{EngineOptions, ForeignEngine};
 pub use relay::{DelayRelay, FeedRelay};
 pub use server::{client_for, streams_client_for, TempDir, TestProxy, TestStore};
 pub use tables::{create_table, create_table_with_stream, IndexSpec, TableSpec};

@@ -26,12 +26,13 @@
 pub mod feed;
 pub mod streams;
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use ferrodyn_store::model::value::Item;
-use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge, Registry};
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 
 use crate::item_cache::storage::ItemCache;
 use crate::query_cache::storage::QueryCache;
@@ -49,6 +50,55 @@ pub struct Metrics {
     /// entries expire by TTL only (the proxy is still ready).
     pub ttl_only: IntGauge,
     pub lag: Histogram,
+    /// Times a table's follow stopped, by [`Interruption`].
+    pub interruptions: IntCounterVec,
+    status: Arc<Mutex<Status>>,
+}
+
+/// What `/readyz` says besides ready or not.
+#[derive(Default)]
+struct Status {
+    /// Why the feed is not connected (`None`: no reason known yet).
+    not_connected: Option<String>,
+    /// Tables whose follow stopped and is being restarted, with why.
+    interrupted: BTreeMap<String, String>,
+}
+
+/// Why the follow of one table's stream stopped (its entries are dropped
+/// every time). Labels of `proxy_stream_interruptions_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interruption {
+    /// GetRecords: ExpiredIteratorException.
+    ExpiredIterator,
+    /// GetRecords: TrimmedDataAccessException.
+    Trimmed,
+    /// The table's stream was disabled.
+    StreamDisabled,
+    /// The table has a new stream (re-created, or disabled and enabled).
+    StreamReplaced,
+    /// The table was deleted.
+    TableDeleted,
+    /// The stream or a shard is gone (ResourceNotFoundException).
+    StreamNotFound,
+    /// Transient failures (throttling, 5xx, unreachable) past the retries.
+    Unavailable,
+    /// Anything else: an error or an answer the follower cannot classify.
+    Other,
+}
+
+impl Interruption {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Interruption::ExpiredIterator => "expired_iterator",
+            Interruption::Trimmed => "trimmed",
+            Interruption::StreamDisabled => "stream_disabled",
+            Interruption::StreamReplaced => "stream_replaced",
+            Interruption::TableDeleted => "table_deleted",
+            Interruption::StreamNotFound => "stream_not_found",
+            Interruption::Unavailable => "unavailable",
+            Interruption::Other => "other",
+        }
+    }
 }
 
 impl Metrics {
@@ -88,7 +138,15 @@ impl Metrics {
         registry.register(Box::new(tables_dropped.clone()))?;
         registry.register(Box::new(connected.clone()))?;
         registry.register(Box::new(ttl_only.clone()))?;
+        let interruptions = IntCounterVec::new(
+            Opts::new(
+                "proxy_stream_interruptions_total",
+                "Times the follow of a table's DynamoDB stream stopped (its cache entries dropped), by reason",
+            ),
+            &["reason"],
+        )?;
         registry.register(Box::new(lag.clone()))?;
+        registry.register(Box::new(interruptions.clone()))?;
         Ok(Metrics {
             changes,
             failures,
@@ -96,7 +154,54 @@ impl Metrics {
             connected,
             ttl_only,
             lag,
+            interruptions,
+            status: Arc::default(),
         })
+    }
+
+    /// Why the feed is not connected, for `/readyz`.
+    pub fn set_not_connected(&self, reason: impl Into<String>) {
+        if let Ok(mut s) = self.status.lock() {
+            s.not_connected = Some(reason.into());
+        }
+    }
+
+    /// The follow of `table` stopped for `why` (`detail` says more): count
+    /// it and show it in `/readyz` until [`Metrics::resumed`].
+    pub fn interrupted(&self, table: &str, why: Interruption, detail: &str) {
+        self.interruptions.with_label_values(&[why.as_str()]).inc();
+        if let Ok(mut s) = self.status.lock() {
+            s.interrupted
+                .insert(table.to_owned(), format!("{}: {detail}", why.as_str()));
+        }
+    }
+
+    /// The follow of `table` runs again (or the table is no longer
+    /// followed).
+    pub fn resumed(&self, table: &str) {
+        if let Ok(mut s) = self.status.lock() {
+            s.interrupted.remove(table);
+        }
+    }
+
+    /// `/readyz`'s text besides "ready": why the feed is not connected, and
+    /// each table whose follow is being restarted.
+    pub fn describe(&self) -> String {
+        let Ok(s) = self.status.lock() else {
+            return String::new();
+        };
+        let mut out = String::new();
+        if !self.feed_ready() {
+            out.push_str(match &s.not_connected {
+                Some(reason) => reason,
+                None => "change feed not connected yet",
+            });
+            out.push('\n');
+        }
+        for (table, why) in &s.interrupted {
+            out.push_str(&format!("table {table}: stream not followed ({why}); its cache entries were dropped, restarting\n"));
+        }
+        out
     }
 
     /// Record the lag of a change committed at `created_ms` (milliseconds
