@@ -19,7 +19,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
-use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::rt::TokioExecutor;
@@ -27,6 +27,7 @@ use hyper_util::rt::TokioExecutor;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 
+use ferrodyn_proxy::upstream::{connector, Trust};
 use ferrodyn_store::auth::sigv4::{self, Signer};
 
 /// Why a request did not succeed, named for error counts.
@@ -78,33 +79,26 @@ impl Client {
             .authority()
             .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
             .ok_or_else(|| anyhow::anyhow!("--target {url:?} has no host"))?;
-        // Plain-http targets need no trust anchors: skip reading them.
-        let (roots, loaded) = if https || ca_file.is_some() {
-            root_certificates(ca_file)?
-        } else {
-            (rustls::RootCertStore::empty(), 0)
+        // The PEM file's certificates only, or the system's (not read for a
+        // plain-http target, which needs no trust anchors).
+        let extra = match ca_file {
+            Some(path) => CertificateDer::pem_file_iter(path)
+                .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| anyhow::anyhow!("--ca-file {}: {e}", path.display()))?,
+            None => Vec::new(),
         };
+        let trust = Trust {
+            system: https && ca_file.is_none(),
+            extra: &extra,
+        };
+        let (connector, loaded) =
+            connector(trust).map_err(|e| anyhow::anyhow!("TLS setup: {e}"))?;
         if https && loaded == 0 {
             anyhow::bail!(
                 "--target {url}: no trusted root certificates found \
                  (install the system's CA certificates, or pass --ca-file)"
             );
         }
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| anyhow::anyhow!("TLS setup: {e}"))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.enforce_http(false);
-        connector.set_connect_timeout(Some(Duration::from_secs(10)));
-        let connector = HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(connector);
         let http = HyperClient::builder(TokioExecutor::new())
             .pool_max_idle_per_host(max_idle.max(1))
             .pool_idle_timeout(Duration::from_secs(90))
@@ -213,20 +207,6 @@ pub fn classify(status: StatusCode, body: &[u8]) -> Failure {
             message: String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
         },
     }
-}
-
-/// The trust anchors: `ca_file`'s certificates, or the system's. Returns
-/// how many were loaded; none is fine for plain-http targets.
-fn root_certificates(ca_file: Option<&Path>) -> anyhow::Result<(rustls::RootCertStore, usize)> {
-    let mut roots = rustls::RootCertStore::empty();
-    let certs: Vec<CertificateDer<'static>> = match ca_file {
-        Some(path) => CertificateDer::pem_file_iter(path)
-            .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| anyhow::anyhow!("--ca-file {}: {e}", path.display()))?,
-        None => rustls_native_certs::load_native_certs().certs,
-    };
-    let (added, _ignored) = roots.add_parsable_certificates(certs);
-    Ok((roots, added))
 }
 
 fn failure(kind: &str, message: &str) -> Failure {

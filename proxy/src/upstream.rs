@@ -166,6 +166,48 @@ pub struct HttpUpstream {
     named: Arc<NamedTables>,
 }
 
+/// The certificates an https client trusts.
+#[derive(Debug, Clone, Copy)]
+pub struct Trust<'a> {
+    /// The system's root certificates.
+    pub system: bool,
+    /// These besides (a private CA).
+    pub extra: &'a [CertificateDer<'static>],
+}
+
+/// The connector of every Ferrodyn HTTP client (the proxy's upstream, the
+/// load generator): `http://` or `https://` (rustls with aws-lc-rs, TLS 1.2
+/// and 1.3, HTTP/1.1), TCP_NODELAY, 10 s to connect. Also returns how many
+/// trust anchors were loaded: an https client with none can reach nothing.
+pub fn connector(
+    trust: Trust<'_>,
+) -> Result<(HttpsConnector<HttpConnector>, usize), rustls::Error> {
+    let mut roots = rustls::RootCertStore::empty();
+    let mut anchors = 0;
+    if trust.system {
+        let (added, _ignored) =
+            roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+        anchors += added;
+    }
+    let (added, _ignored) = roots.add_parsable_certificates(trust.extra.iter().cloned());
+    anchors += added;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let mut tcp = HttpConnector::new();
+    tcp.set_nodelay(true);
+    tcp.enforce_http(false);
+    tcp.set_connect_timeout(Some(Duration::from_secs(10)));
+    let connector = HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(tcp);
+    Ok((connector, anchors))
+}
+
 /// The certificates of a PEM file (`--upstream-ca-file`), to trust as roots.
 pub fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, UpstreamError> {
     let certs = CertificateDer::pem_file_iter(path)
@@ -215,33 +257,17 @@ impl HttpUpstream {
         let host = HeaderValue::from_str(endpoint.authority())
             .map_err(|_| UpstreamError::BadUrl { url: url.clone() })?;
         // Plain-http upstreams need no trust anchors: skip reading them.
-        let mut roots = rustls::RootCertStore::empty();
-        if endpoint.https {
-            let (native, _ignored) =
-                roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-            let (extra, _ignored) = roots.add_parsable_certificates(extra_roots.iter().cloned());
-            if native + extra == 0 {
-                return Err(UpstreamError::NoRootCertificates { url });
-            }
+        let trust = Trust {
+            system: endpoint.https,
+            extra: if endpoint.https { extra_roots } else { &[] },
+        };
+        let (connector, anchors) = connector(trust).map_err(|source| UpstreamError::Tls {
+            url: url.clone(),
+            source,
+        })?;
+        if endpoint.https && anchors == 0 {
+            return Err(UpstreamError::NoRootCertificates { url });
         }
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|source| UpstreamError::Tls {
-                url: url.clone(),
-                source,
-            })?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.enforce_http(false);
-        connector.set_connect_timeout(Some(Duration::from_secs(10)));
-        let connector = HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(connector);
         let client = Client::builder(TokioExecutor::new())
             .pool_max_idle_per_host(256)
             .pool_idle_timeout(Duration::from_secs(60))
