@@ -416,3 +416,39 @@ fn signing(config: &Config, endpoint: &Endpoint) -> Signing {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signing_for(url: &str, credentials: credentials::Setting) -> Signing {
+        let config = Config {
+            credentials,
+            ..Config::new("unused")
+        };
+        signing(&config, &Endpoint::parse(url).expect("url"))
+    }
+
+    #[test]
+    fn without_credentials_only_the_proxys_own_calls_to_an_emulator_are_signed() {
+        let emulator = signing_for("http://127.0.0.1:8000", credentials::Setting::Unsigned);
+        assert!(emulator.forwarded.is_none());
+        assert!(emulator.own.is_some());
+        let aws = signing_for(
+            "https://dynamodb.eu-west-1.amazonaws.com",
+            credentials::Setting::Unsigned,
+        );
+        assert!(aws.forwarded.is_none() && aws.own.is_none());
+    }
+
+    #[test]
+    fn with_credentials_everything_is_signed() {
+        let creds = credentials::Setting::Static(credentials::Credentials {
+            access_key_id: "AKID".into(),
+            secret_access_key: "secret".into(),
+            session_token: None,
+        });
+        let aws = signing_for("https://dynamodb.eu-west-1.amazonaws.com", creds);
+        assert!(aws.forwarded.is_some() && aws.own.is_some());
+    }
+}
