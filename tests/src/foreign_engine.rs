@@ -13,7 +13,9 @@
 //! * with [`EngineOptions::shards_on_first_record`] a stream has no shard
 //!   until its first record, as some engines create them;
 //! * [`ForeignEngine::roll`] closes a stream's open shard and opens a child
-//!   of it, as DynamoDB does over time (its periodic rollover, or a split).
+//!   of it, as DynamoDB does over time (its periodic rollover, or a split);
+//! * [`ForeignEngine::expire_iterators`] answers GetRecords with
+//!   `ExpiredIteratorException`.
 //!
 //! Shards are numbered `shardId-00001`, `shardId-00002`, … per stream; the
 //! records of the store's one shard go to the stream's open shard in the
@@ -56,6 +58,7 @@ impl ForeignEngine {
             options,
             streams: Mutex::new(HashMap::new()),
             children_asked: AtomicUsize::new(0),
+            expire: AtomicUsize::new(0),
         });
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
@@ -89,6 +92,12 @@ impl ForeignEngine {
         stream.open_shard(parent_id);
     }
 
+    /// Answer the next `calls` GetRecords with ExpiredIteratorException, as
+    /// DynamoDB does for an iterator older than 15 minutes.
+    pub fn expire_iterators(&self, calls: usize) {
+        self.shared.expire.store(calls, Ordering::SeqCst);
+    }
+
     /// DescribeStream calls that asked for a shard's children
     /// (`ShardFilter`).
     pub fn children_asked(&self) -> usize {
@@ -108,6 +117,8 @@ struct Shared {
     streams: Mutex<HashMap<String, ScriptedStream>>,
     /// DescribeStream calls with a `CHILD_SHARDS` ShardFilter.
     children_asked: AtomicUsize,
+    /// GetRecords calls still to answer with ExpiredIteratorException.
+    expire: AtomicUsize,
 }
 
 #[derive(Default)]
@@ -150,6 +161,14 @@ fn error(kind: &str, namespace: &str, message: &str) -> BackendResponse {
             json!({"__type": format!("{namespace}#{kind}"), "message": message}).to_string(),
         ),
     }
+}
+
+fn no_such_shard() -> BackendResponse {
+    error(
+        "ResourceNotFoundException",
+        "com.amazonaws.dynamodb.v20120810",
+        "Requested resource not found: Shard does not exist",
+    )
 }
 
 fn ok(body: Value) -> BackendResponse {
@@ -307,11 +326,7 @@ impl Shared {
         self.sync(arn).await;
         let streams = self.streams.lock().expect("streams");
         let Some(s) = streams.get(arn).and_then(|s| s.shard(shard)) else {
-            return error(
-                "ResourceNotFoundException",
-                "com.amazonaws.dynamodb.v20120810",
-                "Requested resource not found: Shard does not exist",
-            );
+            return no_such_shard();
         };
         let position = match body["ShardIteratorType"].as_str() {
             Some("TRIM_HORIZON") => 0,
@@ -328,6 +343,16 @@ impl Shared {
     }
 
     async fn records(&self, body: &Value) -> BackendResponse {
+        let expire = self
+            .expire
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        if expire.is_ok() {
+            return error(
+                "ExpiredIteratorException",
+                "com.amazonaws.dynamodb.v20120810",
+                "Iterator expired. The iterator was created over 15 minutes ago.",
+            );
+        }
         let text = body["ShardIterator"].as_str().unwrap_or_default();
         let mut parts = text.rsplitn(3, '|');
         let (Some(position), Some(shard), Some(arn)) = (parts.next(), parts.next(), parts.next())
@@ -343,11 +368,7 @@ impl Shared {
         self.sync(arn).await;
         let streams = self.streams.lock().expect("streams");
         let Some(s) = streams.get(arn).and_then(|s| s.shard(shard)) else {
-            return error(
-                "ResourceNotFoundException",
-                "com.amazonaws.dynamodb.v20120810",
-                "Requested resource not found: Shard does not exist",
-            );
+            return no_such_shard();
         };
         let end = (position + limit).min(s.records.len());
         let records = &s.records[position.min(end)..end];

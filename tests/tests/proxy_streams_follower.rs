@@ -165,3 +165,41 @@ async fn a_table_created_straight_on_the_engine_is_followed_from_the_first_reque
     put_v(&direct, "newcomer", "k", "3").await;
     until_value(&proxy.client(), "newcomer", "k", "3", SEEN_WITHIN).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_iterator_drops_the_tables_entries_shows_in_readyz_and_the_follow_resumes() {
+    let engine = ForeignEngine::start(EngineOptions::default()).await;
+    let direct = client_for(&engine.endpoint);
+    create_table_with_stream(&direct, "expiring", StreamViewType::NewAndOldImages).await;
+    put_v(&direct, "expiring", "k", "1").await;
+    let proxy = proxy_without_credentials(&engine).await;
+    cached_value(&proxy, "expiring", "k", "1").await;
+    let metric = "proxy_stream_interruptions_total{reason=\"expired_iterator\"}";
+    assert_eq!(proxy.metric(metric).await, 0.0);
+
+    // Every GetRecords fails for a while: the follow stops and restarts
+    // with backoff, and /readyz names the table meanwhile.
+    engine.expire_iterators(3);
+    until(SEEN_WITHIN, "the interruption counted", || async {
+        proxy.metric(metric).await >= 1.0
+    })
+    .await;
+    until(SEEN_WITHIN, "/readyz names the table", || async {
+        let (status, text) = proxy.admin_get("/readyz").await;
+        status == 200 && text.contains("table expiring: stream not followed (expired_iterator")
+    })
+    .await;
+    // Its entries were dropped: the next read goes to the engine.
+    let misses = proxy.metric("proxy_item_cache_misses_total").await;
+    assert_eq!(value(&proxy.client(), "expiring", "k").await, Some(s("1")));
+    assert!(proxy.metric("proxy_item_cache_misses_total").await > misses);
+
+    // The follow resumes: /readyz is plain again, and writes are seen.
+    until(SEEN_WITHIN, "/readyz plain again", || async {
+        proxy.admin_get("/readyz").await == (200, "ready\n".to_owned())
+    })
+    .await;
+    cached_value(&proxy, "expiring", "k", "1").await;
+    put_v(&direct, "expiring", "k", "2").await;
+    until_value(&proxy.client(), "expiring", "k", "2", SEEN_WITHIN).await;
+}

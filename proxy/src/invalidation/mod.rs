@@ -169,11 +169,11 @@ impl Metrics {
     /// The follow of `table` stopped for `why` (`detail` says more): count
     /// it and show it in `/readyz` until [`Metrics::resumed`].
     pub fn interrupted(&self, table: &str, why: Interruption, detail: &str) {
-        self.interruptions.with_label_values(&[why.as_str()]).inc();
         if let Ok(mut s) = self.status.lock() {
             s.interrupted
                 .insert(table.to_owned(), format!("{}: {detail}", why.as_str()));
         }
+        self.interruptions.with_label_values(&[why.as_str()]).inc();
     }
 
     /// The follow of `table` runs again (or the table is no longer
