@@ -1,0 +1,279 @@
+//! `dax-case`: what `ferrodyn --upstream` buys in front of a remote
+//! DynamoDB-API endpoint — the table users of the latency-benchmarking case
+//! look at first.
+//!
+//! One process, on loopback: a store; a relay in front of it that holds
+//! every response for `--delay-ms` (the network and service time of a
+//! remote endpoint); and a proxy whose upstream is the relay. YCSB B (95 %
+//! GetItem, 5 % UpdateItem) and C (GetItem only) with zipfian keys run
+//! against the relay ("direct": what an application talking to the remote
+//! endpoint sees) and against the proxy, in interleaved rounds. For each:
+//! p50 / p99 / p99.9, throughput, and the proxy's item-cache hit ratio over
+//! the measured phases (from its `/metrics`). Ratios are proxy / direct,
+//! medians over rounds.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use ferrodyn_bench::client::Client;
+use ferrodyn_bench::driver::{self, Pacing, PhaseSpec, Workload};
+use ferrodyn_bench::keys::Distribution;
+use ferrodyn_bench::stats::summary_ms;
+use ferrodyn_bench::workload::{Op, Shape, Ycsb};
+use ferrodyn_store::{server, Store, StoreConfig};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+
+/// Compare an endpoint behind a network delay with `ferrodyn --upstream`
+/// in front of it.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Time the relay holds each response, in milliseconds.
+    #[arg(long, default_value_t = 1.0)]
+    delay_ms: f64,
+    /// Measured time per phase, in seconds.
+    #[arg(long, default_value_t = 10.0)]
+    seconds: f64,
+    /// Rounds (each measures both targets once per workload).
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// Items loaded.
+    #[arg(long, default_value_t = 10_000)]
+    records: u64,
+    /// Item size in bytes (10 string fields).
+    #[arg(long, default_value_t = 1000)]
+    item_size: usize,
+    /// Concurrent connections (closed loop).
+    #[arg(long, default_value_t = 16)]
+    connections: usize,
+    /// Zipfian skew.
+    #[arg(long, default_value_t = 0.99)]
+    zipf_theta: f64,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// Relay one connection: requests go on at once, each response chunk is
+/// held until `delay` after it arrived.
+async fn relay(client: TcpStream, upstream: std::net::SocketAddr, delay: Duration) {
+    let Ok(server) = TcpStream::connect(upstream).await else {
+        return;
+    };
+    let _ = client.set_nodelay(true);
+    let _ = server.set_nodelay(true);
+    let (mut client_read, mut client_write) = client.into_split();
+    let (mut server_read, mut server_write) = server.into_split();
+    let requests = async move {
+        let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
+        let _ = server_write.shutdown().await;
+    };
+    let responses = async move {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = match server_read.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            tokio::time::sleep_until(tokio::time::Instant::now() + delay).await;
+            if client_write.write_all(&buf[..n]).await.is_err() {
+                break;
+            }
+        }
+    };
+    tokio::join!(requests, responses);
+}
+
+/// The value of an unlabelled counter in the proxy's `/metrics`.
+async fn counter(admin: std::net::SocketAddr, name: &str) -> anyhow::Result<f64> {
+    let mut stream = TcpStream::connect(admin).await?;
+    stream
+        .write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .await?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).await?;
+    Ok(text
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0))
+}
+
+/// One target's results in one round.
+struct Cell {
+    p50: f64,
+    p99: f64,
+    p999: f64,
+    rate: f64,
+    errors: u64,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let dir = std::env::temp_dir().join(format!("ferrodyn-dax-case-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let result = runtime.block_on(measure(&args, &dir));
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+async fn measure(args: &Args, dir: &std::path::Path) -> anyhow::Result<()> {
+    let delay = Duration::from_secs_f64(args.delay_ms.max(0.0) / 1000.0);
+    let duration = Duration::from_secs_f64(args.seconds.max(0.1));
+    let store = Store::open(&StoreConfig::new(dir.join("store"))).context("cannot open store")?;
+    let store_listener = TcpListener::bind("127.0.0.1:0").await?;
+    let store_addr = store_listener.local_addr()?;
+    let (stop_store, store_stopped) = oneshot::channel::<()>();
+    let store_task = tokio::spawn(server::run(store_listener, store, async {
+        let _ = store_stopped.await;
+    }));
+
+    let relay_listener = TcpListener::bind("127.0.0.1:0").await?;
+    let relay_url = format!("http://{}", relay_listener.local_addr()?);
+    let relay_task = tokio::spawn(async move {
+        while let Ok((conn, _)) = relay_listener.accept().await {
+            tokio::spawn(relay(conn, store_addr, delay));
+        }
+    });
+
+    let mut config = ferrodyn_proxy::Config::new(dir.join("unused"));
+    config.upstream = Some(relay_url.clone());
+    let proxy_listener = TcpListener::bind("127.0.0.1:0").await?;
+    let proxy_url = format!("http://{}", proxy_listener.local_addr()?);
+    let admin_listener = TcpListener::bind("127.0.0.1:0").await?;
+    let admin = admin_listener.local_addr()?;
+    let (stop_proxy, proxy_stopped) = oneshot::channel::<()>();
+    let proxy_task = tokio::spawn(ferrodyn_proxy::run(
+        proxy_listener,
+        Some(admin_listener),
+        config,
+        async {
+            let _ = proxy_stopped.await;
+        },
+    ));
+
+    let shape = Shape {
+        table: "daxcase".into(),
+        per_partition: 1,
+        fields: 10,
+        field_bytes: (args.item_size / 10).max(1),
+        consistent_read: false,
+        max_scan_length: 1,
+        distribution: Distribution::Zipfian {
+            theta: args.zipf_theta,
+        },
+    };
+    let direct = Client::new(&relay_url, args.connections.max(64))?;
+    let proxy = Client::new(&proxy_url, args.connections.max(64))?;
+    driver::ensure_table(&direct, &shape).await?;
+    let puts = Workload::new(
+        shape.clone(),
+        ferrodyn_bench::workload::Mix::new(vec![(Op::Put, 1.0)]).map_err(anyhow::Error::msg)?,
+        args.records,
+    );
+    driver::load(&direct, &puts.shape, args.records, 64, 1, false).await?;
+    println!(
+        "dax-case: {} records of ~{} B, zipfian θ={}, {} connections, closed loop, {} rounds x {:.0} s; the relay holds each response {} ms (load average {})\n",
+        args.records,
+        args.item_size,
+        args.zipf_theta,
+        args.connections,
+        args.rounds,
+        duration.as_secs_f64(),
+        args.delay_ms,
+        std::fs::read_to_string("/proc/loadavg")
+            .ok()
+            .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+            .unwrap_or_else(|| "unknown".into()),
+    );
+    println!("| workload | target | p50 ms | p99 ms | p99.9 ms | ops/s | errors | item-cache hit ratio |");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|");
+    let mut ratios = Vec::new();
+    for letter in [Ycsb::B, Ycsb::C] {
+        let (mix, _) = letter.defaults();
+        let workload = Workload::new(shape.clone(), mix, args.records);
+        let phase = |seed: u64, d: Duration| PhaseSpec {
+            connections: args.connections,
+            pacing: Pacing::Closed,
+            duration: d,
+            max_ops: None,
+            seed,
+        };
+        // Warm-up: the proxy's cache fills as a running application's would.
+        driver::run_phase(&proxy, &workload, &phase(999, Duration::from_secs(2))).await;
+        let mut cells: [Vec<Cell>; 2] = [Vec::new(), Vec::new()];
+        let (mut hits, mut misses) = (0.0, 0.0);
+        for round in 0..args.rounds {
+            for (i, client) in [&direct, &proxy].into_iter().enumerate() {
+                let counted = i == 1;
+                let (h0, m0) = if counted {
+                    (
+                        counter(admin, "proxy_item_cache_hits_total").await?,
+                        counter(admin, "proxy_item_cache_misses_total").await?,
+                    )
+                } else {
+                    (0.0, 0.0)
+                };
+                let rec =
+                    driver::run_phase(client, &workload, &phase(round as u64, duration)).await;
+                if counted {
+                    hits += counter(admin, "proxy_item_cache_hits_total").await? - h0;
+                    misses += counter(admin, "proxy_item_cache_misses_total").await? - m0;
+                }
+                let s = summary_ms(&rec.all_latency());
+                cells[i].push(Cell {
+                    p50: s[0],
+                    p99: s[2],
+                    p999: s[3],
+                    rate: rec.throughput(),
+                    errors: rec.errors(),
+                });
+            }
+        }
+        let column = |i: usize, f: fn(&Cell) -> f64| median(cells[i].iter().map(f).collect());
+        for (i, name) in ["direct (behind the relay)", "through ferrodyn"]
+            .iter()
+            .enumerate()
+        {
+            let errors: u64 = cells[i].iter().map(|c| c.errors).sum();
+            let ratio = if i == 1 {
+                format!("{:.1} %", 100.0 * hits / (hits + misses).max(1.0))
+            } else {
+                "—".into()
+            };
+            println!(
+                "| YCSB {letter:?} | {name} | {:.3} | {:.3} | {:.3} | {:.0} | {errors} | {ratio} |",
+                column(i, |c| c.p50),
+                column(i, |c| c.p99),
+                column(i, |c| c.p999),
+                column(i, |c| c.rate),
+            );
+        }
+        ratios.push((
+            letter,
+            column(0, |c| c.p50) / column(1, |c| c.p50).max(f64::MIN_POSITIVE),
+            column(0, |c| c.p99) / column(1, |c| c.p99).max(f64::MIN_POSITIVE),
+            column(1, |c| c.rate) / column(0, |c| c.rate).max(f64::MIN_POSITIVE),
+        ));
+    }
+    println!();
+    for (letter, p50, p99, rate) in ratios {
+        println!(
+            "YCSB {letter:?}: through ferrodyn, p50 {p50:.1}x lower, p99 {p99:.1}x lower, throughput {rate:.1}x higher than direct"
+        );
+    }
+    let _ = stop_proxy.send(());
+    let _ = stop_store.send(());
+    let _ = proxy_task.await;
+    relay_task.abort();
+    let _ = store_task.await;
+    Ok(())
+}
