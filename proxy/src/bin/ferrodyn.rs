@@ -1,6 +1,9 @@
 //! `ferrodyn`: the full database in one process, or a caching proxy in front
 //! of a remote DynamoDB-API endpoint.
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 use std::time::Duration;
 

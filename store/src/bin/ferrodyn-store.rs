@@ -1,5 +1,8 @@
 //! `ferrodyn-store`: the persistent DynamoDB-API server, without a cache.
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::time::Duration;
 
 use anyhow::Context;
