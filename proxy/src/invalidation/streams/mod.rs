@@ -190,6 +190,13 @@ impl Follower {
             .inc();
         self.metrics.resumed(name);
         self.named.forget(name);
+        self.count_ttl_only();
+    }
+
+    /// `proxy_change_feed_ttl_only`: no followed table has a stream.
+    fn count_ttl_only(&self) {
+        let any_stream = self.followed.values().any(|f| f.stream_arn.is_some());
+        self.metrics.ttl_only.set(i64::from(!any_stream));
     }
 
     /// Follow `name` through the stream `arn` (None: it has none), unless it
@@ -234,9 +241,7 @@ impl Follower {
                 task,
             },
         );
-        self.metrics.ttl_only.set(i64::from(
-            !self.followed.values().any(|f| f.stream_arn.is_some()),
-        ));
+        self.count_ttl_only();
         started
     }
 
@@ -320,6 +325,7 @@ pub async fn follow(
                     follower.targets.open();
                     opened = true;
                 }
+                follower.count_ttl_only();
                 follower.metrics.connected.set(1);
             }
             Err(e) => {
