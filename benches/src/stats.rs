@@ -153,3 +153,10 @@ pub fn summary_ms(h: &Histogram<u64>) -> [f64; 6] {
     out[5] = h.max() as f64 / 1000.0;
     out
 }
+
+/// The median of `values` (the upper one of an even count; NaN for none):
+/// what a cell of a table of interleaved rounds shows.
+pub fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(|a, b| a.total_cmp(b));
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+}

@@ -19,7 +19,7 @@ use clap::Parser;
 use ferrodyn_bench::client::Client;
 use ferrodyn_bench::driver::{self, Pacing, PhaseSpec, Workload};
 use ferrodyn_bench::keys::Distribution;
-use ferrodyn_bench::stats::summary_ms;
+use ferrodyn_bench::stats::{median, summary_ms};
 use ferrodyn_bench::workload::{Op, Shape, Ycsb};
 use ferrodyn_store::{server, Store, StoreConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -52,11 +52,6 @@ struct Args {
     /// Zipfian skew.
     #[arg(long, default_value_t = 0.99)]
     zipf_theta: f64,
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 /// Relay one connection: requests go on at once, each response chunk is

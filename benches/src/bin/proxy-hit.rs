@@ -23,7 +23,7 @@ use clap::Parser;
 use ferrodyn_bench::client::Client;
 use ferrodyn_bench::driver::{self, Pacing, PhaseSpec, Workload};
 use ferrodyn_bench::keys::Distribution;
-use ferrodyn_bench::stats::summary_ms;
+use ferrodyn_bench::stats::{median, summary_ms};
 use ferrodyn_bench::workload::{Mix, Op, Shape};
 use ferrodyn_store::model::Item;
 use ferrodyn_store::{server, Store, StoreConfig};
@@ -60,11 +60,6 @@ struct Cell {
     errors: u64,
     /// Server threads' CPU time per request, µs.
     cpu: f64,
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 /// The threads of the servers' runtime, whose CPU time is read per phase.
