@@ -53,11 +53,7 @@ fn shape() -> Shape {
 }
 
 fn request(op: Operation, body: Vec<u8>) -> BackendRequest {
-    BackendRequest {
-        op,
-        headers: http::HeaderMap::new(),
-        body: Bytes::from(body),
-    }
+    BackendRequest::new(op, http::HeaderMap::new(), Bytes::from(body))
 }
 
 /// A store in a fresh directory with the benchmark's table and `records`

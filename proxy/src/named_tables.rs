@@ -105,11 +105,7 @@ mod tests {
     use super::*;
 
     fn request(op: Operation, body: &str) -> BackendRequest {
-        BackendRequest {
-            op,
-            headers: http::HeaderMap::new(),
-            body: Bytes::from(body.to_owned()),
-        }
+        BackendRequest::new(op, http::HeaderMap::new(), Bytes::from(body.to_owned()))
     }
 
     #[test]

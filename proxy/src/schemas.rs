@@ -177,11 +177,7 @@ where
     );
     let resp = crate::service::forward(
         upstream,
-        BackendRequest {
-            op: Operation::DescribeTable,
-            headers,
-            body: Bytes::from(body),
-        },
+        BackendRequest::new(Operation::DescribeTable, headers, Bytes::from(body)),
     )
     .await;
     if !resp.status.is_success() {

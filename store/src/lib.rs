@@ -4,6 +4,8 @@
 //!
 //! * [`auth`] — SigV4 request signing, for clients of DynamoDB-API endpoints
 //!   (the proxy and the bench).
+//! * [`backend`] — the store's boundary as a service: [`backend::Backend`],
+//!   its request (with the typed input, decoded once) and its response.
 //! * [`backup`] — the backup directory: backup records and snapshot files;
 //!   the operator's `backup` and `restore` commands ([`backup::cli`]).
 
@@ -38,6 +40,7 @@
 pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod backend;
 pub mod backup;
 
 pub mod capacity;

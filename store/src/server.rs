@@ -23,9 +23,8 @@ use tokio::net::TcpListener;
 
 use crate::api::{ApiError, ErrorCode, Operation};
 use crate::auth::verify::Verifier;
-pub use crate::engine::Health;
+pub use crate::backend::{Backend, BackendRequest, BackendResponse, Health, Input};
 use crate::faults::Faults;
-use crate::ops::Store;
 pub use browser::{CorsPolicy, HostCheck};
 pub use encoding::COMPRESSION_THRESHOLD;
 use encoding::{compressed_response, decode_content, response_encoding, BodyError};
@@ -52,71 +51,6 @@ const MAX_HEADER_BYTES: usize = 16 * 1024;
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 pub const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
-
-/// One decoded API request, as the front end hands it to a [`Backend`].
-#[derive(Debug, Clone)]
-pub struct BackendRequest {
-    pub op: Operation,
-    /// The request's headers (a forwarding backend passes them on, e.g. the
-    /// client's signature).
-    pub headers: http::HeaderMap,
-    /// The JSON body, already decompressed.
-    pub body: Bytes,
-}
-
-/// What a [`Backend`] answers: an HTTP status and a JSON body.
-#[derive(Debug, Clone)]
-pub struct BackendResponse {
-    pub status: StatusCode,
-    pub body: Bytes,
-}
-
-impl BackendResponse {
-    pub fn from_result(result: Result<Vec<u8>, ApiError>) -> BackendResponse {
-        match result {
-            Ok(body) => BackendResponse {
-                status: StatusCode::OK,
-                body: Bytes::from(body),
-            },
-            Err(e) => BackendResponse {
-                status: StatusCode::from_u16(e.code.http_status())
-                    .unwrap_or(StatusCode::BAD_REQUEST),
-                body: Bytes::from(e.body()),
-            },
-        }
-    }
-}
-
-/// Whatever answers API requests behind the HTTP front end: the store
-/// itself, or the proxy's service stack.
-pub trait Backend: Clone + Send + Sync + 'static {
-    fn call(&self, req: BackendRequest) -> impl Future<Output = BackendResponse> + Send;
-
-    /// Whether the storage behind this backend takes writes (the health
-    /// check reports it); a backend without local storage is always `Ok`.
-    fn health(&self) -> Health {
-        Health::Ok
-    }
-}
-
-impl Backend for Store {
-    async fn call(&self, req: BackendRequest) -> BackendResponse {
-        if req.op == Operation::DescribeEndpoints {
-            // The endpoint is the address the client used.
-            let host = req
-                .headers
-                .get(header::HOST)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("localhost");
-            return BackendResponse::from_result(self.describe_endpoints(host));
-        }
-        BackendResponse::from_result(self.handle(req.op, &req.body).await)
-    }
-
-    fn health(&self) -> Health {
-        Store::health(self)
-    }
-}
 
 /// How the front end serves: authentication, browser policy and limits.
 #[derive(Debug, Clone, Default)]
@@ -534,7 +468,7 @@ async fn answer<B: Backend>(
         log.api_call(op, &body);
     }
     let accepted = response_encoding(&headers);
-    let req = BackendRequest { op, headers, body };
+    let req = BackendRequest::new(op, headers, body);
     let resp = if policy.faults.is_active() || op == Operation::GetChanges {
         injection::call(&policy.faults, backend, req).await
     } else {

@@ -209,11 +209,11 @@ impl Shared {
     async fn store_call(&self, op: Operation, body: Value) -> Value {
         let resp = self
             .store
-            .call(BackendRequest {
+            .call(BackendRequest::new(
                 op,
-                headers: http::HeaderMap::new(),
-                body: Bytes::from(body.to_string()),
-            })
+                http::HeaderMap::new(),
+                Bytes::from(body.to_string()),
+            ))
             .await;
         assert!(resp.status.is_success(), "the store refused {op:?}");
         serde_json::from_slice(&resp.body).expect("store answer")

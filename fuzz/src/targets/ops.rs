@@ -119,11 +119,7 @@ impl Ops {
                 };
             }
         };
-        let req = BackendRequest {
-            op,
-            headers: http::HeaderMap::new(),
-            body: Bytes::from(body),
-        };
+        let req = BackendRequest::new(op, http::HeaderMap::new(), Bytes::from(body));
         let task = tokio::spawn(async move { store.call(req).await });
         match tokio::time::timeout(REQUEST_LIMIT, task).await {
             Err(_) => Err(format!("{} took longer than {REQUEST_LIMIT:?}", op.name())),

@@ -106,11 +106,7 @@ impl ItemCacheLayer {
             self.metrics.upstream_batches.inc();
             let resp = forward(
                 inner,
-                BackendRequest {
-                    op: req.op,
-                    headers: req.headers.clone(),
-                    body: Bytes::from(body),
-                },
+                BackendRequest::new(req.op, req.headers.clone(), Bytes::from(body)),
             )
             .await;
             if resp.status != StatusCode::OK {
@@ -176,14 +172,16 @@ impl ItemCacheLayer {
     /// reads, consumed capacity, anything it cannot decode or that the
     /// upstream would refuse).
     fn plan_batch_get(&self, req: &BackendRequest) -> Option<BTreeMap<String, BatchTable>> {
-        let input: BatchGetItemInput = api::decode(&req.body).ok()?;
+        let Input::BatchGetItem(input) = req.input()? else {
+            return None;
+        };
         if !matches!(
             input.return_consumed_capacity.as_deref(),
             None | Some("NONE")
         ) {
             return None;
         }
-        let tables = input.request_items?;
+        let tables = input.request_items.as_ref()?;
         let total: usize = tables
             .values()
             .map(|t| t.keys.as_ref().map_or(0, Vec::len))
@@ -210,7 +208,7 @@ impl ItemCacheLayer {
                 }
                 let cache_key = self
                     .cache
-                    .key(&table, Bytes::from(serde_json::to_vec(key).ok()?));
+                    .key(table, Bytes::from(serde_json::to_vec(key).ok()?));
                 let lease = self.cache.lease(&cache_key);
                 planned.push(BatchKey {
                     key: key.clone(),
@@ -219,11 +217,11 @@ impl ItemCacheLayer {
                 });
             }
             plan.insert(
-                table,
+                table.clone(),
                 BatchTable {
                     keys: planned,
                     projection,
-                    request,
+                    request: request.clone(),
                 },
             );
         }

@@ -18,37 +18,41 @@ impl ItemCacheLayer {
         // (table, item or key, what the cache holds after: Some(Some) an
         // item, Some(None) absence, None just invalidate)
         let mut raw: Vec<(String, Item, bool, Option<Option<Item>>)> = Vec::new();
-        match req.op {
-            Operation::BatchWriteItem => {
-                let input: BatchWriteItemInput = api::decode(&req.body).ok()?;
-                for (table, requests) in input.request_items? {
+        match req.input()? {
+            Input::BatchWriteItem(input) => {
+                for (table, requests) in input.request_items.as_ref()? {
                     for r in requests {
-                        match (r.put_request, r.delete_request) {
+                        match (&r.put_request, &r.delete_request) {
                             (Some(PutRequest { item: Some(item) }), None) => {
-                                raw.push((table.clone(), item.clone(), true, Some(Some(item))));
+                                raw.push((
+                                    table.clone(),
+                                    item.clone(),
+                                    true,
+                                    Some(Some(item.clone())),
+                                ));
                             }
                             (None, Some(DeleteRequest { key: Some(key) })) => {
-                                raw.push((table.clone(), key, false, Some(None)));
+                                raw.push((table.clone(), key.clone(), false, Some(None)));
                             }
                             _ => return None,
                         }
                     }
                 }
             }
-            Operation::TransactWriteItems => {
-                let input: TransactWriteItemsInput = api::decode(&req.body).ok()?;
-                for t in input.transact_items? {
-                    match (t.put, t.delete, t.update, t.condition_check) {
+            Input::TransactWriteItems(input) => {
+                for t in input.transact_items.as_ref()? {
+                    match (&t.put, &t.delete, &t.update, &t.condition_check) {
                         (Some(a), None, None, None) => {
-                            let item = a.item?;
-                            raw.push((a.table_name?, item.clone(), true, Some(Some(item))));
+                            let item = a.item.clone()?;
+                            let table = a.table_name.clone()?;
+                            raw.push((table, item.clone(), true, Some(Some(item))));
                         }
                         (None, Some(a), None, None) => {
-                            raw.push((a.table_name?, a.key?, false, Some(None)));
+                            raw.push((a.table_name.clone()?, a.key.clone()?, false, Some(None)));
                         }
                         // The new item is not in the answer: invalidate.
                         (None, None, Some(a), None) => {
-                            raw.push((a.table_name?, a.key?, false, None));
+                            raw.push((a.table_name.clone()?, a.key.clone()?, false, None));
                         }
                         // Writes nothing.
                         (None, None, None, Some(_)) => {}

@@ -100,11 +100,7 @@ impl ItemCacheLayer {
         // The fill is a plain GetItem of the full item, as for a GetItem miss.
         let mut headers = req.headers.clone();
         headers.remove("x-amz-target");
-        let get_req = BackendRequest {
-            op: Operation::GetItem,
-            headers,
-            body: req.body.clone(),
-        };
+        let get_req = BackendRequest::new(Operation::GetItem, headers, req.body.clone());
         Some(
             match self
                 .fetch(inner, &get_req, &table, &key, cache_key, lease)

@@ -37,14 +37,11 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use ferrodyn_store::api::types::{
-    BatchWriteItemInput, DeleteItemInput, PutItemInput, QueryInput, ScanInput,
-    TransactWriteItemsInput, UpdateItemInput,
-};
+use ferrodyn_store::api::types::{QueryInput, ScanInput};
 use ferrodyn_store::api::{self, Operation};
 use ferrodyn_store::expr::KeyNames;
-use ferrodyn_store::model::value::AttributeValue;
-use ferrodyn_store::server::{BackendRequest, BackendResponse};
+use ferrodyn_store::model::value::{AttributeValue, Item};
+use ferrodyn_store::server::{BackendRequest, BackendResponse, Input};
 use http::StatusCode;
 use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 use tower::{Layer, Service};
@@ -268,11 +265,11 @@ impl QueryCacheLayer {
                 }
                 let written = crate::statements::writes(&req, &self.schemas, inner.clone()).await;
                 let writes = written
-                    .into_iter()
+                    .iter()
                     .flatten()
                     .map(|w| match w {
-                        crate::statements::Write::Key(t, k) => (t, Some(k)),
-                        crate::statements::Write::Table(t) => (t, None),
+                        crate::statements::Write::Key(t, k) => (t.as_str(), Some(k)),
+                        crate::statements::Write::Table(t) => (t.as_str(), None),
                     })
                     .collect();
                 match self.touched_by(inner.clone(), writes).await {
@@ -340,49 +337,47 @@ impl QueryCacheLayer {
     {
         // (table, the written item or key); the partition is found with the
         // table's key schema.
-        let mut writes: Vec<(String, Option<ferrodyn_store::model::value::Item>)> = Vec::new();
-        match req.op {
-            Operation::PutItem => {
-                let input: PutItemInput = api::decode(&req.body).ok()?;
-                writes.push((input.table_name?, input.item));
+        let mut writes: Vec<(&str, Option<&Item>)> = Vec::new();
+        match req.input()? {
+            Input::PutItem(input) => {
+                writes.push((input.table_name.as_deref()?, input.item.as_ref()));
             }
-            Operation::UpdateItem => {
-                let input: UpdateItemInput = api::decode(&req.body).ok()?;
-                writes.push((input.table_name?, input.key));
+            Input::UpdateItem(input) => {
+                writes.push((input.table_name.as_deref()?, input.key.as_ref()));
             }
-            Operation::DeleteItem => {
-                let input: DeleteItemInput = api::decode(&req.body).ok()?;
-                writes.push((input.table_name?, input.key));
+            Input::DeleteItem(input) => {
+                writes.push((input.table_name.as_deref()?, input.key.as_ref()));
             }
-            Operation::BatchWriteItem => {
-                let input: BatchWriteItemInput = api::decode(&req.body).ok()?;
-                for (table, requests) in input.request_items? {
+            Input::BatchWriteItem(input) => {
+                for (table, requests) in input.request_items.as_ref()? {
                     for r in requests {
-                        let item = match (r.put_request, r.delete_request) {
-                            (Some(p), None) => p.item,
-                            (None, Some(d)) => d.key,
+                        let item = match (&r.put_request, &r.delete_request) {
+                            (Some(p), None) => p.item.as_ref(),
+                            (None, Some(d)) => d.key.as_ref(),
                             _ => None,
                         };
-                        writes.push((table.clone(), item));
+                        writes.push((table, item));
                     }
                 }
             }
-            Operation::TransactWriteItems => {
-                let input: TransactWriteItemsInput = api::decode(&req.body).ok()?;
-                for t in input.transact_items? {
+            Input::TransactWriteItems(input) => {
+                for t in input.transact_items.as_ref()? {
                     // A ConditionCheck writes nothing.
-                    let action = match (t.put, t.update, t.delete) {
-                        (Some(p), None, None) => Some((p.table_name, p.item)),
+                    let action = match (&t.put, &t.update, &t.delete) {
+                        (Some(p), None, None) => Some((&p.table_name, p.item.as_ref())),
                         (None, Some(a), None) | (None, None, Some(a)) => {
-                            Some((a.table_name, a.key))
+                            Some((&a.table_name, a.key.as_ref()))
                         }
                         (None, None, None) => None,
                         // Malformed (the upstream refuses it): whole tables.
                         (p, u, d) => {
-                            for a in [p, u, d].into_iter().flatten() {
-                                if let Some(t) = a.table_name {
-                                    writes.push((t, None));
-                                }
+                            let named = [
+                                p.as_ref().map(|p| &p.table_name),
+                                u.as_ref().map(|a| &a.table_name),
+                                d.as_ref().map(|a| &a.table_name),
+                            ];
+                            for t in named.into_iter().flatten().flatten() {
+                                writes.push((t, None));
                             }
                             None
                         }
@@ -399,29 +394,25 @@ impl QueryCacheLayer {
 
     /// The partitions `writes` (table, the written item or key; `None`: the
     /// whole table) touch.
-    async fn touched_by<S>(
-        &self,
-        inner: S,
-        writes: Vec<(String, Option<ferrodyn_store::model::value::Item>)>,
-    ) -> Option<Touched>
+    async fn touched_by<S>(&self, inner: S, writes: Vec<(&str, Option<&Item>)>) -> Option<Touched>
     where
         S: Service<BackendRequest, Response = BackendResponse, Error = Infallible> + Clone,
     {
         let mut tables: Vec<(String, Option<Vec<AttributeValue>>)> = Vec::new();
         for (table, item) in writes {
-            let pos = match tables.iter().position(|(t, _)| *t == table) {
+            let pos = match tables.iter().position(|(t, _)| t == table) {
                 Some(p) => p,
                 None => {
-                    tables.push((table.clone(), Some(Vec::new())));
+                    tables.push((table.to_owned(), Some(Vec::new())));
                     tables.len() - 1
                 }
             };
-            let keys = match &item {
-                Some(_) => self.schemas.get(&table, inner.clone()).await,
+            let keys = match item {
+                Some(_) => self.schemas.get(table, inner.clone()).await,
                 None => None,
             };
             let value = match (keys, item) {
-                (Some(keys), Some(item)) => keys.partition_of(&item).cloned(),
+                (Some(keys), Some(item)) => keys.partition_of(item).cloned(),
                 _ => None,
             };
             match value {
@@ -449,19 +440,23 @@ impl QueryCacheLayer {
         }
         let (key, _) = match req.op {
             Operation::Query => {
-                let input = api::decode::<QueryInput>(&req.body).ok()?;
-                if !cacheable_query(&input) {
+                let Input::Query(input) = req.input()? else {
+                    return None;
+                };
+                if !cacheable_query(input) {
                     return None;
                 }
                 let keys = self.schemas.cached(input.table_name.as_deref()?)?;
-                canonical_query(&input, &keys)?
+                canonical_query(input, &keys)?
             }
             Operation::Scan => {
-                let input = api::decode::<ScanInput>(&req.body).ok()?;
-                if !cacheable_scan(&input) {
+                let Input::Scan(input) = req.input()? else {
+                    return None;
+                };
+                if !cacheable_scan(input) {
                     return None;
                 }
-                canonical_scan(&input)?
+                canonical_scan(input)?
             }
             _ => return None,
         };
@@ -477,33 +472,27 @@ impl QueryCacheLayer {
     where
         S: Service<BackendRequest, Response = BackendResponse, Error = Infallible> + Clone,
     {
-        let canonical = match req.op {
-            Operation::Query => match api::decode::<QueryInput>(&req.body) {
-                Ok(input) if cacheable_query(&input) => match &input.table_name {
-                    Some(table) => match self.schemas.get(table, inner.clone()).await {
-                        // An index this proxy has not seen may have been
-                        // created elsewhere: learn the table's keys again.
-                        Some(keys)
-                            if keys.target(input.index_name.as_deref()).is_none()
-                                && input.index_name.is_some() =>
-                        {
-                            self.schemas.forget(table);
-                            match self.schemas.get(table, inner.clone()).await {
-                                Some(keys) => canonical_query(&input, &keys),
-                                None => None,
-                            }
+        let canonical = match req.input() {
+            Some(Input::Query(input)) if cacheable_query(input) => match &input.table_name {
+                Some(table) => match self.schemas.get(table, inner.clone()).await {
+                    // An index this proxy has not seen may have been
+                    // created elsewhere: learn the table's keys again.
+                    Some(keys)
+                        if keys.target(input.index_name.as_deref()).is_none()
+                            && input.index_name.is_some() =>
+                    {
+                        self.schemas.forget(table);
+                        match self.schemas.get(table, inner.clone()).await {
+                            Some(keys) => canonical_query(input, &keys),
+                            None => None,
                         }
-                        Some(keys) => canonical_query(&input, &keys),
-                        None => None,
-                    },
+                    }
+                    Some(keys) => canonical_query(input, &keys),
                     None => None,
                 },
-                _ => None,
+                None => None,
             },
-            Operation::Scan => match api::decode::<ScanInput>(&req.body) {
-                Ok(input) if cacheable_scan(&input) => canonical_scan(&input),
-                _ => None,
-            },
+            Some(Input::Scan(input)) if cacheable_scan(input) => canonical_scan(input),
             _ => None,
         };
         let Some((key, tag)) = canonical else {

@@ -48,6 +48,7 @@ pub use transfer::Transfers;
 pub use ttl::SweepCursors;
 
 use crate::api::{self, ApiError, ApiResult, ErrorCode, Operation};
+use crate::backend::Input;
 use crate::capacity::{Capacity, CapacityConfig};
 use crate::engine::{Abort, Engine, EngineError, EngineOptions};
 use crate::model::key::partition_hash;
@@ -229,10 +230,42 @@ impl Store {
 
     /// Execute one request: `body` is the raw JSON of the request.
     pub async fn handle(&self, op: Operation, body: &[u8]) -> ApiResult<Vec<u8>> {
+        self.handle_decoded(op, body, None).await
+    }
+
+    /// Execute one request whose typed input a caller may already have
+    /// decoded from `body` (see [`crate::backend::Input`]); `None`: decode
+    /// it here.
+    pub async fn handle_decoded(
+        &self,
+        op: Operation,
+        body: &[u8],
+        input: Option<Input>,
+    ) -> ApiResult<Vec<u8>> {
         let start = std::time::Instant::now();
-        let result = self.dispatch(op, body).await;
+        let result = match input {
+            Some(input) => self.dispatch_input(input, body).await,
+            None => self.dispatch(op, body).await,
+        };
         self.observe(op, body, &result, start.elapsed());
         result
+    }
+
+    /// Like [`Store::dispatch`], for an input already decoded.
+    async fn dispatch_input(&self, input: Input, body: &[u8]) -> ApiResult<Vec<u8>> {
+        match input {
+            Input::GetItem(i) => self.get_item(i),
+            Input::PutItem(i) => self.put_item(i).await,
+            Input::UpdateItem(i) => self.update_item(i).await,
+            Input::DeleteItem(i) => self.delete_item(i).await,
+            Input::Query(i) => self.query(i),
+            Input::Scan(i) => self.scan(i),
+            Input::BatchGetItem(i) => self.batch_get_item(i),
+            Input::BatchWriteItem(i) => self.batch_write_item(i).await,
+            Input::TransactWriteItems(i) => {
+                self.transact_write_items(i, partition_hash(body)).await
+            }
+        }
     }
 
     async fn dispatch(&self, op: Operation, body: &[u8]) -> ApiResult<Vec<u8>> {
