@@ -18,7 +18,7 @@ impl ItemCacheLayer {
             }
             found.push(entries);
         }
-        let size: usize = found.iter().flatten().map(|e| e.body.len() + 1).sum();
+        let size: usize = found.iter().flatten().map(|e| e.body().len() + 1).sum();
         let mut body = Vec::with_capacity(size + 64);
         body.extend_from_slice(br#"{"Responses":{"#);
         for (i, (t, entries)) in batch.tables.iter().zip(&found).enumerate() {

@@ -662,8 +662,8 @@ fn respond(
             })
             .map_or_else(|_| Bytes::from_static(b"{}"), Bytes::from)
         }
-        // The hit path: the answer was encoded when the entry was made.
-        _ => entry.body.clone(),
+        // The hit path: the answer is encoded once per entry.
+        _ => entry.body().clone(),
     };
     BackendResponse {
         status: StatusCode::OK,

@@ -28,13 +28,13 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
 
 use crate::gate::Gate;
-use ferrodyn_store::model::value::{heap_size, Item};
+use ferrodyn_store::model::value::{heap_size, item_size, Item};
 
 const STRIPES: usize = 4096;
 
@@ -57,31 +57,42 @@ pub struct CacheKey {
 #[derive(Debug)]
 pub struct Entry {
     pub item: Option<Item>,
-    /// The GetItem answer for this entry without a projection, encoded
-    /// once when the entry is made: most hits send these bytes as they are.
-    pub body: Bytes,
+    /// The GetItem answer for this entry without a projection, encoded by
+    /// the first hit that needs it (most hits then send these bytes as they
+    /// are). Not when the entry is made: an entry a write-through stores
+    /// may be replaced before anyone reads it.
+    body: OnceLock<Bytes>,
 }
 
 impl Entry {
     pub fn new(item: Option<Item>) -> Entry {
-        #[derive(serde::Serialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct GetOutput<'a> {
-            #[serde(skip_serializing_if = "Option::is_none")]
-            item: Option<&'a Item>,
+        Entry {
+            item,
+            body: OnceLock::new(),
         }
-        let body = serde_json::to_vec(&GetOutput {
-            item: item.as_ref(),
-        })
-        .map_or_else(|_| Bytes::from_static(b"{}"), Bytes::from);
-        Entry { item, body }
     }
 
-    /// The item's JSON as encoded in `body` (`{"Item":<item>}`), if there
-    /// is an item.
+    /// The GetItem answer without a projection: `{"Item":<item>}`, or `{}`.
+    pub fn body(&self) -> &Bytes {
+        self.body.get_or_init(|| {
+            #[derive(serde::Serialize)]
+            #[serde(rename_all = "PascalCase")]
+            struct GetOutput<'a> {
+                #[serde(skip_serializing_if = "Option::is_none")]
+                item: Option<&'a Item>,
+            }
+            serde_json::to_vec(&GetOutput {
+                item: self.item.as_ref(),
+            })
+            .map_or_else(|_| Bytes::from_static(b"{}"), Bytes::from)
+        })
+    }
+
+    /// The item's JSON as encoded in [`Entry::body`] (`{"Item":<item>}`),
+    /// if there is an item.
     pub fn item_json(&self) -> Option<&[u8]> {
         self.item.as_ref()?;
-        self.body.strip_prefix(br#"{"Item":"#)?.strip_suffix(b"}")
+        self.body().strip_prefix(br#"{"Item":"#)?.strip_suffix(b"}")
     }
 }
 
@@ -123,8 +134,12 @@ fn weight(key: &CacheKey, entry: &Entry) -> usize {
     ENTRY_OVERHEAD
         + key.key.len()
         + key.table.len()
-        + entry.item.as_ref().map_or(0, heap_size)
-        + entry.body.len()
+        + entry.item.as_ref().map_or(0, |item| {
+            // The encoded answer is made by the first hit, after weighing:
+            // it is counted in advance, as large as the decoded item plus a
+            // third of its data (base64 makes binary data a third longer).
+            2 * heap_size(item) + item_size(item) / 3
+        })
 }
 
 pub struct ItemCache {
@@ -344,13 +359,16 @@ impl ItemCache {
         let Some(entries) = &self.entries else {
             return false;
         };
-        entries.invalidate(key);
+        // Storing replaces whatever the key held; otherwise it is dropped.
         match written {
             Some(item) if clean && self.current(key) => {
                 entries.insert(key.clone(), Arc::new(Entry::new(item)));
                 true
             }
-            _ => false,
+            _ => {
+                entries.invalidate(key);
+                false
+            }
         }
     }
 
