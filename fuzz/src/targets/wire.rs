@@ -3,7 +3,7 @@
 //! must succeed or fail with a ValidationException or a
 //! SerializationException, and never panic.
 
-use ferrodyn_store::api::{self, control_types, feed, types, ApiResult, ErrorCode};
+use ferrodyn_store::api::{self, control_types, feed, streams, types, ApiResult, ErrorCode};
 use serde::de::DeserializeOwned;
 
 use crate::mutate;
@@ -82,10 +82,10 @@ impl Target for Wire {
                 control_types::UntagResourceInput,
                 control_types::ListTagsOfResourceInput,
                 control_types::UpdateTimeToLiveInput,
-                control_types::ListStreamsInput,
-                control_types::DescribeStreamInput,
-                control_types::GetShardIteratorInput,
-                control_types::GetRecordsInput,
+                streams::ListStreamsInput,
+                streams::DescribeStreamInput,
+                streams::GetShardIteratorInput,
+                streams::GetRecordsInput,
                 feed::GetChangesInput,
             );
             c

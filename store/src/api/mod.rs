@@ -12,6 +12,7 @@ pub mod insights;
 pub mod keys;
 pub mod operation;
 pub mod partiql;
+pub mod streams;
 pub mod transfer_types;
 pub mod types;
 pub mod validate;

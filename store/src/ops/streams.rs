@@ -13,12 +13,13 @@
 //! in DynamoDB. The `GetRecords` response's `NextShardIterator` is absent
 //! once a closed shard has been read to its end.
 
-use serde_json::{json, Map, Value};
-
 use super::table::checked_table_name;
 use super::Store;
-use crate::api::control_types::{
-    DescribeStreamInput, GetRecordsInput, GetShardIteratorInput, ListStreamsInput,
+use crate::api::streams::{
+    DescribeStreamInput, DescribeStreamOutput, EventName, GetRecordsInput, GetRecordsOutput,
+    GetShardIteratorInput, GetShardIteratorOutput, Identity, KeySchemaElement, KeyType,
+    ListStreamsInput, ListStreamsOutput, Record, SequenceNumberRange, Shard, StreamDescription,
+    StreamRecord, StreamStatus, StreamSummary,
 };
 use crate::api::validate::Violations;
 use crate::api::{encode, ApiError, ApiResult, ErrorCode};
@@ -159,21 +160,22 @@ impl Store {
                 if streams.len() == limit {
                     break 'tables;
                 }
-                streams.push(json!({
-                    "StreamArn": arn,
-                    "TableName": name,
-                    "StreamLabel": stream.label,
-                }));
+                streams.push((arn.clone(), name.clone(), stream.label.clone()));
                 last = Some(arn);
             }
         }
-        let mut out = Map::new();
         let full = streams.len() == limit;
-        out.insert("Streams".into(), Value::Array(streams));
-        if let (true, Some(arn)) = (full, last) {
-            out.insert("LastEvaluatedStreamArn".into(), json!(arn));
-        }
-        encode(&out)
+        encode(&ListStreamsOutput {
+            streams: streams
+                .iter()
+                .map(|(arn, table, label)| StreamSummary {
+                    stream_arn: arn.clone(),
+                    table_name: table,
+                    stream_label: label,
+                })
+                .collect(),
+            last_evaluated_stream_arn: last.filter(|_| full),
+        })
     }
 
     pub(super) fn describe_stream(&self, input: DescribeStreamInput) -> ApiResult<Vec<u8>> {
@@ -201,40 +203,48 @@ impl Store {
         let trimmed = self
             .engine
             .read(|r| r.changes().trimmed_through(s.table.id))?;
-        let mut range = Map::new();
-        range.insert(
-            "StartingSequenceNumber".into(),
-            json!(sequence_number(s.stream.start_seq.max(trimmed + 1))),
-        );
-        if let Some(end) = s.stream.end_seq {
-            range.insert(
-                "EndingSequenceNumber".into(),
-                json!(sequence_number(end.saturating_sub(1))),
-            );
-        }
+        let range = SequenceNumberRange {
+            starting_sequence_number: sequence_number(s.stream.start_seq.max(trimmed + 1)),
+            ending_sequence_number: s
+                .stream
+                .end_seq
+                .map(|end| sequence_number(end.saturating_sub(1))),
+        };
         let shards = if input.exclusive_start_shard_id.is_some() || input.shard_filter.is_some() {
             // One shard per stream: nothing comes after it, and it has no children.
             vec![]
         } else {
-            vec![json!({"ShardId": s.shard_id(), "SequenceNumberRange": range})]
+            vec![Shard {
+                shard_id: s.shard_id(),
+                sequence_number_range: range,
+            }]
         };
-        let mut key_schema =
-            vec![json!({"AttributeName": s.table.key.partition.name, "KeyType": "HASH"})];
+        let mut key_schema = vec![KeySchemaElement {
+            attribute_name: &s.table.key.partition.name,
+            key_type: KeyType::Hash,
+        }];
         if let Some(sort) = &s.table.key.sort {
-            key_schema.push(json!({"AttributeName": sort.name, "KeyType": "RANGE"}));
+            key_schema.push(KeySchemaElement {
+                attribute_name: &sort.name,
+                key_type: KeyType::Range,
+            });
         }
-        encode(&json!({
-            "StreamDescription": {
-                "StreamArn": arn,
-                "StreamLabel": s.stream.label,
-                "StreamStatus": if s.stream.enabled { "ENABLED" } else { "DISABLED" },
-                "StreamViewType": s.stream.view_type,
-                "CreationRequestDateTime": label_seconds(&s.stream.label),
-                "TableName": s.table.name,
-                "KeySchema": key_schema,
-                "Shards": shards,
-            }
-        }))
+        encode(&DescribeStreamOutput {
+            stream_description: StreamDescription {
+                stream_arn: arn,
+                stream_label: &s.stream.label,
+                stream_status: if s.stream.enabled {
+                    StreamStatus::Enabled
+                } else {
+                    StreamStatus::Disabled
+                },
+                stream_view_type: &s.stream.view_type,
+                creation_request_date_time: label_seconds(&s.stream.label),
+                table_name: &s.table.name,
+                key_schema,
+                shards,
+            },
+        })
     }
 
     pub(super) fn get_shard_iterator(&self, input: GetShardIteratorInput) -> ApiResult<Vec<u8>> {
@@ -317,7 +327,9 @@ impl Store {
             position,
             issued_ms: self.engine.clock().now_ms(),
         };
-        encode(&json!({ "ShardIterator": iterator.encode() }))
+        encode(&GetShardIteratorOutput {
+            shard_iterator: iterator.encode(),
+        })
     }
 
     pub(super) fn get_records(&self, input: GetRecordsInput) -> ApiResult<Vec<u8>> {
@@ -365,20 +377,21 @@ impl Store {
         };
         let after = after.max(it.position);
         let view = s.stream.view_type.as_str();
-        let rendered: Vec<Value> = records.iter().map(|r| render(r, view)).collect();
+        let rendered: Vec<Record<'_>> = records.iter().map(|r| render(r, view)).collect();
         self.telemetry.stream_records(&it.table, rendered.len());
-        let mut out = Map::new();
-        out.insert("Records".into(), Value::Array(rendered));
         let closed_and_done = until.is_some_and(|u| after >= u);
-        if !closed_and_done {
-            let next_it = Iterator {
+        let next_shard_iterator = (!closed_and_done).then(|| {
+            Iterator {
                 position: after,
                 issued_ms: now,
                 ..it
-            };
-            out.insert("NextShardIterator".into(), json!(next_it.encode()));
-        }
-        encode(&out)
+            }
+            .encode()
+        });
+        encode(&GetRecordsOutput {
+            records: rendered,
+            next_shard_iterator,
+        })
     }
 }
 
@@ -441,7 +454,7 @@ fn trimmed_error() -> ApiError {
 }
 
 /// One stream record in the Streams wire format.
-fn render(r: &ChangeRecord, view: &str) -> Value {
+fn render<'a>(r: &'a ChangeRecord, view: &'a str) -> Record<'a> {
     let (show_old, show_new) = match view {
         "NEW_IMAGE" => (false, true),
         "OLD_IMAGE" => (true, false),
@@ -450,45 +463,30 @@ fn render(r: &ChangeRecord, view: &str) -> Value {
     };
     let old: Option<&Item> = r.old.as_ref().filter(|_| show_old);
     let new: Option<&Item> = r.new.as_ref().filter(|_| show_new);
-    let mut d = Map::new();
-    d.insert(
-        "ApproximateCreationDateTime".into(),
-        json!(r.time_ms / 1000),
-    );
-    d.insert("Keys".into(), json!(r.keys));
-    if let Some(n) = new {
-        d.insert("NewImage".into(), json!(n));
-    }
-    if let Some(o) = old {
-        d.insert("OldImage".into(), json!(o));
-    }
-    d.insert("SequenceNumber".into(), json!(sequence_number(r.seq)));
-    d.insert("SizeBytes".into(), json!(record_size(&r.keys, old, new)));
-    d.insert("StreamViewType".into(), json!(view));
-    let mut rec = Map::new();
-    rec.insert("awsRegion".into(), json!(REGION));
-    rec.insert("dynamodb".into(), Value::Object(d));
-    rec.insert(
-        "eventID".into(),
-        json!(format!("{:08x}{:024x}", r.table_id, r.seq)),
-    );
-    rec.insert(
-        "eventName".into(),
-        json!(match r.kind {
-            ChangeKind::Insert => "INSERT",
-            ChangeKind::Modify => "MODIFY",
-            ChangeKind::Remove => "REMOVE",
+    Record {
+        aws_region: REGION,
+        dynamodb: StreamRecord {
+            approximate_creation_date_time: r.time_ms / 1000,
+            keys: &r.keys,
+            new_image: new,
+            old_image: old,
+            sequence_number: sequence_number(r.seq),
+            size_bytes: record_size(&r.keys, old, new),
+            stream_view_type: view,
+        },
+        event_id: format!("{:08x}{:024x}", r.table_id, r.seq),
+        event_name: match r.kind {
+            ChangeKind::Insert => EventName::Insert,
+            ChangeKind::Modify => EventName::Modify,
+            ChangeKind::Remove => EventName::Remove,
+        },
+        event_source: "aws:dynamodb",
+        event_version: "1.1",
+        user_identity: r.by_service.then_some(Identity {
+            principal_id: "dynamodb.amazonaws.com",
+            kind: "Service",
         }),
-    );
-    rec.insert("eventSource".into(), json!("aws:dynamodb"));
-    rec.insert("eventVersion".into(), json!("1.1"));
-    if r.by_service {
-        rec.insert(
-            "userIdentity".into(),
-            json!({"PrincipalId": "dynamodb.amazonaws.com", "Type": "Service"}),
-        );
     }
-    Value::Object(rec)
 }
 
 /// A decoded shard iterator.
