@@ -1,5 +1,5 @@
-//! Request types of the control-plane operations that sit next to the data
-//! path: tagging, Time to Live, and the DynamoDB Streams API.
+//! The wire model of the control-plane operations that sit next to the data
+//! path: tagging and Time to Live (the Streams API's is in `streams`).
 //!
 //! Kept apart from `types` (the table and item operations) so that each
 //! family's wire model can grow without touching the other's. Same rules as
@@ -7,7 +7,7 @@
 //! the operation as ValidationExceptions, wrong JSON types by serde as
 //! SerializationExceptions.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::types::Tag;
 
@@ -44,4 +44,53 @@ pub struct TimeToLiveSpecification {
 pub struct UpdateTimeToLiveInput {
     pub table_name: Option<String>,
     pub time_to_live_specification: Option<TimeToLiveSpecification>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UpdateTimeToLiveOutput<'a> {
+    pub time_to_live_specification: TimeToLiveSpecificationOut<'a>,
+}
+
+/// The specification as UpdateTimeToLive echoes it (both members present).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TimeToLiveSpecificationOut<'a> {
+    pub attribute_name: &'a str,
+    pub enabled: bool,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeTimeToLiveOutput<'a> {
+    pub time_to_live_description: TimeToLiveDescription<'a>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TimeToLiveDescription<'a> {
+    pub time_to_live_status: TimeToLiveStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attribute_name: Option<&'a str>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TimeToLiveStatus {
+    Enabled,
+    Disabled,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListTagsOfResourceOutput<'a> {
+    pub tags: Vec<TagOut<'a>>,
+}
+
+/// A tag as ListTagsOfResource answers it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TagOut<'a> {
+    pub key: &'a str,
+    pub value: &'a str,
 }

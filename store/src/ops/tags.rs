@@ -5,10 +5,10 @@
 //! table ARNs can be tagged; index and stream ARNs are rejected as DynamoDB
 //! rejects them. The same validation serves CreateTable's `Tags`.
 
-use serde_json::json;
-
 use super::{abort_to_api, Store};
-use crate::api::control_types::{ListTagsOfResourceInput, TagResourceInput, UntagResourceInput};
+use crate::api::control_types::{
+    ListTagsOfResourceInput, ListTagsOfResourceOutput, TagOut, TagResourceInput, UntagResourceInput,
+};
 use crate::api::types::Tag;
 use crate::api::validate::Violations;
 use crate::api::{encode, ApiError, ApiResult};
@@ -129,9 +129,9 @@ impl Store {
         let tags: Vec<_> = table
             .tags
             .iter()
-            .map(|(k, v)| json!({"Key": k, "Value": v}))
+            .map(|(key, value)| TagOut { key, value })
             .collect();
-        encode(&json!({ "Tags": tags }))
+        encode(&ListTagsOfResourceOutput { tags })
     }
 }
 

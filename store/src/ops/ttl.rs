@@ -11,11 +11,12 @@
 
 use std::collections::HashMap;
 
-use serde_json::json;
-
 use super::table::table_operation_name;
 use super::{abort_to_api, Store};
-use crate::api::control_types::UpdateTimeToLiveInput;
+use crate::api::control_types::{
+    DescribeTimeToLiveOutput, TimeToLiveDescription, TimeToLiveSpecificationOut, TimeToLiveStatus,
+    UpdateTimeToLiveInput, UpdateTimeToLiveOutput,
+};
 use crate::api::types::TableNameInput;
 use crate::api::validate::Violations;
 use crate::api::{encode, ApiError, ApiResult};
@@ -91,9 +92,12 @@ impl Store {
             })
             .await
             .map_err(abort_to_api)?;
-        encode(&json!({
-            "TimeToLiveSpecification": {"AttributeName": attr, "Enabled": enable}
-        }))
+        encode(&UpdateTimeToLiveOutput {
+            time_to_live_specification: TimeToLiveSpecificationOut {
+                attribute_name: &attr,
+                enabled: enable,
+            },
+        })
     }
 
     pub(super) fn describe_time_to_live(&self, input: TableNameInput) -> ApiResult<Vec<u8>> {
@@ -102,11 +106,16 @@ impl Store {
             .engine
             .table(name)
             .ok_or_else(|| ApiError::table_not_found(name))?;
-        let description = match &table.ttl_attribute {
-            Some(a) => json!({"TimeToLiveStatus": "ENABLED", "AttributeName": a}),
-            None => json!({"TimeToLiveStatus": "DISABLED"}),
+        let status = match table.ttl_attribute {
+            Some(_) => TimeToLiveStatus::Enabled,
+            None => TimeToLiveStatus::Disabled,
         };
-        encode(&json!({ "TimeToLiveDescription": description }))
+        encode(&DescribeTimeToLiveOutput {
+            time_to_live_description: TimeToLiveDescription {
+                time_to_live_status: status,
+                attribute_name: table.ttl_attribute.as_deref(),
+            },
+        })
     }
 
     /// One round of TTL expiry over every table with TTL enabled: scan up to
