@@ -228,10 +228,10 @@ pub struct ListBackupsOutput {
 
 /// The restore operations answer with the new table's `TableDescription`
 /// (built by `ops::description`, shared with the table operations).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct RestoreTableOutput {
-    pub table_description: serde_json::Value,
+pub struct RestoreTableOutput<'a> {
+    pub table_description: super::tables::TableDescription<'a>,
 }
 
 #[derive(Debug, Clone, Serialize)]

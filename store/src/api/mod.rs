@@ -13,6 +13,7 @@ pub mod keys;
 pub mod operation;
 pub mod partiql;
 pub mod streams;
+pub mod tables;
 pub mod transfer_types;
 pub mod types;
 pub mod validate;

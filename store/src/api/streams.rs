@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use super::tables::{KeySchemaElement, KeyType};
 use crate::model::value::Item;
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -91,20 +92,6 @@ pub struct StreamDescription<'a> {
 pub enum StreamStatus {
     Enabled,
     Disabled,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum KeyType {
-    Hash,
-    Range,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct KeySchemaElement<'a> {
-    pub attribute_name: &'a str,
-    pub key_type: KeyType,
 }
 
 #[derive(Debug, Serialize)]

@@ -3,58 +3,59 @@
 
 use std::collections::HashMap;
 
-use serde_json::{json, Map, Value};
-
 use super::throughput;
+use crate::api::tables::{
+    AttributeDefinition, BillingMode, BillingModeSummary, GlobalSecondaryIndexDescription,
+    IndexStatus, KeySchemaElement, KeyType, LocalSecondaryIndexDescription, Projection,
+    ProvisionedThroughputDescription, RestoreSummary, SseDescription, StreamSpecification,
+    TableClassSummary, TableDescription,
+};
 use crate::engine::Stats;
 use crate::model::key::KeySchema;
 use crate::model::table::{Billing, ProjectionMeta, RestoreSource, TableMeta};
 
 /// The key schema as it was given: HASH elements, then RANGE elements.
-fn key_schema_json(key: &KeySchema) -> Value {
-    let hash = key
-        .partition_attrs()
-        .map(|a| json!({"AttributeName": a.name, "KeyType": "HASH"}));
-    let range = key
-        .sort_attrs()
-        .map(|a| json!({"AttributeName": a.name, "KeyType": "RANGE"}));
-    Value::Array(hash.chain(range).collect())
+fn key_schema(key: &KeySchema) -> Vec<KeySchemaElement<'_>> {
+    let hash = key.partition_attrs().map(|a| KeySchemaElement {
+        attribute_name: &a.name,
+        key_type: KeyType::Hash,
+    });
+    let range = key.sort_attrs().map(|a| KeySchemaElement {
+        attribute_name: &a.name,
+        key_type: KeyType::Range,
+    });
+    hash.chain(range).collect()
 }
 
-fn projection_json(p: &ProjectionMeta) -> Value {
-    let mut m = Map::new();
-    m.insert("ProjectionType".into(), json!(p.projection_type));
-    if !p.non_key_attributes.is_empty() {
-        m.insert("NonKeyAttributes".into(), json!(p.non_key_attributes));
+fn projection(p: &ProjectionMeta) -> Projection<'_> {
+    Projection {
+        projection_type: &p.projection_type,
+        non_key_attributes: (!p.non_key_attributes.is_empty())
+            .then_some(p.non_key_attributes.as_slice()),
     }
-    Value::Object(m)
 }
 
-fn throughput_json(read: u64, write: u64) -> Value {
-    json!({"NumberOfDecreasesToday": 0, "ReadCapacityUnits": read, "WriteCapacityUnits": write})
+/// A GSI's ProvisionedThroughput (its changes are not tracked).
+fn index_throughput(read: u64, write: u64) -> ProvisionedThroughputDescription {
+    ProvisionedThroughputDescription {
+        last_increase_date_time: None,
+        last_decrease_date_time: None,
+        number_of_decreases_today: 0,
+        read_capacity_units: read,
+        write_capacity_units: write,
+    }
 }
 
 /// The table's ProvisionedThroughput, with the times of its last changes.
-fn table_throughput_json(meta: &TableMeta, read: u64, write: u64) -> Value {
+fn table_throughput(meta: &TableMeta, read: u64, write: u64) -> ProvisionedThroughputDescription {
     let c = &meta.throughput_changes;
-    let mut m = Map::new();
-    if let Some(ms) = c.last_increase_ms {
-        m.insert("LastIncreaseDateTime".into(), json!(seconds(ms)));
+    ProvisionedThroughputDescription {
+        last_increase_date_time: c.last_increase_ms.map(seconds),
+        last_decrease_date_time: c.last_decrease_ms.map(seconds),
+        number_of_decreases_today: throughput::decreases_today(c, super::now_ms()),
+        read_capacity_units: read,
+        write_capacity_units: write,
     }
-    if let Some(ms) = c.last_decrease_ms {
-        m.insert("LastDecreaseDateTime".into(), json!(seconds(ms)));
-    }
-    m.insert(
-        "NumberOfDecreasesToday".into(),
-        json!(throughput::decreases_today(c, super::now_ms())),
-    );
-    m.insert("ReadCapacityUnits".into(), json!(read));
-    m.insert("WriteCapacityUnits".into(), json!(write));
-    Value::Object(m)
-}
-
-fn to_json<T: serde::Serialize>(value: &T) -> Value {
-    serde_json::to_value(value).unwrap_or(Value::Null)
 }
 
 fn seconds(ms: u64) -> f64 {
@@ -77,157 +78,143 @@ pub(super) fn index_stats(
 }
 
 /// DynamoDB's `TableDescription`.
-pub(super) fn describe(
-    meta: &TableMeta,
+pub(super) fn describe<'a>(
+    meta: &'a TableMeta,
     stats: Stats,
     indexes: &IndexStats,
-    status: &str,
-) -> Value {
+    status: &'a str,
+) -> TableDescription<'a> {
     let arn = meta.arn();
-    let mut t = Map::new();
-    t.insert(
-        "AttributeDefinitions".into(),
-        Value::Array(
-            meta.attribute_definitions
-                .iter()
-                .map(|(n, ty)| json!({"AttributeName": n, "AttributeType": ty.as_str()}))
-                .collect(),
-        ),
-    );
-    t.insert("TableName".into(), json!(meta.name));
-    t.insert("KeySchema".into(), key_schema_json(&meta.key));
-    t.insert("TableStatus".into(), json!(status));
-    t.insert("CreationDateTime".into(), json!(seconds(meta.created_ms)));
     let (read, write) = match meta.billing {
         Billing::PayPerRequest => (0, 0),
         Billing::Provisioned { read, write } => (read, write),
     };
-    t.insert(
-        "ProvisionedThroughput".into(),
-        table_throughput_json(meta, read, write),
-    );
-    t.insert("TableSizeBytes".into(), json!(stats.size_bytes));
-    t.insert("ItemCount".into(), json!(stats.item_count));
-    t.insert("TableArn".into(), json!(arn));
-    t.insert("TableId".into(), json!(meta.uuid));
-    match meta.billing {
-        Billing::PayPerRequest => t.insert(
-            "BillingModeSummary".into(),
-            json!({"BillingMode": "PAY_PER_REQUEST", "LastUpdateToPayPerRequestDateTime": seconds(meta.billing_changed_ms)}),
+    let (billing_mode_summary, on_demand_throughput, provisioned) = match meta.billing {
+        Billing::PayPerRequest => (
+            BillingModeSummary {
+                billing_mode: BillingMode::PayPerRequest,
+                last_update_to_pay_per_request_date_time: Some(seconds(meta.billing_changed_ms)),
+            },
+            Some(throughput::on_demand_description(meta.on_demand)),
+            None,
         ),
-        Billing::Provisioned { .. } => t.insert("BillingModeSummary".into(), json!({"BillingMode": "PROVISIONED"})),
+        Billing::Provisioned { read, write } => (
+            BillingModeSummary {
+                billing_mode: BillingMode::Provisioned,
+                last_update_to_pay_per_request_date_time: None,
+            },
+            None,
+            Some((read, write)),
+        ),
     };
-    let provisioned = match meta.billing {
-        Billing::PayPerRequest => {
-            t.insert(
-                "OnDemandThroughput".into(),
-                to_json(&throughput::on_demand_description(meta.on_demand)),
-            );
-            None
-        }
-        Billing::Provisioned { read, write } => Some((read, write)),
-    };
-    t.insert(
-        "WarmThroughput".into(),
-        to_json(&throughput::warm_description(meta.warm, provisioned)),
-    );
-    if !meta.local_indexes.is_empty() {
-        let lsis: Vec<Value> = meta
-            .local_indexes
+    let local_secondary_indexes = (!meta.local_indexes.is_empty()).then(|| {
+        meta.local_indexes
             .iter()
             .map(|i| {
                 let s = indexes.get(&i.id).copied().unwrap_or_default();
-                json!({
-                    "IndexName": i.name,
-                    "KeySchema": key_schema_json(&i.key),
-                    "Projection": projection_json(&i.projection),
-                    "IndexSizeBytes": s.size_bytes,
-                    "ItemCount": s.item_count,
-                    "IndexArn": format!("{arn}/index/{}", i.name),
-                })
+                LocalSecondaryIndexDescription {
+                    index_name: &i.name,
+                    key_schema: key_schema(&i.key),
+                    projection: projection(&i.projection),
+                    index_size_bytes: s.size_bytes,
+                    item_count: s.item_count,
+                    index_arn: format!("{arn}/index/{}", i.name),
+                }
             })
-            .collect();
-        t.insert("LocalSecondaryIndexes".into(), Value::Array(lsis));
-    }
-    if !meta.global_indexes.is_empty() {
-        let gsis: Vec<Value> = meta
-            .global_indexes
+            .collect()
+    });
+    let global_secondary_indexes = (!meta.global_indexes.is_empty()).then(|| {
+        meta.global_indexes
             .iter()
             .map(|i| {
                 let (r, w) = i.provisioned.unwrap_or((0, 0));
                 let s = indexes.get(&i.id).copied().unwrap_or_default();
-                let mut d = json!({
-                    "IndexName": i.name,
-                    "KeySchema": key_schema_json(&i.key),
-                    "Projection": projection_json(&i.projection),
-                    "IndexStatus": if i.backfill.is_some() { "CREATING" } else { "ACTIVE" },
-                    "ProvisionedThroughput": throughput_json(r, w),
-                    "IndexSizeBytes": s.size_bytes,
-                    "ItemCount": s.item_count,
-                    "IndexArn": format!("{arn}/index/{}", i.name),
-                });
-                if let Value::Object(m) = &mut d {
-                    if i.backfill.is_some() {
-                        m.insert("Backfilling".into(), json!(true));
-                    }
-                    if meta.billing == Billing::PayPerRequest {
-                        m.insert(
-                            "OnDemandThroughput".into(),
-                            to_json(&throughput::on_demand_description(i.on_demand)),
-                        );
-                    }
-                    m.insert(
-                        "WarmThroughput".into(),
-                        to_json(&throughput::warm_description(i.warm, i.provisioned)),
-                    );
+                GlobalSecondaryIndexDescription {
+                    index_name: &i.name,
+                    key_schema: key_schema(&i.key),
+                    projection: projection(&i.projection),
+                    index_status: if i.backfill.is_some() {
+                        IndexStatus::Creating
+                    } else {
+                        IndexStatus::Active
+                    },
+                    backfilling: i.backfill.is_some().then_some(true),
+                    provisioned_throughput: index_throughput(r, w),
+                    index_size_bytes: s.size_bytes,
+                    item_count: s.item_count,
+                    index_arn: format!("{arn}/index/{}", i.name),
+                    on_demand_throughput: (meta.billing == Billing::PayPerRequest)
+                        .then(|| throughput::on_demand_description(i.on_demand)),
+                    warm_throughput: throughput::warm_description(i.warm, i.provisioned),
                 }
-                d
             })
-            .collect();
-        t.insert("GlobalSecondaryIndexes".into(), Value::Array(gsis));
-    }
-    if let Some(s) = &meta.stream {
-        if s.enabled {
-            t.insert(
-                "StreamSpecification".into(),
-                json!({"StreamEnabled": true, "StreamViewType": s.view_type}),
-            );
-        }
-        t.insert("LatestStreamLabel".into(), json!(s.label));
-        t.insert(
-            "LatestStreamArn".into(),
-            json!(format!("{arn}/stream/{}", s.label)),
-        );
-    }
-    if let Some(sse) = &meta.sse {
-        t.insert(
-            "SSEDescription".into(),
-            json!({
-                "Status": "ENABLED",
-                "SSEType": sse.sse_type.clone().unwrap_or_else(|| "KMS".to_owned()),
-                "KMSMasterKeyArn": sse.kms_master_key_id.clone().unwrap_or_else(|| format!(
-                    "arn:aws:kms:{}:{}:key/ferrodyn-managed", crate::model::table::REGION, crate::model::table::ACCOUNT)),
-            }),
-        );
-    }
-    if let Some(class) = &meta.table_class {
-        t.insert("TableClassSummary".into(), json!({"TableClass": class}));
-    }
-    t.insert(
-        "DeletionProtectionEnabled".into(),
-        json!(meta.deletion_protection),
-    );
-    if let Some(r) = &meta.restore {
-        let (member, source) = match &r.source {
-            RestoreSource::Backup { arn } => ("SourceBackupArn", arn.clone()),
+            .collect()
+    });
+    let restore_summary = meta.restore.as_ref().map(|r| {
+        let (source_backup_arn, source_table_arn) = match &r.source {
+            RestoreSource::Backup { arn } => (Some(arn.clone()), None),
             RestoreSource::PointInTime { table_name, .. } => {
-                ("SourceTableArn", crate::model::table::table_arn(table_name))
+                (None, Some(crate::model::table::table_arn(table_name)))
             }
         };
-        t.insert(
-            "RestoreSummary".into(),
-            json!({member: source, "RestoreDateTime": seconds(r.restore_ms), "RestoreInProgress": r.in_progress}),
-        );
+        RestoreSummary {
+            source_backup_arn,
+            source_table_arn,
+            restore_date_time: seconds(r.restore_ms),
+            restore_in_progress: r.in_progress,
+        }
+    });
+    TableDescription {
+        attribute_definitions: Some(
+            meta.attribute_definitions
+                .iter()
+                .map(|(n, ty)| AttributeDefinition {
+                    attribute_name: n,
+                    attribute_type: ty.as_str(),
+                })
+                .collect(),
+        ),
+        table_name: &meta.name,
+        key_schema: Some(key_schema(&meta.key)),
+        table_status: status,
+        creation_date_time: Some(seconds(meta.created_ms)),
+        provisioned_throughput: table_throughput(meta, read, write),
+        table_size_bytes: stats.size_bytes,
+        item_count: stats.item_count,
+        table_id: &meta.uuid,
+        billing_mode_summary,
+        on_demand_throughput,
+        warm_throughput: throughput::warm_description(meta.warm, provisioned),
+        local_secondary_indexes,
+        global_secondary_indexes,
+        stream_specification: meta.stream.as_ref().filter(|s| s.enabled).map(|s| {
+            StreamSpecification {
+                stream_enabled: true,
+                stream_view_type: &s.view_type,
+            }
+        }),
+        latest_stream_label: meta.stream.as_ref().map(|s| s.label.as_str()),
+        latest_stream_arn: meta
+            .stream
+            .as_ref()
+            .map(|s| format!("{arn}/stream/{}", s.label)),
+        sse_description: meta.sse.as_ref().map(|sse| SseDescription {
+            status: "ENABLED",
+            sse_type: sse.sse_type.clone().unwrap_or_else(|| "KMS".to_owned()),
+            kms_master_key_arn: sse.kms_master_key_id.clone().unwrap_or_else(|| {
+                format!(
+                    "arn:aws:kms:{}:{}:key/ferrodyn-managed",
+                    crate::model::table::REGION,
+                    crate::model::table::ACCOUNT
+                )
+            }),
+        }),
+        table_class_summary: meta
+            .table_class
+            .as_deref()
+            .map(|class| TableClassSummary { table_class: class }),
+        deletion_protection_enabled: meta.deletion_protection,
+        restore_summary,
+        table_arn: arn,
     }
-    Value::Object(t)
 }

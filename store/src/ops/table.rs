@@ -7,13 +7,14 @@
 
 use std::collections::HashSet;
 
-use serde_json::{json, Map, Value};
-
 use super::description::{describe, index_stats, IndexStats};
 use super::schema::{
     attribute_definitions, check_key_schema_members, index_meta, key_schema, INVALID,
 };
 use super::{abort_to_api, now_ms, throughput, Store};
+use crate::api::tables::{
+    DescribeTableOutput, ListTablesOutput, TableDescription, TableDescriptionOutput,
+};
 use crate::api::types::{
     CreateTableInput, ListTablesInput, ProvisionedThroughput, StreamSpecification, TableNameInput,
     UpdateTableInput,
@@ -49,9 +50,9 @@ impl Store {
             })
             .await
             .map_err(abort_to_api)?;
-        encode(
-            &json!({ "TableDescription": describe(&created, Stats::default(), &IndexStats::new(), "ACTIVE") }),
-        )
+        encode(&TableDescriptionOutput {
+            table_description: describe(&created, Stats::default(), &IndexStats::new(), "ACTIVE"),
+        })
     }
 
     pub(super) fn describe_table(&self, input: TableNameInput) -> ApiResult<Vec<u8>> {
@@ -63,7 +64,9 @@ impl Store {
         let (stats, indexes) = self
             .engine
             .read(|r| Ok((r.stats(meta.id)?, index_stats(&meta, |id| r.stats(id))?)))?;
-        encode(&json!({ "Table": describe(&meta, stats, &indexes, table_status(&meta)) }))
+        encode(&DescribeTableOutput {
+            table: describe(&meta, stats, &indexes, table_status(&meta)),
+        })
     }
 
     pub(super) fn list_tables(&self, input: ListTablesInput) -> ApiResult<Vec<u8>> {
@@ -94,14 +97,11 @@ impl Store {
             None => 0,
         };
         let page: Vec<&String> = names[start..].iter().take(limit).collect();
-        let mut out = Map::new();
-        if start + page.len() < names.len() {
-            if let Some(last) = page.last() {
-                out.insert("LastEvaluatedTableName".into(), json!(last));
-            }
-        }
-        out.insert("TableNames".into(), json!(page));
-        encode(&Value::Object(out))
+        let more = start + page.len() < names.len();
+        encode(&ListTablesOutput {
+            last_evaluated_table_name: page.last().filter(|_| more).map(|s| s.as_str()),
+            table_names: page,
+        })
     }
 
     pub(super) async fn delete_table(&self, input: TableNameInput) -> ApiResult<Vec<u8>> {
@@ -129,20 +129,18 @@ impl Store {
             .map_err(abort_to_api)?;
         let (meta, stats) = deleted;
         self.capacity.forget(meta.id);
-        let mut desc = describe(&meta, stats, &IndexStats::new(), "DELETING");
         // DynamoDB's DeleteTable answer is a summary: no schema, no indexes.
-        if let Value::Object(m) = &mut desc {
-            for k in [
-                "CreationDateTime",
-                "KeySchema",
-                "AttributeDefinitions",
-                "GlobalSecondaryIndexes",
-                "LocalSecondaryIndexes",
-            ] {
-                m.remove(k);
-            }
-        }
-        encode(&json!({ "TableDescription": desc }))
+        let desc = TableDescription {
+            creation_date_time: None,
+            key_schema: None,
+            attribute_definitions: None,
+            global_secondary_indexes: None,
+            local_secondary_indexes: None,
+            ..describe(&meta, stats, &IndexStats::new(), "DELETING")
+        };
+        encode(&TableDescriptionOutput {
+            table_description: desc,
+        })
     }
 
     pub(super) async fn update_table(&self, input: UpdateTableInput) -> ApiResult<Vec<u8>> {
@@ -212,7 +210,9 @@ impl Store {
             self.backfill_wake.notify_one();
         }
         let (meta, stats, indexes) = updated;
-        encode(&json!({ "TableDescription": describe(&meta, stats, &indexes, "ACTIVE") }))
+        encode(&TableDescriptionOutput {
+            table_description: describe(&meta, stats, &indexes, "ACTIVE"),
+        })
     }
 }
 

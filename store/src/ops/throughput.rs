@@ -4,8 +4,7 @@
 //! provisioned increases and decreases with DynamoDB's daily limit on
 //! decreases.
 
-use serde::Serialize;
-
+use crate::api::tables::{OnDemandThroughputDescription, WarmThroughputDescription};
 use crate::api::types::{OnDemandThroughput, WarmThroughput};
 use crate::api::validate::Violations;
 use crate::model::table::{OnDemandMeta, ThroughputChanges, WarmMeta};
@@ -82,15 +81,6 @@ pub(super) fn warm(current: Option<WarmMeta>, w: Option<&WarmThroughput>) -> Opt
     })
 }
 
-/// `WarmThroughput` of a TableDescription or of a GSI's description.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub(super) struct WarmThroughputDescription {
-    pub read_units_per_second: u64,
-    pub write_units_per_second: u64,
-    pub status: &'static str,
-}
-
 /// What DescribeTable reports: the warm throughput set, else DynamoDB's
 /// default, never below the provisioned throughput.
 pub(super) fn warm_description(
@@ -107,14 +97,6 @@ pub(super) fn warm_description(
         write_units_per_second: w.write.max(wr),
         status: "ACTIVE",
     }
-}
-
-/// `OnDemandThroughput` of a description: -1 for no maximum.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub(super) struct OnDemandThroughputDescription {
-    pub max_read_request_units: i64,
-    pub max_write_request_units: i64,
 }
 
 pub(super) fn on_demand_description(o: OnDemandMeta) -> OnDemandThroughputDescription {
