@@ -1,5 +1,6 @@
 //! The wire model of the control-plane operations that sit next to the data
-//! path: tagging and Time to Live (the Streams API's is in `streams`).
+//! path: tagging, Time to Live and the account's limits and endpoints (the
+//! Streams API's is in `streams`).
 //!
 //! Kept apart from `types` (the table and item operations) so that each
 //! family's wire model can grow without touching the other's. Same rules as
@@ -93,4 +94,26 @@ pub struct ListTagsOfResourceOutput<'a> {
 pub struct TagOut<'a> {
     pub key: &'a str,
     pub value: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeLimitsOutput {
+    pub account_max_read_capacity_units: u64,
+    pub account_max_write_capacity_units: u64,
+    pub table_max_read_capacity_units: u64,
+    pub table_max_write_capacity_units: u64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeEndpointsOutput<'a> {
+    pub endpoints: [Endpoint<'a>; 1],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Endpoint<'a> {
+    pub address: &'a str,
+    pub cache_period_in_minutes: u64,
 }

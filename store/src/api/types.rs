@@ -393,3 +393,14 @@ pub struct TransactGetItemsInput {
     pub transact_items: Option<Vec<TransactGetItem>>,
     pub return_consumed_capacity: Option<String>,
 }
+
+/// One entry of a TransactionCanceledException's `CancellationReasons`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CancellationReason<'a> {
+    pub code: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item: Option<&'a Item>,
+}

@@ -5,9 +5,8 @@
 //! DynamoDB's default quotas, which is what SDK helpers that size their
 //! requests expect to see.
 
-use serde_json::json;
-
 use super::Store;
+use crate::api::control_types::{DescribeEndpointsOutput, DescribeLimitsOutput, Endpoint};
 use crate::api::{encode, ApiResult};
 
 /// How long clients may cache the DescribeEndpoints answer, as DynamoDB says.
@@ -15,22 +14,22 @@ const ENDPOINT_CACHE_MINUTES: u64 = 1440;
 
 impl Store {
     pub(super) fn describe_limits(&self) -> ApiResult<Vec<u8>> {
-        encode(&json!({
-            "AccountMaxReadCapacityUnits": 80000,
-            "AccountMaxWriteCapacityUnits": 80000,
-            "TableMaxReadCapacityUnits": 40000,
-            "TableMaxWriteCapacityUnits": 40000,
-        }))
+        encode(&DescribeLimitsOutput {
+            account_max_read_capacity_units: 80000,
+            account_max_write_capacity_units: 80000,
+            table_max_read_capacity_units: 40000,
+            table_max_write_capacity_units: 40000,
+        })
     }
 
     /// One endpoint: the address the client used to reach us (its `Host`
     /// header), so a client that follows it comes back here.
     pub fn describe_endpoints(&self, host: &str) -> ApiResult<Vec<u8>> {
-        encode(&json!({
-            "Endpoints": [{
-                "Address": host,
-                "CachePeriodInMinutes": ENDPOINT_CACHE_MINUTES,
-            }]
-        }))
+        encode(&DescribeEndpointsOutput {
+            endpoints: [Endpoint {
+                address: host,
+                cache_period_in_minutes: ENDPOINT_CACHE_MINUTES,
+            }],
+        })
     }
 }

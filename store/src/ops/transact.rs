@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::batch::capacity_list;
 use super::capacity::{self, Mode};
@@ -37,7 +37,8 @@ use super::table::checked_table_name;
 use super::telemetry_hooks::Throttlee;
 use super::{abort_to_api, Store};
 use crate::api::types::{
-    TransactAction, TransactGetItemsInput, TransactWriteItem, TransactWriteItemsInput,
+    CancellationReason, TransactAction, TransactGetItemsInput, TransactWriteItem,
+    TransactWriteItemsInput,
 };
 use crate::api::validate::Violations;
 use crate::api::{encode, ApiError, ApiResult, ErrorCode};
@@ -200,33 +201,23 @@ impl Reason {
         }
     }
 
-    fn json(&self) -> Value {
-        let mut m = Map::new();
-        m.insert("Code".into(), json!(self.code()));
-        match self {
-            Reason::None => {}
-            Reason::ConditionalCheckFailed(item) => {
-                m.insert("Message".into(), json!("The conditional request failed"));
-                if let Some(item) = item {
-                    if let Ok(v) = serde_json::to_value(item) {
-                        m.insert("Item".into(), v);
-                    }
-                }
-            }
-            Reason::Validation(msg) => {
-                m.insert("Message".into(), json!(msg));
-            }
-            Reason::Throttled(_, msg) => {
-                m.insert("Message".into(), json!(msg));
-            }
-            Reason::CollectionTooLarge => {
-                m.insert(
-                    "Message".into(),
-                    json!("Item collection size limit exceeded"),
-                );
-            }
+    fn wire(&self) -> CancellationReason<'_> {
+        let message = match self {
+            Reason::None => None,
+            Reason::ConditionalCheckFailed(_) => Some("The conditional request failed"),
+            Reason::Validation(msg) => Some(msg.as_str()),
+            Reason::Throttled(_, msg) => Some(*msg),
+            Reason::CollectionTooLarge => Some("Item collection size limit exceeded"),
+        };
+        let item = match self {
+            Reason::ConditionalCheckFailed(item) => item.as_ref(),
+            _ => None,
+        };
+        CancellationReason {
+            code: self.code(),
+            message,
+            item,
         }
-        Value::Object(m)
     }
 }
 
@@ -242,7 +233,12 @@ fn cancelled(reasons: &[Reason]) -> ApiError {
     let mut extra = Map::new();
     extra.insert(
         "CancellationReasons".into(),
-        Value::Array(reasons.iter().map(Reason::json).collect()),
+        Value::Array(
+            reasons
+                .iter()
+                .filter_map(|r| serde_json::to_value(r.wire()).ok())
+                .collect(),
+        ),
     );
     err.extra = Some(extra);
     err
