@@ -44,7 +44,10 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use ferrodyn_store::api::types::{DeleteRequest, KeysAndAttributes, PutRequest, WriteRequest};
+use ferrodyn_store::api::types::{
+    DeleteRequest, KeysAndAttributes, PutRequest, ReturnValues, WriteRequest,
+};
+use ferrodyn_store::api::validate::WireEnum;
 use ferrodyn_store::api::{self, Operation};
 use ferrodyn_store::model::value::Item;
 use ferrodyn_store::server::{BackendRequest, BackendResponse, Input};
@@ -353,16 +356,21 @@ impl ItemCacheLayer {
                 (table, schema.key_of(item), Stored::Item(item.clone()))
             }
             Input::UpdateItem(input) => {
-                let stored = match input.return_values.as_deref() {
-                    None | Some("NONE") => Stored::UpdatedItem {
+                let wanted = match input.return_values.as_deref() {
+                    None => Some(ReturnValues::None),
+                    Some(name) => ReturnValues::from_wire(name),
+                };
+                let stored = match wanted {
+                    Some(ReturnValues::None) => Stored::UpdatedItem {
                         client_wants_it: false,
                     },
-                    Some("ALL_NEW") => Stored::UpdatedItem {
+                    Some(ReturnValues::AllNew) => Stored::UpdatedItem {
                         client_wants_it: true,
                     },
-                    // The client wants something else back: asking for the
-                    // new item too is impossible, so just invalidate.
-                    Some(_) => Stored::Nothing,
+                    // The client wants something else back (or something
+                    // the upstream refuses): asking for the new item too is
+                    // impossible, so just invalidate.
+                    _ => Stored::Nothing,
                 };
                 (input.table_name.as_deref()?, input.key.clone()?, stored)
             }

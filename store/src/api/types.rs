@@ -404,3 +404,24 @@ pub struct CancellationReason<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub item: Option<&'a Item>,
 }
+
+/// `ReturnValues` of PutItem, UpdateItem and DeleteItem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReturnValues {
+    #[default]
+    None,
+    AllOld,
+    UpdatedOld,
+    AllNew,
+    UpdatedNew,
+}
+
+impl super::validate::WireEnum for ReturnValues {
+    const VALUES: &'static [(&'static str, Self)] = &[
+        ("ALL_NEW", ReturnValues::AllNew),
+        ("UPDATED_OLD", ReturnValues::UpdatedOld),
+        ("ALL_OLD", ReturnValues::AllOld),
+        ("NONE", ReturnValues::None),
+        ("UPDATED_NEW", ReturnValues::UpdatedNew),
+    ];
+}

@@ -91,6 +91,21 @@ impl Violations {
     }
 
     /// An enum member: `value` must be one of `allowed`.
+    /// The enumerated member `value` as its Rust enum; a value outside the
+    /// enumeration is recorded (DynamoDB's message) and gives `None`, as
+    /// does an absent member.
+    pub fn parse<E: WireEnum>(&mut self, value: Option<&str>, path: &str) -> Option<E> {
+        let value = value?;
+        match E::from_wire(value) {
+            Some(parsed) => Some(parsed),
+            None => {
+                let names: Vec<&str> = E::VALUES.iter().map(|(name, _)| *name).collect();
+                self.one_of(Some(value), path, &names);
+                None
+            }
+        }
+    }
+
     pub fn one_of(&mut self, value: Option<&str>, path: &str, allowed: &[&str]) {
         if let Some(v) = value {
             if !allowed.contains(&v) {
@@ -147,6 +162,20 @@ impl Violations {
     }
 }
 
+/// An enumerated request member: its wire names and values, in the order
+/// DynamoDB lists them in "Member must satisfy enum value set" messages.
+pub trait WireEnum: Copy + 'static {
+    const VALUES: &'static [(&'static str, Self)];
+
+    /// The value a wire name stands for; `None` outside the enumeration.
+    fn from_wire(name: &str) -> Option<Self> {
+        Self::VALUES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, value)| *value)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,5 +224,25 @@ mod tests {
             "1 validation error detected: Value '' at 'tableName' failed to satisfy constraint: \
              Member must have length greater than or equal to 1"
         );
+    }
+
+    #[test]
+    fn an_enumerated_member_parses_or_is_reported_with_dynamodbs_set() {
+        use crate::api::types::ReturnValues;
+        let mut v = Violations::new();
+        assert_eq!(
+            v.parse::<ReturnValues>(Some("ALL_OLD"), "returnValues"),
+            Some(ReturnValues::AllOld)
+        );
+        assert_eq!(v.parse::<ReturnValues>(None, "returnValues"), None);
+        assert!(v.is_empty());
+        assert_eq!(
+            v.parse::<ReturnValues>(Some("all_old"), "returnValues"),
+            None
+        );
+        let err = v.finish().expect_err("refused");
+        assert!(err.message.contains(
+            "Value 'all_old' at 'returnValues' failed to satisfy constraint: Member must satisfy enum value set: [ALL_NEW, UPDATED_OLD, ALL_OLD, NONE, UPDATED_NEW]"
+        ), "{}", err.message);
     }
 }

@@ -17,7 +17,7 @@ use super::item_checks::{check_name, too_deep};
 use super::table::checked_table_name;
 use super::{abort_to_api, Store};
 use crate::api::types::{
-    self, DeleteItemInput, GetItemInput, Names, PutItemInput, UpdateItemInput, Values,
+    self, DeleteItemInput, GetItemInput, Names, PutItemInput, ReturnValues, UpdateItemInput, Values,
 };
 use crate::api::validate::Violations;
 use crate::api::{encode, ApiError, ApiResult};
@@ -31,7 +31,6 @@ use crate::model::value::{item_size, Item};
 /// Largest item, in bytes by DynamoDB's size rules.
 pub const MAX_ITEM_BYTES: usize = 400 * 1024;
 /// ReturnValues' enum, in the order DynamoDB's messages list it.
-const RETURN_VALUES: &[&str] = &["ALL_NEW", "UPDATED_OLD", "ALL_OLD", "NONE", "UPDATED_NEW"];
 const RETURN_ITEM_COLLECTION_METRICS: &[&str] = &["SIZE", "NONE"];
 const CONDITIONAL_OPERATORS: &[&str] = &["OR", "AND"];
 
@@ -117,11 +116,9 @@ impl Store {
         if input.item.is_none() {
             v.null("item");
         }
-        v.one_of(
-            input.return_values.as_deref(),
-            "returnValues",
-            RETURN_VALUES,
-        );
+        let return_values: ReturnValues = v
+            .parse(input.return_values.as_deref(), "returnValues")
+            .unwrap_or_default();
         write_violations(
             &mut v,
             input.return_item_collection_metrics.as_deref(),
@@ -133,10 +130,10 @@ impl Store {
         );
         let mode = Mode::parse(input.return_consumed_capacity.as_deref(), &mut v);
         v.finish_in(PUT_MEMBER_ORDER)?;
-        let return_old = match input.return_values.as_deref() {
-            None | Some("NONE") => false,
-            Some("ALL_OLD") => true,
-            Some(_) => return Err(ApiError::validation("Return values set to invalid value")),
+        let return_old = match return_values {
+            ReturnValues::None => false,
+            ReturnValues::AllOld => true,
+            _ => return Err(ApiError::validation("Return values set to invalid value")),
         };
         let name = checked_table_name(input.table_name.as_deref())?;
         let table = self.table(name)?;
@@ -251,11 +248,9 @@ impl Store {
         if input.key.is_none() {
             v.null("key");
         }
-        v.one_of(
-            input.return_values.as_deref(),
-            "returnValues",
-            RETURN_VALUES,
-        );
+        let return_values: ReturnValues = v
+            .parse(input.return_values.as_deref(), "returnValues")
+            .unwrap_or_default();
         write_violations(
             &mut v,
             input.return_item_collection_metrics.as_deref(),
@@ -267,10 +262,10 @@ impl Store {
         );
         let mode = Mode::parse(input.return_consumed_capacity.as_deref(), &mut v);
         v.finish_in(DELETE_MEMBER_ORDER)?;
-        let return_old = match input.return_values.as_deref() {
-            None | Some("NONE") => false,
-            Some("ALL_OLD") => true,
-            Some(_) => return Err(ApiError::validation("Return values set to invalid value")),
+        let return_old = match return_values {
+            ReturnValues::None => false,
+            ReturnValues::AllOld => true,
+            _ => return Err(ApiError::validation("Return values set to invalid value")),
         };
         let name = checked_table_name(input.table_name.as_deref())?;
         let table = self.table(name)?;
@@ -321,11 +316,9 @@ impl Store {
         if input.key.is_none() {
             v.null("key");
         }
-        v.one_of(
-            input.return_values.as_deref(),
-            "returnValues",
-            RETURN_VALUES,
-        );
+        let return_values: ReturnValues = v
+            .parse(input.return_values.as_deref(), "returnValues")
+            .unwrap_or_default();
         write_violations(
             &mut v,
             input.return_item_collection_metrics.as_deref(),
@@ -349,10 +342,6 @@ impl Store {
                 "1 validation error detected: Nesting Levels have exceeded supported limits: Attributes in the item have nested levels beyond supported limit",
             ));
         }
-        let return_values = input
-            .return_values
-            .clone()
-            .unwrap_or_else(|| "NONE".to_owned());
         let name = checked_table_name(input.table_name.as_deref())?;
         let table = self.table(name)?;
         let key = request_key(&table, input.key.as_ref())?;
@@ -411,11 +400,11 @@ impl Store {
 
         self.count_write(&table.name, &spent, input.key.as_ref());
         let update = input.update_expression.is_some() || input.attribute_updates.is_some();
-        let attributes = match return_values.as_str() {
-            "ALL_OLD" => old,
-            "ALL_NEW" => new,
-            "UPDATED_OLD" | "UPDATED_NEW" if update => {
-                let source = if return_values == "UPDATED_OLD" {
+        let attributes = match return_values {
+            ReturnValues::AllOld => old,
+            ReturnValues::AllNew => new,
+            ReturnValues::UpdatedOld | ReturnValues::UpdatedNew if update => {
+                let source = if return_values == ReturnValues::UpdatedOld {
                     old
                 } else {
                     new
