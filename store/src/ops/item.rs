@@ -110,31 +110,12 @@ impl Store {
     }
 
     pub(super) async fn put_item(&self, input: PutItemInput) -> ApiResult<Vec<u8>> {
-        refuse_empty_table_name(input.table_name.as_deref(), input.item.is_some())?;
-        let mut v = Violations::new();
-        v.table_name_or_arn(input.table_name.as_deref(), "tableName");
-        if input.item.is_none() {
-            v.null("item");
-        }
-        let return_values: ReturnValues = v
-            .parse(input.return_values.as_deref(), "returnValues")
-            .unwrap_or_default();
-        write_violations(
-            &mut v,
-            input.return_item_collection_metrics.as_deref(),
-            input.conditional_operator.as_deref(),
-        );
-        let on_failure = return_on_failure(
-            input.return_values_on_condition_check_failure.as_deref(),
-            &mut v,
-        );
-        let mode = Mode::parse(input.return_consumed_capacity.as_deref(), &mut v);
-        v.finish_in(PUT_MEMBER_ORDER)?;
-        let return_old = match return_values {
-            ReturnValues::None => false,
-            ReturnValues::AllOld => true,
-            _ => return Err(ApiError::validation("Return values set to invalid value")),
-        };
+        let WriteOptions {
+            return_values,
+            on_failure,
+            mode,
+        } = write_members!(input, item).check(PUT_MEMBER_ORDER)?;
+        let return_old = returns_old_item(return_values)?;
         let name = checked_table_name(input.table_name.as_deref())?;
         let table = self.table(name)?;
         let item = input.item.unwrap_or_default();
@@ -242,31 +223,12 @@ impl Store {
     }
 
     pub(super) async fn delete_item(&self, input: DeleteItemInput) -> ApiResult<Vec<u8>> {
-        refuse_empty_table_name(input.table_name.as_deref(), input.key.is_some())?;
-        let mut v = Violations::new();
-        v.table_name_or_arn(input.table_name.as_deref(), "tableName");
-        if input.key.is_none() {
-            v.null("key");
-        }
-        let return_values: ReturnValues = v
-            .parse(input.return_values.as_deref(), "returnValues")
-            .unwrap_or_default();
-        write_violations(
-            &mut v,
-            input.return_item_collection_metrics.as_deref(),
-            input.conditional_operator.as_deref(),
-        );
-        let on_failure = return_on_failure(
-            input.return_values_on_condition_check_failure.as_deref(),
-            &mut v,
-        );
-        let mode = Mode::parse(input.return_consumed_capacity.as_deref(), &mut v);
-        v.finish_in(DELETE_MEMBER_ORDER)?;
-        let return_old = match return_values {
-            ReturnValues::None => false,
-            ReturnValues::AllOld => true,
-            _ => return Err(ApiError::validation("Return values set to invalid value")),
-        };
+        let WriteOptions {
+            return_values,
+            on_failure,
+            mode,
+        } = write_members!(input, key).check(DELETE_MEMBER_ORDER)?;
+        let return_old = returns_old_item(return_values)?;
         let name = checked_table_name(input.table_name.as_deref())?;
         let table = self.table(name)?;
         let key = request_key(&table, input.key.as_ref())?;
@@ -310,26 +272,11 @@ impl Store {
     }
 
     pub(super) async fn update_item(&self, input: UpdateItemInput) -> ApiResult<Vec<u8>> {
-        refuse_empty_table_name(input.table_name.as_deref(), input.key.is_some())?;
-        let mut v = Violations::new();
-        v.table_name_or_arn(input.table_name.as_deref(), "tableName");
-        if input.key.is_none() {
-            v.null("key");
-        }
-        let return_values: ReturnValues = v
-            .parse(input.return_values.as_deref(), "returnValues")
-            .unwrap_or_default();
-        write_violations(
-            &mut v,
-            input.return_item_collection_metrics.as_deref(),
-            input.conditional_operator.as_deref(),
-        );
-        let on_failure = return_on_failure(
-            input.return_values_on_condition_check_failure.as_deref(),
-            &mut v,
-        );
-        let mode = Mode::parse(input.return_consumed_capacity.as_deref(), &mut v);
-        v.finish_in(UPDATE_MEMBER_ORDER)?;
+        let WriteOptions {
+            return_values,
+            on_failure,
+            mode,
+        } = write_members!(input, key).check(UPDATE_MEMBER_ORDER)?;
         // UpdateItem (unlike the transactions) also refuses a value that
         // would be too deep even if it is only compared, never stored.
         let too_deep = input
@@ -504,6 +451,84 @@ pub(super) fn live_table(
 pub(super) enum OnFailure {
     None,
     AllOld,
+}
+
+/// The [`WriteMembers`] of a PutItem, DeleteItem or UpdateItem input whose
+/// member naming what is written is `$target` (`item` or `key`).
+macro_rules! write_members {
+    ($input:ident, $target:ident) => {
+        WriteMembers {
+            table_name: $input.table_name.as_deref(),
+            target: (stringify!($target), $input.$target.is_some()),
+            return_values: $input.return_values.as_deref(),
+            return_item_collection_metrics: $input.return_item_collection_metrics.as_deref(),
+            conditional_operator: $input.conditional_operator.as_deref(),
+            return_values_on_condition_check_failure: $input
+                .return_values_on_condition_check_failure
+                .as_deref(),
+            return_consumed_capacity: $input.return_consumed_capacity.as_deref(),
+        }
+    };
+}
+use write_members;
+
+/// The members PutItem, DeleteItem and UpdateItem share.
+struct WriteMembers<'a> {
+    table_name: Option<&'a str>,
+    /// The member naming what is written (`item` or `key`), and whether
+    /// the request has it.
+    target: (&'static str, bool),
+    return_values: Option<&'a str>,
+    return_item_collection_metrics: Option<&'a str>,
+    conditional_operator: Option<&'a str>,
+    return_values_on_condition_check_failure: Option<&'a str>,
+    return_consumed_capacity: Option<&'a str>,
+}
+
+/// What the shared members ask for, once they are valid.
+struct WriteOptions {
+    return_values: ReturnValues,
+    on_failure: OnFailure,
+    mode: Mode,
+}
+
+impl WriteMembers<'_> {
+    /// Validate the shared members, reporting every violation at once in
+    /// the operation's member `order`.
+    fn check(self, order: &[&str]) -> ApiResult<WriteOptions> {
+        let (target, present) = self.target;
+        refuse_empty_table_name(self.table_name, present)?;
+        let mut v = Violations::new();
+        v.table_name_or_arn(self.table_name, "tableName");
+        if !present {
+            v.null(target);
+        }
+        let return_values = v
+            .parse(self.return_values, "returnValues")
+            .unwrap_or_default();
+        write_violations(
+            &mut v,
+            self.return_item_collection_metrics,
+            self.conditional_operator,
+        );
+        let on_failure = return_on_failure(self.return_values_on_condition_check_failure, &mut v);
+        let mode = Mode::parse(self.return_consumed_capacity, &mut v);
+        v.finish_in(order)?;
+        Ok(WriteOptions {
+            return_values,
+            on_failure,
+            mode,
+        })
+    }
+}
+
+/// PutItem and DeleteItem can return only the old item.
+fn returns_old_item(return_values: ReturnValues) -> ApiResult<bool> {
+    match return_values {
+        ReturnValues::None => Ok(false),
+        ReturnValues::AllOld => Ok(true),
+        _ => Err(ApiError::validation("Return values set to invalid value")),
+    }
 }
 
 /// Enum members shared by the single-item writes.
