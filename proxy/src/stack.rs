@@ -59,9 +59,10 @@ pub struct Caches {
 ///    reached the upstream (misses, writes, pass-through);
 /// 6. **upstream** — the embedded store or the remote endpoint.
 ///
-/// (Request classification happens in the front end, which decodes the
-/// operation from `X-Amz-Target` once; each layer decodes only the members
-/// it needs.) Both cache layers read key schemas from one shared
+/// (The front end decodes the operation from `X-Amz-Target` once; the
+/// body's typed input is decoded once too, by the first layer that needs it
+/// ([`BackendRequest::input`]), and travels down with the request to the
+/// embedded store.) Both cache layers read key schemas from one shared
 /// [`KeySchemas`], so a remote table is described once.
 ///
 /// **The hit path.** A hit is the answer clients wait for most and the

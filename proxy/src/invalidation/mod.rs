@@ -6,7 +6,7 @@
 //! * [`feed`] — the store's change log: in-process when embedded, the
 //!   long-polling change feed of a remote `ferrodyn-store`;
 //! * [`streams`] — the standard DynamoDB Streams API, for other upstreams
-//!   (DynamoDB, Alternator, moto), used when [`feed::follow_remote`] finds
+//!   (DynamoDB, Alternator, moto), used when the feed probe (`feed.rs`) finds
 //!   no Ferrodyn feed;
 //! * here: [`Targets`], the one entry point every follower calls, their
 //!   [`Metrics`], and [`supervise`], which restarts a follower that panics.
