@@ -27,7 +27,6 @@ use crate::api::types::{
 };
 use crate::api::{self, ApiError, Operation};
 pub use crate::engine::Health;
-use crate::ops::Store;
 
 /// One API request, as the front end hands it to a [`Backend`].
 #[derive(Debug, Clone)]
@@ -161,26 +160,6 @@ pub trait Backend: Clone + Send + Sync + 'static {
     /// check reports it); a backend without local storage is always `Ok`.
     fn health(&self) -> Health {
         Health::Ok
-    }
-}
-
-impl Backend for Store {
-    async fn call(&self, req: BackendRequest) -> BackendResponse {
-        if req.op == Operation::DescribeEndpoints {
-            // The endpoint is the address the client used.
-            let host = req
-                .headers
-                .get(http::header::HOST)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("localhost");
-            return BackendResponse::from_result(self.describe_endpoints(host));
-        }
-        let (op, body, input) = req.into_decoded();
-        BackendResponse::from_result(self.handle_decoded(op, &body, input).await)
-    }
-
-    fn health(&self) -> Health {
-        Store::health(self)
     }
 }
 

@@ -48,7 +48,7 @@ pub use transfer::Transfers;
 pub use ttl::SweepCursors;
 
 use crate::api::{self, ApiError, ApiResult, ErrorCode, Operation};
-use crate::backend::Input;
+use crate::backend::{Backend, BackendRequest, BackendResponse, Health, Input};
 use crate::capacity::{Capacity, CapacityConfig};
 use crate::engine::{Abort, Engine, EngineError, EngineOptions};
 use crate::model::key::partition_hash;
@@ -369,4 +369,25 @@ fn now_ms() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
+}
+
+/// The store as the front end (or the proxy's embedded upstream) calls it.
+impl Backend for Store {
+    async fn call(&self, req: BackendRequest) -> BackendResponse {
+        if req.op == Operation::DescribeEndpoints {
+            // The endpoint is the address the client used.
+            let host = req
+                .headers
+                .get(http::header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("localhost");
+            return BackendResponse::from_result(self.describe_endpoints(host));
+        }
+        let (op, body, input) = req.into_decoded();
+        BackendResponse::from_result(self.handle_decoded(op, &body, input).await)
+    }
+
+    fn health(&self) -> Health {
+        Store::health(self)
+    }
 }
