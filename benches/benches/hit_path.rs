@@ -29,6 +29,7 @@ use ferrodyn_proxy::item_cache::ItemCacheLayer;
 use ferrodyn_proxy::query_cache::storage::QueryCache;
 use ferrodyn_proxy::query_cache::QueryCacheLayer;
 use ferrodyn_proxy::schemas::KeySchemas;
+use ferrodyn_proxy::service::HandleLayer;
 use ferrodyn_proxy::upstream::Upstream;
 use ferrodyn_proxy::{item_cache, metrics, query_cache, stack};
 use ferrodyn_store::api::Operation;
@@ -216,7 +217,7 @@ fn layers(c: &mut Criterion) {
         b.iter(|| rt.block_on(insights.clone().oneshot(black_box(get.clone()))))
     });
     let query_metrics = query_cache::Metrics::register(&registry).expect("metrics");
-    let queries = QueryCacheLayer::new(
+    let queries = HandleLayer(QueryCacheLayer::new(
         Arc::new(QueryCache::new(
             16 << 20,
             Duration::from_secs(300),
@@ -224,16 +225,16 @@ fn layers(c: &mut Criterion) {
         )),
         KeySchemas::Embedded(f.store.clone()),
         query_metrics,
-    )
+    ))
     .layer(inner.clone());
     g.bench_function("query_cache_pass_get_item", |b| {
         b.iter(|| rt.block_on(queries.clone().oneshot(black_box(get.clone()))))
     });
-    let items = ItemCacheLayer::new(
+    let items = HandleLayer(ItemCacheLayer::new(
         Arc::new(ItemCache::new(16 << 20, Duration::from_secs(300))),
         KeySchemas::Embedded(f.store.clone()),
         item_cache::Metrics::register(&registry).expect("metrics"),
-    )
+    ))
     .layer(inner.clone());
     // The first call misses and fills from the inner service's answer.
     let first = rt

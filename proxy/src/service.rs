@@ -1,11 +1,82 @@
 //! Plumbing every layer of the stack shares: the request and response
-//! types come from the store's front end; calling an inner service, which
-//! cannot fail, is [`forward`].
+//! types come from the store's boundary ([`ferrodyn_store::backend`]);
+//! calling an inner service, which cannot fail, is [`forward`]; a layer
+//! whose work is one async function of (inner service, request) implements
+//! [`Handle`] and is put in the stack as a [`HandleLayer`], which supplies
+//! the `tower` plumbing once for all of them.
 
 use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use ferrodyn_store::server::{BackendRequest, BackendResponse};
-use tower::ServiceExt;
+use tower::{Layer, Service, ServiceExt};
+
+/// A layer's work: answer `req`, calling `inner` (the layers below) as it
+/// needs. Shared state is cloned into every call.
+pub trait Handle: Clone + Send + Sync + 'static {
+    fn handle<S>(
+        &self,
+        inner: S,
+        req: BackendRequest,
+    ) -> impl Future<Output = BackendResponse> + Send
+    where
+        S: Service<BackendRequest, Response = BackendResponse, Error = Infallible>
+            + Clone
+            + Send
+            + 'static,
+        S::Future: Send;
+}
+
+/// Puts a [`Handle`] in a `tower` stack.
+#[derive(Clone)]
+pub struct HandleLayer<H>(pub H);
+
+impl<H: Clone, S> Layer<S> for HandleLayer<H> {
+    type Service = HandleService<H, S>;
+
+    fn layer(&self, inner: S) -> HandleService<H, S> {
+        HandleService {
+            inner,
+            handler: self.0.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct HandleService<H, S> {
+    inner: S,
+    handler: H,
+}
+
+type BoxFuture = Pin<Box<dyn Future<Output = Result<BackendResponse, Infallible>> + Send>>;
+
+impl<H, S> Service<BackendRequest> for HandleService<H, S>
+where
+    H: Handle,
+    S: Service<BackendRequest, Response = BackendResponse, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+{
+    type Response = BackendResponse;
+    type Error = Infallible;
+    type Future = BoxFuture;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: BackendRequest) -> BoxFuture {
+        // Take the service that was driven to readiness; leave a clone.
+        let inner = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, inner);
+        let handler = self.handler.clone();
+        Box::pin(async move { Ok(handler.handle(inner, req).await) })
+    }
+}
 
 /// Call a layer's inner service (which cannot fail) once.
 pub async fn forward<S>(inner: S, req: BackendRequest) -> BackendResponse

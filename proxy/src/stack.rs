@@ -16,7 +16,7 @@ use crate::item_cache::ItemCacheLayer;
 use crate::query_cache::storage::QueryCache;
 use crate::query_cache::QueryCacheLayer;
 use crate::schemas::KeySchemas;
-use crate::service::forward;
+use crate::service::{forward, HandleLayer};
 use crate::upstream::Upstream;
 use crate::{item_cache, metrics, query_cache};
 
@@ -97,8 +97,8 @@ pub fn build(
     let service = ServiceBuilder::new()
         .layer(metrics::MetricsLayer(request_metrics.clone()))
         .layer(InsightsLayer(insights.clone()))
-        .layer(query_cache.clone())
-        .layer(item_cache.clone())
+        .layer(HandleLayer(query_cache.clone()))
+        .layer(HandleLayer(item_cache.clone()))
         .layer(metrics::MetricsLayer(upstream_metrics))
         .service(upstream);
     Stack {

@@ -39,9 +39,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use ferrodyn_store::api::types::{
@@ -56,10 +54,10 @@ use prometheus::{IntCounter, IntGauge, Registry};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use tokio::sync::watch;
-use tower::{Layer, Service};
+use tower::Service;
 
 use crate::item_cache::storage::{CacheKey, Entry, ItemCache, Lease};
-use crate::service::forward;
+use crate::service::{forward, Handle};
 
 pub use crate::schemas::KeySchemas;
 
@@ -201,47 +199,20 @@ impl ItemCacheLayer {
     }
 }
 
-impl<S> Layer<S> for ItemCacheLayer {
-    type Service = ItemCacheService<S>;
-
-    fn layer(&self, inner: S) -> ItemCacheService<S> {
-        ItemCacheService {
-            inner,
-            shared: self.clone(),
-        }
-    }
-}
-
-#[derive(Clone)]
-pub struct ItemCacheService<S> {
-    inner: S,
-    shared: ItemCacheLayer,
-}
-
-type BoxFuture = Pin<Box<dyn Future<Output = Result<BackendResponse, Infallible>> + Send>>;
-
-impl<S> Service<BackendRequest> for ItemCacheService<S>
-where
-    S: Service<BackendRequest, Response = BackendResponse, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send,
-{
-    type Response = BackendResponse;
-    type Error = Infallible;
-    type Future = BoxFuture;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: BackendRequest) -> BoxFuture {
-        // Take the service that was driven to readiness; leave a clone.
-        let inner = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, inner);
-        let shared = self.shared.clone();
-        Box::pin(async move { Ok(shared.handle(inner, req).await) })
+impl Handle for ItemCacheLayer {
+    fn handle<S>(
+        &self,
+        inner: S,
+        req: BackendRequest,
+    ) -> impl Future<Output = BackendResponse> + Send
+    where
+        S: Service<BackendRequest, Response = BackendResponse, Error = Infallible>
+            + Clone
+            + Send
+            + 'static,
+        S::Future: Send,
+    {
+        self.dispatch(inner, req)
     }
 }
 
@@ -266,7 +237,7 @@ struct GetResponse {
 }
 
 impl ItemCacheLayer {
-    async fn handle<S>(&self, inner: S, req: BackendRequest) -> BackendResponse
+    async fn dispatch<S>(&self, inner: S, req: BackendRequest) -> BackendResponse
     where
         S: Service<BackendRequest, Response = BackendResponse, Error = Infallible> + Clone,
     {

@@ -32,9 +32,7 @@ pub mod storage;
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use ferrodyn_store::api::types::{QueryInput, ScanInput};
@@ -44,11 +42,11 @@ use ferrodyn_store::model::value::{AttributeValue, Item};
 use ferrodyn_store::server::{BackendRequest, BackendResponse, Input};
 use http::StatusCode;
 use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
-use tower::{Layer, Service};
+use tower::Service;
 
 use crate::query_cache::storage::{partition_tag, QueryCache, ReadTag, StorageMetrics};
 use crate::schemas::{KeySchemas, TableKeys};
-use crate::service::forward;
+use crate::service::{forward, Handle};
 
 #[derive(Clone)]
 pub struct Metrics {
@@ -178,47 +176,20 @@ impl QueryCacheLayer {
     }
 }
 
-impl<S> Layer<S> for QueryCacheLayer {
-    type Service = QueryCacheService<S>;
-
-    fn layer(&self, inner: S) -> QueryCacheService<S> {
-        QueryCacheService {
-            inner,
-            shared: self.clone(),
-        }
-    }
-}
-
-#[derive(Clone)]
-pub struct QueryCacheService<S> {
-    inner: S,
-    shared: QueryCacheLayer,
-}
-
-type BoxFuture = Pin<Box<dyn Future<Output = Result<BackendResponse, Infallible>> + Send>>;
-
-impl<S> Service<BackendRequest> for QueryCacheService<S>
-where
-    S: Service<BackendRequest, Response = BackendResponse, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send,
-{
-    type Response = BackendResponse;
-    type Error = Infallible;
-    type Future = BoxFuture;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: BackendRequest) -> BoxFuture {
-        // Take the service that was driven to readiness; leave a clone.
-        let inner = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, inner);
-        let shared = self.shared.clone();
-        Box::pin(async move { Ok(shared.handle(inner, req).await) })
+impl Handle for QueryCacheLayer {
+    fn handle<S>(
+        &self,
+        inner: S,
+        req: BackendRequest,
+    ) -> impl Future<Output = BackendResponse> + Send
+    where
+        S: Service<BackendRequest, Response = BackendResponse, Error = Infallible>
+            + Clone
+            + Send
+            + 'static,
+        S::Future: Send,
+    {
+        self.dispatch(inner, req)
     }
 }
 
@@ -235,7 +206,7 @@ fn cacheable_capacity(rcc: Option<&str>) -> bool {
 }
 
 impl QueryCacheLayer {
-    async fn handle<S>(&self, inner: S, req: BackendRequest) -> BackendResponse
+    async fn dispatch<S>(&self, inner: S, req: BackendRequest) -> BackendResponse
     where
         S: Service<BackendRequest, Response = BackendResponse, Error = Infallible> + Clone,
     {
