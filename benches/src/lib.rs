@@ -15,6 +15,7 @@
 //! * [`plot`] — the latency percentile spectrum as SVG/HTML.
 //! * [`cli`] — `ferrodyn-bench`'s flags and the run they describe.
 //! * [`fixed`] — a fixed-response HTTP server: the HTTP floor.
+//! * [`probe`] — resident memory and a proxy's `/metrics` samples.
 //! * [`json_floor`] — GetItem from a `HashMap` over serde_json: the
 //!   DynamoDB-JSON floor.
 
@@ -25,6 +26,7 @@ pub mod fixed;
 pub mod json_floor;
 pub mod keys;
 pub mod plot;
+pub mod probe;
 pub mod report;
 pub mod rng;
 pub mod stats;

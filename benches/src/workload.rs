@@ -232,7 +232,8 @@ impl Shape {
             .collect()
     }
 
-    pub fn put_item(&self, item: u64, rng: &mut Rng) -> Vec<u8> {
+    /// Item `item`: its key and `fields` fresh string fields.
+    pub fn item(&self, item: u64, rng: &mut Rng) -> serde_json::Map<String, Value> {
         let mut attrs = serde_json::Map::new();
         if let Value::Object(key) = self.key(item) {
             attrs.extend(key);
@@ -240,7 +241,11 @@ impl Shape {
         for f in 0..self.fields {
             attrs.insert(format!("field{f}"), json!({"S": self.field_value(rng)}));
         }
-        body(json!({"TableName": self.table, "Item": attrs}))
+        attrs
+    }
+
+    pub fn put_item(&self, item: u64, rng: &mut Rng) -> Vec<u8> {
+        body(json!({"TableName": self.table, "Item": self.item(item, rng)}))
     }
 
     pub fn get_item(&self, item: u64) -> Vec<u8> {
@@ -276,6 +281,19 @@ impl Shape {
                 ":s": {"N": (item % per).to_string()},
             },
             "Limit": limit,
+            "ConsistentRead": self.consistent_read,
+        }))
+    }
+
+    /// The first page of `Limit` `per_partition` items of one partition:
+    /// the whole partition.
+    pub fn partition_page(&self, partition: u64) -> Vec<u8> {
+        body(json!({
+            "TableName": self.table,
+            "KeyConditionExpression": "#pk = :p",
+            "ExpressionAttributeNames": {"#pk": PARTITION_KEY},
+            "ExpressionAttributeValues": {":p": {"S": partition_name(partition)}},
+            "Limit": self.per_partition.max(1),
             "ConsistentRead": self.consistent_read,
         }))
     }

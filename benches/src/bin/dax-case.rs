@@ -19,6 +19,7 @@ use clap::Parser;
 use ferrodyn_bench::client::Client;
 use ferrodyn_bench::driver::{self, Pacing, PhaseSpec, Workload};
 use ferrodyn_bench::keys::Distribution;
+use ferrodyn_bench::probe::metric;
 use ferrodyn_bench::stats::{median, summary_ms};
 use ferrodyn_bench::workload::{Op, Shape, Ycsb};
 use ferrodyn_store::{server, Store, StoreConfig};
@@ -84,21 +85,6 @@ async fn relay(client: TcpStream, upstream: std::net::SocketAddr, delay: Duratio
     tokio::join!(requests, responses);
 }
 
-/// The value of an unlabelled counter in the proxy's `/metrics`.
-async fn counter(admin: std::net::SocketAddr, name: &str) -> anyhow::Result<f64> {
-    let mut stream = TcpStream::connect(admin).await?;
-    stream
-        .write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")
-        .await?;
-    let mut text = String::new();
-    stream.read_to_string(&mut text).await?;
-    Ok(text
-        .lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0.0))
-}
-
 /// One target's results in one round.
 struct Cell {
     p50: f64,
@@ -144,7 +130,7 @@ async fn measure(args: &Args, dir: &std::path::Path) -> anyhow::Result<()> {
     let proxy_listener = TcpListener::bind("127.0.0.1:0").await?;
     let proxy_url = format!("http://{}", proxy_listener.local_addr()?);
     let admin_listener = TcpListener::bind("127.0.0.1:0").await?;
-    let admin = admin_listener.local_addr()?;
+    let admin = format!("http://{}/metrics", admin_listener.local_addr()?);
     let (stop_proxy, proxy_stopped) = oneshot::channel::<()>();
     let proxy_task = tokio::spawn(ferrodyn_proxy::run(
         proxy_listener,
@@ -211,8 +197,8 @@ async fn measure(args: &Args, dir: &std::path::Path) -> anyhow::Result<()> {
                 let counted = i == 1;
                 let (h0, m0) = if counted {
                     (
-                        counter(admin, "proxy_item_cache_hits_total").await?,
-                        counter(admin, "proxy_item_cache_misses_total").await?,
+                        metric(&admin, "proxy_item_cache_hits_total").await?,
+                        metric(&admin, "proxy_item_cache_misses_total").await?,
                     )
                 } else {
                     (0.0, 0.0)
@@ -220,8 +206,8 @@ async fn measure(args: &Args, dir: &std::path::Path) -> anyhow::Result<()> {
                 let rec =
                     driver::run_phase(client, &workload, &phase(round as u64, duration)).await;
                 if counted {
-                    hits += counter(admin, "proxy_item_cache_hits_total").await? - h0;
-                    misses += counter(admin, "proxy_item_cache_misses_total").await? - m0;
+                    hits += metric(&admin, "proxy_item_cache_hits_total").await? - h0;
+                    misses += metric(&admin, "proxy_item_cache_misses_total").await? - m0;
                 }
                 let s = summary_ms(&rec.all_latency());
                 cells[i].push(Cell {

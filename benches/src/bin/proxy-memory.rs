@@ -12,10 +12,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use bytes::Bytes;
 use clap::Parser;
 use ferrodyn_bench::client::Client;
+use ferrodyn_bench::probe::{metric, rss_bytes};
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -42,17 +42,6 @@ struct Args {
     /// Concurrent connections.
     #[arg(long, default_value_t = 32)]
     connections: u64,
-}
-
-/// This process's resident set size in bytes (Linux `/proc/self/status`).
-fn rss_bytes() -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").context("read /proc/self/status")?;
-    let kb = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .context("no VmRSS in /proc/self/status")?;
-    Ok(kb * 1024)
 }
 
 /// GetItem on keys `range` through `client`, `connections` at a time.
@@ -88,19 +77,6 @@ async fn read_keys(
         let _ = t.await;
     }
     errors.load(Ordering::Relaxed)
-}
-
-async fn cache_gauge(admin: &str, name: &str) -> anyhow::Result<f64> {
-    let client = Client::new(admin, 1)?;
-    // The admin endpoint answers any method; the client only POSTs.
-    let text = client
-        .call("metrics", Vec::new())
-        .await
-        .map_err(|f| anyhow::anyhow!("admin: {} {}", f.kind, f.message))?;
-    let text = String::from_utf8_lossy(&text);
-    text.lines()
-        .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
-        .with_context(|| format!("no {name} in /metrics"))
 }
 
 #[tokio::main]
@@ -167,10 +143,10 @@ async fn main() -> anyhow::Result<()> {
         let rss = rss_bytes()?;
         peak = peak.max(rss);
         let growth = rss.saturating_sub(baseline);
-        let gauge = cache_gauge(&admin_url, "proxy_item_cache_bytes").await?;
-        let entries = cache_gauge(&admin_url, "proxy_item_cache_entries").await?;
-        let hits = cache_gauge(&admin_url, "proxy_item_cache_hits_total").await?;
-        let misses = cache_gauge(&admin_url, "proxy_item_cache_misses_total").await?;
+        let gauge = metric(&admin_url, "proxy_item_cache_bytes").await?;
+        let entries = metric(&admin_url, "proxy_item_cache_entries").await?;
+        let hits = metric(&admin_url, "proxy_item_cache_hits_total").await?;
+        let misses = metric(&admin_url, "proxy_item_cache_misses_total").await?;
         println!(
             "| {to} | {:.1} | {:.2} | {:.1} | {entries:.0} | {hits:.0} | {misses:.0} |",
             growth as f64 / 1048576.0,
