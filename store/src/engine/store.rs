@@ -84,16 +84,31 @@ impl ReadView<'_> {
         partition: Option<&[u8]>,
         mut visit: impl FnMut(&[u8], Item) -> Result<bool, EngineError>,
     ) -> Result<(), EngineError> {
+        self.range_stored(start, end, reverse, partition, |key, stored| {
+            visit(key, Reader::new(stored).item()?)
+        })
+    }
+
+    /// [`ReadView::range`], handing each item over as its stored bytes
+    /// ([`crate::model::stored::StoredItem`]) instead of decoding it.
+    pub fn range_stored(
+        &self,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        reverse: bool,
+        partition: Option<&[u8]>,
+        mut visit: impl FnMut(&[u8], &[u8]) -> Result<bool, EngineError>,
+    ) -> Result<(), EngineError> {
         if bounds_empty(start, end) {
             return Ok(());
         }
         let range = (start, end);
         let mut step = |key: &[u8], bytes: &[u8]| -> Result<bool, EngineError> {
-            let (pk, item) = decode_entry(bytes)?;
+            let (pk, stored) = split_entry(bytes)?;
             if partition.is_some_and(|p| p != pk) {
                 return Ok(true);
             }
-            visit(key, item)
+            visit(key, stored)
         };
         if reverse {
             for entry in self.dbs.items.rev_range(self.txn, &range)? {
@@ -232,6 +247,12 @@ pub(crate) fn decode_value(bytes: &[u8], partition: Option<&[u8]>) -> Result<Ite
 
 /// Decode a stored value into its partition key bytes and its item.
 fn decode_entry(bytes: &[u8]) -> Result<(&[u8], Item), EngineError> {
+    let (pk, stored) = split_entry(bytes)?;
+    Ok((pk, Reader::new(stored).item()?))
+}
+
+/// A stored entry's partition key bytes and its item's stored bytes.
+fn split_entry(bytes: &[u8]) -> Result<(&[u8], &[u8]), EngineError> {
     let mut r = Reader::new(bytes);
     if r.u8()? != ITEM_FORMAT {
         return Err(EngineError::Corrupt(codec::CodecError {
@@ -240,7 +261,7 @@ fn decode_entry(bytes: &[u8]) -> Result<(&[u8], Item), EngineError> {
         }));
     }
     let pk = r.bytes()?;
-    Ok((pk, r.item()?))
+    Ok((pk, r.rest()))
 }
 
 pub(crate) fn get_item(

@@ -12,7 +12,7 @@ use super::number::Number;
 use super::value::{AttributeValue, Item};
 
 /// Value tags. Part of the on-disk format: never reorder or reuse a value.
-mod tag {
+pub(super) mod tag {
     pub const S: u8 = 0;
     pub const N: u8 = 1;
     pub const B: u8 = 2;
@@ -117,11 +117,16 @@ impl<'a> Reader<'a> {
         Reader { buf, pos: 0 }
     }
 
-    fn err(&self, what: &'static str) -> CodecError {
+    pub(super) fn err(&self, what: &'static str) -> CodecError {
         CodecError {
             offset: self.pos,
             what,
         }
+    }
+
+    /// The bytes not read yet.
+    pub fn rest(&self) -> &'a [u8] {
+        self.buf.get(self.pos..).unwrap_or_default()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -163,17 +168,17 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
 
-    fn string(&mut self) -> Result<String, CodecError> {
+    pub(super) fn string(&mut self) -> Result<String, CodecError> {
         let b = self.bytes()?;
         String::from_utf8(b.to_vec()).map_err(|_| self.err("invalid utf-8"))
     }
 
-    fn number(&mut self) -> Result<Number, CodecError> {
+    pub(super) fn number(&mut self) -> Result<Number, CodecError> {
         let s = self.string()?;
         Number::parse(&s).map_err(|_| self.err("invalid number"))
     }
 
-    fn count(&mut self) -> Result<usize, CodecError> {
+    pub(super) fn count(&mut self) -> Result<usize, CodecError> {
         let n = usize::try_from(self.varint()?).map_err(|_| self.err("count overflow"))?;
         // Every element takes at least one byte: a larger count is corrupt,
         // and checking here keeps a corrupt count from allocating.
@@ -194,7 +199,7 @@ impl<'a> Reader<'a> {
         Ok(item)
     }
 
-    fn value(&mut self) -> Result<AttributeValue, CodecError> {
+    pub(super) fn value(&mut self) -> Result<AttributeValue, CodecError> {
         Ok(match self.u8()? {
             tag::S => AttributeValue::S(self.string()?),
             tag::N => AttributeValue::N(self.number()?),

@@ -3,6 +3,7 @@
 pub mod codec;
 pub mod key;
 pub mod number;
+pub mod stored;
 pub mod table;
 pub mod value;
 pub mod wire;

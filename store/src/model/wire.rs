@@ -226,7 +226,7 @@ impl<'de> Deserialize<'de> for AttributeValue {
     }
 }
 
-struct Base64<'a>(&'a [u8]);
+pub(super) struct Base64<'a>(pub(super) &'a [u8]);
 
 impl Serialize for Base64<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

@@ -22,6 +22,7 @@ mod partiql;
 mod partiql_multi;
 mod pitr;
 mod query;
+mod range_read;
 mod read_request;
 #[cfg(test)]
 mod reclaim_tests;

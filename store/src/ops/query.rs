@@ -19,12 +19,10 @@
 //! disjoint and together cover every item.
 
 use std::ops::Bound;
-use std::sync::Arc;
 
-use serde::Serialize;
-
-use super::capacity::{self, ConsumedCapacity, Mode, Spent};
+use super::capacity::{self, Mode, Spent};
 use super::item::refuse_empty_table_name;
+use super::range_read::{key_of, RangeRead, ReadOutput};
 use super::read_request::{
     common_violations, refuse_limit, select, CommonMembers, Expressions, Select,
 };
@@ -35,18 +33,13 @@ use crate::api::types::{QueryInput, ScanInput};
 use crate::api::validate::Violations;
 use crate::api::{encode, ApiError, ApiResult};
 use crate::capacity::Access;
-use crate::engine::{EngineError, ReadView};
-use crate::expr::{
-    self, legacy, Condition, DocPath, KeyCondition, KeyNames, Projection, SortKeyCondition,
-};
+use crate::expr::{self, legacy, DocPath, KeyNames, Projection, SortKeyCondition};
 use crate::model::key::{
     encode_prefix, encode_sortable, index_entry_key, partition_hash, partition_raw, Key, KeySchema,
 };
 use crate::model::table::{IndexMeta, TableMeta};
-use crate::model::value::{item_size, AttributeValue, Item};
+use crate::model::value::{AttributeValue, Item};
 
-/// A page ends once the items read reach this many bytes.
-pub const PAGE_BYTES: usize = 1024 * 1024;
 /// The order in which Query lists its members' violations.
 const QUERY_MEMBER_ORDER: &[&str] = &[
     "select",
@@ -73,114 +66,6 @@ const SCAN_MEMBER_ORDER: &[&str] = &[
 
 /// Largest `TotalSegments` of a parallel Scan.
 const MAX_SEGMENTS: i64 = 1_000_000;
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct ReadOutput {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    items: Option<Vec<Item>>,
-    count: usize,
-    scanned_count: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    last_evaluated_key: Option<Item>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    consumed_capacity: Option<ConsumedCapacity>,
-}
-
-/// A planned range read.
-struct RangeRead {
-    table: Arc<TableMeta>,
-    /// The index read, if any: whether it is global, and its name.
-    index: Option<(bool, String)>,
-    /// Attributes of LastEvaluatedKey: the table's key, and the index's.
-    key_names: Vec<String>,
-    /// The sort key attributes of the table or index read, in key order
-    /// (for the key-condition guard).
-    sort_names: Vec<String>,
-    /// An index's projection, applied before the request's.
-    index_projection: Option<Projection>,
-    start: Bound<Vec<u8>>,
-    end: Bound<Vec<u8>>,
-    reverse: bool,
-    /// Query: the partition's raw key bytes (to skip hash collisions).
-    partition: Option<Vec<u8>>,
-    /// Query: re-checked on every item, a guard on the range computation.
-    key_condition: Option<KeyCondition>,
-    filter: Option<Condition>,
-    projection: Option<Projection>,
-    count_only: bool,
-    limit: Option<usize>,
-}
-
-#[derive(Default)]
-struct Page {
-    items: Vec<Item>,
-    count: usize,
-    scanned: usize,
-    bytes: usize,
-    last_key: Option<Item>,
-}
-
-impl RangeRead {
-    fn run(&self, view: &ReadView<'_>) -> Result<Page, EngineError> {
-        let mut page = Page::default();
-        view.range(
-            as_ref(&self.start),
-            as_ref(&self.end),
-            self.reverse,
-            self.partition.as_deref(),
-            |_, item| {
-                if let Some(kc) = &self.key_condition {
-                    if !kc.sort_matches_item(&item, &self.sort_names) {
-                        return Ok(true);
-                    }
-                }
-                page.scanned += 1;
-                page.bytes += item_size(&item);
-                let full =
-                    self.limit.is_some_and(|l| page.scanned >= l) || page.bytes >= PAGE_BYTES;
-                if full {
-                    page.last_key = Some(key_of(&self.key_names, &item));
-                }
-                let matched = match &self.filter {
-                    Some(f) => f.evaluate(&item).unwrap_or(false),
-                    None => true,
-                };
-                if matched {
-                    page.count += 1;
-                    if !self.count_only {
-                        let item = match &self.index_projection {
-                            Some(p) => p.apply(&item),
-                            None => item,
-                        };
-                        page.items.push(match &self.projection {
-                            Some(p) => p.apply(&item),
-                            None => item,
-                        });
-                    }
-                }
-                Ok(!full)
-            },
-        )?;
-        Ok(page)
-    }
-}
-
-fn as_ref(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
-    match b {
-        Bound::Included(v) => Bound::Included(v.as_slice()),
-        Bound::Excluded(v) => Bound::Excluded(v.as_slice()),
-        Bound::Unbounded => Bound::Unbounded,
-    }
-}
-
-/// The named (key) attributes of an item.
-fn key_of(names: &[String], item: &Item) -> Item {
-    names
-        .iter()
-        .filter_map(|n| item.get(n).map(|v| (n.clone(), v.clone())))
-        .collect()
-}
 
 /// The smallest byte string greater than every string starting with `prefix`
 /// (`None`: there is none, the range is unbounded above).

@@ -1,0 +1,241 @@
+//! An item as stored ([`super::codec`]'s format), read without building it:
+//! its billing size, a few named attributes, and its DynamoDB JSON written
+//! straight from the stored bytes. A Query or Scan page that returns whole
+//! items answers this way, so each item costs one walk over its bytes
+//! instead of a decode into maps and strings, an encode, and a drop.
+//!
+//! The JSON is the same, byte for byte, as serializing the decoded
+//! [`Item`]: attributes come in name order (the stored order), numbers are
+//! stored as their canonical text (what `Display` prints), and every string
+//! goes through the same serializer.
+
+use serde::ser::{Error as _, SerializeMap, SerializeSeq};
+use serde::{Serialize, Serializer};
+
+use super::codec::{tag, CodecError, Reader};
+use super::value::Item;
+use super::wire::Base64;
+
+/// The stored bytes of one item (its attribute count first).
+#[derive(Debug, Clone, Copy)]
+pub struct StoredItem<'a>(pub &'a [u8]);
+
+impl<'a> StoredItem<'a> {
+    /// DynamoDB's size of the item, as [`super::value::item_size`] of the
+    /// decoded item; walks (and so checks) the whole encoding.
+    pub fn size(&self) -> Result<usize, CodecError> {
+        let mut r = Reader::new(self.0);
+        let mut size = 0;
+        for _ in 0..r.count()? {
+            size += r.bytes()?.len() + value_size(&mut r)?;
+        }
+        Ok(size)
+    }
+
+    /// The attributes called `names`, decoded; the others are skipped.
+    pub fn pick(&self, names: &[String]) -> Result<Item, CodecError> {
+        let mut r = Reader::new(self.0);
+        let mut item = Item::new();
+        for _ in 0..r.count()? {
+            let name = r.bytes()?;
+            if let Some(n) = names.iter().find(|n| n.as_bytes() == name) {
+                item.insert(n.clone(), r.value()?);
+            } else {
+                value_size(&mut r)?;
+            }
+        }
+        Ok(item)
+    }
+}
+
+/// The size of the value at `r` (DynamoDB's rules, as
+/// `AttributeValue::size`), reading past it.
+fn value_size(r: &mut Reader<'_>) -> Result<usize, CodecError> {
+    Ok(match r.u8()? {
+        tag::S | tag::B => r.bytes()?.len(),
+        tag::N => r.number()?.size(),
+        tag::FALSE | tag::TRUE | tag::NULL => 1,
+        tag::M => {
+            let mut size = 3;
+            for _ in 0..r.count()? {
+                size += 1 + r.bytes()?.len() + value_size(r)?;
+            }
+            size
+        }
+        tag::L => {
+            let mut size = 3;
+            for _ in 0..r.count()? {
+                size += 1 + value_size(r)?;
+            }
+            size
+        }
+        tag::SS | tag::BS => {
+            let mut size = 0;
+            for _ in 0..r.count()? {
+                size += r.bytes()?.len();
+            }
+            size
+        }
+        tag::NS => {
+            let mut size = 0;
+            for _ in 0..r.count()? {
+                size += r.number()?.size();
+            }
+            size
+        }
+        _ => return Err(r.err("unknown value tag")),
+    })
+}
+
+/// The bytes of the value at `r`, reading past it.
+fn value_bytes<'a>(r: &mut Reader<'a>) -> Result<&'a [u8], CodecError> {
+    let rest = r.rest();
+    value_size(r)?;
+    Ok(&rest[..rest.len() - r.rest().len()])
+}
+
+fn text<E: serde::ser::Error>(bytes: &[u8]) -> Result<&str, E> {
+    std::str::from_utf8(bytes).map_err(|_| E::custom("stored text is not UTF-8"))
+}
+
+fn corrupt<E: serde::ser::Error>(e: CodecError) -> E {
+    E::custom(e)
+}
+
+impl Serialize for StoredItem<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut r = Reader::new(self.0);
+        let n = r.count().map_err(corrupt)?;
+        let mut map = s.serialize_map(Some(n))?;
+        for _ in 0..n {
+            let name = text(r.bytes().map_err(corrupt)?)?;
+            map.serialize_entry(name, &StoredValue(value_bytes(&mut r).map_err(corrupt)?))?;
+        }
+        map.end()
+    }
+}
+
+/// The stored bytes of one value (its tag first).
+struct StoredValue<'a>(&'a [u8]);
+
+/// The elements of a stored list or set: `count` values (or, for a set,
+/// payloads) of kind `tag`.
+struct StoredSeq<'a> {
+    tag: u8,
+    bytes: &'a [u8],
+}
+
+impl Serialize for StoredValue<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut r = Reader::new(self.0);
+        let tag = r.u8().map_err(corrupt)?;
+        let mut m = s.serialize_map(Some(1))?;
+        match tag {
+            tag::S => m.serialize_entry("S", text(r.bytes().map_err(corrupt)?)?)?,
+            tag::N => m.serialize_entry("N", text(r.bytes().map_err(corrupt)?)?)?,
+            tag::B => m.serialize_entry("B", &Base64(r.bytes().map_err(corrupt)?))?,
+            tag::FALSE => m.serialize_entry("BOOL", &false)?,
+            tag::TRUE => m.serialize_entry("BOOL", &true)?,
+            tag::NULL => m.serialize_entry("NULL", &true)?,
+            tag::M => m.serialize_entry("M", &StoredItem(r.rest()))?,
+            tag::L | tag::SS | tag::NS | tag::BS => {
+                let name = match tag {
+                    tag::L => "L",
+                    tag::SS => "SS",
+                    tag::NS => "NS",
+                    _ => "BS",
+                };
+                m.serialize_entry(
+                    name,
+                    &StoredSeq {
+                        tag,
+                        bytes: r.rest(),
+                    },
+                )?
+            }
+            _ => return Err(S::Error::custom("unknown value tag")),
+        }
+        m.end()
+    }
+}
+
+impl Serialize for StoredSeq<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut r = Reader::new(self.bytes);
+        let n = r.count().map_err(corrupt)?;
+        let mut seq = s.serialize_seq(Some(n))?;
+        for _ in 0..n {
+            match self.tag {
+                tag::L => {
+                    seq.serialize_element(&StoredValue(value_bytes(&mut r).map_err(corrupt)?))?
+                }
+                tag::BS => seq.serialize_element(&Base64(r.bytes().map_err(corrupt)?))?,
+                _ => seq.serialize_element(text::<S::Error>(r.bytes().map_err(corrupt)?)?)?,
+            }
+        }
+        seq.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::codec::encode_item;
+    use crate::model::value::item_size;
+
+    fn stored(json: &str) -> (Item, Vec<u8>) {
+        let item: Item = serde_json::from_str(json).expect("test item");
+        let mut bytes = Vec::new();
+        encode_item(&item, &mut bytes);
+        (item, bytes)
+    }
+
+    const EVERY_TYPE: &str = r#"{
+        "s": {"S": "a \"quoted\"\n line é"}, "n": {"N": "-12.500"}, "b": {"B": "AAEC/w=="},
+        "t": {"BOOL": true}, "f": {"BOOL": false}, "z": {"NULL": true},
+        "m": {"M": {"x": {"N": "1E+3"}, "a": {"L": [{"S": "y"}, {"M": {}}, {"L": []}]}}},
+        "l": {"L": [{"N": "7"}, {"SS": ["p", "q"]}, {"B": ""}]},
+        "ss": {"SS": ["b", "a"]}, "ns": {"NS": ["3", "0.1"]}, "bs": {"BS": ["AQ==", ""]},
+        "e": {"S": ""}
+    }"#;
+
+    #[test]
+    fn json_is_the_decoded_items_json() {
+        let (item, bytes) = stored(EVERY_TYPE);
+        assert_eq!(
+            serde_json::to_string(&StoredItem(&bytes)).expect("encodes"),
+            serde_json::to_string(&item).expect("encodes")
+        );
+        let (empty, bytes) = stored("{}");
+        assert_eq!(
+            serde_json::to_string(&StoredItem(&bytes)).expect("encodes"),
+            serde_json::to_string(&empty).expect("encodes")
+        );
+    }
+
+    #[test]
+    fn size_is_the_decoded_items_size() {
+        let (item, bytes) = stored(EVERY_TYPE);
+        assert_eq!(StoredItem(&bytes).size().expect("size"), item_size(&item));
+    }
+
+    #[test]
+    fn pick_decodes_only_the_named_attributes() {
+        let (item, bytes) = stored(EVERY_TYPE);
+        let names = ["n".to_owned(), "m".to_owned(), "absent".to_owned()];
+        let picked = StoredItem(&bytes).pick(&names).expect("pick");
+        assert_eq!(picked.len(), 2);
+        assert_eq!(picked.get("n"), item.get("n"));
+        assert_eq!(picked.get("m"), item.get("m"));
+    }
+
+    #[test]
+    fn corrupt_bytes_are_errors_not_panics() {
+        let (_, bytes) = stored(EVERY_TYPE);
+        for cut in 0..bytes.len() {
+            let part = StoredItem(&bytes[..cut]);
+            assert!(part.size().is_err(), "cut at {cut}");
+            assert!(serde_json::to_vec(&part).is_err(), "cut at {cut}");
+        }
+    }
+}
