@@ -29,9 +29,9 @@ impl ItemCacheLayer {
             body.extend_from_slice(b":[");
             let mut first = true;
             for entry in entries {
-                let Some(item) = &entry.item else {
+                if !entry.has_item() {
                     continue;
-                };
+                }
                 if !first {
                     body.push(b',');
                 }
@@ -39,7 +39,8 @@ impl ItemCacheLayer {
                 match (&t.projection, entry.item_json()) {
                     (None, Some(json)) => body.extend_from_slice(json),
                     (projection, _) => {
-                        serde_json::to_writer(&mut body, &project(item, projection.as_ref()))
+                        let item = entry.item().unwrap_or_default();
+                        serde_json::to_writer(&mut body, &project(&item, projection.as_ref()))
                             .ok()?;
                     }
                 }
@@ -74,8 +75,8 @@ impl ItemCacheLayer {
                 match self.cache.get(&k.cache_key) {
                     Some(entry) => {
                         self.metrics.hits.inc();
-                        if let Some(item) = &entry.item {
-                            found.push(project(item, t.projection.as_ref()));
+                        if let Some(item) = entry.item() {
+                            found.push(project(&item, t.projection.as_ref()));
                         }
                     }
                     None => {

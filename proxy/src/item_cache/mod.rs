@@ -633,9 +633,10 @@ fn respond(
     entry: &Entry,
     projection: Option<&ferrodyn_store::expr::Projection>,
 ) -> BackendResponse {
-    let body = match (&entry.item, projection) {
-        (Some(i), Some(p)) => {
-            let projected = p.apply(i);
+    let item = projection.and_then(|p| Some((p, entry.item()?)));
+    let body = match item {
+        Some((p, i)) => {
+            let projected = p.apply(&i);
             serde_json::to_vec(&GetOutput {
                 item: Some(&projected),
             })

@@ -128,13 +128,13 @@ fn invalidate(cache: &ItemCache, written: &[Write]) {
 /// An ExecuteStatement answer from a cache entry: the item (projected) or
 /// no items.
 fn respond_items(entry: &Entry, projection: Option<&Projection>) -> BackendResponse {
-    let projected = match (&entry.item, projection) {
-        (Some(i), Some(p)) => Some(p.apply(i)),
-        _ => None,
+    let item = entry.item();
+    let item = match (item, projection) {
+        (Some(i), Some(p)) => Some(p.apply(&i)),
+        (item, _) => item,
     };
-    let item = projected.as_ref().or(entry.item.as_ref());
     let body = serde_json::to_vec(&ItemsOutput {
-        items: item.into_iter().collect(),
+        items: item.iter().collect(),
     })
     .map_or_else(|_| Bytes::from_static(br#"{"Items":[]}"#), Bytes::from);
     BackendResponse {

@@ -34,7 +34,9 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::gate::Gate;
-use ferrodyn_store::model::value::{heap_size, item_size, Item};
+use ferrodyn_store::model::codec;
+use ferrodyn_store::model::stored::StoredItem;
+use ferrodyn_store::model::value::Item;
 
 const STRIPES: usize = 4096;
 
@@ -53,10 +55,15 @@ pub struct CacheKey {
     key: Bytes,
 }
 
-/// A cached GetItem answer: the full item, or `None` for "no such item".
+/// A cached GetItem answer: the full item, or none for "no such item".
+///
+/// The item is kept in the store's binary encoding ([`codec`]): about its
+/// DynamoDB size, where a decoded item of small attributes takes several
+/// times that in maps and strings. Hits without a projection send the
+/// encoded answer; the few that need the item decode it.
 #[derive(Debug)]
 pub struct Entry {
-    pub item: Option<Item>,
+    stored: Option<Box<[u8]>>,
     /// The GetItem answer for this entry without a projection, encoded by
     /// the first hit that needs it (most hits then send these bytes as they
     /// are). Not when the entry is made: an entry a write-through stores
@@ -67,8 +74,28 @@ pub struct Entry {
 impl Entry {
     pub fn new(item: Option<Item>) -> Entry {
         Entry {
-            item,
+            stored: item.map(|item| encoded(&item).into_boxed_slice()),
             body: OnceLock::new(),
+        }
+    }
+
+    /// Whether the entry holds an item (not "no such item").
+    pub fn has_item(&self) -> bool {
+        self.stored.is_some()
+    }
+
+    /// The item, decoded.
+    pub fn item(&self) -> Option<Item> {
+        // The bytes were encoded by `Entry::new`: they decode.
+        codec::Reader::new(self.stored.as_deref()?).item().ok()
+    }
+
+    /// Whether the entry holds exactly `item` (or no item, for `None`).
+    pub fn holds(&self, item: Option<&Item>) -> bool {
+        match (&self.stored, item) {
+            (Some(stored), Some(item)) => **stored == *encoded(item),
+            (None, None) => true,
+            _ => false,
         }
     }
 
@@ -79,10 +106,10 @@ impl Entry {
             #[serde(rename_all = "PascalCase")]
             struct GetOutput<'a> {
                 #[serde(skip_serializing_if = "Option::is_none")]
-                item: Option<&'a Item>,
+                item: Option<StoredItem<'a>>,
             }
             serde_json::to_vec(&GetOutput {
-                item: self.item.as_ref(),
+                item: self.stored.as_deref().map(StoredItem),
             })
             .map_or_else(|_| Bytes::from_static(b"{}"), Bytes::from)
         })
@@ -91,9 +118,15 @@ impl Entry {
     /// The item's JSON as encoded in [`Entry::body`] (`{"Item":<item>}`),
     /// if there is an item.
     pub fn item_json(&self) -> Option<&[u8]> {
-        self.item.as_ref()?;
+        self.stored.as_ref()?;
         self.body().strip_prefix(br#"{"Item":"#)?.strip_suffix(b"}")
     }
+}
+
+fn encoded(item: &Item) -> Vec<u8> {
+    let mut out = Vec::new();
+    codec::encode_item(item, &mut out);
+    out
 }
 
 /// Permission to fill one key, taken before the upstream read.
@@ -134,11 +167,12 @@ fn weight(key: &CacheKey, entry: &Entry) -> usize {
     ENTRY_OVERHEAD
         + key.key.len()
         + key.table.len()
-        + entry.item.as_ref().map_or(0, |item| {
+        + entry.stored.as_ref().map_or(0, |stored| {
             // The encoded answer is made by the first hit, after weighing:
-            // it is counted in advance, as large as the decoded item plus a
-            // third of its data (base64 makes binary data a third longer).
-            2 * heap_size(item) + item_size(item) / 3
+            // it is counted in advance, at twice the stored bytes (JSON's
+            // quotes, braces and type names per attribute, base64 for
+            // binary data, stay below that).
+            3 * stored.len()
         })
 }
 
@@ -401,7 +435,7 @@ impl ItemCache {
         let Some(entries) = &self.entries else {
             return;
         };
-        let keep = entries.get(key).is_some_and(|e| e.item.as_ref() == new);
+        let keep = entries.get(key).is_some_and(|e| e.holds(new));
         if !keep {
             entries.invalidate(key);
         }
@@ -510,7 +544,7 @@ mod tests {
         let reader = cache.lease(&key);
         assert!(cache.finish_write(&key, Some(new.clone())));
         assert!(!cache.fill(key.clone(), reader, entry()));
-        assert_eq!(cache.get(&key).and_then(|e| e.item.clone()), new);
+        assert_eq!(cache.get(&key).and_then(|e| e.item()), new);
         // Its echo arrives before the answer: still fine.
         cache.begin_write(&key);
         cache.invalidate_unless_equal(&key, new.as_ref());
