@@ -290,3 +290,62 @@ async fn consumed_capacity_names_the_indexes_a_request_used() {
         .global_secondary_indexes()
         .is_some_and(|g| g.contains_key("by_g")));
 }
+
+/// An item whose secondary-index key value is over DynamoDB's key size
+/// limits is refused whole, with the messages of the table's own key
+/// limits: 2048 bytes for an index partition key, 1024 for an index sort
+/// key.
+#[tokio::test(flavor = "multi_thread")]
+async fn index_key_values_over_the_key_size_limits_are_refused() {
+    let server = TestStore::start().await;
+    let client = server.client();
+    indexed_table().create(&client).await;
+    let at_limit = "g".repeat(2048);
+    client
+        .put_item()
+        .table_name("idx")
+        .item("p", s("a"))
+        .item("c", n(1))
+        .item("g", s(&at_limit))
+        .item("gs", n(1))
+        .item("l", s(&"l".repeat(1024)))
+        .send()
+        .await
+        .expect("index keys at the limits");
+    assert_eq!(query_g(&client, &at_limit, None).await.len(), 1);
+    for (attr, value, message) in [
+        (
+            "g",
+            "g".repeat(2049),
+            "One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of2048 bytes",
+        ),
+        (
+            "l",
+            "l".repeat(1025),
+            "One or more parameter values were invalid: Aggregated size of all range keys has exceeded the size limit of 1024 bytes",
+        ),
+    ] {
+        let err = client
+            .put_item()
+            .table_name("idx")
+            .item("p", s("b"))
+            .item("c", n(2))
+            .item(attr, s(&value))
+            .send()
+            .await
+            .expect_err(attr)
+            .into_service_error();
+        assert_eq!(err.code(), Some("ValidationException"), "{attr}");
+        assert_eq!(err.message(), Some(message), "{attr}");
+        let got = client
+            .get_item()
+            .table_name("idx")
+            .key("p", s("b"))
+            .key("c", n(2))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("get");
+        assert!(got.item().is_none(), "{attr}: nothing was written");
+    }
+}

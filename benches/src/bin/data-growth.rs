@@ -85,6 +85,9 @@ const QUERY_STORE: &str = "Query page of 100 items, store";
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    // The store's and the proxies' warnings and errors (RUST_LOG as for the
+    // binaries).
+    let _ = ferrodyn_store::logging::init(ferrodyn_store::logging::LogFormat::Text);
     let temporary = args.data_dir.is_none();
     let dir = args.data_dir.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!("ferrodyn-data-growth-{}", std::process::id()))
