@@ -183,6 +183,9 @@ pub(crate) struct Shared {
     pub clock: Arc<dyn Clock>,
     /// Counts durable commits; subscribers of the change log wait on it.
     pub commits: tokio::sync::watch::Sender<u64>,
+    /// Tests: this many batch commits fail as if the map were full.
+    #[cfg(test)]
+    pub fail_commits: std::sync::atomic::AtomicU32,
     _lock_file: File,
 }
 
@@ -263,6 +266,8 @@ impl Engine {
             tables: RwLock::new(tables),
             clock: options.clock.clone(),
             commits: tokio::sync::watch::Sender::new(0),
+            #[cfg(test)]
+            fail_commits: std::sync::atomic::AtomicU32::new(0),
             _lock_file: lock_file,
         });
         let writer = writer::spawn(shared.clone())?;

@@ -485,7 +485,22 @@ enum BatchResult {
     MapFull,
 }
 
+/// Run `batch` in one transaction and commit it. The map can fill in a
+/// job or in LMDB's own work at commit (saving the free list, the page
+/// tree's splits): either way nothing was committed, and the batch is run
+/// again once the map has grown.
 fn run_batch(
+    shared: &Shared,
+    batch: &mut [Box<dyn Job>],
+    catalog: &Catalog,
+) -> Result<BatchResult, EngineError> {
+    match try_batch(shared, batch, catalog) {
+        Err(e) if is_map_full(&e) => Ok(BatchResult::MapFull),
+        result => result,
+    }
+}
+
+fn try_batch(
     shared: &Shared,
     batch: &mut [Box<dyn Job>],
     catalog: &Catalog,
@@ -528,6 +543,15 @@ fn run_batch(
                 return Ok(BatchResult::MapFull);
             }
         }
+    }
+    #[cfg(test)]
+    if shared
+        .fail_commits
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+        .is_ok()
+    {
+        parent.abort();
+        return Err(EngineError::Lmdb(heed::Error::Mdb(heed::MdbError::MapFull)));
     }
     parent.commit()?;
     Ok(BatchResult::Committed(changes))
@@ -593,6 +617,34 @@ mod tests {
         assert!(!engine.is_poisoned());
         drop(engine);
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// A commit that finds the map full (LMDB allocates pages in its
+    /// commit too, for the free list) is retried after the map grows: the
+    /// writes succeed and the engine is not poisoned.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_commit_that_fills_the_map_is_retried_after_growing_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let engine = Engine::open(dir.path(), EngineOptions::default()).expect("open");
+        let before = engine.shared.env.info().map_size;
+        engine
+            .shared
+            .fail_commits
+            .store(1, std::sync::atomic::Ordering::Release);
+        let written = engine
+            .write(|ctx| -> Result<(), Abort<()>> {
+                ctx.dbs
+                    .items
+                    .put(ctx.txn, b"key", b"value")
+                    .map_err(|e| Abort::Engine(e.into()))
+            })
+            .await;
+        assert!(written.is_ok(), "{written:?}");
+        assert!(!engine.is_poisoned());
+        assert!(engine.shared.env.info().map_size > before, "the map grew");
+        let rtxn = engine.shared.env.read_txn().expect("read");
+        let got = engine.shared.dbs.items.get(&rtxn, b"key").expect("get");
+        assert_eq!(got, Some(&b"value"[..]));
     }
 
     #[tokio::test(flavor = "multi_thread")]
