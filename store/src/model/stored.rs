@@ -32,11 +32,15 @@ impl<'a> StoredItem<'a> {
         Ok(size)
     }
 
-    /// The attributes called `names`, decoded; the others are skipped.
+    /// The attributes called `names`, decoded; the others are skipped, and
+    /// the walk stops once every name is found.
     pub fn pick(&self, names: &[String]) -> Result<Item, CodecError> {
         let mut r = Reader::new(self.0);
         let mut item = Item::new();
         for _ in 0..r.count()? {
+            if item.len() == names.len() {
+                break;
+            }
             let name = r.bytes()?;
             if let Some(n) = names.iter().find(|n| n.as_bytes() == name) {
                 item.insert(n.clone(), r.value()?);
