@@ -220,9 +220,12 @@ pub async fn follow(source: Source, targets: Targets, metrics: Metrics) {
                 let (old, new) = (c.old_image.as_ref(), c.new_image.as_ref());
                 if old.is_none() && new.is_none() {
                     // Every change has an image: this feed carries none.
-                    targets.change(&c.table_name, &c.keys, None, None);
+                    match c.keys.decode() {
+                        Ok(keys) => targets.change(&c.table_name, &keys, None, None),
+                        Err(_) => targets.drop_table(&c.table_name),
+                    }
                 } else {
-                    targets.change_images(&c.table_name, &c.keys, old, new);
+                    targets.change_encoded(&c.table_name, &c.keys, old, new);
                 }
                 if let Some(ms) = c.created_at_ms {
                     metrics.observe_lag(ms);

@@ -31,6 +31,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use ferrodyn_store::model::stored::EncodedItem;
 use ferrodyn_store::model::value::Item;
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 
@@ -250,19 +251,47 @@ impl Targets {
             .invalidate_change(table, keys, images, schema.as_deref());
     }
 
-    /// One committed change whose images are exact: `old` is `None` only for
-    /// an insert, `new` only for a removal.
+    /// One committed change whose images are exact, as the store encodes
+    /// items: `old` is `None` only for an insert, `new` only for a removal.
     /// An item-cache entry equal to `new` is kept (see
     /// `ItemCache::invalidate_unless_equal` for why that is safe), so the
     /// echo of a write made through this proxy does not undo its fill.
-    pub fn change_images(&self, table: &str, keys: &Item, old: Option<&Item>, new: Option<&Item>) {
+    /// Only the attributes the key schemas name are decoded.
+    pub fn change_encoded(
+        &self,
+        table: &str,
+        keys: &EncodedItem,
+        old: Option<&EncodedItem>,
+        new: Option<&EncodedItem>,
+    ) {
         if let Ok(bytes) = serde_json::to_vec(keys) {
-            self.items
-                .invalidate_unless_equal(&self.items.key(table, Bytes::from(bytes)), new);
+            self.items.invalidate_unless_equal(
+                &self.items.key(table, Bytes::from(bytes)),
+                new.map(EncodedItem::as_bytes),
+            );
         }
         let schema = self.schemas.cached(table);
-        self.queries
-            .invalidate_change(table, keys, Some([old, new]), schema.as_deref());
+        // The images matter only for the index partitions they are in.
+        let names: Vec<String> = schema
+            .as_deref()
+            .and_then(|s| s.indexes.as_ref())
+            .map(|indexes| indexes.iter().flat_map(|i| i.partition.clone()).collect())
+            .unwrap_or_default();
+        let picked = |image: Option<&EncodedItem>| image.map(|i| i.stored().pick(&names));
+        match (
+            keys.decode(),
+            picked(old).transpose(),
+            picked(new).transpose(),
+        ) {
+            (Ok(keys), Ok(old), Ok(new)) => self.queries.invalidate_change(
+                table,
+                &keys,
+                Some([old.as_ref(), new.as_ref()]),
+                schema.as_deref(),
+            ),
+            // A record that does not decode names nothing reliably.
+            _ => self.drop_table(table),
+        }
     }
 
     fn invalidate_item(&self, table: &str, keys: &Item) {

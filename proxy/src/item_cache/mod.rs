@@ -56,7 +56,7 @@ use serde_json::value::RawValue;
 use tokio::sync::watch;
 use tower::Service;
 
-use crate::item_cache::storage::{CacheKey, Entry, ItemCache, Lease};
+use crate::item_cache::storage::{encode, CacheKey, Entry, ItemCache, Lease};
 use crate::service::{forward, Handle};
 
 pub use crate::schemas::KeySchemas;
@@ -324,7 +324,7 @@ impl ItemCacheLayer {
                 let Some(schema) = self.schemas.get(table, inner).await else {
                     return Some(Written::Table(table.to_owned()));
                 };
-                (table, schema.key_of(item), Stored::Item(item.clone()))
+                (table, schema.key_of(item), Stored::Item(encode(item)))
             }
             Input::UpdateItem(input) => {
                 let wanted = match input.return_values.as_deref() {
@@ -360,8 +360,8 @@ impl ItemCacheLayer {
     }
 
     /// Forward a single-item write and, once the upstream acknowledged it,
-    /// keep what the item now is. The key is invalidated before the write is
-    /// forwarded and the lease taken right after, so the fill happens only if
+    /// keep what the item now is. Fills are stopped before the write is
+    /// forwarded and the write recorded right after, so the fill happens only if
     /// nothing (a change from the feed, another write, a table drop) touched
     /// the key while the write was in flight; a failed write just
     /// invalidates.
@@ -375,7 +375,7 @@ impl ItemCacheLayer {
     where
         S: Service<BackendRequest, Response = BackendResponse, Error = Infallible>,
     {
-        self.cache.invalidate(&key);
+        self.cache.invalidate_fills(&key);
         self.metrics.invalidations.inc();
         self.cache.begin_write(&key);
         if let Stored::UpdatedItem { .. } = stored {
@@ -400,7 +400,7 @@ impl ItemCacheLayer {
                 Stored::UpdatedItem { client_wants_it } => {
                     match take_attributes(&resp.body, !client_wants_it) {
                         Some((item, body)) => (
-                            Some(Some(item)),
+                            Some(Some(encode(&item))),
                             BackendResponse {
                                 status: resp.status,
                                 body: body.unwrap_or(resp.body),
@@ -601,8 +601,9 @@ impl Drop for WriteGuard<'_> {
 
 /// What the cache may hold for the key once a write succeeded.
 enum Stored {
-    /// PutItem: the request's item (decoded values are canonical).
-    Item(Item),
+    /// PutItem: the request's item, encoded (decoded values are
+    /// canonical).
+    Item(Box<[u8]>),
     /// DeleteItem: nothing (a tombstone).
     Absent,
     /// UpdateItem, asked upstream with ReturnValues ALL_NEW.

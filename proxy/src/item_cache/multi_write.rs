@@ -79,7 +79,7 @@ impl ItemCacheLayer {
                 cache_key: self.cache.key(&table, bytes.clone()),
                 table,
                 key_bytes: bytes,
-                stored,
+                stored: stored.map(|s| s.as_ref().map(encode)),
             });
         }
         Some(MultiWrite { writes, schemas })
@@ -147,7 +147,7 @@ pub(super) struct KeyWrite {
     key_bytes: Bytes,
     cache_key: CacheKey,
     /// What the key holds once written: an item, absence, or unknown.
-    stored: Option<Option<Item>>,
+    stored: Option<Option<Box<[u8]>>>,
 }
 
 /// [`WriteGuard`] for the keys of one multi-item write.

@@ -73,8 +73,13 @@ pub struct Entry {
 
 impl Entry {
     pub fn new(item: Option<Item>) -> Entry {
+        Entry::encoded(item.as_ref().map(encode))
+    }
+
+    /// An entry of an item already in the stored encoding ([`encode`]).
+    pub fn encoded(stored: Option<Box<[u8]>>) -> Entry {
         Entry {
-            stored: item.map(|item| encoded(&item).into_boxed_slice()),
+            stored,
             body: OnceLock::new(),
         }
     }
@@ -90,13 +95,11 @@ impl Entry {
         codec::Reader::new(self.stored.as_deref()?).item().ok()
     }
 
-    /// Whether the entry holds exactly `item` (or no item, for `None`).
-    pub fn holds(&self, item: Option<&Item>) -> bool {
-        match (&self.stored, item) {
-            (Some(stored), Some(item)) => **stored == *encoded(item),
-            (None, None) => true,
-            _ => false,
-        }
+    /// Whether the entry holds exactly the item encoded as `item` (or no
+    /// item, for `None`). The encoding is canonical: equal items, equal
+    /// bytes.
+    pub fn holds(&self, item: Option<&[u8]>) -> bool {
+        self.stored.as_deref() == item
     }
 
     /// The GetItem answer without a projection: `{"Item":<item>}`, or `{}`.
@@ -129,10 +132,11 @@ impl Entry {
     }
 }
 
-fn encoded(item: &Item) -> Vec<u8> {
+/// `item` in the store's encoding, as entries keep it.
+pub fn encode(item: &Item) -> Box<[u8]> {
     let mut out = Vec::new();
     codec::encode_item(item, &mut out);
-    out
+    out.into_boxed_slice()
 }
 
 /// Permission to fill one key, taken before the upstream read.
@@ -156,8 +160,9 @@ struct PendingWrite {
     writers: u32,
     /// Invalidated by something other than a change-feed record.
     spoiled: bool,
-    /// New images the change feed reported meanwhile (`None`: removed).
-    seen: Vec<Option<Item>>,
+    /// New images the change feed reported meanwhile, encoded (`None`:
+    /// removed).
+    seen: Vec<Option<Box<[u8]>>>,
 }
 
 const PENDING_SHARDS: usize = 64;
@@ -347,6 +352,19 @@ impl ItemCache {
         }
     }
 
+    /// A write of `key` is about to be forwarded: reads in flight may no
+    /// longer fill it (as [`ItemCache::invalidate`]), but its entry stays
+    /// until [`ItemCache::finish_write`] replaces or drops it — a read
+    /// concurrent with an unacknowledged write may see the item before it.
+    pub fn invalidate_fills(&self, key: &CacheKey) {
+        let stripe = self.stripe(key);
+        let mut pending = self.pending(stripe);
+        if let Some(record) = pending.get_mut(key) {
+            record.spoiled = true;
+        }
+        self.stripes[stripe].fetch_add(1, Ordering::AcqRel);
+    }
+
     /// A write of `key` is about to be forwarded (after its invalidation):
     /// from now until [`ItemCache::finish_write`], anything that invalidates
     /// the key is remembered, so the write knows whether what it produced
@@ -377,7 +395,7 @@ impl ItemCache {
     /// write was forwarded is older than the write; whatever the feed has
     /// not delivered yet will be judged by [`ItemCache::invalidate_unless_equal`]
     /// when it arrives.
-    pub fn finish_write(&self, key: &CacheKey, written: Option<Option<Item>>) -> bool {
+    pub fn finish_write(&self, key: &CacheKey, written: Option<Option<Box<[u8]>>>) -> bool {
         let stripe = self.stripe(key);
         // Everything happens under the shard's lock, which every
         // invalidation of the key also takes: an invalidation is either
@@ -404,7 +422,7 @@ impl ItemCache {
         // Storing replaces whatever the key held; otherwise it is dropped.
         match written {
             Some(item) if clean && self.current(key) => {
-                entries.insert(key.clone(), Arc::new(Entry::new(item)));
+                entries.insert(key.clone(), Arc::new(Entry::encoded(item)));
                 true
             }
             _ => {
@@ -431,12 +449,12 @@ impl ItemCache {
     /// (that is the old image, which differs); it is the state after this
     /// change or after a later one, and every later change is still to be
     /// delivered and will be judged the same way.
-    pub fn invalidate_unless_equal(&self, key: &CacheKey, new: Option<&Item>) {
+    pub fn invalidate_unless_equal(&self, key: &CacheKey, new: Option<&[u8]>) {
         let stripe = self.stripe(key);
         {
             let mut pending = self.pending(stripe);
             if let Some(record) = pending.get_mut(key) {
-                record.seen.push(new.cloned());
+                record.seen.push(new.map(Box::from));
             }
             self.stripes[stripe].fetch_add(1, Ordering::AcqRel);
         }
@@ -545,21 +563,21 @@ mod tests {
     fn written_item_is_kept_only_if_nothing_but_its_echo_touched_the_key() {
         let cache = ItemCache::new(1 << 20, Duration::from_secs(60));
         let key = cache.key("tbl", Bytes::from_static(b"k"));
-        let new = Some(item("new"));
+        let new = Some(encode(&item("new")));
         // Quiet: the write fills; a reader's older lease may not.
         cache.invalidate(&key);
         cache.begin_write(&key);
         let reader = cache.lease(&key);
         assert!(cache.finish_write(&key, Some(new.clone())));
         assert!(!cache.fill(key.clone(), reader, entry()));
-        assert_eq!(cache.get(&key).and_then(|e| e.item()), new);
+        assert_eq!(cache.get(&key).and_then(|e| e.item()), Some(item("new")));
         // Its echo arrives before the answer: still fine.
         cache.begin_write(&key);
-        cache.invalidate_unless_equal(&key, new.as_ref());
+        cache.invalidate_unless_equal(&key, new.as_deref());
         assert!(cache.finish_write(&key, Some(new.clone())));
         // A different change arrives meanwhile: no fill.
         cache.begin_write(&key);
-        cache.invalidate_unless_equal(&key, Some(&item("other")));
+        cache.invalidate_unless_equal(&key, Some(&encode(&item("other"))));
         assert!(!cache.finish_write(&key, Some(new.clone())));
         assert!(cache.get(&key).is_none());
         // Any other invalidation meanwhile, or a failed write: no fill.
@@ -586,12 +604,12 @@ mod tests {
         };
         fill("x");
         let reader = cache.lease(&key);
-        cache.invalidate_unless_equal(&key, Some(&item("x")));
+        cache.invalidate_unless_equal(&key, Some(&encode(&item("x"))));
         assert!(cache.get(&key).is_some());
         // A read in flight across the change still cannot fill.
         assert!(!cache.fill(key.clone(), reader, entry()));
         fill("x");
-        cache.invalidate_unless_equal(&key, Some(&item("y")));
+        cache.invalidate_unless_equal(&key, Some(&encode(&item("y"))));
         assert!(cache.get(&key).is_none());
         fill("x");
         cache.invalidate_unless_equal(&key, None);

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::value::Item;
+use crate::model::stored::EncodedItem;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -28,14 +28,15 @@ pub enum EventName {
     Remove,
 }
 
-/// One committed change.
+/// One committed change. Its items stay in the stored encoding from the
+/// change log to the consumer (written as DynamoDB JSON for a remote one).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Change {
     pub sequence_number: u64,
     pub table_name: String,
     pub event_name: EventName,
-    pub keys: Item,
+    pub keys: EncodedItem,
     /// Commit time, milliseconds since the Unix epoch (absent from stores
     /// that predate it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -43,10 +44,10 @@ pub struct Change {
     /// The item before the change (none for an insert, or from stores that
     /// predate images in the feed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub old_image: Option<Item>,
+    pub old_image: Option<EncodedItem>,
     /// The item after the change (none for a removal).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub new_image: Option<Item>,
+    pub new_image: Option<EncodedItem>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

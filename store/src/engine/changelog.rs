@@ -17,10 +17,12 @@
 //! * Trimming removes a prefix of each table's records and raises that
 //!   table's watermark, so a reader can tell "trimmed" from "not yet written".
 
+use bytes::Bytes;
 use heed::{RoTxn, RwTxn};
 
 use super::{Dbs, EngineError};
 use crate::model::codec::{self, CodecError, Reader};
+use crate::model::stored::EncodedItem;
 use crate::model::table::TableMeta;
 use crate::model::value::{item_size, Item};
 
@@ -53,9 +55,10 @@ impl ChangeKind {
 /// Record flag: the change was made by the service (TTL expiry), not a user.
 const FLAG_SERVICE: u8 = 1;
 
-/// One committed change.
+/// One committed change, its items decoded (`I` = [`Item`]) or left in the
+/// stored encoding ([`EncodedItem`], for readers that pass them on).
 #[derive(Debug, Clone, PartialEq)]
-pub struct ChangeRecord {
+pub struct ChangeRecord<I = Item> {
     pub seq: u64,
     pub table_id: u32,
     pub kind: ChangeKind,
@@ -63,9 +66,9 @@ pub struct ChangeRecord {
     pub by_service: bool,
     /// Commit time, milliseconds since the Unix epoch.
     pub time_ms: u64,
-    pub keys: Item,
-    pub old: Option<Item>,
-    pub new: Option<Item>,
+    pub keys: I,
+    pub old: Option<I>,
+    pub new: Option<I>,
 }
 
 fn record_key(table_id: u32, seq: u64) -> [u8; 12] {
@@ -147,6 +150,21 @@ fn corrupt(what: &'static str) -> EngineError {
 }
 
 fn decode(key: &[u8], value: &[u8]) -> Result<ChangeRecord, EngineError> {
+    decode_with(key, value, |r| r.item())
+}
+
+/// A record whose items stay encoded: sliced out of one copy of the stored
+/// record instead of decoded into maps and strings.
+fn decode_encoded(key: &[u8], value: &[u8]) -> Result<ChangeRecord<EncodedItem>, EngineError> {
+    let whole = Bytes::copy_from_slice(value);
+    decode_with(key, &whole, |r| EncodedItem::read(r, &whole))
+}
+
+fn decode_with<I>(
+    key: &[u8],
+    value: &[u8],
+    mut item: impl FnMut(&mut Reader<'_>) -> Result<I, CodecError>,
+) -> Result<ChangeRecord<I>, EngineError> {
     if key.len() != 12 {
         return Err(corrupt("bad change-log key"));
     }
@@ -161,11 +179,11 @@ fn decode(key: &[u8], value: &[u8]) -> Result<ChangeRecord, EngineError> {
     let kind = ChangeKind::from_byte(r.u8()?).ok_or_else(|| corrupt("unknown change kind"))?;
     let flags = r.u8()?;
     let time_ms = r.varint()?;
-    let keys = r.item()?;
+    let keys = item(&mut r)?;
     let mut images = [None, None];
     for image in &mut images {
         if r.u8()? == 1 {
-            *image = Some(r.item()?);
+            *image = Some(item(&mut r)?);
         }
     }
     let [old, new] = images;
@@ -196,6 +214,23 @@ pub(crate) fn read(
     limit: usize,
     max_bytes: usize,
 ) -> Result<(Vec<ChangeRecord>, bool), EngineError> {
+    read_with(txn, dbs, table_id, from, until, limit, max_bytes, decode)
+}
+
+/// Turns a stored record (key, value) into a [`ChangeRecord`].
+type RecordDecoder<I> = fn(&[u8], &[u8]) -> Result<ChangeRecord<I>, EngineError>;
+
+#[allow(clippy::too_many_arguments)]
+fn read_with<I>(
+    txn: &RoTxn,
+    dbs: &Dbs,
+    table_id: u32,
+    from: u64,
+    until: Option<u64>,
+    limit: usize,
+    max_bytes: usize,
+    decode: RecordDecoder<I>,
+) -> Result<(Vec<ChangeRecord<I>>, bool), EngineError> {
     let start = record_key(table_id, from);
     let end = match until {
         Some(u) => record_key(table_id, u),
@@ -346,23 +381,33 @@ impl ChangeView<'_> {
 
     /// Records of all `table_ids` with sequence numbers `>= from`, merged
     /// in sequence order, at most about `limit` records and `max_bytes` of
-    /// them per table. Returns the records, the cursor to continue from
-    /// (every record below it has been returned) and whether records at or
-    /// after it were already committed (read again without waiting).
+    /// them per table, their items left encoded. Returns the records, the
+    /// cursor to continue from (every record below it has been returned) and
+    /// whether records at or after it were already committed (read again
+    /// without waiting).
     pub fn read_since(
         &self,
         table_ids: &[u32],
         from: u64,
         limit: usize,
         max_bytes: usize,
-    ) -> Result<(Vec<ChangeRecord>, u64, bool), EngineError> {
+    ) -> Result<(Vec<ChangeRecord<EncodedItem>>, u64, bool), EngineError> {
         // Read the end first: records committed after this read transaction
         // began are not visible in it, so nothing below `end` can be missed.
         let end = self.next_seq()?;
         let mut out = Vec::new();
         let mut cursor = end;
         for &id in table_ids {
-            let (records, early) = read(self.txn, self.dbs, id, from, Some(end), limit, max_bytes)?;
+            let (records, early) = read_with(
+                self.txn,
+                self.dbs,
+                id,
+                from,
+                Some(end),
+                limit,
+                max_bytes,
+                decode_encoded,
+            )?;
             if early {
                 // This table may have more: stop the merged answer after its last.
                 if let Some(last) = records.last() {

@@ -9,10 +9,11 @@
 //! stored as their canonical text (what `Display` prints), and every string
 //! goes through the same serializer.
 
+use bytes::Bytes;
 use serde::ser::{Error as _, SerializeMap, SerializeSeq};
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::codec::{tag, CodecError, Reader};
+use super::codec::{encode_item, tag, CodecError, Reader};
 use super::value::Item;
 use super::wire::Base64;
 
@@ -49,6 +50,58 @@ impl<'a> StoredItem<'a> {
             }
         }
         Ok(item)
+    }
+}
+
+/// An item held in the stored encoding: what the change log records, passed
+/// on without being decoded. Its JSON (both ways) is the item's DynamoDB
+/// JSON; two equal items have equal bytes (the encoding is canonical:
+/// attributes in name order, numbers as their canonical text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedItem(Bytes);
+
+impl EncodedItem {
+    pub fn encode(item: &Item) -> EncodedItem {
+        let mut out = Vec::new();
+        encode_item(item, &mut out);
+        EncodedItem(Bytes::from(out))
+    }
+
+    /// The item at the start of `r`, reading past it; its bytes are sliced
+    /// out of `whole`, which `r` reads (no copy).
+    pub(crate) fn read(r: &mut Reader<'_>, whole: &Bytes) -> Result<EncodedItem, CodecError> {
+        let rest = r.rest();
+        for _ in 0..r.count()? {
+            r.bytes()?;
+            value_size(r)?;
+        }
+        let len = rest.len() - r.rest().len();
+        let start = whole.len() - rest.len();
+        Ok(EncodedItem(whole.slice(start..start + len)))
+    }
+
+    pub fn stored(&self) -> StoredItem<'_> {
+        StoredItem(&self.0)
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    pub fn decode(&self) -> Result<Item, CodecError> {
+        Reader::new(&self.0).item()
+    }
+}
+
+impl Serialize for EncodedItem {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.stored().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for EncodedItem {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<EncodedItem, D::Error> {
+        Item::deserialize(d).map(|item| EncodedItem::encode(&item))
     }
 }
 
@@ -241,5 +294,27 @@ mod tests {
             assert!(part.size().is_err(), "cut at {cut}");
             assert!(serde_json::to_vec(&part).is_err(), "cut at {cut}");
         }
+    }
+
+    #[test]
+    fn an_encoded_item_reads_out_of_a_larger_buffer_and_round_trips_its_json() {
+        let (item, bytes) = stored(EVERY_TYPE);
+        let (small, small_bytes) = stored(r#"{"k": {"S": "v"}}"#);
+        // Two items back to back, as a change record holds keys and images.
+        let whole = Bytes::from([small_bytes.as_slice(), &bytes, &[7]].concat());
+        let mut r = Reader::new(&whole);
+        let first = EncodedItem::read(&mut r, &whole).expect("first item");
+        let second = EncodedItem::read(&mut r, &whole).expect("second item");
+        assert_eq!(r.rest(), &[7]);
+        assert_eq!(first.decode().expect("decodes"), small);
+        assert_eq!(second.as_bytes(), bytes.as_slice());
+        assert_eq!(second, EncodedItem::encode(&item));
+        let json = serde_json::to_vec(&second).expect("json");
+        assert_eq!(json, serde_json::to_vec(&item).expect("json"));
+        let back: EncodedItem = serde_json::from_slice(&json).expect("from json");
+        assert_eq!(back, second);
+        // A cut item is an error, not a panic.
+        let cut = Bytes::copy_from_slice(&bytes[..bytes.len() - 1]);
+        assert!(EncodedItem::read(&mut Reader::new(&cut), &cut).is_err());
     }
 }

@@ -33,11 +33,11 @@ use super::Store;
 use crate::api::feed::{Change, EventName, GetChangesInput, GetChangesOutput};
 use crate::api::{ApiError, ApiResult};
 use crate::engine::changelog::ChangeKind;
-use crate::model::value::item_size;
 
 const MAX_WAIT_MS: u64 = 20_000;
 const MAX_LIMIT: usize = 10_000;
-/// Item bytes (keys and images) after which an answer stops early.
+/// Item bytes (keys and images, as stored) after which an answer stops
+/// early.
 const MAX_ANSWER_BYTES: usize = 4 << 20;
 
 impl Store {
@@ -101,9 +101,11 @@ impl Store {
                 let mut bytes = 0usize;
                 let mut changes = Vec::with_capacity(records.len());
                 for r in records {
-                    let size = item_size(&r.keys)
-                        + r.old.as_ref().map_or(0, item_size)
-                        + r.new.as_ref().map_or(0, item_size);
+                    let size = [Some(&r.keys), r.old.as_ref(), r.new.as_ref()]
+                        .into_iter()
+                        .flatten()
+                        .map(|i| i.as_bytes().len())
+                        .sum::<usize>();
                     if !changes.is_empty() && bytes + size > MAX_ANSWER_BYTES {
                         next = r.seq;
                         break;
