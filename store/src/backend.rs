@@ -38,8 +38,10 @@ pub struct BackendRequest {
     /// The JSON body, already decompressed.
     pub body: Bytes,
     /// The typed input, once decoded: `Some(None)` when the body does not
-    /// decode as `op`'s input, or `op` has no [`Input`] variant.
-    input: OnceLock<Option<Input>>,
+    /// decode as `op`'s input, or `op` has no [`Input`] variant. Boxed: a
+    /// request is moved into every layer's future, and the largest input
+    /// would make each of them that much larger.
+    input: OnceLock<Option<Box<Input>>>,
 }
 
 /// The typed input of the operations whose requests more than one holder
@@ -91,13 +93,13 @@ impl BackendRequest {
     /// has no [`Input`] variant).
     pub fn input(&self) -> Option<&Input> {
         self.input
-            .get_or_init(|| Input::decode(self.op, &self.body))
-            .as_ref()
+            .get_or_init(|| Input::decode(self.op, &self.body).map(Box::new))
+            .as_deref()
     }
 
     /// The typed input if some holder decoded it, without decoding it.
     pub fn into_decoded(self) -> (Operation, Bytes, Option<Input>) {
-        let input = self.input.into_inner().flatten();
+        let input = self.input.into_inner().flatten().map(|input| *input);
         (self.op, self.body, input)
     }
 
@@ -109,8 +111,10 @@ impl BackendRequest {
             return false;
         };
         self.body = body;
-        if let Some(Some(Input::UpdateItem(input))) = self.input.get_mut() {
-            input.return_values = Some("ALL_NEW".to_owned());
+        if let Some(Some(input)) = self.input.get_mut() {
+            if let Input::UpdateItem(input) = input.as_mut() {
+                input.return_values = Some("ALL_NEW".to_owned());
+            }
         }
         true
     }

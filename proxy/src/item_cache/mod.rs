@@ -243,7 +243,9 @@ impl ItemCacheLayer {
     {
         match req.op {
             Operation::GetItem => self.get_item(inner, req).await,
-            Operation::BatchGetItem => self.batch_get_item(inner, req).await,
+            // The rarer requests' futures are boxed, so that this one stays
+            // the size of the common ones (each layer boxes it again).
+            Operation::BatchGetItem => Box::pin(self.batch_get_item(inner, req)).await,
             Operation::PutItem | Operation::UpdateItem | Operation::DeleteItem => {
                 match self.written(inner.clone(), &req).await {
                     Some(Written::Key(key, stored)) => {
@@ -257,22 +259,11 @@ impl ItemCacheLayer {
                 }
             }
             Operation::BatchWriteItem | Operation::TransactWriteItems => {
-                match self.multi_written(inner.clone(), &req).await {
-                    Some(writes) => self.multi_write_through(inner, req, writes).await,
-                    None => {
-                        // Keys unknown (undecodable request, table schema
-                        // unavailable): every table named is dropped.
-                        let tables = crate::request_tables::tables_named(&req);
-                        self.around_write(inner, req, |c| {
-                            tables.iter().for_each(|t| c.invalidate_table(t))
-                        })
-                        .await
-                    }
-                }
+                Box::pin(self.multi_write(inner, req)).await
             }
             Operation::ExecuteStatement
             | Operation::BatchExecuteStatement
-            | Operation::ExecuteTransaction => self.statement(inner, req).await,
+            | Operation::ExecuteTransaction => Box::pin(self.statement(inner, req)).await,
             Operation::CreateTable
             | Operation::DeleteTable
             | Operation::UpdateTable
@@ -291,6 +282,25 @@ impl ItemCacheLayer {
                 }
             }
             _ => forward(inner, req).await,
+        }
+    }
+
+    /// A BatchWriteItem or TransactWriteItems.
+    async fn multi_write<S>(&self, inner: S, req: BackendRequest) -> BackendResponse
+    where
+        S: Service<BackendRequest, Response = BackendResponse, Error = Infallible> + Clone,
+    {
+        match self.multi_written(inner.clone(), &req).await {
+            Some(writes) => self.multi_write_through(inner, req, writes).await,
+            None => {
+                // Keys unknown (undecodable request, table schema
+                // unavailable): every table named is dropped.
+                let tables = crate::request_tables::tables_named(&req);
+                self.around_write(inner, req, |c| {
+                    tables.iter().for_each(|t| c.invalidate_table(t))
+                })
+                .await
+            }
         }
     }
 

@@ -211,8 +211,10 @@ impl QueryCacheLayer {
         S: Service<BackendRequest, Response = BackendResponse, Error = Infallible> + Clone,
     {
         match req.op {
+            // The reads' future is boxed, as the rarer requests' are: this
+            // one stays the size of a write's (each layer boxes it again).
             Operation::Query | Operation::Scan if self.cache.enabled() => {
-                self.read(inner, req).await
+                Box::pin(self.read(inner, req)).await
             }
             Operation::PutItem
             | Operation::UpdateItem
@@ -230,24 +232,7 @@ impl QueryCacheLayer {
             }
             Operation::ExecuteStatement
             | Operation::BatchExecuteStatement
-            | Operation::ExecuteTransaction => {
-                if let Some((key, tag)) = self.statement_read_key(inner.clone(), &req).await {
-                    return self.statement_read(inner, req, key, tag).await;
-                }
-                let written = crate::statements::writes(&req, &self.schemas, inner.clone()).await;
-                let writes = written
-                    .iter()
-                    .flatten()
-                    .map(|w| match w {
-                        crate::statements::Write::Key(t, k) => (t.as_str(), Some(k)),
-                        crate::statements::Write::Table(t) => (t.as_str(), None),
-                    })
-                    .collect();
-                match self.touched_by(inner.clone(), writes).await {
-                    Some(touched) => self.around_write(inner, req, touched).await,
-                    None => forward(inner, req).await,
-                }
-            }
+            | Operation::ExecuteTransaction => Box::pin(self.statement(inner, req)).await,
             Operation::CreateTable
             | Operation::DeleteTable
             | Operation::UpdateTable
@@ -266,6 +251,29 @@ impl QueryCacheLayer {
                 }
             }
             _ => forward(inner, req).await,
+        }
+    }
+
+    /// A PartiQL request: a SELECT the cache can answer, or writes.
+    async fn statement<S>(&self, inner: S, req: BackendRequest) -> BackendResponse
+    where
+        S: Service<BackendRequest, Response = BackendResponse, Error = Infallible> + Clone,
+    {
+        if let Some((key, tag)) = self.statement_read_key(inner.clone(), &req).await {
+            return self.statement_read(inner, req, key, tag).await;
+        }
+        let written = crate::statements::writes(&req, &self.schemas, inner.clone()).await;
+        let writes = written
+            .iter()
+            .flatten()
+            .map(|w| match w {
+                crate::statements::Write::Key(t, k) => (t.as_str(), Some(k)),
+                crate::statements::Write::Table(t) => (t.as_str(), None),
+            })
+            .collect();
+        match self.touched_by(inner.clone(), writes).await {
+            Some(touched) => self.around_write(inner, req, touched).await,
+            None => forward(inner, req).await,
         }
     }
 

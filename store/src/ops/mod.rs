@@ -246,7 +246,11 @@ impl Store {
         let start = std::time::Instant::now();
         let result = match input {
             Some(input) => self.dispatch_input(input, body).await,
-            None => self.dispatch(op, body).await,
+            // Boxed: the future of every operation is kept inline in this
+            // one's, so the item operations' own would be as large as the
+            // largest of all (table management, imports, restores) and be
+            // copied whole into each box a caller puts it in.
+            None => Box::pin(self.dispatch(op, body)).await,
         };
         self.observe(op, body, &result, start.elapsed());
         result
