@@ -164,7 +164,7 @@ impl Violations {
 
 /// An enumerated request member: its wire names and values, in the order
 /// DynamoDB lists them in "Member must satisfy enum value set" messages.
-pub trait WireEnum: Copy + 'static {
+pub trait WireEnum: Copy + PartialEq + 'static {
     const VALUES: &'static [(&'static str, Self)];
 
     /// The value a wire name stands for; `None` outside the enumeration.
@@ -173,6 +173,14 @@ pub trait WireEnum: Copy + 'static {
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(_, value)| *value)
+    }
+
+    /// The wire name of the value.
+    fn wire_name(self) -> &'static str {
+        Self::VALUES
+            .iter()
+            .find(|(_, value)| *value == self)
+            .map_or("", |(name, _)| *name)
     }
 }
 

@@ -10,14 +10,15 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::Map;
 
-use super::capacity::{self, ConsumedCapacity, Mode};
+use super::capacity::{self, ConsumedCapacity};
 use super::collection::{ItemCollectionMetrics, Metrics};
 pub(super) use super::item_checks::{check_index_keys, validate_item};
 use super::item_checks::{check_name, too_deep};
 use super::table::checked_table_name;
 use super::{abort_to_api, Store};
 use crate::api::types::{
-    self, DeleteItemInput, GetItemInput, Names, PutItemInput, ReturnValues, UpdateItemInput, Values,
+    self, ConditionalOperator, DeleteItemInput, GetItemInput, Names, PutItemInput,
+    ReturnConsumedCapacity, ReturnValues, UpdateItemInput, Values,
 };
 use crate::api::validate::Violations;
 use crate::api::{encode, ApiError, ApiResult};
@@ -30,9 +31,8 @@ use crate::model::value::{item_size, Item};
 
 /// Largest item, in bytes by DynamoDB's size rules.
 pub const MAX_ITEM_BYTES: usize = 400 * 1024;
-/// ReturnValues' enum, in the order DynamoDB's messages list it.
+/// ReturnItemCollectionMetrics' enum, in the order DynamoDB's messages list it.
 const RETURN_ITEM_COLLECTION_METRICS: &[&str] = &["SIZE", "NONE"];
-const CONDITIONAL_OPERATORS: &[&str] = &["OR", "AND"];
 
 /// The order in which each operation lists its members' violations.
 const PUT_MEMBER_ORDER: &[&str] = &[
@@ -112,6 +112,7 @@ impl Store {
     pub(super) async fn put_item(&self, input: PutItemInput) -> ApiResult<Vec<u8>> {
         let WriteOptions {
             return_values,
+            conditional_operator,
             on_failure,
             mode,
         } = write_members!(input, item).check(PUT_MEMBER_ORDER)?;
@@ -133,7 +134,7 @@ impl Store {
         let cond = write_condition(
             input.condition_expression.as_deref(),
             input.expected.as_ref(),
-            input.conditional_operator.as_deref(),
+            conditional_operator,
             input.expression_attribute_names.as_ref(),
             input.expression_attribute_values.as_ref(),
             None,
@@ -189,7 +190,7 @@ impl Store {
                 "Member must have length greater than or equal to 1",
             );
         }
-        let mode = Mode::parse(input.return_consumed_capacity.as_deref(), &mut v);
+        let mode = capacity::requested(input.return_consumed_capacity.as_deref(), &mut v);
         v.finish_in(GET_MEMBER_ORDER)?;
         let name = checked_table_name(input.table_name.as_deref())?;
         let table = self.table(name)?;
@@ -225,6 +226,7 @@ impl Store {
     pub(super) async fn delete_item(&self, input: DeleteItemInput) -> ApiResult<Vec<u8>> {
         let WriteOptions {
             return_values,
+            conditional_operator,
             on_failure,
             mode,
         } = write_members!(input, key).check(DELETE_MEMBER_ORDER)?;
@@ -235,7 +237,7 @@ impl Store {
         let cond = write_condition(
             input.condition_expression.as_deref(),
             input.expected.as_ref(),
-            input.conditional_operator.as_deref(),
+            conditional_operator,
             input.expression_attribute_names.as_ref(),
             input.expression_attribute_values.as_ref(),
             None,
@@ -274,6 +276,7 @@ impl Store {
     pub(super) async fn update_item(&self, input: UpdateItemInput) -> ApiResult<Vec<u8>> {
         let WriteOptions {
             return_values,
+            conditional_operator,
             on_failure,
             mode,
         } = write_members!(input, key).check(UPDATE_MEMBER_ORDER)?;
@@ -310,7 +313,7 @@ impl Store {
         let (cond, update) = write_condition(
             input.condition_expression.as_deref(),
             input.expected.as_ref(),
-            input.conditional_operator.as_deref(),
+            conditional_operator,
             input.expression_attribute_names.as_ref(),
             input.expression_attribute_values.as_ref(),
             input.update_expression.as_deref(),
@@ -488,8 +491,9 @@ struct WriteMembers<'a> {
 /// What the shared members ask for, once they are valid.
 struct WriteOptions {
     return_values: ReturnValues,
+    conditional_operator: Option<ConditionalOperator>,
     on_failure: OnFailure,
-    mode: Mode,
+    mode: ReturnConsumedCapacity,
 }
 
 impl WriteMembers<'_> {
@@ -506,16 +510,18 @@ impl WriteMembers<'_> {
         let return_values = v
             .parse(self.return_values, "returnValues")
             .unwrap_or_default();
-        write_violations(
-            &mut v,
+        v.one_of(
             self.return_item_collection_metrics,
-            self.conditional_operator,
+            "returnItemCollectionMetrics",
+            RETURN_ITEM_COLLECTION_METRICS,
         );
+        let conditional_operator = v.parse(self.conditional_operator, "conditionalOperator");
         let on_failure = return_on_failure(self.return_values_on_condition_check_failure, &mut v);
-        let mode = Mode::parse(self.return_consumed_capacity, &mut v);
+        let mode = capacity::requested(self.return_consumed_capacity, &mut v);
         v.finish_in(order)?;
         Ok(WriteOptions {
             return_values,
+            conditional_operator,
             on_failure,
             mode,
         })
@@ -529,24 +535,6 @@ fn returns_old_item(return_values: ReturnValues) -> ApiResult<bool> {
         ReturnValues::AllOld => Ok(true),
         _ => Err(ApiError::validation("Return values set to invalid value")),
     }
-}
-
-/// Enum members shared by the single-item writes.
-fn write_violations(
-    v: &mut Violations,
-    return_item_collection_metrics: Option<&str>,
-    conditional_operator: Option<&str>,
-) {
-    v.one_of(
-        return_item_collection_metrics,
-        "returnItemCollectionMetrics",
-        RETURN_ITEM_COLLECTION_METRICS,
-    );
-    v.one_of(
-        conditional_operator,
-        "conditionalOperator",
-        CONDITIONAL_OPERATORS,
-    );
 }
 
 pub(super) fn return_on_failure(value: Option<&str>, v: &mut Violations) -> OnFailure {
@@ -600,7 +588,7 @@ pub(super) fn mixed(legacy: &[&str], expression: &[&str]) -> ApiError {
 pub(super) fn write_condition(
     condition: Option<&str>,
     expected: Option<&BTreeMap<String, types::ExpectedAttributeValue>>,
-    conditional_operator: Option<&str>,
+    conditional_operator: Option<ConditionalOperator>,
     names: Option<&Names>,
     values: Option<&Values>,
     update: Option<&str>,

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::batch::capacity_list;
-use super::capacity::Mode;
+use super::capacity;
 use super::partiql::{statement_violations, Options, DUPLICATE_ITEM};
 use super::Store;
 use crate::api::partiql::{
@@ -27,10 +27,10 @@ use crate::api::partiql::{
     ExecuteTransactionOutput,
 };
 use crate::api::types::{
-    TransactAction, TransactGet, TransactGetItem, TransactGetItemsInput, TransactWriteItem,
-    TransactWriteItemsInput,
+    ReturnConsumedCapacity, TransactAction, TransactGet, TransactGetItem, TransactGetItemsInput,
+    TransactWriteItem, TransactWriteItemsInput,
 };
-use crate::api::validate::Violations;
+use crate::api::validate::{Violations, WireEnum};
 use crate::api::{encode, ApiError, ApiResult, ErrorCode};
 use crate::model::value::Item;
 use crate::partiql::{self, Plan};
@@ -111,7 +111,7 @@ impl Store {
                 &mut v,
             );
         }
-        let mode = Mode::parse(input.return_consumed_capacity.as_deref(), &mut v);
+        let mode = capacity::requested(input.return_consumed_capacity.as_deref(), &mut v);
         v.finish()?;
         let statements = input.statements.unwrap_or_default();
         let kinds: Vec<Option<bool>> = statements
@@ -133,7 +133,7 @@ impl Store {
             let params = s.parameters.unwrap_or_default();
             let options = Options {
                 consistent_read: s.consistent_read,
-                return_consumed_capacity: Some("TOTAL".into()),
+                return_consumed_capacity: Some(ReturnConsumedCapacity::Total.wire_name().into()),
                 on_failure: s.return_values_on_condition_check_failure,
                 ..Options::default()
             };

@@ -213,10 +213,9 @@ impl Store {
             v.table_name(Some(name), "sourceTableName");
         }
         v.table_name(input.target_table_name.as_deref(), "targetTableName");
-        v.one_of(
+        let billing_mode = v.parse(
             input.overrides.billing_mode_override.as_deref(),
             "billingModeOverride",
-            &["PROVISIONED", "PAY_PER_REQUEST"],
         );
         v.finish_in(&["sourceTableArn", "sourceTableName", "targetTableName"])?;
         let source = match (&input.source_table_name, &input.source_table_arn) {
@@ -272,7 +271,7 @@ impl Store {
             };
             return Err(ApiError::new(code, format!("{what}: {target}")));
         }
-        let new_meta = restored_meta(&meta, &target, &input.overrides)?;
+        let new_meta = restored_meta(&meta, &target, billing_mode, &input.overrides)?;
         let restore = RestoreMeta {
             source: RestoreSource::PointInTime {
                 table_name: source.clone(),

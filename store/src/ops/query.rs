@@ -20,16 +20,16 @@
 
 use std::ops::Bound;
 
-use super::capacity::{self, Mode, Spent};
+use super::capacity::{self, Spent};
 use super::item::refuse_empty_table_name;
 use super::range_read::{key_of, RangeRead, ReadOutput};
 use super::read_request::{
-    common_violations, refuse_limit, select, CommonMembers, Expressions, Select,
+    common_violations, refuse_limit, resolve_query, resolve_scan, select, CommonMembers,
 };
 use super::table::checked_table_name;
 use super::telemetry_hooks::Throttlee;
 use super::Store;
-use crate::api::types::{QueryInput, ScanInput};
+use crate::api::types::{QueryInput, ReturnConsumedCapacity, ScanInput, Select};
 use crate::api::validate::Violations;
 use crate::api::{encode, ApiError, ApiResult};
 use crate::capacity::Access;
@@ -160,12 +160,12 @@ impl<'a> Target<'a> {
             return Ok(None);
         };
         let all = index.projection.projection_type == "ALL";
-        if select == Select::Specific && !self.global {
+        if select == Select::SpecificAttributes && !self.global {
             // A local index reads unprojected attributes from the table (here:
             // the entry holds the whole item).
             return Ok(None);
         }
-        if select == Select::All {
+        if select == Select::AllAttributes {
             if self.global && !all {
                 return Err(ApiError::validation(format!(
                     "One or more parameter values were invalid: Select type ALL_ATTRIBUTES is not supported for global secondary index {} because its projection type is not ALL",
@@ -287,7 +287,7 @@ impl Store {
         refuse_limit(input.limit)?;
         let mut v = Violations::new();
         v.table_name_or_arn(input.table_name.as_deref(), "tableName");
-        common_violations(
+        let requested = common_violations(
             &mut v,
             CommonMembers {
                 select: input.select.as_deref(),
@@ -296,7 +296,7 @@ impl Store {
                 conditional_operator: input.conditional_operator.as_deref(),
             },
         );
-        let mode = Mode::parse(input.return_consumed_capacity.as_deref(), &mut v);
+        let mode = capacity::requested(input.return_consumed_capacity.as_deref(), &mut v);
         v.finish_in(QUERY_MEMBER_ORDER)?;
         let name = checked_table_name(input.table_name.as_deref())?;
         let table = self.table(name)?;
@@ -304,7 +304,7 @@ impl Store {
         let consistent = input.consistent_read.unwrap_or(false);
         target.check_consistent(consistent)?;
         let select = select(
-            input.select.as_deref(),
+            requested,
             input.attributes_to_get.is_some(),
             input.projection_expression.is_some(),
             "Querying",
@@ -318,19 +318,7 @@ impl Store {
             partition: schema.partition_attrs().map(|a| a.name.clone()).collect(),
             sort: schema.sort_attrs().map(|a| a.name.clone()).collect(),
         };
-        let resolved = Expressions {
-            key_condition: input.key_condition_expression.as_deref(),
-            key_conditions: input.key_conditions.as_ref(),
-            filter: input.filter_expression.as_deref(),
-            legacy_filter: input.query_filter.as_ref(),
-            legacy_filter_name: "queryFilter",
-            conditional_operator: input.conditional_operator.as_deref(),
-            projection: input.projection_expression.as_deref(),
-            attributes_to_get: input.attributes_to_get.as_deref(),
-            names: input.expression_attribute_names.as_ref(),
-            values: input.expression_attribute_values.as_ref(),
-        }
-        .resolve(Some(&key_names))?;
+        let resolved = resolve_query(&input, &key_names)?;
         target.check_projected(resolved.projection.as_ref())?;
         let Some(kc) = resolved.key else {
             return Err(ApiError::validation(NO_KEY_CONDITION));
@@ -411,7 +399,7 @@ impl Store {
         refuse_limit(input.limit)?;
         let mut v = Violations::new();
         v.table_name_or_arn(input.table_name.as_deref(), "tableName");
-        common_violations(
+        let requested = common_violations(
             &mut v,
             CommonMembers {
                 select: input.select.as_deref(),
@@ -452,7 +440,7 @@ impl Store {
                 );
             }
         }
-        let mode = Mode::parse(input.return_consumed_capacity.as_deref(), &mut v);
+        let mode = capacity::requested(input.return_consumed_capacity.as_deref(), &mut v);
         v.finish_in(SCAN_MEMBER_ORDER)?;
         let segments = match (input.segment, input.total_segments) {
             (None, None) => None,
@@ -475,25 +463,13 @@ impl Store {
         let consistent = input.consistent_read.unwrap_or(false);
         target.check_consistent(consistent)?;
         let select = select(
-            input.select.as_deref(),
+            requested,
             input.attributes_to_get.is_some(),
             input.projection_expression.is_some(),
             "Scanning",
             target.index.is_some(),
         )?;
-        let resolved = Expressions {
-            key_condition: None,
-            key_conditions: None,
-            filter: input.filter_expression.as_deref(),
-            legacy_filter: input.scan_filter.as_ref(),
-            legacy_filter_name: "scanFilter",
-            conditional_operator: input.conditional_operator.as_deref(),
-            projection: input.projection_expression.as_deref(),
-            attributes_to_get: input.attributes_to_get.as_deref(),
-            names: input.expression_attribute_names.as_ref(),
-            values: input.expression_attribute_values.as_ref(),
-        }
-        .resolve(None)?;
+        let resolved = resolve_scan(&input)?;
         target.check_projected(resolved.projection.as_ref())?;
         let space = target.id().to_be_bytes().to_vec();
         let (start, end) = match segments {
@@ -550,7 +526,12 @@ impl Store {
         self.respond(&read, consistent, mode)
     }
 
-    fn respond(&self, read: &RangeRead, consistent: bool, mode: Mode) -> ApiResult<Vec<u8>> {
+    fn respond(
+        &self,
+        read: &RangeRead,
+        consistent: bool,
+        mode: ReturnConsumedCapacity,
+    ) -> ApiResult<Vec<u8>> {
         // A read of a GSI spends the GSI's capacity; of an LSI, the table's.
         let gsi = read
             .index

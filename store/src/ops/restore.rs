@@ -29,10 +29,12 @@ use super::description::{describe, IndexStats};
 use super::table::validate_create;
 use super::{abort_to_api, Store};
 use crate::api::backup_types::{RestoreOverrides, RestoreTableOutput};
+use crate::api::tables::BillingMode;
 use crate::api::types::{
     AttributeDefinition, CreateTableInput, KeySchemaElement, OnDemandThroughput, Projection,
     ProvisionedThroughput, SecondaryIndex, SseSpecification,
 };
+use crate::api::validate::WireEnum;
 use crate::api::{encode, ApiError, ApiResult, ErrorCode};
 use crate::backup::snapshot::{self, SnapshotWriter};
 use crate::backup::Backups;
@@ -90,18 +92,15 @@ fn on_demand_input(o: crate::model::table::OnDemandMeta) -> Option<OnDemandThrou
 /// the request's overrides, validated as CreateTable validates. Streams,
 /// TTL, tags, point-in-time recovery and deletion protection are not
 /// carried over, as DynamoDB does not carry them.
+/// `billing_mode` is the request's `BillingModeOverride`, checked.
 pub(super) fn restored_meta(
     source: &TableMeta,
     target: &str,
+    billing_mode: Option<BillingMode>,
     o: &RestoreOverrides,
 ) -> ApiResult<TableMeta> {
-    let billing_mode = o.billing_mode_override.clone().or_else(|| {
-        Some(match source.billing {
-            Billing::PayPerRequest => "PAY_PER_REQUEST".to_owned(),
-            Billing::Provisioned { .. } => "PROVISIONED".to_owned(),
-        })
-    });
-    let provisioned = billing_mode.as_deref() == Some("PROVISIONED");
+    let billing_mode = billing_mode.unwrap_or(BillingMode::of(&source.billing));
+    let provisioned = billing_mode == BillingMode::Provisioned;
     let throughput = o
         .provisioned_throughput_override
         .clone()
@@ -161,7 +160,7 @@ pub(super) fn restored_meta(
         key_schema: Some(key_elements(&source.key)),
         local_secondary_indexes: (!lsis.is_empty()).then_some(lsis),
         global_secondary_indexes: (!gsis.is_empty()).then_some(gsis),
-        billing_mode,
+        billing_mode: Some(billing_mode.wire_name().to_owned()),
         provisioned_throughput: throughput,
         stream_specification: None,
         sse_specification: sse,

@@ -21,7 +21,8 @@ use crate::api::streams::{
     ListStreamsInput, ListStreamsOutput, Record, SequenceNumberRange, Shard, StreamDescription,
     StreamRecord, StreamStatus, StreamSummary,
 };
-use crate::api::validate::Violations;
+use crate::api::types::StreamViewType;
+use crate::api::validate::{Violations, WireEnum};
 use crate::api::{encode, ApiError, ApiResult, ErrorCode};
 use crate::engine::changelog::{record_size, ChangeKind, ChangeRecord};
 use crate::model::table::{table_arn, StreamMeta, TableMeta, REGION};
@@ -455,12 +456,8 @@ fn trimmed_error() -> ApiError {
 
 /// One stream record in the Streams wire format.
 fn render<'a>(r: &'a ChangeRecord, view: &'a str) -> Record<'a> {
-    let (show_old, show_new) = match view {
-        "NEW_IMAGE" => (false, true),
-        "OLD_IMAGE" => (true, false),
-        "NEW_AND_OLD_IMAGES" => (true, true),
-        _ => (false, false),
-    };
+    let (show_old, show_new) =
+        StreamViewType::from_wire(view).map_or((false, false), StreamViewType::images);
     let old: Option<&Item> = r.old.as_ref().filter(|_| show_old);
     let new: Option<&Item> = r.new.as_ref().filter(|_| show_new);
     Record {

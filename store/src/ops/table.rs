@@ -13,13 +13,13 @@ use super::schema::{
 };
 use super::{abort_to_api, now_ms, throughput, Store};
 use crate::api::tables::{
-    DescribeTableOutput, ListTablesOutput, TableDescription, TableDescriptionOutput,
+    BillingMode, DescribeTableOutput, ListTablesOutput, TableDescription, TableDescriptionOutput,
 };
 use crate::api::types::{
-    CreateTableInput, ListTablesInput, ProvisionedThroughput, StreamSpecification, TableNameInput,
-    UpdateTableInput,
+    CreateTableInput, ListTablesInput, ProvisionedThroughput, StreamSpecification, StreamViewType,
+    TableNameInput, UpdateTableInput,
 };
-use crate::api::validate::Violations;
+use crate::api::validate::{Violations, WireEnum};
 use crate::api::{encode, ApiError, ApiResult, ErrorCode};
 use crate::engine::{Abort, Stats};
 use crate::model::table::{Billing, SseMeta, StreamMeta, TableMeta, TABLE_META_FORMAT};
@@ -146,22 +146,13 @@ impl Store {
     pub(super) async fn update_table(&self, input: UpdateTableInput) -> ApiResult<Vec<u8>> {
         let name = table_operation_name(input.table_name.as_deref(), true)?.to_owned();
         let mut v = Violations::new();
-        v.one_of(
+        let billing = check_billing(
             input.billing_mode.as_deref(),
-            "billingMode",
-            &["PROVISIONED", "PAY_PER_REQUEST"],
-        );
-        v.one_of(
             input.table_class.as_deref(),
-            "tableClass",
-            &["STANDARD", "STANDARD_INFREQUENT_ACCESS"],
+            input.provisioned_throughput.as_ref(),
+            &mut v,
         );
-        if let Some(pt) = &input.provisioned_throughput {
-            check_throughput(pt, "provisionedThroughput", &mut v);
-        }
-        if let Some(s) = &input.stream_specification {
-            check_stream_spec(s, &mut v);
-        }
+        let stream = check_stream_spec(input.stream_specification.as_ref(), &mut v);
         // Member constraints first, as DynamoDB checks them: a name too long
         // is reported even when the definitions do not match the index.
         if let Some(defs) = &input.attribute_definitions {
@@ -195,7 +186,8 @@ impl Store {
                 let current = ctx
                     .table(&name)
                     .ok_or_else(|| Abort::Op(ApiError::table_not_found(&name)))?;
-                let mut meta = apply_update(&current, &input).map_err(Abort::Op)?;
+                let mut meta =
+                    apply_update(&current, &input, billing, stream).map_err(Abort::Op)?;
                 if let Some(change) = &gsi {
                     super::gsi::apply(ctx, &mut meta, change, &input)?;
                 }
@@ -246,32 +238,72 @@ pub(super) fn checked_table_name(name: Option<&str>) -> ApiResult<&str> {
     Ok(name.unwrap_or_default())
 }
 
-fn check_throughput(pt: &ProvisionedThroughput, path: &str, v: &mut Violations) {
-    for (value, member) in [
-        (pt.read_capacity_units, "readCapacityUnits"),
-        (pt.write_capacity_units, "writeCapacityUnits"),
-    ] {
-        match value {
-            None => v.null(&format!("{path}.{member}")),
-            Some(n) if n < 1 => v.push(
+/// BillingMode, TableClass and ProvisionedThroughput, which CreateTable and
+/// UpdateTable check alike.
+fn check_billing(
+    billing_mode: Option<&str>,
+    table_class: Option<&str>,
+    throughput: Option<&ProvisionedThroughput>,
+    v: &mut Violations,
+) -> BillingRequest {
+    let mode = v.parse(billing_mode, "billingMode");
+    v.one_of(
+        table_class,
+        "tableClass",
+        &["STANDARD", "STANDARD_INFREQUENT_ACCESS"],
+    );
+    let throughput = throughput.and_then(|pt| check_throughput(pt, "provisionedThroughput", v));
+    BillingRequest { mode, throughput }
+}
+
+/// What a request's BillingMode and ProvisionedThroughput ask for, once
+/// checked: `throughput` is there whenever the request's is.
+#[derive(Debug, Clone, Copy)]
+struct BillingRequest {
+    mode: Option<BillingMode>,
+    /// Read and write capacity units.
+    throughput: Option<(u64, u64)>,
+}
+
+/// The capacity units of a ProvisionedThroughput, if both are valid.
+fn check_throughput(
+    pt: &ProvisionedThroughput,
+    path: &str,
+    v: &mut Violations,
+) -> Option<(u64, u64)> {
+    let mut units = |value: Option<i64>, member: &str| match value {
+        None => {
+            v.null(&format!("{path}.{member}"));
+            None
+        }
+        Some(n) if n < 1 => {
+            v.push(
                 &format!("'{n}'"),
                 &format!("{path}.{member}"),
                 "Member must have value greater than or equal to 1",
-            ),
-            Some(_) => {}
+            );
+            None
         }
-    }
+        Some(n) => Some(n as u64),
+    };
+    let read = units(pt.read_capacity_units, "readCapacityUnits");
+    let write = units(pt.write_capacity_units, "writeCapacityUnits");
+    read.zip(write)
 }
 
-fn check_stream_spec(s: &StreamSpecification, v: &mut Violations) {
+/// The StreamSpecification's members; gives its StreamViewType.
+fn check_stream_spec(
+    spec: Option<&StreamSpecification>,
+    v: &mut Violations,
+) -> Option<StreamViewType> {
+    let s = spec?;
     if s.stream_enabled.is_none() {
         v.null("streamSpecification.streamEnabled");
     }
-    v.one_of(
+    v.parse(
         s.stream_view_type.as_deref(),
         "streamSpecification.streamViewType",
-        &["NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_ONLY"],
-    );
+    )
 }
 
 fn stream_label() -> String {
@@ -331,30 +363,32 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (y, m, d)
 }
 
-fn stream_meta(spec: Option<&StreamSpecification>) -> ApiResult<Option<StreamMeta>> {
-    match spec {
-        Some(StreamSpecification {
-            stream_enabled: Some(true),
-            stream_view_type,
-        }) => match stream_view_type {
-            Some(t) => Ok(Some(StreamMeta {
-                enabled: true,
-                view_type: t.clone(),
-                label: stream_label(),
-                // Set by the engine when the table is stored.
-                start_seq: 0,
-                end_seq: None,
-            })),
-            None => Err(ApiError::validation(format!(
-                "{INVALID}You must specify a StreamViewType when enabling a stream"
-            ))),
-        },
-        _ => Ok(None),
+/// The stream a StreamSpecification enabling one with `view_type` starts;
+/// `None` if it does not enable one.
+fn stream_meta(
+    spec: Option<&StreamSpecification>,
+    view_type: Option<StreamViewType>,
+) -> ApiResult<Option<StreamMeta>> {
+    if spec.and_then(|s| s.stream_enabled) != Some(true) {
+        return Ok(None);
+    }
+    match view_type {
+        Some(t) => Ok(Some(StreamMeta {
+            enabled: true,
+            view_type: t.wire_name().to_owned(),
+            label: stream_label(),
+            // Set by the engine when the table is stored.
+            start_seq: 0,
+            end_seq: None,
+        })),
+        None => Err(ApiError::validation(format!(
+            "{INVALID}You must specify a StreamViewType when enabling a stream"
+        ))),
     }
 }
 
 pub(super) fn validate_create(input: CreateTableInput) -> ApiResult<TableMeta> {
-    table_operation_name(input.table_name.as_deref(), false)?;
+    let name = table_operation_name(input.table_name.as_deref(), false)?.to_owned();
     let mut v = Violations::new();
     check_key_schema_members(input.key_schema.as_ref(), "keySchema", 2, &mut v);
     let defs = match &input.attribute_definitions {
@@ -364,30 +398,20 @@ pub(super) fn validate_create(input: CreateTableInput) -> ApiResult<TableMeta> {
             Vec::new()
         }
     };
-    v.one_of(
+    let requested = check_billing(
         input.billing_mode.as_deref(),
-        "billingMode",
-        &["PROVISIONED", "PAY_PER_REQUEST"],
-    );
-    v.one_of(
         input.table_class.as_deref(),
-        "tableClass",
-        &["STANDARD", "STANDARD_INFREQUENT_ACCESS"],
+        input.provisioned_throughput.as_ref(),
+        &mut v,
     );
-    if let Some(pt) = &input.provisioned_throughput {
-        check_throughput(pt, "provisionedThroughput", &mut v);
-    }
     if let Some(o) = &input.on_demand_throughput {
         throughput::check_on_demand(o, "onDemandThroughput", &mut v);
     }
     if let Some(w) = &input.warm_throughput {
         throughput::check_warm(w, "warmThroughput", &mut v);
     }
-    if let Some(s) = &input.stream_specification {
-        check_stream_spec(s, &mut v);
-    }
+    let view_type = check_stream_spec(input.stream_specification.as_ref(), &mut v);
     v.finish()?;
-    let name = input.table_name.clone().unwrap_or_default();
     let elements = input.key_schema.clone().unwrap_or_default();
 
     let mut seen = HashSet::new();
@@ -400,22 +424,15 @@ pub(super) fn validate_create(input: CreateTableInput) -> ApiResult<TableMeta> {
     }
     let key = key_schema(&elements, &defs, None, false)?;
 
-    let billing = match (input.billing_mode.as_deref(), &input.provisioned_throughput) {
-        (Some("PAY_PER_REQUEST"), Some(_)) => {
-            return Err(ApiError::validation(format!(
-                "{INVALID}Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST"
-            )))
-        }
-        (Some("PAY_PER_REQUEST"), None) => Billing::PayPerRequest,
+    let billing = match (requested.mode, requested.throughput) {
+        (Some(BillingMode::PayPerRequest), Some(_)) => return Err(neither_with_pay_per_request()),
+        (Some(BillingMode::PayPerRequest), None) => Billing::PayPerRequest,
         (_, None) => {
             return Err(ApiError::validation(format!(
                 "{INVALID}ReadCapacityUnits and WriteCapacityUnits must both be specified when BillingMode is PROVISIONED"
             )))
         }
-        (_, Some(pt)) => Billing::Provisioned {
-            read: pt.read_capacity_units.unwrap_or(1) as u64,
-            write: pt.write_capacity_units.unwrap_or(1) as u64,
-        },
+        (_, Some((read, write))) => Billing::Provisioned { read, write },
     };
 
     let mut used: HashSet<&str> = key.names().collect();
@@ -462,7 +479,7 @@ pub(super) fn validate_create(input: CreateTableInput) -> ApiResult<TableMeta> {
         )));
     }
 
-    let stream = stream_meta(input.stream_specification.as_ref())?;
+    let stream = stream_meta(input.stream_specification.as_ref(), view_type)?;
     let sse = input
         .sse_specification
         .as_ref()
@@ -505,31 +522,35 @@ pub(super) fn validate_create(input: CreateTableInput) -> ApiResult<TableMeta> {
     })
 }
 
-fn apply_update(current: &TableMeta, input: &UpdateTableInput) -> ApiResult<TableMeta> {
+/// DynamoDB's refusal of capacity units for an on-demand table.
+fn neither_with_pay_per_request() -> ApiError {
+    ApiError::validation(format!(
+        "{INVALID}Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST"
+    ))
+}
+
+fn apply_update(
+    current: &TableMeta,
+    input: &UpdateTableInput,
+    requested: BillingRequest,
+    view_type: Option<StreamViewType>,
+) -> ApiResult<TableMeta> {
     let mut meta = current.clone();
-    match (input.billing_mode.as_deref(), &input.provisioned_throughput) {
-        (Some("PAY_PER_REQUEST"), Some(_)) => {
-            return Err(ApiError::validation(format!(
-                "{INVALID}Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST"
-            )))
-        }
-        (Some("PAY_PER_REQUEST"), None) if meta.billing != Billing::PayPerRequest => {
+    match (requested.mode, requested.throughput) {
+        (Some(BillingMode::PayPerRequest), Some(_)) => return Err(neither_with_pay_per_request()),
+        (Some(BillingMode::PayPerRequest), None) if meta.billing != Billing::PayPerRequest => {
             meta.billing = Billing::PayPerRequest;
             meta.billing_changed_ms = now_ms();
         }
-        (Some("PROVISIONED"), None) if meta.billing == Billing::PayPerRequest => {
+        (Some(BillingMode::Provisioned), None) if meta.billing == Billing::PayPerRequest => {
             return Err(ApiError::validation(format!(
                 "{INVALID}ProvisionedThroughput must be specified when BillingMode is PROVISIONED"
             )))
         }
-        (mode, Some(pt)) => {
+        (mode, Some((read, write))) => {
             if mode.is_none() && meta.billing == Billing::PayPerRequest {
-                return Err(ApiError::validation(format!(
-                    "{INVALID}Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST"
-                )));
+                return Err(neither_with_pay_per_request());
             }
-            let read = pt.read_capacity_units.unwrap_or(1) as u64;
-            let write = pt.write_capacity_units.unwrap_or(1) as u64;
             if let Billing::Provisioned {
                 read: current_read,
                 write: current_write,
@@ -570,7 +591,7 @@ fn apply_update(current: &TableMeta, input: &UpdateTableInput) -> ApiResult<Tabl
                     meta.name
                 )))
             }
-            (Some(true), false) => meta.stream = stream_meta(Some(spec))?,
+            (Some(true), false) => meta.stream = stream_meta(Some(spec), view_type)?,
             (Some(false), false) => {
                 return Err(ApiError::validation(format!(
                     "Table has no stream to disable: TableName: {}",
