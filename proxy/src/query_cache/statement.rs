@@ -17,7 +17,8 @@ use http::StatusCode;
 use tower::Service;
 
 use super::storage::ReadTag;
-use super::{cacheable_capacity, canonical_query, canonical_scan, QueryCacheLayer};
+use super::{canonical_query, canonical_scan, QueryCacheLayer};
+use crate::read_request::asks_no_capacity;
 use crate::service::forward;
 
 impl QueryCacheLayer {
@@ -36,7 +37,7 @@ impl QueryCacheLayer {
         }
         let input: ExecuteStatementInput = api::decode(&req.body).ok()?;
         if input.consistent_read == Some(true)
-            || !cacheable_capacity(input.return_consumed_capacity.as_deref())
+            || !asks_no_capacity(input.return_consumed_capacity.as_deref())
         {
             return None;
         }
