@@ -90,7 +90,38 @@ impl Violations {
         }
     }
 
-    /// An enum member: `value` must be one of `allowed`.
+    /// A number member that must lie in `min..=max`, its value quoted in
+    /// the message as DynamoDB quotes most numbers.
+    pub fn in_range(&mut self, value: Option<i64>, path: &str, min: i64, max: i64) {
+        if let Some(n) = value {
+            self.range(&format!("'{n}'"), n, path, min, max);
+        }
+    }
+
+    /// [`Violations::in_range`] for the members whose value DynamoDB
+    /// writes without quotes (the export and import listings' sizes).
+    pub fn in_range_unquoted(&mut self, value: Option<i64>, path: &str, min: i64, max: i64) {
+        if let Some(n) = value {
+            self.range(&n.to_string(), n, path, min, max);
+        }
+    }
+
+    fn range(&mut self, rendered: &str, n: i64, path: &str, min: i64, max: i64) {
+        if n < min {
+            self.push(
+                rendered,
+                path,
+                &format!("Member must have value greater than or equal to {min}"),
+            );
+        } else if n > max {
+            self.push(
+                rendered,
+                path,
+                &format!("Member must have value less than or equal to {max}"),
+            );
+        }
+    }
+
     /// The enumerated member `value` as its Rust enum; a value outside the
     /// enumeration is recorded (DynamoDB's message) and gives `None`, as
     /// does an absent member.

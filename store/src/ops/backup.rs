@@ -320,21 +320,7 @@ impl Store {
         if let Some(t) = input.table_name.as_deref() {
             v.table_name_or_arn(Some(t), "tableName");
         }
-        if let Some(limit) = input.limit {
-            if limit < 1 {
-                v.push(
-                    &format!("'{limit}'"),
-                    "limit",
-                    "Member must have value greater than or equal to 1",
-                );
-            } else if limit > MAX_LIST as i64 {
-                v.push(
-                    &format!("'{limit}'"),
-                    "limit",
-                    "Member must have value less than or equal to 100",
-                );
-            }
-        }
+        v.in_range(input.limit, "limit", 1, MAX_LIST as i64);
         if input.exclusive_start_backup_arn.is_some() {
             check_arn(
                 input.exclusive_start_backup_arn.as_deref(),

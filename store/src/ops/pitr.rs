@@ -98,19 +98,12 @@ impl Store {
                 if s.point_in_time_recovery_enabled.is_none() {
                     v.null("pointInTimeRecoverySpecification.pointInTimeRecoveryEnabled");
                 }
-                match s.recovery_period_in_days {
-                    Some(d) if d < 1 => v.push(
-                        &format!("'{d}'"),
-                        "pointInTimeRecoverySpecification.recoveryPeriodInDays",
-                        "Member must have value greater than or equal to 1",
-                    ),
-                    Some(d) if d > i64::from(DEFAULT_PERIOD_DAYS) => v.push(
-                        &format!("'{d}'"),
-                        "pointInTimeRecoverySpecification.recoveryPeriodInDays",
-                        "Member must have value less than or equal to 35",
-                    ),
-                    _ => {}
-                }
+                v.in_range(
+                    s.recovery_period_in_days,
+                    "pointInTimeRecoverySpecification.recoveryPeriodInDays",
+                    1,
+                    i64::from(DEFAULT_PERIOD_DAYS),
+                );
             }
         }
         v.finish_in(&["tableName", "pointInTimeRecoverySpecification"])?;

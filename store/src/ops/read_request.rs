@@ -3,7 +3,7 @@
 //! (or their legacy forms) into a key condition, a filter and a projection,
 //! with DynamoDB's rules for mixing the two styles.
 
-use super::item::mixed;
+use super::item::{mixed, refuse_empty_table_name};
 use crate::api::types::{
     ConditionalOperator, Conditions, Names, QueryInput, ScanInput, Select, Values,
 };
@@ -13,7 +13,7 @@ use crate::expr::{self, legacy, Condition, KeyCondition, KeyNames, Projection, R
 
 /// DynamoDB's rules tying Select to the projection parameters: what the
 /// read returns, given the Select it asks for.
-pub(super) fn select(
+fn select(
     value: Option<Select>,
     attributes_to_get: bool,
     projection_expression: bool,
@@ -52,43 +52,93 @@ pub(super) fn select(
     }
 }
 
-/// The members Query and Scan both check: Select's enum, AttributesToGet,
-/// IndexName and ConditionalOperator.
+/// The members Query and Scan share, as sent.
 pub(super) struct CommonMembers<'a> {
+    pub(super) table_name: Option<&'a str>,
+    pub(super) limit: Option<i64>,
     pub(super) select: Option<&'a str>,
     pub(super) attributes_to_get: Option<&'a [String]>,
+    pub(super) projection_expression: bool,
     pub(super) index_name: Option<&'a str>,
     pub(super) conditional_operator: Option<&'a str>,
+    pub(super) consistent_read: Option<bool>,
 }
 
-/// A Limit below 1 is refused first and alone, in the form that names the
-/// member without its value.
-pub(super) fn refuse_limit(limit: Option<i64>) -> ApiResult<()> {
-    match limit {
-        Some(l) if l < 1 => Err(ApiError::validation(
-            "1 validation error detected: Value at 'Limit' failed to satisfy constraint: Member must have value greater than or equal to 1",
-        )),
-        _ => Ok(()),
-    }
+/// The [`CommonMembers`] of a Query or Scan input.
+macro_rules! common_members {
+    ($input:ident) => {
+        CommonMembers {
+            table_name: $input.table_name.as_deref(),
+            limit: $input.limit,
+            select: $input.select.as_deref(),
+            attributes_to_get: $input.attributes_to_get.as_deref(),
+            projection_expression: $input.projection_expression.is_some(),
+            index_name: $input.index_name.as_deref(),
+            conditional_operator: $input.conditional_operator.as_deref(),
+            consistent_read: $input.consistent_read,
+        }
+    };
 }
+pub(super) use common_members;
 
-/// Record the violations of the members Query and Scan share; gives the
-/// Select asked for.
-pub(super) fn common_violations(v: &mut Violations, m: CommonMembers<'_>) -> Option<Select> {
-    if m.attributes_to_get.is_some_and(|a| a.is_empty()) {
-        v.push(
-            "'[]'",
-            "attributesToGet",
-            "Member must have length greater than or equal to 1",
-        );
+impl CommonMembers<'_> {
+    /// The checks Query and Scan open with: an empty TableName or a Limit
+    /// below 1 is refused alone; then the shared members' violations are
+    /// recorded. Gives those violations, for the operation to add its own
+    /// and report them, and the Select asked for.
+    pub(super) fn check(&self) -> ApiResult<(Violations, Option<Select>)> {
+        refuse_empty_table_name(self.table_name, true)?;
+        // A Limit below 1 is refused in the form that names the member
+        // without its value.
+        if self.limit.is_some_and(|l| l < 1) {
+            return Err(ApiError::validation(
+                "1 validation error detected: Value at 'Limit' failed to satisfy constraint: Member must have value greater than or equal to 1",
+            ));
+        }
+        let mut v = Violations::new();
+        v.table_name_or_arn(self.table_name, "tableName");
+        if self.attributes_to_get.is_some_and(|a| a.is_empty()) {
+            v.push(
+                "'[]'",
+                "attributesToGet",
+                "Member must have length greater than or equal to 1",
+            );
+        }
+        let select = v.parse(self.select, "select");
+        // An index name follows the same rules as a table name.
+        if self.index_name.is_some() {
+            v.table_name(self.index_name, "indexName");
+        }
+        v.parse::<ConditionalOperator>(self.conditional_operator, "conditionalOperator");
+        Ok((v, select))
     }
-    let select = v.parse(m.select, "select");
-    // An index name follows the same rules as a table name.
-    if m.index_name.is_some() {
-        v.table_name(m.index_name, "indexName");
+
+    /// The consistency and the Select of a read of a table or index
+    /// (`index`: an index; `global`: a global one) whose Select asked for
+    /// is `requested`, by DynamoDB's rules. `verb` names the operation in
+    /// messages ("Querying", "Scanning").
+    pub(super) fn read_mode(
+        &self,
+        requested: Option<Select>,
+        index: bool,
+        global: bool,
+        verb: &str,
+    ) -> ApiResult<(bool, Select)> {
+        let consistent = self.consistent_read.unwrap_or(false);
+        if consistent && global {
+            return Err(ApiError::validation(
+                "Consistent reads are not supported on global secondary indexes",
+            ));
+        }
+        let select = select(
+            requested,
+            self.attributes_to_get.is_some(),
+            self.projection_expression,
+            verb,
+            index,
+        )?;
+        Ok((consistent, select))
     }
-    v.parse::<ConditionalOperator>(m.conditional_operator, "conditionalOperator");
-    select
 }
 
 fn legacy_conditions(

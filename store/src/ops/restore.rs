@@ -177,6 +177,16 @@ pub(super) fn restored_meta(
     validate_create(input)
 }
 
+/// A restore's refusal of a target table name in use.
+fn restore_target_exists(existing: &TableMeta) -> ApiError {
+    let (code, what) = if existing.is_restoring() {
+        (ErrorCode::TableInUse, "Table is being restored")
+    } else {
+        (ErrorCode::TableAlreadyExists, "Table already exists")
+    };
+    ApiError::new(code, format!("{what}: {}", existing.name))
+}
+
 impl Store {
     /// Put the restored table in the catalog as CREATING and wake the
     /// restore task; answers with its description.
@@ -185,33 +195,11 @@ impl Store {
         meta: TableMeta,
         restore: RestoreMeta,
     ) -> ApiResult<Vec<u8>> {
-        let name = meta.name.clone();
-        let created = self
-            .engine
-            .write(move |ctx| {
-                if let Some(existing) = ctx.table(&name) {
-                    let (code, what) = if existing.is_restoring() {
-                        (ErrorCode::TableInUse, "Table is being restored")
-                    } else {
-                        (ErrorCode::TableAlreadyExists, "Table already exists")
-                    };
-                    return Err(Abort::Op(ApiError::new(code, format!("{what}: {name}"))));
-                }
-                let mut meta = meta.clone();
-                meta.id = ctx.next_id()?;
-                for index in meta
-                    .local_indexes
-                    .iter_mut()
-                    .chain(meta.global_indexes.iter_mut())
-                {
-                    index.id = ctx.next_id()?;
-                }
-                meta.restore = Some(restore.clone());
-                ctx.put_table(meta.clone())?;
-                Ok(meta)
-            })
-            .await
-            .map_err(abort_to_api)?;
+        let meta = TableMeta {
+            restore: Some(restore),
+            ..meta
+        };
+        let created = self.add_table(meta, restore_target_exists).await?;
         self.restore_wake.notify_one();
         encode(&RestoreTableOutput {
             table_description: describe(&created, Stats::default(), &IndexStats::new(), "CREATING"),

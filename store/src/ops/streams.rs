@@ -89,22 +89,7 @@ fn parse_stream_arn(arn: &str) -> ApiResult<(&str, &str)> {
 }
 
 fn check_limit(limit: Option<i64>, max: i64, v: &mut Violations) {
-    if let Some(l) = limit {
-        if l < 1 {
-            v.push(
-                &format!("'{l}'"),
-                "limit",
-                "Member must have value greater than or equal to 1",
-            );
-        }
-        if l > max {
-            v.push(
-                &format!("'{l}'"),
-                "limit",
-                &format!("Member must have value less than or equal to {max}"),
-            );
-        }
-    }
+    v.in_range(limit, "limit", 1, max);
 }
 
 impl Store {

@@ -27,14 +27,24 @@ use crate::model::table::{Billing, SseMeta, StreamMeta, TableMeta, TABLE_META_FO
 impl Store {
     pub(super) async fn create_table(&self, input: CreateTableInput) -> ApiResult<Vec<u8>> {
         let meta = validate_create(input)?;
-        let name = meta.name.clone();
-        let created = self
-            .engine
+        let created = self.add_table(meta, table_exists).await?;
+        encode(&TableDescriptionOutput {
+            table_description: describe(&created, Stats::default(), &IndexStats::new(), "ACTIVE"),
+        })
+    }
+
+    /// Store a new table (CreateTable, an import, a restore), its ids and
+    /// its indexes' ids given in the same commit; refused with the error
+    /// `exists` gives if a table of its name exists.
+    pub(super) async fn add_table(
+        &self,
+        meta: TableMeta,
+        exists: fn(&TableMeta) -> ApiError,
+    ) -> ApiResult<TableMeta> {
+        self.engine
             .write(move |ctx| {
-                if ctx.table(&name).is_some() {
-                    return Err(Abort::Op(ApiError::in_use(format!(
-                        "Table already exists: {name}"
-                    ))));
+                if let Some(existing) = ctx.table(&meta.name) {
+                    return Err(Abort::Op(exists(&existing)));
                 }
                 let mut meta = meta.clone();
                 meta.id = ctx.next_id()?;
@@ -49,10 +59,7 @@ impl Store {
                 Ok(meta)
             })
             .await
-            .map_err(abort_to_api)?;
-        encode(&TableDescriptionOutput {
-            table_description: describe(&created, Stats::default(), &IndexStats::new(), "ACTIVE"),
-        })
+            .map_err(abort_to_api)
     }
 
     pub(super) fn describe_table(&self, input: TableNameInput) -> ApiResult<Vec<u8>> {
@@ -71,21 +78,7 @@ impl Store {
 
     pub(super) fn list_tables(&self, input: ListTablesInput) -> ApiResult<Vec<u8>> {
         let mut v = Violations::new();
-        if let Some(limit) = input.limit {
-            if limit < 1 {
-                v.push(
-                    &format!("'{limit}'"),
-                    "limit",
-                    "Member must have value greater than or equal to 1",
-                );
-            } else if limit > 100 {
-                v.push(
-                    &format!("'{limit}'"),
-                    "limit",
-                    "Member must have value less than or equal to 100",
-                );
-            }
-        }
+        v.in_range(input.limit, "limit", 1, 100);
         if let Some(start) = input.exclusive_start_table_name.as_deref() {
             v.table_name(Some(start), "exclusiveStartTableName");
         }
@@ -206,6 +199,11 @@ impl Store {
             table_description: describe(&meta, stats, &indexes, "ACTIVE"),
         })
     }
+}
+
+/// CreateTable's and an import's refusal of a table name in use.
+pub(super) fn table_exists(existing: &TableMeta) -> ApiError {
+    ApiError::in_use(format!("Table already exists: {}", existing.name))
 }
 
 /// The TableName of a table operation (CreateTable, DescribeTable,
