@@ -24,6 +24,7 @@ use crate::api::streams::{
 use crate::api::types::StreamViewType;
 use crate::api::validate::{Violations, WireEnum};
 use crate::api::{encode, ApiError, ApiResult, ErrorCode};
+use crate::calendar::days_from_civil;
 use crate::engine::changelog::{record_size, ChangeKind, ChangeRecord};
 use crate::model::table::{table_arn, StreamMeta, TableMeta, REGION};
 use crate::model::value::Item;
@@ -420,14 +421,7 @@ fn label_seconds(label: &str) -> f64 {
     let (Some(y), Some(m), Some(d), Some(h), Some(min), Some(sec), Some(ms)) = parts else {
         return 0.0;
     };
-    // Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar.
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
+    let days = days_from_civil(y, m, d);
     let secs = days * 86_400 + h * 3600 + min * 60 + sec;
     secs as f64 + ms as f64 / 1000.0
 }

@@ -21,6 +21,7 @@ use crate::api::types::{
 };
 use crate::api::validate::{Violations, WireEnum};
 use crate::api::{encode, ApiError, ApiResult, ErrorCode};
+use crate::calendar::DateTime;
 use crate::engine::{Abort, Stats};
 use crate::model::table::{Billing, SseMeta, StreamMeta, TableMeta, TABLE_META_FORMAT};
 
@@ -306,17 +307,8 @@ fn check_stream_spec(
 
 fn stream_label() -> String {
     // DynamoDB's labels are ISO 8601 timestamps with milliseconds.
-    let ms = now_ms();
-    let secs = ms / 1000;
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil_from_days(days as i64);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        ms % 1000
-    )
+    let t = DateTime::from_unix_ms(now_ms());
+    format!("{}.{:03}", t.iso_seconds(), t.millis)
 }
 
 /// DynamoDB's refusal of a throughput decrease beyond the daily limit.
@@ -336,29 +328,7 @@ fn decrease_limited(d: throughput::DecreaseLimited) -> ApiError {
 
 /// An instant as `2024-01-31T12:00:00Z`.
 fn utc_seconds(ms: u64) -> String {
-    let secs = ms / 1000;
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil_from_days(days as i64);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+    format!("{}Z", DateTime::from_unix_ms(ms).iso_seconds())
 }
 
 /// The stream a StreamSpecification enabling one with `view_type` starts;
