@@ -21,7 +21,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
-use std::time::Duration;
 
 use tokio::sync::Notify;
 
@@ -223,19 +222,18 @@ pub(super) fn spawn(engine: &Arc<Engine>, backups: Arc<Backups>, wake: Arc<Notif
 /// after the other; sleeps until woken (or a second passes). Stops when the
 /// engine is gone.
 pub(super) async fn restore_loop(engine: Weak<Engine>, backups: Arc<Backups>, wake: Arc<Notify>) {
-    loop {
-        let Some(strong) = engine.upgrade() else {
-            return;
-        };
-        let pending: Vec<(String, u32)> = strong
+    let pending = |engine: &Engine| -> Vec<(String, u32)> {
+        engine
             .tables()
             .iter()
             .filter(|t| t.is_restoring())
             .map(|t| (t.name.clone(), t.id))
-            .collect();
-        drop(strong);
-        for (table, id) in pending {
-            match build(&engine, &backups, &table, id).await {
+            .collect()
+    };
+    let run = |(table, id): (String, u32)| {
+        let (engine, backups) = (&engine, &backups);
+        async move {
+            match build(engine, backups, &table, id).await {
                 Ok(()) => {}
                 Err(Failure::Retry(e)) => {
                     tracing::warn!(error = %e, table, "restore chunk failed; retrying later");
@@ -248,11 +246,8 @@ pub(super) async fn restore_loop(engine: Weak<Engine>, backups: Arc<Backups>, wa
                 }
             }
         }
-        tokio::select! {
-            () = wake.notified() => {}
-            () = tokio::time::sleep(Duration::from_secs(1)) => {}
-        }
-    }
+    };
+    super::maintenance::work_through(&engine, &wake, pending, run).await;
 }
 
 enum Failure {
