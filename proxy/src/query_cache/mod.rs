@@ -236,7 +236,12 @@ impl QueryCacheLayer {
             | Operation::BatchExecuteStatement
             | Operation::ExecuteTransaction => {
                 if let Some((key, tag)) = self.statement_read_key(inner.clone(), &req).await {
-                    return self.statement_read(inner, req, key, tag).await;
+                    // Counted as the operation the statement plans.
+                    let op = match tag {
+                        ReadTag::Table { .. } => Operation::Scan,
+                        ReadTag::Partition { .. } => Operation::Query,
+                    };
+                    return self.cached_read(inner, req, key, tag, op).await;
                 }
                 let written = crate::statements::writes(&req, &self.schemas, inner.clone()).await;
                 let writes = written
@@ -473,14 +478,32 @@ impl QueryCacheLayer {
         let Some((key, tag)) = canonical else {
             return forward(inner, req).await;
         };
+        let op = req.op;
+        self.cached_read(inner, req, key, tag, op).await
+    }
+
+    /// Answer a read whose cache key is `key` from the cache (counted as a
+    /// hit or miss of `op`), or forward it and keep the answer if no
+    /// invalidation overtook the read.
+    async fn cached_read<S>(
+        &self,
+        inner: S,
+        req: BackendRequest,
+        key: Bytes,
+        tag: ReadTag,
+        op: Operation,
+    ) -> BackendResponse
+    where
+        S: Service<BackendRequest, Response = BackendResponse, Error = Infallible>,
+    {
         if let Some(body) = self.cache.get(&key) {
-            self.metrics.hits.of(req.op).inc();
+            self.metrics.hits.of(op).inc();
             return BackendResponse {
                 status: StatusCode::OK,
                 body,
             };
         }
-        self.metrics.misses.of(req.op).inc();
+        self.metrics.misses.of(op).inc();
         let lease = self.cache.lease(&tag);
         let resp = forward(inner, req).await;
         if resp.status == StatusCode::OK {
