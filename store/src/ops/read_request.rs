@@ -1,7 +1,10 @@
-//! The parameters Query and Scan share: Select and its rules, Limit and
-//! AttributesToGet checks, and the resolution of the request's expressions
-//! (or their legacy forms) into a key condition, a filter and a projection,
-//! with DynamoDB's rules for mixing the two styles.
+//! The parameters Query and Scan share: their opening checks (TableName,
+//! Limit, Select, AttributesToGet, IndexName, ConditionalOperator), the
+//! consistency and Select rules, and the resolution of the request's
+//! expressions (or their legacy forms) into a key condition, a filter and a
+//! projection, with DynamoDB's rules for mixing the two styles. The proxy's
+//! query cache keys reads on the same resolution ([`resolve_query`],
+//! [`resolve_scan`]).
 
 use super::item::{mixed, refuse_empty_table_name};
 use crate::api::types::{
