@@ -16,7 +16,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use ferrodyn_store::api::types::Names;
+use ferrodyn_store::api::types::{Names, ReturnConsumedCapacity};
 use ferrodyn_store::expr::Projection;
 use ferrodyn_store::model::value::Item;
 use serde::Deserialize;
@@ -53,9 +53,7 @@ pub fn get_item(body: &Bytes) -> Option<GetItem<'_>> {
         return Some(read);
     }
     let m: GetItemMembers<'_> = serde_json::from_slice(body).ok()?;
-    if m.consistent_read == Some(true)
-        || !matches!(m.return_consumed_capacity.as_deref(), None | Some("NONE"))
-    {
+    if m.consistent_read == Some(true) || !asks_no_capacity(m.return_consumed_capacity.as_deref()) {
         return None;
     }
     let key_text = m.key?.get();
@@ -72,6 +70,12 @@ pub fn get_item(body: &Bytes) -> Option<GetItem<'_>> {
         key,
         projection,
     })
+}
+
+/// Whether `rcc`, a request's ReturnConsumedCapacity as sent, asks for no
+/// capacity figures (an answer from the cache has none).
+pub fn asks_no_capacity(rcc: Option<&str>) -> bool {
+    ReturnConsumedCapacity::requested(rcc) == Some(ReturnConsumedCapacity::None)
 }
 
 /// A GetItem written the usual way — no whitespace, no escapes, members
@@ -168,7 +172,7 @@ const MAX_BATCH_KEYS: usize = 100;
 /// The BatchGetItem in `body`, if the item cache may answer it.
 pub fn batch_get_item(body: &Bytes) -> Option<BatchGet<'_>> {
     let m: BatchGetMembers<'_> = serde_json::from_slice(body).ok()?;
-    if !matches!(m.return_consumed_capacity.as_deref(), None | Some("NONE")) {
+    if !asks_no_capacity(m.return_consumed_capacity.as_deref()) {
         return None;
     }
     let items = m.request_items?;

@@ -11,6 +11,7 @@
 
 //! * [`capacity`] — throughput enforcement: token buckets and the one
 //!   throttling decision.
+//! * [`calendar`] — UTC dates of Unix times and back, for wire timestamps.
 //! * [`clock`] — wall-clock time behind a trait, so tests drive it.
 //! * [`model`] — values (`AttributeValue`, exact `Number`), keys and their
 //!   order-preserving encoding, table metadata, the on-disk item codec.
@@ -43,6 +44,7 @@ pub mod auth;
 pub mod backend;
 pub mod backup;
 
+pub mod calendar;
 pub mod capacity;
 pub mod clock;
 pub mod data_dir;

@@ -35,7 +35,8 @@ use std::future::Future;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use ferrodyn_store::api::types::{QueryInput, ScanInput};
+use ferrodyn_store::api::types::{QueryInput, ScanInput, Select};
+use ferrodyn_store::api::validate::WireEnum;
 use ferrodyn_store::api::{self, Operation};
 use ferrodyn_store::expr::KeyNames;
 use ferrodyn_store::model::value::{AttributeValue, Item};
@@ -45,6 +46,7 @@ use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 use tower::Service;
 
 use crate::query_cache::storage::{partition_tag, QueryCache, ReadTag, StorageMetrics};
+use crate::read_request::asks_no_capacity;
 use crate::schemas::{KeySchemas, TableKeys};
 use crate::service::{forward, Handle};
 
@@ -201,8 +203,10 @@ enum Touched {
     TableManagement(String),
 }
 
-fn cacheable_capacity(rcc: Option<&str>) -> bool {
-    matches!(rcc, None | Some("NONE"))
+/// A read's Select, if it is a valid one (`Some(None)` when absent); `None`
+/// for a value outside the enumeration, which the upstream refuses.
+fn requested_select(select: Option<&str>) -> Option<Option<Select>> {
+    select.map_or(Some(None), |s| Select::from_wire(s).map(Some))
 }
 
 impl QueryCacheLayer {
@@ -260,7 +264,12 @@ impl QueryCacheLayer {
         S: Service<BackendRequest, Response = BackendResponse, Error = Infallible> + Clone,
     {
         if let Some((key, tag)) = self.statement_read_key(inner.clone(), &req).await {
-            return self.statement_read(inner, req, key, tag).await;
+            // Counted as the operation the statement plans.
+            let op = match tag {
+                ReadTag::Table { .. } => Operation::Scan,
+                ReadTag::Partition { .. } => Operation::Query,
+            };
+            return self.cached_read(inner, req, key, tag, op).await;
         }
         let written = crate::statements::writes(&req, &self.schemas, inner.clone()).await;
         let writes = written
@@ -477,14 +486,32 @@ impl QueryCacheLayer {
         let Some((key, tag)) = canonical else {
             return forward(inner, req).await;
         };
+        let op = req.op;
+        self.cached_read(inner, req, key, tag, op).await
+    }
+
+    /// Answer a read whose cache key is `key` from the cache (counted as a
+    /// hit or miss of `op`), or forward it and keep the answer if no
+    /// invalidation overtook the read.
+    async fn cached_read<S>(
+        &self,
+        inner: S,
+        req: BackendRequest,
+        key: Bytes,
+        tag: ReadTag,
+        op: Operation,
+    ) -> BackendResponse
+    where
+        S: Service<BackendRequest, Response = BackendResponse, Error = Infallible>,
+    {
         if let Some(body) = self.cache.get(&key) {
-            self.metrics.hits.of(req.op).inc();
+            self.metrics.hits.of(op).inc();
             return BackendResponse {
                 status: StatusCode::OK,
                 body,
             };
         }
-        self.metrics.misses.of(req.op).inc();
+        self.metrics.misses.of(op).inc();
         let lease = self.cache.lease(&tag);
         let resp = forward(inner, req).await;
         if resp.status == StatusCode::OK {
@@ -511,12 +538,12 @@ fn tables_named(req: &BackendRequest) -> Option<Touched> {
 
 fn cacheable_query(input: &QueryInput) -> bool {
     input.consistent_read != Some(true)
-        && cacheable_capacity(input.return_consumed_capacity.as_deref())
+        && asks_no_capacity(input.return_consumed_capacity.as_deref())
 }
 
 fn cacheable_scan(input: &ScanInput) -> bool {
     input.consistent_read != Some(true)
-        && cacheable_capacity(input.return_consumed_capacity.as_deref())
+        && asks_no_capacity(input.return_consumed_capacity.as_deref())
 }
 
 /// The canonical form of a Query reading the table or index whose keys
@@ -536,10 +563,11 @@ pub fn canonical_query(input: &QueryInput, keys: &TableKeys) -> Option<(Bytes, R
         Some(k) => Some(serde_json::to_string(k).ok()?),
         None => None,
     };
+    let select = requested_select(input.select.as_deref())?;
     let canonical = format!(
         "Query\0{table}\0{:?}\0{:?}\0{:?}\0{}\0{:?}\0{:?}",
         input.index_name,
-        input.select,
+        select,
         input.limit,
         input.scan_index_forward.unwrap_or(true),
         start,
@@ -564,15 +592,10 @@ pub fn canonical_scan(input: &ScanInput) -> Option<(Bytes, ReadTag)> {
         Some(k) => Some(serde_json::to_string(k).ok()?),
         None => None,
     };
+    let select = requested_select(input.select.as_deref())?;
     let canonical = format!(
         "Scan\0{table}\0{:?}\0{:?}\0{:?}\0{:?}\0{:?}\0{:?}\0{:?}",
-        input.index_name,
-        input.select,
-        input.limit,
-        input.segment,
-        input.total_segments,
-        start,
-        resolved,
+        input.index_name, select, input.limit, input.segment, input.total_segments, start, resolved,
     );
     Some((
         Bytes::from(canonical),

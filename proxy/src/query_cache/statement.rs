@@ -13,12 +13,11 @@ use ferrodyn_store::api::partiql::ExecuteStatementInput;
 use ferrodyn_store::api::{self, Operation};
 use ferrodyn_store::partiql::{self, Plan};
 use ferrodyn_store::server::{BackendRequest, BackendResponse};
-use http::StatusCode;
 use tower::Service;
 
 use super::storage::ReadTag;
-use super::{cacheable_capacity, canonical_query, canonical_scan, QueryCacheLayer};
-use crate::service::forward;
+use super::{canonical_query, canonical_scan, QueryCacheLayer};
+use crate::read_request::asks_no_capacity;
 
 impl QueryCacheLayer {
     /// The cache key and tag of a SELECT planned as a Query or Scan;
@@ -36,7 +35,7 @@ impl QueryCacheLayer {
         }
         let input: ExecuteStatementInput = api::decode(&req.body).ok()?;
         if input.consistent_read == Some(true)
-            || !cacheable_capacity(input.return_consumed_capacity.as_deref())
+            || !asks_no_capacity(input.return_consumed_capacity.as_deref())
         {
             return None;
         }
@@ -58,40 +57,5 @@ impl QueryCacheLayer {
         .into_bytes();
         key.extend_from_slice(&plan_key);
         Some((Bytes::from(key), tag))
-    }
-
-    /// Answer a SELECT whose cache key is `key` from the cache, or forward
-    /// it and keep the answer if no invalidation overtook the read.
-    pub(super) async fn statement_read<S>(
-        &self,
-        inner: S,
-        req: BackendRequest,
-        key: Bytes,
-        tag: ReadTag,
-    ) -> BackendResponse
-    where
-        S: Service<BackendRequest, Response = BackendResponse, Error = Infallible>,
-    {
-        let op = match tag {
-            ReadTag::Table { .. } => Operation::Scan,
-            ReadTag::Partition { .. } => Operation::Query,
-        };
-        if let Some(body) = self.cache.get(&key) {
-            self.metrics.hits.of(op).inc();
-            return BackendResponse {
-                status: StatusCode::OK,
-                body,
-            };
-        }
-        self.metrics.misses.of(op).inc();
-        let lease = self.cache.lease(&tag);
-        let resp = forward(inner, req).await;
-        if resp.status == StatusCode::OK {
-            let kept = lease.is_some_and(|l| self.cache.fill(key, l, resp.body.clone()));
-            if !kept {
-                self.metrics.fills_discarded.inc();
-            }
-        }
-        resp
     }
 }

@@ -10,6 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use super::tables::BillingMode;
 use super::types::{KeySchemaElement, ProvisionedThroughput, SecondaryIndex, SseSpecification};
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -97,13 +98,6 @@ pub enum BackupType {
     User,
     System,
     AwsBackup,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum BillingMode {
-    Provisioned,
-    PayPerRequest,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -37,16 +37,9 @@ pub struct UpdateContributorInsightsInput {
     pub contributor_insights_mode: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct UpdateContributorInsightsOutput {
-    pub table_name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub index_name: Option<String>,
-    pub contributor_insights_status: ContributorInsightsStatus,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub contributor_insights_mode: Option<ContributorInsightsMode>,
-}
+/// UpdateContributorInsights answers with the members of a listing's
+/// summary, in the same order.
+pub type UpdateContributorInsightsOutput = ContributorInsightsSummary;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -91,6 +84,8 @@ pub struct ListContributorInsightsInput {
     pub max_results: Option<i64>,
 }
 
+/// One table's or index's insights, as ListContributorInsights lists them
+/// and UpdateContributorInsights answers.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ContributorInsightsSummary {

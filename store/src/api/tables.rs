@@ -5,6 +5,8 @@
 
 use serde::Serialize;
 
+use crate::model::table::Billing;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum KeyType {
@@ -81,11 +83,31 @@ pub struct ProvisionedThroughputDescription {
     pub write_capacity_units: u64,
 }
 
+/// `BillingMode`: of a description, and of the requests that set it
+/// (CreateTable, UpdateTable, the restores' `BillingModeOverride`, an
+/// import's table parameters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum BillingMode {
     Provisioned,
     PayPerRequest,
+}
+
+impl BillingMode {
+    /// The mode of a table billed as `billing`.
+    pub fn of(billing: &Billing) -> BillingMode {
+        match billing {
+            Billing::PayPerRequest => BillingMode::PayPerRequest,
+            Billing::Provisioned { .. } => BillingMode::Provisioned,
+        }
+    }
+}
+
+impl super::validate::WireEnum for BillingMode {
+    const VALUES: &'static [(&'static str, Self)] = &[
+        ("PROVISIONED", BillingMode::Provisioned),
+        ("PAY_PER_REQUEST", BillingMode::PayPerRequest),
+    ];
 }
 
 #[derive(Debug, Serialize)]

@@ -10,6 +10,8 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::validate::WireEnum;
+pub use crate::expr::legacy::ConditionalOperator;
 use crate::model::value::{AttributeValue, Item};
 
 pub type Names = HashMap<String, String>;
@@ -416,7 +418,7 @@ pub enum ReturnValues {
     UpdatedNew,
 }
 
-impl super::validate::WireEnum for ReturnValues {
+impl WireEnum for ReturnValues {
     const VALUES: &'static [(&'static str, Self)] = &[
         ("ALL_NEW", ReturnValues::AllNew),
         ("UPDATED_OLD", ReturnValues::UpdatedOld),
@@ -424,4 +426,88 @@ impl super::validate::WireEnum for ReturnValues {
         ("NONE", ReturnValues::None),
         ("UPDATED_NEW", ReturnValues::UpdatedNew),
     ];
+}
+
+/// `ReturnConsumedCapacity` of every data-plane operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReturnConsumedCapacity {
+    #[default]
+    None,
+    Total,
+    Indexes,
+}
+
+impl WireEnum for ReturnConsumedCapacity {
+    const VALUES: &'static [(&'static str, Self)] = &[
+        ("INDEXES", ReturnConsumedCapacity::Indexes),
+        ("TOTAL", ReturnConsumedCapacity::Total),
+        ("NONE", ReturnConsumedCapacity::None),
+    ];
+}
+
+impl ReturnConsumedCapacity {
+    /// What a request whose member is `value` asks for (an absent member
+    /// asks for `NONE`); `None` outside the enumeration.
+    pub fn requested(value: Option<&str>) -> Option<ReturnConsumedCapacity> {
+        value.map_or(Some(ReturnConsumedCapacity::None), Self::from_wire)
+    }
+}
+
+/// `ConditionalOperator`, which joins the legacy conditions of `Expected`,
+/// `QueryFilter` and `ScanFilter`.
+impl WireEnum for ConditionalOperator {
+    const VALUES: &'static [(&'static str, Self)] = &[
+        ("OR", ConditionalOperator::Or),
+        ("AND", ConditionalOperator::And),
+    ];
+}
+
+/// `Select` of Query and Scan: which attributes the answer carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Select {
+    AllAttributes,
+    /// An index's projected attributes (the default when reading an index).
+    AllProjectedAttributes,
+    SpecificAttributes,
+    Count,
+}
+
+impl WireEnum for Select {
+    const VALUES: &'static [(&'static str, Self)] = &[
+        ("SPECIFIC_ATTRIBUTES", Select::SpecificAttributes),
+        ("COUNT", Select::Count),
+        ("ALL_ATTRIBUTES", Select::AllAttributes),
+        ("ALL_PROJECTED_ATTRIBUTES", Select::AllProjectedAttributes),
+    ];
+}
+
+/// `StreamViewType` of a `StreamSpecification`: what each stream record
+/// carries of the item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamViewType {
+    KeysOnly,
+    NewImage,
+    OldImage,
+    NewAndOldImages,
+}
+
+impl WireEnum for StreamViewType {
+    const VALUES: &'static [(&'static str, Self)] = &[
+        ("NEW_IMAGE", StreamViewType::NewImage),
+        ("OLD_IMAGE", StreamViewType::OldImage),
+        ("NEW_AND_OLD_IMAGES", StreamViewType::NewAndOldImages),
+        ("KEYS_ONLY", StreamViewType::KeysOnly),
+    ];
+}
+
+impl StreamViewType {
+    /// Whether records carry the old image and the new image.
+    pub fn images(self) -> (bool, bool) {
+        match self {
+            StreamViewType::KeysOnly => (false, false),
+            StreamViewType::NewImage => (false, true),
+            StreamViewType::OldImage => (true, false),
+            StreamViewType::NewAndOldImages => (true, true),
+        }
+    }
 }

@@ -90,7 +90,38 @@ impl Violations {
         }
     }
 
-    /// An enum member: `value` must be one of `allowed`.
+    /// A number member that must lie in `min..=max`, its value quoted in
+    /// the message as DynamoDB quotes most numbers.
+    pub fn in_range(&mut self, value: Option<i64>, path: &str, min: i64, max: i64) {
+        if let Some(n) = value {
+            self.range(&format!("'{n}'"), n, path, min, max);
+        }
+    }
+
+    /// [`Violations::in_range`] for the members whose value DynamoDB
+    /// writes without quotes (the export and import listings' sizes).
+    pub fn in_range_unquoted(&mut self, value: Option<i64>, path: &str, min: i64, max: i64) {
+        if let Some(n) = value {
+            self.range(&n.to_string(), n, path, min, max);
+        }
+    }
+
+    fn range(&mut self, rendered: &str, n: i64, path: &str, min: i64, max: i64) {
+        if n < min {
+            self.push(
+                rendered,
+                path,
+                &format!("Member must have value greater than or equal to {min}"),
+            );
+        } else if n > max {
+            self.push(
+                rendered,
+                path,
+                &format!("Member must have value less than or equal to {max}"),
+            );
+        }
+    }
+
     /// The enumerated member `value` as its Rust enum; a value outside the
     /// enumeration is recorded (DynamoDB's message) and gives `None`, as
     /// does an absent member.
@@ -164,7 +195,7 @@ impl Violations {
 
 /// An enumerated request member: its wire names and values, in the order
 /// DynamoDB lists them in "Member must satisfy enum value set" messages.
-pub trait WireEnum: Copy + 'static {
+pub trait WireEnum: Copy + PartialEq + 'static {
     const VALUES: &'static [(&'static str, Self)];
 
     /// The value a wire name stands for; `None` outside the enumeration.
@@ -173,6 +204,14 @@ pub trait WireEnum: Copy + 'static {
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(_, value)| *value)
+    }
+
+    /// The wire name of the value.
+    fn wire_name(self) -> &'static str {
+        Self::VALUES
+            .iter()
+            .find(|(_, value)| *value == self)
+            .map_or("", |(name, _)| *name)
     }
 }
 

@@ -15,6 +15,8 @@ use std::sync::Mutex;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
+use crate::calendar::DateTime;
+
 /// Credentials and scope.
 #[derive(Debug)]
 pub struct Signer {
@@ -151,25 +153,12 @@ pub fn aws_region_of_host(host: &str) -> Option<String> {
     (aws && !region.is_empty()).then(|| region.to_owned())
 }
 
-/// `yyyymmddThhmmssZ` for a Unix time in seconds (UTC, proleptic
-/// Gregorian; Howard Hinnant's days-to-civil).
+/// `yyyymmddThhmmssZ` for a Unix time in seconds (UTC).
 pub fn amz_date(unix_seconds: u64) -> String {
-    let days = (unix_seconds / 86_400) as i64;
-    let secs = unix_seconds % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let t = DateTime::from_unix_seconds(unix_seconds);
     format!(
-        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        t.year, t.month, t.day, t.hour, t.minute, t.second
     )
 }
 

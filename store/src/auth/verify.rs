@@ -35,6 +35,7 @@ use sha2::{Digest, Sha256};
 
 use super::sigv4::{amz_date, hex, signing_key};
 use crate::api::{ApiError, ErrorCode};
+use crate::calendar::days_from_civil;
 
 /// How far a request's date may be from the server's clock.
 const MAX_SKEW_SECS: u64 = 5 * 60;
@@ -415,14 +416,7 @@ fn parse_amz_date(s: &str) -> Option<u64> {
     if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
         return None;
     }
-    // Days from civil (Howard Hinnant), the inverse of `amz_date`.
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
+    let days = days_from_civil(year, month, day);
     let secs = days * 86_400 + hour * 3600 + minute * 60 + second.min(60);
     u64::try_from(secs).ok()
 }

@@ -34,6 +34,14 @@ pub struct LegacyCondition {
     pub attribute_value_list: Option<Vec<AttributeValue>>,
 }
 
+/// `ConditionalOperator`: how the conditions of `Expected`, `QueryFilter`
+/// or `ScanFilter` combine (all of them when absent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConditionalOperator {
+    And,
+    Or,
+}
+
 /// One entry of `AttributeUpdates`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AttributeValueUpdate {
@@ -186,31 +194,19 @@ fn build(attr: &str, op: Op, args: &[AttributeValue]) -> Result<Condition, ExprE
     })
 }
 
-fn combine(
-    conds: Vec<Condition>,
-    conditional_operator: Option<&str>,
-) -> Result<Condition, ExprError> {
-    let or = match conditional_operator {
-        None | Some("AND") => false,
-        Some("OR") => true,
-        Some(other) => {
-            return Err(ExprError(format!(
-                "1 validation error detected: Value '{other}' at 'conditionalOperator' failed to satisfy constraint: Member must satisfy enum value set: [OR, AND]"
-            )))
-        }
-    };
-    Ok(match conds.len() {
+fn combine(conds: Vec<Condition>, conditional_operator: Option<ConditionalOperator>) -> Condition {
+    match conds.len() {
         0 => Condition::True,
         1 => conds.into_iter().next().unwrap_or(Condition::True),
-        _ if or => Condition::Or(conds),
+        _ if conditional_operator == Some(ConditionalOperator::Or) => Condition::Or(conds),
         _ => Condition::And(conds),
-    })
+    }
 }
 
 /// `Expected` (with `ConditionalOperator`) as a condition.
 pub fn expected(
     e: &BTreeMap<String, ExpectedAttributeValue>,
-    conditional_operator: Option<&str>,
+    conditional_operator: Option<ConditionalOperator>,
 ) -> Result<Condition, ExprError> {
     for (attr, x) in e {
         if let Some(op) = &x.comparison_operator {
@@ -222,22 +218,18 @@ pub fn expected(
     for (attr, x) in e {
         conds.push(expected_one(attr, x)?);
     }
-    combine(conds, conditional_operator)
+    Ok(combine(conds, conditional_operator))
 }
 
 /// ConditionalOperator is only meaningful with two or more conditions.
-fn check_conditional_operator(op: Option<&str>, conditions: usize) -> Result<(), ExprError> {
-    if let Some(op) = op {
-        if op != "AND" && op != "OR" {
-            return Err(ExprError(format!(
-                "1 validation error detected: Value '{op}' at 'conditionalOperator' failed to satisfy constraint: Member must satisfy enum value set: [OR, AND]"
-            )));
-        }
-        if conditions < 2 {
-            return Err(ExprError::new(
-                "ConditionalOperator can only be used when Filter or Expected has two or more elements",
-            ));
-        }
+fn check_conditional_operator(
+    op: Option<ConditionalOperator>,
+    conditions: usize,
+) -> Result<(), ExprError> {
+    if op.is_some() && conditions < 2 {
+        return Err(ExprError::new(
+            "ConditionalOperator can only be used when Filter or Expected has two or more elements",
+        ));
     }
     Ok(())
 }
@@ -299,7 +291,7 @@ fn expected_one(attr: &str, x: &ExpectedAttributeValue) -> Result<Condition, Exp
 /// `QueryFilter` (with `ConditionalOperator`) as a condition.
 pub fn filter(
     conds: &BTreeMap<String, LegacyCondition>,
-    conditional_operator: Option<&str>,
+    conditional_operator: Option<ConditionalOperator>,
 ) -> Result<Condition, ExprError> {
     filter_param("queryFilter", conds, conditional_operator)
 }
@@ -307,7 +299,7 @@ pub fn filter(
 /// `ScanFilter` (with `ConditionalOperator`) as a condition.
 pub fn scan_filter(
     conds: &BTreeMap<String, LegacyCondition>,
-    conditional_operator: Option<&str>,
+    conditional_operator: Option<ConditionalOperator>,
 ) -> Result<Condition, ExprError> {
     filter_param("scanFilter", conds, conditional_operator)
 }
@@ -315,7 +307,7 @@ pub fn scan_filter(
 fn filter_param(
     param: &str,
     conds: &BTreeMap<String, LegacyCondition>,
-    conditional_operator: Option<&str>,
+    conditional_operator: Option<ConditionalOperator>,
 ) -> Result<Condition, ExprError> {
     let mut ops = Vec::with_capacity(conds.len());
     for (attr, c) in conds {
@@ -333,7 +325,7 @@ fn filter_param(
             c.attribute_value_list.as_deref().unwrap_or(&[]),
         )?);
     }
-    combine(out, conditional_operator)
+    Ok(combine(out, conditional_operator))
 }
 
 /// `KeyConditions` as a key condition for `key`.

@@ -23,6 +23,20 @@ pub struct DocPath {
 }
 
 impl DocPath {
+    /// A path written as its steps, numbers being list indexes (tests).
+    #[cfg(test)]
+    pub(crate) fn from_steps(steps: &[&str]) -> DocPath {
+        DocPath::new(
+            steps
+                .iter()
+                .map(|s| match s.parse::<usize>() {
+                    Ok(i) => PathStep::Index(i),
+                    Err(_) => PathStep::Attr(s.to_string()),
+                })
+                .collect(),
+        )
+    }
+
     /// `steps` must be non-empty and begin with `Attr`; callers construct
     /// paths only from parsed expressions, which guarantee that.
     pub(crate) fn new(steps: Vec<PathStep>) -> DocPath {
@@ -180,15 +194,7 @@ mod tests {
     use super::*;
 
     fn p(steps: &[&str]) -> DocPath {
-        DocPath::new(
-            steps
-                .iter()
-                .map(|s| match s.parse::<usize>() {
-                    Ok(i) => PathStep::Index(i),
-                    Err(_) => PathStep::Attr(s.to_string()),
-                })
-                .collect(),
-        )
+        DocPath::from_steps(steps)
     }
 
     #[test]

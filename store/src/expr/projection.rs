@@ -135,15 +135,7 @@ mod tests {
     }
 
     fn path(steps: &[&str]) -> DocPath {
-        DocPath::new(
-            steps
-                .iter()
-                .map(|s| match s.parse::<usize>() {
-                    Ok(i) => PathStep::Index(i),
-                    Err(_) => PathStep::Attr(s.to_string()),
-                })
-                .collect(),
-        )
+        DocPath::from_steps(steps)
     }
 
     fn sample() -> Item {

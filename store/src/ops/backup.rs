@@ -129,10 +129,7 @@ fn description(r: &BackupRecord, state: Option<BackupStatus>) -> BackupDescripti
             table_creation_date_time: seconds(t.created_ms),
             provisioned_throughput: throughput(&t.billing),
             item_count: r.item_count,
-            billing_mode: match t.billing {
-                Billing::PayPerRequest => BillingMode::PayPerRequest,
-                Billing::Provisioned { .. } => BillingMode::Provisioned,
-            },
+            billing_mode: BillingMode::of(&t.billing),
         },
         source_table_feature_details: SourceTableFeatureDetails {
             local_secondary_indexes: (!t.local_indexes.is_empty()).then(|| {
@@ -323,21 +320,7 @@ impl Store {
         if let Some(t) = input.table_name.as_deref() {
             v.table_name_or_arn(Some(t), "tableName");
         }
-        if let Some(limit) = input.limit {
-            if limit < 1 {
-                v.push(
-                    &format!("'{limit}'"),
-                    "limit",
-                    "Member must have value greater than or equal to 1",
-                );
-            } else if limit > MAX_LIST as i64 {
-                v.push(
-                    &format!("'{limit}'"),
-                    "limit",
-                    "Member must have value less than or equal to 100",
-                );
-            }
-        }
+        v.in_range(input.limit, "limit", 1, MAX_LIST as i64);
         if input.exclusive_start_backup_arn.is_some() {
             check_arn(
                 input.exclusive_start_backup_arn.as_deref(),
@@ -408,10 +391,9 @@ impl Store {
         let mut v = Violations::new();
         v.table_name(input.target_table_name.as_deref(), "targetTableName");
         check_arn(input.backup_arn.as_deref(), "backupArn", &mut v);
-        v.one_of(
+        let billing_mode = v.parse(
             input.overrides.billing_mode_override.as_deref(),
             "billingModeOverride",
-            &["PROVISIONED", "PAY_PER_REQUEST"],
         );
         v.finish_in(&["targetTableName", "backupArn"])?;
         let target = input.target_table_name.unwrap_or_default();
@@ -430,7 +412,7 @@ impl Store {
                 format!("Table already exists: {target}"),
             ));
         }
-        let meta = restored_meta(&record.table, &target, &input.overrides)?;
+        let meta = restored_meta(&record.table, &target, billing_mode, &input.overrides)?;
         let restore = RestoreMeta {
             source: RestoreSource::Backup { arn: arn.clone() },
             restore_ms: record.created_ms,

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::capacity::{self, ConsumedCapacity, Mode, Spent};
+use super::capacity::{self, ConsumedCapacity, Spent};
 use super::collection::{Metrics, MetricsByTable};
 use super::item::{
     check_index_keys, live_table, read_projection, request_key, validate_item, MAX_ITEM_BYTES,
@@ -24,7 +24,9 @@ use super::item::{
 use super::table::checked_table_name;
 use super::telemetry_hooks::Throttlee;
 use super::{abort_to_api, Store};
-use crate::api::types::{BatchGetItemInput, BatchWriteItemInput, KeysAndAttributes, WriteRequest};
+use crate::api::types::{
+    BatchGetItemInput, BatchWriteItemInput, KeysAndAttributes, ReturnConsumedCapacity, WriteRequest,
+};
 use crate::api::validate::Violations;
 use crate::api::{encode, ApiError, ApiResult};
 use crate::capacity::{Access, Throttled};
@@ -147,7 +149,7 @@ impl Store {
                 }
             }
         }
-        let mode = Mode::parse(input.return_consumed_capacity.as_deref(), &mut v);
+        let mode = capacity::requested(input.return_consumed_capacity.as_deref(), &mut v);
         v.finish_in(GET_MEMBER_ORDER)?;
         let requests = input.request_items.unwrap_or_default();
         let total: usize = requests
@@ -278,7 +280,7 @@ impl Store {
                 }
             }
         }
-        let mode = Mode::parse(input.return_consumed_capacity.as_deref(), &mut v);
+        let mode = capacity::requested(input.return_consumed_capacity.as_deref(), &mut v);
         v.one_of(
             input.return_item_collection_metrics.as_deref(),
             "returnItemCollectionMetrics",
@@ -461,7 +463,7 @@ impl Store {
         for (name, s) in &per_table {
             self.count_write(name, s, None);
         }
-        let consumed = (mode != Mode::None).then(|| {
+        let consumed = (mode != ReturnConsumedCapacity::None).then(|| {
             per_table
                 .iter()
                 .filter_map(|(name, s)| capacity::report_parts(mode, name, s))
@@ -482,10 +484,10 @@ impl Store {
 
 /// Per-table consumed capacity, as the batch and transaction operations report it.
 pub(super) fn capacity_list(
-    mode: Mode,
+    mode: ReturnConsumedCapacity,
     units: BTreeMap<String, f64>,
 ) -> Option<Vec<ConsumedCapacity>> {
-    if mode == Mode::None {
+    if mode == ReturnConsumedCapacity::None {
         return None;
     }
     Some(

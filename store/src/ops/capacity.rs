@@ -5,33 +5,17 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::api::types::ReturnConsumedCapacity;
 use crate::api::validate::Violations;
 use crate::capacity::{Access, Capacity};
 use crate::model::key::{index_entry_key, Key};
 use crate::model::table::TableMeta;
 use crate::model::value::{item_size, Item};
 
-/// What `ReturnConsumedCapacity` asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    None,
-    Total,
-    Indexes,
-}
-
-impl Mode {
-    pub fn parse(value: Option<&str>, v: &mut Violations) -> Mode {
-        v.one_of(
-            value,
-            "returnConsumedCapacity",
-            &["INDEXES", "TOTAL", "NONE"],
-        );
-        match value {
-            Some("TOTAL") => Mode::Total,
-            Some("INDEXES") => Mode::Indexes,
-            _ => Mode::None,
-        }
-    }
+/// What `ReturnConsumedCapacity` asks for (`NONE` when absent); a value
+/// outside the enumeration is recorded in `v`.
+pub fn requested(value: Option<&str>, v: &mut Violations) -> ReturnConsumedCapacity {
+    v.parse(value, "returnConsumedCapacity").unwrap_or_default()
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -66,7 +50,7 @@ pub fn write_units(bytes: usize) -> f64 {
     bytes.div_ceil(1024).max(1) as f64
 }
 
-pub fn report(mode: Mode, table: &str, units: f64) -> Option<ConsumedCapacity> {
+pub fn report(mode: ReturnConsumedCapacity, table: &str, units: f64) -> Option<ConsumedCapacity> {
     report_parts(mode, table, &Spent::table(units))
 }
 
@@ -185,17 +169,21 @@ fn units_map(m: &BTreeMap<String, f64>) -> Option<BTreeMap<String, Units>> {
 }
 
 /// What ReturnConsumedCapacity asked to see of `spent`.
-pub fn report_parts(mode: Mode, table: &str, spent: &Spent) -> Option<ConsumedCapacity> {
+pub fn report_parts(
+    mode: ReturnConsumedCapacity,
+    table: &str,
+    spent: &Spent,
+) -> Option<ConsumedCapacity> {
     match mode {
-        Mode::None => None,
-        Mode::Total => Some(ConsumedCapacity {
+        ReturnConsumedCapacity::None => None,
+        ReturnConsumedCapacity::Total => Some(ConsumedCapacity {
             table_name: table.to_owned(),
             capacity_units: spent.total(),
             table: None,
             global_secondary_indexes: None,
             local_secondary_indexes: None,
         }),
-        Mode::Indexes => Some(ConsumedCapacity {
+        ReturnConsumedCapacity::Indexes => Some(ConsumedCapacity {
             table_name: table.to_owned(),
             capacity_units: spent.total(),
             table: spent.table.map(|u| Units { capacity_units: u }),

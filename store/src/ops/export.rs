@@ -284,21 +284,7 @@ impl Store {
     pub(super) fn list_exports(&self, input: ListExportsInput) -> ApiResult<Vec<u8>> {
         let transfers = self.transfers()?;
         let mut v = Violations::new();
-        if let Some(n) = input.max_results {
-            if n < 1 {
-                v.push(
-                    &n.to_string(),
-                    "maxResults",
-                    "Member must have value greater than or equal to 1",
-                );
-            } else if n > 25 {
-                v.push(
-                    &n.to_string(),
-                    "maxResults",
-                    "Member must have value less than or equal to 25",
-                );
-            }
-        }
+        v.in_range_unquoted(input.max_results, "maxResults", 1, 25);
         v.finish()?;
         let limit = input.max_results.unwrap_or(25) as usize;
         let all: Vec<ExportDescription> = transfers

@@ -15,7 +15,6 @@
 //! write job.
 
 use std::sync::{Arc, Weak};
-use std::time::Duration;
 
 use tokio::sync::Notify;
 
@@ -236,11 +235,8 @@ fn prune_definitions(meta: &mut TableMeta) {
 /// until woken (a GSI was created) or a second passes. Returns when the
 /// engine is gone.
 pub(super) async fn backfill_loop(engine: Weak<Engine>, wake: Arc<Notify>) {
-    loop {
-        let Some(strong) = engine.upgrade() else {
-            return;
-        };
-        let pending: Vec<(String, u32)> = strong
+    let pending = |engine: &Engine| -> Vec<(String, u32)> {
+        engine
             .tables()
             .iter()
             .flat_map(|t| {
@@ -249,18 +245,17 @@ pub(super) async fn backfill_loop(engine: Weak<Engine>, wake: Arc<Notify>) {
                     .filter(|i| i.backfill.is_some())
                     .map(|i| (t.name.clone(), i.id))
             })
-            .collect();
-        drop(strong);
-        for (table, index) in pending {
-            if let Err(e) = backfill(&engine, &table, index).await {
+            .collect()
+    };
+    let run = |(table, index): (String, u32)| {
+        let engine = &engine;
+        async move {
+            if let Err(e) = backfill(engine, &table, index).await {
                 tracing::warn!(error = %e, table, "GSI backfill chunk failed; retrying later");
             }
         }
-        tokio::select! {
-            () = wake.notified() => {}
-            () = tokio::time::sleep(Duration::from_secs(1)) => {}
-        }
-    }
+    };
+    super::maintenance::work_through(&engine, &wake, pending, run).await;
 }
 
 /// Run the backfill of index `index_id` of `table` chunk by chunk until it

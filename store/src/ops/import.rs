@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use super::item::{check_index_keys, validate_item, MAX_ITEM_BYTES};
-use super::table::validate_create;
+use super::table::{table_exists, validate_create};
 use super::transfer::{
     arn_next_token, check_arn_length, failure, page_after, Transfers, MAX_CONCURRENT,
 };
@@ -158,25 +158,7 @@ impl Store {
         let now = now_ms();
         let arn = format!("{}/import/{}", meta.arn(), job_id(now));
         meta.importing = Some(arn.clone());
-        let name = meta.name.clone();
-        let created = self
-            .engine
-            .write(move |ctx| {
-                if ctx.table(&name).is_some() {
-                    return Err(Abort::Op(ApiError::in_use(format!(
-                        "Table already exists: {name}"
-                    ))));
-                }
-                let mut meta = meta.clone();
-                meta.id = ctx.next_id()?;
-                for index in meta.global_indexes.iter_mut() {
-                    index.id = ctx.next_id()?;
-                }
-                ctx.put_table(meta.clone())?;
-                Ok(meta)
-            })
-            .await
-            .map_err(abort_to_api)?;
+        let created = self.add_table(meta, table_exists).await?;
         let description = ImportTableDescription {
             import_arn: arn.clone(),
             import_status: ImportStatus::InProgress,
@@ -323,21 +305,7 @@ impl Store {
     pub(super) fn list_imports(&self, input: ListImportsInput) -> ApiResult<Vec<u8>> {
         let transfers = self.transfers()?;
         let mut v = Violations::new();
-        if let Some(n) = input.page_size {
-            if n < 1 {
-                v.push(
-                    &n.to_string(),
-                    "pageSize",
-                    "Member must have value greater than or equal to 1",
-                );
-            } else if n > 25 {
-                v.push(
-                    &n.to_string(),
-                    "pageSize",
-                    "Member must have value less than or equal to 25",
-                );
-            }
-        }
+        v.in_range_unquoted(input.page_size, "pageSize", 1, 25);
         v.finish()?;
         let limit = input.page_size.unwrap_or(25) as usize;
         let all: Vec<ImportTableDescription> = transfers

@@ -10,19 +10,20 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::Map;
 
-use super::capacity::{self, ConsumedCapacity, Mode};
+use super::capacity::{self, ConsumedCapacity, Spent};
 use super::collection::{ItemCollectionMetrics, Metrics};
 pub(super) use super::item_checks::{check_index_keys, validate_item};
 use super::item_checks::{check_name, too_deep};
 use super::table::checked_table_name;
 use super::{abort_to_api, Store};
 use crate::api::types::{
-    self, DeleteItemInput, GetItemInput, Names, PutItemInput, ReturnValues, UpdateItemInput, Values,
+    self, ConditionalOperator, DeleteItemInput, GetItemInput, Names, PutItemInput,
+    ReturnConsumedCapacity, ReturnValues, UpdateItemInput, Values,
 };
 use crate::api::validate::Violations;
 use crate::api::{encode, ApiError, ApiResult};
 use crate::capacity::Access;
-use crate::engine::Abort;
+use crate::engine::{Abort, WriteCtx};
 use crate::expr::{self, legacy, Condition, Projection, Resolver, Update, UpdateAction};
 use crate::model::key::Key;
 use crate::model::table::TableMeta;
@@ -30,9 +31,8 @@ use crate::model::value::{item_size, Item};
 
 /// Largest item, in bytes by DynamoDB's size rules.
 pub const MAX_ITEM_BYTES: usize = 400 * 1024;
-/// ReturnValues' enum, in the order DynamoDB's messages list it.
+/// ReturnItemCollectionMetrics' enum, in the order DynamoDB's messages list it.
 const RETURN_ITEM_COLLECTION_METRICS: &[&str] = &["SIZE", "NONE"];
-const CONDITIONAL_OPERATORS: &[&str] = &["OR", "AND"];
 
 /// The order in which each operation lists its members' violations.
 const PUT_MEMBER_ORDER: &[&str] = &[
@@ -110,14 +110,10 @@ impl Store {
     }
 
     pub(super) async fn put_item(&self, input: PutItemInput) -> ApiResult<Vec<u8>> {
-        let WriteOptions {
-            return_values,
-            on_failure,
-            mode,
-        } = write_members!(input, item).check(PUT_MEMBER_ORDER)?;
-        let return_old = returns_old_item(return_values)?;
-        let name = checked_table_name(input.table_name.as_deref())?;
-        let table = self.table(name)?;
+        let members = write_members!(input, item);
+        let options = members.check(PUT_MEMBER_ORDER)?;
+        let return_old = returns_old_item(options.return_values)?;
+        let table = self.table(checked_table_name(members.table_name)?)?;
         let item = input.item.unwrap_or_default();
         validate_item(&item)?;
         let key = table
@@ -130,45 +126,19 @@ impl Store {
             ));
         }
         check_index_keys(&table, &item)?;
-        let cond = write_condition(
-            input.condition_expression.as_deref(),
-            input.expected.as_ref(),
-            input.conditional_operator.as_deref(),
-            input.expression_attribute_names.as_ref(),
-            input.expression_attribute_values.as_ref(),
-            None,
-            false,
-        )?
-        .0;
-        let size = item_size(&item);
-        let partition = self.admit_key(&table, Access::Write, &key)?;
+        let (cond, _) = members.condition(&options, None, false)?;
+        let write = self.item_write(table, key, options)?;
         let item = Arc::new(item);
-        let report_item = item.clone();
-        let job_table = table.clone();
-        let report_key = key.clone();
+        let stored = item.clone();
         let old = self
-            .engine
-            .write(move |ctx| {
-                let table = live_table(ctx.table(&job_table.name), &job_table)?;
-                let old = ctx.get_item(&table, &key)?;
-                check(cond.as_ref(), old.as_ref(), on_failure)?;
-                ctx.put_item(&table, &key, &item, old.as_ref())?;
+            .run_item_write(&write, cond, move |ctx, table, key, old| {
+                ctx.put_item(table, key, &stored, old.as_ref())?;
                 Ok(old)
             })
-            .await
-            .map_err(abort_to_api)?;
-        let units = capacity::write_units(size.max(old.as_ref().map_or(0, item_size)));
-        let spent =
-            capacity::Spent::write(&table, &report_key, old.as_ref(), Some(&report_item), units);
-        spent.charge(&self.capacity, &table, Access::Write, partition.as_deref());
-        let metrics = Metrics::parse(input.return_item_collection_metrics.as_deref());
-
-        self.count_write(&table.name, &spent, Some(&report_item));
-        encode(&WriteOutput {
-            attributes: if return_old { old } else { None },
-            consumed_capacity: capacity::report_parts(mode, &table.name, &spent),
-            item_collection_metrics: self.item_collection_metrics(metrics, &table, &report_key)?,
-        })
+            .await?;
+        let spent = write.spent(old.as_ref(), Some(&item));
+        let attributes = if return_old { old } else { None };
+        self.answer_write(&write, &spent, Some(&item), attributes)
     }
 
     pub(super) fn get_item(&self, input: GetItemInput) -> ApiResult<Vec<u8>> {
@@ -189,7 +159,7 @@ impl Store {
                 "Member must have length greater than or equal to 1",
             );
         }
-        let mode = Mode::parse(input.return_consumed_capacity.as_deref(), &mut v);
+        let mode = capacity::requested(input.return_consumed_capacity.as_deref(), &mut v);
         v.finish_in(GET_MEMBER_ORDER)?;
         let name = checked_table_name(input.table_name.as_deref())?;
         let table = self.table(name)?;
@@ -223,60 +193,29 @@ impl Store {
     }
 
     pub(super) async fn delete_item(&self, input: DeleteItemInput) -> ApiResult<Vec<u8>> {
-        let WriteOptions {
-            return_values,
-            on_failure,
-            mode,
-        } = write_members!(input, key).check(DELETE_MEMBER_ORDER)?;
-        let return_old = returns_old_item(return_values)?;
-        let name = checked_table_name(input.table_name.as_deref())?;
-        let table = self.table(name)?;
+        let members = write_members!(input, key);
+        let options = members.check(DELETE_MEMBER_ORDER)?;
+        let return_old = returns_old_item(options.return_values)?;
+        let table = self.table(checked_table_name(members.table_name)?)?;
         let key = request_key(&table, input.key.as_ref())?;
-        let cond = write_condition(
-            input.condition_expression.as_deref(),
-            input.expected.as_ref(),
-            input.conditional_operator.as_deref(),
-            input.expression_attribute_names.as_ref(),
-            input.expression_attribute_values.as_ref(),
-            None,
-            false,
-        )?
-        .0;
-        let partition = self.admit_key(&table, Access::Write, &key)?;
-        let job_table = table.clone();
-        let report_key = key.clone();
+        let (cond, _) = members.condition(&options, None, false)?;
+        let write = self.item_write(table, key, options)?;
         let old = self
-            .engine
-            .write(move |ctx| {
-                let table = live_table(ctx.table(&job_table.name), &job_table)?;
-                let old = ctx.get_item(&table, &key)?;
-                check(cond.as_ref(), old.as_ref(), on_failure)?;
+            .run_item_write(&write, cond, |ctx, table, key, old| {
                 if let Some(o) = &old {
-                    ctx.delete_item(&table, &key, o)?;
+                    ctx.delete_item(table, key, o)?;
                 }
                 Ok(old)
             })
-            .await
-            .map_err(abort_to_api)?;
-        let units = capacity::write_units(old.as_ref().map_or(0, item_size));
-        let spent = capacity::Spent::write(&table, &report_key, old.as_ref(), None, units);
-        spent.charge(&self.capacity, &table, Access::Write, partition.as_deref());
-        let metrics = Metrics::parse(input.return_item_collection_metrics.as_deref());
-
-        self.count_write(&table.name, &spent, input.key.as_ref());
-        encode(&WriteOutput {
-            attributes: if return_old { old } else { None },
-            consumed_capacity: capacity::report_parts(mode, &table.name, &spent),
-            item_collection_metrics: self.item_collection_metrics(metrics, &table, &report_key)?,
-        })
+            .await?;
+        let spent = write.spent(old.as_ref(), None);
+        let attributes = if return_old { old } else { None };
+        self.answer_write(&write, &spent, input.key.as_ref(), attributes)
     }
 
     pub(super) async fn update_item(&self, input: UpdateItemInput) -> ApiResult<Vec<u8>> {
-        let WriteOptions {
-            return_values,
-            on_failure,
-            mode,
-        } = write_members!(input, key).check(UPDATE_MEMBER_ORDER)?;
+        let members = write_members!(input, key);
+        let options = members.check(UPDATE_MEMBER_ORDER)?;
         // UpdateItem (unlike the transactions) also refuses a value that
         // would be too deep even if it is only compared, never stored.
         let too_deep = input
@@ -289,8 +228,7 @@ impl Store {
                 "1 validation error detected: Nesting Levels have exceeded supported limits: Attributes in the item have nested levels beyond supported limit",
             ));
         }
-        let name = checked_table_name(input.table_name.as_deref())?;
-        let table = self.table(name)?;
+        let table = self.table(checked_table_name(members.table_name)?)?;
         let key = request_key(&table, input.key.as_ref())?;
         if input.update_expression.is_some() && input.attribute_updates.is_some() {
             return Err(mixed(&["AttributeUpdates"], &["UpdateExpression"]));
@@ -307,45 +245,27 @@ impl Store {
             }
             None => None,
         };
-        let (cond, update) = write_condition(
-            input.condition_expression.as_deref(),
-            input.expected.as_ref(),
-            input.conditional_operator.as_deref(),
-            input.expression_attribute_names.as_ref(),
-            input.expression_attribute_values.as_ref(),
+        let (cond, update) = members.condition(
+            &options,
             input.update_expression.as_deref(),
             input.attribute_updates.is_none(),
         )?;
         let update = update.or(legacy_update).map(Arc::new);
         let key_item = key.to_item(&table.key);
-        let partition = self.admit_key(&table, Access::Write, &key)?;
-        let job_table = table.clone();
-        let report_key = key.clone();
+        let return_values = options.return_values;
+        let write = self.item_write(table, key, options)?;
         let (old, new) = self
-            .engine
-            .write(move |ctx| {
-                let table = live_table(ctx.table(&job_table.name), &job_table)?;
-                let old = ctx.get_item(&table, &key)?;
-                check(cond.as_ref(), old.as_ref(), on_failure)?;
-                let Some(new) = updated_item(&table, update.as_deref(), old.as_ref(), &key_item)
+            .run_item_write(&write, cond, move |ctx, table, key, old| {
+                let Some(new) = updated_item(table, update.as_deref(), old.as_ref(), &key_item)
                     .map_err(Abort::Op)?
                 else {
                     return Ok((old, None));
                 };
-                ctx.put_item(&table, &key, &new, old.as_ref())?;
+                ctx.put_item(table, key, &new, old.as_ref())?;
                 Ok((old, Some(new)))
             })
-            .await
-            .map_err(abort_to_api)?;
-        let units = capacity::write_units(
-            old.as_ref()
-                .map_or(0, item_size)
-                .max(new.as_ref().map_or(0, item_size)),
-        );
-        let spent = capacity::Spent::write(&table, &report_key, old.as_ref(), new.as_ref(), units);
-        spent.charge(&self.capacity, &table, Access::Write, partition.as_deref());
-
-        self.count_write(&table.name, &spent, input.key.as_ref());
+            .await?;
+        let spent = write.spent(old.as_ref(), new.as_ref());
         let update = input.update_expression.is_some() || input.attribute_updates.is_some();
         let attributes = match return_values {
             ReturnValues::AllOld => old,
@@ -357,18 +277,112 @@ impl Store {
                     new
                 };
                 source.and_then(|s| {
-                    let part = updated_part(&input, &table, &s);
+                    let part = updated_part(&input, &write.table, &s);
                     (!part.is_empty()).then_some(part)
                 })
             }
             _ => None,
         };
-        let metrics = Metrics::parse(input.return_item_collection_metrics.as_deref());
+        self.answer_write(&write, &spent, input.key.as_ref(), attributes)
+    }
+
+    /// A single-item write to `key` of `table`, admitted.
+    fn item_write(
+        &self,
+        table: Arc<TableMeta>,
+        key: Key,
+        options: WriteOptions,
+    ) -> ApiResult<ItemWrite> {
+        let partition = self.admit_key(&table, Access::Write, &key)?;
+        Ok(ItemWrite {
+            table,
+            key,
+            partition,
+            options,
+        })
+    }
+
+    /// Run `apply` in one write job: it gets the item at the write's key
+    /// (`None`: none) once `cond` holds for it, stores the change and gives
+    /// what the operation answers with.
+    async fn run_item_write<R, F>(
+        &self,
+        write: &ItemWrite,
+        cond: Option<Arc<Condition>>,
+        apply: F,
+    ) -> ApiResult<R>
+    where
+        R: Send + 'static,
+        F: Fn(&mut WriteCtx<'_, '_>, &TableMeta, &Key, Option<Item>) -> Result<R, Abort<ApiError>>
+            + Send
+            + 'static,
+    {
+        let validated = write.table.clone();
+        let key = write.key.clone();
+        let on_failure = write.options.on_failure;
+        self.engine
+            .write(move |ctx| {
+                let table = live_table(ctx.table(&validated.name), &validated)?;
+                let old = ctx.get_item(&table, &key)?;
+                check(cond.as_ref(), old.as_ref(), on_failure)?;
+                apply(ctx, &table, &key, old)
+            })
+            .await
+            .map_err(abort_to_api)
+    }
+
+    /// Charge and count a single-item write's `spent` capacity (telemetry
+    /// counts the access under `counted`, the request's key or item) and
+    /// answer with `attributes`, the capacity report and the item
+    /// collection metrics asked for.
+    fn answer_write(
+        &self,
+        write: &ItemWrite,
+        spent: &Spent,
+        counted: Option<&Item>,
+        attributes: Option<Item>,
+    ) -> ApiResult<Vec<u8>> {
+        let table = &write.table;
+        spent.charge(
+            &self.capacity,
+            table,
+            Access::Write,
+            write.partition.as_deref(),
+        );
+        self.count_write(&table.name, spent, counted);
         encode(&WriteOutput {
             attributes,
-            consumed_capacity: capacity::report_parts(mode, &table.name, &spent),
-            item_collection_metrics: self.item_collection_metrics(metrics, &table, &report_key)?,
+            consumed_capacity: capacity::report_parts(write.options.mode, &table.name, spent),
+            item_collection_metrics: self.item_collection_metrics(
+                write.options.metrics,
+                table,
+                &write.key,
+            )?,
         })
+    }
+}
+
+/// A single-item write once its members are valid and it is admitted.
+struct ItemWrite {
+    table: Arc<TableMeta>,
+    key: Key,
+    /// The partition admission charged, if capacity is tracked per partition.
+    partition: Option<Vec<u8>>,
+    options: WriteOptions,
+}
+
+impl ItemWrite {
+    /// The capacity a write that replaced `old` by `new` spent: write units
+    /// of the larger of the two, on the table and the indexes they touch.
+    fn spent(&self, old: Option<&Item>, new: Option<&Item>) -> Spent {
+        let size = old.map_or(0, item_size).max(new.map_or(0, item_size));
+        Spent::write(
+            &self.table,
+            &self.key,
+            old,
+            new,
+            capacity::write_units(size),
+        )
     }
 }
 
@@ -467,6 +481,10 @@ macro_rules! write_members {
                 .return_values_on_condition_check_failure
                 .as_deref(),
             return_consumed_capacity: $input.return_consumed_capacity.as_deref(),
+            condition_expression: $input.condition_expression.as_deref(),
+            expected: $input.expected.as_ref(),
+            names: $input.expression_attribute_names.as_ref(),
+            values: $input.expression_attribute_values.as_ref(),
         }
     };
 }
@@ -483,19 +501,25 @@ struct WriteMembers<'a> {
     conditional_operator: Option<&'a str>,
     return_values_on_condition_check_failure: Option<&'a str>,
     return_consumed_capacity: Option<&'a str>,
+    condition_expression: Option<&'a str>,
+    expected: Option<&'a BTreeMap<String, types::ExpectedAttributeValue>>,
+    names: Option<&'a Names>,
+    values: Option<&'a Values>,
 }
 
 /// What the shared members ask for, once they are valid.
 struct WriteOptions {
     return_values: ReturnValues,
+    conditional_operator: Option<ConditionalOperator>,
     on_failure: OnFailure,
-    mode: Mode,
+    mode: ReturnConsumedCapacity,
+    metrics: Metrics,
 }
 
 impl WriteMembers<'_> {
     /// Validate the shared members, reporting every violation at once in
     /// the operation's member `order`.
-    fn check(self, order: &[&str]) -> ApiResult<WriteOptions> {
+    fn check(&self, order: &[&str]) -> ApiResult<WriteOptions> {
         let (target, present) = self.target;
         refuse_empty_table_name(self.table_name, present)?;
         let mut v = Violations::new();
@@ -506,19 +530,42 @@ impl WriteMembers<'_> {
         let return_values = v
             .parse(self.return_values, "returnValues")
             .unwrap_or_default();
-        write_violations(
-            &mut v,
+        v.one_of(
             self.return_item_collection_metrics,
-            self.conditional_operator,
+            "returnItemCollectionMetrics",
+            RETURN_ITEM_COLLECTION_METRICS,
         );
+        let conditional_operator = v.parse(self.conditional_operator, "conditionalOperator");
         let on_failure = return_on_failure(self.return_values_on_condition_check_failure, &mut v);
-        let mode = Mode::parse(self.return_consumed_capacity, &mut v);
+        let mode = capacity::requested(self.return_consumed_capacity, &mut v);
         v.finish_in(order)?;
         Ok(WriteOptions {
             return_values,
+            conditional_operator,
             on_failure,
             mode,
+            metrics: Metrics::parse(self.return_item_collection_metrics),
         })
+    }
+
+    /// The write's condition (ConditionExpression, or Expected with the
+    /// ConditionalOperator `options` hold) and UpdateItem's `update`
+    /// expression, resolved (see [`write_condition`]).
+    fn condition(
+        &self,
+        options: &WriteOptions,
+        update: Option<&str>,
+        update_op: bool,
+    ) -> ApiResult<(Option<Arc<Condition>>, Option<Update>)> {
+        write_condition(
+            self.condition_expression,
+            self.expected,
+            options.conditional_operator,
+            self.names,
+            self.values,
+            update,
+            update_op,
+        )
     }
 }
 
@@ -529,24 +576,6 @@ fn returns_old_item(return_values: ReturnValues) -> ApiResult<bool> {
         ReturnValues::AllOld => Ok(true),
         _ => Err(ApiError::validation("Return values set to invalid value")),
     }
-}
-
-/// Enum members shared by the single-item writes.
-fn write_violations(
-    v: &mut Violations,
-    return_item_collection_metrics: Option<&str>,
-    conditional_operator: Option<&str>,
-) {
-    v.one_of(
-        return_item_collection_metrics,
-        "returnItemCollectionMetrics",
-        RETURN_ITEM_COLLECTION_METRICS,
-    );
-    v.one_of(
-        conditional_operator,
-        "conditionalOperator",
-        CONDITIONAL_OPERATORS,
-    );
 }
 
 pub(super) fn return_on_failure(value: Option<&str>, v: &mut Violations) -> OnFailure {
@@ -600,7 +629,7 @@ pub(super) fn mixed(legacy: &[&str], expression: &[&str]) -> ApiError {
 pub(super) fn write_condition(
     condition: Option<&str>,
     expected: Option<&BTreeMap<String, types::ExpectedAttributeValue>>,
-    conditional_operator: Option<&str>,
+    conditional_operator: Option<ConditionalOperator>,
     names: Option<&Names>,
     values: Option<&Values>,
     update: Option<&str>,

@@ -10,7 +10,7 @@
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
-use super::capacity::Mode;
+use super::capacity;
 use super::{ConsumedCapacity, Store};
 use crate::api::partiql::{ExecuteStatementInput, ExecuteStatementOutput};
 use crate::api::validate::Violations;
@@ -103,7 +103,7 @@ impl Store {
                 "Member must have value greater than or equal to 1",
             );
         }
-        Mode::parse(input.return_consumed_capacity.as_deref(), &mut v);
+        capacity::requested(input.return_consumed_capacity.as_deref(), &mut v);
         v.one_of(
             input.return_values_on_condition_check_failure.as_deref(),
             "returnValuesOnConditionCheckFailure",

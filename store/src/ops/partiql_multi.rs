@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::batch::capacity_list;
-use super::capacity::Mode;
+use super::capacity;
 use super::partiql::{statement_violations, Options, DUPLICATE_ITEM};
 use super::Store;
 use crate::api::partiql::{
@@ -27,12 +27,12 @@ use crate::api::partiql::{
     ExecuteTransactionOutput,
 };
 use crate::api::types::{
-    TransactAction, TransactGet, TransactGetItem, TransactGetItemsInput, TransactWriteItem,
-    TransactWriteItemsInput,
+    ReturnConsumedCapacity, TransactAction, TransactGet, TransactGetItem, TransactGetItemsInput,
+    TransactWriteItem, TransactWriteItemsInput,
 };
-use crate::api::validate::Violations;
+use crate::api::validate::{Violations, WireEnum};
 use crate::api::{encode, ApiError, ApiResult, ErrorCode};
-use crate::model::value::Item;
+use crate::model::value::{AttributeValue, Item};
 use crate::partiql::{self, Plan};
 
 /// Most statements in one batch.
@@ -65,10 +65,19 @@ fn batch_code(code: ErrorCode) -> BatchStatementErrorCode {
     }
 }
 
-/// Members list length: empty is one violation among others, too many is
-/// refused alone.
-fn list_length(n: Option<usize>, max: usize, path: &str, v: &mut Violations) -> ApiResult<()> {
-    match n {
+/// A list of statements (`path`: `statements` or `transactStatements`),
+/// each its text and parameters: the list's length (empty is one violation
+/// among others, more than `max` is refused alone) and each statement's
+/// members.
+fn statement_list_violations<'a>(
+    statements: Option<
+        impl ExactSizeIterator<Item = (Option<&'a str>, Option<&'a [AttributeValue]>)>,
+    >,
+    max: usize,
+    path: &str,
+    v: &mut Violations,
+) -> ApiResult<()> {
+    match statements.as_ref().map(ExactSizeIterator::len) {
         None => v.null(path),
         Some(0) => v.push(
             "'[]'",
@@ -86,7 +95,34 @@ fn list_length(n: Option<usize>, max: usize, path: &str, v: &mut Violations) -> 
         }
         Some(_) => {}
     }
+    for (i, (text, params)) in statements.into_iter().flatten().enumerate() {
+        let member = format!("{path}.{}.member", i + 1);
+        statement_violations(
+            text,
+            params,
+            &format!("{member}.statement"),
+            &format!("{member}.parameters"),
+            v,
+        );
+    }
     Ok(())
+}
+
+/// The [`TransactAction`] of a planned PutItem, UpdateItem or DeleteItem
+/// `$input`: the members every write action has, with `$on_failure`, and
+/// the input's own `$member`s (its item, or its key and update).
+macro_rules! transact_action {
+    ($input:ident, $on_failure:expr, $($member:ident),+) => {
+        TransactAction {
+            table_name: $input.table_name,
+            condition_expression: $input.condition_expression,
+            expression_attribute_names: $input.expression_attribute_names,
+            expression_attribute_values: $input.expression_attribute_values,
+            return_values_on_condition_check_failure: $on_failure,
+            $($member: $input.$member,)+
+            ..Default::default()
+        }
+    };
 }
 
 impl Store {
@@ -95,23 +131,12 @@ impl Store {
         input: BatchExecuteStatementInput,
     ) -> ApiResult<Vec<u8>> {
         let mut v = Violations::new();
-        list_length(
-            input.statements.as_ref().map(Vec::len),
-            MAX_BATCH,
-            "statements",
-            &mut v,
-        )?;
-        for (i, s) in input.statements.iter().flatten().enumerate() {
-            let path = format!("statements.{}.member", i + 1);
-            statement_violations(
-                s.statement.as_deref(),
-                s.parameters.as_deref(),
-                &format!("{path}.statement"),
-                &format!("{path}.parameters"),
-                &mut v,
-            );
-        }
-        let mode = Mode::parse(input.return_consumed_capacity.as_deref(), &mut v);
+        let statements = input.statements.as_ref().map(|list| {
+            list.iter()
+                .map(|s| (s.statement.as_deref(), s.parameters.as_deref()))
+        });
+        statement_list_violations(statements, MAX_BATCH, "statements", &mut v)?;
+        let mode = capacity::requested(input.return_consumed_capacity.as_deref(), &mut v);
         v.finish()?;
         let statements = input.statements.unwrap_or_default();
         let kinds: Vec<Option<bool>> = statements
@@ -133,7 +158,7 @@ impl Store {
             let params = s.parameters.unwrap_or_default();
             let options = Options {
                 consistent_read: s.consistent_read,
-                return_consumed_capacity: Some("TOTAL".into()),
+                return_consumed_capacity: Some(ReturnConsumedCapacity::Total.wire_name().into()),
                 on_failure: s.return_values_on_condition_check_failure,
                 ..Options::default()
             };
@@ -182,22 +207,11 @@ impl Store {
         fingerprint: [u8; 16],
     ) -> ApiResult<Vec<u8>> {
         let mut v = Violations::new();
-        list_length(
-            input.transact_statements.as_ref().map(Vec::len),
-            MAX_TRANSACTION,
-            "transactStatements",
-            &mut v,
-        )?;
-        for (i, s) in input.transact_statements.iter().flatten().enumerate() {
-            let path = format!("transactStatements.{}.member", i + 1);
-            statement_violations(
-                s.statement.as_deref(),
-                s.parameters.as_deref(),
-                &format!("{path}.statement"),
-                &format!("{path}.parameters"),
-                &mut v,
-            );
-        }
+        let statements = input.transact_statements.as_ref().map(|list| {
+            list.iter()
+                .map(|s| (s.statement.as_deref(), s.parameters.as_deref()))
+        });
+        statement_list_violations(statements, MAX_TRANSACTION, "transactStatements", &mut v)?;
         v.finish()?;
         let statements = input.transact_statements.unwrap_or_default();
         let mut plans = Vec::with_capacity(statements.len());
@@ -249,38 +263,13 @@ impl Store {
             match p {
                 Plan::Insert(put) => {
                     inserts.push(i);
-                    item.put = Some(TransactAction {
-                        table_name: put.table_name,
-                        item: put.item,
-                        condition_expression: put.condition_expression,
-                        expression_attribute_names: put.expression_attribute_names,
-                        expression_attribute_values: put.expression_attribute_values,
-                        return_values_on_condition_check_failure: on_failure,
-                        ..Default::default()
-                    });
+                    item.put = Some(transact_action!(put, on_failure, item));
                 }
                 Plan::Update(u) => {
-                    item.update = Some(TransactAction {
-                        table_name: u.table_name,
-                        key: u.key,
-                        update_expression: u.update_expression,
-                        condition_expression: u.condition_expression,
-                        expression_attribute_names: u.expression_attribute_names,
-                        expression_attribute_values: u.expression_attribute_values,
-                        return_values_on_condition_check_failure: on_failure,
-                        ..Default::default()
-                    });
+                    item.update = Some(transact_action!(u, on_failure, key, update_expression));
                 }
                 Plan::Delete(d) => {
-                    item.delete = Some(TransactAction {
-                        table_name: d.table_name,
-                        key: d.key,
-                        condition_expression: d.condition_expression,
-                        expression_attribute_names: d.expression_attribute_names,
-                        expression_attribute_values: d.expression_attribute_values,
-                        return_values_on_condition_check_failure: on_failure,
-                        ..Default::default()
-                    });
+                    item.delete = Some(transact_action!(d, on_failure, key));
                 }
                 Plan::Get(_) | Plan::Query(_) | Plan::Scan(_) => {
                     return Err(ApiError::validation(MIXED_TRANSACTION))

@@ -98,19 +98,12 @@ impl Store {
                 if s.point_in_time_recovery_enabled.is_none() {
                     v.null("pointInTimeRecoverySpecification.pointInTimeRecoveryEnabled");
                 }
-                match s.recovery_period_in_days {
-                    Some(d) if d < 1 => v.push(
-                        &format!("'{d}'"),
-                        "pointInTimeRecoverySpecification.recoveryPeriodInDays",
-                        "Member must have value greater than or equal to 1",
-                    ),
-                    Some(d) if d > i64::from(DEFAULT_PERIOD_DAYS) => v.push(
-                        &format!("'{d}'"),
-                        "pointInTimeRecoverySpecification.recoveryPeriodInDays",
-                        "Member must have value less than or equal to 35",
-                    ),
-                    _ => {}
-                }
+                v.in_range(
+                    s.recovery_period_in_days,
+                    "pointInTimeRecoverySpecification.recoveryPeriodInDays",
+                    1,
+                    i64::from(DEFAULT_PERIOD_DAYS),
+                );
             }
         }
         v.finish_in(&["tableName", "pointInTimeRecoverySpecification"])?;
@@ -213,10 +206,9 @@ impl Store {
             v.table_name(Some(name), "sourceTableName");
         }
         v.table_name(input.target_table_name.as_deref(), "targetTableName");
-        v.one_of(
+        let billing_mode = v.parse(
             input.overrides.billing_mode_override.as_deref(),
             "billingModeOverride",
-            &["PROVISIONED", "PAY_PER_REQUEST"],
         );
         v.finish_in(&["sourceTableArn", "sourceTableName", "targetTableName"])?;
         let source = match (&input.source_table_name, &input.source_table_arn) {
@@ -272,7 +264,7 @@ impl Store {
             };
             return Err(ApiError::new(code, format!("{what}: {target}")));
         }
-        let new_meta = restored_meta(&meta, &target, &input.overrides)?;
+        let new_meta = restored_meta(&meta, &target, billing_mode, &input.overrides)?;
         let restore = RestoreMeta {
             source: RestoreSource::PointInTime {
                 table_name: source.clone(),

@@ -19,21 +19,18 @@
 //! disjoint and together cover every item.
 
 use std::ops::Bound;
+use std::sync::Arc;
 
-use super::capacity::{self, Mode, Spent};
-use super::item::refuse_empty_table_name;
+use super::capacity::{self, Spent};
 use super::range_read::{key_of, RangeRead, ReadOutput};
-use super::read_request::{
-    common_violations, refuse_limit, select, CommonMembers, Expressions, Select,
-};
+use super::read_request::{common_members, resolve_query, resolve_scan, CommonMembers};
 use super::table::checked_table_name;
 use super::telemetry_hooks::Throttlee;
 use super::Store;
-use crate::api::types::{QueryInput, ScanInput};
-use crate::api::validate::Violations;
+use crate::api::types::{QueryInput, ReturnConsumedCapacity, ScanInput, Select};
 use crate::api::{encode, ApiError, ApiResult};
 use crate::capacity::Access;
-use crate::expr::{self, legacy, DocPath, KeyNames, Projection, SortKeyCondition};
+use crate::expr::{self, legacy, Condition, DocPath, KeyNames, Projection, SortKeyCondition};
 use crate::model::key::{
     encode_prefix, encode_sortable, index_entry_key, partition_hash, partition_raw, Key, KeySchema,
 };
@@ -86,13 +83,13 @@ fn upper(prefix: &[u8]) -> Bound<Vec<u8>> {
 
 /// What a Query or Scan reads: the table itself or one of its indexes.
 struct Target<'a> {
-    table: &'a TableMeta,
+    table: &'a Arc<TableMeta>,
     index: Option<&'a IndexMeta>,
     global: bool,
 }
 
 impl<'a> Target<'a> {
-    fn new(table: &'a TableMeta, index: Option<&str>) -> ApiResult<Target<'a>> {
+    fn new(table: &'a Arc<TableMeta>, index: Option<&str>) -> ApiResult<Target<'a>> {
         let Some(name) = index else {
             return Ok(Target {
                 table,
@@ -145,13 +142,33 @@ impl<'a> Target<'a> {
         names
     }
 
-    fn check_consistent(&self, consistent: bool) -> ApiResult<()> {
-        if consistent && self.global {
-            return Err(ApiError::validation(
-                "Consistent reads are not supported on global secondary indexes",
-            ));
-        }
-        Ok(())
+    /// A forward read of this target from `start` to `end`, with the
+    /// request's Select, filter, projection and Limit; a Query narrows it
+    /// to its partition.
+    fn range_read(
+        &self,
+        (start, end): (Bound<Vec<u8>>, Bound<Vec<u8>>),
+        select: Select,
+        filter: Option<Condition>,
+        projection: Option<Projection>,
+        limit: Option<i64>,
+    ) -> ApiResult<RangeRead> {
+        Ok(RangeRead {
+            table: self.table.clone(),
+            index: self.index.map(|i| (self.global, i.name.clone())),
+            key_names: self.key_names(),
+            sort_names: Vec::new(),
+            index_projection: self.projection(select)?,
+            start,
+            end,
+            reverse: false,
+            partition: None,
+            key_condition: None,
+            filter,
+            projection,
+            count_only: select == Select::Count,
+            limit: limit.map(|l| l as usize),
+        })
     }
 
     /// The index projection a read with `select` applies before its own.
@@ -160,12 +177,12 @@ impl<'a> Target<'a> {
             return Ok(None);
         };
         let all = index.projection.projection_type == "ALL";
-        if select == Select::Specific && !self.global {
+        if select == Select::SpecificAttributes && !self.global {
             // A local index reads unprojected attributes from the table (here:
             // the entry holds the whole item).
             return Ok(None);
         }
-        if select == Select::All {
+        if select == Select::AllAttributes {
             if self.global && !all {
                 return Err(ApiError::validation(format!(
                     "One or more parameter values were invalid: Select type ALL_ATTRIBUTES is not supported for global secondary index {} because its projection type is not ALL",
@@ -283,33 +300,14 @@ const NO_KEY_CONDITION: &str =
 
 impl Store {
     pub(super) fn query(&self, input: QueryInput) -> ApiResult<Vec<u8>> {
-        refuse_empty_table_name(input.table_name.as_deref(), true)?;
-        refuse_limit(input.limit)?;
-        let mut v = Violations::new();
-        v.table_name_or_arn(input.table_name.as_deref(), "tableName");
-        common_violations(
-            &mut v,
-            CommonMembers {
-                select: input.select.as_deref(),
-                attributes_to_get: input.attributes_to_get.as_deref(),
-                index_name: input.index_name.as_deref(),
-                conditional_operator: input.conditional_operator.as_deref(),
-            },
-        );
-        let mode = Mode::parse(input.return_consumed_capacity.as_deref(), &mut v);
+        let members = common_members!(input);
+        let (mut v, requested) = members.check()?;
+        let mode = capacity::requested(input.return_consumed_capacity.as_deref(), &mut v);
         v.finish_in(QUERY_MEMBER_ORDER)?;
-        let name = checked_table_name(input.table_name.as_deref())?;
-        let table = self.table(name)?;
-        let target = Target::new(&table, input.index_name.as_deref())?;
-        let consistent = input.consistent_read.unwrap_or(false);
-        target.check_consistent(consistent)?;
-        let select = select(
-            input.select.as_deref(),
-            input.attributes_to_get.is_some(),
-            input.projection_expression.is_some(),
-            "Querying",
-            target.index.is_some(),
-        )?;
+        let table = self.table(checked_table_name(members.table_name)?)?;
+        let target = Target::new(&table, members.index_name)?;
+        let (consistent, select) =
+            members.read_mode(requested, target.index.is_some(), target.global, "Querying")?;
         if input.key_conditions.is_none() && input.key_condition_expression.is_none() {
             return Err(ApiError::validation(NO_KEY_CONDITION));
         }
@@ -318,19 +316,7 @@ impl Store {
             partition: schema.partition_attrs().map(|a| a.name.clone()).collect(),
             sort: schema.sort_attrs().map(|a| a.name.clone()).collect(),
         };
-        let resolved = Expressions {
-            key_condition: input.key_condition_expression.as_deref(),
-            key_conditions: input.key_conditions.as_ref(),
-            filter: input.filter_expression.as_deref(),
-            legacy_filter: input.query_filter.as_ref(),
-            legacy_filter_name: "queryFilter",
-            conditional_operator: input.conditional_operator.as_deref(),
-            projection: input.projection_expression.as_deref(),
-            attributes_to_get: input.attributes_to_get.as_deref(),
-            names: input.expression_attribute_names.as_ref(),
-            values: input.expression_attribute_values.as_ref(),
-        }
-        .resolve(Some(&key_names))?;
+        let resolved = resolve_query(&input, &key_names)?;
         target.check_projected(resolved.projection.as_ref())?;
         let Some(kc) = resolved.key else {
             return Err(ApiError::validation(NO_KEY_CONDITION));
@@ -363,22 +349,19 @@ impl Store {
         for v in &kc.sort_prefix {
             encode_sortable(v, &mut prefix);
         }
-        let (start, end) = sort_bounds(&prefix, kc.sort.as_ref());
+        let bounds = sort_bounds(&prefix, kc.sort.as_ref());
         let mut read = RangeRead {
-            table: table.clone(),
-            index: target.index.map(|i| (target.global, i.name.clone())),
-            key_names: target.key_names(),
             sort_names: key_names.sort.clone(),
-            index_projection: target.projection(select)?,
-            start,
-            end,
             reverse: input.scan_index_forward == Some(false),
             partition: Some(raw),
             key_condition: Some(kc.clone()),
-            filter: resolved.filter,
-            projection: resolved.projection,
-            count_only: select == Select::Count,
-            limit: input.limit.map(|l| l as usize),
+            ..target.range_read(
+                bounds,
+                select,
+                resolved.filter,
+                resolved.projection,
+                input.limit,
+            )?
         };
         if let Some(esk) = &input.exclusive_start_key {
             if schema.sort.is_none() {
@@ -407,52 +390,11 @@ impl Store {
     }
 
     pub(super) fn scan(&self, input: ScanInput) -> ApiResult<Vec<u8>> {
-        refuse_empty_table_name(input.table_name.as_deref(), true)?;
-        refuse_limit(input.limit)?;
-        let mut v = Violations::new();
-        v.table_name_or_arn(input.table_name.as_deref(), "tableName");
-        common_violations(
-            &mut v,
-            CommonMembers {
-                select: input.select.as_deref(),
-                attributes_to_get: input.attributes_to_get.as_deref(),
-                index_name: input.index_name.as_deref(),
-                conditional_operator: input.conditional_operator.as_deref(),
-            },
-        );
-        if let Some(t) = input.total_segments {
-            if t < 1 {
-                v.push(
-                    &format!("'{t}'"),
-                    "totalSegments",
-                    "Member must have value greater than or equal to 1",
-                );
-            }
-            if t > MAX_SEGMENTS {
-                v.push(
-                    &format!("'{t}'"),
-                    "totalSegments",
-                    "Member must have value less than or equal to 1000000",
-                );
-            }
-        }
-        if let Some(s) = input.segment {
-            if s < 0 {
-                v.push(
-                    &format!("'{s}'"),
-                    "segment",
-                    "Member must have value greater than or equal to 0",
-                );
-            }
-            if s >= MAX_SEGMENTS {
-                v.push(
-                    &format!("'{s}'"),
-                    "segment",
-                    "Member must have value less than or equal to 999999",
-                );
-            }
-        }
-        let mode = Mode::parse(input.return_consumed_capacity.as_deref(), &mut v);
+        let members = common_members!(input);
+        let (mut v, requested) = members.check()?;
+        v.in_range(input.total_segments, "totalSegments", 1, MAX_SEGMENTS);
+        v.in_range(input.segment, "segment", 0, MAX_SEGMENTS - 1);
+        let mode = capacity::requested(input.return_consumed_capacity.as_deref(), &mut v);
         v.finish_in(SCAN_MEMBER_ORDER)?;
         let segments = match (input.segment, input.total_segments) {
             (None, None) => None,
@@ -469,34 +411,14 @@ impl Store {
             }
             (Some(s), Some(t)) => Some((s as u64, t as u64)),
         };
-        let name = checked_table_name(input.table_name.as_deref())?;
-        let table = self.table(name)?;
-        let target = Target::new(&table, input.index_name.as_deref())?;
-        let consistent = input.consistent_read.unwrap_or(false);
-        target.check_consistent(consistent)?;
-        let select = select(
-            input.select.as_deref(),
-            input.attributes_to_get.is_some(),
-            input.projection_expression.is_some(),
-            "Scanning",
-            target.index.is_some(),
-        )?;
-        let resolved = Expressions {
-            key_condition: None,
-            key_conditions: None,
-            filter: input.filter_expression.as_deref(),
-            legacy_filter: input.scan_filter.as_ref(),
-            legacy_filter_name: "scanFilter",
-            conditional_operator: input.conditional_operator.as_deref(),
-            projection: input.projection_expression.as_deref(),
-            attributes_to_get: input.attributes_to_get.as_deref(),
-            names: input.expression_attribute_names.as_ref(),
-            values: input.expression_attribute_values.as_ref(),
-        }
-        .resolve(None)?;
+        let table = self.table(checked_table_name(members.table_name)?)?;
+        let target = Target::new(&table, members.index_name)?;
+        let (consistent, select) =
+            members.read_mode(requested, target.index.is_some(), target.global, "Scanning")?;
+        let resolved = resolve_scan(&input)?;
         target.check_projected(resolved.projection.as_ref())?;
         let space = target.id().to_be_bytes().to_vec();
-        let (start, end) = match segments {
+        let bounds = match segments {
             None => (Bound::Included(space.clone()), upper(&space)),
             Some((segment, total)) => {
                 let boundary = |i: u64| {
@@ -513,22 +435,13 @@ impl Store {
                 (Bound::Included(boundary(segment)), end)
             }
         };
-        let mut read = RangeRead {
-            table: table.clone(),
-            index: target.index.map(|i| (target.global, i.name.clone())),
-            key_names: target.key_names(),
-            sort_names: Vec::new(),
-            index_projection: target.projection(select)?,
-            start,
-            end,
-            reverse: false,
-            partition: None,
-            key_condition: None,
-            filter: resolved.filter,
-            projection: resolved.projection,
-            count_only: select == Select::Count,
-            limit: input.limit.map(|l| l as usize),
-        };
+        let mut read = target.range_read(
+            bounds,
+            select,
+            resolved.filter,
+            resolved.projection,
+            input.limit,
+        )?;
         if let Some(esk) = &input.exclusive_start_key {
             let (_, sk) = target.start_key(esk)?;
             let inside = match &read.start {
@@ -550,7 +463,12 @@ impl Store {
         self.respond(&read, consistent, mode)
     }
 
-    fn respond(&self, read: &RangeRead, consistent: bool, mode: Mode) -> ApiResult<Vec<u8>> {
+    fn respond(
+        &self,
+        read: &RangeRead,
+        consistent: bool,
+        mode: ReturnConsumedCapacity,
+    ) -> ApiResult<Vec<u8>> {
         // A read of a GSI spends the GSI's capacity; of an LSI, the table's.
         let gsi = read
             .index

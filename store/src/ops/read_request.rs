@@ -1,34 +1,23 @@
-//! The parameters Query and Scan share: Select and its rules, Limit and
-//! AttributesToGet checks, and the resolution of the request's expressions
-//! (or their legacy forms) into a key condition, a filter and a projection,
-//! with DynamoDB's rules for mixing the two styles.
+//! The parameters Query and Scan share: their opening checks (TableName,
+//! Limit, Select, AttributesToGet, IndexName, ConditionalOperator), the
+//! consistency and Select rules, and the resolution of the request's
+//! expressions (or their legacy forms) into a key condition, a filter and a
+//! projection, with DynamoDB's rules for mixing the two styles. The proxy's
+//! query cache keys reads on the same resolution ([`resolve_query`],
+//! [`resolve_scan`]).
 
-use super::item::mixed;
-use crate::api::types::{Conditions, Names, QueryInput, ScanInput, Values};
-use crate::api::validate::Violations;
+use super::item::{mixed, refuse_empty_table_name};
+use crate::api::types::{
+    ConditionalOperator, Conditions, Names, QueryInput, ScanInput, Select, Values,
+};
+use crate::api::validate::{Violations, WireEnum};
 use crate::api::{ApiError, ApiResult};
 use crate::expr::{self, legacy, Condition, KeyCondition, KeyNames, Projection, Resolver};
 
-const SELECT: &[&str] = &[
-    "SPECIFIC_ATTRIBUTES",
-    "COUNT",
-    "ALL_ATTRIBUTES",
-    "ALL_PROJECTED_ATTRIBUTES",
-];
-
-/// What Select (with AttributesToGet/ProjectionExpression) asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Select {
-    All,
-    /// An index's projected attributes (the default when reading an index).
-    Projected,
-    Specific,
-    Count,
-}
-
-/// DynamoDB's rules tying Select to the projection parameters.
-pub(super) fn select(
-    value: Option<&str>,
+/// DynamoDB's rules tying Select to the projection parameters: what the
+/// read returns, given the Select it asks for.
+fn select(
+    value: Option<Select>,
     attributes_to_get: bool,
     projection_expression: bool,
     verb: &str,
@@ -41,66 +30,118 @@ pub(super) fn select(
         "ProjectionExpression"
     };
     match value {
-        None if projected => Ok(Select::Specific),
-        None if index => Ok(Select::Projected),
-        Some("ALL_PROJECTED_ATTRIBUTES") if index && !projected => Ok(Select::Projected),
-        None | Some("ALL_ATTRIBUTES") if !projected => Ok(Select::All),
-        Some("SPECIFIC_ATTRIBUTES") if projected => Ok(Select::Specific),
-        Some("SPECIFIC_ATTRIBUTES") => Err(ApiError::validation(
-            "Must specify the AttributesToGet or ProjectionExpression when choosing to get SPECIFIC_ATTRIBUTES",
-        )),
-        Some("COUNT") if !projected => Ok(Select::Count),
-        Some("COUNT") => Err(ApiError::validation(format!(
-            "Cannot specify the {param} when choosing to get only the Count"
-        ))),
-        Some("ALL_PROJECTED_ATTRIBUTES") if !index => Err(ApiError::validation(format!(
+        None if projected => Ok(Select::SpecificAttributes),
+        None if index => Ok(Select::AllProjectedAttributes),
+        None => Ok(Select::AllAttributes),
+        Some(Select::AllProjectedAttributes) if index && !projected => {
+            Ok(Select::AllProjectedAttributes)
+        }
+        Some(Select::AllProjectedAttributes) if !index => Err(ApiError::validation(format!(
             "ALL_PROJECTED_ATTRIBUTES can be used only when {verb} using an IndexName"
         ))),
-        Some(other) => Err(ApiError::validation(format!(
-            "Cannot specify the {param} when choosing to get {other}"
+        Some(Select::AllAttributes) if !projected => Ok(Select::AllAttributes),
+        Some(Select::SpecificAttributes) if projected => Ok(Select::SpecificAttributes),
+        Some(Select::SpecificAttributes) => Err(ApiError::validation(
+            "Must specify the AttributesToGet or ProjectionExpression when choosing to get SPECIFIC_ATTRIBUTES",
+        )),
+        Some(Select::Count) if !projected => Ok(Select::Count),
+        Some(Select::Count) => Err(ApiError::validation(format!(
+            "Cannot specify the {param} when choosing to get only the Count"
         ))),
-        None => Ok(Select::All),
+        Some(other) => Err(ApiError::validation(format!(
+            "Cannot specify the {param} when choosing to get {}",
+            other.wire_name()
+        ))),
     }
 }
 
-/// The members Query and Scan both check: Select's enum, AttributesToGet,
-/// IndexName and ConditionalOperator.
+/// The members Query and Scan share, as sent.
 pub(super) struct CommonMembers<'a> {
+    pub(super) table_name: Option<&'a str>,
+    pub(super) limit: Option<i64>,
     pub(super) select: Option<&'a str>,
     pub(super) attributes_to_get: Option<&'a [String]>,
+    pub(super) projection_expression: bool,
     pub(super) index_name: Option<&'a str>,
     pub(super) conditional_operator: Option<&'a str>,
+    pub(super) consistent_read: Option<bool>,
 }
 
-/// A Limit below 1 is refused first and alone, in the form that names the
-/// member without its value.
-pub(super) fn refuse_limit(limit: Option<i64>) -> ApiResult<()> {
-    match limit {
-        Some(l) if l < 1 => Err(ApiError::validation(
-            "1 validation error detected: Value at 'Limit' failed to satisfy constraint: Member must have value greater than or equal to 1",
-        )),
-        _ => Ok(()),
-    }
+/// The [`CommonMembers`] of a Query or Scan input.
+macro_rules! common_members {
+    ($input:ident) => {
+        CommonMembers {
+            table_name: $input.table_name.as_deref(),
+            limit: $input.limit,
+            select: $input.select.as_deref(),
+            attributes_to_get: $input.attributes_to_get.as_deref(),
+            projection_expression: $input.projection_expression.is_some(),
+            index_name: $input.index_name.as_deref(),
+            conditional_operator: $input.conditional_operator.as_deref(),
+            consistent_read: $input.consistent_read,
+        }
+    };
 }
+pub(super) use common_members;
 
-pub(super) fn common_violations(v: &mut Violations, m: CommonMembers<'_>) {
-    if m.attributes_to_get.is_some_and(|a| a.is_empty()) {
-        v.push(
-            "'[]'",
-            "attributesToGet",
-            "Member must have length greater than or equal to 1",
-        );
+impl CommonMembers<'_> {
+    /// The checks Query and Scan open with: an empty TableName or a Limit
+    /// below 1 is refused alone; then the shared members' violations are
+    /// recorded. Gives those violations, for the operation to add its own
+    /// and report them, and the Select asked for.
+    pub(super) fn check(&self) -> ApiResult<(Violations, Option<Select>)> {
+        refuse_empty_table_name(self.table_name, true)?;
+        // A Limit below 1 is refused in the form that names the member
+        // without its value.
+        if self.limit.is_some_and(|l| l < 1) {
+            return Err(ApiError::validation(
+                "1 validation error detected: Value at 'Limit' failed to satisfy constraint: Member must have value greater than or equal to 1",
+            ));
+        }
+        let mut v = Violations::new();
+        v.table_name_or_arn(self.table_name, "tableName");
+        if self.attributes_to_get.is_some_and(|a| a.is_empty()) {
+            v.push(
+                "'[]'",
+                "attributesToGet",
+                "Member must have length greater than or equal to 1",
+            );
+        }
+        let select = v.parse(self.select, "select");
+        // An index name follows the same rules as a table name.
+        if self.index_name.is_some() {
+            v.table_name(self.index_name, "indexName");
+        }
+        v.parse::<ConditionalOperator>(self.conditional_operator, "conditionalOperator");
+        Ok((v, select))
     }
-    v.one_of(m.select, "select", SELECT);
-    // An index name follows the same rules as a table name.
-    if m.index_name.is_some() {
-        v.table_name(m.index_name, "indexName");
+
+    /// The consistency and the Select of a read of a table or index
+    /// (`index`: an index; `global`: a global one) whose Select asked for
+    /// is `requested`, by DynamoDB's rules. `verb` names the operation in
+    /// messages ("Querying", "Scanning").
+    pub(super) fn read_mode(
+        &self,
+        requested: Option<Select>,
+        index: bool,
+        global: bool,
+        verb: &str,
+    ) -> ApiResult<(bool, Select)> {
+        let consistent = self.consistent_read.unwrap_or(false);
+        if consistent && global {
+            return Err(ApiError::validation(
+                "Consistent reads are not supported on global secondary indexes",
+            ));
+        }
+        let select = select(
+            requested,
+            self.attributes_to_get.is_some(),
+            self.projection_expression,
+            verb,
+            index,
+        )?;
+        Ok((consistent, select))
     }
-    v.one_of(
-        m.conditional_operator,
-        "conditionalOperator",
-        &["OR", "AND"],
-    );
 }
 
 fn legacy_conditions(
@@ -129,17 +170,18 @@ fn legacy_conditions(
 }
 
 /// The parts of a read request that are expressions or their legacy forms.
-pub(super) struct Expressions<'a> {
-    pub(super) key_condition: Option<&'a str>,
-    pub(super) key_conditions: Option<&'a Conditions>,
-    pub(super) filter: Option<&'a str>,
-    pub(super) legacy_filter: Option<&'a Conditions>,
-    pub(super) legacy_filter_name: &'static str,
-    pub(super) conditional_operator: Option<&'a str>,
-    pub(super) projection: Option<&'a str>,
-    pub(super) attributes_to_get: Option<&'a [String]>,
-    pub(super) names: Option<&'a Names>,
-    pub(super) values: Option<&'a Values>,
+struct Expressions<'a> {
+    key_condition: Option<&'a str>,
+    key_conditions: Option<&'a Conditions>,
+    filter: Option<&'a str>,
+    legacy_filter: Option<&'a Conditions>,
+    legacy_filter_name: &'static str,
+    /// As sent: Query and Scan have checked it; the proxy has not.
+    conditional_operator: Option<&'a str>,
+    projection: Option<&'a str>,
+    attributes_to_get: Option<&'a [String]>,
+    names: Option<&'a Names>,
+    values: Option<&'a Values>,
 }
 
 /// A read request's expressions (or their legacy forms), resolved: no
@@ -152,45 +194,48 @@ pub struct Resolved {
     pub projection: Option<Projection>,
 }
 
+/// The [`Expressions`] of a Query or Scan input: `$key_condition` and
+/// `$key_conditions` (a Query's, `None` for a Scan) and the legacy filter
+/// member `$filter` (named `$filter_name` in messages).
+macro_rules! read_expressions {
+    ($input:ident, $key_condition:expr, $key_conditions:expr, $filter:ident, $filter_name:literal) => {
+        Expressions {
+            key_condition: $key_condition,
+            key_conditions: $key_conditions,
+            filter: $input.filter_expression.as_deref(),
+            legacy_filter: $input.$filter.as_ref(),
+            legacy_filter_name: $filter_name,
+            conditional_operator: $input.conditional_operator.as_deref(),
+            projection: $input.projection_expression.as_deref(),
+            attributes_to_get: $input.attributes_to_get.as_deref(),
+            names: $input.expression_attribute_names.as_ref(),
+            values: $input.expression_attribute_values.as_ref(),
+        }
+    };
+}
+
 /// Resolve a Query's key condition (against the key of the table or index
 /// it reads), filter and projection, with every check `Query` makes on them.
 pub fn resolve_query(input: &QueryInput, key: &KeyNames) -> ApiResult<Resolved> {
-    Expressions {
-        key_condition: input.key_condition_expression.as_deref(),
-        key_conditions: input.key_conditions.as_ref(),
-        filter: input.filter_expression.as_deref(),
-        legacy_filter: input.query_filter.as_ref(),
-        legacy_filter_name: "queryFilter",
-        conditional_operator: input.conditional_operator.as_deref(),
-        projection: input.projection_expression.as_deref(),
-        attributes_to_get: input.attributes_to_get.as_deref(),
-        names: input.expression_attribute_names.as_ref(),
-        values: input.expression_attribute_values.as_ref(),
-    }
+    read_expressions!(
+        input,
+        input.key_condition_expression.as_deref(),
+        input.key_conditions.as_ref(),
+        query_filter,
+        "queryFilter"
+    )
     .resolve(Some(key))
 }
 
 /// Resolve a Scan's filter and projection, as `Scan` does.
 pub fn resolve_scan(input: &ScanInput) -> ApiResult<Resolved> {
-    Expressions {
-        key_condition: None,
-        key_conditions: None,
-        filter: input.filter_expression.as_deref(),
-        legacy_filter: input.scan_filter.as_ref(),
-        legacy_filter_name: "scanFilter",
-        conditional_operator: input.conditional_operator.as_deref(),
-        projection: input.projection_expression.as_deref(),
-        attributes_to_get: input.attributes_to_get.as_deref(),
-        names: input.expression_attribute_names.as_ref(),
-        values: input.expression_attribute_values.as_ref(),
-    }
-    .resolve(None)
+    read_expressions!(input, None, None, scan_filter, "scanFilter").resolve(None)
 }
 
 impl Expressions<'_> {
     /// Resolve everything with one resolver, so unused names and values are
     /// judged across all of the request's expressions.
-    pub(super) fn resolve(&self, key_names: Option<&KeyNames>) -> ApiResult<Resolved> {
+    fn resolve(&self, key_names: Option<&KeyNames>) -> ApiResult<Resolved> {
         let legacy_filter_param = if self.legacy_filter_name == "queryFilter" {
             "QueryFilter"
         } else {
@@ -257,10 +302,13 @@ impl Expressions<'_> {
             (Some(text), _, Some(r)) => Some(r.filter(text)?),
             (None, Some(f), _) => {
                 let conds = legacy_conditions(f, self.legacy_filter_name)?;
+                let mut v = Violations::new();
+                let operator = v.parse(self.conditional_operator, "conditionalOperator");
+                v.finish()?;
                 Some(if key_names.is_some() {
-                    legacy::filter(&conds, self.conditional_operator)?
+                    legacy::filter(&conds, operator)?
                 } else {
-                    legacy::scan_filter(&conds, self.conditional_operator)?
+                    legacy::scan_filter(&conds, operator)?
                 })
             }
             _ => {

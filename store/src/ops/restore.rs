@@ -21,7 +21,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
-use std::time::Duration;
 
 use tokio::sync::Notify;
 
@@ -29,10 +28,12 @@ use super::description::{describe, IndexStats};
 use super::table::validate_create;
 use super::{abort_to_api, Store};
 use crate::api::backup_types::{RestoreOverrides, RestoreTableOutput};
+use crate::api::tables::BillingMode;
 use crate::api::types::{
     AttributeDefinition, CreateTableInput, KeySchemaElement, OnDemandThroughput, Projection,
     ProvisionedThroughput, SecondaryIndex, SseSpecification,
 };
+use crate::api::validate::WireEnum;
 use crate::api::{encode, ApiError, ApiResult, ErrorCode};
 use crate::backup::snapshot::{self, SnapshotWriter};
 use crate::backup::Backups;
@@ -90,18 +91,15 @@ fn on_demand_input(o: crate::model::table::OnDemandMeta) -> Option<OnDemandThrou
 /// the request's overrides, validated as CreateTable validates. Streams,
 /// TTL, tags, point-in-time recovery and deletion protection are not
 /// carried over, as DynamoDB does not carry them.
+/// `billing_mode` is the request's `BillingModeOverride`, checked.
 pub(super) fn restored_meta(
     source: &TableMeta,
     target: &str,
+    billing_mode: Option<BillingMode>,
     o: &RestoreOverrides,
 ) -> ApiResult<TableMeta> {
-    let billing_mode = o.billing_mode_override.clone().or_else(|| {
-        Some(match source.billing {
-            Billing::PayPerRequest => "PAY_PER_REQUEST".to_owned(),
-            Billing::Provisioned { .. } => "PROVISIONED".to_owned(),
-        })
-    });
-    let provisioned = billing_mode.as_deref() == Some("PROVISIONED");
+    let billing_mode = billing_mode.unwrap_or(BillingMode::of(&source.billing));
+    let provisioned = billing_mode == BillingMode::Provisioned;
     let throughput = o
         .provisioned_throughput_override
         .clone()
@@ -161,7 +159,7 @@ pub(super) fn restored_meta(
         key_schema: Some(key_elements(&source.key)),
         local_secondary_indexes: (!lsis.is_empty()).then_some(lsis),
         global_secondary_indexes: (!gsis.is_empty()).then_some(gsis),
-        billing_mode,
+        billing_mode: Some(billing_mode.wire_name().to_owned()),
         provisioned_throughput: throughput,
         stream_specification: None,
         sse_specification: sse,
@@ -178,6 +176,16 @@ pub(super) fn restored_meta(
     validate_create(input)
 }
 
+/// A restore's refusal of a target table name in use.
+fn restore_target_exists(existing: &TableMeta) -> ApiError {
+    let (code, what) = if existing.is_restoring() {
+        (ErrorCode::TableInUse, "Table is being restored")
+    } else {
+        (ErrorCode::TableAlreadyExists, "Table already exists")
+    };
+    ApiError::new(code, format!("{what}: {}", existing.name))
+}
+
 impl Store {
     /// Put the restored table in the catalog as CREATING and wake the
     /// restore task; answers with its description.
@@ -186,33 +194,11 @@ impl Store {
         meta: TableMeta,
         restore: RestoreMeta,
     ) -> ApiResult<Vec<u8>> {
-        let name = meta.name.clone();
-        let created = self
-            .engine
-            .write(move |ctx| {
-                if let Some(existing) = ctx.table(&name) {
-                    let (code, what) = if existing.is_restoring() {
-                        (ErrorCode::TableInUse, "Table is being restored")
-                    } else {
-                        (ErrorCode::TableAlreadyExists, "Table already exists")
-                    };
-                    return Err(Abort::Op(ApiError::new(code, format!("{what}: {name}"))));
-                }
-                let mut meta = meta.clone();
-                meta.id = ctx.next_id()?;
-                for index in meta
-                    .local_indexes
-                    .iter_mut()
-                    .chain(meta.global_indexes.iter_mut())
-                {
-                    index.id = ctx.next_id()?;
-                }
-                meta.restore = Some(restore.clone());
-                ctx.put_table(meta.clone())?;
-                Ok(meta)
-            })
-            .await
-            .map_err(abort_to_api)?;
+        let meta = TableMeta {
+            restore: Some(restore),
+            ..meta
+        };
+        let created = self.add_table(meta, restore_target_exists).await?;
         self.restore_wake.notify_one();
         encode(&RestoreTableOutput {
             table_description: describe(&created, Stats::default(), &IndexStats::new(), "CREATING"),
@@ -236,19 +222,18 @@ pub(super) fn spawn(engine: &Arc<Engine>, backups: Arc<Backups>, wake: Arc<Notif
 /// after the other; sleeps until woken (or a second passes). Stops when the
 /// engine is gone.
 pub(super) async fn restore_loop(engine: Weak<Engine>, backups: Arc<Backups>, wake: Arc<Notify>) {
-    loop {
-        let Some(strong) = engine.upgrade() else {
-            return;
-        };
-        let pending: Vec<(String, u32)> = strong
+    let pending = |engine: &Engine| -> Vec<(String, u32)> {
+        engine
             .tables()
             .iter()
             .filter(|t| t.is_restoring())
             .map(|t| (t.name.clone(), t.id))
-            .collect();
-        drop(strong);
-        for (table, id) in pending {
-            match build(&engine, &backups, &table, id).await {
+            .collect()
+    };
+    let run = |(table, id): (String, u32)| {
+        let (engine, backups) = (&engine, &backups);
+        async move {
+            match build(engine, backups, &table, id).await {
                 Ok(()) => {}
                 Err(Failure::Retry(e)) => {
                     tracing::warn!(error = %e, table, "restore chunk failed; retrying later");
@@ -261,11 +246,8 @@ pub(super) async fn restore_loop(engine: Weak<Engine>, backups: Arc<Backups>, wa
                 }
             }
         }
-        tokio::select! {
-            () = wake.notified() => {}
-            () = tokio::time::sleep(Duration::from_secs(1)) => {}
-        }
-    }
+    };
+    super::maintenance::work_through(&engine, &wake, pending, run).await;
 }
 
 enum Failure {

@@ -21,8 +21,10 @@ use crate::api::streams::{
     ListStreamsInput, ListStreamsOutput, Record, SequenceNumberRange, Shard, StreamDescription,
     StreamRecord, StreamStatus, StreamSummary,
 };
-use crate::api::validate::Violations;
+use crate::api::types::StreamViewType;
+use crate::api::validate::{Violations, WireEnum};
 use crate::api::{encode, ApiError, ApiResult, ErrorCode};
+use crate::calendar::days_from_civil;
 use crate::engine::changelog::{record_size, ChangeKind, ChangeRecord};
 use crate::model::table::{table_arn, StreamMeta, TableMeta, REGION};
 use crate::model::value::Item;
@@ -88,22 +90,7 @@ fn parse_stream_arn(arn: &str) -> ApiResult<(&str, &str)> {
 }
 
 fn check_limit(limit: Option<i64>, max: i64, v: &mut Violations) {
-    if let Some(l) = limit {
-        if l < 1 {
-            v.push(
-                &format!("'{l}'"),
-                "limit",
-                "Member must have value greater than or equal to 1",
-            );
-        }
-        if l > max {
-            v.push(
-                &format!("'{l}'"),
-                "limit",
-                &format!("Member must have value less than or equal to {max}"),
-            );
-        }
-    }
+    v.in_range(limit, "limit", 1, max);
 }
 
 impl Store {
@@ -434,14 +421,7 @@ fn label_seconds(label: &str) -> f64 {
     let (Some(y), Some(m), Some(d), Some(h), Some(min), Some(sec), Some(ms)) = parts else {
         return 0.0;
     };
-    // Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar.
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
+    let days = days_from_civil(y, m, d);
     let secs = days * 86_400 + h * 3600 + min * 60 + sec;
     secs as f64 + ms as f64 / 1000.0
 }
@@ -455,12 +435,8 @@ fn trimmed_error() -> ApiError {
 
 /// One stream record in the Streams wire format.
 fn render<'a>(r: &'a ChangeRecord, view: &'a str) -> Record<'a> {
-    let (show_old, show_new) = match view {
-        "NEW_IMAGE" => (false, true),
-        "OLD_IMAGE" => (true, false),
-        "NEW_AND_OLD_IMAGES" => (true, true),
-        _ => (false, false),
-    };
+    let (show_old, show_new) =
+        StreamViewType::from_wire(view).map_or((false, false), StreamViewType::images);
     let old: Option<&Item> = r.old.as_ref().filter(|_| show_old);
     let new: Option<&Item> = r.new.as_ref().filter(|_| show_new);
     Record {

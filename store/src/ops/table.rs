@@ -13,28 +13,39 @@ use super::schema::{
 };
 use super::{abort_to_api, now_ms, throughput, Store};
 use crate::api::tables::{
-    DescribeTableOutput, ListTablesOutput, TableDescription, TableDescriptionOutput,
+    BillingMode, DescribeTableOutput, ListTablesOutput, TableDescription, TableDescriptionOutput,
 };
 use crate::api::types::{
-    CreateTableInput, ListTablesInput, ProvisionedThroughput, StreamSpecification, TableNameInput,
-    UpdateTableInput,
+    CreateTableInput, ListTablesInput, ProvisionedThroughput, StreamSpecification, StreamViewType,
+    TableNameInput, UpdateTableInput,
 };
-use crate::api::validate::Violations;
+use crate::api::validate::{Violations, WireEnum};
 use crate::api::{encode, ApiError, ApiResult, ErrorCode};
+use crate::calendar::DateTime;
 use crate::engine::{Abort, Stats};
 use crate::model::table::{Billing, SseMeta, StreamMeta, TableMeta, TABLE_META_FORMAT};
 
 impl Store {
     pub(super) async fn create_table(&self, input: CreateTableInput) -> ApiResult<Vec<u8>> {
         let meta = validate_create(input)?;
-        let name = meta.name.clone();
-        let created = self
-            .engine
+        let created = self.add_table(meta, table_exists).await?;
+        encode(&TableDescriptionOutput {
+            table_description: describe(&created, Stats::default(), &IndexStats::new(), "ACTIVE"),
+        })
+    }
+
+    /// Store a new table (CreateTable, an import, a restore), its ids and
+    /// its indexes' ids given in the same commit; refused with the error
+    /// `exists` gives if a table of its name exists.
+    pub(super) async fn add_table(
+        &self,
+        meta: TableMeta,
+        exists: fn(&TableMeta) -> ApiError,
+    ) -> ApiResult<TableMeta> {
+        self.engine
             .write(move |ctx| {
-                if ctx.table(&name).is_some() {
-                    return Err(Abort::Op(ApiError::in_use(format!(
-                        "Table already exists: {name}"
-                    ))));
+                if let Some(existing) = ctx.table(&meta.name) {
+                    return Err(Abort::Op(exists(&existing)));
                 }
                 let mut meta = meta.clone();
                 meta.id = ctx.next_id()?;
@@ -49,10 +60,7 @@ impl Store {
                 Ok(meta)
             })
             .await
-            .map_err(abort_to_api)?;
-        encode(&TableDescriptionOutput {
-            table_description: describe(&created, Stats::default(), &IndexStats::new(), "ACTIVE"),
-        })
+            .map_err(abort_to_api)
     }
 
     pub(super) fn describe_table(&self, input: TableNameInput) -> ApiResult<Vec<u8>> {
@@ -71,21 +79,7 @@ impl Store {
 
     pub(super) fn list_tables(&self, input: ListTablesInput) -> ApiResult<Vec<u8>> {
         let mut v = Violations::new();
-        if let Some(limit) = input.limit {
-            if limit < 1 {
-                v.push(
-                    &format!("'{limit}'"),
-                    "limit",
-                    "Member must have value greater than or equal to 1",
-                );
-            } else if limit > 100 {
-                v.push(
-                    &format!("'{limit}'"),
-                    "limit",
-                    "Member must have value less than or equal to 100",
-                );
-            }
-        }
+        v.in_range(input.limit, "limit", 1, 100);
         if let Some(start) = input.exclusive_start_table_name.as_deref() {
             v.table_name(Some(start), "exclusiveStartTableName");
         }
@@ -146,22 +140,13 @@ impl Store {
     pub(super) async fn update_table(&self, input: UpdateTableInput) -> ApiResult<Vec<u8>> {
         let name = table_operation_name(input.table_name.as_deref(), true)?.to_owned();
         let mut v = Violations::new();
-        v.one_of(
+        let billing = check_billing(
             input.billing_mode.as_deref(),
-            "billingMode",
-            &["PROVISIONED", "PAY_PER_REQUEST"],
-        );
-        v.one_of(
             input.table_class.as_deref(),
-            "tableClass",
-            &["STANDARD", "STANDARD_INFREQUENT_ACCESS"],
+            input.provisioned_throughput.as_ref(),
+            &mut v,
         );
-        if let Some(pt) = &input.provisioned_throughput {
-            check_throughput(pt, "provisionedThroughput", &mut v);
-        }
-        if let Some(s) = &input.stream_specification {
-            check_stream_spec(s, &mut v);
-        }
+        let stream = check_stream_spec(input.stream_specification.as_ref(), &mut v);
         // Member constraints first, as DynamoDB checks them: a name too long
         // is reported even when the definitions do not match the index.
         if let Some(defs) = &input.attribute_definitions {
@@ -195,7 +180,8 @@ impl Store {
                 let current = ctx
                     .table(&name)
                     .ok_or_else(|| Abort::Op(ApiError::table_not_found(&name)))?;
-                let mut meta = apply_update(&current, &input).map_err(Abort::Op)?;
+                let mut meta =
+                    apply_update(&current, &input, billing, stream).map_err(Abort::Op)?;
                 if let Some(change) = &gsi {
                     super::gsi::apply(ctx, &mut meta, change, &input)?;
                 }
@@ -214,6 +200,11 @@ impl Store {
             table_description: describe(&meta, stats, &indexes, "ACTIVE"),
         })
     }
+}
+
+/// CreateTable's and an import's refusal of a table name in use.
+pub(super) fn table_exists(existing: &TableMeta) -> ApiError {
+    ApiError::in_use(format!("Table already exists: {}", existing.name))
 }
 
 /// The TableName of a table operation (CreateTable, DescribeTable,
@@ -246,47 +237,78 @@ pub(super) fn checked_table_name(name: Option<&str>) -> ApiResult<&str> {
     Ok(name.unwrap_or_default())
 }
 
-fn check_throughput(pt: &ProvisionedThroughput, path: &str, v: &mut Violations) {
-    for (value, member) in [
-        (pt.read_capacity_units, "readCapacityUnits"),
-        (pt.write_capacity_units, "writeCapacityUnits"),
-    ] {
-        match value {
-            None => v.null(&format!("{path}.{member}")),
-            Some(n) if n < 1 => v.push(
+/// BillingMode, TableClass and ProvisionedThroughput, which CreateTable and
+/// UpdateTable check alike.
+fn check_billing(
+    billing_mode: Option<&str>,
+    table_class: Option<&str>,
+    throughput: Option<&ProvisionedThroughput>,
+    v: &mut Violations,
+) -> BillingRequest {
+    let mode = v.parse(billing_mode, "billingMode");
+    v.one_of(
+        table_class,
+        "tableClass",
+        &["STANDARD", "STANDARD_INFREQUENT_ACCESS"],
+    );
+    let throughput = throughput.and_then(|pt| check_throughput(pt, "provisionedThroughput", v));
+    BillingRequest { mode, throughput }
+}
+
+/// What a request's BillingMode and ProvisionedThroughput ask for, once
+/// checked: `throughput` is there whenever the request's is.
+#[derive(Debug, Clone, Copy)]
+struct BillingRequest {
+    mode: Option<BillingMode>,
+    /// Read and write capacity units.
+    throughput: Option<(u64, u64)>,
+}
+
+/// The capacity units of a ProvisionedThroughput, if both are valid.
+fn check_throughput(
+    pt: &ProvisionedThroughput,
+    path: &str,
+    v: &mut Violations,
+) -> Option<(u64, u64)> {
+    let mut units = |value: Option<i64>, member: &str| match value {
+        None => {
+            v.null(&format!("{path}.{member}"));
+            None
+        }
+        Some(n) if n < 1 => {
+            v.push(
                 &format!("'{n}'"),
                 &format!("{path}.{member}"),
                 "Member must have value greater than or equal to 1",
-            ),
-            Some(_) => {}
+            );
+            None
         }
-    }
+        Some(n) => Some(n as u64),
+    };
+    let read = units(pt.read_capacity_units, "readCapacityUnits");
+    let write = units(pt.write_capacity_units, "writeCapacityUnits");
+    read.zip(write)
 }
 
-fn check_stream_spec(s: &StreamSpecification, v: &mut Violations) {
+/// The StreamSpecification's members; gives its StreamViewType.
+fn check_stream_spec(
+    spec: Option<&StreamSpecification>,
+    v: &mut Violations,
+) -> Option<StreamViewType> {
+    let s = spec?;
     if s.stream_enabled.is_none() {
         v.null("streamSpecification.streamEnabled");
     }
-    v.one_of(
+    v.parse(
         s.stream_view_type.as_deref(),
         "streamSpecification.streamViewType",
-        &["NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_ONLY"],
-    );
+    )
 }
 
 fn stream_label() -> String {
     // DynamoDB's labels are ISO 8601 timestamps with milliseconds.
-    let ms = now_ms();
-    let secs = ms / 1000;
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil_from_days(days as i64);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        ms % 1000
-    )
+    let t = DateTime::from_unix_ms(now_ms());
+    format!("{}.{:03}", t.iso_seconds(), t.millis)
 }
 
 /// DynamoDB's refusal of a throughput decrease beyond the daily limit.
@@ -306,55 +328,35 @@ fn decrease_limited(d: throughput::DecreaseLimited) -> ApiError {
 
 /// An instant as `2024-01-31T12:00:00Z`.
 fn utc_seconds(ms: u64) -> String {
-    let secs = ms / 1000;
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil_from_days(days as i64);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    format!("{}Z", DateTime::from_unix_ms(ms).iso_seconds())
 }
 
-/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-fn stream_meta(spec: Option<&StreamSpecification>) -> ApiResult<Option<StreamMeta>> {
-    match spec {
-        Some(StreamSpecification {
-            stream_enabled: Some(true),
-            stream_view_type,
-        }) => match stream_view_type {
-            Some(t) => Ok(Some(StreamMeta {
-                enabled: true,
-                view_type: t.clone(),
-                label: stream_label(),
-                // Set by the engine when the table is stored.
-                start_seq: 0,
-                end_seq: None,
-            })),
-            None => Err(ApiError::validation(format!(
-                "{INVALID}You must specify a StreamViewType when enabling a stream"
-            ))),
-        },
-        _ => Ok(None),
+/// The stream a StreamSpecification enabling one with `view_type` starts;
+/// `None` if it does not enable one.
+fn stream_meta(
+    spec: Option<&StreamSpecification>,
+    view_type: Option<StreamViewType>,
+) -> ApiResult<Option<StreamMeta>> {
+    if spec.and_then(|s| s.stream_enabled) != Some(true) {
+        return Ok(None);
+    }
+    match view_type {
+        Some(t) => Ok(Some(StreamMeta {
+            enabled: true,
+            view_type: t.wire_name().to_owned(),
+            label: stream_label(),
+            // Set by the engine when the table is stored.
+            start_seq: 0,
+            end_seq: None,
+        })),
+        None => Err(ApiError::validation(format!(
+            "{INVALID}You must specify a StreamViewType when enabling a stream"
+        ))),
     }
 }
 
 pub(super) fn validate_create(input: CreateTableInput) -> ApiResult<TableMeta> {
-    table_operation_name(input.table_name.as_deref(), false)?;
+    let name = table_operation_name(input.table_name.as_deref(), false)?.to_owned();
     let mut v = Violations::new();
     check_key_schema_members(input.key_schema.as_ref(), "keySchema", 2, &mut v);
     let defs = match &input.attribute_definitions {
@@ -364,30 +366,20 @@ pub(super) fn validate_create(input: CreateTableInput) -> ApiResult<TableMeta> {
             Vec::new()
         }
     };
-    v.one_of(
+    let requested = check_billing(
         input.billing_mode.as_deref(),
-        "billingMode",
-        &["PROVISIONED", "PAY_PER_REQUEST"],
-    );
-    v.one_of(
         input.table_class.as_deref(),
-        "tableClass",
-        &["STANDARD", "STANDARD_INFREQUENT_ACCESS"],
+        input.provisioned_throughput.as_ref(),
+        &mut v,
     );
-    if let Some(pt) = &input.provisioned_throughput {
-        check_throughput(pt, "provisionedThroughput", &mut v);
-    }
     if let Some(o) = &input.on_demand_throughput {
         throughput::check_on_demand(o, "onDemandThroughput", &mut v);
     }
     if let Some(w) = &input.warm_throughput {
         throughput::check_warm(w, "warmThroughput", &mut v);
     }
-    if let Some(s) = &input.stream_specification {
-        check_stream_spec(s, &mut v);
-    }
+    let view_type = check_stream_spec(input.stream_specification.as_ref(), &mut v);
     v.finish()?;
-    let name = input.table_name.clone().unwrap_or_default();
     let elements = input.key_schema.clone().unwrap_or_default();
 
     let mut seen = HashSet::new();
@@ -400,22 +392,15 @@ pub(super) fn validate_create(input: CreateTableInput) -> ApiResult<TableMeta> {
     }
     let key = key_schema(&elements, &defs, None, false)?;
 
-    let billing = match (input.billing_mode.as_deref(), &input.provisioned_throughput) {
-        (Some("PAY_PER_REQUEST"), Some(_)) => {
-            return Err(ApiError::validation(format!(
-                "{INVALID}Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST"
-            )))
-        }
-        (Some("PAY_PER_REQUEST"), None) => Billing::PayPerRequest,
+    let billing = match (requested.mode, requested.throughput) {
+        (Some(BillingMode::PayPerRequest), Some(_)) => return Err(neither_with_pay_per_request()),
+        (Some(BillingMode::PayPerRequest), None) => Billing::PayPerRequest,
         (_, None) => {
             return Err(ApiError::validation(format!(
                 "{INVALID}ReadCapacityUnits and WriteCapacityUnits must both be specified when BillingMode is PROVISIONED"
             )))
         }
-        (_, Some(pt)) => Billing::Provisioned {
-            read: pt.read_capacity_units.unwrap_or(1) as u64,
-            write: pt.write_capacity_units.unwrap_or(1) as u64,
-        },
+        (_, Some((read, write))) => Billing::Provisioned { read, write },
     };
 
     let mut used: HashSet<&str> = key.names().collect();
@@ -462,7 +447,7 @@ pub(super) fn validate_create(input: CreateTableInput) -> ApiResult<TableMeta> {
         )));
     }
 
-    let stream = stream_meta(input.stream_specification.as_ref())?;
+    let stream = stream_meta(input.stream_specification.as_ref(), view_type)?;
     let sse = input
         .sse_specification
         .as_ref()
@@ -505,31 +490,35 @@ pub(super) fn validate_create(input: CreateTableInput) -> ApiResult<TableMeta> {
     })
 }
 
-fn apply_update(current: &TableMeta, input: &UpdateTableInput) -> ApiResult<TableMeta> {
+/// DynamoDB's refusal of capacity units for an on-demand table.
+fn neither_with_pay_per_request() -> ApiError {
+    ApiError::validation(format!(
+        "{INVALID}Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST"
+    ))
+}
+
+fn apply_update(
+    current: &TableMeta,
+    input: &UpdateTableInput,
+    requested: BillingRequest,
+    view_type: Option<StreamViewType>,
+) -> ApiResult<TableMeta> {
     let mut meta = current.clone();
-    match (input.billing_mode.as_deref(), &input.provisioned_throughput) {
-        (Some("PAY_PER_REQUEST"), Some(_)) => {
-            return Err(ApiError::validation(format!(
-                "{INVALID}Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST"
-            )))
-        }
-        (Some("PAY_PER_REQUEST"), None) if meta.billing != Billing::PayPerRequest => {
+    match (requested.mode, requested.throughput) {
+        (Some(BillingMode::PayPerRequest), Some(_)) => return Err(neither_with_pay_per_request()),
+        (Some(BillingMode::PayPerRequest), None) if meta.billing != Billing::PayPerRequest => {
             meta.billing = Billing::PayPerRequest;
             meta.billing_changed_ms = now_ms();
         }
-        (Some("PROVISIONED"), None) if meta.billing == Billing::PayPerRequest => {
+        (Some(BillingMode::Provisioned), None) if meta.billing == Billing::PayPerRequest => {
             return Err(ApiError::validation(format!(
                 "{INVALID}ProvisionedThroughput must be specified when BillingMode is PROVISIONED"
             )))
         }
-        (mode, Some(pt)) => {
+        (mode, Some((read, write))) => {
             if mode.is_none() && meta.billing == Billing::PayPerRequest {
-                return Err(ApiError::validation(format!(
-                    "{INVALID}Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST"
-                )));
+                return Err(neither_with_pay_per_request());
             }
-            let read = pt.read_capacity_units.unwrap_or(1) as u64;
-            let write = pt.write_capacity_units.unwrap_or(1) as u64;
             if let Billing::Provisioned {
                 read: current_read,
                 write: current_write,
@@ -570,7 +559,7 @@ fn apply_update(current: &TableMeta, input: &UpdateTableInput) -> ApiResult<Tabl
                     meta.name
                 )))
             }
-            (Some(true), false) => meta.stream = stream_meta(Some(spec))?,
+            (Some(true), false) => meta.stream = stream_meta(Some(spec), view_type)?,
             (Some(false), false) => {
                 return Err(ApiError::validation(format!(
                     "Table has no stream to disable: TableName: {}",

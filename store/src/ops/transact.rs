@@ -27,7 +27,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::batch::capacity_list;
-use super::capacity::{self, Mode};
+use super::capacity;
 use super::collection::{Metrics, MetricsByTable};
 use super::item::{
     check, check_index_keys, live_table, read_projection, return_on_failure, updated_item,
@@ -37,8 +37,8 @@ use super::table::checked_table_name;
 use super::telemetry_hooks::Throttlee;
 use super::{abort_to_api, Store};
 use crate::api::types::{
-    CancellationReason, TransactAction, TransactGetItemsInput, TransactWriteItem,
-    TransactWriteItemsInput,
+    CancellationReason, ReturnConsumedCapacity, TransactAction, TransactGetItemsInput,
+    TransactWriteItem, TransactWriteItemsInput,
 };
 use crate::api::validate::Violations;
 use crate::api::{encode, ApiError, ApiResult, ErrorCode};
@@ -460,7 +460,7 @@ impl Store {
                 );
             }
         }
-        let mode = Mode::parse(input.return_consumed_capacity.as_deref(), &mut v);
+        let mode = capacity::requested(input.return_consumed_capacity.as_deref(), &mut v);
         v.finish_in(MEMBER_ORDER)?;
         let items = input.transact_items.unwrap_or_default();
         let mut actions = Vec::with_capacity(items.len());
@@ -538,7 +538,7 @@ impl Store {
     async fn run_transaction(
         &self,
         actions: Vec<Action>,
-        mode: Mode,
+        mode: ReturnConsumedCapacity,
         metrics: Metrics,
     ) -> ApiResult<Vec<u8>> {
         let partitions =
@@ -667,7 +667,7 @@ impl Store {
                 }
             }
         }
-        let mode = Mode::parse(input.return_consumed_capacity.as_deref(), &mut v);
+        let mode = capacity::requested(input.return_consumed_capacity.as_deref(), &mut v);
         v.finish_in(MEMBER_ORDER)?;
         let mut gets: Vec<(Arc<TableMeta>, Key, Option<Projection>)> = Vec::new();
         let mut seen = HashSet::new();

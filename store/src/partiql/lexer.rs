@@ -6,6 +6,7 @@
 //! escapes a quote), identifiers double-quoted (`""` escapes a quote).
 
 use super::PartiqlError;
+use crate::expr::CmpOp;
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Token {
@@ -40,12 +41,8 @@ pub(crate) enum Sym {
     Star,
     Plus,
     Minus,
-    Eq,
-    Ne,
-    Lt,
-    Le,
-    Gt,
-    Ge,
+    /// `=`, `<>` (or `!=`), `<`, `<=`, `>`, `>=`.
+    Cmp(CmpOp),
     Semicolon,
 }
 
@@ -111,13 +108,13 @@ pub(crate) fn lex(text: &str) -> Result<Vec<Token>, PartiqlError> {
         let (sym, len) = match (c, next) {
             ('<', Some('<')) => (Sym::LSet, 2),
             ('>', Some('>')) => (Sym::RSet, 2),
-            ('<', Some('>')) => (Sym::Ne, 2),
-            ('!', Some('=')) => (Sym::Ne, 2),
-            ('<', Some('=')) => (Sym::Le, 2),
-            ('>', Some('=')) => (Sym::Ge, 2),
-            ('<', _) => (Sym::Lt, 1),
-            ('>', _) => (Sym::Gt, 1),
-            ('=', _) => (Sym::Eq, 1),
+            ('<', Some('>')) => (Sym::Cmp(CmpOp::Ne), 2),
+            ('!', Some('=')) => (Sym::Cmp(CmpOp::Ne), 2),
+            ('<', Some('=')) => (Sym::Cmp(CmpOp::Le), 2),
+            ('>', Some('=')) => (Sym::Cmp(CmpOp::Ge), 2),
+            ('<', _) => (Sym::Cmp(CmpOp::Lt), 1),
+            ('>', _) => (Sym::Cmp(CmpOp::Gt), 1),
+            ('=', _) => (Sym::Cmp(CmpOp::Eq), 1),
             ('(', _) => (Sym::LParen, 1),
             (')', _) => (Sym::RParen, 1),
             ('[', _) => (Sym::LBracket, 1),
@@ -183,7 +180,7 @@ mod tests {
         let t = lex("SELECT * FROM \"t\" WHERE a <> 'it''s' AND b IN <<1, 2.5e3>>")
             .expect("must succeed");
         assert_eq!(t[3], Token::Quoted("t".into()));
-        assert_eq!(t[6], Token::Sym(Sym::Ne));
+        assert_eq!(t[6], Token::Sym(Sym::Cmp(CmpOp::Ne)));
         assert_eq!(t[7], Token::Str("it's".into()));
         assert!(t.contains(&Token::Sym(Sym::LSet)));
         assert!(t.contains(&Token::Num("2.5e3".into())));

@@ -250,7 +250,7 @@ impl Parser {
             if self.eat_word("set") {
                 loop {
                     let path = self.path()?;
-                    self.expect_sym(Sym::Eq)?;
+                    self.expect_sym(Sym::Cmp(CmpOp::Eq))?;
                     let value = self.set_value()?;
                     actions.push(UpdateAction::Set(path, value));
                     if !self.eat_sym(Sym::Comma) {
@@ -480,12 +480,7 @@ impl Parser {
             };
         } else {
             let op = match self.next()? {
-                Token::Sym(Sym::Eq) => CmpOp::Eq,
-                Token::Sym(Sym::Ne) => CmpOp::Ne,
-                Token::Sym(Sym::Lt) => CmpOp::Lt,
-                Token::Sym(Sym::Le) => CmpOp::Le,
-                Token::Sym(Sym::Gt) => CmpOp::Gt,
-                Token::Sym(Sym::Ge) => CmpOp::Ge,
+                Token::Sym(Sym::Cmp(op)) => op,
                 t => return Err(unexpected(&t)),
             };
             Expr::Cmp(left, op, self.operand()?)

@@ -29,6 +29,8 @@ mod lines;
 pub mod location;
 mod stream;
 
+use crate::calendar::DateTime;
+
 pub use jobs::Jobs;
 pub use location::{Locations, TransferArgs, TransferConfig};
 
@@ -71,26 +73,8 @@ pub(crate) fn now_ms() -> u64 {
 
 /// ISO 8601 UTC with milliseconds, as the manifests write times.
 pub(crate) fn iso_time(ms: u64) -> String {
-    let secs = (ms / 1000) as i64;
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Howard Hinnant's civil-from-days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        ms % 1000
-    )
+    let t = DateTime::from_unix_ms(ms);
+    format!("{}.{:03}Z", t.iso_seconds(), t.millis)
 }
 
 #[cfg(test)]

@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::expr::legacy::{self, AttributeValueUpdate, ExpectedAttributeValue, LegacyCondition};
+use crate::expr::legacy::{
+    self, AttributeValueUpdate, ConditionalOperator, ExpectedAttributeValue, LegacyCondition,
+};
 
 fn expect(
     value: Option<AttributeValue>,
@@ -104,11 +106,14 @@ fn expected_misuse_gets_dynamodb_messages() {
     ]
     .into_iter()
     .collect();
-    let either = legacy::expected(&two, Some("OR")).unwrap_or_else(|e| panic!("{e}"));
+    let either =
+        legacy::expected(&two, Some(ConditionalOperator::Or)).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(either.evaluate(&item(&[("b", n(2))])), Ok(true));
-    assert!(legacy::expected(&BTreeMap::new(), Some("AND"))
-        .err()
-        .is_some_and(|e| e.0.contains("ConditionalOperator")));
+    assert!(
+        legacy::expected(&BTreeMap::new(), Some(ConditionalOperator::And))
+            .err()
+            .is_some_and(|e| e.0.contains("ConditionalOperator"))
+    );
 }
 
 #[test]
