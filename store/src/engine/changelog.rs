@@ -199,29 +199,16 @@ fn decode_with<I>(
     })
 }
 
-/// Up to `limit` records of `table_id` with sequence numbers in
-/// `from..until` (`until` exclusive; `None`: no upper bound), in order.
-/// Records of `table_id` in `from..until`, in order: at most `limit`, and
-/// no more once their stored bytes reach `max_bytes` (at least one record
-/// is returned). The flag says whether it stopped before `until` for either
-/// bound, so the caller knows whether more may follow.
-pub(crate) fn read(
-    txn: &RoTxn,
-    dbs: &Dbs,
-    table_id: u32,
-    from: u64,
-    until: Option<u64>,
-    limit: usize,
-    max_bytes: usize,
-) -> Result<(Vec<ChangeRecord>, bool), EngineError> {
-    read_with(txn, dbs, table_id, from, until, limit, max_bytes, decode)
-}
-
 /// Turns a stored record (key, value) into a [`ChangeRecord`].
 type RecordDecoder<I> = fn(&[u8], &[u8]) -> Result<ChangeRecord<I>, EngineError>;
 
+/// Records of `table_id` in `from..until` (`until` exclusive; `None`: no
+/// upper bound), in order, made by `decode`: at most `limit`, and no more
+/// once their stored bytes reach `max_bytes` (at least one record is
+/// returned). The flag says whether it stopped before `until` for either
+/// bound, so the caller knows whether more may follow.
 #[allow(clippy::too_many_arguments)]
-fn read_with<I>(
+pub(crate) fn read<I>(
     txn: &RoTxn,
     dbs: &Dbs,
     table_id: u32,
@@ -286,7 +273,7 @@ pub(crate) fn trim(
     cutoff_ms: u64,
     limit: usize,
 ) -> Result<usize, EngineError> {
-    let (old, _) = read(txn, dbs, table_id, 0, None, limit, usize::MAX)?;
+    let (old, _) = read(txn, dbs, table_id, 0, None, limit, usize::MAX, decode)?;
     let mut removed = 0;
     let mut last = None;
     for rec in old.iter().take_while(|r| r.time_ms < cutoff_ms) {
@@ -376,7 +363,9 @@ impl ChangeView<'_> {
         limit: usize,
         max_bytes: usize,
     ) -> Result<(Vec<ChangeRecord>, bool), EngineError> {
-        read(self.txn, self.dbs, table_id, from, until, limit, max_bytes)
+        read(
+            self.txn, self.dbs, table_id, from, until, limit, max_bytes, decode,
+        )
     }
 
     /// Records of all `table_ids` with sequence numbers `>= from`, merged
@@ -398,7 +387,7 @@ impl ChangeView<'_> {
         let mut out = Vec::new();
         let mut cursor = end;
         for &id in table_ids {
-            let (records, early) = read_with(
+            let (records, early) = read(
                 self.txn,
                 self.dbs,
                 id,

@@ -160,17 +160,7 @@ impl WriteCtx<'_, '_> {
             old,
             Some(self.collection_limit),
         )?;
-        let keys = key.to_item(&table.key);
-        changelog::append(
-            self.txn,
-            self.dbs,
-            table,
-            keys,
-            old,
-            Some(item),
-            false,
-            self.now_ms,
-        )
+        self.record(table, key, old, Some(item), false)
     }
 
     /// Delete the item under `key`; `old` must be what `get_item` returned.
@@ -202,14 +192,26 @@ impl WriteCtx<'_, '_> {
         by_service: bool,
     ) -> Result<(), EngineError> {
         store::delete_item(self.txn, self.dbs, table, key, old)?;
+        self.record(table, key, Some(old), None, by_service)
+    }
+
+    /// The change-log record of a change to the item under `key`.
+    fn record(
+        &mut self,
+        table: &TableMeta,
+        key: &Key,
+        old: Option<&Item>,
+        new: Option<&Item>,
+        by_service: bool,
+    ) -> Result<(), EngineError> {
         let keys = key.to_item(&table.key);
         changelog::append(
             self.txn,
             self.dbs,
             table,
             keys,
-            Some(old),
-            None,
+            old,
+            new,
             by_service,
             self.now_ms,
         )
