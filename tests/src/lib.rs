@@ -54,4 +54,4 @@ pub use server::{client_for, streams_client_for, TempDir, TestProxy, TestStore};
 pub use tables::{create_table, create_table_with_stream, IndexSpec, TableSpec};
 pub use tls::TestCa;
 pub use values::{b, bs, item, l, m, n, ns, s, ss, Item};
-pub use wire::{parse_response, raw_post};
+pub use wire::{parse_response, raw_error, raw_post};

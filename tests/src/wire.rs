@@ -30,6 +30,19 @@ pub async fn raw_post(
     parse_response(&buf)
 }
 
+/// POST `body` to the DynamoDB operation `op` without an SDK (SDKs refuse
+/// some invalid requests before sending them), expecting an error; returns
+/// its type without the namespace, and its message.
+pub async fn raw_error(addr: SocketAddr, op: &str, body: &str) -> (String, String) {
+    let target = format!("DynamoDB_20120810.{op}");
+    let (status, _, body) = raw_post(addr, Some(&target), &[], body.as_bytes()).await;
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+    let v: serde_json::Value = serde_json::from_slice(&body).expect("error body");
+    let code = v["__type"].as_str().unwrap_or_default();
+    let code = code.rsplit('#').next().unwrap_or_default().to_owned();
+    (code, v["message"].as_str().unwrap_or_default().to_owned())
+}
+
 /// Split a raw HTTP/1.1 response (Content-Length framed) into its parts.
 pub fn parse_response(buf: &[u8]) -> (u16, Vec<(String, String)>, Vec<u8>) {
     let split = buf

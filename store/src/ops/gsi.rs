@@ -255,7 +255,7 @@ pub(super) async fn backfill_loop(engine: Weak<Engine>, wake: Arc<Notify>) {
             }
         }
     };
-    super::maintenance::work_through(&engine, &wake, pending, run).await;
+    super::rounds::work_through(&engine, &wake, pending, run).await;
 }
 
 /// Run the backfill of index `index_id` of `table` chunk by chunk until it

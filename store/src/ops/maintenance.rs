@@ -1,6 +1,7 @@
 //! Supervised background work: the TTL sweeper, change-log trimming, and
-//! the rounds of the GSI backfill and restore tasks ([`work_through`]; the
-//! work itself is in [`super::gsi`] and [`super::restore`]).
+//! the GSI backfill and restore tasks (their rounds are
+//! [`super::rounds::work_through`]; the work itself is in [`super::gsi`] and
+//! [`super::restore`]).
 //!
 //! Each task runs rounds forever: wait for its interval (or for the clock to
 //! jump, so tests that advance a [`crate::clock::ManualClock`] get a round
@@ -16,7 +17,7 @@
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 
 use super::ttl::SweepCursors;
 use super::Store;
@@ -106,36 +107,6 @@ where
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
             Err(_) => return,
-        }
-    }
-}
-
-/// The rounds of a task that works through jobs the catalog names (GSI
-/// backfills, restores): each round `pending` lists them, with the engine
-/// held only for that; `run` does each in turn; then the task sleeps until
-/// `wake` is notified or a second passes. Returns when the engine is gone.
-pub(super) async fn work_through<J, P, R, Fut>(
-    engine: &Weak<Engine>,
-    wake: &Notify,
-    pending: P,
-    run: R,
-) where
-    P: Fn(&Engine) -> Vec<J>,
-    R: Fn(J) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    loop {
-        let Some(strong) = engine.upgrade() else {
-            return;
-        };
-        let jobs = pending(&strong);
-        drop(strong);
-        for job in jobs {
-            run(job).await;
-        }
-        tokio::select! {
-            () = wake.notified() => {}
-            () = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
     }
 }

@@ -27,6 +27,7 @@ mod read_request;
 #[cfg(test)]
 mod reclaim_tests;
 mod restore;
+mod rounds;
 mod schema;
 mod streams;
 mod table;

@@ -247,7 +247,7 @@ pub(super) async fn restore_loop(engine: Weak<Engine>, backups: Arc<Backups>, wa
             }
         }
     };
-    super::maintenance::work_through(&engine, &wake, pending, run).await;
+    super::rounds::work_through(&engine, &wake, pending, run).await;
 }
 
 enum Failure {
