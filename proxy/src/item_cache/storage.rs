@@ -339,14 +339,7 @@ impl ItemCache {
     /// A write to `key` is about to be forwarded or has just completed, or
     /// the feed reported a change of it.
     pub fn invalidate(&self, key: &CacheKey) {
-        let stripe = self.stripe(key);
-        {
-            let mut pending = self.pending(stripe);
-            if let Some(record) = pending.get_mut(key) {
-                record.spoiled = true;
-            }
-            self.stripes[stripe].fetch_add(1, Ordering::AcqRel);
-        }
+        self.invalidate_fills(key);
         if let Some(entries) = &self.entries {
             entries.invalidate(key);
         }
