@@ -377,6 +377,12 @@ impl KeyCondition {
         Ok(())
     }
 
+    /// Whether the condition says anything of the sort key (otherwise every
+    /// item of the partition satisfies it).
+    pub fn has_sort_part(&self) -> bool {
+        !self.sort_prefix.is_empty() || self.sort.is_some()
+    }
+
     /// Whether an item's (or a key's) sort attributes, named in key order by
     /// `sort_names`, satisfy the sort part of the condition (true if none).
     pub fn sort_matches_item(&self, item: &Item, sort_names: &[String]) -> bool {

@@ -132,7 +132,9 @@ impl RangeRead {
             self.partition.as_deref(),
             |_, raw| {
                 let stored = StoredItem(raw);
-                if let Some(kc) = &self.key_condition {
+                // Without a sort part every item of the partition matches:
+                // the sort attributes are not even picked out.
+                if let Some(kc) = self.key_condition.as_ref().filter(|kc| kc.has_sort_part()) {
                     if !self.sort_names.is_empty()
                         && !kc.sort_matches_item(&stored.pick(&self.sort_names)?, &self.sort_names)
                     {
