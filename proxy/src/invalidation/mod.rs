@@ -272,10 +272,10 @@ impl Targets {
         }
         let schema = self.schemas.cached(table);
         // The images matter only for the index partitions they are in.
-        let names: Vec<String> = schema
+        let names: Vec<&String> = schema
             .as_deref()
             .and_then(|s| s.indexes.as_ref())
-            .map(|indexes| indexes.iter().flat_map(|i| i.partition.clone()).collect())
+            .map(|indexes| indexes.iter().flat_map(|i| &i.partition).collect())
             .unwrap_or_default();
         let picked = |image: Option<&EncodedItem>| image.map(|i| i.stored().pick(&names));
         match (

@@ -35,7 +35,7 @@ impl<'a> StoredItem<'a> {
 
     /// The attributes called `names`, decoded; the others are skipped, and
     /// the walk stops once every name is found.
-    pub fn pick(&self, names: &[String]) -> Result<Item, CodecError> {
+    pub fn pick<N: AsRef<str>>(&self, names: &[N]) -> Result<Item, CodecError> {
         let mut r = Reader::new(self.0);
         let mut item = Item::new();
         for _ in 0..r.count()? {
@@ -43,8 +43,8 @@ impl<'a> StoredItem<'a> {
                 break;
             }
             let name = r.bytes()?;
-            if let Some(n) = names.iter().find(|n| n.as_bytes() == name) {
-                item.insert(n.clone(), r.value()?);
+            if let Some(n) = names.iter().find(|n| n.as_ref().as_bytes() == name) {
+                item.insert(n.as_ref().to_owned(), r.value()?);
             } else {
                 value_size(&mut r)?;
             }
