@@ -19,6 +19,13 @@
 //! * [`json_floor`] — GetItem from a `HashMap` over serde_json: the
 //!   DynamoDB-JSON floor.
 
+/// Every benchmark binary allocates through mimalloc, as `ferrodyn` and
+/// `ferrodyn-store` do: the store and proxy they host in-process then cost
+/// what they cost in the shipped binaries, and the floors get the same
+/// allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod cli;
 pub mod client;
 pub mod driver;

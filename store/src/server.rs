@@ -139,6 +139,9 @@ pub async fn serve<B: Backend>(
         faults: options.faults,
         stats: options.stats,
     });
+    // Shared, not cloned per request: a backend may be a whole service
+    // stack, whose clone costs allocations.
+    let backend = Arc::new(backend);
     let connections = Connections::new(limits.max_connections);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
@@ -173,7 +176,7 @@ pub async fn serve<B: Backend>(
         let service = service_fn(move |req| {
             let backend = backend.clone();
             let policy = policy.clone();
-            async move { Ok::<_, Infallible>(handle(&backend, &policy, req, peer).await) }
+            async move { Ok::<_, Infallible>(handle(&*backend, &policy, req, peer).await) }
         });
         let builder = builder.clone();
         let (tls, header_timeout) = (options.tls.clone(), limits.header_timeout);
@@ -342,7 +345,7 @@ async fn answer<B: Backend>(
         .iter()
         .map(|(k, v)| k.as_str().len() + v.len() + 4)
         .sum();
-    if header_bytes > MAX_HEADER_BYTES || req.uri().to_string().len() > MAX_HEADER_BYTES {
+    if header_bytes > MAX_HEADER_BYTES || uri_len(req.uri()) > MAX_HEADER_BYTES {
         return plain(
             StatusCode::BAD_REQUEST,
             "Request line or headers too large",
@@ -355,16 +358,19 @@ async fn answer<B: Backend>(
     if req.method() != Method::POST || req.uri().path() != "/" {
         return plain(StatusCode::NOT_FOUND, "Page Not Found", &request_id);
     }
-    let headers = req.headers().clone();
-    let (method, uri) = (req.method().clone(), req.uri().clone());
+    let (parts, body) = req.into_parts();
+    let http::request::Parts {
+        method,
+        uri,
+        headers,
+        ..
+    } = parts;
     let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok());
-    let encoding = req
-        .headers()
+    let encoding = headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .map(|s| s.trim().to_ascii_lowercase());
-    if let Some(len) = req
-        .headers()
+    if let Some(len) = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
@@ -394,7 +400,7 @@ async fn answer<B: Backend>(
     };
     let collected = tokio::time::timeout(
         policy.body_timeout,
-        Limited::new(req.into_body(), MAX_BODY_BYTES).collect(),
+        Limited::new(body, MAX_BODY_BYTES).collect(),
     )
     .await;
     let body = match collected {
@@ -485,6 +491,17 @@ async fn answer<B: Backend>(
     }
 }
 
+/// The length of the request target as it was written (`uri`'s text),
+/// without writing it out.
+fn uri_len(uri: &http::Uri) -> usize {
+    let path = uri.path_and_query().map_or(0, |p| p.as_str().len());
+    match (uri.scheme_str(), uri.authority()) {
+        (Some(scheme), Some(authority)) => scheme.len() + 3 + authority.as_str().len() + path,
+        (None, Some(authority)) => authority.as_str().len() + path,
+        _ => path,
+    }
+}
+
 fn health(req: &Request<Incoming>, state: Health, request_id: &str) -> Response<Full<Bytes>> {
     if req.uri().path() != "/" {
         return plain(StatusCode::NOT_FOUND, "Page Not Found", request_id);
@@ -550,10 +567,13 @@ fn common_headers(
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(header::SERVER, HeaderValue::from_static("Server"));
     if let Ok(v) = HeaderValue::from_str(request_id) {
-        h.insert("x-amzn-requestid", v);
+        h.insert(REQUEST_ID, v);
     }
-    h.insert("x-amz-crc32", HeaderValue::from(crc32fast::hash(body)));
+    h.insert(CRC32, HeaderValue::from(crc32fast::hash(body)));
 }
+
+const REQUEST_ID: header::HeaderName = header::HeaderName::from_static("x-amzn-requestid");
+const CRC32: header::HeaderName = header::HeaderName::from_static("x-amz-crc32");
 
 /// A 52-character request id in DynamoDB's alphabet (upper-case letters and digits).
 pub fn request_id() -> String {

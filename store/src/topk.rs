@@ -8,10 +8,12 @@
 //! true weight exceeds `total / capacity` is guaranteed to be present, and
 //! a key counted since the summary had room for it is counted exactly.
 //!
-//! The counters form a binary min-heap indexed by a hash map, so recording
-//! costs one hash lookup plus O(log capacity) swaps, and replacing the
-//! smallest counter never scans. Both contributor insights (the store's
-//! per-table rules) and the proxy's hottest keys use it.
+//! The counters live in fixed slots; a binary min-heap of slot numbers
+//! orders them by count, and a hash map finds a key's slot. Recording a
+//! key already counted costs one hash lookup plus O(log capacity) swaps of
+//! slot numbers (no hashing); replacing the smallest counter never scans,
+//! and reuses the evicted key's allocations. Both contributor insights (the
+//! store's per-table rules) and the proxy's hottest keys use it.
 
 use std::borrow::Borrow;
 use std::collections::HashMap;
@@ -27,18 +29,22 @@ pub struct Counter {
 }
 
 #[derive(Debug, Clone)]
-struct Entry<K> {
+struct Slot<K> {
     key: K,
     counter: Counter,
+    /// Where this slot sits in `heap`.
+    at: usize,
 }
 
 /// The summary. Not synchronised: callers hold it behind their own lock.
 #[derive(Debug, Clone)]
 pub struct TopK<K> {
     capacity: usize,
-    /// Min-heap on `counter.count`.
-    heap: Vec<Entry<K>>,
-    /// Key → its index in `heap`.
+    /// The counters; a slot keeps its number until its key is evicted.
+    slots: Vec<Slot<K>>,
+    /// Slot numbers, a min-heap on their `counter.count`.
+    heap: Vec<usize>,
+    /// Key → its slot.
     index: HashMap<K, usize>,
     total: u64,
 }
@@ -48,53 +54,58 @@ impl<K: Hash + Eq + Clone> TopK<K> {
     pub fn new(capacity: usize) -> TopK<K> {
         TopK {
             capacity: capacity.max(1),
+            slots: Vec::new(),
             heap: Vec::new(),
             index: HashMap::new(),
             total: 0,
         }
     }
 
-    /// Count `weight` more for `key`. Allocates only when `key` is new to
-    /// the summary (to own it).
+    /// Count `weight` more for `key`. Allocates only while the summary has
+    /// room (to own the new key); a key that takes over a counter reuses
+    /// the evicted key's memory where `ToOwned::clone_into` can.
     pub fn record<Q>(&mut self, key: &Q, weight: u64)
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
         self.total = self.total.saturating_add(weight);
-        if let Some(&i) = self.index.get(key) {
-            let c = &mut self.heap[i].counter;
+        if let Some(&slot) = self.index.get(key) {
+            let c = &mut self.slots[slot].counter;
             c.count = c.count.saturating_add(weight);
-            self.sift_down(i);
+            self.sift_down(self.slots[slot].at);
             return;
         }
-        if self.heap.len() < self.capacity {
-            let i = self.heap.len();
-            self.heap.push(Entry {
+        if self.slots.len() < self.capacity {
+            let (slot, at) = (self.slots.len(), self.heap.len());
+            self.slots.push(Slot {
                 key: key.to_owned(),
                 counter: Counter {
                     count: weight,
                     error: 0,
                 },
+                at,
             });
-            self.index.insert(key.to_owned(), i);
-            self.sift_up(i);
+            self.heap.push(slot);
+            self.index.insert(key.to_owned(), slot);
+            self.sift_up(at);
             return;
         }
         // Full: the new key takes over the smallest counter (the root).
-        let min = self.heap[0].counter.count;
-        let old = std::mem::replace(
-            &mut self.heap[0],
-            Entry {
-                key: key.to_owned(),
-                counter: Counter {
-                    count: min.saturating_add(weight),
-                    error: min,
-                },
-            },
-        );
-        self.index.remove::<K>(&old.key);
-        self.index.insert(key.to_owned(), 0);
+        let slot = self.heap[0];
+        let entry = &mut self.slots[slot];
+        let min = entry.counter.count;
+        entry.counter = Counter {
+            count: min.saturating_add(weight),
+            error: min,
+        };
+        let mut owned = match self.index.remove_entry::<K>(&entry.key) {
+            Some((owned, _)) => owned,
+            None => key.to_owned(),
+        };
+        key.clone_into(&mut owned);
+        key.clone_into(&mut entry.key);
+        self.index.insert(owned, slot);
         self.sift_down(0);
     }
 
@@ -105,16 +116,16 @@ impl<K: Hash + Eq + Clone> TopK<K> {
 
     /// Number of counters in use (never more than the capacity).
     pub fn len(&self) -> usize {
-        self.heap.len()
+        self.slots.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
+        self.slots.is_empty()
     }
 
     /// Every counted key, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (&K, Counter)> {
-        self.heap.iter().map(|e| (&e.key, e.counter))
+        self.slots.iter().map(|e| (&e.key, e.counter))
     }
 
     /// The `n` heaviest keys, heaviest first; equal counts by key.
@@ -128,20 +139,20 @@ impl<K: Hash + Eq + Clone> TopK<K> {
         all
     }
 
+    fn count_at(&self, at: usize) -> u64 {
+        self.slots[self.heap[at]].counter.count
+    }
+
     fn swap(&mut self, a: usize, b: usize) {
         self.heap.swap(a, b);
-        if let Some(i) = self.index.get_mut(&self.heap[a].key) {
-            *i = a;
-        }
-        if let Some(i) = self.index.get_mut(&self.heap[b].key) {
-            *i = b;
-        }
+        self.slots[self.heap[a]].at = a;
+        self.slots[self.heap[b]].at = b;
     }
 
     fn sift_up(&mut self, mut i: usize) {
         while i > 0 {
             let parent = (i - 1) / 2;
-            if self.heap[i].counter.count >= self.heap[parent].counter.count {
+            if self.count_at(i) >= self.count_at(parent) {
                 break;
             }
             self.swap(i, parent);
@@ -153,12 +164,10 @@ impl<K: Hash + Eq + Clone> TopK<K> {
         loop {
             let (l, r) = (2 * i + 1, 2 * i + 2);
             let mut smallest = i;
-            if l < self.heap.len() && self.heap[l].counter.count < self.heap[smallest].counter.count
-            {
+            if l < self.heap.len() && self.count_at(l) < self.count_at(smallest) {
                 smallest = l;
             }
-            if r < self.heap.len() && self.heap[r].counter.count < self.heap[smallest].counter.count
-            {
+            if r < self.heap.len() && self.count_at(r) < self.count_at(smallest) {
                 smallest = r;
             }
             if smallest == i {
@@ -175,9 +184,17 @@ mod tests {
     use super::*;
 
     fn heap_ok<K: Hash + Eq + Clone>(t: &TopK<K>) -> bool {
-        (1..t.heap.len()).all(|i| t.heap[(i - 1) / 2].counter.count <= t.heap[i].counter.count)
-            && t.heap.iter().enumerate().all(|(i, e)| t.index[&e.key] == i)
-            && t.index.len() == t.heap.len()
+        (1..t.heap.len()).all(|i| t.count_at((i - 1) / 2) <= t.count_at(i))
+            && t.heap
+                .iter()
+                .enumerate()
+                .all(|(i, &slot)| t.slots[slot].at == i)
+            && t.slots
+                .iter()
+                .enumerate()
+                .all(|(slot, e)| t.index[&e.key] == slot)
+            && t.index.len() == t.slots.len()
+            && t.heap.len() == t.slots.len()
     }
 
     #[test]
@@ -239,7 +256,7 @@ mod tests {
         }
         assert_eq!(t.len(), 64);
         assert_eq!(t.index.len(), 64);
-        assert!(t.heap.capacity() <= 128);
+        assert!(t.slots.capacity() <= 128 && t.heap.capacity() <= 128);
         let top: Vec<u64> = t.top(5).into_iter().map(|(k, _)| *k).collect();
         let mut sorted = top.clone();
         sorted.sort_unstable();

@@ -51,6 +51,23 @@ impl ReadView<'_> {
         get_item(self.txn, self.dbs, table, key)
     }
 
+    /// [`ReadView::get_item`] as the item's stored bytes
+    /// ([`crate::model::stored::StoredItem`]), not decoded.
+    pub fn get_item_stored(
+        &self,
+        table: &TableMeta,
+        key: &Key,
+    ) -> Result<Option<&[u8]>, EngineError> {
+        let Some(bytes) = self.dbs.items.get(self.txn, &key.storage_key(table.id))? else {
+            return Ok(None);
+        };
+        let (pk, stored) = split_entry(bytes)?;
+        if pk != key.partition_bytes() {
+            return Err(EngineError::HashCollision);
+        }
+        Ok(Some(stored))
+    }
+
     pub fn stats(&self, table_id: u32) -> Result<Stats, EngineError> {
         stats(self.txn, self.dbs, table_id)
     }

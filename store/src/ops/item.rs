@@ -26,6 +26,7 @@ use crate::capacity::Access;
 use crate::engine::{Abort, WriteCtx};
 use crate::expr::{self, legacy, Condition, Projection, Resolver, Update, UpdateAction};
 use crate::model::key::Key;
+use crate::model::stored::StoredItem;
 use crate::model::table::TableMeta;
 use crate::model::value::{item_size, Item};
 
@@ -91,9 +92,9 @@ struct WriteOutput {
 
 #[derive(Serialize, Default)]
 #[serde(rename_all = "PascalCase")]
-struct GetOutput {
+struct GetOutput<I> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    item: Option<Item>,
+    item: Option<I>,
     #[serde(skip_serializing_if = "Option::is_none")]
     consumed_capacity: Option<ConsumedCapacity>,
 }
@@ -170,26 +171,41 @@ impl Store {
             input.expression_attribute_names.as_ref(),
         )?;
         let partition = self.admit_key(&table, Access::Read, &key)?;
-        let item = self.engine.read(|r| r.get_item(&table, &key))?;
         let consistent = input.consistent_read.unwrap_or(false);
-        let units = capacity::read_units(item.as_ref().map_or(0, item_size), consistent);
+        let (units, answer) = match projection {
+            // The whole item: written out from its stored bytes, within
+            // the read, without decoding it.
+            None => self.engine.read(|r| {
+                let stored = r.get_item_stored(&table, &key)?;
+                let size = match stored {
+                    Some(s) => StoredItem(s).size()?,
+                    None => 0,
+                };
+                let units = capacity::read_units(size, consistent);
+                let answer = encode(&GetOutput {
+                    item: stored.map(StoredItem),
+                    consumed_capacity: capacity::report(mode, &table.name, units),
+                });
+                Ok((units, answer))
+            })?,
+            Some(projection) => {
+                let item = self.engine.read(|r| r.get_item(&table, &key))?;
+                let units = capacity::read_units(item.as_ref().map_or(0, item_size), consistent);
+                let answer = encode(&GetOutput {
+                    item: item.map(|i| projection.apply(&i)),
+                    consumed_capacity: capacity::report(mode, &table.name, units),
+                });
+                (units, answer)
+            }
+        };
         self.capacity
             .charge(&table, None, Access::Read, units, partition.as_deref());
-
         self.count_read(
             &table.name,
             &capacity::Spent::table(units),
             input.key.as_ref(),
         );
-        let item = match (item, projection) {
-            (Some(i), Some(p)) => Some(p.apply(&i)),
-            (item, None) => item,
-            (None, Some(_)) => None,
-        };
-        encode(&GetOutput {
-            item,
-            consumed_capacity: capacity::report(mode, &table.name, units),
-        })
+        answer
     }
 
     pub(super) async fn delete_item(&self, input: DeleteItemInput) -> ApiResult<Vec<u8>> {

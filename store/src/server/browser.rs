@@ -95,7 +95,12 @@ impl HostCheck {
         let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
             return true;
         };
-        let name = host_name(host).to_ascii_lowercase();
+        let name = host_name(host);
+        let name: std::borrow::Cow<'_, str> = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            name.to_ascii_lowercase().into()
+        } else {
+            name.into()
+        };
         name == "localhost"
             || name.ends_with(".localhost")
             || !name.contains('.')
@@ -104,7 +109,7 @@ impl HostCheck {
                 .trim_end_matches(']')
                 .parse::<IpAddr>()
                 .is_ok()
-            || self.allowed.contains(&name)
+            || self.allowed.iter().any(|a| a.as_str() == name.as_ref())
     }
 }
 
