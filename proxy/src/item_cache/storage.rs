@@ -454,8 +454,10 @@ impl ItemCache {
         let Some(entries) = &self.entries else {
             return;
         };
-        let keep = entries.get(key).is_some_and(|e| e.holds(new));
-        if !keep {
+        // An absent entry needs no invalidation (a new key's change often
+        // arrives before its write-through fills it): a fill racing with
+        // this change was stopped by the stripe's counter above.
+        if entries.get(key).is_some_and(|e| !e.holds(new)) {
             entries.invalidate(key);
         }
     }
