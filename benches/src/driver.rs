@@ -328,3 +328,35 @@ async fn futures_join(
     }
     result
 }
+
+/// GetItem on every item `0..keys` of `shape` through `client`,
+/// `connections` at a time (a cache in front then holds them all).
+pub async fn read_each(
+    client: &Client,
+    shape: &Shape,
+    keys: u64,
+    connections: usize,
+) -> anyhow::Result<()> {
+    let shape = Arc::new(shape.clone());
+    let next = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..connections.max(1) {
+        let (client, shape, next) = (client.clone(), shape.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let k = next.fetch_add(1, Ordering::Relaxed);
+                if k >= keys {
+                    return Ok::<(), anyhow::Error>(());
+                }
+                client
+                    .call("GetItem", shape.get_item(k))
+                    .await
+                    .map_err(|f| anyhow::anyhow!("GetItem: {} {}", f.kind, f.message))?;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    Ok(())
+}

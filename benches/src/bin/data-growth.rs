@@ -249,36 +249,6 @@ async fn closed_loop(
     })
 }
 
-/// GetItem on keys `0..keys` through `client`, `connections` at a time.
-async fn read_all(
-    client: &Client,
-    shape: &Arc<Shape>,
-    keys: u64,
-    connections: usize,
-) -> anyhow::Result<()> {
-    let next = Arc::new(AtomicU64::new(0));
-    let mut tasks = Vec::new();
-    for _ in 0..connections {
-        let (client, shape, next) = (client.clone(), shape.clone(), next.clone());
-        tasks.push(tokio::spawn(async move {
-            loop {
-                let k = next.fetch_add(1, Ordering::Relaxed);
-                if k >= keys {
-                    return Ok::<(), anyhow::Error>(());
-                }
-                client
-                    .call("GetItem", shape.get_item(k))
-                    .await
-                    .map_err(|f| anyhow::anyhow!("GetItem: {} {}", f.kind, f.message))?;
-            }
-        }));
-    }
-    for t in tasks {
-        t.await??;
-    }
-    Ok(())
-}
-
 /// A proxy in front of `upstream` with an item cache of `item_cache_bytes`:
 /// its URL, its `/metrics` URL and what stops it.
 async fn start_proxy(
@@ -328,11 +298,11 @@ async fn measure(args: &Args, dir: &std::path::Path) -> anyhow::Result<()> {
     let miss = Client::new(&miss_url, 16)?;
     let hit = Client::new(&hit_url, 16)?;
     // The caching proxy's memory before and after it holds the keys.
-    read_all(&hit, &small, args.small, 16).await?;
+    driver::read_each(&hit, &small, args.small, 16).await?;
     let before = status_bytes("RssAnon")?;
     let entries_before = metric(&hit_metrics, "proxy_item_cache_entries").await?;
     let bytes_before = metric(&hit_metrics, "proxy_item_cache_bytes").await?;
-    read_all(&hit, &large, cached_keys, 16).await?;
+    driver::read_each(&hit, &large, cached_keys, 16).await?;
     let after = status_bytes("RssAnon")?;
     let entries = metric(&hit_metrics, "proxy_item_cache_entries").await? - entries_before;
     let cache_bytes = metric(&hit_metrics, "proxy_item_cache_bytes").await? - bytes_before;

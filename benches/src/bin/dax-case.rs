@@ -110,37 +110,6 @@ fn main() -> anyhow::Result<()> {
     result
 }
 
-/// GetItem on every item `0..records` through `client`, `connections` at a
-/// time.
-async fn warm(
-    client: &Client,
-    shape: &Shape,
-    records: u64,
-    connections: usize,
-) -> anyhow::Result<()> {
-    let next = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let mut tasks = Vec::new();
-    for _ in 0..connections {
-        let (client, shape, next) = (client.clone(), shape.clone(), next.clone());
-        tasks.push(tokio::spawn(async move {
-            loop {
-                let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if k >= records {
-                    return Ok::<(), anyhow::Error>(());
-                }
-                client
-                    .call("GetItem", shape.get_item(k))
-                    .await
-                    .map_err(|f| anyhow::anyhow!("GetItem: {} {}", f.kind, f.message))?;
-            }
-        }));
-    }
-    for t in tasks {
-        t.await??;
-    }
-    Ok(())
-}
-
 async fn measure(args: &Args, dir: &std::path::Path) -> anyhow::Result<()> {
     let delay = Duration::from_secs_f64(args.delay_ms.max(0.0) / 1000.0);
     let duration = Duration::from_secs_f64(args.seconds.max(0.1));
@@ -212,7 +181,7 @@ async fn measure(args: &Args, dir: &std::path::Path) -> anyhow::Result<()> {
     );
     // Warm-up: a long-running application's cache holds its working set,
     // so every item is read once through the proxy before measuring.
-    warm(&proxy, &shape, args.records, args.connections.max(16)).await?;
+    driver::read_each(&proxy, &shape, args.records, args.connections.max(16)).await?;
     println!("| workload | target | p50 ms | p99 ms | p99.9 ms | ops/s | errors | item-cache hit ratio |");
     println!("|---|---|---:|---:|---:|---:|---:|---:|");
     let mut ratios = Vec::new();
