@@ -58,14 +58,7 @@ impl ReadView<'_> {
         table: &TableMeta,
         key: &Key,
     ) -> Result<Option<&[u8]>, EngineError> {
-        let Some(bytes) = self.dbs.items.get(self.txn, &key.storage_key(table.id))? else {
-            return Ok(None);
-        };
-        let (pk, stored) = split_entry(bytes)?;
-        if pk != key.partition_bytes() {
-            return Err(EngineError::HashCollision);
-        }
-        Ok(Some(stored))
+        get_stored(self.txn, self.dbs, table, key)
     }
 
     pub fn stats(&self, table_id: u32) -> Result<Stats, EngineError> {
@@ -287,11 +280,28 @@ pub(crate) fn get_item(
     table: &TableMeta,
     key: &Key,
 ) -> Result<Option<Item>, EngineError> {
-    let skey = key.storage_key(table.id);
-    match dbs.items.get(txn, &skey)? {
-        Some(bytes) => Ok(Some(decode_value(bytes, Some(&key.partition_bytes()))?)),
+    match get_stored(txn, dbs, table, key)? {
+        Some(stored) => Ok(Some(Reader::new(stored).item()?)),
         None => Ok(None),
     }
+}
+
+/// The stored bytes of the item under `key` (its partition checked against
+/// the entry's, so a hash collision is an error, not another item).
+fn get_stored<'t>(
+    txn: &'t RoTxn,
+    dbs: &Dbs,
+    table: &TableMeta,
+    key: &Key,
+) -> Result<Option<&'t [u8]>, EngineError> {
+    let Some(bytes) = dbs.items.get(txn, &key.storage_key(table.id))? else {
+        return Ok(None);
+    };
+    let (pk, stored) = split_entry(bytes)?;
+    if pk != key.partition_bytes() {
+        return Err(EngineError::HashCollision);
+    }
+    Ok(Some(stored))
 }
 
 /// Write `item` under `key`, replacing what is there; `old` is the current

@@ -90,11 +90,38 @@ struct WriteOutput {
     item_collection_metrics: Option<ItemCollectionMetrics>,
 }
 
+impl GetOutput<'_> {
+    /// The answer for `item` of `size` bytes (0: none), and the read units
+    /// it costs.
+    fn answer(
+        item: Option<GetItem<'_>>,
+        size: usize,
+        consistent: bool,
+        mode: ReturnConsumedCapacity,
+        table: &str,
+    ) -> (f64, ApiResult<Vec<u8>>) {
+        let units = capacity::read_units(size, consistent);
+        let answer = encode(&GetOutput {
+            item,
+            consumed_capacity: capacity::report(mode, table, units),
+        });
+        (units, answer)
+    }
+}
+
+/// GetItem's item: written from its stored bytes, or decoded (projected).
+#[derive(Serialize)]
+#[serde(untagged)]
+enum GetItem<'a> {
+    Stored(StoredItem<'a>),
+    Decoded(Item),
+}
+
 #[derive(Serialize, Default)]
 #[serde(rename_all = "PascalCase")]
-struct GetOutput<I> {
+struct GetOutput<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    item: Option<I>,
+    item: Option<GetItem<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     consumed_capacity: Option<ConsumedCapacity>,
 }
@@ -177,25 +204,15 @@ impl Store {
             // the read, without decoding it.
             None => self.engine.read(|r| {
                 let stored = r.get_item_stored(&table, &key)?;
-                let size = match stored {
-                    Some(s) => StoredItem(s).size()?,
-                    None => 0,
-                };
-                let units = capacity::read_units(size, consistent);
-                let answer = encode(&GetOutput {
-                    item: stored.map(StoredItem),
-                    consumed_capacity: capacity::report(mode, &table.name, units),
-                });
-                Ok((units, answer))
+                let size = stored.map_or(Ok(0), |s| StoredItem(s).size())?;
+                let item = stored.map(|s| GetItem::Stored(StoredItem(s)));
+                Ok(GetOutput::answer(item, size, consistent, mode, &table.name))
             })?,
             Some(projection) => {
                 let item = self.engine.read(|r| r.get_item(&table, &key))?;
-                let units = capacity::read_units(item.as_ref().map_or(0, item_size), consistent);
-                let answer = encode(&GetOutput {
-                    item: item.map(|i| projection.apply(&i)),
-                    consumed_capacity: capacity::report(mode, &table.name, units),
-                });
-                (units, answer)
+                let size = item.as_ref().map_or(0, item_size);
+                let item = item.map(|i| GetItem::Decoded(projection.apply(&i)));
+                GetOutput::answer(item, size, consistent, mode, &table.name)
             }
         };
         self.capacity
