@@ -105,16 +105,14 @@ impl Entry {
     /// The GetItem answer without a projection: `{"Item":<item>}`, or `{}`.
     pub fn body(&self) -> &Bytes {
         self.body.get_or_init(|| {
-            #[derive(serde::Serialize)]
-            #[serde(rename_all = "PascalCase")]
-            struct GetOutput<'a> {
-                #[serde(skip_serializing_if = "Option::is_none")]
-                item: Option<StoredItem<'a>>,
-            }
-            let item = self.stored.as_deref().map(StoredItem);
-            let mut out = Vec::with_capacity(self.stored.as_ref().map_or(2, |s| 2 * s.len() + 16));
-            match serde_json::to_writer(&mut out, &GetOutput { item }) {
+            let Some(stored) = self.stored.as_deref() else {
+                return Bytes::from_static(b"{}");
+            };
+            let mut out = Vec::with_capacity(2 * stored.len() + 16);
+            out.extend_from_slice(br#"{"Item":"#);
+            match StoredItem(stored).write_json(&mut out) {
                 Ok(()) => {
+                    out.push(b'}');
                     // Kept at its length: what the weigher counted in advance.
                     out.shrink_to_fit();
                     Bytes::from(out)

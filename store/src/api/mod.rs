@@ -69,3 +69,27 @@ fn serialization_message(text: &str) -> String {
 pub fn encode<T: Serialize>(value: &T) -> ApiResult<Vec<u8>> {
     serde_json::to_vec(value).map_err(|e| ApiError::internal(&e))
 }
+
+/// Encode a response body whose first member, `name`, is JSON that `first`
+/// writes itself (items written straight from their stored bytes), followed
+/// by the members of `rest` (a struct, whose members may all be absent).
+pub fn encode_with_first<T: Serialize>(
+    name: &str,
+    first: impl FnOnce(&mut Vec<u8>) -> Result<(), crate::model::codec::CodecError>,
+    rest: &T,
+) -> ApiResult<Vec<u8>> {
+    let rest = serde_json::to_vec(rest).map_err(|e| ApiError::internal(&e))?;
+    let mut out = Vec::with_capacity(rest.len() + 1024);
+    out.extend_from_slice(b"{\"");
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\":");
+    first(&mut out).map_err(|e| ApiError::internal(&e))?;
+    match rest.get(1..) {
+        Some(members) if members != b"}" => {
+            out.push(b',');
+            out.extend_from_slice(members);
+        }
+        _ => out.push(b'}'),
+    }
+    Ok(out)
+}

@@ -174,8 +174,11 @@ impl<'a> Reader<'a> {
     }
 
     pub(super) fn number(&mut self) -> Result<Number, CodecError> {
-        let s = self.string()?;
-        Number::parse(&s).map_err(|_| self.err("invalid number"))
+        let b = self.bytes()?;
+        std::str::from_utf8(b)
+            .ok()
+            .and_then(|s| Number::parse(s).ok())
+            .ok_or_else(|| self.err("invalid number"))
     }
 
     pub(super) fn count(&mut self) -> Result<usize, CodecError> {

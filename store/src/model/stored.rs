@@ -14,6 +14,7 @@ use serde::ser::{Error as _, SerializeMap, SerializeSeq};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::codec::{encode_item, tag, CodecError, Reader};
+use super::number::Number;
 use super::value::Item;
 use super::wire::Base64;
 
@@ -46,11 +47,161 @@ impl<'a> StoredItem<'a> {
             if let Some(n) = names.iter().find(|n| n.as_ref().as_bytes() == name) {
                 item.insert(n.as_ref().to_owned(), r.value()?);
             } else {
-                value_size(&mut r)?;
+                skip_value(&mut r)?;
             }
         }
         Ok(item)
     }
+}
+
+impl StoredItem<'_> {
+    /// Append the item's DynamoDB JSON to `out`: the same bytes its
+    /// `Serialize` gives through serde_json, written without serde (a Query
+    /// page writes a hundred items per request). Every string is checked to
+    /// be UTF-8; on an error `out` is left as it was.
+    pub fn write_json(&self, out: &mut Vec<u8>) -> Result<(), CodecError> {
+        let start = out.len();
+        let written = write_map(&mut Reader::new(self.0), out);
+        if written.is_err() {
+            out.truncate(start);
+        }
+        written
+    }
+}
+
+fn write_map(r: &mut Reader<'_>, out: &mut Vec<u8>) -> Result<(), CodecError> {
+    out.push(b'{');
+    for i in 0..r.count()? {
+        if i > 0 {
+            out.push(b',');
+        }
+        let name = r.bytes()?;
+        write_text(r, name, out)?;
+        out.push(b':');
+        write_value(r, out)?;
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+fn write_value(r: &mut Reader<'_>, out: &mut Vec<u8>) -> Result<(), CodecError> {
+    let tag = r.u8()?;
+    let (open, close): (&[u8], &[u8]) = match tag {
+        tag::S => (br#"{"S":"#, b"}"),
+        tag::N => (br#"{"N":"#, b"}"),
+        tag::B => (br#"{"B":"#, b"}"),
+        tag::FALSE => (br#"{"BOOL":false}"#, b""),
+        tag::TRUE => (br#"{"BOOL":true}"#, b""),
+        tag::NULL => (br#"{"NULL":true}"#, b""),
+        tag::M => (br#"{"M":"#, b"}"),
+        tag::L => (br#"{"L":["#, b"]}"),
+        tag::SS => (br#"{"SS":["#, b"]}"),
+        tag::NS => (br#"{"NS":["#, b"]}"),
+        tag::BS => (br#"{"BS":["#, b"]}"),
+        _ => return Err(r.err("unknown value tag")),
+    };
+    out.extend_from_slice(open);
+    match tag {
+        tag::S | tag::N => {
+            let text = r.bytes()?;
+            write_text(r, text, out)?;
+        }
+        tag::B => write_base64(r.bytes()?, out),
+        tag::M => write_map(r, out)?,
+        tag::L | tag::SS | tag::NS | tag::BS => {
+            for i in 0..r.count()? {
+                if i > 0 {
+                    out.push(b',');
+                }
+                match tag {
+                    tag::L => write_value(r, out)?,
+                    tag::BS => write_base64(r.bytes()?, out),
+                    _ => {
+                        let text = r.bytes()?;
+                        write_text(r, text, out)?;
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    out.extend_from_slice(close);
+    Ok(())
+}
+
+fn write_base64(bytes: &[u8], out: &mut Vec<u8>) {
+    use base64::Engine as _;
+    out.push(b'"');
+    let start = out.len();
+    out.resize(
+        start + base64::encoded_len(bytes.len(), true).unwrap_or(0),
+        0,
+    );
+    let written = base64::engine::general_purpose::STANDARD
+        .encode_slice(bytes, &mut out[start..])
+        .unwrap_or(0);
+    out.truncate(start + written);
+    out.push(b'"');
+}
+
+/// A JSON string of `text` (stored text, checked to be UTF-8), escaped
+/// exactly as serde_json escapes: `"` and `\` with a backslash, control
+/// characters as `\b \t \n \f \r` or `\u00xx`, everything else as is.
+fn write_text(r: &Reader<'_>, text: &[u8], out: &mut Vec<u8>) -> Result<(), CodecError> {
+    if std::str::from_utf8(text).is_err() {
+        return Err(r.err("invalid utf-8"));
+    }
+    out.push(b'"');
+    let mut copied = 0;
+    let mut i = 0;
+    while i < text.len() {
+        // Eight bytes at a time while none needs escaping.
+        if let Some(word) = text.get(i..i + 8).and_then(|c| <[u8; 8]>::try_from(c).ok()) {
+            if !needs_escape(u64::from_le_bytes(word)) {
+                i += 8;
+                continue;
+            }
+        }
+        let b = text[i];
+        let escape: &[u8] = match b {
+            b'"' => br#"\""#,
+            b'\\' => br"\\",
+            b'\n' => br"\n",
+            b'\r' => br"\r",
+            b'\t' => br"\t",
+            0x08 => br"\b",
+            0x0C => br"\f",
+            0..=0x1F => b"",
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        out.extend_from_slice(&text[copied..i]);
+        if escape.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(br"\u00");
+            out.push(HEX[usize::from(b >> 4)]);
+            out.push(HEX[usize::from(b & 0xF)]);
+        } else {
+            out.extend_from_slice(escape);
+        }
+        i += 1;
+        copied = i;
+    }
+    out.extend_from_slice(&text[copied..]);
+    out.push(b'"');
+    Ok(())
+}
+
+/// Whether any of the eight bytes of `w` is below 0x20, `"` or `\\`.
+fn needs_escape(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+    let zero_in = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    (below_space | zero_in(w ^ (ONES * u64::from(b'"'))) | zero_in(w ^ (ONES * u64::from(b'\\'))))
+        != 0
 }
 
 /// An item held in the stored encoding: what the change log records, passed
@@ -73,7 +224,7 @@ impl EncodedItem {
         let rest = r.rest();
         for _ in 0..r.count()? {
             r.bytes()?;
-            value_size(r)?;
+            skip_value(r)?;
         }
         let len = rest.len() - r.rest().len();
         let start = whole.len() - rest.len();
@@ -110,7 +261,10 @@ impl<'de> Deserialize<'de> for EncodedItem {
 fn value_size(r: &mut Reader<'_>) -> Result<usize, CodecError> {
     Ok(match r.u8()? {
         tag::S | tag::B => r.bytes()?.len(),
-        tag::N => r.number()?.size(),
+        tag::N => {
+            let text = r.bytes()?;
+            Number::size_of_text(text).ok_or_else(|| r.err("invalid number"))?
+        }
         tag::FALSE | tag::TRUE | tag::NULL => 1,
         tag::M => {
             let mut size = 3;
@@ -136,7 +290,8 @@ fn value_size(r: &mut Reader<'_>) -> Result<usize, CodecError> {
         tag::NS => {
             let mut size = 0;
             for _ in 0..r.count()? {
-                size += r.number()?.size();
+                let text = r.bytes()?;
+                size += Number::size_of_text(text).ok_or_else(|| r.err("invalid number"))?;
             }
             size
         }
@@ -144,10 +299,39 @@ fn value_size(r: &mut Reader<'_>) -> Result<usize, CodecError> {
     })
 }
 
+/// Read past the value at `r` (its structure is checked, its contents are
+/// not).
+fn skip_value(r: &mut Reader<'_>) -> Result<(), CodecError> {
+    match r.u8()? {
+        tag::S | tag::B | tag::N => {
+            r.bytes()?;
+        }
+        tag::FALSE | tag::TRUE | tag::NULL => {}
+        tag::M => {
+            for _ in 0..r.count()? {
+                r.bytes()?;
+                skip_value(r)?;
+            }
+        }
+        tag::L => {
+            for _ in 0..r.count()? {
+                skip_value(r)?;
+            }
+        }
+        tag::SS | tag::BS | tag::NS => {
+            for _ in 0..r.count()? {
+                r.bytes()?;
+            }
+        }
+        _ => return Err(r.err("unknown value tag")),
+    }
+    Ok(())
+}
+
 /// The bytes of the value at `r`, reading past it.
 fn value_bytes<'a>(r: &mut Reader<'a>) -> Result<&'a [u8], CodecError> {
     let rest = r.rest();
-    value_size(r)?;
+    skip_value(r)?;
     Ok(&rest[..rest.len() - r.rest().len()])
 }
 
@@ -238,7 +422,8 @@ impl Serialize for StoredSeq<'_> {
 mod tests {
     use super::*;
     use crate::model::codec::encode_item;
-    use crate::model::value::item_size;
+    use crate::model::value::{item_size, AttributeValue};
+    use proptest::prelude::*;
 
     fn stored(json: &str) -> (Item, Vec<u8>) {
         let item: Item = serde_json::from_str(json).expect("test item");
@@ -271,6 +456,66 @@ mod tests {
     }
 
     #[test]
+    fn written_json_is_the_serialized_json() {
+        for json in [
+            EVERY_TYPE,
+            "{}",
+            r#"{"c": {"S": "\u0000\u001f\u0008\u000c\t\r\n\\/\"\u007f"}}"#,
+        ] {
+            let (item, bytes) = stored(json);
+            let mut out = b"prefix".to_vec();
+            StoredItem(&bytes).write_json(&mut out).expect("writes");
+            let expected = serde_json::to_vec(&item).expect("encodes");
+            assert_eq!(
+                String::from_utf8_lossy(&out[6..]),
+                String::from_utf8_lossy(&expected)
+            );
+        }
+    }
+
+    fn value() -> impl Strategy<Value = AttributeValue> {
+        let text = || proptest::collection::vec(any::<char>(), 0..24).prop_map(String::from_iter);
+        let blob = || proptest::collection::vec(any::<u8>(), 0..12).prop_map(Bytes::from);
+        let leaf = prop_oneof![
+            text().prop_map(AttributeValue::S),
+            any::<i64>().prop_map(|i| AttributeValue::N(Number::from_i64(i))),
+            blob().prop_map(AttributeValue::B),
+            any::<bool>().prop_map(AttributeValue::Bool),
+            Just(AttributeValue::Null),
+            proptest::collection::vec(text(), 1..3).prop_map(AttributeValue::Ss),
+            proptest::collection::vec(any::<i32>(), 1..3).prop_map(|v| AttributeValue::Ns(
+                v.into_iter()
+                    .map(|i| Number::from_i64(i64::from(i)))
+                    .collect()
+            )),
+            proptest::collection::vec(blob(), 1..3).prop_map(AttributeValue::Bs),
+        ];
+        leaf.prop_recursive(3, 24, 4, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(AttributeValue::L),
+                proptest::collection::btree_map(text(), inner, 0..4).prop_map(AttributeValue::M),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn any_items_written_json_is_its_serialized_json(
+            item in proptest::collection::btree_map(
+                proptest::collection::vec(any::<char>(), 1..8).prop_map(String::from_iter),
+                value(),
+                0..6,
+            )
+        ) {
+            let mut bytes = Vec::new();
+            encode_item(&item, &mut bytes);
+            let mut out = Vec::new();
+            StoredItem(&bytes).write_json(&mut out).expect("writes");
+            prop_assert_eq!(out, serde_json::to_vec(&item).expect("encodes"));
+        }
+    }
+
+    #[test]
     fn size_is_the_decoded_items_size() {
         let (item, bytes) = stored(EVERY_TYPE);
         assert_eq!(StoredItem(&bytes).size().expect("size"), item_size(&item));
@@ -293,6 +538,9 @@ mod tests {
             let part = StoredItem(&bytes[..cut]);
             assert!(part.size().is_err(), "cut at {cut}");
             assert!(serde_json::to_vec(&part).is_err(), "cut at {cut}");
+            let mut out = b"kept".to_vec();
+            assert!(part.write_json(&mut out).is_err(), "cut at {cut}");
+            assert_eq!(out, b"kept");
         }
     }
 

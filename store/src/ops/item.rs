@@ -21,7 +21,7 @@ use crate::api::types::{
     ReturnConsumedCapacity, ReturnValues, UpdateItemInput, Values,
 };
 use crate::api::validate::Violations;
-use crate::api::{encode, ApiError, ApiResult};
+use crate::api::{encode, encode_with_first, ApiError, ApiResult};
 use crate::capacity::Access;
 use crate::engine::{Abort, WriteCtx};
 use crate::expr::{self, legacy, Condition, Projection, Resolver, Update, UpdateAction};
@@ -101,10 +101,21 @@ impl GetOutput<'_> {
         table: &str,
     ) -> (f64, ApiResult<Vec<u8>>) {
         let units = capacity::read_units(size, consistent);
-        let answer = encode(&GetOutput {
-            item,
-            consumed_capacity: capacity::report(mode, table, units),
-        });
+        let consumed_capacity = capacity::report(mode, table, units);
+        let answer = match item {
+            Some(GetItem::Stored(stored)) => encode_with_first(
+                "Item",
+                |out| stored.write_json(out),
+                &GetOutput {
+                    item: None,
+                    consumed_capacity,
+                },
+            ),
+            item => encode(&GetOutput {
+                item,
+                consumed_capacity,
+            }),
+        };
         (units, answer)
     }
 }

@@ -22,13 +22,13 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use super::capacity::{self, Spent};
-use super::range_read::{key_of, RangeRead, ReadOutput};
+use super::range_read::{key_of, PageItems, RangeRead, ReadOutput};
 use super::read_request::{common_members, resolve_query, resolve_scan, CommonMembers};
 use super::table::checked_table_name;
 use super::telemetry_hooks::Throttlee;
 use super::Store;
 use crate::api::types::{QueryInput, ReturnConsumedCapacity, ScanInput, Select};
-use crate::api::{encode, ApiError, ApiResult};
+use crate::api::{encode, encode_with_first, ApiError, ApiResult};
 use crate::capacity::Access;
 use crate::expr::{self, legacy, Condition, DocPath, KeyNames, Projection, SortKeyCondition};
 use crate::model::key::{
@@ -518,13 +518,25 @@ impl Store {
             &spent,
             page.count,
         );
-        encode(&ReadOutput {
-            items: (!read.count_only).then_some(page.items),
+        let mut output = ReadOutput {
+            items: None,
             count: page.count,
             scanned_count: page.scanned,
             last_evaluated_key: page.last_key,
             consumed_capacity: capacity::report_parts(mode, &read.table.name, &spent),
-        })
+        };
+        match page.items {
+            _ if read.count_only => encode(&output),
+            PageItems::Stored { bytes, ends } => encode_with_first(
+                "Items",
+                |out| PageItems::write_stored(&bytes, &ends, out),
+                &output,
+            ),
+            items => {
+                output.items = Some(items);
+                encode(&output)
+            }
+        }
     }
 }
 

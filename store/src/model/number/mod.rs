@@ -120,60 +120,42 @@ impl Number {
         let invalid = || NumberError::Invalid {
             input: s.to_owned(),
         };
-        let bytes = s.as_bytes();
-        let (negative, rest) = match bytes.split_first() {
-            Some((b'-', tail)) => (true, tail),
-            Some((b'+', tail)) => (false, tail),
-            _ => (false, bytes),
-        };
-        let (int_digits, rest) = split_digits(rest);
-        let (frac_digits, rest) = match rest.split_first() {
-            Some((b'.', tail)) => split_digits(tail),
-            _ => (&rest[..0], rest),
-        };
-        if int_digits.is_empty() && frac_digits.is_empty() {
+        let Some(scanned) = Scanned::of(s.as_bytes()) else {
             return Err(invalid());
-        }
-        let written_exponent = match rest.split_first() {
-            None => 0,
-            Some((b'e' | b'E', tail)) => parse_exponent(tail).ok_or_else(invalid)?,
-            Some(_) => return Err(invalid()),
         };
-
-        // Digit `i` of the integer and fraction digits taken together has
-        // place value 10^(int_len - 1 - i) before the written exponent.
-        let digits = || int_digits.iter().chain(frac_digits).map(|b| b - b'0');
-        let Some(first) = digits().position(|d| d != 0) else {
+        let Some(digits) = scanned.significant else {
             return Ok(Number::zero());
         };
-        let total = int_digits.len() + frac_digits.len();
-        let last = total - 1 - digits().rev().position(|d| d != 0).unwrap_or(0);
-        let place = |i: usize| -> i64 {
-            to_i64(int_digits.len())
-                .saturating_sub(to_i64(i))
-                .saturating_sub(1)
-                .saturating_add(written_exponent)
-        };
-
-        let magnitude = place(first);
-        if magnitude > MAX_MAGNITUDE {
+        if digits.magnitude > MAX_MAGNITUDE {
             return Err(NumberError::Overflow);
         }
-        if magnitude < MIN_MAGNITUDE {
+        if digits.magnitude < MIN_MAGNITUDE {
             return Err(NumberError::Underflow);
         }
-        if last - first >= MAX_DIGITS as usize {
+        if digits.count > MAX_DIGITS as usize {
             return Err(NumberError::TooPrecise);
         }
-        let mantissa = digits()
-            .skip(first)
-            .take(last - first + 1)
-            .fold(0u128, |m, d| m * 10 + u128::from(d));
-        let exponent = i32::try_from(place(last)).map_err(|_| NumberError::Overflow)?;
+        let mantissa = digits
+            .digits
+            .iter()
+            .filter(|b| b.is_ascii_digit())
+            .fold(0u128, |m, b| m * 10 + u128::from(b - b'0'));
+        let exponent = i32::try_from(digits.exponent).map_err(|_| NumberError::Overflow)?;
         Ok(Number {
-            negative,
+            negative: scanned.negative,
             mantissa,
             exponent,
+        })
+    }
+
+    /// [`Number::size`] of the number `text` writes, read off the text
+    /// without building the number (an item's size is computed on every
+    /// read). `None` if `text` is not a number; limits are not checked.
+    pub fn size_of_text(text: &[u8]) -> Option<usize> {
+        let scanned = Scanned::of(text)?;
+        Some(match scanned.significant {
+            None => 1,
+            Some(d) => size_from_places(scanned.negative, d.magnitude, d.exponent),
         })
     }
 
@@ -263,9 +245,7 @@ impl Number {
         if self.is_zero() {
             return 1;
         }
-        let pairs = self.magnitude().div_euclid(2) - i64::from(self.exponent).div_euclid(2) + 1;
-        // `pairs` is between 1 and 20 by the invariants.
-        1 + usize::try_from(pairs).unwrap_or(0) + usize::from(self.negative)
+        size_from_places(self.negative, self.magnitude(), i64::from(self.exponent))
     }
 
     /// Appends the key encoding of this number to `out`.
@@ -416,6 +396,96 @@ fn normalize(negative: bool, mut mantissa: u128, mut exponent: i64) -> Result<Nu
 }
 
 /// Number of decimal digits of a non-zero value (1 for zero).
+/// [`Number::size`] of a non-zero number whose leading significant digit
+/// has place value 10^`magnitude` and whose last one 10^`exponent`.
+fn size_from_places(negative: bool, magnitude: i64, exponent: i64) -> usize {
+    let pairs = magnitude.div_euclid(2) - exponent.div_euclid(2) + 1;
+    // `pairs` is between 1 and 20 for numbers within the limits.
+    1 + usize::try_from(pairs).unwrap_or(0) + usize::from(negative)
+}
+
+/// A number's text taken apart: its sign and where its significant digits
+/// are, without building the number.
+struct Scanned<'a> {
+    negative: bool,
+    /// `None` for zero.
+    significant: Option<Significant<'a>>,
+}
+
+struct Significant<'a> {
+    /// The text from the first to the last non-zero digit (a decimal point
+    /// between them included).
+    digits: &'a [u8],
+    /// How many digits that is, from the first to the last non-zero one.
+    count: usize,
+    /// Place value (power of ten) of the first significant digit.
+    magnitude: i64,
+    /// Place value of the last significant digit.
+    exponent: i64,
+}
+
+impl<'a> Scanned<'a> {
+    /// `None` if `bytes` is not in DynamoDB's number syntax (see
+    /// [`Number::parse`]).
+    fn of(bytes: &'a [u8]) -> Option<Scanned<'a>> {
+        let (negative, rest) = match bytes.split_first() {
+            Some((b'-', tail)) => (true, tail),
+            Some((b'+', tail)) => (false, tail),
+            _ => (false, bytes),
+        };
+        let (int_digits, after_int) = split_digits(rest);
+        let (frac_digits, after) = match after_int.split_first() {
+            Some((b'.', tail)) => split_digits(tail),
+            _ => (&after_int[..0], after_int),
+        };
+        if int_digits.is_empty() && frac_digits.is_empty() {
+            return None;
+        }
+        let written_exponent = match after.split_first() {
+            None => 0,
+            Some((b'e' | b'E', tail)) => parse_exponent(tail)?,
+            Some(_) => return None,
+        };
+        // Digit `i` of the integer and fraction digits taken together has
+        // place value 10^(int_len - 1 - i) before the written exponent.
+        let digit = |i: usize| {
+            if i < int_digits.len() {
+                int_digits[i]
+            } else {
+                frac_digits[i - int_digits.len()]
+            }
+        };
+        let total = int_digits.len() + frac_digits.len();
+        let Some(first) = (0..total).find(|&i| digit(i) != b'0') else {
+            return Some(Scanned {
+                negative,
+                significant: None,
+            });
+        };
+        let last = (first..total)
+            .rev()
+            .find(|&i| digit(i) != b'0')
+            .unwrap_or(first);
+        let place = |i: usize| -> i64 {
+            to_i64(int_digits.len())
+                .saturating_sub(to_i64(i))
+                .saturating_sub(1)
+                .saturating_add(written_exponent)
+        };
+        // Positions in `rest`: fraction digits sit one past the point.
+        let at = |i: usize| if i < int_digits.len() { i } else { i + 1 };
+        Some(Scanned {
+            negative,
+            significant: Some(Significant {
+                digits: &rest[at(first)..=at(last)],
+                count: last - first + 1,
+                magnitude: place(first),
+                exponent: place(last),
+            }),
+        })
+    }
+}
+
 fn digit_count(m: u128) -> u32 {
     m.checked_ilog10().map_or(1, |l| l + 1)
 }

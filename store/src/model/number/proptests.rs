@@ -372,6 +372,15 @@ proptest! {
     }
 
     #[test]
+    fn size_of_text_is_the_size_of_the_parsed_number((text, _) in written_number()) {
+        if let Ok(n) = Number::parse(&text) {
+            prop_assert_eq!(Number::size_of_text(text.as_bytes()), Some(n.size()), "{}", text);
+            let canonical = n.to_string();
+            prop_assert_eq!(Number::size_of_text(canonical.as_bytes()), Some(n.size()), "{}", canonical);
+        }
+    }
+
+    #[test]
     fn size_is_about_half_the_digits(n in any_number()) {
         let digits = digit_count(n.mantissa) as usize;
         let size = n.size();
