@@ -101,20 +101,16 @@ impl GetOutput<'_> {
         table: &str,
     ) -> (f64, ApiResult<Vec<u8>>) {
         let units = capacity::read_units(size, consistent);
-        let consumed_capacity = capacity::report(mode, table, units);
+        let mut output = GetOutput {
+            item: None,
+            consumed_capacity: capacity::report(mode, table, units),
+        };
         let answer = match item {
-            Some(GetItem::Stored(stored)) => encode_with_first(
-                "Item",
-                |out| stored.write_json(out),
-                &GetOutput {
-                    item: None,
-                    consumed_capacity,
-                },
-            ),
-            item => encode(&GetOutput {
-                item,
-                consumed_capacity,
-            }),
+            Some(GetItem::Stored(s)) => encode_with_first("Item", |o| s.write_json(o), &output),
+            item => {
+                output.item = item;
+                encode(&output)
+            }
         };
         (units, answer)
     }
