@@ -264,7 +264,9 @@ impl Targets {
         old: Option<&EncodedItem>,
         new: Option<&EncodedItem>,
     ) {
-        if let Ok(bytes) = serde_json::to_vec(keys) {
+        // The same bytes as the JSON of the decoded keys (the cache's key).
+        let mut bytes = Vec::with_capacity(2 * keys.as_bytes().len() + 8);
+        if keys.stored().write_json(&mut bytes).is_ok() {
             self.items.invalidate_unless_equal(
                 &self.items.key(table, Bytes::from(bytes)),
                 new.map(EncodedItem::as_bytes),
