@@ -44,8 +44,13 @@ const STRIPES: usize = 4096;
 /// [`ItemCache::invalidate_table`]).
 const MAX_TABLES: usize = 10_000;
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheKey {
+    /// The hash of `table` and `key`, computed once when the key is made:
+    /// the maps keyed by it use it as it is ([`KeyHash`]), so neither a
+    /// lookup nor moka's rehashing of its table hashes the bytes again.
+    /// First, so comparisons of different keys usually stop here.
+    hash: u64,
     table: Arc<str>,
     epoch: u64,
     /// The cache-wide epoch when the key was made.
@@ -53,6 +58,46 @@ pub struct CacheKey {
     /// The primary key in canonical DynamoDB JSON (attribute names sorted,
     /// numbers canonical), so equal keys are equal bytes.
     key: Bytes,
+}
+
+impl Hash for CacheKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+/// Builds the hasher of maps keyed by [`CacheKey`]: it passes the key's
+/// precomputed hash through (already a keyed SipHash, so well mixed).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KeyHash;
+
+impl BuildHasher for KeyHash {
+    type Hasher = KeyHasher;
+
+    fn build_hasher(&self) -> KeyHasher {
+        KeyHasher(0)
+    }
+}
+
+/// See [`KeyHash`]. Anything but one `u64` (which a `CacheKey` writes) is
+/// still mixed in, so the hasher stays correct for any key.
+#[derive(Debug)]
+pub struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = self.0.rotate_left(29) ^ n;
+    }
 }
 
 /// A cached GetItem answer: the full item, or none for "no such item".
@@ -188,7 +233,7 @@ fn weight(key: &CacheKey, entry: &Entry) -> usize {
 }
 
 pub struct ItemCache {
-    entries: Option<moka::sync::Cache<CacheKey, Arc<Entry>>>,
+    entries: Option<moka::sync::Cache<CacheKey, Arc<Entry>, KeyHash>>,
     /// Entries evicted to stay within the size bound, since start.
     evictions: Arc<AtomicU64>,
     /// Their weight (bytes), since start.
@@ -197,7 +242,7 @@ pub struct ItemCache {
     /// Writes in flight, sharded by stripe. Invalidating a key takes its
     /// shard's lock, so a write's final check and an invalidation are
     /// ordered.
-    pending: Box<[Mutex<HashMap<CacheKey, PendingWrite>>]>,
+    pending: Box<[Mutex<HashMap<CacheKey, PendingWrite, KeyHash>>]>,
     epochs: RwLock<HashMap<Arc<str>, u64>>,
     /// Open or closed, and the cache-wide epoch (see the module doc).
     gate: Gate,
@@ -226,14 +271,16 @@ impl ItemCache {
                         weighed.fetch_add(weight(&k, &v) as u64, Ordering::Relaxed);
                     }
                 })
-                .build()
+                .build_with_hasher(KeyHash)
         });
         ItemCache {
             entries,
             evictions,
             evicted_bytes,
             stripes: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
-            pending: (0..PENDING_SHARDS).map(|_| Mutex::default()).collect(),
+            pending: (0..PENDING_SHARDS)
+                .map(|_| Mutex::new(HashMap::with_hasher(KeyHash)))
+                .collect(),
             epochs: RwLock::new(HashMap::new()),
             gate: Gate::default(),
             hasher: std::collections::hash_map::RandomState::new(),
@@ -281,7 +328,11 @@ impl ItemCache {
     }
 
     pub fn key(&self, table: &str, key: Bytes) -> CacheKey {
+        let mut h = self.hasher.build_hasher();
+        table.hash(&mut h);
+        key.hash(&mut h);
         CacheKey {
+            hash: h.finish(),
             table: Arc::from(table),
             epoch: self.epoch(table),
             global: self.gate.epoch(),
@@ -290,10 +341,7 @@ impl ItemCache {
     }
 
     fn stripe(&self, key: &CacheKey) -> usize {
-        let mut h = self.hasher.build_hasher();
-        key.table.hash(&mut h);
-        key.key.hash(&mut h);
-        (h.finish() as usize) % STRIPES
+        (key.hash as usize) % STRIPES
     }
 
     /// The entry for `key`; none while the cache is closed.
@@ -423,7 +471,7 @@ impl ItemCache {
         }
     }
 
-    fn pending(&self, stripe: usize) -> MutexGuard<'_, HashMap<CacheKey, PendingWrite>> {
+    fn pending(&self, stripe: usize) -> MutexGuard<'_, HashMap<CacheKey, PendingWrite, KeyHash>> {
         self.pending[stripe % PENDING_SHARDS]
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -442,13 +490,15 @@ impl ItemCache {
     /// delivered and will be judged the same way.
     pub fn invalidate_unless_equal(&self, key: &CacheKey, new: Option<&[u8]>) {
         let stripe = self.stripe(key);
-        {
-            let mut pending = self.pending(stripe);
-            if let Some(record) = pending.get_mut(key) {
-                record.seen.push(new.map(Box::from));
-            }
-            self.stripes[stripe].fetch_add(1, Ordering::AcqRel);
+        // The entry is judged under the shard's lock, which
+        // `finish_write` holds while it stores: otherwise the entry judged
+        // could be the one before the write, and the one removed the
+        // write's own (a fill lost for nothing).
+        let mut pending = self.pending(stripe);
+        if let Some(record) = pending.get_mut(key) {
+            record.seen.push(new.map(Box::from));
         }
+        self.stripes[stripe].fetch_add(1, Ordering::AcqRel);
         let Some(entries) = &self.entries else {
             return;
         };
@@ -458,6 +508,7 @@ impl ItemCache {
         if entries.get(key).is_some_and(|e| !e.holds(new)) {
             entries.invalidate(key);
         }
+        drop(pending);
     }
 
     /// Make every entry of `table` unreachable.
