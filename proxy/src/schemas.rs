@@ -44,7 +44,7 @@ impl KeySchemas {
     /// The table's keys if known without asking anyone.
     pub fn cached(&self, table: &str) -> Option<Arc<TableKeys>> {
         match self {
-            KeySchemas::Embedded(store) => store.table_keys(table).map(Arc::new),
+            KeySchemas::Embedded(store) => store.table_keys(table),
             KeySchemas::Remote(known) => known.read().ok()?.get(table).cloned(),
         }
     }

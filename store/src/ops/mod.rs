@@ -106,7 +106,32 @@ pub struct Store {
 
     /// Throughput accounting and throttling.
     capacity: Arc<Capacity>,
+    /// What [`Store::table_keys`] handed out.
+    key_schemas: Arc<KeySchemas>,
 }
+
+/// The key schemas [`Store::table_keys`] built, each with the table
+/// description it was built from. A description is replaced, never changed
+/// in place, when its table changes, so one that is still the table's
+/// current one vouches for the schema built from it: callers that ask on
+/// every request (the proxy, for each write and each Query hit) share one
+/// schema instead of building one each time.
+#[derive(Default)]
+struct KeySchemas(
+    std::sync::RwLock<
+        std::collections::HashMap<
+            String,
+            (
+                Arc<crate::model::table::TableMeta>,
+                Arc<crate::api::keys::TableKeys>,
+            ),
+        >,
+    >,
+);
+
+/// Schemas [`KeySchemas`] keeps before it starts over (tables deleted long
+/// ago keep theirs until then).
+const KEY_SCHEMAS_KEPT: usize = 1024;
 
 impl Store {
     /// Open the store; inside a tokio runtime this also starts its
@@ -172,6 +197,7 @@ impl Store {
             restore_wake,
 
             capacity,
+            key_schemas: Default::default(),
         })
     }
 
@@ -190,6 +216,7 @@ impl Store {
             telemetry,
             backups: None,
             restore_wake: Default::default(),
+            key_schemas: Default::default(),
         }
     }
 
@@ -204,15 +231,22 @@ impl Store {
     }
 
     /// The key attributes of `table` and of its indexes, if it exists.
-    pub fn table_keys(&self, table: &str) -> Option<crate::api::keys::TableKeys> {
+    pub fn table_keys(&self, table: &str) -> Option<Arc<crate::api::keys::TableKeys>> {
         use crate::api::keys::{IndexKeys, TableKeys};
         let meta = self.engine.table(table)?;
+        if let Ok(kept) = self.key_schemas.0.read() {
+            if let Some((built_from, keys)) = kept.get(table) {
+                if Arc::ptr_eq(built_from, &meta) {
+                    return Some(keys.clone());
+                }
+            }
+        }
         let index = |i: &crate::model::table::IndexMeta| IndexKeys {
             name: i.name.clone(),
             partition: i.key.partition_attrs().map(|a| a.name.clone()).collect(),
             sort: i.key.sort_attrs().map(|a| a.name.clone()).collect(),
         };
-        Some(TableKeys {
+        let keys = Arc::new(TableKeys {
             partition: meta.key.partition.name.clone(),
             sort: meta.key.sort.as_ref().map(|s| s.name.clone()),
             indexes: Some(
@@ -222,7 +256,14 @@ impl Store {
                     .map(index)
                     .collect(),
             ),
-        })
+        });
+        if let Ok(mut kept) = self.key_schemas.0.write() {
+            if kept.len() >= KEY_SCHEMAS_KEPT && !kept.contains_key(table) {
+                kept.clear();
+            }
+            kept.insert(table.to_owned(), (meta, keys.clone()));
+        }
+        Some(keys)
     }
 
     /// Whether the store takes writes (see [`crate::engine::Health`]).
