@@ -117,16 +117,12 @@ pub struct Store {
 /// every request (the proxy, for each write and each Query hit) share one
 /// schema instead of building one each time.
 #[derive(Default)]
-struct KeySchemas(
-    std::sync::RwLock<
-        std::collections::HashMap<
-            String,
-            (
-                Arc<crate::model::table::TableMeta>,
-                Arc<crate::api::keys::TableKeys>,
-            ),
-        >,
-    >,
+struct KeySchemas(std::sync::RwLock<std::collections::HashMap<String, BuiltKeys>>);
+
+/// A table's description and the key schema built from it.
+type BuiltKeys = (
+    Arc<crate::model::table::TableMeta>,
+    Arc<crate::api::keys::TableKeys>,
 );
 
 /// Schemas [`KeySchemas`] keeps before it starts over (tables deleted long
