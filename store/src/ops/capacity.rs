@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use crate::api::types::ReturnConsumedCapacity;
 use crate::api::validate::Violations;
 use crate::capacity::{Access, Capacity};
+use crate::model::codec::CodecError;
 use crate::model::key::{index_entry_key, Key};
+use crate::model::stored::StoredItem;
 use crate::model::table::TableMeta;
 use crate::model::value::{item_size, Item};
 
@@ -37,12 +39,26 @@ pub struct Units {
     pub capacity_units: f64,
 }
 
+/// The bytes one read unit reads (strongly consistent).
+pub const READ_UNIT_BYTES: usize = 4096;
+
 pub fn read_units(bytes: usize, consistent: bool) -> f64 {
-    let units = bytes.div_ceil(4096).max(1) as f64;
+    let units = bytes.div_ceil(READ_UNIT_BYTES).max(1) as f64;
     if consistent {
         units
     } else {
         units / 2.0
+    }
+}
+
+/// The size to price the read of a stored item (`None`: absent) by: its
+/// size, unless its bound ([`StoredItem::size_at_most`]) is within the first
+/// read unit, where every size prices the same (then 1, without walking
+/// the item).
+pub fn read_size(item: Option<StoredItem<'_>>) -> Result<usize, CodecError> {
+    match item {
+        Some(s) if s.size_at_most() > READ_UNIT_BYTES => s.size(),
+        found => Ok(usize::from(found.is_some())),
     }
 }
 
@@ -190,5 +206,37 @@ pub fn report_parts(
             global_secondary_indexes: units_map(&spent.global),
             local_secondary_indexes: units_map(&spent.local),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::codec::encode_item;
+    use crate::model::value::AttributeValue;
+
+    fn stored(text_bytes: usize) -> Vec<u8> {
+        let item = Item::from([
+            ("p".to_owned(), AttributeValue::S("k".to_owned())),
+            ("v".to_owned(), AttributeValue::S("x".repeat(text_bytes))),
+        ]);
+        let mut bytes = Vec::new();
+        encode_item(&item, &mut bytes);
+        bytes
+    }
+
+    #[test]
+    fn reads_are_priced_by_size_past_the_first_unit() {
+        assert_eq!(read_size(None).expect("absent"), 0);
+        let small = stored(100);
+        let small_size = read_size(Some(StoredItem(&small))).expect("small");
+        assert_eq!(read_units(small_size, true), 1.0);
+        // Just within the first unit by size, past it by the bound: walked.
+        let near = stored(4000);
+        assert_eq!(read_size(Some(StoredItem(&near))).expect("near"), 4003);
+        assert_eq!(read_units(4003, true), 1.0);
+        let large = stored(9000);
+        assert_eq!(read_size(Some(StoredItem(&large))).expect("large"), 9003);
+        assert_eq!(read_units(9003, false), 1.5);
     }
 }

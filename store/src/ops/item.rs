@@ -211,7 +211,7 @@ impl Store {
             // the read, without decoding it.
             None => self.engine.read(|r| {
                 let stored = r.get_item_stored(&table, &key)?;
-                let size = stored.map_or(Ok(0), |s| StoredItem(s).size())?;
+                let size = capacity::read_size(stored.map(StoredItem))?;
                 let item = stored.map(|s| GetItem::Stored(StoredItem(s)));
                 Ok(GetOutput::answer(item, size, consistent, mode, &table.name))
             })?,
