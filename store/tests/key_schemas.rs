@@ -9,13 +9,8 @@ use ferrodyn_store::api::Operation;
 use ferrodyn_store::{Store, StoreConfig};
 use serde_json::{json, Value};
 
-async fn call(store: &Store, op: Operation, body: Value) -> Value {
-    let out = store
-        .handle(op, body.to_string().as_bytes())
-        .await
-        .expect("request succeeds");
-    serde_json::from_slice(&out).expect("json")
-}
+mod support;
+use support::in_process::call;
 
 fn create(partition: &str) -> Value {
     json!({"TableName": "keyed", "KeySchema": [{"AttributeName": partition, "KeyType": "HASH"}],

@@ -4,15 +4,10 @@
 
 use ferrodyn_store::api::Operation;
 use ferrodyn_store::{Store, StoreConfig};
-use serde_json::{json, Value};
+use serde_json::json;
 
-async fn call(store: &Store, op: Operation, body: Value) -> Value {
-    let out = store
-        .handle(op, body.to_string().as_bytes())
-        .await
-        .expect("request succeeds");
-    serde_json::from_slice(&out).expect("json")
-}
+mod support;
+use support::in_process::call;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn writes_continue_past_the_initial_map_size() {

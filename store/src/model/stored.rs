@@ -515,14 +515,18 @@ mod tests {
         })
     }
 
+    fn item() -> impl Strategy<Value = Item> {
+        proptest::collection::btree_map(
+            proptest::collection::vec(any::<char>(), 1..8).prop_map(String::from_iter),
+            value(),
+            0..6,
+        )
+    }
+
     proptest! {
         #[test]
         fn any_items_written_json_is_its_serialized_json(
-            item in proptest::collection::btree_map(
-                proptest::collection::vec(any::<char>(), 1..8).prop_map(String::from_iter),
-                value(),
-                0..6,
-            )
+            item in item()
         ) {
             let mut bytes = Vec::new();
             encode_item(&item, &mut bytes);
@@ -533,11 +537,7 @@ mod tests {
 
         #[test]
         fn any_items_size_is_at_most_its_bound(
-            item in proptest::collection::btree_map(
-                proptest::collection::vec(any::<char>(), 1..8).prop_map(String::from_iter),
-                value(),
-                0..6,
-            )
+            item in item()
         ) {
             let mut bytes = Vec::new();
             encode_item(&item, &mut bytes);
