@@ -26,7 +26,7 @@
 //! of every key, so nothing filled before either survives it.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
 use std::time::Duration;
@@ -66,22 +66,13 @@ impl Hash for CacheKey {
     }
 }
 
-/// Builds the hasher of maps keyed by [`CacheKey`]: it passes the key's
+/// The hasher of maps keyed by [`CacheKey`]: it passes the key's
 /// precomputed hash through (already a keyed SipHash, so well mixed).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct KeyHash;
-
-impl BuildHasher for KeyHash {
-    type Hasher = KeyHasher;
-
-    fn build_hasher(&self) -> KeyHasher {
-        KeyHasher(0)
-    }
-}
+pub type KeyHash = BuildHasherDefault<KeyHasher>;
 
 /// See [`KeyHash`]. Anything but one `u64` (which a `CacheKey` writes) is
 /// still mixed in, so the hasher stays correct for any key.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct KeyHasher(u64);
 
 impl Hasher for KeyHasher {
@@ -271,16 +262,14 @@ impl ItemCache {
                         weighed.fetch_add(weight(&k, &v) as u64, Ordering::Relaxed);
                     }
                 })
-                .build_with_hasher(KeyHash)
+                .build_with_hasher(KeyHash::default())
         });
         ItemCache {
             entries,
             evictions,
             evicted_bytes,
             stripes: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
-            pending: (0..PENDING_SHARDS)
-                .map(|_| Mutex::new(HashMap::with_hasher(KeyHash)))
-                .collect(),
+            pending: (0..PENDING_SHARDS).map(|_| Mutex::default()).collect(),
             epochs: RwLock::new(HashMap::new()),
             gate: Gate::default(),
             hasher: std::collections::hash_map::RandomState::new(),
@@ -328,11 +317,8 @@ impl ItemCache {
     }
 
     pub fn key(&self, table: &str, key: Bytes) -> CacheKey {
-        let mut h = self.hasher.build_hasher();
-        table.hash(&mut h);
-        key.hash(&mut h);
         CacheKey {
-            hash: h.finish(),
+            hash: self.hasher.hash_one((table, &key)),
             table: Arc::from(table),
             epoch: self.epoch(table),
             global: self.gate.epoch(),
