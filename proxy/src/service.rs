@@ -8,6 +8,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use ferrodyn_store::server::{BackendRequest, BackendResponse};
@@ -39,15 +40,27 @@ impl<H: Clone, S> Layer<S> for HandleLayer<H> {
     fn layer(&self, inner: S) -> HandleService<H, S> {
         HandleService {
             inner,
-            handler: self.0.clone(),
+            handler: Arc::new(self.0.clone()),
         }
     }
 }
 
-#[derive(Clone)]
+/// A layer in the stack. Every request clones the stack below the edge
+/// (and a layer clones its inner service for each call it makes), so the
+/// handler's state is behind one `Arc`: a clone is one atomic increment,
+/// not one per counter and cache the handler holds.
 pub struct HandleService<H, S> {
     inner: S,
-    handler: H,
+    handler: Arc<H>,
+}
+
+impl<H, S: Clone> Clone for HandleService<H, S> {
+    fn clone(&self) -> Self {
+        HandleService {
+            inner: self.inner.clone(),
+            handler: self.handler.clone(),
+        }
+    }
 }
 
 type BoxFuture = Pin<Box<dyn Future<Output = Result<BackendResponse, Infallible>> + Send>>;

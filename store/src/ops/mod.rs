@@ -72,6 +72,14 @@ pub struct StoreConfig {
     pub capacity: CapacityConfig,
 }
 
+impl std::ops::Deref for Store {
+    type Target = StoreParts;
+
+    fn deref(&self) -> &StoreParts {
+        &self.0
+    }
+}
+
 impl StoreConfig {
     pub fn new(data_dir: impl Into<PathBuf>) -> StoreConfig {
         StoreConfig {
@@ -86,9 +94,14 @@ impl StoreConfig {
     }
 }
 
-/// The store: engine plus operations. Cheap to clone.
+/// The store: engine plus operations. Cheap to clone: one `Arc`, since
+/// every request's path (the front end's, and each layer of an embedding
+/// proxy's) clones it, and each clone is an atomic shared by all requests.
 #[derive(Clone)]
-pub struct Store {
+pub struct Store(Arc<StoreParts>);
+
+/// What a [`Store`] shares between its clones.
+pub struct StoreParts {
     engine: Arc<Engine>,
     progress: Option<Progress>,
     /// TransactWriteItems' remembered ClientRequestTokens.
@@ -182,7 +195,7 @@ impl Store {
         restore::spawn(&engine, backups.clone(), restore_wake.clone());
 
         let capacity = Arc::new(Capacity::new(config.capacity, engine.clock().clone()));
-        Ok(Store {
+        Ok(Store(Arc::new(StoreParts {
             engine,
             progress,
             tokens: Default::default(),
@@ -194,7 +207,7 @@ impl Store {
 
             capacity,
             key_schemas: Default::default(),
-        })
+        })))
     }
 
     fn from_engine(engine: Arc<Engine>, telemetry: Arc<Telemetry>) -> Store {
@@ -202,7 +215,7 @@ impl Store {
             CapacityConfig::default(),
             engine.clock().clone(),
         ));
-        Store {
+        Store(Arc::new(StoreParts {
             capacity,
             engine,
             progress: None,
@@ -213,7 +226,7 @@ impl Store {
             backups: None,
             restore_wake: Default::default(),
             key_schemas: Default::default(),
-        }
+        }))
     }
 
     /// The store's metrics and contributor insights.
