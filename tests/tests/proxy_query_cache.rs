@@ -13,6 +13,8 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType, TransactWriteItem, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
+use ferrodyn_store::faults::{FaultSpec, Faults};
+use ferrodyn_store::server::ServeOptions;
 use ferrodyn_tests::tables::add_index;
 use ferrodyn_tests::wait::{until_eq, PATIENCE};
 use ferrodyn_tests::{n, raw_post, s, DelayRelay, IndexSpec, TableSpec, TestProxy, TestStore};
@@ -382,6 +384,50 @@ async fn a_slow_query_overtaken_by_a_write_is_not_cached() {
             .await
             >= 1.0
     );
+}
+
+/// A table no result of which was ever cached skips the query cache's
+/// invalidation around a write; a query leased while such a write is in
+/// flight must still not keep what the write replaced.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_first_query_during_a_write_does_not_keep_what_the_write_replaced() {
+    let faults = Faults::new();
+    let store = TestStore::start_serving(ServeOptions {
+        faults: faults.clone(),
+        ..ServeOptions::default()
+    })
+    .await;
+    let relay = DelayRelay::start(store.addr).await;
+    let proxy = TestProxy::in_front_of(&relay.endpoint()).await;
+    let client = proxy.client();
+    partitioned_table("qfirst").create(&client).await;
+    // (This write teaches the proxy the key schema; nothing is queried.)
+    put(&client, "qfirst", "a", 1, "x", "old").await;
+    // Only the write's own answer can tell the proxy about it: the change
+    // feed hands out nothing, and the write reaches the store a second
+    // after the proxy forwarded it.
+    for fault in ["pause=feed", "op=PutItem,table=qfirst,latency=1s"] {
+        faults
+            .add(FaultSpec::parse(fault).expect("fault"))
+            .expect("add fault");
+    }
+    let writer = {
+        let client = client.clone();
+        tokio::spawn(async move { put(&client, "qfirst", "a", 1, "x", "new").await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The table's first query reads before the write commits, and its
+    // answer is held back until the write is acknowledged.
+    relay.hold_responses_to(b"DynamoDB_20120810.Query");
+    let reader = {
+        let client = client.clone();
+        tokio::spawn(async move { query(&client, "qfirst", "a").await })
+    };
+    relay.until_holding().await;
+    writer.await.expect("writer");
+    relay.release();
+    assert_eq!(reader.await.expect("reader"), strings(&["old"]));
+    assert_eq!(query(&client, "qfirst", "a").await, strings(&["new"]));
 }
 
 async fn get_v(client: &Client, table: &str, p: &str) -> Option<String> {

@@ -266,11 +266,20 @@ impl Targets {
     ) {
         // The same bytes as the JSON of the decoded keys (the cache's key).
         let mut bytes = Vec::with_capacity(2 * keys.as_bytes().len() + 8);
-        if keys.stored().write_json(&mut bytes).is_ok() {
+        let item_named = keys.stored().write_json(&mut bytes).is_ok();
+        if item_named {
             self.items.invalidate_unless_equal(
                 &self.items.key(table, Bytes::from(bytes)),
                 new.map(EncodedItem::as_bytes),
             );
+        }
+        // No query result of the table to invalidate: the rest is about
+        // those (or, for a record that does not decode, the whole table).
+        if !self.queries.may_hold(table) {
+            if !item_named {
+                self.drop_table(table);
+            }
+            return;
         }
         let schema = self.schemas.cached(table);
         // The images matter only for the index partitions they are in.

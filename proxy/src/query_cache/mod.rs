@@ -225,6 +225,17 @@ impl QueryCacheLayer {
             | Operation::DeleteItem
             | Operation::BatchWriteItem
             | Operation::TransactWriteItems => {
+                // A single-item write to a table none of whose results can
+                // be cached (the usual case for a table never queried
+                // through this proxy) has nothing to invalidate around it.
+                if let Some(table) = single_item_table(&req) {
+                    if !self.cache.may_hold(table) {
+                        let table = table.to_owned();
+                        let resp = forward(inner, req).await;
+                        self.cache.finish_unheld_write(&table);
+                        return resp;
+                    }
+                }
                 let touched = match self.touched(inner.clone(), &req).await {
                     Some(t) => Some(t),
                     None => tables_named(&req),
@@ -521,6 +532,16 @@ impl QueryCacheLayer {
             }
         }
         resp
+    }
+}
+
+/// The table a PutItem, UpdateItem or DeleteItem writes, if it decoded.
+fn single_item_table(req: &BackendRequest) -> Option<&str> {
+    match req.input()? {
+        Input::PutItem(input) => input.table_name.as_deref(),
+        Input::UpdateItem(input) => input.table_name.as_deref(),
+        Input::DeleteItem(input) => input.table_name.as_deref(),
+        _ => None,
     }
 }
 

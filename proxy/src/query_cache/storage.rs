@@ -27,7 +27,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -70,12 +70,23 @@ pub fn partition_tag(values: &[&AttributeValue]) -> Option<Bytes> {
 /// The per-table counters.
 #[derive(Default)]
 struct TableGens {
+    /// Set for good by the first lease of a read of the table: until then
+    /// no result of it can be cached, so writes and changes to it have
+    /// nothing to invalidate (see [`QueryCache::may_hold`]).
+    leased: AtomicBool,
     /// Bumped when any base-table partition may have changed unseen.
     base: AtomicU64,
     /// Bumped when any index partition may have changed unseen.
     indexes: AtomicU64,
     /// Bumped by every change to the table.
     any: AtomicU64,
+}
+
+/// A read of the table `gens` counts for is being leased: from now on its
+/// writes and changes invalidate (see [`QueryCache::may_hold`]).
+fn mark_leased(gens: &TableGens) {
+    gens.leased.store(true, Ordering::SeqCst);
+    fence(Ordering::SeqCst);
 }
 
 #[derive(Clone)]
@@ -258,6 +269,7 @@ impl QueryCache {
                 value,
             } => {
                 let gens = self.table(table);
+                mark_leased(&gens);
                 let wide = match index {
                     None => Counter::Base(gens),
                     Some(_) => Counter::Indexes(gens),
@@ -267,7 +279,11 @@ impl QueryCache {
                     wide,
                 ]
             }
-            ReadTag::Table { table } => vec![Counter::Any(self.table(table))],
+            ReadTag::Table { table } => {
+                let gens = self.table(table);
+                mark_leased(&gens);
+                vec![Counter::Any(gens)]
+            }
         });
         Some(Lease {
             deps: counters
@@ -278,6 +294,35 @@ impl QueryCache {
                 })
                 .collect(),
         })
+    }
+
+    /// Whether a result of `table` may be cached: a read of it has been
+    /// leased (since its counters were made). If not, a write or change to
+    /// the table needs no invalidation, provided it was committed before
+    /// this call: a read leased after the call cannot have read what the
+    /// change replaced. The lease marks its table before it snapshots the
+    /// counters and this reads the mark after the change, each behind a
+    /// `SeqCst` fence, so at least one of them sees the other.
+    pub fn may_hold(&self, table: &str) -> bool {
+        fence(Ordering::SeqCst);
+        match self.tables.read() {
+            Ok(tables) => tables
+                .get(table)
+                .is_some_and(|gens| gens.leased.load(Ordering::SeqCst)),
+            // Poisoned: no lease is granted any more.
+            Err(_) => false,
+        }
+    }
+
+    /// A write to `table` forwarded without [`QueryCache::invalidate_write`]
+    /// (no result of the table could be cached then) is answered. A read
+    /// leased while it was in flight may have read what it replaced, and
+    /// the partitions it wrote are not known here: every result of the
+    /// table goes.
+    pub fn finish_unheld_write(&self, table: &str) {
+        if self.may_hold(table) {
+            self.drop_table(table);
+        }
     }
 
     fn valid(&self, lease: &Lease) -> bool {
@@ -367,6 +412,9 @@ impl QueryCache {
         images: Option<[Option<&Item>; 2]>,
         schema: Option<&TableKeys>,
     ) {
+        if !self.may_hold(table) {
+            return;
+        }
         let gens = self.table(table);
         self.bump(&Counter::Any(gens.clone()));
         self.metrics.invalidations.inc();
