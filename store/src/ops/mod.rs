@@ -72,14 +72,6 @@ pub struct StoreConfig {
     pub capacity: CapacityConfig,
 }
 
-impl std::ops::Deref for Store {
-    type Target = StoreParts;
-
-    fn deref(&self) -> &StoreParts {
-        &self.0
-    }
-}
-
 impl StoreConfig {
     pub fn new(data_dir: impl Into<PathBuf>) -> StoreConfig {
         StoreConfig {
@@ -121,6 +113,14 @@ pub struct StoreParts {
     capacity: Arc<Capacity>,
     /// What [`Store::table_keys`] handed out.
     key_schemas: Arc<KeySchemas>,
+}
+
+impl std::ops::Deref for Store {
+    type Target = StoreParts;
+
+    fn deref(&self) -> &StoreParts {
+        &self.0
+    }
 }
 
 /// The key schemas [`Store::table_keys`] built, each with the table
