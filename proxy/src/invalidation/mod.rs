@@ -18,7 +18,9 @@
 //! Each change invalidates the item, the base-table partition's query
 //! results, every Scan of the table, and the index partitions the item left
 //! or entered (known from the change's old and new images; without them,
-//! every index result of the table).
+//! every index result of the table). Query results are looked at only for
+//! a table the query cache may hold results of
+//! (`QueryCache::may_hold`).
 //!
 //! A table whose records were trimmed before being read, or that was deleted
 //! or re-created, has all its entries dropped.
@@ -246,6 +248,9 @@ impl Targets {
             _ => None,
         };
         self.invalidate_item(table, keys);
+        if !self.queries.may_hold(table) {
+            return;
+        }
         let schema = self.schemas.cached(table);
         self.queries
             .invalidate_change(table, keys, images, schema.as_deref());

@@ -412,9 +412,6 @@ impl QueryCache {
         images: Option<[Option<&Item>; 2]>,
         schema: Option<&TableKeys>,
     ) {
-        if !self.may_hold(table) {
-            return;
-        }
         let gens = self.table(table);
         self.bump(&Counter::Any(gens.clone()));
         self.metrics.invalidations.inc();

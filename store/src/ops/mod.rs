@@ -97,7 +97,7 @@ pub struct StoreParts {
     engine: Arc<Engine>,
     progress: Option<Progress>,
     /// TransactWriteItems' remembered ClientRequestTokens.
-    tokens: Arc<transact::Tokens>,
+    tokens: transact::Tokens,
     /// Wakes the GSI backfill task when UpdateTable adds an index.
     backfill_wake: Arc<tokio::sync::Notify>,
     /// Exports and imports (`None` in the background tasks' handle).
@@ -112,7 +112,7 @@ pub struct StoreParts {
     /// Throughput accounting and throttling.
     capacity: Arc<Capacity>,
     /// What [`Store::table_keys`] handed out.
-    key_schemas: Arc<KeySchemas>,
+    key_schemas: KeySchemas,
 }
 
 impl std::ops::Deref for Store {
