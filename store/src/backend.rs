@@ -42,6 +42,12 @@ pub struct BackendRequest {
     /// request is moved into every layer's future, and the largest input
     /// would make each of them that much larger.
     input: OnceLock<Option<Box<Input>>>,
+    /// Set only in-process, never from the wire: a cache that will itself
+    /// store what this single-item write leaves (or drop its entry) names
+    /// itself here. An in-process store stamps the write's change record
+    /// with it, so the cache's change-feed follower can pass over the
+    /// changes it made (`api::feed::Change::origin`).
+    pub origin: Option<u64>,
 }
 
 /// The typed input of the operations whose requests more than one holder
@@ -85,6 +91,7 @@ impl BackendRequest {
             headers,
             body,
             input: OnceLock::new(),
+            origin: None,
         }
     }
 

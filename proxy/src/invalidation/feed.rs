@@ -225,7 +225,7 @@ pub async fn follow(source: Source, targets: Targets, metrics: Metrics) {
                         Err(_) => targets.drop_table(&c.table_name),
                     }
                 } else {
-                    targets.change_encoded(&c.table_name, &c.keys, old, new);
+                    targets.change_encoded(&c.table_name, &c.keys, old, new, c.origin);
                 }
                 if let Some(ms) = c.created_at_ms {
                     metrics.observe_lag(ms);

@@ -15,6 +15,10 @@
 //! change's commit to its invalidation, and whether it is connected (or
 //! known to be TTL-only), which `/readyz` reads.
 //!
+//! A change the item cache's own single-item write made (the embedded
+//! store stamps it with the cache's origin) leaves the item cache alone:
+//! that write stores its result, or drops the entry, itself.
+//!
 //! Each change invalidates the item, the base-table partition's query
 //! results, every Scan of the table, and the index partitions the item left
 //! or entered (known from the change's old and new images; without them,
@@ -262,22 +266,35 @@ impl Targets {
     /// `ItemCache::invalidate_unless_equal` for why that is safe), so the
     /// echo of a write made through this proxy does not undo its fill.
     /// Only the attributes the key schemas name are decoded.
+    ///
+    /// `origin` is the origin the in-process store recorded for the write
+    /// (`BackendRequest::origin`). A change the item cache made itself
+    /// leaves the item cache alone: the write that made it stores what it
+    /// wrote, or drops the entry, once it is answered, or when its future is
+    /// dropped (`ItemCache::finish_write`), and a later change made
+    /// elsewhere is judged when it arrives, in commit order as always.
     pub fn change_encoded(
         &self,
         table: &str,
         keys: &EncodedItem,
         old: Option<&EncodedItem>,
         new: Option<&EncodedItem>,
+        origin: Option<u64>,
     ) {
-        // The same bytes as the JSON of the decoded keys (the cache's key).
-        let mut bytes = Vec::with_capacity(2 * keys.as_bytes().len() + 8);
-        let item_named = keys.stored().write_json(&mut bytes).is_ok();
-        if item_named {
-            self.items.invalidate_unless_equal(
-                &self.items.key(table, Bytes::from(bytes)),
-                new.map(EncodedItem::as_bytes),
-            );
-        }
+        let item_named = if origin.is_some() && origin == Some(self.items.origin()) {
+            true
+        } else {
+            // The same bytes as the JSON of the decoded keys (the cache's key).
+            let mut bytes = Vec::with_capacity(2 * keys.as_bytes().len() + 8);
+            let named = keys.stored().write_json(&mut bytes).is_ok();
+            if named {
+                self.items.invalidate_unless_equal(
+                    &self.items.key(table, Bytes::from(bytes)),
+                    new.map(EncodedItem::as_bytes),
+                );
+            }
+            named
+        };
         // No query result of the table to invalidate: the rest is about
         // those (or, for a record that does not decode, the whole table).
         if !self.queries.may_hold(table) {

@@ -236,6 +236,14 @@ fn weight(key: &CacheKey, entry: &Entry) -> usize {
         })
 }
 
+/// A number no other cache of this process has: a counter, mixed with
+/// the process's random hash keys.
+fn new_origin() -> u64 {
+    static CACHES: AtomicU64 = AtomicU64::new(0);
+    let n = CACHES.fetch_add(1, Ordering::Relaxed);
+    std::collections::hash_map::RandomState::new().hash_one(n) | 1
+}
+
 pub struct ItemCache {
     entries: Option<moka::sync::Cache<CacheKey, Arc<Entry>, KeyHash>>,
     /// Entries evicted to stay within the size bound, since start.
@@ -251,6 +259,8 @@ pub struct ItemCache {
     /// Open or closed, and the cache-wide epoch (see the module doc).
     gate: Gate,
     hasher: std::collections::hash_map::RandomState,
+    /// Names this cache's writes to an in-process store (see [`ItemCache::origin`]).
+    origin: u64,
 }
 
 impl ItemCache {
@@ -286,7 +296,16 @@ impl ItemCache {
             epochs: RwLock::new(HashMap::new()),
             gate: Gate::default(),
             hasher: std::collections::hash_map::RandomState::new(),
+            origin: new_origin(),
         }
+    }
+
+    /// What this cache's single-item writes are stamped with in an
+    /// in-process store's change log (`BackendRequest::origin`): the change
+    /// feed passes over their changes, whose results the writes store
+    /// themselves. Distinct for each cache of the process.
+    pub fn origin(&self) -> u64 {
+        self.origin
     }
 
     /// Make every entry unreachable and keep no fill until [`ItemCache::open`].

@@ -48,6 +48,11 @@ pub struct Change {
     /// The item after the change (none for a removal).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_image: Option<EncodedItem>,
+    /// The origin an in-process cache gave the write
+    /// (`BackendRequest::origin`). In-process only: never on the wire,
+    /// where any client could claim one.
+    #[serde(skip)]
+    pub origin: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -54,6 +54,10 @@ impl ChangeKind {
 
 /// Record flag: the change was made by the service (TTL expiry), not a user.
 const FLAG_SERVICE: u8 = 1;
+/// Record flag: the record ends with the 8-byte origin of the write (see
+/// [`ChangeRecord::origin`]). At the end, so that a reader that does not
+/// know the flag reads the rest as before.
+const FLAG_ORIGIN: u8 = 2;
 
 /// One committed change, its items decoded (`I` = [`Item`]) or left in the
 /// stored encoding ([`EncodedItem`], for readers that pass them on).
@@ -69,6 +73,9 @@ pub struct ChangeRecord<I = Item> {
     pub keys: I,
     pub old: Option<I>,
     pub new: Option<I>,
+    /// Who made the write, when its maker asked to be told its own changes
+    /// apart (an in-process cache that already holds what it wrote).
+    pub origin: Option<u64>,
 }
 
 fn record_key(table_id: u32, seq: u64) -> [u8; 12] {
@@ -115,6 +122,7 @@ pub(crate) fn append(
     old: Option<&Item>,
     new: Option<&Item>,
     by_service: bool,
+    origin: Option<u64>,
     time_ms: u64,
 ) -> Result<(), EngineError> {
     let kind = match (old, new) {
@@ -129,7 +137,11 @@ pub(crate) fn append(
     let mut value = Vec::with_capacity(64);
     value.push(RECORD_FORMAT);
     value.push(kind as u8);
-    value.push(if by_service { FLAG_SERVICE } else { 0 });
+    let mut flags = if by_service { FLAG_SERVICE } else { 0 };
+    if origin.is_some() {
+        flags |= FLAG_ORIGIN;
+    }
+    value.push(flags);
     codec::put_varint(&mut value, time_ms);
     codec::encode_item(&keys, &mut value);
     for image in [old, new] {
@@ -140,6 +152,9 @@ pub(crate) fn append(
             }
             None => value.push(0),
         }
+    }
+    if let Some(origin) = origin {
+        value.extend_from_slice(&origin.to_be_bytes());
     }
     dbs.changelog.put(txn, &record_key(table.id, seq), &value)?;
     Ok(())
@@ -187,6 +202,16 @@ fn decode_with<I>(
         }
     }
     let [old, new] = images;
+    let origin = if flags & FLAG_ORIGIN != 0 {
+        let bytes: [u8; 8] = r
+            .rest()
+            .get(..8)
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| corrupt("truncated change origin"))?;
+        Some(u64::from_be_bytes(bytes))
+    } else {
+        None
+    };
     Ok(ChangeRecord {
         seq: u64::from_be_bytes(seq),
         table_id: u32::from_be_bytes(id),
@@ -196,6 +221,7 @@ fn decode_with<I>(
         keys,
         old,
         new,
+        origin,
     })
 }
 
@@ -446,8 +472,19 @@ mod tests {
     }
 
     async fn put(engine: &Engine, p: &'static str, x: &'static str, fail: bool) {
+        put_from(engine, p, x, fail, None).await;
+    }
+
+    async fn put_from(
+        engine: &Engine,
+        p: &'static str,
+        x: &'static str,
+        fail: bool,
+        origin: Option<u64>,
+    ) {
         let _ = engine
             .write(move |ctx| {
+                ctx.set_origin(origin);
                 let table = ctx.table("t").ok_or(Abort::Op(()))?;
                 let new = item(p, x);
                 let key = table.key.key_of_item(&new).map_err(|_| Abort::Op(()))?;
@@ -459,6 +496,32 @@ mod tests {
                 Ok(())
             })
             .await;
+    }
+
+    #[tokio::test]
+    async fn a_records_origin_is_kept_and_other_records_have_none() {
+        let dir = tempfile::tempdir().expect("dir");
+        let engine = Engine::open(dir.path(), EngineOptions::default()).expect("open");
+        engine
+            .write(|ctx| {
+                let mut meta = table_meta();
+                meta.id = ctx.next_id()?;
+                ctx.put_table(meta).map_err(Abort::<()>::Engine)
+            })
+            .await
+            .expect("create table");
+        let id = engine.table("t").map(|t| t.id).unwrap_or_default();
+        put_from(&engine, "a", "1", false, Some(u64::MAX - 7)).await;
+        put(&engine, "a", "2", false).await;
+        put_from(&engine, "b", "1", false, Some(1)).await;
+        let (recs, _) = engine
+            .read(|r| r.changes().read(id, 0, None, 100, usize::MAX))
+            .expect("read");
+        let origins: Vec<_> = recs.iter().map(|r| r.origin).collect();
+        assert_eq!(origins, vec![Some(u64::MAX - 7), None, Some(1)]);
+        // The images before it read as ever.
+        assert_eq!(recs[0].new, Some(item("a", "1")));
+        assert_eq!(recs[2].new, Some(item("b", "1")));
     }
 
     #[tokio::test]

@@ -64,6 +64,8 @@ pub struct WriteCtx<'a, 'p> {
     now_ms: u64,
     /// See [`super::EngineOptions::item_collection_limit`].
     collection_limit: u64,
+    /// Stamped on this job's change records (see [`WriteCtx::set_origin`]).
+    origin: Option<u64>,
 }
 
 impl WriteCtx<'_, '_> {
@@ -213,8 +215,16 @@ impl WriteCtx<'_, '_> {
             old,
             new,
             by_service,
+            self.origin,
             self.now_ms,
         )
+    }
+
+    /// Stamp the change records this job writes with `origin`: the change
+    /// log's in-process readers then know which changes their own writes
+    /// made ([`super::changelog::ChangeRecord::origin`]).
+    pub fn set_origin(&mut self, origin: Option<u64>) {
+        self.origin = origin;
     }
 
     /// Store an item of a table being restored. Unlike [`Self::put_item`]
@@ -525,6 +535,7 @@ fn try_batch(
             staged: Vec::new(),
             now_ms,
             collection_limit: shared.collection_limit,
+            origin: None,
         };
         match job.run(&mut ctx) {
             Outcome::Commit => {

@@ -126,6 +126,7 @@ impl Store {
                         created_at_ms: Some(r.time_ms),
                         old_image: r.old,
                         new_image: r.new,
+                        origin: r.origin,
                     });
                 }
                 return Ok(GetChangesOutput {

@@ -144,7 +144,11 @@ impl Store {
             .ok_or_else(ApiError::resource_not_found)
     }
 
-    pub(super) async fn put_item(&self, input: PutItemInput) -> ApiResult<Vec<u8>> {
+    pub(super) async fn put_item(
+        &self,
+        input: PutItemInput,
+        origin: Option<u64>,
+    ) -> ApiResult<Vec<u8>> {
         let members = write_members!(input, item);
         let options = members.check(PUT_MEMBER_ORDER)?;
         let return_old = returns_old_item(options.return_values)?;
@@ -162,7 +166,7 @@ impl Store {
         }
         check_index_keys(&table, &item)?;
         let (cond, _) = members.condition(&options, None, false)?;
-        let write = self.item_write(table, key, options)?;
+        let write = self.item_write(table, key, options, origin)?;
         let item = Arc::new(item);
         let stored = item.clone();
         let old = self
@@ -232,14 +236,18 @@ impl Store {
         answer
     }
 
-    pub(super) async fn delete_item(&self, input: DeleteItemInput) -> ApiResult<Vec<u8>> {
+    pub(super) async fn delete_item(
+        &self,
+        input: DeleteItemInput,
+        origin: Option<u64>,
+    ) -> ApiResult<Vec<u8>> {
         let members = write_members!(input, key);
         let options = members.check(DELETE_MEMBER_ORDER)?;
         let return_old = returns_old_item(options.return_values)?;
         let table = self.table(checked_table_name(members.table_name)?)?;
         let key = request_key(&table, input.key.as_ref())?;
         let (cond, _) = members.condition(&options, None, false)?;
-        let write = self.item_write(table, key, options)?;
+        let write = self.item_write(table, key, options, origin)?;
         let old = self
             .run_item_write(&write, cond, |ctx, table, key, old| {
                 if let Some(o) = &old {
@@ -253,7 +261,11 @@ impl Store {
         self.answer_write(&write, &spent, input.key.as_ref(), attributes)
     }
 
-    pub(super) async fn update_item(&self, input: UpdateItemInput) -> ApiResult<Vec<u8>> {
+    pub(super) async fn update_item(
+        &self,
+        input: UpdateItemInput,
+        origin: Option<u64>,
+    ) -> ApiResult<Vec<u8>> {
         let members = write_members!(input, key);
         let options = members.check(UPDATE_MEMBER_ORDER)?;
         // UpdateItem (unlike the transactions) also refuses a value that
@@ -293,7 +305,7 @@ impl Store {
         let update = update.or(legacy_update).map(Arc::new);
         let key_item = key.to_item(&table.key);
         let return_values = options.return_values;
-        let write = self.item_write(table, key, options)?;
+        let write = self.item_write(table, key, options, origin)?;
         let (old, new) = self
             .run_item_write(&write, cond, move |ctx, table, key, old| {
                 let Some(new) = updated_item(table, update.as_deref(), old.as_ref(), &key_item)
@@ -326,12 +338,14 @@ impl Store {
         self.answer_write(&write, &spent, input.key.as_ref(), attributes)
     }
 
-    /// A single-item write to `key` of `table`, admitted.
+    /// A single-item write to `key` of `table`, admitted; its change
+    /// record will carry `origin` (see `BackendRequest::origin`).
     fn item_write(
         &self,
         table: Arc<TableMeta>,
         key: Key,
         options: WriteOptions,
+        origin: Option<u64>,
     ) -> ApiResult<ItemWrite> {
         let partition = self.admit_key(&table, Access::Write, &key)?;
         Ok(ItemWrite {
@@ -339,6 +353,7 @@ impl Store {
             key,
             partition,
             options,
+            origin,
         })
     }
 
@@ -360,8 +375,10 @@ impl Store {
         let validated = write.table.clone();
         let key = write.key.clone();
         let on_failure = write.options.on_failure;
+        let origin = write.origin;
         self.engine
             .write(move |ctx| {
+                ctx.set_origin(origin);
                 let table = live_table(ctx.table(&validated.name), &validated)?;
                 let old = ctx.get_item(&table, &key)?;
                 check(cond.as_ref(), old.as_ref(), on_failure)?;
@@ -409,6 +426,7 @@ struct ItemWrite {
     /// The partition admission charged, if capacity is tracked per partition.
     partition: Option<Vec<u8>>,
     options: WriteOptions,
+    origin: Option<u64>,
 }
 
 impl ItemWrite {

@@ -282,7 +282,7 @@ impl Store {
 
     /// Execute one request: `body` is the raw JSON of the request.
     pub async fn handle(&self, op: Operation, body: &[u8]) -> ApiResult<Vec<u8>> {
-        self.handle_decoded(op, body, None).await
+        self.handle_decoded(op, body, None, None).await
     }
 
     /// Execute one request whose typed input a caller may already have
@@ -293,10 +293,11 @@ impl Store {
         op: Operation,
         body: &[u8],
         input: Option<Input>,
+        origin: Option<u64>,
     ) -> ApiResult<Vec<u8>> {
         let start = std::time::Instant::now();
         let result = match input {
-            Some(input) => self.dispatch_input(input, body).await,
+            Some(input) => self.dispatch_input(input, body, origin).await,
             // Boxed: the future of every operation is kept inline in this
             // one's, so the item operations' own would be as large as the
             // largest of all (table management, imports, restores) and be
@@ -308,12 +309,17 @@ impl Store {
     }
 
     /// Like [`Store::dispatch`], for an input already decoded.
-    async fn dispatch_input(&self, input: Input, body: &[u8]) -> ApiResult<Vec<u8>> {
+    async fn dispatch_input(
+        &self,
+        input: Input,
+        body: &[u8],
+        origin: Option<u64>,
+    ) -> ApiResult<Vec<u8>> {
         match input {
             Input::GetItem(i) => self.get_item(i),
-            Input::PutItem(i) => self.put_item(i).await,
-            Input::UpdateItem(i) => self.update_item(i).await,
-            Input::DeleteItem(i) => self.delete_item(i).await,
+            Input::PutItem(i) => self.put_item(i, origin).await,
+            Input::UpdateItem(i) => self.update_item(i, origin).await,
+            Input::DeleteItem(i) => self.delete_item(i, origin).await,
             Input::Query(i) => self.query(i),
             Input::Scan(i) => self.scan(i),
             Input::BatchGetItem(i) => self.batch_get_item(i),
@@ -331,10 +337,10 @@ impl Store {
             Operation::ListTables => self.list_tables(api::decode(body)?),
             Operation::DeleteTable => self.delete_table(api::decode(body)?).await,
             Operation::UpdateTable => self.update_table(api::decode(body)?).await,
-            Operation::PutItem => self.put_item(api::decode(body)?).await,
+            Operation::PutItem => self.put_item(api::decode(body)?, None).await,
             Operation::GetItem => self.get_item(api::decode(body)?),
-            Operation::DeleteItem => self.delete_item(api::decode(body)?).await,
-            Operation::UpdateItem => self.update_item(api::decode(body)?).await,
+            Operation::DeleteItem => self.delete_item(api::decode(body)?, None).await,
+            Operation::UpdateItem => self.update_item(api::decode(body)?, None).await,
             Operation::Query => self.query(api::decode(body)?),
             Operation::Scan => self.scan(api::decode(body)?),
             Operation::BatchGetItem => self.batch_get_item(api::decode(body)?),
@@ -439,8 +445,9 @@ impl Backend for Store {
                 .unwrap_or("localhost");
             return BackendResponse::from_result(self.describe_endpoints(host));
         }
+        let origin = req.origin;
         let (op, body, input) = req.into_decoded();
-        BackendResponse::from_result(self.handle_decoded(op, &body, input).await)
+        BackendResponse::from_result(self.handle_decoded(op, &body, input, origin).await)
     }
 
     fn health(&self) -> Health {

@@ -179,17 +179,17 @@ impl Store {
             Plan::Insert(mut i) => {
                 i.return_consumed_capacity = o.return_consumed_capacity;
                 i.return_values_on_condition_check_failure = o.on_failure;
-                self.put_item(i).await.map_err(duplicate_item)?
+                self.put_item(i, None).await.map_err(duplicate_item)?
             }
             Plan::Update(mut i) => {
                 i.return_consumed_capacity = o.return_consumed_capacity;
                 i.return_values_on_condition_check_failure = o.on_failure;
-                self.update_item(i).await?
+                self.update_item(i, None).await?
             }
             Plan::Delete(mut i) => {
                 i.return_consumed_capacity = o.return_consumed_capacity;
                 i.return_values_on_condition_check_failure = o.on_failure;
-                self.delete_item(i).await?
+                self.delete_item(i, None).await?
             }
         };
         serde_json::from_slice(&body).map_err(|e| ApiError::internal(&e))
