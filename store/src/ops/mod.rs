@@ -292,7 +292,7 @@ impl Store {
         &self,
         op: Operation,
         body: &[u8],
-        input: Option<Input>,
+        input: Option<Box<Input>>,
         origin: Option<u64>,
     ) -> ApiResult<Vec<u8>> {
         let start = std::time::Instant::now();
@@ -311,11 +311,11 @@ impl Store {
     /// Like [`Store::dispatch`], for an input already decoded.
     async fn dispatch_input(
         &self,
-        input: Input,
+        input: Box<Input>,
         body: &[u8],
         origin: Option<u64>,
     ) -> ApiResult<Vec<u8>> {
-        match input {
+        match *input {
             Input::GetItem(i) => self.get_item(i),
             Input::PutItem(i) => self.put_item(i, origin).await,
             Input::UpdateItem(i) => self.update_item(i, origin).await,
