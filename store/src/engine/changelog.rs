@@ -134,7 +134,25 @@ pub(crate) fn append(
     };
     let seq = next_seq(txn, dbs)?;
     dbs.meta.put(txn, SEQ_KEY, &seq.to_be_bytes())?;
-    let mut value = Vec::with_capacity(64);
+    super::with_scratch(|value| {
+        encode_record(value, kind, by_service, origin, time_ms, &keys, old, new);
+        dbs.changelog.put(txn, &record_key(table.id, seq), value)?;
+        Ok(())
+    })
+}
+
+/// A change record's stored value (see [`decode_with`]).
+#[allow(clippy::too_many_arguments)]
+fn encode_record(
+    value: &mut Vec<u8>,
+    kind: ChangeKind,
+    by_service: bool,
+    origin: Option<u64>,
+    time_ms: u64,
+    keys: &Item,
+    old: Option<&Item>,
+    new: Option<&Item>,
+) {
     value.push(RECORD_FORMAT);
     value.push(kind as u8);
     let mut flags = if by_service { FLAG_SERVICE } else { 0 };
@@ -142,13 +160,13 @@ pub(crate) fn append(
         flags |= FLAG_ORIGIN;
     }
     value.push(flags);
-    codec::put_varint(&mut value, time_ms);
-    codec::encode_item(&keys, &mut value);
+    codec::put_varint(value, time_ms);
+    codec::encode_item(keys, value);
     for image in [old, new] {
         match image {
             Some(i) => {
                 value.push(1);
-                codec::encode_item(i, &mut value);
+                codec::encode_item(i, value);
             }
             None => value.push(0),
         }
@@ -156,8 +174,6 @@ pub(crate) fn append(
     if let Some(origin) = origin {
         value.extend_from_slice(&origin.to_be_bytes());
     }
-    dbs.changelog.put(txn, &record_key(table.id, seq), &value)?;
-    Ok(())
 }
 
 fn corrupt(what: &'static str) -> EngineError {

@@ -374,3 +374,24 @@ impl Engine {
 }
 
 pub use store::ReadView;
+
+/// Run `f` with an empty buffer this thread keeps (the writer encodes the
+/// values and change records it stores into one: LMDB copies them into its
+/// pages), or with a fresh one if the thread's is in use.
+pub(crate) fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            buf.clear();
+            let result = f(&mut buf);
+            // One large item does not keep its memory for good.
+            if buf.capacity() > 1 << 20 {
+                *buf = Vec::new();
+            }
+            result
+        }
+        Err(_) => f(&mut Vec::new()),
+    })
+}

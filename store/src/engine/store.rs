@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use heed::{RoTxn, RwTxn};
 
-use super::{Dbs, EngineError, COLLECTION_PREFIX};
+use super::{with_scratch, Dbs, EngineError, COLLECTION_PREFIX};
 use crate::model::codec::{self, Reader};
 use crate::model::key::{index_entry_key, Key};
 use crate::model::table::TableMeta;
@@ -238,12 +238,28 @@ pub(crate) fn delete_stats(txn: &mut RwTxn, dbs: &Dbs, table_id: u32) -> Result<
 
 /// A stored value: the item with the raw bytes of the partition key it is
 /// stored under (the table's, or an index's for an index entry).
-fn encode_value(partition: &[u8], item: &Item) -> Vec<u8> {
-    let mut value = Vec::with_capacity(64);
+fn encode_value(partition: &[u8], item: &Item, value: &mut Vec<u8>) {
     value.push(ITEM_FORMAT);
-    codec::put_bytes(&mut value, partition);
-    codec::encode_item(item, &mut value);
-    value
+    codec::put_bytes(value, partition);
+    codec::encode_item(item, value);
+}
+
+/// Store `item` (of partition `partition`) under `key` in the items
+/// database. The value is encoded into a buffer kept by the thread (the
+/// writer's): LMDB copies it into its page, so one buffer serves every
+/// put, and a value is not regrown as it is encoded.
+fn put_value(
+    txn: &mut RwTxn,
+    dbs: &Dbs,
+    key: &[u8],
+    partition: &[u8],
+    item: &Item,
+) -> Result<(), EngineError> {
+    with_scratch(|value| {
+        encode_value(partition, item, value);
+        dbs.items.put(txn, key, value)?;
+        Ok(())
+    })
 }
 
 /// Decode a stored value, checking it belongs to `partition` (if given).
@@ -331,8 +347,7 @@ pub(crate) fn put_item(
         Some(now.saturating_add_signed(grows))
     };
     let pk = key.partition_bytes();
-    let value = encode_value(&pk, item);
-    dbs.items.put(txn, &key.storage_key(table.id), &value)?;
+    put_value(txn, dbs, &key.storage_key(table.id), &pk, item)?;
     let new_size = crate::model::value::item_size(item) as i64;
     let old_size = old.map_or(0, |o| crate::model::value::item_size(o) as i64);
     for index in table.local_indexes.iter().chain(&table.global_indexes) {
@@ -346,7 +361,7 @@ pub(crate) fn put_item(
             }
         }
         if let Some((k, raw)) = index_entry_key(index.id, &index.key, key, item) {
-            dbs.items.put(txn, &k, &encode_value(&raw, item))?;
+            put_value(txn, dbs, &k, &raw, item)?;
             adjust_stats(txn, dbs, index.id, 1, new_size)?;
         }
     }
@@ -485,7 +500,7 @@ pub(crate) fn backfill_chunk(
             continue;
         };
         if dbs.items.get(txn, &k)?.is_none() {
-            dbs.items.put(txn, &k, &encode_value(&raw, item))?;
+            put_value(txn, dbs, &k, &raw, item)?;
             let size = crate::model::value::item_size(item) as i64;
             adjust_stats(txn, dbs, index.id, 1, size)?;
         }
