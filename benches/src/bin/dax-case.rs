@@ -13,8 +13,16 @@
 //! medians over rounds. Before measuring, every item is read once through
 //! the proxy: its cache holds the working set, as a long-running
 //! application's would (the 5 % updates of YCSB B write through it).
+//!
+//! Closed loop by default: each target runs as fast as its answers come
+//! back, so the proxy also carries several times the load. `--rate` offers
+//! both the same load instead (open loop, latency from each request's
+//! intended send time), which is the comparison of latency alone.
 
-use std::time::Duration;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Parser;
@@ -49,17 +57,78 @@ struct Args {
     /// Item size in bytes (10 string fields).
     #[arg(long, default_value_t = 1000)]
     item_size: usize,
-    /// Concurrent connections (closed loop).
+    /// Concurrent connections.
     #[arg(long, default_value_t = 16)]
     connections: usize,
+    /// Open loop: total requests per second, the same for both targets,
+    /// with latency measured from each request's intended send time (as
+    /// `ferrodyn-bench --rate`). Without it each connection sends its next
+    /// request when the last one is answered (closed loop).
+    #[arg(long)]
+    rate: Option<f64>,
     /// Zipfian skew.
     #[arg(long, default_value_t = 0.99)]
     zipf_theta: f64,
 }
 
+/// Wakes tasks at given instants to within tens of microseconds. Tokio's
+/// timer ticks in milliseconds, and rounds a deadline up to the tick after
+/// it: a 1 ms sleep takes 1 to 2.5 ms, too coarse to stand for a 1 ms
+/// network delay.
+#[derive(Clone)]
+struct Clock(std::sync::mpsc::Sender<(Instant, oneshot::Sender<()>)>);
+
+impl Clock {
+    fn start() -> Clock {
+        let (tx, rx) = std::sync::mpsc::channel::<(Instant, oneshot::Sender<()>)>();
+        std::thread::spawn(move || {
+            let mut due: BinaryHeap<Reverse<(Instant, u64)>> = BinaryHeap::new();
+            let mut waiting: HashMap<u64, oneshot::Sender<()>> = HashMap::new();
+            let mut next = 0u64;
+            loop {
+                let asked = match due.peek() {
+                    None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                    Some(Reverse((at, _))) => {
+                        rx.recv_timeout(at.saturating_duration_since(Instant::now()))
+                    }
+                };
+                match asked {
+                    Ok((at, wake)) => {
+                        due.push(Reverse((at, next)));
+                        waiting.insert(next, wake);
+                        next += 1;
+                    }
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => return,
+                }
+                let now = Instant::now();
+                while let Some(Reverse((at, id))) = due.peek().copied() {
+                    if at > now {
+                        break;
+                    }
+                    due.pop();
+                    if let Some(wake) = waiting.remove(&id) {
+                        let _ = wake.send(());
+                    }
+                }
+            }
+        });
+        Clock(tx)
+    }
+
+    async fn until(&self, at: Instant) {
+        let (wake, woken) = oneshot::channel();
+        if self.0.send((at, wake)).is_ok() {
+            let _ = woken.await;
+        }
+    }
+}
+
 /// Relay one connection: requests go on at once, each response chunk is
-/// held until `delay` after it arrived.
-async fn relay(client: TcpStream, upstream: std::net::SocketAddr, delay: Duration) {
+/// held until `delay` after it arrived. Chunks are read as they come and
+/// held side by side (a chunk that arrives while an earlier one is held is
+/// not held again after it).
+async fn relay(client: TcpStream, upstream: std::net::SocketAddr, delay: Duration, clock: Clock) {
     let Ok(server) = TcpStream::connect(upstream).await else {
         return;
     };
@@ -71,20 +140,31 @@ async fn relay(client: TcpStream, upstream: std::net::SocketAddr, delay: Duratio
         let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
         let _ = server_write.shutdown().await;
     };
-    let responses = async move {
+    let (held, mut due) = tokio::sync::mpsc::unbounded_channel();
+    let arrivals = async move {
         let mut buf = vec![0u8; 64 * 1024];
         loop {
             let n = match server_read.read(&mut buf).await {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
-            tokio::time::sleep_until(tokio::time::Instant::now() + delay).await;
-            if client_write.write_all(&buf[..n]).await.is_err() {
+            if held
+                .send((Instant::now() + delay, buf[..n].to_vec()))
+                .is_err()
+            {
                 break;
             }
         }
     };
-    tokio::join!(requests, responses);
+    let responses = async move {
+        while let Some((at, chunk)) = due.recv().await {
+            clock.until(at).await;
+            if client_write.write_all(&chunk).await.is_err() {
+                break;
+            }
+        }
+    };
+    tokio::join!(requests, arrivals, responses);
 }
 
 /// One target's results in one round.
@@ -123,9 +203,10 @@ async fn measure(args: &Args, dir: &std::path::Path) -> anyhow::Result<()> {
 
     let relay_listener = TcpListener::bind("127.0.0.1:0").await?;
     let relay_url = format!("http://{}", relay_listener.local_addr()?);
+    let clock = Clock::start();
     let relay_task = tokio::spawn(async move {
         while let Ok((conn, _)) = relay_listener.accept().await {
-            tokio::spawn(relay(conn, store_addr, delay));
+            tokio::spawn(relay(conn, store_addr, delay, clock.clone()));
         }
     });
 
@@ -165,8 +246,16 @@ async fn measure(args: &Args, dir: &std::path::Path) -> anyhow::Result<()> {
         args.records,
     );
     driver::load(&direct, &puts.shape, args.records, 64, 1, false).await?;
+    let (pacing, loop_kind) = match args.rate {
+        None => (Pacing::Closed, "closed loop".to_owned()),
+        Some(rate) if rate > 0.0 && rate.is_finite() => (
+            Pacing::Open { rate },
+            format!("open loop at {rate} req/s (latency from intended send time)"),
+        ),
+        Some(rate) => anyhow::bail!("--rate must be positive, got {rate}"),
+    };
     println!(
-        "dax-case: {} records of ~{} B, zipfian θ={}, {} connections, closed loop, {} rounds x {:.0} s; the relay holds each response {} ms (load average {})\n",
+        "dax-case: {} records of ~{} B, zipfian θ={}, {} connections, {loop_kind}, {} rounds x {:.0} s; the relay holds each response {} ms (load average {})\n",
         args.records,
         args.item_size,
         args.zipf_theta,
@@ -191,7 +280,7 @@ async fn measure(args: &Args, dir: &std::path::Path) -> anyhow::Result<()> {
         let workload = Workload::new(shape.clone(), mix, args.records);
         let phase = |seed: u64, d: Duration| PhaseSpec {
             connections: args.connections,
-            pacing: Pacing::Closed,
+            pacing,
             duration: d,
             max_ops: None,
             seed,
