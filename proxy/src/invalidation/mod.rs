@@ -395,17 +395,11 @@ mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
 
     use super::*;
-    use crate::query_cache::storage::StorageMetrics;
 
     fn targets() -> Targets {
-        let metrics = StorageMetrics {
-            evictions: IntCounter::new("e", "e").expect("counter"),
-            evicted_bytes: IntCounter::new("eb", "eb").expect("counter"),
-            invalidations: IntCounter::new("i", "i").expect("counter"),
-        };
         Targets {
             items: Arc::new(ItemCache::new(1 << 20, Duration::from_secs(60))),
-            queries: Arc::new(QueryCache::new(1 << 20, Duration::from_secs(60), metrics)),
+            queries: Arc::new(QueryCache::for_tests()),
             schemas: KeySchemas::remote(),
         }
     }

@@ -676,7 +676,7 @@ mod tests {
 
     use super::*;
     use crate::invalidation::Targets;
-    use crate::query_cache::storage::{QueryCache, StorageMetrics};
+    use crate::query_cache::storage::QueryCache;
 
     fn request(op: Operation, body: &str) -> BackendRequest {
         BackendRequest::new(op, http::HeaderMap::new(), Bytes::from(body.to_owned()))
@@ -752,15 +752,7 @@ mod tests {
         );
         let targets = Targets {
             items: cache.clone(),
-            queries: Arc::new(QueryCache::new(
-                1 << 20,
-                Duration::from_secs(60),
-                StorageMetrics {
-                    evictions: IntCounter::new("e", "e").expect("counter"),
-                    evicted_bytes: IntCounter::new("eb", "eb").expect("counter"),
-                    invalidations: IntCounter::new("i", "i").expect("counter"),
-                },
-            )),
+            queries: Arc::new(QueryCache::for_tests()),
             schemas: KeySchemas::Embedded(store.clone()),
         };
         let mut cursor = store

@@ -463,11 +463,9 @@ impl QueryCache {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::schemas::IndexKeys;
-
-    fn cache() -> QueryCache {
+impl QueryCache {
+    /// A 1 MB cache with a minute's TTL and unregistered metrics.
+    pub(crate) fn for_tests() -> QueryCache {
         QueryCache::new(
             1 << 20,
             Duration::from_secs(60),
@@ -477,6 +475,16 @@ mod tests {
                 invalidations: IntCounter::new("i", "i").expect("counter"),
             },
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schemas::IndexKeys;
+
+    fn cache() -> QueryCache {
+        QueryCache::for_tests()
     }
 
     fn s(v: &str) -> AttributeValue {

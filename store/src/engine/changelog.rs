@@ -487,6 +487,19 @@ mod tests {
         i
     }
 
+    /// Table "t" of [`table_meta`], created: its id.
+    async fn create_table(engine: &Engine) -> u32 {
+        engine
+            .write(|ctx| {
+                let mut meta = table_meta();
+                meta.id = ctx.next_id()?;
+                ctx.put_table(meta).map_err(Abort::<()>::Engine)
+            })
+            .await
+            .expect("create table");
+        engine.table("t").map(|t| t.id).unwrap_or_default()
+    }
+
     async fn put(engine: &Engine, p: &'static str, x: &'static str, fail: bool) {
         put_from(engine, p, x, fail, None).await;
     }
@@ -518,15 +531,7 @@ mod tests {
     async fn a_records_origin_is_kept_and_other_records_have_none() {
         let dir = tempfile::tempdir().expect("dir");
         let engine = Engine::open(dir.path(), EngineOptions::default()).expect("open");
-        engine
-            .write(|ctx| {
-                let mut meta = table_meta();
-                meta.id = ctx.next_id()?;
-                ctx.put_table(meta).map_err(Abort::<()>::Engine)
-            })
-            .await
-            .expect("create table");
-        let id = engine.table("t").map(|t| t.id).unwrap_or_default();
+        let id = create_table(&engine).await;
         put_from(&engine, "a", "1", false, Some(u64::MAX - 7)).await;
         put(&engine, "a", "2", false).await;
         put_from(&engine, "b", "1", false, Some(1)).await;
@@ -554,15 +559,7 @@ mod tests {
             ..EngineOptions::default()
         };
         let engine = Engine::open(&dir, options).expect("open");
-        engine
-            .write(|ctx| {
-                let mut meta = table_meta();
-                meta.id = ctx.next_id()?;
-                ctx.put_table(meta).map_err(Abort::<()>::Engine)
-            })
-            .await
-            .expect("create table");
-        let id = engine.table("t").map(|t| t.id).unwrap_or_default();
+        let id = create_table(&engine).await;
 
         put(&engine, "a", "1", false).await;
         put(&engine, "a", "2", true).await; // aborted: neither item nor record
