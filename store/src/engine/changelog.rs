@@ -120,14 +120,14 @@ pub(crate) fn append(
     table: &TableMeta,
     keys: Item,
     old: Option<&Item>,
-    new: Option<&Item>,
+    new: Option<(&Item, &[u8])>,
     by_service: bool,
     origin: Option<u64>,
     time_ms: u64,
 ) -> Result<(), EngineError> {
     let kind = match (old, new) {
         (None, Some(_)) => ChangeKind::Insert,
-        (Some(o), Some(n)) if o == n => return Ok(()),
+        (Some(o), Some((n, _))) if o == n => return Ok(()),
         (Some(_), Some(_)) => ChangeKind::Modify,
         (Some(_), None) => ChangeKind::Remove,
         (None, None) => return Ok(()),
@@ -151,7 +151,7 @@ fn encode_record(
     time_ms: u64,
     keys: &Item,
     old: Option<&Item>,
-    new: Option<&Item>,
+    new: Option<(&Item, &[u8])>,
 ) {
     value.push(RECORD_FORMAT);
     value.push(kind as u8);
@@ -162,14 +162,19 @@ fn encode_record(
     value.push(flags);
     codec::put_varint(value, time_ms);
     codec::encode_item(keys, value);
-    for image in [old, new] {
-        match image {
-            Some(i) => {
-                value.push(1);
-                codec::encode_item(i, value);
-            }
-            None => value.push(0),
+    match old {
+        Some(i) => {
+            value.push(1);
+            codec::encode_item(i, value);
         }
+        None => value.push(0),
+    }
+    match new {
+        Some((_, encoded)) => {
+            value.push(1);
+            value.extend_from_slice(encoded);
+        }
+        None => value.push(0),
     }
     if let Some(origin) = origin {
         value.extend_from_slice(&origin.to_be_bytes());

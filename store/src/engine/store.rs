@@ -236,27 +236,23 @@ pub(crate) fn delete_stats(txn: &mut RwTxn, dbs: &Dbs, table_id: u32) -> Result<
     Ok(())
 }
 
-/// A stored value: the item with the raw bytes of the partition key it is
-/// stored under (the table's, or an index's for an index entry).
-fn encode_value(partition: &[u8], item: &Item, value: &mut Vec<u8>) {
-    value.push(ITEM_FORMAT);
-    codec::put_bytes(value, partition);
-    codec::encode_item(item, value);
-}
-
-/// Store `item` (of partition `partition`) under `key` in the items
-/// database. The value is encoded into a buffer kept by the thread (the
-/// writer's): LMDB copies it into its page, so one buffer serves every
-/// put, and a value is not regrown as it is encoded.
+/// Store an item under `key` in the items database: the stored value is
+/// the raw bytes of the partition key it is stored under (the table's, or
+/// an index's for an index entry), then `encoded`, the item's encoding
+/// ([`codec::encoded_item`]), made once for all the entries of a write and
+/// its change record. The value is put together in a buffer the thread
+/// (the writer) keeps: LMDB copies it into its page.
 fn put_value(
     txn: &mut RwTxn,
     dbs: &Dbs,
     key: &[u8],
     partition: &[u8],
-    item: &Item,
+    encoded: &[u8],
 ) -> Result<(), EngineError> {
     with_scratch(|value| {
-        encode_value(partition, item, value);
+        value.push(ITEM_FORMAT);
+        codec::put_bytes(value, partition);
+        value.extend_from_slice(encoded);
         dbs.items.put(txn, key, value)?;
         Ok(())
     })
@@ -324,12 +320,14 @@ fn get_stored<'t>(
 /// item (for the table's counters). With `collection_limit`, a write that
 /// would grow its item collection past it is refused before anything is
 /// written (shrinking one that is over it is always allowed).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn put_item(
     txn: &mut RwTxn,
     dbs: &Dbs,
     table: &TableMeta,
     key: &Key,
     item: &Item,
+    encoded: &[u8],
     old: Option<&Item>,
     collection_limit: Option<u64>,
 ) -> Result<(), EngineError> {
@@ -347,7 +345,7 @@ pub(crate) fn put_item(
         Some(now.saturating_add_signed(grows))
     };
     let pk = key.partition_bytes();
-    put_value(txn, dbs, &key.storage_key(table.id), &pk, item)?;
+    put_value(txn, dbs, &key.storage_key(table.id), &pk, encoded)?;
     let new_size = crate::model::value::item_size(item) as i64;
     let old_size = old.map_or(0, |o| crate::model::value::item_size(o) as i64);
     for index in table.local_indexes.iter().chain(&table.global_indexes) {
@@ -361,7 +359,7 @@ pub(crate) fn put_item(
             }
         }
         if let Some((k, raw)) = index_entry_key(index.id, &index.key, key, item) {
-            put_value(txn, dbs, &k, &raw, item)?;
+            put_value(txn, dbs, &k, &raw, encoded)?;
             adjust_stats(txn, dbs, index.id, 1, new_size)?;
         }
     }
@@ -500,7 +498,7 @@ pub(crate) fn backfill_chunk(
             continue;
         };
         if dbs.items.get(txn, &k)?.is_none() {
-            put_value(txn, dbs, &k, &raw, item)?;
+            put_value(txn, dbs, &k, &raw, &codec::encoded_item(item))?;
             let size = crate::model::value::item_size(item) as i64;
             adjust_stats(txn, dbs, index.id, 1, size)?;
         }

@@ -19,6 +19,7 @@ use heed::RwTxn;
 use tokio::sync::oneshot;
 
 use super::{changelog, reclaim, store, EngineError, Shared};
+use crate::model::codec;
 use crate::model::key::Key;
 use crate::model::table::TableMeta;
 use crate::model::value::Item;
@@ -153,16 +154,33 @@ impl WriteCtx<'_, '_> {
         item: &Item,
         old: Option<&Item>,
     ) -> Result<(), EngineError> {
+        let encoded = codec::encoded_item(item);
+        self.put_item_encoded(table, key, item, &encoded, old)
+    }
+
+    /// [`Self::put_item`] with `encoded`, the item's encoding
+    /// ([`codec::encoded_item`]), made beforehand: a caller that encodes
+    /// the item before submitting its job takes that work off the writer
+    /// thread, the one serial step of every write.
+    pub fn put_item_encoded(
+        &mut self,
+        table: &TableMeta,
+        key: &Key,
+        item: &Item,
+        encoded: &[u8],
+        old: Option<&Item>,
+    ) -> Result<(), EngineError> {
         store::put_item(
             self.txn,
             self.dbs,
             table,
             key,
             item,
+            encoded,
             old,
             Some(self.collection_limit),
         )?;
-        self.record(table, key, old, Some(item), false)
+        self.record(table, key, old, Some((item, encoded)), false)
     }
 
     /// Delete the item under `key`; `old` must be what `get_item` returned.
@@ -197,13 +215,14 @@ impl WriteCtx<'_, '_> {
         self.record(table, key, Some(old), None, by_service)
     }
 
-    /// The change-log record of a change to the item under `key`.
+    /// The change-log record of a change to the item under `key`; `new`
+    /// comes with its encoding.
     fn record(
         &mut self,
         table: &TableMeta,
         key: &Key,
         old: Option<&Item>,
-        new: Option<&Item>,
+        new: Option<(&Item, &[u8])>,
         by_service: bool,
     ) -> Result<(), EngineError> {
         let keys = key.to_item(&table.key);
@@ -237,7 +256,17 @@ impl WriteCtx<'_, '_> {
         item: &Item,
     ) -> Result<(), EngineError> {
         let old = store::get_item(self.txn, self.dbs, table, key)?;
-        store::put_item(self.txn, self.dbs, table, key, item, old.as_ref(), None)
+        let encoded = codec::encoded_item(item);
+        store::put_item(
+            self.txn,
+            self.dbs,
+            table,
+            key,
+            item,
+            &encoded,
+            old.as_ref(),
+            None,
+        )
     }
 
     /// Drop up to `limit` change records of `table_id` older than `cutoff_ms`.

@@ -34,6 +34,14 @@ pub struct CodecError {
     pub what: &'static str,
 }
 
+/// `item`'s encoding in a vector of its own, sized for it in advance.
+pub fn encoded_item(item: &Item) -> Vec<u8> {
+    // Names and values, plus a type tag and a length or two per attribute.
+    let mut out = Vec::with_capacity(crate::model::value::item_size(item) + 4 * item.len() + 8);
+    encode_item(item, &mut out);
+    out
+}
+
 pub fn encode_item(item: &Item, out: &mut Vec<u8>) {
     put_varint(out, item.len() as u64);
     for (name, value) in item {

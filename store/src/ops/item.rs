@@ -167,11 +167,13 @@ impl Store {
         check_index_keys(&table, &item)?;
         let (cond, _) = members.condition(&options, None, false)?;
         let write = self.item_write(table, key, options, origin)?;
+        // Encoded here, not in the writer thread every write waits for.
+        let encoded: Arc<[u8]> = crate::model::codec::encoded_item(&item).into();
         let item = Arc::new(item);
         let stored = item.clone();
         let old = self
             .run_item_write(&write, cond, move |ctx, table, key, old| {
-                ctx.put_item(table, key, &stored, old.as_ref())?;
+                ctx.put_item_encoded(table, key, &stored, &encoded, old.as_ref())?;
                 Ok(old)
             })
             .await?;
