@@ -14,6 +14,7 @@ use super::capacity::{self, ConsumedCapacity, Spent};
 use super::collection::{ItemCollectionMetrics, Metrics};
 pub(super) use super::item_checks::{check_index_keys, validate_item};
 use super::item_checks::{check_name, too_deep};
+use super::legacy_params::{convert_expected, convert_updates};
 use super::table::checked_table_name;
 use super::{abort_to_api, Store};
 use crate::api::types::{
@@ -781,38 +782,4 @@ pub(super) fn request_key(table: &TableMeta, key: Option<&Item>) -> ApiResult<Ke
         .key
         .key_of_request(key)
         .map_err(|e| ApiError::validation(e.to_string()))
-}
-
-fn convert_expected(
-    e: &BTreeMap<String, types::ExpectedAttributeValue>,
-) -> BTreeMap<String, legacy::ExpectedAttributeValue> {
-    e.iter()
-        .map(|(k, v)| {
-            (
-                k.clone(),
-                legacy::ExpectedAttributeValue {
-                    value: v.value.clone(),
-                    exists: v.exists,
-                    comparison_operator: v.comparison_operator.clone(),
-                    attribute_value_list: v.attribute_value_list.clone(),
-                },
-            )
-        })
-        .collect()
-}
-
-fn convert_updates(
-    u: &BTreeMap<String, types::AttributeValueUpdate>,
-) -> BTreeMap<String, legacy::AttributeValueUpdate> {
-    u.iter()
-        .map(|(k, v)| {
-            (
-                k.clone(),
-                legacy::AttributeValueUpdate {
-                    value: v.value.clone(),
-                    action: v.action.clone(),
-                },
-            )
-        })
-        .collect()
 }

@@ -17,6 +17,7 @@ mod gsi;
 mod import;
 mod item;
 mod item_checks;
+mod legacy_params;
 mod maintenance;
 mod partiql;
 mod partiql_multi;
