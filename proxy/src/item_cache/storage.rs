@@ -166,24 +166,10 @@ impl Entry {
     }
 }
 
-/// `item` in the store's encoding, as entries keep it: one allocation of
-/// the exact size. (Encoding into a fresh vector grew it a few times for
-/// every written item, then shrank it to fit.)
+/// `item` in the store's encoding, as entries keep it: encoded into a
+/// vector sized for it in advance, then fitted.
 pub fn encode(item: &Item) -> Box<[u8]> {
-    /// A buffer kept larger than this is given back after use.
-    const KEPT: usize = 64 << 10;
-    thread_local! {
-        static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-    }
-    BUFFER.with_borrow_mut(|buffer| {
-        buffer.clear();
-        codec::encode_item(item, buffer);
-        let encoded = Box::from(buffer.as_slice());
-        if buffer.capacity() > KEPT {
-            *buffer = Vec::new();
-        }
-        encoded
-    })
+    codec::encoded_item(item).into_boxed_slice()
 }
 
 /// Permission to fill one key, taken before the upstream read.

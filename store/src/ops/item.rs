@@ -169,7 +169,7 @@ impl Store {
         let (cond, _) = members.condition(&options, None, false)?;
         let write = self.item_write(table, key, options, origin)?;
         // Encoded here, not in the writer thread every write waits for.
-        let encoded: Arc<[u8]> = crate::model::codec::encoded_item(&item).into();
+        let encoded = Arc::new(crate::model::codec::encoded_item(&item));
         let item = Arc::new(item);
         let stored = item.clone();
         let old = self
