@@ -189,6 +189,7 @@ fn answering(
             Ok::<_, Infallible>(BackendResponse {
                 status: StatusCode::OK,
                 body,
+                crc32: None,
             })
         }
     })

@@ -452,6 +452,7 @@ impl HttpUpstream {
         Ok(BackendResponse {
             status,
             body: body.to_bytes(),
+            crc32: None,
         })
     }
 }
@@ -482,6 +483,7 @@ fn unusable_answer(e: &Unreachable) -> BackendResponse {
     BackendResponse {
         status: StatusCode::INTERNAL_SERVER_ERROR,
         body: Bytes::from(err.body()),
+        crc32: None,
     }
 }
 
@@ -494,6 +496,7 @@ fn upstream_error(e: &(dyn std::error::Error + 'static)) -> BackendResponse {
     BackendResponse {
         status: StatusCode::INTERNAL_SERVER_ERROR,
         body: Bytes::from(err.body()),
+        crc32: None,
     }
 }
 

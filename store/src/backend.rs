@@ -144,6 +144,10 @@ fn with_member(body: &[u8], name: &str, value: &str) -> Option<Bytes> {
 pub struct BackendResponse {
     pub status: StatusCode,
     pub body: Bytes,
+    /// The CRC32 of `body` (DynamoDB's `x-amz-crc32` header), when the
+    /// backend has it already: a cache keeps it with an answer it sends
+    /// many times. `None`: the front end computes it.
+    pub crc32: Option<u32>,
 }
 
 impl BackendResponse {
@@ -152,11 +156,13 @@ impl BackendResponse {
             Ok(body) => BackendResponse {
                 status: StatusCode::OK,
                 body: Bytes::from(body),
+                crc32: None,
             },
             Err(e) => BackendResponse {
                 status: StatusCode::from_u16(e.code.http_status())
                     .unwrap_or(StatusCode::BAD_REQUEST),
                 body: Bytes::from(e.body()),
+                crc32: None,
             },
         }
     }

@@ -143,7 +143,6 @@ pub async fn serve<B: Backend>(
     // stack, whose clone costs allocations.
     let backend = Arc::new(backend);
     let connections = Connections::new(limits.max_connections);
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
@@ -180,7 +179,6 @@ pub async fn serve<B: Backend>(
         });
         let builder = builder.clone();
         let (tls, header_timeout) = (options.tls.clone(), limits.header_timeout);
-        let mut stop = stop_rx.clone();
         tasks.spawn(async move {
             let _guard = (guard, counted);
             // The handshake runs here, in the connection's own task, so a
@@ -197,32 +195,32 @@ pub async fn serve<B: Backend>(
                         }
                     },
                     _ = &mut evicted => return,
-                    _ = stop.wait_for(|s| *s) => return,
                 },
             };
             let conn = builder.serve_connection(TokioIo::new(stream), service);
             let mut conn = std::pin::pin!(conn);
-            let asked = tokio::select! {
+            // Asked to close (the connection cap, or shutdown) or done: the
+            // connection is polled first, and the one receiver is the only
+            // other thing polled with it on each of its wake-ups.
+            tokio::select! {
+                biased;
                 result = conn.as_mut() => {
                     if let Err(e) = result {
                         tracing::debug!(error = %e, "connection closed with error");
                     }
                     return;
                 }
-                _ = &mut evicted => true,
-                _ = stop.wait_for(|s| *s) => true,
-            };
-            if asked {
-                // Idle: closes at once; busy: after its current answer.
-                conn.as_mut().graceful_shutdown();
-                if let Err(e) = conn.await {
-                    tracing::debug!(error = %e, "connection closed with error");
-                }
+                _ = &mut evicted => {}
+            }
+            // Idle: closes at once; busy: after its current answer.
+            conn.as_mut().graceful_shutdown();
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection closed with error");
             }
         });
     }
     drop(listener);
-    let _ = stop_tx.send(true);
+    connections.close_all();
     let drained = tokio::time::timeout(limits.shutdown_grace, async {
         while tasks.join_next().await.is_some() {}
     })
@@ -487,7 +485,7 @@ async fn answer<B: Backend>(
         Some(encoding) if resp.body.len() > COMPRESSION_THRESHOLD => {
             compressed_response(resp.status, &resp.body, encoding, &request_id)
         }
-        _ => json_response(resp.status, resp.body, &request_id),
+        _ => json_response_with_crc32(resp.status, resp.body, resp.crc32, &request_id),
     }
 }
 
@@ -523,9 +521,10 @@ fn health(req: &Request<Incoming>, state: Health, request_id: &str) -> Response<
 
 fn plain(status: StatusCode, text: &str, request_id: &str) -> Response<Full<Bytes>> {
     let body = Bytes::from(text.to_owned());
-    let mut resp = Response::new(Full::new(body.clone()));
+    let crc32 = crc32fast::hash(&body);
+    let mut resp = Response::new(Full::new(body));
     *resp.status_mut() = status;
-    common_headers(&mut resp, &body, request_id, "text/plain");
+    common_headers(&mut resp, crc32, request_id, "text/plain");
     resp
 }
 
@@ -550,16 +549,26 @@ pub fn json_response(
     body: impl Into<Bytes>,
     request_id: &str,
 ) -> Response<Full<Bytes>> {
-    let body: Bytes = body.into();
-    let mut resp = Response::new(Full::new(body.clone()));
+    json_response_with_crc32(status, body.into(), None, request_id)
+}
+
+/// [`json_response`] for a body whose CRC32 may be known already.
+fn json_response_with_crc32(
+    status: StatusCode,
+    body: Bytes,
+    crc32: Option<u32>,
+    request_id: &str,
+) -> Response<Full<Bytes>> {
+    let crc32 = crc32.unwrap_or_else(|| crc32fast::hash(&body));
+    let mut resp = Response::new(Full::new(body));
     *resp.status_mut() = status;
-    common_headers(&mut resp, &body, request_id, CONTENT_TYPE);
+    common_headers(&mut resp, crc32, request_id, CONTENT_TYPE);
     resp
 }
 
 fn common_headers(
     resp: &mut Response<Full<Bytes>>,
-    body: &[u8],
+    crc32: u32,
     request_id: &str,
     content_type: &'static str,
 ) {
@@ -569,7 +578,7 @@ fn common_headers(
     if let Ok(v) = HeaderValue::from_str(request_id) {
         h.insert(REQUEST_ID, v);
     }
-    h.insert(CRC32, HeaderValue::from(crc32fast::hash(body)));
+    h.insert(CRC32, HeaderValue::from(crc32));
 }
 
 const REQUEST_ID: header::HeaderName = header::HeaderName::from_static("x-amzn-requestid");

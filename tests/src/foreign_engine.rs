@@ -160,6 +160,7 @@ fn error(kind: &str, namespace: &str, message: &str) -> BackendResponse {
         body: Bytes::from(
             json!({"__type": format!("{namespace}#{kind}"), "message": message}).to_string(),
         ),
+        crc32: None,
     }
 }
 
@@ -175,6 +176,7 @@ fn ok(body: Value) -> BackendResponse {
     BackendResponse {
         status: StatusCode::OK,
         body: Bytes::from(body.to_string()),
+        crc32: None,
     }
 }
 

@@ -533,3 +533,38 @@ async fn multi_item_writes_fill_the_cache_in_front_of_a_store() {
     let proxy = TestProxy::in_front_of(&store.endpoint()).await;
     multi_item_writes_fill_the_cache(&proxy, "multi_remote").await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cache_hits_carry_the_checksum_of_the_bytes_they_send() {
+    let proxy = TestProxy::embedded().await;
+    let client = proxy.client();
+    create_table(&client, "crc").await;
+    put_v(&client, "crc", "k", "1").await;
+    let call = |target: &'static str, body: &'static str| async move {
+        let (status, headers, body) =
+            ferrodyn_tests::raw_post(proxy.addr, Some(target), &[], body.as_bytes()).await;
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        let crc: u32 = headers
+            .iter()
+            .find(|(k, _)| k == "x-amz-crc32")
+            .and_then(|(_, v)| v.parse().ok())
+            .expect("x-amz-crc32");
+        assert_eq!(crc, crc32fast::hash(&body), "{target}");
+        body
+    };
+    let get = r#"{"TableName":"crc","Key":{"p":{"S":"k"}}}"#;
+    let first = call("DynamoDB_20120810.GetItem", get).await;
+    let hit = call("DynamoDB_20120810.GetItem", get).await;
+    assert_eq!(first, hit);
+    assert_eq!(proxy.metric("proxy_item_cache_hits_total").await, 2.0);
+    let query = r#"{"TableName":"crc","KeyConditionExpression":"p = :p",
+        "ExpressionAttributeValues":{":p":{"S":"k"}}}"#;
+    call("DynamoDB_20120810.Query", query).await;
+    call("DynamoDB_20120810.Query", query).await;
+    assert_eq!(
+        proxy
+            .metric("proxy_query_cache_hits_total{operation=\"Query\"}")
+            .await,
+        1.0
+    );
+}

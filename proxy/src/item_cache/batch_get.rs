@@ -53,6 +53,7 @@ impl ItemCacheLayer {
         Some(BackendResponse {
             status: StatusCode::OK,
             body: Bytes::from(body),
+            crc32: None,
         })
     }
 
@@ -155,6 +156,7 @@ impl ItemCacheLayer {
             Ok(body) => BackendResponse {
                 status: StatusCode::OK,
                 body: Bytes::from(body),
+                crc32: None,
             },
             Err(e) => {
                 tracing::error!(error = %e, "cannot encode a BatchGetItem answer");
@@ -163,6 +165,7 @@ impl ItemCacheLayer {
                 BackendResponse {
                     status: StatusCode::INTERNAL_SERVER_ERROR,
                     body: Bytes::from(err.body()),
+                    crc32: None,
                 }
             }
         }

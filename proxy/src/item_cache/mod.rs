@@ -418,6 +418,7 @@ impl ItemCacheLayer {
                             BackendResponse {
                                 status: resp.status,
                                 body: body.unwrap_or(resp.body),
+                                crc32: None,
                             },
                         ),
                         // An answer we cannot take apart: pass it on whole
@@ -649,20 +650,25 @@ fn respond(
     projection: Option<&ferrodyn_store::expr::Projection>,
 ) -> BackendResponse {
     let item = projection.and_then(|p| Some((p, entry.item()?)));
-    let body = match item {
+    let (body, crc32) = match item {
         Some((p, i)) => {
             let projected = p.apply(&i);
-            serde_json::to_vec(&GetOutput {
+            let body = serde_json::to_vec(&GetOutput {
                 item: Some(&projected),
             })
-            .map_or_else(|_| Bytes::from_static(b"{}"), Bytes::from)
+            .map_or_else(|_| Bytes::from_static(b"{}"), Bytes::from);
+            (body, None)
         }
         // The hit path: the answer is encoded once per entry.
-        _ => entry.body().clone(),
+        _ => {
+            let (body, crc32) = entry.answer();
+            (body.clone(), Some(*crc32))
+        }
     };
     BackendResponse {
         status: StatusCode::OK,
         body,
+        crc32,
     }
 }
 

@@ -140,5 +140,6 @@ fn respond_items(entry: &Entry, projection: Option<&Projection>) -> BackendRespo
     BackendResponse {
         status: StatusCode::OK,
         body,
+        crc32: None,
     }
 }

@@ -103,8 +103,9 @@ pub struct Entry {
     /// The GetItem answer for this entry without a projection, encoded by
     /// the first hit that needs it (most hits then send these bytes as they
     /// are). Not when the entry is made: an entry a write-through stores
-    /// may be replaced before anyone reads it.
-    body: OnceLock<Bytes>,
+    /// may be replaced before anyone reads it. With its CRC32, which the
+    /// answer's `x-amz-crc32` header carries.
+    body: OnceLock<(Bytes, u32)>,
 }
 
 impl Entry {
@@ -140,22 +141,33 @@ impl Entry {
 
     /// The GetItem answer without a projection: `{"Item":<item>}`, or `{}`.
     pub fn body(&self) -> &Bytes {
+        &self.answer().0
+    }
+
+    /// [`Entry::body`] and its CRC32.
+    pub fn answer(&self) -> &(Bytes, u32) {
         self.body.get_or_init(|| {
-            let Some(stored) = self.stored.as_deref() else {
-                return Bytes::from_static(b"{}");
-            };
-            let mut out = Vec::with_capacity(2 * stored.len() + 16);
-            out.extend_from_slice(br#"{"Item":"#);
-            match StoredItem(stored).write_json(&mut out) {
-                Ok(()) => {
-                    out.push(b'}');
-                    // Kept at its length: what the weigher counted in advance.
-                    out.shrink_to_fit();
-                    Bytes::from(out)
-                }
-                Err(_) => Bytes::from_static(b"{}"),
-            }
+            let body = self.encode_body();
+            let crc32 = crc32fast::hash(&body);
+            (body, crc32)
         })
+    }
+
+    fn encode_body(&self) -> Bytes {
+        let Some(stored) = self.stored.as_deref() else {
+            return Bytes::from_static(b"{}");
+        };
+        let mut out = Vec::with_capacity(2 * stored.len() + 16);
+        out.extend_from_slice(br#"{"Item":"#);
+        match StoredItem(stored).write_json(&mut out) {
+            Ok(()) => {
+                out.push(b'}');
+                // Kept at its length: what the weigher counted in advance.
+                out.shrink_to_fit();
+                Bytes::from(out)
+            }
+            Err(_) => Bytes::from_static(b"{}"),
+        }
     }
 
     /// The item's JSON as encoded in [`Entry::body`] (`{"Item":<item>}`),

@@ -459,11 +459,12 @@ impl QueryCacheLayer {
             }
             _ => return None,
         };
-        let body = self.cache.get(&key)?;
+        let (body, crc32) = self.cache.get(&key)?;
         self.metrics.hits.of(req.op).inc();
         Some(BackendResponse {
             status: StatusCode::OK,
             body,
+            crc32: Some(crc32),
         })
     }
 
@@ -515,11 +516,12 @@ impl QueryCacheLayer {
     where
         S: Service<BackendRequest, Response = BackendResponse, Error = Infallible>,
     {
-        if let Some(body) = self.cache.get(&key) {
+        if let Some((body, crc32)) = self.cache.get(&key) {
             self.metrics.hits.of(op).inc();
             return BackendResponse {
                 status: StatusCode::OK,
                 body,
+                crc32: Some(crc32),
             };
         }
         self.metrics.misses.of(op).inc();

@@ -107,6 +107,8 @@ pub struct Lease {
 
 struct Entry {
     body: Bytes,
+    /// The body's CRC32, which each hit's `x-amz-crc32` header carries.
+    crc32: u32,
     lease: Lease,
 }
 
@@ -329,15 +331,15 @@ impl QueryCache {
         lease.deps.iter().all(|(c, g)| self.load(c) == *g)
     }
 
-    /// The cached body for `key`, if its lease still holds.
-    pub fn get(&self, key: &Bytes) -> Option<Bytes> {
+    /// The cached body for `key` and its CRC32, if its lease still holds.
+    pub fn get(&self, key: &Bytes) -> Option<(Bytes, u32)> {
         let entries = self.entries.as_ref()?;
         if self.tables.is_poisoned() || !self.gate.is_open() {
             return None;
         }
         let entry = entries.get(key)?;
         if self.valid(&entry.lease) {
-            return Some(entry.body.clone());
+            return Some((entry.body.clone(), entry.crc32));
         }
         entries.invalidate(key);
         None
@@ -353,7 +355,8 @@ impl QueryCache {
         }
         // An invalidation racing with this insert is caught by `get`, which
         // re-checks the lease the entry carries.
-        entries.insert(key, Arc::new(Entry { body, lease }));
+        let crc32 = crc32fast::hash(&body);
+        entries.insert(key, Arc::new(Entry { body, crc32, lease }));
         true
     }
 

@@ -17,11 +17,11 @@
 //!   backoff) instead of queueing without bound.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::oneshot;
 
 /// The front end's limits (see the module doc).
 #[derive(Debug, Clone)]
@@ -51,7 +51,14 @@ impl Default for Limits {
 pub(super) struct Connections {
     max: usize,
     next_id: AtomicU64,
-    open: Mutex<BTreeMap<u64, oneshot::Sender<()>>>,
+    open: Mutex<Open>,
+}
+
+#[derive(Default)]
+struct Open {
+    /// Shutting down: every connection is asked to close, new ones at once.
+    closing: bool,
+    senders: BTreeMap<u64, oneshot::Sender<()>>,
 }
 
 impl Connections {
@@ -59,25 +66,35 @@ impl Connections {
         Arc::new(Connections {
             max: max.max(1),
             next_id: AtomicU64::new(0),
-            open: Mutex::new(BTreeMap::new()),
+            open: Mutex::default(),
         })
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, Open> {
+        self.open.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Register a new connection; when the cap is reached the oldest one is
-    /// asked to close. The receiver fires when this one is asked to close.
+    /// asked to close. The receiver fires when this one is asked to close
+    /// (cap or shutdown): it is the only thing a connection's task waits
+    /// on besides the connection itself.
     pub(super) fn open(self: &Arc<Self>) -> (ConnectionGuard, oneshot::Receiver<()>) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
-        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-        while open.len() >= self.max {
-            match open.pop_first() {
+        let mut open = self.lock();
+        while open.senders.len() >= self.max {
+            match open.senders.pop_first() {
                 Some((_, oldest)) => {
                     let _ = oldest.send(());
                 }
                 None => break,
             }
         }
-        open.insert(id, tx);
+        if open.closing {
+            let _ = tx.send(());
+        } else {
+            open.senders.insert(id, tx);
+        }
         (
             ConnectionGuard {
                 id,
@@ -87,12 +104,18 @@ impl Connections {
         )
     }
 
+    /// Ask every connection, and any opened from now on, to close.
+    pub(super) fn close_all(&self) {
+        let mut open = self.lock();
+        open.closing = true;
+        for (_, tx) in std::mem::take(&mut open.senders) {
+            let _ = tx.send(());
+        }
+    }
+
     /// Connections currently registered.
     pub(super) fn count(&self) -> usize {
-        self.open
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
+        self.lock().senders.len()
     }
 }
 
@@ -104,26 +127,42 @@ pub(super) struct ConnectionGuard {
 
 impl Drop for ConnectionGuard {
     fn drop(&mut self) {
-        self.connections
-            .open
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&self.id);
+        self.connections.lock().senders.remove(&self.id);
     }
 }
 
-/// Admission of requests: at most `max_in_flight` at once.
-#[derive(Clone)]
-pub(super) struct InFlight(Arc<Semaphore>);
+/// Admission of requests: at most `max_in_flight` at once. A counter, not a
+/// semaphore: nothing waits for a permit, and a semaphore's release takes a
+/// lock every request would share.
+pub(super) struct InFlight {
+    max: usize,
+    count: AtomicUsize,
+}
 
 impl InFlight {
     pub(super) fn new(max: usize) -> InFlight {
-        InFlight(Arc::new(Semaphore::new(max.max(1))))
+        InFlight {
+            max: max.max(1),
+            count: AtomicUsize::new(0),
+        }
     }
 
     /// A permit held while one request is handled; `None` when full.
-    pub(super) fn admit(&self) -> Option<OwnedSemaphorePermit> {
-        self.0.clone().try_acquire_owned().ok()
+    pub(super) fn admit(&self) -> Option<Permit<'_>> {
+        if self.count.fetch_add(1, Ordering::AcqRel) >= self.max {
+            self.count.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(Permit(&self.count))
+    }
+}
+
+/// One admitted request; gives its place back when dropped.
+pub(super) struct Permit<'a>(&'a AtomicUsize);
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -143,6 +182,19 @@ mod tests {
         assert_eq!(connections.count(), 2);
         drop(a);
         assert_eq!(connections.count(), 2);
+    }
+
+    #[test]
+    fn closing_asks_every_connection_and_every_later_one_to_close() {
+        let connections = Connections::new(10);
+        let (_a, mut a_rx) = connections.open();
+        let (_b, mut b_rx) = connections.open();
+        connections.close_all();
+        assert!(a_rx.try_recv().is_ok());
+        assert!(b_rx.try_recv().is_ok());
+        let (_c, mut c_rx) = connections.open();
+        assert!(c_rx.try_recv().is_ok(), "opened during shutdown");
+        assert_eq!(connections.count(), 0);
     }
 
     #[test]
