@@ -586,8 +586,15 @@ const CRC32: header::HeaderName = header::HeaderName::from_static("x-amz-crc32")
 
 /// A 52-character request id in DynamoDB's alphabet (upper-case letters and digits).
 pub fn request_id() -> String {
+    /// Counter values are handed to threads in blocks, so ids are made
+    /// without an atomic every request shares.
+    const BLOCK: u64 = 1 << 16;
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    thread_local! {
+        /// The next counter value of this thread's block, and the block's end.
+        static NEXT: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
+    }
     let seed = *SEED.get_or_init(|| {
         use std::hash::{BuildHasher, Hasher};
         let mut h = std::collections::hash_map::RandomState::new().build_hasher();
@@ -599,19 +606,54 @@ pub fn request_id() -> String {
         );
         h.finish()
     });
+    let n = NEXT.with(|next| {
+        let (mut n, mut end) = next.get();
+        if n == end {
+            n = COUNTER.fetch_add(BLOCK, Ordering::Relaxed);
+            end = n + BLOCK;
+        }
+        next.set((n + 1, end));
+        n
+    });
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    let mut x = seed
-        ^ COUNTER
-            .fetch_add(1, Ordering::Relaxed)
-            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    let mut out = String::with_capacity(52);
-    for _ in 0..52 {
+    // Distinct counter values give distinct starting states.
+    let mut x = seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let mut out = [0u8; 52];
+    for chunk in out.chunks_mut(12) {
         // xorshift64*: cheap, and ids need only be unique, not unpredictable.
         x ^= x >> 12;
         x ^= x << 25;
         x ^= x >> 27;
-        let v = x.wrapping_mul(0x2545_F491_4F6C_DD1D);
-        out.push(ALPHABET[(v >> 58) as usize % ALPHABET.len()] as char);
+        // Twelve base-36 digits per step (36^12 < 2^64).
+        let mut v = x.wrapping_mul(0x2545_F491_4F6C_DD1D);
+        for c in chunk {
+            *c = ALPHABET[(v % 36) as usize];
+            v /= 36;
+        }
     }
-    out
+    out.iter().map(|&b| char::from(b)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn request_ids_are_distinct_52_characters_of_dynamodbs_alphabet() {
+        let batches: Vec<Vec<String>> = std::thread::scope(|s| {
+            let threads: Vec<_> = (0..4)
+                .map(|_| s.spawn(|| (0..5_000).map(|_| super::request_id()).collect()))
+                .collect();
+            threads
+                .into_iter()
+                .map(|t| t.join().expect("thread"))
+                .collect()
+        });
+        let ids: std::collections::HashSet<&String> = batches.iter().flatten().collect();
+        assert_eq!(ids.len(), 20_000);
+        for id in ids {
+            assert_eq!(id.len(), 52);
+            assert!(id
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()));
+        }
+    }
 }
