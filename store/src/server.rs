@@ -38,6 +38,7 @@ pub use tls::{Tls, TlsError};
 mod browser;
 mod encoding;
 mod flags;
+mod idle;
 mod injection;
 mod limits;
 mod request_log;
@@ -148,8 +149,9 @@ pub async fn serve<B: Backend>(
     builder
         .keep_alive(true)
         .max_buf_size(64 * 1024)
-        .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(limits.header_timeout);
+        // The header timeout is each connection's idle deadline (see
+        // `idle`): one timer per connection, not one per request.
+        .header_read_timeout(None);
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -172,10 +174,17 @@ pub async fn serve<B: Backend>(
         let counted = policy.stats.open();
         let backend = backend.clone();
         let policy = policy.clone();
+        let activity = idle::Activity::new();
+        let watched = activity.clone();
         let service = service_fn(move |req| {
             let backend = backend.clone();
             let policy = policy.clone();
-            async move { Ok::<_, Infallible>(handle(&*backend, &policy, req, peer).await) }
+            let busy = activity.busy();
+            async move {
+                let resp = handle(&*backend, &policy, req, peer).await;
+                drop(busy);
+                Ok::<_, Infallible>(resp)
+            }
         });
         let builder = builder.clone();
         let (tls, header_timeout) = (options.tls.clone(), limits.header_timeout);
@@ -197,25 +206,38 @@ pub async fn serve<B: Backend>(
                     _ = &mut evicted => return,
                 },
             };
+            let stream = idle::Watched::new(stream, watched.clone());
             let conn = builder.serve_connection(TokioIo::new(stream), service);
             let mut conn = std::pin::pin!(conn);
-            // Asked to close (the connection cap, or shutdown) or done: the
-            // connection is polled first, and the one receiver is the only
-            // other thing polled with it on each of its wake-ups.
-            tokio::select! {
-                biased;
-                result = conn.as_mut() => {
-                    if let Err(e) = result {
-                        tracing::debug!(error = %e, "connection closed with error");
+            let idle = tokio::time::sleep(header_timeout);
+            let mut idle = std::pin::pin!(idle);
+            let mut asked = false;
+            // Done, asked to close (the connection cap, or shutdown), or
+            // idle: the connection is polled first, the receiver and the
+            // idle timer (registered once, moved only when it fires) on
+            // each of its wake-ups.
+            loop {
+                tokio::select! {
+                    biased;
+                    result = conn.as_mut() => {
+                        if let Err(e) = result {
+                            tracing::debug!(error = %e, "connection closed with error");
+                        }
+                        return;
                     }
-                    return;
+                    _ = &mut evicted, if !asked => {
+                        // Idle: closes at once; busy: after its current answer.
+                        asked = true;
+                        conn.as_mut().graceful_shutdown();
+                    }
+                    () = idle.as_mut() => match watched.next_check(header_timeout) {
+                        Some(at) => idle.as_mut().reset(at),
+                        None => {
+                            tracing::debug!(%peer, "closing a connection idle for the header timeout");
+                            return;
+                        }
+                    },
                 }
-                _ = &mut evicted => {}
-            }
-            // Idle: closes at once; busy: after its current answer.
-            conn.as_mut().graceful_shutdown();
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "connection closed with error");
             }
         });
     }

@@ -99,6 +99,44 @@ async fn a_slowloris_client_is_cut_off_at_the_header_timeout_while_others_are_se
     );
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_longer_than_the_header_timeout_is_answered_then_the_idle_connection_closes() {
+    let store =
+        TestStore::start_serving(limits(|l| l.header_timeout = Duration::from_secs(1))).await;
+    const FEED: &str = "FerrodynFeed_20261124.GetChanges";
+    let end = raw_post(store.addr, Some(FEED), &[], b"{}").await;
+    let end: serde_json::Value = serde_json::from_slice(&end.2).expect("json");
+    let cursor = end["NextCursor"].as_u64().expect("cursor");
+    // A change-feed request that waits 2.5 s, on a keep-alive connection.
+    let mut conn = TcpStream::connect(store.addr).await.expect("connect");
+    let body = format!(r#"{{"Cursor":{cursor},"WaitMs":2500}}"#);
+    let req = format!(
+        "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-amz-json-1.0\r\nX-Amz-Target: {FEED}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let sent = Instant::now();
+    conn.write_all(req.as_bytes()).await.expect("write");
+    let mut buf = vec![0u8; 64 * 1024];
+    let n = tokio::time::timeout(Duration::from_secs(10), conn.read(&mut buf))
+        .await
+        .expect("answered")
+        .expect("read");
+    assert!(n > 0, "closed while the request was in progress");
+    assert!(buf.starts_with(b"HTTP/1.1 200"));
+    assert!(sent.elapsed() >= Duration::from_secs(2));
+    // Now idle: closed after about the header timeout.
+    let idle = Instant::now();
+    let closed = tokio::time::timeout(Duration::from_secs(10), conn.read(&mut buf))
+        .await
+        .expect("the idle connection is closed");
+    assert!(matches!(closed, Ok(0) | Err(_)), "{closed:?}");
+    assert!(
+        idle.elapsed() >= Duration::from_millis(800) && idle.elapsed() < Duration::from_secs(5),
+        "closed after {:?}",
+        idle.elapsed()
+    );
+}
+
 /// The process's open-file limit (Linux), to size the flood of connections.
 fn open_file_limit() -> usize {
     std::fs::read_to_string("/proc/self/limits")

@@ -2,11 +2,10 @@
 //! flight and the time a request may take to arrive, and a deadline on
 //! graceful shutdown.
 //!
-//! * Reading a request's head has a deadline ([`Limits::header_timeout`],
-//!   hyper's header-read timer): a client dribbling a byte every few
-//!   seconds (slowloris) is cut off, and so is a keep-alive connection that
-//!   stays idle that long (hyper runs the same timer while it waits for the
-//!   next request's head).
+//! * A connection handling no request has a deadline
+//!   ([`Limits::header_timeout`], see `super::idle`): a client dribbling a
+//!   byte every few seconds (slowloris) completes no request head and is cut
+//!   off, and so is a keep-alive connection that stays idle that long.
 //! * Reading a body has a deadline too ([`Limits::body_timeout`]).
 //! * At most [`Limits::max_connections`] connections are open: when one more
 //!   arrives, the oldest connection is asked to close — at once if it is idle,
