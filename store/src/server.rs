@@ -653,7 +653,8 @@ pub fn request_id() -> String {
             v /= 36;
         }
     }
-    out.iter().map(|&b| char::from(b)).collect()
+    // ASCII by construction.
+    std::str::from_utf8(&out).map_or_else(|_| String::new(), str::to_owned)
 }
 
 #[cfg(test)]
