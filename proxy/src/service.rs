@@ -14,6 +14,24 @@ use std::task::{Context, Poll};
 use ferrodyn_store::server::{BackendRequest, BackendResponse};
 use tower::{Layer, Service, ServiceExt};
 
+/// The layers below a layer, as a [`Handle`] receives them: a service that
+/// cannot fail, cloned into each call, whose futures may cross threads.
+pub trait Inner:
+    Service<BackendRequest, Response = BackendResponse, Error = Infallible, Future: Send>
+    + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<S> Inner for S where
+    S: Service<BackendRequest, Response = BackendResponse, Error = Infallible, Future: Send>
+        + Clone
+        + Send
+        + 'static
+{
+}
+
 /// A layer's work: answer `req`, calling `inner` (the layers below) as it
 /// needs. Shared state is cloned into every call.
 pub trait Handle: Clone + Send + Sync + 'static {
@@ -23,11 +41,7 @@ pub trait Handle: Clone + Send + Sync + 'static {
         req: BackendRequest,
     ) -> impl Future<Output = BackendResponse> + Send
     where
-        S: Service<BackendRequest, Response = BackendResponse, Error = Infallible>
-            + Clone
-            + Send
-            + 'static,
-        S::Future: Send;
+        S: Inner;
 }
 
 /// Puts a [`Handle`] in a `tower` stack.
@@ -68,11 +82,7 @@ type BoxFuture = Pin<Box<dyn Future<Output = Result<BackendResponse, Infallible>
 impl<H, S> Service<BackendRequest> for HandleService<H, S>
 where
     H: Handle,
-    S: Service<BackendRequest, Response = BackendResponse, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send,
+    S: Inner,
 {
     type Response = BackendResponse;
     type Error = Infallible;

@@ -57,7 +57,7 @@ use tokio::sync::watch;
 use tower::Service;
 
 use crate::item_cache::storage::{encode, CacheKey, Entry, ItemCache, Lease};
-use crate::service::{forward, Handle};
+use crate::service::{forward, Handle, Inner};
 
 pub use crate::schemas::KeySchemas;
 
@@ -206,11 +206,7 @@ impl Handle for ItemCacheLayer {
         req: BackendRequest,
     ) -> impl Future<Output = BackendResponse> + Send
     where
-        S: Service<BackendRequest, Response = BackendResponse, Error = Infallible>
-            + Clone
-            + Send
-            + 'static,
-        S::Future: Send,
+        S: Inner,
     {
         self.dispatch(inner, req)
     }

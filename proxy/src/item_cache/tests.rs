@@ -18,11 +18,7 @@ fn request(op: Operation, body: &str) -> BackendRequest {
 /// The item `v` of key `k` as read through `layer`.
 async fn read<S>(layer: &ItemCacheLayer, inner: S) -> Option<String>
 where
-    S: Service<BackendRequest, Response = BackendResponse, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send,
+    S: Inner,
 {
     let get = request(
         Operation::GetItem,

@@ -48,7 +48,7 @@ use tower::Service;
 use crate::query_cache::storage::{partition_tag, QueryCache, ReadTag, StorageMetrics};
 use crate::read_request::asks_no_capacity;
 use crate::schemas::{KeySchemas, TableKeys};
-use crate::service::{forward, Handle};
+use crate::service::{forward, Handle, Inner};
 
 #[derive(Clone)]
 pub struct Metrics {
@@ -185,11 +185,7 @@ impl Handle for QueryCacheLayer {
         req: BackendRequest,
     ) -> impl Future<Output = BackendResponse> + Send
     where
-        S: Service<BackendRequest, Response = BackendResponse, Error = Infallible>
-            + Clone
-            + Send
-            + 'static,
-        S::Future: Send,
+        S: Inner,
     {
         self.dispatch(inner, req)
     }
