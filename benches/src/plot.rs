@@ -6,6 +6,7 @@
 use std::fmt::Write as _;
 
 use crate::report::TargetResult;
+use crate::stats::ticks_ms;
 
 const W: f64 = 1100.0;
 /// Height of the plotting area.
@@ -43,7 +44,7 @@ fn series(results: &[TargetResult]) -> Vec<(usize, usize, Series)> {
                     -(1.0 - q).log10()
                 }
                 .min(MAX_NINES);
-                let ms = s.latency.highest_equivalent(v.value_iterated_to()) as f64 / 1000.0;
+                let ms = ticks_ms(s.latency.highest_equivalent(v.value_iterated_to()));
                 pts.push((nines, ms.max(0.001)));
             }
             out.push((

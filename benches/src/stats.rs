@@ -1,8 +1,11 @@
 //! Recording and summarizing: per-operation HdrHistograms and error counts.
 //!
-//! Latencies are recorded in microseconds (1 µs to 1 hour, 3 significant
-//! digits). Two histograms per operation: `latency` is what the report
-//! shows — in open-loop mode it runs from the *intended* send time, so a
+//! Latencies are recorded in ticks of 100 ns (0.1 µs to 1 hour, 3
+//! significant digits): a loopback request takes tens of microseconds, and
+//! whole microseconds would round its percentiles by several percent.
+//!
+//! Two histograms per operation: `latency` is what the report shows — in
+//! open-loop mode it runs from the *intended* send time, so a
 //! stalled server is charged for the requests it kept from being sent
 //! (coordinated-omission correction, as wrk2) — and `service` runs from the
 //! actual send, for comparison. In closed-loop mode the two are equal.
@@ -16,18 +19,29 @@ use hdrhistogram::Histogram;
 
 use crate::workload::Op;
 
-const MAX_MICROS: u64 = 3_600_000_000;
+/// Histogram values per millisecond (a tick is 100 ns).
+pub const TICKS_PER_MS: u64 = 10_000;
+
+const MAX_TICKS: u64 = 3_600_000 * TICKS_PER_MS;
 
 fn histogram() -> Histogram<u64> {
     // Bounds are constant and valid, so construction cannot fail; fall back
     // to an auto-resizing histogram rather than panic regardless.
-    Histogram::new_with_bounds(1, MAX_MICROS, 3)
+    Histogram::new_with_bounds(1, MAX_TICKS, 3)
         .or_else(|_| Histogram::new(3))
         .unwrap_or_else(|_| unreachable!("3 significant digits is always valid"))
 }
 
-fn micros(d: Duration) -> u64 {
-    (d.as_micros() as u64).clamp(1, MAX_MICROS)
+/// `d` as a histogram value.
+pub fn ticks(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos() / 100)
+        .unwrap_or(u64::MAX)
+        .clamp(1, MAX_TICKS)
+}
+
+/// A histogram value in milliseconds.
+pub fn ticks_ms(ticks: u64) -> f64 {
+    ticks as f64 / TICKS_PER_MS as f64
 }
 
 /// One operation's results.
@@ -79,8 +93,8 @@ pub struct Recorder {
 impl Recorder {
     pub fn success(&mut self, op: Op, latency: Duration, service: Duration) {
         let s = self.ops.entry(op).or_default();
-        s.latency.saturating_record(micros(latency));
-        s.service.saturating_record(micros(service));
+        s.latency.saturating_record(ticks(latency));
+        s.service.saturating_record(ticks(service));
     }
 
     pub fn failure(&mut self, op: Op, kind: &str) {
@@ -148,9 +162,9 @@ pub const PERCENTILES: [(&str, f64); 5] = [
 pub fn summary_ms(h: &Histogram<u64>) -> [f64; 6] {
     let mut out = [0.0; 6];
     for (i, (_, p)) in PERCENTILES.iter().enumerate() {
-        out[i] = h.value_at_percentile(*p) as f64 / 1000.0;
+        out[i] = ticks_ms(h.value_at_percentile(*p));
     }
-    out[5] = h.max() as f64 / 1000.0;
+    out[5] = ticks_ms(h.max());
     out
 }
 
@@ -159,4 +173,28 @@ pub fn summary_ms(h: &Histogram<u64>) -> [f64; 6] {
 pub fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(|a, b| a.total_cmp(b));
     values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_keep_a_tenth_of_a_microsecond() {
+        let mut r = Recorder::default();
+        for nanos in [18_340, 18_360, 18_390] {
+            let d = Duration::from_nanos(nanos);
+            r.success(Op::Get, d, d);
+        }
+        let s = summary_ms(&r.all_latency());
+        assert!((s[0] - 0.0183).abs() < 1e-9, "p50 {} ms", s[0]);
+        assert!((s[5] - 0.0183).abs() < 1e-9, "max {} ms", s[5]);
+    }
+
+    #[test]
+    fn latencies_beyond_an_hour_are_kept_at_an_hour() {
+        assert_eq!(ticks(Duration::from_secs(7200)), MAX_TICKS);
+        assert_eq!(ticks(Duration::ZERO), 1);
+        assert!((ticks_ms(ticks(Duration::from_millis(350))) - 350.0).abs() < 1e-9);
+    }
 }

@@ -13,6 +13,7 @@ use ferrodyn_bench::client::Client;
 use ferrodyn_bench::driver::{self, Pacing, PhaseSpec, Workload};
 use ferrodyn_bench::fixed::{self, Responder};
 use ferrodyn_bench::keys::Distribution;
+use ferrodyn_bench::stats::{ticks_ms, TICKS_PER_MS};
 use ferrodyn_bench::workload::{Mix, Op, Shape};
 use http::StatusCode;
 
@@ -77,7 +78,8 @@ async fn open_loop_latency_runs_from_the_intended_send_time() {
     let s = &rec.ops[&Op::Get];
     assert_eq!(rec.errors(), 0);
     assert_eq!(s.successes(), 100, "every intended request is sent");
-    let over = |h: &hdrhistogram::Histogram<u64>, ms: u64| h.count_between(ms * 1000, u64::MAX);
+    let over =
+        |h: &hdrhistogram::Histogram<u64>, ms: u64| h.count_between(ms * TICKS_PER_MS, u64::MAX);
     // Corrected: the stalled request and the ~19 due in its first 200 ms
     // all waited at least 200 ms.
     assert!(
@@ -91,9 +93,9 @@ async fn open_loop_latency_runs_from_the_intended_send_time() {
         over(&s.latency, 100)
     );
     assert!(
-        s.latency.max() >= 350_000,
-        "corrected max {} µs",
-        s.latency.max()
+        s.latency.max() >= 350 * TICKS_PER_MS,
+        "corrected max {} ms",
+        ticks_ms(s.latency.max())
     );
     // Uncorrected: only the stalled request itself was slow.
     assert!(
@@ -101,7 +103,7 @@ async fn open_loop_latency_runs_from_the_intended_send_time() {
         "service ≥200ms: {}",
         over(&s.service, 200)
     );
-    assert!(s.service.max() >= 350_000);
+    assert!(s.service.max() >= 350 * TICKS_PER_MS);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -134,5 +136,5 @@ async fn closed_loop_records_service_time_only() {
     let s = &rec.ops[&Op::Get];
     assert_eq!(s.successes(), 50);
     // A closed loop cannot see the requests it did not send: one slow sample.
-    assert_eq!(s.latency.count_between(150_000, u64::MAX), 1);
+    assert_eq!(s.latency.count_between(150 * TICKS_PER_MS, u64::MAX), 1);
 }

@@ -32,7 +32,7 @@ use ferrodyn_bench::driver;
 use ferrodyn_bench::keys::Distribution;
 use ferrodyn_bench::probe::{metric, status_bytes};
 use ferrodyn_bench::rng::Rng;
-use ferrodyn_bench::stats::median;
+use ferrodyn_bench::stats::{median, ticks, ticks_ms};
 use ferrodyn_bench::workload::Shape;
 use ferrodyn_store::{server, Store, StoreConfig};
 use hdrhistogram::Histogram;
@@ -224,7 +224,7 @@ async fn closed_loop(
             .call(op, body)
             .await
             .map_err(|f| anyhow::anyhow!("{op}: {} {}", f.kind, f.message))?;
-        histogram.record(sent.elapsed().as_micros() as u64)?;
+        histogram.record(ticks(sent.elapsed()))?;
         count += 1;
         // Checked without building the answer: the client's work stays small
         // next to the server's.
@@ -243,8 +243,8 @@ async fn closed_loop(
         );
     }
     Ok(Cell {
-        p50: histogram.value_at_quantile(0.5) as f64,
-        p99: histogram.value_at_quantile(0.99) as f64,
+        p50: ticks_ms(histogram.value_at_quantile(0.5)) * 1000.0,
+        p99: ticks_ms(histogram.value_at_quantile(0.99)) * 1000.0,
         rate: count as f64 / start.elapsed().as_secs_f64(),
     })
 }
@@ -372,7 +372,7 @@ async fn measure(args: &Args, dir: &std::path::Path) -> anyhow::Result<()> {
     for ((label, _, _, sides), cell) in rows.iter().zip(&cells) {
         let (a, b) = (&cell[0], &cell[1]);
         println!(
-            "| {label} | {} | {:.0} | {:.0} | {:.0} | {} | {:.0} | {:.0} | {:.0} | {:.2}x | {:.2}x |",
+            "| {label} | {} | {:.1} | {:.1} | {:.0} | {} | {:.1} | {:.1} | {:.0} | {:.2}x | {:.2}x |",
             sides[0].1,
             col(a, |c| c.p50),
             col(a, |c| c.p99),

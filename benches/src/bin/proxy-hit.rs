@@ -12,8 +12,7 @@
 //! is reported for each target. The targets are measured in interleaved
 //! rounds so machine drift affects them alike; each table cell is the median
 //! over rounds. At 1 connection the loop is closed, so the mean latency is
-//! exactly 1 / throughput: a finer measure than the percentiles, which have
-//! microsecond resolution.
+//! exactly 1 / throughput; the percentiles have a resolution of 0.1 µs.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
