@@ -30,6 +30,7 @@
 //! * [`upstream`] — the embedded store or a pooled HTTP(S) client that
 //!   re-signs requests.
 //! * [`gate`] — whether the caches may serve and fill (shared with the feed).
+//! * [`read_mostly`] — a value read on every request without a shared lock.
 //! * [`credentials`] — the proxy's own AWS credentials and region.
 //! * [`invalidation`] — follows the upstream's changes (change log or
 //!   DynamoDB Streams) and invalidates entries.
@@ -46,6 +47,7 @@ pub mod item_cache;
 pub mod metrics;
 pub mod named_tables;
 pub mod query_cache;
+pub mod read_mostly;
 pub mod read_request;
 pub mod request_tables;
 pub mod schemas;

@@ -28,12 +28,13 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
 
 use crate::gate::Gate;
+use crate::read_mostly::ReadMostly;
 use ferrodyn_store::model::codec;
 use ferrodyn_store::model::stored::StoredItem;
 use ferrodyn_store::model::value::Item;
@@ -253,7 +254,10 @@ pub struct ItemCache {
     /// shard's lock, so a write's final check and an invalidation are
     /// ordered.
     pending: Box<[Mutex<HashMap<CacheKey, PendingWrite, KeyHash>>]>,
-    epochs: RwLock<HashMap<Arc<str>, u64>>,
+    /// Each table's epoch (0 if absent). Read on every hit, so without a
+    /// lock shared by all requests ([`ReadMostly`]); changed only by
+    /// table-wide invalidations.
+    epochs: ReadMostly<HashMap<Arc<str>, u64>>,
     /// Open or closed, and the cache-wide epoch (see the module doc).
     gate: Gate,
     hasher: std::collections::hash_map::RandomState,
@@ -291,7 +295,7 @@ impl ItemCache {
             evicted_bytes,
             stripes: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
             pending: (0..PENDING_SHARDS).map(|_| Mutex::default()).collect(),
-            epochs: RwLock::new(HashMap::new()),
+            epochs: ReadMostly::new(HashMap::new()),
             gate: Gate::default(),
             hasher: std::collections::hash_map::RandomState::new(),
             origin: new_origin(),
@@ -340,10 +344,7 @@ impl ItemCache {
 
     fn epoch(&self, table: &str) -> u64 {
         self.epochs
-            .read()
-            .ok()
-            .and_then(|e| e.get(table).copied())
-            .unwrap_or(0)
+            .read(|epochs| epochs.get(table).copied().unwrap_or(0))
     }
 
     pub fn key(&self, table: &str, key: Bytes) -> CacheKey {
@@ -537,21 +538,24 @@ impl ItemCache {
         if !crate::request_tables::is_table_name(table) {
             return;
         }
-        let Ok(mut epochs) = self.epochs.write() else {
-            return;
-        };
-        if epochs.len() >= MAX_TABLES && !epochs.contains_key(table) {
-            // Entries keep their table's epoch: clearing the map would make
-            // old ones reachable again, unless the global epoch moves first.
-            self.drop_all();
-            epochs.clear();
-        }
-        *epochs.entry(Arc::from(table)).or_insert(0) += 1;
+        self.epochs.update(|epochs| {
+            let mut next = if epochs.len() >= MAX_TABLES && !epochs.contains_key(table) {
+                // Entries keep their table's epoch: forgetting the epochs
+                // would make old ones reachable again, unless the global
+                // epoch moves first.
+                self.drop_all();
+                HashMap::new()
+            } else {
+                epochs.clone()
+            };
+            *next.entry(Arc::from(table)).or_insert(0) += 1;
+            next
+        });
     }
 
     /// Tables with an epoch of their own (a bounded number).
     pub fn tracked_tables(&self) -> usize {
-        self.epochs.read().map_or(0, |e| e.len())
+        self.epochs.read(HashMap::len)
     }
 
     /// Entries evicted to stay within the size bound, since start.
