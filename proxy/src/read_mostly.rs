@@ -40,9 +40,10 @@ thread_local! {
 
 pub struct ReadMostly<T> {
     id: u64,
+    /// Changed only while `current` is locked, so the two read together
+    /// under the lock belong together.
     version: AtomicU64,
-    /// The value with the version it was stored under.
-    current: Mutex<(u64, Arc<T>)>,
+    current: Mutex<Arc<T>>,
 }
 
 impl<T: Send + Sync + 'static> ReadMostly<T> {
@@ -50,7 +51,7 @@ impl<T: Send + Sync + 'static> ReadMostly<T> {
         ReadMostly {
             id: INSTANCES.fetch_add(1, Ordering::Relaxed),
             version: AtomicU64::new(0),
-            current: Mutex::new((0, Arc::new(value))),
+            current: Mutex::new(Arc::new(value)),
         }
     }
 
@@ -90,15 +91,14 @@ impl<T: Send + Sync + 'static> ReadMostly<T> {
     /// after this returns see the new value.
     pub fn update(&self, f: impl FnOnce(&T) -> T) {
         let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
-        let next = Arc::new(f(&current.1));
-        let version = current.0 + 1;
-        *current = (version, next);
+        *current = Arc::new(f(&current));
+        let version = self.version.load(Ordering::Relaxed) + 1;
         self.version.store(version, Ordering::Release);
     }
 
     fn fetch(&self) -> (u64, Arc<T>) {
         let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
-        (current.0, current.1.clone())
+        (self.version.load(Ordering::Relaxed), current.clone())
     }
 }
 
