@@ -72,7 +72,7 @@ pub struct TableReport {
 }
 
 /// One shard: each table's summary of its keys (JSON text).
-type Tables = HashMap<String, TopK<String>>;
+type Tables = HashMap<String, TopK<String>, foldhash::fast::RandomState>;
 
 /// A table's requests and (key, count, error) counters from every shard.
 type Merged = (u64, Vec<(String, u64, u64)>);
@@ -81,7 +81,7 @@ type Merged = (u64, Vec<(String, u64, u64)>);
 #[derive(Clone)]
 pub struct Insights {
     shards: Arc<[Mutex<Tables>]>,
-    hasher: std::collections::hash_map::RandomState,
+    hasher: foldhash::fast::RandomState,
 }
 
 impl Default for Insights {

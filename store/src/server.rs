@@ -280,17 +280,17 @@ async fn handle<B: Backend>(
         plain(
             StatusCode::FORBIDDEN,
             "Forbidden: this Host is not accepted on a loopback listener (see --allowed-host)",
-            &request_id(),
+            request_id(),
         )
     } else if matches!(allowed_origin, Some(None)) {
         // A browser on a page whose origin is not allowed (see --cors-origin).
         plain(
             StatusCode::FORBIDDEN,
             "Forbidden: cross-origin requests are not allowed from this origin (see --cors-origin)",
-            &request_id(),
+            request_id(),
         )
     } else if preflight {
-        plain(StatusCode::OK, "", &request_id())
+        plain(StatusCode::OK, "", request_id())
     } else {
         match policy.in_flight.admit() {
             Some(_permit) => answer(backend, policy, req, &mut log).await,
@@ -301,7 +301,7 @@ async fn handle<B: Backend>(
                         ErrorCode::Throttling,
                         "Rate of requests exceeds the allowed throughput.",
                     ),
-                    &request_id(),
+                    request_id(),
                 )
             }
         }
@@ -369,14 +369,14 @@ async fn answer<B: Backend>(
         return plain(
             StatusCode::BAD_REQUEST,
             "Request line or headers too large",
-            &request_id,
+            request_id,
         );
     }
     if req.method() == Method::GET {
-        return health(&req, backend.health(), &request_id);
+        return health(&req, backend.health(), request_id);
     }
     if req.method() != Method::POST || req.uri().path() != "/" {
-        return plain(StatusCode::NOT_FOUND, "Page Not Found", &request_id);
+        return plain(StatusCode::NOT_FOUND, "Page Not Found", request_id);
     }
     let (parts, body) = req.into_parts();
     let http::request::Parts {
@@ -385,7 +385,7 @@ async fn answer<B: Backend>(
         headers,
         ..
     } = parts;
-    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok());
+    let target = headers.get(TARGET).and_then(|v| v.to_str().ok());
     let encoding = headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
@@ -396,7 +396,7 @@ async fn answer<B: Backend>(
         .and_then(|v| v.parse::<u64>().ok())
     {
         if len > MAX_BODY_BYTES as u64 {
-            return too_large(&request_id);
+            return too_large(request_id);
         }
     }
     // A request that cannot be authenticated is refused before its body
@@ -412,7 +412,7 @@ async fn answer<B: Backend>(
                     if let Some(log) = log {
                         log.rejected(e.code);
                     }
-                    return error_response(&e, &request_id);
+                    return error_response(&e, request_id);
                 }
             }
         }
@@ -433,18 +433,18 @@ async fn answer<B: Backend>(
             if e.downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some()
             {
-                return too_large(&request_id);
+                return too_large(request_id);
             }
             return error_response(
                 &ApiError::serialization("Failed to read the request body"),
-                &request_id,
+                request_id,
             );
         }
         Err(_) => {
             let mut resp = plain(
                 StatusCode::REQUEST_TIMEOUT,
                 "Request body not received in time",
-                &request_id,
+                request_id,
             );
             resp.headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -458,20 +458,20 @@ async fn answer<B: Backend>(
             if let Some(log) = log {
                 log.rejected(e.code);
             }
-            return error_response(&e, &request_id);
+            return error_response(&e, request_id);
         }
     }
     let body = match decode_content(encoding.as_deref(), body) {
         Ok(b) => b,
-        Err(BodyError::TooLarge) => return too_large(&request_id),
+        Err(BodyError::TooLarge) => return too_large(request_id),
         Err(BodyError::Encoding(msg)) => {
-            return error_response(&ApiError::new(ErrorCode::InternalServer, msg), &request_id);
+            return error_response(&ApiError::new(ErrorCode::InternalServer, msg), request_id);
         }
     };
     let op = match target.map(Operation::from_target) {
         Some(Some(op)) => op,
         _ => {
-            return error_response(&ApiError::new(ErrorCode::UnknownOperation, ""), &request_id);
+            return error_response(&ApiError::new(ErrorCode::UnknownOperation, ""), request_id);
         }
     };
     if op == Operation::GetChanges {
@@ -487,7 +487,7 @@ async fn answer<B: Backend>(
             if let Some(log) = log {
                 log.rejected(e.code);
             }
-            return error_response(&e, &request_id);
+            return error_response(&e, request_id);
         }
     }
     if let Some(log) = log.as_mut() {
@@ -505,9 +505,9 @@ async fn answer<B: Backend>(
     }
     match accepted {
         Some(encoding) if resp.body.len() > COMPRESSION_THRESHOLD => {
-            compressed_response(resp.status, &resp.body, encoding, &request_id)
+            compressed_response(resp.status, &resp.body, encoding, request_id)
         }
-        _ => json_response_with_crc32(resp.status, resp.body, resp.crc32, &request_id),
+        _ => json_response_with_crc32(resp.status, resp.body, resp.crc32, request_id),
     }
 }
 
@@ -522,7 +522,11 @@ fn uri_len(uri: &http::Uri) -> usize {
     }
 }
 
-fn health(req: &Request<Incoming>, state: Health, request_id: &str) -> Response<Full<Bytes>> {
+fn health(
+    req: &Request<Incoming>,
+    state: Health,
+    request_id: HeaderValue,
+) -> Response<Full<Bytes>> {
     if req.uri().path() != "/" {
         return plain(StatusCode::NOT_FOUND, "Page Not Found", request_id);
     }
@@ -541,7 +545,7 @@ fn health(req: &Request<Incoming>, state: Health, request_id: &str) -> Response<
     plain(StatusCode::OK, &format!("healthy: {host}"), request_id)
 }
 
-fn plain(status: StatusCode, text: &str, request_id: &str) -> Response<Full<Bytes>> {
+fn plain(status: StatusCode, text: &str, request_id: HeaderValue) -> Response<Full<Bytes>> {
     let body = Bytes::from(text.to_owned());
     let crc32 = crc32fast::hash(&body);
     let mut resp = Response::new(Full::new(body));
@@ -550,7 +554,7 @@ fn plain(status: StatusCode, text: &str, request_id: &str) -> Response<Full<Byte
     resp
 }
 
-fn too_large(request_id: &str) -> Response<Full<Bytes>> {
+fn too_large(request_id: HeaderValue) -> Response<Full<Bytes>> {
     let err = ApiError::validation(format!(
         "Request body exceeds the maximum size of {MAX_BODY_BYTES} bytes"
     ));
@@ -561,7 +565,7 @@ fn too_large(request_id: &str) -> Response<Full<Bytes>> {
     resp
 }
 
-pub fn error_response(err: &ApiError, request_id: &str) -> Response<Full<Bytes>> {
+pub fn error_response(err: &ApiError, request_id: HeaderValue) -> Response<Full<Bytes>> {
     let status = StatusCode::from_u16(err.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
     json_response(status, err.body(), request_id)
 }
@@ -569,7 +573,7 @@ pub fn error_response(err: &ApiError, request_id: &str) -> Response<Full<Bytes>>
 pub fn json_response(
     status: StatusCode,
     body: impl Into<Bytes>,
-    request_id: &str,
+    request_id: HeaderValue,
 ) -> Response<Full<Bytes>> {
     json_response_with_crc32(status, body.into(), None, request_id)
 }
@@ -579,7 +583,7 @@ fn json_response_with_crc32(
     status: StatusCode,
     body: Bytes,
     crc32: Option<u32>,
-    request_id: &str,
+    request_id: HeaderValue,
 ) -> Response<Full<Bytes>> {
     let crc32 = crc32.unwrap_or_else(|| crc32fast::hash(&body));
     let mut resp = Response::new(Full::new(body));
@@ -591,23 +595,24 @@ fn json_response_with_crc32(
 fn common_headers(
     resp: &mut Response<Full<Bytes>>,
     crc32: u32,
-    request_id: &str,
+    request_id: HeaderValue,
     content_type: &'static str,
 ) {
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(header::SERVER, HeaderValue::from_static("Server"));
-    if let Ok(v) = HeaderValue::from_str(request_id) {
-        h.insert(REQUEST_ID, v);
-    }
+    h.insert(REQUEST_ID, request_id);
     h.insert(CRC32, HeaderValue::from(crc32));
 }
 
 const REQUEST_ID: header::HeaderName = header::HeaderName::from_static("x-amzn-requestid");
+/// Looked up by name, not by text: a text is parsed (and lower-cased) first.
+const TARGET: header::HeaderName = header::HeaderName::from_static("x-amz-target");
 const CRC32: header::HeaderName = header::HeaderName::from_static("x-amz-crc32");
 
-/// A 52-character request id in DynamoDB's alphabet (upper-case letters and digits).
-pub fn request_id() -> String {
+/// A 52-character request id in DynamoDB's alphabet (upper-case letters and
+/// digits), as the header value every answer carries.
+pub fn request_id() -> HeaderValue {
     /// Counter values are handed to threads in blocks, so ids are made
     /// without an atomic every request shares.
     const BLOCK: u64 = 1 << 16;
@@ -637,7 +642,7 @@ pub fn request_id() -> String {
         next.set((n + 1, end));
         n
     });
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    const ALPHABET: &[u8; 36] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     // Distinct counter values give distinct starting states.
     let mut x = seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     let mut out = [0u8; 52];
@@ -646,15 +651,17 @@ pub fn request_id() -> String {
         x ^= x >> 12;
         x ^= x << 25;
         x ^= x >> 27;
-        // Twelve base-36 digits per step (36^12 < 2^64).
-        let mut v = x.wrapping_mul(0x2545_F491_4F6C_DD1D);
+        // Twelve base-36 digits per step, read off the top of a 64-bit
+        // fraction (one multiplication per digit, no division).
+        let mut fraction = x.wrapping_mul(0x2545_F491_4F6C_DD1D);
         for c in chunk {
-            *c = ALPHABET[(v % 36) as usize];
-            v /= 36;
+            let wide = u128::from(fraction) * 36;
+            *c = ALPHABET[((wide >> 64) as usize).min(35)];
+            fraction = wide as u64;
         }
     }
-    // ASCII by construction.
-    std::str::from_utf8(&out).map_or_else(|_| String::new(), str::to_owned)
+    // Letters and digits by construction: always a valid header value.
+    HeaderValue::from_bytes(&out).unwrap_or(HeaderValue::from_static("0"))
 }
 
 #[cfg(test)]
@@ -663,7 +670,16 @@ mod tests {
     fn request_ids_are_distinct_52_characters_of_dynamodbs_alphabet() {
         let batches: Vec<Vec<String>> = std::thread::scope(|s| {
             let threads: Vec<_> = (0..4)
-                .map(|_| s.spawn(|| (0..5_000).map(|_| super::request_id()).collect()))
+                .map(|_| {
+                    s.spawn(|| {
+                        (0..5_000)
+                            .map(|_| {
+                                let id = super::request_id();
+                                id.to_str().expect("ASCII").to_owned()
+                            })
+                            .collect()
+                    })
+                })
                 .collect();
             threads
                 .into_iter()

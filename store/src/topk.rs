@@ -44,8 +44,8 @@ pub struct TopK<K> {
     slots: Vec<Slot<K>>,
     /// Slot numbers, a min-heap on their `counter.count`.
     heap: Vec<usize>,
-    /// Key → its slot.
-    index: HashMap<K, usize>,
+    /// Key → its slot (foldhash: recording is on the request path).
+    index: HashMap<K, usize, foldhash::fast::RandomState>,
     total: u64,
 }
 
@@ -56,7 +56,7 @@ impl<K: Hash + Eq + Clone> TopK<K> {
             capacity: capacity.max(1),
             slots: Vec::new(),
             heap: Vec::new(),
-            index: HashMap::new(),
+            index: HashMap::default(),
             total: 0,
         }
     }

@@ -41,6 +41,9 @@ use ferrodyn_store::model::value::Item;
 
 const STRIPES: usize = 4096;
 
+/// Each table's epoch, looked up by name on every hit (hence foldhash).
+type Epochs = HashMap<Arc<str>, u64, foldhash::fast::RandomState>;
+
 /// Tables whose epochs are tracked before tracking starts over (see
 /// [`ItemCache::invalidate_table`]).
 const MAX_TABLES: usize = 10_000;
@@ -68,7 +71,7 @@ impl Hash for CacheKey {
 }
 
 /// The hasher of maps keyed by [`CacheKey`]: it passes the key's
-/// precomputed hash through (already a keyed SipHash, so well mixed).
+/// precomputed hash through (already a seeded foldhash, so well mixed).
 pub type KeyHash = BuildHasherDefault<KeyHasher>;
 
 /// See [`KeyHash`]. Anything but one `u64` (which a `CacheKey` writes) is
@@ -257,10 +260,10 @@ pub struct ItemCache {
     /// Each table's epoch (0 if absent). Read on every hit, so without a
     /// lock shared by all requests ([`ReadMostly`]); changed only by
     /// table-wide invalidations.
-    epochs: ReadMostly<HashMap<Arc<str>, u64>>,
+    epochs: ReadMostly<Epochs>,
     /// Open or closed, and the cache-wide epoch (see the module doc).
     gate: Gate,
-    hasher: std::collections::hash_map::RandomState,
+    hasher: foldhash::fast::RandomState,
     /// Names this cache's writes to an in-process store (see [`ItemCache::origin`]).
     origin: u64,
 }
@@ -295,9 +298,9 @@ impl ItemCache {
             evicted_bytes,
             stripes: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
             pending: (0..PENDING_SHARDS).map(|_| Mutex::default()).collect(),
-            epochs: ReadMostly::new(HashMap::new()),
+            epochs: ReadMostly::new(Epochs::default()),
             gate: Gate::default(),
-            hasher: std::collections::hash_map::RandomState::new(),
+            hasher: foldhash::fast::RandomState::default(),
             origin: new_origin(),
         }
     }
@@ -544,7 +547,7 @@ impl ItemCache {
                 // would make old ones reachable again, unless the global
                 // epoch moves first.
                 self.drop_all();
-                HashMap::new()
+                Epochs::default()
             } else {
                 epochs.clone()
             };

@@ -142,7 +142,7 @@ pub struct QueryCache {
     tables: RwLock<HashMap<String, Arc<TableGens>>>,
     /// Open or closed, and the cache-wide counter (see the module doc).
     gate: Gate,
-    hasher: std::collections::hash_map::RandomState,
+    hasher: foldhash::fast::RandomState,
     metrics: StorageMetrics,
 }
 
@@ -172,7 +172,7 @@ impl QueryCache {
             stripes: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
             tables: RwLock::new(HashMap::new()),
             gate: Gate::default(),
-            hasher: std::collections::hash_map::RandomState::new(),
+            hasher: foldhash::fast::RandomState::default(),
             metrics,
         }
     }

@@ -159,51 +159,68 @@ fn write_base64(bytes: &[u8], out: &mut Vec<u8>) {
 /// A JSON string of `text` (stored text, checked to be UTF-8), escaped
 /// exactly as serde_json escapes: `"` and `\` with a backslash, control
 /// characters as `\b \t \n \f \r` or `\u00xx`, everything else as is.
+///
+/// One pass, eight bytes at a time: words with nothing to escape are
+/// copied later as part of a run, and the pass also notes whether any byte
+/// is outside ASCII, because only then is the text checked to be UTF-8
+/// (ASCII text always is). On an error `out` holds a partial string, which
+/// [`StoredItem::write_json`] removes.
 fn write_text(r: &Reader<'_>, text: &[u8], out: &mut Vec<u8>) -> Result<(), CodecError> {
-    if std::str::from_utf8(text).is_err() {
-        return Err(r.err("invalid utf-8"));
-    }
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    out.reserve(text.len() + 2);
     out.push(b'"');
     let mut copied = 0;
-    let mut i = 0;
-    while i < text.len() {
-        // Eight bytes at a time while none needs escaping.
-        if let Some(word) = text.get(i..i + 8).and_then(|c| <[u8; 8]>::try_from(c).ok()) {
-            if !needs_escape(u64::from_le_bytes(word)) {
-                i += 8;
-                continue;
+    let mut seen = 0u64;
+    let mut words = text.chunks_exact(8);
+    let mut at = 0;
+    for word in &mut words {
+        let w = word
+            .try_into()
+            .map_or(u64::MAX, |bytes: [u8; 8]| u64::from_le_bytes(bytes));
+        seen |= w;
+        if needs_escape(w) {
+            for (i, &b) in word.iter().enumerate() {
+                escape_byte(text, at + i, b, &mut copied, out);
             }
         }
-        let b = text[i];
-        let escape: &[u8] = match b {
-            b'"' => br#"\""#,
-            b'\\' => br"\\",
-            b'\n' => br"\n",
-            b'\r' => br"\r",
-            b'\t' => br"\t",
-            0x08 => br"\b",
-            0x0C => br"\f",
-            0..=0x1F => b"",
-            _ => {
-                i += 1;
-                continue;
-            }
-        };
-        out.extend_from_slice(&text[copied..i]);
-        if escape.is_empty() {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            out.extend_from_slice(br"\u00");
-            out.push(HEX[usize::from(b >> 4)]);
-            out.push(HEX[usize::from(b & 0xF)]);
-        } else {
-            out.extend_from_slice(escape);
-        }
-        i += 1;
-        copied = i;
+        at += 8;
+    }
+    for (i, &b) in words.remainder().iter().enumerate() {
+        seen |= u64::from(b);
+        escape_byte(text, at + i, b, &mut copied, out);
+    }
+    if seen & HIGH != 0 && std::str::from_utf8(text).is_err() {
+        return Err(r.err("invalid utf-8"));
     }
     out.extend_from_slice(&text[copied..]);
     out.push(b'"');
     Ok(())
+}
+
+/// If `b` (at `i` in `text`) needs escaping: append the run of `text`
+/// since `copied`, then its escape, and move `copied` past it.
+fn escape_byte(text: &[u8], i: usize, b: u8, copied: &mut usize, out: &mut Vec<u8>) {
+    let escape: &[u8] = match b {
+        b'"' => br#"\""#,
+        b'\\' => br"\\",
+        b'\n' => br"\n",
+        b'\r' => br"\r",
+        b'\t' => br"\t",
+        0x08 => br"\b",
+        0x0C => br"\f",
+        0..=0x1F => b"",
+        _ => return,
+    };
+    out.extend_from_slice(&text[*copied..i]);
+    if escape.is_empty() {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        out.extend_from_slice(br"\u00");
+        out.push(HEX[usize::from(b >> 4)]);
+        out.push(HEX[usize::from(b & 0xF)]);
+    } else {
+        out.extend_from_slice(escape);
+    }
+    *copied = i + 1;
 }
 
 /// Whether any of the eight bytes of `w` is below 0x20, `"` or `\\`.
@@ -588,6 +605,31 @@ mod tests {
             let mut out = b"kept".to_vec();
             assert!(part.write_json(&mut out).is_err(), "cut at {cut}");
             assert_eq!(out, b"kept");
+        }
+    }
+
+    #[test]
+    fn text_that_is_not_utf8_is_an_error_wherever_it_sits() {
+        // Invalid bytes in a whole eight-byte word, in the tail after the
+        // last whole word, and in an attribute name.
+        for json in [
+            r#"{"s": {"S": "abcdefghijéklmnopqrstuvwxyz"}}"#,
+            r#"{"s": {"S": "abcdefghé"}}"#,
+            r#"{"sé": {"N": "1"}}"#,
+        ] {
+            let (_, mut bytes) = stored(json);
+            let at = bytes
+                .windows(2)
+                .position(|w| w == "é".as_bytes())
+                .expect("the text is stored as it is");
+            // A lead byte followed by a byte that cannot continue it.
+            bytes[at + 1] = b'(';
+            let mut out = b"kept".to_vec();
+            assert!(StoredItem(&bytes).write_json(&mut out).is_err(), "{json}");
+            assert_eq!(out, b"kept");
+            // The same bytes without the damage write.
+            bytes[at + 1] = "é".as_bytes()[1];
+            assert!(StoredItem(&bytes).write_json(&mut out).is_ok(), "{json}");
         }
     }
 

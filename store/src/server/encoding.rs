@@ -85,7 +85,7 @@ pub(super) fn compressed_response(
     status: StatusCode,
     body: &[u8],
     encoding: Encoding,
-    request_id: &str,
+    request_id: HeaderValue,
 ) -> Response<Full<Bytes>> {
     use std::io::Write;
     let compressed = match encoding {
