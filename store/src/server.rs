@@ -12,6 +12,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
@@ -418,11 +419,13 @@ async fn answer<B: Backend>(
         }
         None => None,
     };
-    let collected = tokio::time::timeout(
-        policy.body_timeout,
-        Limited::new(body, MAX_BODY_BYTES).collect(),
-    )
-    .await;
+    // Most bodies arrive with the request's head: those are read without
+    // setting up the timer that bounds a slow one.
+    let mut collect = std::pin::pin!(Limited::new(body, MAX_BODY_BYTES).collect());
+    let collected = match std::future::poll_fn(|cx| Poll::Ready(collect.as_mut().poll(cx))).await {
+        Poll::Ready(read) => Ok(read),
+        Poll::Pending => tokio::time::timeout(policy.body_timeout, collect).await,
+    };
     let body = match collected {
         Ok(Ok(b)) => {
             let b = b.to_bytes();

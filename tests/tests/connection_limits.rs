@@ -137,6 +137,52 @@ async fn a_request_longer_than_the_header_timeout_is_answered_then_the_idle_conn
     );
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_body_that_stops_arriving_is_answered_at_the_body_timeout_and_a_late_one_is_read() {
+    let store =
+        TestStore::start_serving(limits(|l| l.body_timeout = Duration::from_millis(500))).await;
+    let head = |len: usize| {
+        format!(
+            "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-amz-json-1.0\r\nX-Amz-Target: DynamoDB_20120810.ListTables\r\nContent-Length: {len}\r\n\r\n"
+        )
+    };
+    // The head and half the body, then nothing.
+    let mut stalled = TcpStream::connect(store.addr).await.expect("connect");
+    stalled
+        .write_all(format!("{}{{\"Lim", head(14)).as_bytes())
+        .await
+        .expect("write");
+    let sent = Instant::now();
+    let mut buf = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stalled.read_to_end(&mut buf))
+        .await
+        .expect("answered and closed")
+        .expect("read");
+    let (status, headers, body) = parse_response(&buf);
+    assert_eq!(status, 408, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(header(&headers, "connection"), Some("close"));
+    assert!(
+        sent.elapsed() >= Duration::from_millis(400),
+        "{:?}",
+        sent.elapsed()
+    );
+    // A body sent after the head, in two pieces, well within the timeout.
+    let mut late = TcpStream::connect(store.addr).await.expect("connect");
+    late.write_all(head(13).as_bytes()).await.expect("write");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    late.write_all(b"{\"Limit\"").await.expect("write");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    late.write_all(b":100}").await.expect("write");
+    let mut buf = vec![0u8; 64 * 1024];
+    let n = tokio::time::timeout(Duration::from_secs(10), late.read(&mut buf))
+        .await
+        .expect("answered")
+        .expect("read");
+    let (status, _, body) = parse_response(&buf[..n]);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert!(String::from_utf8_lossy(&body).contains("TableNames"));
+}
+
 /// The process's open-file limit (Linux), to size the flood of connections.
 fn open_file_limit() -> usize {
     std::fs::read_to_string("/proc/self/limits")

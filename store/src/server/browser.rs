@@ -92,7 +92,13 @@ impl HostCheck {
             return true;
         }
         // HTTP/1.1 requires Host; a request without one is not a browser's.
-        let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        let Some(host) = headers.get(header::HOST) else {
+            return true;
+        };
+        if is_local_literal(host.as_bytes()) {
+            return true;
+        }
+        let Ok(host) = host.to_str() else {
             return true;
         };
         let name = host_name(host);
@@ -114,6 +120,19 @@ impl HostCheck {
                 .parse::<IpAddr>()
                 .is_ok()
             || self.allowed.iter().any(|a| a.as_str() == name.as_ref())
+    }
+}
+
+/// Whether `host` is `127.0.0.1` or `localhost`, with or without a port:
+/// what local clients send, recognised without parsing.
+fn is_local_literal(host: &[u8]) -> bool {
+    let rest = host
+        .strip_prefix(b"127.0.0.1")
+        .or_else(|| host.strip_prefix(b"localhost"));
+    match rest {
+        Some([]) => true,
+        Some([b':', port @ ..]) => !port.is_empty() && port.iter().all(u8::is_ascii_digit),
+        _ => false,
     }
 }
 
@@ -148,7 +167,9 @@ mod tests {
         );
         for ok in [
             "127.0.0.1:8000",
+            "127.0.0.1",
             "localhost:8000",
+            "localhost",
             "LOCALHOST",
             "app.localhost:1",
             "[::1]:8000",
@@ -161,6 +182,9 @@ mod tests {
             "evil.example",
             "evil.example:8000",
             "127.0.0.1.evil.example",
+            "localhost.evil.example",
+            "127.0.0.1:80.evil.example",
+            "localhost:8000@evil.example",
         ] {
             assert!(!check.allows(&headers(refused)), "{refused}");
         }
