@@ -68,7 +68,7 @@ pub enum Input {
 impl Input {
     /// `body` decoded as `op`'s input; `None` if `op` has no variant here or
     /// the body does not decode (the store then reports why).
-    fn decode(op: Operation, body: &[u8]) -> Option<Input> {
+    pub(crate) fn decode(op: Operation, body: &[u8]) -> Option<Input> {
         Some(match op {
             Operation::GetItem => Input::GetItem(api::decode(body).ok()?),
             Operation::PutItem => Input::PutItem(api::decode(body).ok()?),
@@ -81,6 +81,23 @@ impl Input {
             Operation::TransactWriteItems => Input::TransactWriteItems(api::decode(body).ok()?),
             _ => return None,
         })
+    }
+
+    /// The one table an input names, as sent (`None` for the batch and
+    /// transaction inputs, which may name several).
+    pub(crate) fn table_name(&self) -> Option<Option<&str>> {
+        let name = match self {
+            Input::GetItem(i) => &i.table_name,
+            Input::PutItem(i) => &i.table_name,
+            Input::UpdateItem(i) => &i.table_name,
+            Input::DeleteItem(i) => &i.table_name,
+            Input::Query(i) => &i.table_name,
+            Input::Scan(i) => &i.table_name,
+            Input::BatchGetItem(_) | Input::BatchWriteItem(_) | Input::TransactWriteItems(_) => {
+                return None
+            }
+        };
+        Some(name.as_deref())
     }
 }
 

@@ -43,6 +43,7 @@ pub use capacity::ConsumedCapacity;
 pub use item::read_projection;
 pub use read_request::{resolve_query, resolve_scan, Resolved};
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -297,6 +298,17 @@ impl Store {
         origin: Option<u64>,
     ) -> ApiResult<Vec<u8>> {
         let start = std::time::Instant::now();
+        // Decoded here unless a holder did: then the table the metrics
+        // count the request against is read off the input (scanning the
+        // body for it cost as much as a small request's decode). A body that
+        // does not decode goes to `dispatch`, which reports why.
+        let input = input.or_else(|| Input::decode(op, body).map(Box::new));
+        let table: Option<Cow<'_, str>> = match input.as_deref().and_then(Input::table_name) {
+            Some(name) => name
+                .filter(|n| crate::telemetry::is_metric_table_name(n))
+                .map(|n| Cow::Owned(n.to_owned())),
+            None => crate::telemetry::table_named(op, body).map(Cow::Borrowed),
+        };
         let result = match input {
             Some(input) => self.dispatch_input(input, body, origin).await,
             // Boxed: the future of every operation is kept inline in this
@@ -305,7 +317,7 @@ impl Store {
             // copied whole into each box a caller puts it in.
             None => Box::pin(self.dispatch(op, body)).await,
         };
-        self.observe(op, body, &result, start.elapsed());
+        self.observe(op, table.as_deref(), body, &result, start.elapsed());
         result
     }
 

@@ -32,17 +32,19 @@ pub(super) enum Throttlee<'a> {
 const WRITE_WEIGHT: f64 = 3.0;
 
 impl Store {
-    /// Record an answered request (latency, errors by kind); forget the
-    /// insights of a deleted table.
+    /// Record an answered request (latency, errors by kind) against `table`
+    /// (the one it names, if its name is well formed); forget the insights
+    /// of a deleted table.
     pub(super) fn observe(
         &self,
         op: Operation,
+        table: Option<&str>,
         body: &[u8],
         result: &ApiResult<Vec<u8>>,
         elapsed: std::time::Duration,
     ) {
         let t = &self.telemetry;
-        t.observe(op, body, result.as_ref().map(|_| ()), elapsed);
+        t.observe(op, table, result.as_ref().map(|_| ()), elapsed);
         if result.is_err() {
             return;
         }

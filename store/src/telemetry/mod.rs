@@ -78,16 +78,15 @@ impl Telemetry {
         self.clock.now_ms()
     }
 
-    /// Record an answered request: `body` is the request's JSON (only its
-    /// first `TableName` is looked at, without parsing the rest).
+    /// Record an answered `op` against the table it named (see
+    /// [`table_named`] and [`is_metric_table_name`]).
     pub fn observe(
         &self,
         op: Operation,
-        body: &[u8],
+        table: Option<&str>,
         result: Result<(), &ApiError>,
         elapsed: Duration,
     ) {
-        let table = table_named(op, body);
         match result {
             Ok(()) => {
                 if let Some(t) = table {
@@ -290,13 +289,18 @@ pub fn table_named(op: Operation, body: &[u8]) -> Option<&str> {
         let start = i + 1;
         let len = body.get(start..)?.iter().position(|&b| b == b'"')?;
         let name = std::str::from_utf8(&body[start..start + len]).ok()?;
-        let ok = (3..=255).contains(&name.len())
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-');
-        return ok.then_some(name);
+        return is_metric_table_name(name).then_some(name);
     }
     None
+}
+
+/// Whether `name` is a well-formed table name (not an ARN): only those
+/// get series of their own.
+pub fn is_metric_table_name(name: &str) -> bool {
+    (3..=255).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
 }
 
 fn skip_ws(body: &[u8], mut i: usize) -> usize {
