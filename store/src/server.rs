@@ -268,14 +268,19 @@ async fn handle<B: Backend>(
     let mut log = RequestLog::start_if_enabled(&req);
     let origin = req.headers().get(header::ORIGIN).cloned();
     let preflight = req.method() == Method::OPTIONS;
-    let requested = (
-        req.headers()
-            .get(header::ACCESS_CONTROL_REQUEST_METHOD)
-            .cloned(),
-        req.headers()
-            .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
-            .cloned(),
-    );
+    // What a preflight asks for matters only to a page's request (one with
+    // an Origin); SDK clients send none.
+    let requested = match &origin {
+        Some(_) => (
+            req.headers()
+                .get(header::ACCESS_CONTROL_REQUEST_METHOD)
+                .cloned(),
+            req.headers()
+                .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+                .cloned(),
+        ),
+        None => (None, None),
+    };
     let allowed_origin = origin.as_ref().map(|o| policy.cors.allow(o));
     let mut resp = if !policy.hosts.allows(req.headers()) {
         plain(
