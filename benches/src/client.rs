@@ -101,7 +101,10 @@ impl Client {
         }
         let http = HyperClient::builder(TokioExecutor::new())
             .pool_max_idle_per_host(max_idle.max(1))
-            .pool_idle_timeout(Duration::from_secs(90))
+            // Below the servers' own idle timeouts (Ferrodyn's is 30 s):
+            // a connection the server is closing just as a request reuses
+            // it fails that request, so the client lets it go first.
+            .pool_idle_timeout(Duration::from_secs(20))
             .build(connector);
         Ok(Client {
             http,
