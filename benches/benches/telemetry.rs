@@ -1,6 +1,7 @@
 //! Criterion benchmarks of what the store's telemetry adds to a request:
-//! `Telemetry::observe` (every answered request: table name found in the
-//! body, latency recorded), consumed-capacity counting, and a contributor
+//! `Telemetry::observe` (every answered request: latency recorded against
+//! its table), finding a table name in a body (what batch requests still
+//! need), consumed-capacity counting, and a contributor
 //! insights access with insights off (the common case) and on — next to a
 //! whole in-process `Store::handle(GetItem)` for scale.
 //!
@@ -30,7 +31,17 @@ fn telemetry(c: &mut Criterion) {
     let elapsed = Duration::from_micros(40);
     let mut g = c.benchmark_group("telemetry");
     g.bench_function("observe_get_item", |b| {
-        b.iter(|| t.observe(Operation::GetItem, black_box(GET), Ok(()), elapsed))
+        b.iter(|| {
+            t.observe(
+                Operation::GetItem,
+                black_box(Some("users")),
+                Ok(()),
+                elapsed,
+            )
+        })
+    });
+    g.bench_function("table_named_in_body", |b| {
+        b.iter(|| ferrodyn_store::telemetry::table_named(Operation::GetItem, black_box(GET)))
     });
     g.bench_function("consumed_read", |b| {
         b.iter(|| t.consumed_read(black_box("users"), None, 0.5))
