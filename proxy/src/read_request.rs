@@ -287,8 +287,10 @@ fn string(text: &[u8], at: usize) -> Option<(&[u8], usize)> {
         return None;
     }
     let rest = text.get(at + 1..)?;
-    let len = rest.iter().position(|&b| b == b'"' || b == b'\\')?;
-    if rest[len] != b'"' || rest[..len].iter().any(|&b| b < 0x20) {
+    // Plain bytes up to the closing quote: an escape or a control
+    // character before it sends the request to the full decode.
+    let len = ferrodyn_store::model::stored::unescaped_len(rest);
+    if rest.get(len) != Some(&b'"') {
         return None;
     }
     Some((&rest[..len], at + 1 + len + 1))

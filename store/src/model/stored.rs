@@ -223,6 +223,27 @@ fn escape_byte(text: &[u8], i: usize, b: u8, copied: &mut usize, out: &mut Vec<u
     *copied = i + 1;
 }
 
+/// How many leading bytes of `text` a JSON string holds as they are: the
+/// index of its first `"`, `\` or control character (its length if it has
+/// none). Eight bytes at a time.
+pub fn unescaped_len(text: &[u8]) -> usize {
+    let mut at = 0;
+    for word in text.chunks_exact(8) {
+        let w = word
+            .try_into()
+            .map_or(u64::MAX, |bytes: [u8; 8]| u64::from_le_bytes(bytes));
+        if needs_escape(w) {
+            break;
+        }
+        at += 8;
+    }
+    let rest = &text[at..];
+    at + rest
+        .iter()
+        .position(|&b| b < 0x20 || b == b'"' || b == b'\\')
+        .unwrap_or(rest.len())
+}
+
 /// Whether any of the eight bytes of `w` is below 0x20, `"` or `\\`.
 fn needs_escape(w: u64) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
@@ -541,6 +562,20 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn unescaped_len_stops_at_the_first_byte_json_escapes(
+            text in proptest::collection::vec(prop_oneof![
+                4 => 0x20u8..0x7F,
+                1 => any::<u8>(),
+            ], 0..40)
+        ) {
+            let naive = text
+                .iter()
+                .position(|&b| b < 0x20 || b == b'"' || b == b'\\')
+                .unwrap_or(text.len());
+            prop_assert_eq!(unescaped_len(&text), naive);
+        }
+
         #[test]
         fn any_items_written_json_is_its_serialized_json(
             item in item()
