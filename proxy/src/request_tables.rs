@@ -20,11 +20,7 @@ const MAX_TABLE_ARN: usize = 1024;
 /// Everything else is refused by the upstream, so the caches keep no state
 /// for it: a client cannot grow the proxy's memory with made-up names.
 pub fn is_table_name(name: &str) -> bool {
-    let plain = (3..=255).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
-    plain || (name.starts_with("arn:") && name.len() <= MAX_TABLE_ARN)
+    api::validate::is_table_name(name) || (name.starts_with("arn:") && name.len() <= MAX_TABLE_ARN)
 }
 
 #[derive(Deserialize)]

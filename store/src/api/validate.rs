@@ -9,6 +9,16 @@
 
 use super::error::ApiError;
 
+/// Whether `name` is a table name DynamoDB accepts: 3 to 255 characters
+/// of `[a-zA-Z0-9_.-]` (not an ARN).
+pub fn is_table_name(name: &str) -> bool {
+    (3..=255).contains(&name.len()) && name.bytes().all(in_name_pattern)
+}
+
+fn in_name_pattern(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-'
+}
+
 /// Most violations one message lists.
 const MAX_REPORTED: usize = 10;
 
@@ -40,22 +50,19 @@ impl Violations {
         self.push("null", path, "Member must not be null");
     }
 
-    /// Table-name rules: 3..=255 characters of `[a-zA-Z0-9_.-]`; the
-    /// pattern is reported before the length, and an empty name breaks both.
+    /// Table-name rules ([`is_table_name`]); the pattern is reported
+    /// before the length, and an empty name breaks both.
     pub fn table_name(&mut self, name: Option<&str>, path: &str) {
         let Some(name) = name else {
             self.null(path);
             return;
         };
-        let pattern_ok = !name.is_empty()
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-');
-        if pattern_ok && (3..=255).contains(&name.len()) {
+        if is_table_name(name) {
             // Valid: nothing to report (and no message to build).
             return;
         }
         let quoted = format!("'{name}'");
+        let pattern_ok = !name.is_empty() && name.bytes().all(in_name_pattern);
         if !pattern_ok {
             self.push(
                 &quoted,

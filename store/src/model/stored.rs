@@ -159,47 +159,31 @@ fn write_base64(bytes: &[u8], out: &mut Vec<u8>) {
 /// A JSON string of `text` (stored text, checked to be UTF-8), escaped
 /// exactly as serde_json escapes: `"` and `\` with a backslash, control
 /// characters as `\b \t \n \f \r` or `\u00xx`, everything else as is.
-///
-/// One pass, eight bytes at a time: words with nothing to escape are
-/// copied later as part of a run, and the pass also notes whether any byte
-/// is outside ASCII, because only then is the text checked to be UTF-8
-/// (ASCII text always is). On an error `out` holds a partial string, which
-/// [`StoredItem::write_json`] removes.
+/// Runs that need no escaping are found and copied a word at a time.
 fn write_text(r: &Reader<'_>, text: &[u8], out: &mut Vec<u8>) -> Result<(), CodecError> {
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    out.reserve(text.len() + 2);
-    out.push(b'"');
-    let mut copied = 0;
-    let mut seen = 0u64;
-    let mut words = text.chunks_exact(8);
-    let mut at = 0;
-    for word in &mut words {
-        let w = word
-            .try_into()
-            .map_or(u64::MAX, |bytes: [u8; 8]| u64::from_le_bytes(bytes));
-        seen |= w;
-        if needs_escape(w) {
-            for (i, &b) in word.iter().enumerate() {
-                escape_byte(text, at + i, b, &mut copied, out);
-            }
-        }
-        at += 8;
-    }
-    for (i, &b) in words.remainder().iter().enumerate() {
-        seen |= u64::from(b);
-        escape_byte(text, at + i, b, &mut copied, out);
-    }
-    if seen & HIGH != 0 && std::str::from_utf8(text).is_err() {
+    // ASCII (checked a word at a time) is always UTF-8.
+    if !text.is_ascii() && std::str::from_utf8(text).is_err() {
         return Err(r.err("invalid utf-8"));
     }
-    out.extend_from_slice(&text[copied..]);
+    out.reserve(text.len() + 2);
+    out.push(b'"');
+    let mut at = 0;
+    loop {
+        let plain = unescaped_len(&text[at..]);
+        out.extend_from_slice(&text[at..at + plain]);
+        at += plain;
+        let Some(&b) = text.get(at) else {
+            break;
+        };
+        write_escape(b, out);
+        at += 1;
+    }
     out.push(b'"');
     Ok(())
 }
 
-/// If `b` (at `i` in `text`) needs escaping: append the run of `text`
-/// since `copied`, then its escape, and move `copied` past it.
-fn escape_byte(text: &[u8], i: usize, b: u8, copied: &mut usize, out: &mut Vec<u8>) {
+/// The escape of `b`, a byte [`unescaped_len`] stops at.
+fn write_escape(b: u8, out: &mut Vec<u8>) {
     let escape: &[u8] = match b {
         b'"' => br#"\""#,
         b'\\' => br"\\",
@@ -208,19 +192,15 @@ fn escape_byte(text: &[u8], i: usize, b: u8, copied: &mut usize, out: &mut Vec<u
         b'\t' => br"\t",
         0x08 => br"\b",
         0x0C => br"\f",
-        0..=0x1F => b"",
-        _ => return,
+        _ => {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(br"\u00");
+            out.push(HEX[usize::from(b >> 4)]);
+            out.push(HEX[usize::from(b & 0xF)]);
+            return;
+        }
     };
-    out.extend_from_slice(&text[*copied..i]);
-    if escape.is_empty() {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        out.extend_from_slice(br"\u00");
-        out.push(HEX[usize::from(b >> 4)]);
-        out.push(HEX[usize::from(b & 0xF)]);
-    } else {
-        out.extend_from_slice(escape);
-    }
-    *copied = i + 1;
+    out.extend_from_slice(escape);
 }
 
 /// How many leading bytes of `text` a JSON string holds as they are: the

@@ -305,7 +305,7 @@ impl Store {
         let input = input.or_else(|| Input::decode(op, body).map(Box::new));
         let table: Option<Cow<'_, str>> = match input.as_deref().and_then(Input::table_name) {
             Some(name) => name
-                .filter(|n| crate::telemetry::is_metric_table_name(n))
+                .filter(|n| api::validate::is_table_name(n))
                 .map(|n| Cow::Owned(n.to_owned())),
             None => crate::telemetry::table_named(op, body).map(Cow::Borrowed),
         };

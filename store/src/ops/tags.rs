@@ -262,11 +262,7 @@ fn table_of_arn(arn: &str) -> ApiResult<String> {
     let Some(name) = resource.strip_prefix("table/") else {
         return Err(invalid());
     };
-    let valid_name = (3..=255).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-');
-    if !valid_name {
+    if !crate::api::validate::is_table_name(name) {
         return Err(invalid());
     }
     Ok(name.to_owned())

@@ -78,8 +78,8 @@ impl Telemetry {
         self.clock.now_ms()
     }
 
-    /// Record an answered `op` against the table it named (see
-    /// [`table_named`] and [`is_metric_table_name`]).
+    /// Record an answered `op` against the table it named, if that is a
+    /// well-formed table name (not an ARN): only those get series.
     pub fn observe(
         &self,
         op: Operation,
@@ -289,18 +289,9 @@ pub fn table_named(op: Operation, body: &[u8]) -> Option<&str> {
         let start = i + 1;
         let len = body.get(start..)?.iter().position(|&b| b == b'"')?;
         let name = std::str::from_utf8(&body[start..start + len]).ok()?;
-        return is_metric_table_name(name).then_some(name);
+        return crate::api::validate::is_table_name(name).then_some(name);
     }
     None
-}
-
-/// Whether `name` is a well-formed table name (not an ARN): only those
-/// get series of their own.
-pub fn is_metric_table_name(name: &str) -> bool {
-    (3..=255).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
 }
 
 fn skip_ws(body: &[u8], mut i: usize) -> usize {
