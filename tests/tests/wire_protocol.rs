@@ -215,6 +215,82 @@ async fn bodies_over_16_mb_get_413() {
     assert_eq!(status, 413);
 }
 
+/// POST `chunks` as a chunked body (no Content-Length), each chunk written
+/// separately; the connection is kept open, and a second request with a
+/// declared length follows on it.
+async fn chunked_then_plain(
+    addr: std::net::SocketAddr,
+    chunks: &[&[u8]],
+) -> (u16, Vec<u8>, u16, Vec<u8>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-amz-json-1.0\r\nX-Amz-Target: DynamoDB_20120810.ListTables\r\nTransfer-Encoding: chunked\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.expect("head");
+    for chunk in chunks {
+        let mut framed = format!("{:x}\r\n", chunk.len()).into_bytes();
+        framed.extend_from_slice(chunk);
+        framed.extend_from_slice(b"\r\n");
+        // The server may answer (413) and close before the rest arrives.
+        if stream.write_all(&framed).await.is_err() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let _ = stream.write_all(b"0\r\n\r\n").await;
+    let plain = format!(
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-amz-json-1.0\r\nX-Amz-Target: DynamoDB_20120810.ListTables\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+    );
+    let _ = stream.write_all(plain.as_bytes()).await;
+    let mut buf = Vec::new();
+    let _ = stream.read_to_end(&mut buf).await;
+    let (status, headers, body) = parse_response(&buf);
+    let first_len: usize = header(&headers, "content-length")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(body.len());
+    let split = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(buf.len(), |p| p + 4 + first_len);
+    let (second_status, second_body) = if split < buf.len() {
+        let (s, _, b) = parse_response(&buf[split..]);
+        (s, b)
+    } else {
+        (0, Vec::new())
+    };
+    let body = body.get(..first_len).unwrap_or(&body).to_vec();
+    (status, body, second_status, second_body)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chunked_bodies_are_read_whole_and_the_connection_is_reused() {
+    let server = TestStore::start().await;
+    let (status, body, second, second_body) =
+        chunked_then_plain(server.addr, &[b"{\"Lim", b"it\":", b" 7}"]).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert!(String::from_utf8_lossy(&body).contains("TableNames"));
+    assert_eq!(second, 200, "{}", String::from_utf8_lossy(&second_body));
+    assert!(String::from_utf8_lossy(&second_body).contains("TableNames"));
+    // A chunk that is not JSON on its own is not read as the whole body:
+    // the pieces together are, and a bad one is DynamoDB's error.
+    let (status, body, _, _) = chunked_then_plain(server.addr, &[b"{\"Limit\":", b"0}"]).await;
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(
+        error_type(&body),
+        "com.amazon.coral.validate#ValidationException"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chunked_bodies_over_16_mb_get_413() {
+    let server = TestStore::start().await;
+    let chunk = vec![b' '; 4 * 1024 * 1024];
+    let chunks: Vec<&[u8]> = vec![&chunk; 5];
+    let (status, body, _, _) = chunked_then_plain(server.addr, &chunks).await;
+    assert_eq!(status, 413, "{}", String::from_utf8_lossy(&body));
+}
+
 /// A small deterministic generator, so failures reproduce.
 struct Rng(u64);
 

@@ -73,13 +73,16 @@ pub fn encode<T: Serialize>(value: &T) -> ApiResult<Vec<u8>> {
 /// Encode a response body whose first member, `name`, is JSON that `first`
 /// writes itself (items written straight from their stored bytes), followed
 /// by the members of `rest` (a struct, whose members may all be absent).
+/// `stored` is the size of what `first` writes out, in the stored encoding:
+/// the answer is sized for about twice that, so it is seldom copied to grow.
 pub fn encode_with_first<T: Serialize>(
     name: &str,
+    stored: usize,
     first: impl FnOnce(&mut Vec<u8>) -> Result<(), crate::model::codec::CodecError>,
     rest: &T,
 ) -> ApiResult<Vec<u8>> {
     let rest = serde_json::to_vec(rest).map_err(|e| ApiError::internal(&e))?;
-    let mut out = Vec::with_capacity(rest.len() + 1024);
+    let mut out = Vec::with_capacity(rest.len() + 2 * stored + 64);
     out.extend_from_slice(b"{\"");
     out.extend_from_slice(name.as_bytes());
     out.extend_from_slice(b"\":");

@@ -310,7 +310,7 @@ fn get_stored<'t>(
         return Ok(None);
     };
     let (pk, stored) = split_entry(bytes)?;
-    if pk != key.partition_bytes() {
+    if *pk != *key.partition_raw() {
         return Err(EngineError::HashCollision);
     }
     Ok(Some(stored))
@@ -344,8 +344,13 @@ pub(crate) fn put_item(
         }
         Some(now.saturating_add_signed(grows))
     };
-    let pk = key.partition_bytes();
-    put_value(txn, dbs, &key.storage_key(table.id), &pk, encoded)?;
+    put_value(
+        txn,
+        dbs,
+        &key.storage_key(table.id),
+        &key.partition_raw(),
+        encoded,
+    )?;
     let new_size = crate::model::value::item_size(item) as i64;
     let old_size = old.map_or(0, |o| crate::model::value::item_size(o) as i64);
     for index in table.local_indexes.iter().chain(&table.global_indexes) {

@@ -19,6 +19,7 @@
 //! encode exactly as before.
 
 use super::value::{AttributeValue, Item, ValueType};
+use std::borrow::Cow;
 
 /// The scalar types a key attribute may have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -269,16 +270,28 @@ impl Key {
 
     /// Raw bytes of the partition key value (what is hashed and stored).
     pub fn partition_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        encode_raw(&self.partition, &mut out);
-        out
+        self.partition_raw().into_owned()
+    }
+
+    /// [`Key::partition_bytes`], borrowed from the key where they are its
+    /// value as it is (strings and binaries).
+    pub fn partition_raw(&self) -> Cow<'_, [u8]> {
+        match &self.partition {
+            AttributeValue::S(s) => Cow::Borrowed(s.as_bytes()),
+            AttributeValue::B(b) => Cow::Borrowed(b),
+            other => {
+                let mut out = Vec::new();
+                encode_raw(other, &mut out);
+                Cow::Owned(out)
+            }
+        }
     }
 
     /// The storage key: `table id | partition hash | sort key encoding`.
     pub fn storage_key(&self, table_id: u32) -> Vec<u8> {
         let mut out = Vec::with_capacity(4 + 16 + 16);
         out.extend_from_slice(&table_id.to_be_bytes());
-        out.extend_from_slice(&partition_hash(&self.partition_bytes()));
+        out.extend_from_slice(&partition_hash(&self.partition_raw()));
         if let Some(sort) = &self.sort {
             encode_sortable(sort, &mut out);
         }

@@ -107,7 +107,9 @@ impl GetOutput<'_> {
             consumed_capacity: capacity::report(mode, table, units),
         };
         let answer = match item {
-            Some(GetItem::Stored(s)) => encode_with_first("Item", |o| s.write_json(o), &output),
+            Some(GetItem::Stored(s)) => {
+                encode_with_first("Item", s.0.len(), |o| s.write_json(o), &output)
+            }
             item => {
                 output.item = item;
                 encode(&output)

@@ -529,6 +529,7 @@ impl Store {
             _ if read.count_only => encode(&output),
             PageItems::Stored { bytes, ends } => encode_with_first(
                 "Items",
+                bytes.len(),
                 |out| PageItems::write_stored(&bytes, &ends, out),
                 &output,
             ),

@@ -25,6 +25,10 @@ use prometheus::{
 
 use crate::api::Operation;
 
+/// Series by table (or index) name, looked up on every request (hence
+/// foldhash, not SipHash).
+type Named<T> = HashMap<String, Arc<T>, foldhash::fast::RandomState>;
+
 /// Tables with series of their own; later ones are counted as [`OTHER`].
 pub const MAX_LABELLED_TABLES: usize = 100;
 /// The label value of tables (and their indexes) past the cap.
@@ -78,7 +82,7 @@ pub struct TableSeries {
     pub ttl_deleted: IntCounter,
     pub stream_records: IntCounter,
     ops: Box<[OnceLock<OpSeries>]>,
-    indexes: RwLock<HashMap<String, Arc<CapacitySeries>>>,
+    indexes: RwLock<Named<CapacitySeries>>,
 }
 
 impl TableSeries {
@@ -136,7 +140,7 @@ pub struct TableGauges<'a> {
 #[derive(Clone)]
 pub struct Metrics {
     families: Arc<Families>,
-    tables: Arc<RwLock<HashMap<String, Arc<TableSeries>>>>,
+    tables: Arc<RwLock<Named<TableSeries>>>,
     other: Arc<OnceLock<Arc<TableSeries>>>,
     user_errors: Arc<[OnceLock<IntCounter>]>,
 }
