@@ -48,6 +48,19 @@ pub struct BackendRequest {
     /// with it, so the cache's change-feed follower can pass over the
     /// changes it made (`api::feed::Change::origin`).
     pub origin: Option<u64>,
+    /// Set only in-process, with `origin`: a PutItem's item in the stored
+    /// encoding (`codec::encoded_item` of the decoded input's item), which
+    /// the cache keeps as its entry. The store writes these bytes instead
+    /// of encoding the item a second time.
+    pub encoded_item: Option<Bytes>,
+}
+
+/// What an in-process cache said about its write
+/// ([`BackendRequest::origin`], [`BackendRequest::encoded_item`]).
+#[derive(Debug, Default)]
+pub struct InProcess {
+    pub origin: Option<u64>,
+    pub encoded_item: Option<Bytes>,
 }
 
 /// The typed input of the operations whose requests more than one holder
@@ -109,6 +122,7 @@ impl BackendRequest {
             body,
             input: OnceLock::new(),
             origin: None,
+            encoded_item: None,
         }
     }
 

@@ -47,6 +47,7 @@ use ferrodyn_store::api::types::{
 };
 use ferrodyn_store::api::validate::WireEnum;
 use ferrodyn_store::api::{self, Operation};
+use ferrodyn_store::model::codec;
 use ferrodyn_store::model::value::Item;
 use ferrodyn_store::server::{BackendRequest, BackendResponse, Input};
 use http::StatusCode;
@@ -330,7 +331,8 @@ impl ItemCacheLayer {
                 let Some(schema) = self.schemas.get(table, inner).await else {
                     return Some(Written::Table(table.to_owned()));
                 };
-                (table, schema.key_of(item), Stored::Item(encode(item)))
+                let encoded = Bytes::from(codec::encoded_item(item));
+                (table, schema.key_of(item), Stored::Item(encoded))
             }
             Input::UpdateItem(input) => {
                 let wanted = match input.return_values.as_deref() {
@@ -392,8 +394,12 @@ impl ItemCacheLayer {
         }
         // An in-process store tells the change feed this write is ours: its
         // change needs no judging there (see `Targets::change_encoded`),
-        // since the write itself is finished whatever happens to it.
+        // since the write itself is finished whatever happens to it. It
+        // also writes the item as encoded here, not encoding it again.
         req.origin = Some(self.cache.origin());
+        if let Stored::Item(encoded) = &stored {
+            req.encoded_item = Some(encoded.clone());
+        }
         // Wherever this future is dropped, the write must be finished.
         let mut guard = WriteGuard {
             cache: &self.cache,
@@ -405,7 +411,9 @@ impl ItemCacheLayer {
             (None, resp)
         } else {
             match stored {
-                Stored::Item(item) => (Some(Some(item)), resp),
+                // The store let go of its share once it wrote the item:
+                // the bytes become the entry's without a copy.
+                Stored::Item(item) => (Some(Some(Vec::from(item).into_boxed_slice())), resp),
                 Stored::Absent => (Some(None), resp),
                 Stored::UpdatedItem { client_wants_it } => {
                     match take_attributes(&resp.body, !client_wants_it) {
@@ -613,8 +621,8 @@ impl Drop for WriteGuard<'_> {
 /// What the cache may hold for the key once a write succeeded.
 enum Stored {
     /// PutItem: the request's item, encoded (decoded values are
-    /// canonical).
-    Item(Box<[u8]>),
+    /// canonical); shared with an in-process store, which writes it.
+    Item(Bytes),
     /// DeleteItem: nothing (a tombstone).
     Absent,
     /// UpdateItem, asked upstream with ReturnValues ALL_NEW.

@@ -27,9 +27,9 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -110,6 +110,8 @@ pub struct Entry {
     /// may be replaced before anyone reads it. With its CRC32, which the
     /// answer's `x-amz-crc32` header carries.
     body: OnceLock<(Bytes, u32)>,
+    /// Set when the entry is put in the cache (see [`Evictions`]).
+    tally: OnceLock<Tally>,
 }
 
 impl Entry {
@@ -122,6 +124,15 @@ impl Entry {
         Entry {
             stored,
             body: OnceLock::new(),
+            tally: OnceLock::new(),
+        }
+    }
+
+    /// The cache let the entry go (removed or replaced it): its drop is no
+    /// eviction.
+    fn release(&self) {
+        if let Some(t) = self.tally.get() {
+            t.released.store(true, Ordering::Relaxed);
         }
     }
 
@@ -182,6 +193,62 @@ impl Entry {
     }
 }
 
+impl Drop for Entry {
+    fn drop(&mut self) {
+        let Some(t) = self.tally.get() else {
+            return;
+        };
+        let e = &t.evictions;
+        let expired = e.now_ms() >= t.put_ms.saturating_add(e.ttl_ms);
+        if !t.released.load(Ordering::Relaxed)
+            && !expired
+            && e.generation.load(Ordering::Relaxed) == t.generation
+        {
+            e.entries.fetch_add(1, Ordering::Relaxed);
+            e.bytes.fetch_add(u64::from(t.weight), Ordering::Relaxed);
+        }
+    }
+}
+
+/// Counts what the size bound evicts. moka would report it to an eviction
+/// listener, but with one it locks every key it inserts or removes (to
+/// order the notifications), which under write-through churn costs more
+/// than the rest of a write's bookkeeping together. Instead an entry put
+/// in the cache counts itself when it is dropped, unless it went for
+/// another reason: removed or replaced by the cache ([`Entry::release`]),
+/// expired, or dropped with every other entry.
+///
+/// A key written by two requests at once may have the entry one of them
+/// replaced counted as evicted: they remove the old entry, then insert.
+#[derive(Debug)]
+struct Evictions {
+    entries: AtomicU64,
+    bytes: AtomicU64,
+    /// Bumped when every entry goes at once (the cache is emptied or
+    /// dropped): entries put in before do not count.
+    generation: AtomicU64,
+    /// Entries live at most this long (moka's time to live).
+    ttl_ms: u64,
+    start: Instant,
+}
+
+impl Evictions {
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
+/// What an entry in the cache keeps to count its own eviction.
+#[derive(Debug)]
+struct Tally {
+    evictions: Arc<Evictions>,
+    weight: u32,
+    generation: u64,
+    /// When it was put in ([`Evictions::now_ms`]).
+    put_ms: u64,
+    released: AtomicBool,
+}
+
 /// `item` in the store's encoding, as entries keep it: encoded into a
 /// vector sized for it in advance, then fitted.
 pub fn encode(item: &Item) -> Box<[u8]> {
@@ -218,8 +285,9 @@ const PENDING_SHARDS: usize = 64;
 
 /// Memory one cached entry holds besides its item: moka's node, its
 /// frequency-sketch and timer-wheel share, the key's and the entry's own
-/// allocations. Measured with `proxy-memory` (benches/).
-const ENTRY_OVERHEAD: usize = 560;
+/// allocations. Measured with `proxy-memory` (benches/) as 560 bytes before
+/// entries kept their eviction tally, which is added here.
+const ENTRY_OVERHEAD: usize = 560 + std::mem::size_of::<OnceLock<Tally>>();
 
 /// What an entry costs in memory: the weigher's unit is real bytes, so
 /// `--item-cache-bytes` bounds the process's memory, not a billing size.
@@ -246,12 +314,12 @@ fn new_origin() -> u64 {
     std::collections::hash_map::RandomState::new().hash_one(n) | 1
 }
 
+type Entries = moka::sync::Cache<CacheKey, Arc<Entry>, KeyHash>;
+
 pub struct ItemCache {
-    entries: Option<moka::sync::Cache<CacheKey, Arc<Entry>, KeyHash>>,
-    /// Entries evicted to stay within the size bound, since start.
-    evictions: Arc<AtomicU64>,
-    /// Their weight (bytes), since start.
-    evicted_bytes: Arc<AtomicU64>,
+    entries: Option<Entries>,
+    /// Entries evicted to stay within the size bound, and their weight.
+    evictions: Arc<Evictions>,
     stripes: Box<[AtomicU64]>,
     /// Writes in flight, sharded by stripe. Invalidating a key takes its
     /// shard's lock, so a write's final check and an invalidation are
@@ -273,10 +341,13 @@ impl ItemCache {
     /// live at most `ttl`. A zero size or TTL disables caching. It starts
     /// open: a proxy closes it until its change feed is positioned.
     pub fn new(max_bytes: u64, ttl: Duration) -> ItemCache {
-        let evictions = Arc::new(AtomicU64::new(0));
-        let counted = evictions.clone();
-        let evicted_bytes = Arc::new(AtomicU64::new(0));
-        let weighed = evicted_bytes.clone();
+        let evictions = Arc::new(Evictions {
+            entries: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            generation: AtomicU64::new(0),
+            ttl_ms: u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX),
+            start: Instant::now(),
+        });
         let entries = (max_bytes > 0 && !ttl.is_zero()).then(|| {
             moka::sync::Cache::builder()
                 .max_capacity(max_bytes)
@@ -284,18 +355,11 @@ impl ItemCache {
                 .weigher(|k: &CacheKey, v: &Arc<Entry>| {
                     u32::try_from(weight(k, v)).unwrap_or(u32::MAX)
                 })
-                .eviction_listener(move |k, v, cause| {
-                    if cause == moka::notification::RemovalCause::Size {
-                        counted.fetch_add(1, Ordering::Relaxed);
-                        weighed.fetch_add(weight(&k, &v) as u64, Ordering::Relaxed);
-                    }
-                })
                 .build_with_hasher(KeyHash::default())
         });
         ItemCache {
             entries,
             evictions,
-            evicted_bytes,
             stripes: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
             pending: (0..PENDING_SHARDS).map(|_| Mutex::default()).collect(),
             epochs: ReadMostly::new(Epochs::default()),
@@ -328,7 +392,30 @@ impl ItemCache {
     /// Free the memory of every entry (they are unreachable already).
     fn free_entries(&self) {
         if let Some(entries) = &self.entries {
+            self.evictions.generation.fetch_add(1, Ordering::Relaxed);
             entries.invalidate_all();
+        }
+    }
+
+    /// Put `entry` in the cache under `key`, replacing what the key holds.
+    fn put(&self, entries: &Entries, key: &CacheKey, entry: Arc<Entry>) {
+        let e = &self.evictions;
+        let _ = entry.tally.set(Tally {
+            evictions: e.clone(),
+            weight: u32::try_from(weight(key, &entry)).unwrap_or(u32::MAX),
+            generation: e.generation.load(Ordering::Relaxed),
+            put_ms: e.now_ms(),
+            released: AtomicBool::new(false),
+        });
+        // Removed first, so the entry replaced is known not to be evicted.
+        self.remove(entries, key);
+        entries.insert(key.clone(), entry);
+    }
+
+    /// Drop what `key` holds.
+    fn remove(&self, entries: &Entries, key: &CacheKey) {
+        if let Some(old) = entries.remove(key) {
+            old.release();
         }
     }
 
@@ -392,13 +479,13 @@ impl ItemCache {
         if !valid(self) {
             return false;
         }
-        entries.insert(key.clone(), entry);
+        self.put(entries, &key, entry);
         if valid(self) {
             return true;
         }
         // A write raced with the insert: it may have removed the entry before
         // we inserted it, so remove it ourselves.
-        entries.invalidate(&key);
+        self.remove(entries, &key);
         false
     }
 
@@ -407,7 +494,7 @@ impl ItemCache {
     pub fn invalidate(&self, key: &CacheKey) {
         self.invalidate_fills(key);
         if let Some(entries) = &self.entries {
-            entries.invalidate(key);
+            self.remove(entries, key);
         }
     }
 
@@ -481,11 +568,11 @@ impl ItemCache {
         // Storing replaces whatever the key held; otherwise it is dropped.
         match written {
             Some(item) if clean && self.current(key) => {
-                entries.insert(key.clone(), Arc::new(Entry::encoded(item)));
+                self.put(entries, key, Arc::new(Entry::encoded(item)));
                 true
             }
             _ => {
-                entries.invalidate(key);
+                self.remove(entries, key);
                 false
             }
         }
@@ -526,7 +613,7 @@ impl ItemCache {
         // arrives before its write-through fills it): a fill racing with
         // this change was stopped by the stripe's counter above.
         if entries.get(key).is_some_and(|e| !e.holds(new)) {
-            entries.invalidate(key);
+            self.remove(entries, key);
         }
         drop(pending);
     }
@@ -563,12 +650,12 @@ impl ItemCache {
 
     /// Entries evicted to stay within the size bound, since start.
     pub fn evictions(&self) -> u64 {
-        self.evictions.load(Ordering::Relaxed)
+        self.evictions.entries.load(Ordering::Relaxed)
     }
 
     /// Bytes (entry weights) evicted to stay within the size bound, since start.
     pub fn evicted_bytes(&self) -> u64 {
-        self.evicted_bytes.load(Ordering::Relaxed)
+        self.evictions.bytes.load(Ordering::Relaxed)
     }
 
     /// Approximate bytes held, and entry count.
@@ -580,6 +667,13 @@ impl ItemCache {
             }
             None => (0, 0),
         }
+    }
+}
+
+impl Drop for ItemCache {
+    fn drop(&mut self) {
+        // The entries go with the cache: none of them is evicted.
+        self.evictions.generation.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -729,5 +823,73 @@ mod tests {
         let key = cache.key("tbl", Bytes::from_static(b"k"));
         assert!(!cache.fill(key.clone(), cache.lease(&key), entry()));
         assert!(cache.get(&key).is_none());
+    }
+
+    fn filled(cache: &ItemCache, key: &str) -> bool {
+        let key = cache.key("tbl", Bytes::from(key.to_owned()));
+        cache.fill(
+            key.clone(),
+            cache.lease(&key),
+            Arc::new(Entry::new(Some(item("v")))),
+        )
+    }
+
+    #[test]
+    fn only_entries_the_size_bound_drops_count_as_evicted() {
+        // Room for about ten entries.
+        let cache = ItemCache::new(8 * 1024, Duration::from_secs(60));
+        // Replaced and removed entries are not evicted.
+        for _ in 0..3 {
+            assert!(filled(&cache, "k"));
+        }
+        cache.invalidate(&cache.key("tbl", Bytes::from_static(b"k")));
+        let _ = cache.usage();
+        assert_eq!((cache.evictions(), cache.evicted_bytes()), (0, 0));
+        // Far past the bound: evictions, each with its weight.
+        for i in 0..200 {
+            filled(&cache, &format!("k{i}"));
+        }
+        let (held, count) = cache.usage();
+        assert!(held <= 8 * 1024 && count > 0, "{held} {count}");
+        let evicted = cache.evictions();
+        assert!(evicted >= 150, "{evicted}");
+        assert!(
+            cache.evicted_bytes() >= evicted * ENTRY_OVERHEAD as u64,
+            "{}",
+            cache.evicted_bytes()
+        );
+        // Dropping the cache with its entries evicts none of them.
+        let counts = cache.evictions.clone();
+        drop(cache);
+        assert_eq!(counts.entries.load(Ordering::Relaxed), evicted);
+    }
+
+    #[test]
+    fn emptied_or_expired_entries_are_not_evicted() {
+        let cache = ItemCache::new(1 << 20, Duration::from_secs(60));
+        for i in 0..20 {
+            assert!(filled(&cache, &format!("k{i}")));
+        }
+        cache.drop_all();
+        for _ in 0..3 {
+            let _ = cache.usage();
+        }
+        let counts = cache.evictions.clone();
+        let expiring = ItemCache::new(1 << 20, Duration::from_millis(50));
+        for i in 0..20 {
+            assert!(filled(&expiring, &format!("k{i}")));
+        }
+        std::thread::sleep(Duration::from_millis(120));
+        for _ in 0..3 {
+            let _ = expiring.usage();
+        }
+        let expired = expiring.evictions.clone();
+        // Every entry is gone (each held the counts).
+        assert_eq!(
+            (Arc::strong_count(&counts), Arc::strong_count(&expired)),
+            (2, 2)
+        );
+        assert_eq!(counts.entries.load(Ordering::Relaxed), 0);
+        assert_eq!(expired.entries.load(Ordering::Relaxed), 0);
     }
 }

@@ -364,14 +364,18 @@ where
     }
 
     fn complete(self: Box<Self>, failure: Option<Failure>) {
-        let result = match (failure, self.result) {
+        let TypedJob { f, result, reply } = *self;
+        // What the job holds is let go before the requester is woken: it
+        // may be shared with it (an in-process cache's encoded item).
+        drop(f);
+        let result = match (failure, result) {
             (None, Some(r)) => r,
             (Some(Failure::StorageFull), _) => Err(Abort::Engine(EngineError::StorageFull)),
             _ => Err(Abort::Engine(EngineError::Poisoned)),
         };
         // The requester may have gone away (client disconnected); the write
         // stands regardless.
-        let _ = self.reply.send(result);
+        let _ = reply.send(result);
     }
 }
 

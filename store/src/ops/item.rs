@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use serde::Serialize;
 use serde_json::Map;
 
@@ -151,6 +152,7 @@ impl Store {
         &self,
         input: PutItemInput,
         origin: Option<u64>,
+        encoded: Option<Bytes>,
     ) -> ApiResult<Vec<u8>> {
         let members = write_members!(input, item);
         let options = members.check(PUT_MEMBER_ORDER)?;
@@ -170,8 +172,11 @@ impl Store {
         check_index_keys(&table, &item)?;
         let (cond, _) = members.condition(&options, None, false)?;
         let write = self.item_write(table, key, options, origin)?;
-        // Encoded here, not in the writer thread every write waits for.
-        let encoded = Arc::new(crate::model::codec::encoded_item(&item));
+        // Encoded here, not in the writer thread every write waits for;
+        // an in-process cache that keeps the item encoded it already.
+        let encoded =
+            encoded.unwrap_or_else(|| Bytes::from(crate::model::codec::encoded_item(&item)));
+        debug_assert_eq!(*encoded, *crate::model::codec::encoded_item(&item));
         let item = Arc::new(item);
         let stored = item.clone();
         let old = self

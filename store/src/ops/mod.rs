@@ -52,7 +52,7 @@ pub use transfer::Transfers;
 pub use ttl::SweepCursors;
 
 use crate::api::{self, ApiError, ApiResult, ErrorCode, Operation};
-use crate::backend::{Backend, BackendRequest, BackendResponse, Health, Input};
+use crate::backend::{Backend, BackendRequest, BackendResponse, Health, InProcess, Input};
 use crate::capacity::{Capacity, CapacityConfig};
 use crate::engine::{Abort, Engine, EngineError, EngineOptions};
 use crate::model::key::partition_hash;
@@ -284,7 +284,8 @@ impl Store {
 
     /// Execute one request: `body` is the raw JSON of the request.
     pub async fn handle(&self, op: Operation, body: &[u8]) -> ApiResult<Vec<u8>> {
-        self.handle_decoded(op, body, None, None).await
+        self.handle_decoded(op, body, None, InProcess::default())
+            .await
     }
 
     /// Execute one request whose typed input a caller may already have
@@ -295,7 +296,7 @@ impl Store {
         op: Operation,
         body: &[u8],
         input: Option<Box<Input>>,
-        origin: Option<u64>,
+        from: InProcess,
     ) -> ApiResult<Vec<u8>> {
         let start = std::time::Instant::now();
         // Decoded here unless a holder did: then the table the metrics
@@ -310,7 +311,7 @@ impl Store {
             None => crate::telemetry::table_named(op, body).map(Cow::Borrowed),
         };
         let result = match input {
-            Some(input) => self.dispatch_input(input, body, origin).await,
+            Some(input) => self.dispatch_input(input, body, from).await,
             // Boxed: the future of every operation is kept inline in this
             // one's, so the item operations' own would be as large as the
             // largest of all (table management, imports, restores) and be
@@ -326,11 +327,12 @@ impl Store {
         &self,
         input: Box<Input>,
         body: &[u8],
-        origin: Option<u64>,
+        from: InProcess,
     ) -> ApiResult<Vec<u8>> {
+        let origin = from.origin;
         match *input {
             Input::GetItem(i) => self.get_item(i),
-            Input::PutItem(i) => self.put_item(i, origin).await,
+            Input::PutItem(i) => self.put_item(i, origin, from.encoded_item).await,
             Input::UpdateItem(i) => self.update_item(i, origin).await,
             Input::DeleteItem(i) => self.delete_item(i, origin).await,
             Input::Query(i) => self.query(i),
@@ -350,7 +352,7 @@ impl Store {
             Operation::ListTables => self.list_tables(api::decode(body)?),
             Operation::DeleteTable => self.delete_table(api::decode(body)?).await,
             Operation::UpdateTable => self.update_table(api::decode(body)?).await,
-            Operation::PutItem => self.put_item(api::decode(body)?, None).await,
+            Operation::PutItem => self.put_item(api::decode(body)?, None, None).await,
             Operation::GetItem => self.get_item(api::decode(body)?),
             Operation::DeleteItem => self.delete_item(api::decode(body)?, None).await,
             Operation::UpdateItem => self.update_item(api::decode(body)?, None).await,
@@ -448,7 +450,7 @@ fn now_ms() -> u64 {
 
 /// The store as the front end (or the proxy's embedded upstream) calls it.
 impl Backend for Store {
-    async fn call(&self, req: BackendRequest) -> BackendResponse {
+    async fn call(&self, mut req: BackendRequest) -> BackendResponse {
         if req.op == Operation::DescribeEndpoints {
             // The endpoint is the address the client used.
             let host = req
@@ -458,9 +460,12 @@ impl Backend for Store {
                 .unwrap_or("localhost");
             return BackendResponse::from_result(self.describe_endpoints(host));
         }
-        let origin = req.origin;
+        let from = InProcess {
+            origin: req.origin,
+            encoded_item: req.encoded_item.take(),
+        };
         let (op, body, input) = req.into_decoded();
-        BackendResponse::from_result(self.handle_decoded(op, &body, input, origin).await)
+        BackendResponse::from_result(self.handle_decoded(op, &body, input, from).await)
     }
 
     fn health(&self) -> Health {

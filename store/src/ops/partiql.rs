@@ -179,7 +179,7 @@ impl Store {
             Plan::Insert(mut i) => {
                 i.return_consumed_capacity = o.return_consumed_capacity;
                 i.return_values_on_condition_check_failure = o.on_failure;
-                self.put_item(i, None).await.map_err(duplicate_item)?
+                self.put_item(i, None, None).await.map_err(duplicate_item)?
             }
             Plan::Update(mut i) => {
                 i.return_consumed_capacity = o.return_consumed_capacity;
