@@ -181,6 +181,26 @@ impl KeySchema {
         };
         Key::new(partition, sort)
     }
+
+    /// [`KeySchema::key_of_request`] for a `Key` the caller owns: its
+    /// values are moved into the key, not copied.
+    pub fn take_key_of_request(&self, mut key: Item) -> Result<Key, KeyError> {
+        let expected = 1 + usize::from(self.sort.is_some());
+        if key.len() != expected {
+            return Err(KeyError::SchemaMismatch);
+        }
+        check_value(&self.partition, key.get(&self.partition.name), false)?;
+        if let Some(attr) = &self.sort {
+            check_value(attr, key.get(&attr.name), false)?;
+        }
+        let mut take = |name: &str| key.remove(name).ok_or(KeyError::SchemaMismatch);
+        let partition = take(&self.partition.name)?;
+        let sort = match &self.sort {
+            Some(attr) => Some(take(&attr.name)?),
+            None => None,
+        };
+        Key::new(partition, sort)
+    }
 }
 
 impl KeyAttribute {
@@ -200,6 +220,15 @@ fn check_attr(
     value: Option<&AttributeValue>,
     in_item: bool,
 ) -> Result<AttributeValue, KeyError> {
+    check_value(attr, value, in_item).cloned()
+}
+
+/// `value` as the key attribute `attr`: present, of its type, not empty.
+fn check_value<'v>(
+    attr: &KeyAttribute,
+    value: Option<&'v AttributeValue>,
+    in_item: bool,
+) -> Result<&'v AttributeValue, KeyError> {
     let Some(value) = value else {
         return Err(if in_item {
             KeyError::MissingInItem(attr.name.clone())
@@ -233,7 +262,7 @@ fn check_attr(
             name: attr.name.clone(),
             kind: "binary",
         }),
-        _ => Ok(value.clone()),
+        _ => Ok(value),
     }
 }
 

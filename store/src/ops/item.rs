@@ -212,7 +212,7 @@ impl Store {
         v.finish_in(GET_MEMBER_ORDER)?;
         let name = checked_table_name(input.table_name.as_deref())?;
         let table = self.table(name)?;
-        let key = request_key(&table, input.key.as_ref())?;
+        let key = owned_request_key(&table, input.key)?;
         let projection = read_projection(
             input.projection_expression.as_deref(),
             input.attributes_to_get.as_deref(),
@@ -238,11 +238,7 @@ impl Store {
         };
         self.capacity
             .charge(&table, None, Access::Read, units, partition.as_deref());
-        self.count_read(
-            &table.name,
-            &capacity::Spent::table(units),
-            input.key.as_ref(),
-        );
+        self.count_key_read(&table, &capacity::Spent::table(units), &key);
         answer
     }
 
@@ -783,6 +779,15 @@ pub fn read_projection(
 }
 
 /// The `Key` parameter of a request, validated against the table's schema.
+/// [`request_key`] for a `Key` the request owns (its values are moved).
+fn owned_request_key(table: &TableMeta, key: Option<Item>) -> ApiResult<Key> {
+    let key = key.ok_or_else(|| ApiError::validation("1 validation error detected: Value null at 'key' failed to satisfy constraint: Member must not be null"))?;
+    table
+        .key
+        .take_key_of_request(key)
+        .map_err(|e| ApiError::validation(e.to_string()))
+}
+
 pub(super) fn request_key(table: &TableMeta, key: Option<&Item>) -> ApiResult<Key> {
     let key = key.ok_or_else(|| ApiError::validation("1 validation error detected: Value null at 'key' failed to satisfy constraint: Member must not be null"))?;
     table

@@ -77,12 +77,11 @@ impl Store {
     }
 
     /// Read capacity `spent` on `table`, and an access to the item `key`
-    /// names.
-    pub(super) fn count_read(&self, table: &str, spent: &Spent, key: Option<&Item>) {
-        self.count_spent(table, spent, false);
-        if let Some(key) = key {
-            self.telemetry.access(table, None, key, own(spent));
-        }
+    /// names (turned into an item only where contributor insights are
+    /// enabled).
+    pub(super) fn count_key_read(&self, table: &TableMeta, spent: &Spent, key: &Key) {
+        self.count_spent(&table.name, spent, false);
+        self.count_key_access(table, key, own(spent));
     }
 
     /// Write capacity `spent` on `table`, and an access to the item `key`
