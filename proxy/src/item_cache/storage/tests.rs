@@ -1,0 +1,215 @@
+//! Tests of the item cache's storage: coherence, and what counts as an eviction.
+
+use super::*;
+
+fn entry() -> Arc<Entry> {
+    Arc::new(Entry::new(None))
+}
+
+#[test]
+fn fill_after_invalidation_is_discarded() {
+    let cache = ItemCache::new(1 << 20, Duration::from_secs(60));
+    let key = cache.key("tbl", Bytes::from_static(b"k"));
+    let lease = cache.lease(&key);
+    cache.invalidate(&key);
+    assert!(!cache.fill(key.clone(), lease, entry()));
+    assert!(cache.get(&key).is_none());
+    let lease = cache.lease(&key);
+    assert!(cache.fill(key.clone(), lease, entry()));
+    assert!(cache.get(&key).is_some());
+}
+
+#[test]
+fn table_invalidation_hides_old_entries_and_stale_fills() {
+    let cache = ItemCache::new(1 << 20, Duration::from_secs(60));
+    let key = cache.key("tbl", Bytes::from_static(b"k"));
+    assert!(cache.fill(key.clone(), cache.lease(&key), entry()));
+    let lease = cache.lease(&key);
+    cache.invalidate_table("tbl");
+    assert!(cache
+        .get(&cache.key("tbl", Bytes::from_static(b"k")))
+        .is_none());
+    assert!(!cache.fill(key, lease, entry()));
+}
+
+fn item(v: &str) -> Item {
+    let mut i = Item::new();
+    i.insert(
+        "a".to_owned(),
+        ferrodyn_store::model::value::AttributeValue::S(v.to_owned()),
+    );
+    i
+}
+
+#[test]
+fn written_item_is_kept_only_if_nothing_but_its_echo_touched_the_key() {
+    let cache = ItemCache::new(1 << 20, Duration::from_secs(60));
+    let key = cache.key("tbl", Bytes::from_static(b"k"));
+    let new = Some(encode(&item("new")));
+    // Quiet: the write fills; a reader's older lease may not.
+    cache.invalidate(&key);
+    cache.begin_write(&key);
+    let reader = cache.lease(&key);
+    assert!(cache.finish_write(&key, Some(new.clone())));
+    assert!(!cache.fill(key.clone(), reader, entry()));
+    assert_eq!(cache.get(&key).and_then(|e| e.item()), Some(item("new")));
+    // Its echo arrives before the answer: still fine.
+    cache.begin_write(&key);
+    cache.invalidate_unless_equal(&key, new.as_deref());
+    assert!(cache.finish_write(&key, Some(new.clone())));
+    // A different change arrives meanwhile: no fill.
+    cache.begin_write(&key);
+    cache.invalidate_unless_equal(&key, Some(&encode(&item("other"))));
+    assert!(!cache.finish_write(&key, Some(new.clone())));
+    assert!(cache.get(&key).is_none());
+    // Any other invalidation meanwhile, or a failed write: no fill.
+    cache.begin_write(&key);
+    cache.invalidate(&key);
+    assert!(!cache.finish_write(&key, Some(new.clone())));
+    cache.begin_write(&key);
+    assert!(!cache.finish_write(&key, None));
+    // Two writes of the key in flight: neither fills.
+    cache.begin_write(&key);
+    cache.begin_write(&key);
+    assert!(!cache.finish_write(&key, Some(new.clone())));
+    assert!(!cache.finish_write(&key, Some(new)));
+    assert!(cache.get(&key).is_none());
+}
+
+#[test]
+fn feed_echo_keeps_an_equal_entry_and_drops_a_different_one() {
+    let cache = ItemCache::new(1 << 20, Duration::from_secs(60));
+    let key = cache.key("tbl", Bytes::from_static(b"k"));
+    let fill = |v: &str| {
+        let lease = cache.lease(&key);
+        assert!(cache.fill(key.clone(), lease, Arc::new(Entry::new(Some(item(v))))));
+    };
+    fill("x");
+    let reader = cache.lease(&key);
+    cache.invalidate_unless_equal(&key, Some(&encode(&item("x"))));
+    assert!(cache.get(&key).is_some());
+    // A read in flight across the change still cannot fill.
+    assert!(!cache.fill(key.clone(), reader, entry()));
+    fill("x");
+    cache.invalidate_unless_equal(&key, Some(&encode(&item("y"))));
+    assert!(cache.get(&key).is_none());
+    fill("x");
+    cache.invalidate_unless_equal(&key, None);
+    assert!(cache.get(&key).is_none());
+}
+
+#[test]
+fn a_closed_cache_keeps_no_fill_and_opening_drops_older_reads() {
+    let cache = ItemCache::new(1 << 20, Duration::from_secs(60));
+    let key = cache.key("tbl", Bytes::from_static(b"k"));
+    assert!(cache.fill(key.clone(), cache.lease(&key), entry()));
+    cache.close();
+    assert!(cache
+        .get(&cache.key("tbl", Bytes::from_static(b"k")))
+        .is_none());
+    let key = cache.key("tbl", Bytes::from_static(b"k"));
+    let lease = cache.lease(&key);
+    assert!(!cache.fill(key.clone(), lease, entry()));
+    // A read that started while closed may not fill after opening.
+    cache.open();
+    assert!(!cache.fill(key.clone(), lease, entry()));
+    cache.begin_write(&key);
+    assert!(!cache.finish_write(&key, Some(None)));
+    let key = cache.key("tbl", Bytes::from_static(b"k"));
+    assert!(cache.fill(key.clone(), cache.lease(&key), entry()));
+    assert!(cache.get(&key).is_some());
+}
+
+#[test]
+fn per_table_state_is_bounded_whatever_names_clients_send() {
+    let cache = ItemCache::new(1 << 20, Duration::from_secs(60));
+    cache.invalidate_table(&"x".repeat(15 << 20));
+    cache.invalidate_table("no");
+    assert_eq!(cache.tracked_tables(), 0);
+    let key = cache.key("kept", Bytes::from_static(b"k"));
+    assert!(cache.fill(key.clone(), cache.lease(&key), entry()));
+    for i in 0..MAX_TABLES + 1 {
+        cache.invalidate_table(&format!("table{i}"));
+    }
+    assert!(cache.tracked_tables() <= MAX_TABLES);
+    // Starting over dropped everything, so no old entry came back.
+    assert!(cache
+        .get(&cache.key("kept", Bytes::from_static(b"k")))
+        .is_none());
+}
+
+#[test]
+fn zero_size_disables_the_cache() {
+    let cache = ItemCache::new(0, Duration::from_secs(60));
+    let key = cache.key("tbl", Bytes::from_static(b"k"));
+    assert!(!cache.fill(key.clone(), cache.lease(&key), entry()));
+    assert!(cache.get(&key).is_none());
+}
+
+fn filled(cache: &ItemCache, key: &str) -> bool {
+    let key = cache.key("tbl", Bytes::from(key.to_owned()));
+    cache.fill(
+        key.clone(),
+        cache.lease(&key),
+        Arc::new(Entry::new(Some(item("v")))),
+    )
+}
+
+#[test]
+fn only_entries_the_size_bound_drops_count_as_evicted() {
+    // Room for about ten entries.
+    let cache = ItemCache::new(8 * 1024, Duration::from_secs(60));
+    // Replaced and removed entries are not evicted.
+    for _ in 0..3 {
+        assert!(filled(&cache, "k"));
+    }
+    cache.invalidate(&cache.key("tbl", Bytes::from_static(b"k")));
+    let _ = cache.usage();
+    assert_eq!((cache.evictions(), cache.evicted_bytes()), (0, 0));
+    // Far past the bound: evictions, each with its weight.
+    for i in 0..200 {
+        filled(&cache, &format!("k{i}"));
+    }
+    let (held, count) = cache.usage();
+    assert!(held <= 8 * 1024 && count > 0, "{held} {count}");
+    let evicted = cache.evictions();
+    assert!(evicted >= 150, "{evicted}");
+    assert!(
+        cache.evicted_bytes() >= evicted * ENTRY_OVERHEAD as u64,
+        "{}",
+        cache.evicted_bytes()
+    );
+    // Dropping the cache with its entries evicts none of them.
+    let counts = cache.evictions.clone();
+    drop(cache);
+    assert_eq!(counts.entries.load(Ordering::Relaxed), evicted);
+}
+
+#[test]
+fn emptied_or_expired_entries_are_not_evicted() {
+    let cache = ItemCache::new(1 << 20, Duration::from_secs(60));
+    for i in 0..20 {
+        assert!(filled(&cache, &format!("k{i}")));
+    }
+    cache.drop_all();
+    for _ in 0..3 {
+        let _ = cache.usage();
+    }
+    let counts = cache.evictions.clone();
+    let expiring = ItemCache::new(1 << 20, Duration::from_millis(50));
+    for i in 0..20 {
+        assert!(filled(&expiring, &format!("k{i}")));
+    }
+    std::thread::sleep(Duration::from_millis(120));
+    for _ in 0..3 {
+        let _ = expiring.usage();
+    }
+    let expired = expiring.evictions.clone();
+    // Every entry is gone (each held the counts).
+    assert_eq!(
+        (Arc::strong_count(&counts), Arc::strong_count(&expired)),
+        (2, 2)
+    );
+    assert_eq!(counts.entries.load(Ordering::Relaxed), 0);
+    assert_eq!(expired.entries.load(Ordering::Relaxed), 0);
+}
