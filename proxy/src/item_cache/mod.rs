@@ -47,7 +47,6 @@ use ferrodyn_store::api::types::{
 };
 use ferrodyn_store::api::validate::WireEnum;
 use ferrodyn_store::api::{self, Operation};
-use ferrodyn_store::model::codec;
 use ferrodyn_store::model::value::Item;
 use ferrodyn_store::server::{BackendRequest, BackendResponse, Input};
 use http::StatusCode;
@@ -331,8 +330,11 @@ impl ItemCacheLayer {
                 let Some(schema) = self.schemas.get(table, inner).await else {
                     return Some(Written::Table(table.to_owned()));
                 };
-                let encoded = Bytes::from(codec::encoded_item(item));
-                (table, schema.key_of(item), Stored::Item(encoded))
+                (
+                    table,
+                    schema.key_of(item),
+                    Stored::Item(Bytes::from(encode(item))),
+                )
             }
             Input::UpdateItem(input) => {
                 let wanted = match input.return_values.as_deref() {

@@ -170,13 +170,11 @@ impl KeySchema {
     /// Validate a `Key` parameter (GetItem, DeleteItem, UpdateItem): exactly
     /// the schema's attributes, with the schema's types.
     pub fn key_of_request(&self, key: &Item) -> Result<Key, KeyError> {
-        let expected = 1 + usize::from(self.sort.is_some());
-        if key.len() != expected {
-            return Err(KeyError::SchemaMismatch);
-        }
-        let partition = check_attr(&self.partition, key.get(&self.partition.name), false)?;
+        self.check_request(key)?;
+        let value = |name: &str| key.get(name).cloned().ok_or(KeyError::SchemaMismatch);
+        let partition = value(&self.partition.name)?;
         let sort = match &self.sort {
-            Some(attr) => Some(check_attr(attr, key.get(&attr.name), false)?),
+            Some(attr) => Some(value(&attr.name)?),
             None => None,
         };
         Key::new(partition, sort)
@@ -185,14 +183,7 @@ impl KeySchema {
     /// [`KeySchema::key_of_request`] for a `Key` the caller owns: its
     /// values are moved into the key, not copied.
     pub fn take_key_of_request(&self, mut key: Item) -> Result<Key, KeyError> {
-        let expected = 1 + usize::from(self.sort.is_some());
-        if key.len() != expected {
-            return Err(KeyError::SchemaMismatch);
-        }
-        check_value(&self.partition, key.get(&self.partition.name), false)?;
-        if let Some(attr) = &self.sort {
-            check_value(attr, key.get(&attr.name), false)?;
-        }
+        self.check_request(&key)?;
         let mut take = |name: &str| key.remove(name).ok_or(KeyError::SchemaMismatch);
         let partition = take(&self.partition.name)?;
         let sort = match &self.sort {
@@ -201,13 +192,26 @@ impl KeySchema {
         };
         Key::new(partition, sort)
     }
+
+    /// Whether `key` has exactly the schema's attributes, with its types.
+    fn check_request(&self, key: &Item) -> Result<(), KeyError> {
+        let expected = 1 + usize::from(self.sort.is_some());
+        if key.len() != expected {
+            return Err(KeyError::SchemaMismatch);
+        }
+        check_value(&self.partition, key.get(&self.partition.name), false)?;
+        if let Some(attr) = &self.sort {
+            check_value(attr, key.get(&attr.name), false)?;
+        }
+        Ok(())
+    }
 }
 
 impl KeyAttribute {
     /// Validate a value given for this key attribute in a request (a Query's
     /// key condition): the attribute's type, non-empty, within the size limit.
     pub fn check_request_value(&self, value: &AttributeValue) -> Result<(), KeyError> {
-        check_attr(self, Some(value), false)?;
+        check_value(self, Some(value), false)?;
         if scalar_len(value) > MAX_PARTITION_KEY_BYTES {
             return Err(KeyError::PartitionTooLarge);
         }

@@ -781,15 +781,18 @@ pub fn read_projection(
 /// The `Key` parameter of a request, validated against the table's schema.
 /// [`request_key`] for a `Key` the request owns (its values are moved).
 fn owned_request_key(table: &TableMeta, key: Option<Item>) -> ApiResult<Key> {
-    let key = key.ok_or_else(|| ApiError::validation("1 validation error detected: Value null at 'key' failed to satisfy constraint: Member must not be null"))?;
     table
         .key
-        .take_key_of_request(key)
+        .take_key_of_request(key.ok_or_else(null_key)?)
         .map_err(|e| ApiError::validation(e.to_string()))
 }
 
+fn null_key() -> ApiError {
+    ApiError::validation("1 validation error detected: Value null at 'key' failed to satisfy constraint: Member must not be null")
+}
+
 pub(super) fn request_key(table: &TableMeta, key: Option<&Item>) -> ApiResult<Key> {
-    let key = key.ok_or_else(|| ApiError::validation("1 validation error detected: Value null at 'key' failed to satisfy constraint: Member must not be null"))?;
+    let key = key.ok_or_else(null_key)?;
     table
         .key
         .key_of_request(key)
