@@ -76,3 +76,54 @@ async fn a_table_deleted_elsewhere_is_not_served_from_cache() {
     )
     .await;
 }
+
+/// An embedded proxy passes over the echoes of its own single-item writes
+/// without reading them back (the write-through already settled the
+/// caches), but still reads every other change: here a BatchWriteItem's,
+/// which the store records without the proxy's origin. Only changes read
+/// back are timed by the lag histogram; all are counted as received.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_embedded_proxy_reads_back_only_changes_that_are_not_its_own_echoes() {
+    let proxy = TestProxy::embedded().await;
+    let client = proxy.client();
+    create_table(&client, "echoes").await;
+    for k in ["a", "b", "c"] {
+        put_v(&client, "echoes", k, "1").await;
+    }
+    proxy.until_feed_delivered(3.0).await;
+    assert_eq!(proxy.metric("proxy_feed_lag_seconds_count").await, 0.0);
+
+    client
+        .batch_write_item()
+        .request_items(
+            "echoes",
+            vec![aws_sdk_dynamodb::types::WriteRequest::builder()
+                .put_request(
+                    aws_sdk_dynamodb::types::PutRequest::builder()
+                        .item("p", s("d"))
+                        .item("v", s("1"))
+                        .build()
+                        .expect("put request"),
+                )
+                .build()],
+        )
+        .send()
+        .await
+        .expect("batch write");
+    proxy.until_feed_delivered(4.0).await;
+    until(
+        PATIENCE,
+        "the batch write's change is read back",
+        || async { proxy.metric("proxy_feed_lag_seconds_count").await == 1.0 },
+    )
+    .await;
+
+    // Echoes after it are passed over again; the item cache still serves
+    // what was written.
+    put_v(&client, "echoes", "a", "2").await;
+    put_v(&client, "echoes", "b", "2").await;
+    proxy.until_feed_delivered(6.0).await;
+    assert_eq!(proxy.metric("proxy_feed_lag_seconds_count").await, 1.0);
+    assert_eq!(value(&client, "echoes", "a").await, Some(s("2")));
+    assert_eq!(value(&client, "echoes", "d").await, Some(s("1")));
+}

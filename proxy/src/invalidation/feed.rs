@@ -11,10 +11,11 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bytes::Bytes;
-use ferrodyn_store::api::feed::{GetChangesInput, GetChangesOutput};
+use ferrodyn_store::api::feed::{Commits, GetChangesInput, GetChangesOutput};
 use ferrodyn_store::api::Operation;
 use ferrodyn_store::faults::{self, Faults};
 use ferrodyn_store::Store;
+use prometheus::IntCounter;
 use serde::Deserialize;
 
 use super::{Metrics, Targets};
@@ -30,6 +31,56 @@ pub enum Source {
 
 /// How long one request waits for a change.
 const WAIT_MS: u64 = 10_000;
+
+/// An embedded store's commits, watched so that the echoes of this proxy's
+/// own writes are passed over unread. They need nothing from the follower:
+/// the write-through already settled both caches for them (see
+/// `Targets::change_encoded`), and reading each back costs a read
+/// transaction, a copy of its images and a wake-up of the follower per
+/// commit — a large share of a write's cost.
+struct Echoes {
+    commits: tokio::sync::watch::Receiver<Commits>,
+    faults: Faults,
+    /// The origin the store stamps on this proxy's writes.
+    origin: u64,
+    /// The catalog version the last answer's tables are from (or older).
+    catalog: u64,
+}
+
+impl Echoes {
+    /// Called before each read of the log: the commits so far are the
+    /// read's to answer.
+    fn reading(&mut self) {
+        self.catalog = self.commits.borrow_and_update().catalog;
+    }
+
+    /// Wait (at most `wait`) for a commit that holds something besides the
+    /// echoes of this proxy's writes, moving `cursor` past the echoes
+    /// committed meanwhile and counting them as `received`. Stops at once
+    /// while a fault is injected: a paused feed holds echoes too.
+    async fn pass(&mut self, cursor: &mut u64, wait: Duration, received: &IntCounter) {
+        let deadline = tokio::time::Instant::now() + wait;
+        while !self.faults.is_active() {
+            match tokio::time::timeout_at(deadline, self.commits.changed()).await {
+                Ok(Ok(())) => {}
+                // The deadline, or the store is shutting down.
+                Ok(Err(_)) | Err(_) => break,
+            }
+            // A fault injected while waiting.
+            if self.faults.is_active() {
+                break;
+            }
+            let now = *self.commits.borrow_and_update();
+            match now.past_echoes(*cursor, self.origin, self.catalog) {
+                Some(to) => {
+                    received.inc_by(to.saturating_sub(*cursor));
+                    *cursor = to;
+                }
+                None => break,
+            }
+        }
+    }
+}
 
 impl Source {
     async fn poll(&self, cursor: Option<u64>, wait_ms: u64) -> Result<GetChangesOutput, PollError> {
@@ -186,11 +237,29 @@ pub async fn follow(source: Source, targets: Targets, metrics: Metrics) {
             }
         };
         let mut tables: BTreeMap<String, u32> = BTreeMap::new();
+        let mut echoes = match &source {
+            Source::Embedded(store, faults) => Some(Echoes {
+                commits: store.commits(),
+                faults: faults.clone(),
+                origin: targets.items.origin(),
+                catalog: 0,
+            }),
+            Source::Remote(_) => None,
+        };
         failures = 0;
         targets.open();
         metrics.connected.set(1);
         loop {
-            let feed = match source.poll(Some(cursor), WAIT_MS).await {
+            // Embedded, the wait happens in `Echoes::pass` below, unless a
+            // fault is injected (the poll then holds the feed as asked).
+            let wait = match &mut echoes {
+                Some(e) if !e.faults.is_active() => {
+                    e.reading();
+                    0
+                }
+                _ => WAIT_MS,
+            };
+            let feed = match source.poll(Some(cursor), wait).await {
                 Ok(feed) => feed,
                 Err(PollError::NoFeed(e) | PollError::Failed(e)) => {
                     // Whatever changes meanwhile is unknown until the feed
@@ -245,6 +314,14 @@ pub async fn follow(source: Source, targets: Targets, metrics: Metrics) {
             }
             tables = feed.tables;
             cursor = feed.next_cursor;
+            if let Some(e) = &mut echoes {
+                e.pass(
+                    &mut cursor,
+                    Duration::from_millis(WAIT_MS),
+                    &metrics.changes,
+                )
+                .await;
+            }
         }
     }
 }

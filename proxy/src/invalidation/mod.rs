@@ -17,7 +17,10 @@
 //!
 //! A change the item cache's own single-item write made (the embedded
 //! store stamps it with the cache's origin) leaves the item cache alone:
-//! that write stores its result, or drops the entry, itself.
+//! that write stores its result, or drops the entry, itself; the query
+//! cache's write-through invalidated around it too. While the newest
+//! records are all such echoes, the embedded follower passes over them
+//! without reading them (`feed::Echoes`).
 //!
 //! Each change invalidates the item, the base-table partition's query
 //! results, every Scan of the table, and the index partitions the item left
@@ -112,7 +115,7 @@ impl Metrics {
     pub fn register(registry: &Registry) -> prometheus::Result<Metrics> {
         let changes = IntCounter::new(
             "proxy_invalidations_received_total",
-            "Change records received from the change feed",
+            "Change records received from the change feed (with an embedded store, the echoes of this proxy's own writes are counted but not read back)",
         )?;
         let failures = IntCounter::new(
             "proxy_change_feed_failures_total",

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::engine::commits::{Commits, OriginRun};
 use crate::model::stored::EncodedItem;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -113,6 +113,7 @@ pub(crate) fn trimmed_through(txn: &RoTxn, dbs: &Dbs, table_id: u32) -> Result<u
 }
 
 /// Record a change of the item under `keys`, unless nothing changed.
+/// Returns the record's sequence number, `None` when nothing changed.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn append(
     txn: &mut RwTxn,
@@ -124,20 +125,20 @@ pub(crate) fn append(
     by_service: bool,
     origin: Option<u64>,
     time_ms: u64,
-) -> Result<(), EngineError> {
+) -> Result<Option<u64>, EngineError> {
     let kind = match (old, new) {
         (None, Some(_)) => ChangeKind::Insert,
-        (Some(o), Some((n, _))) if o == n => return Ok(()),
+        (Some(o), Some((n, _))) if o == n => return Ok(None),
         (Some(_), Some(_)) => ChangeKind::Modify,
         (Some(_), None) => ChangeKind::Remove,
-        (None, None) => return Ok(()),
+        (None, None) => return Ok(None),
     };
     let seq = next_seq(txn, dbs)?;
     dbs.meta.put(txn, SEQ_KEY, &seq.to_be_bytes())?;
     super::with_scratch(|value| {
         encode_record(value, kind, by_service, origin, time_ms, &keys, old, new);
         dbs.changelog.put(txn, &record_key(table.id, seq), value)?;
-        Ok(())
+        Ok(Some(seq))
     })
 }
 

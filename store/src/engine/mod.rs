@@ -39,6 +39,7 @@
 
 mod as_of;
 pub mod changelog;
+pub mod commits;
 mod expiry;
 pub(crate) mod reclaim;
 mod store;
@@ -181,8 +182,9 @@ pub(crate) struct Shared {
     /// after the commit that changed it.
     pub tables: RwLock<HashMap<String, Arc<TableMeta>>>,
     pub clock: Arc<dyn Clock>,
-    /// Counts durable commits; subscribers of the change log wait on it.
-    pub commits: tokio::sync::watch::Sender<u64>,
+    /// Changes with every durable commit; subscribers of the change log
+    /// wait on it.
+    pub commits: tokio::sync::watch::Sender<commits::Commits>,
     /// Tests: this many batch commits fail as if the map were full.
     #[cfg(test)]
     pub fail_commits: std::sync::atomic::AtomicU32,
@@ -265,7 +267,7 @@ impl Engine {
             resize_lock: RwLock::new(()),
             tables: RwLock::new(tables),
             clock: options.clock.clone(),
-            commits: tokio::sync::watch::Sender::new(0),
+            commits: tokio::sync::watch::Sender::new(commits::Commits::default()),
             #[cfg(test)]
             fail_commits: std::sync::atomic::AtomicU32::new(0),
             _lock_file: lock_file,
@@ -332,7 +334,7 @@ impl Engine {
     /// A receiver that changes after every durable commit: the in-process
     /// subscription to the change log (read the records with
     /// `read(|v| v.changes().read_since(..))`).
-    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<commits::Commits> {
         self.shared.commits.subscribe()
     }
 

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use heed::RwTxn;
 use tokio::sync::oneshot;
 
+use super::commits::Appended;
 use super::{changelog, reclaim, store, EngineError, Shared};
 use crate::model::codec;
 use crate::model::key::Key;
@@ -67,6 +68,8 @@ pub struct WriteCtx<'a, 'p> {
     collection_limit: u64,
     /// Stamped on this job's change records (see [`WriteCtx::set_origin`]).
     origin: Option<u64>,
+    /// The change records this job appended.
+    appended: Appended,
 }
 
 impl WriteCtx<'_, '_> {
@@ -226,7 +229,7 @@ impl WriteCtx<'_, '_> {
         by_service: bool,
     ) -> Result<(), EngineError> {
         let keys = key.to_item(&table.key);
-        changelog::append(
+        let seq = changelog::append(
             self.txn,
             self.dbs,
             table,
@@ -236,7 +239,11 @@ impl WriteCtx<'_, '_> {
             by_service,
             self.origin,
             self.now_ms,
-        )
+        )?;
+        if let Some(seq) = seq {
+            self.appended.add(seq, self.origin);
+        }
+        Ok(())
     }
 
     /// Stamp the change records this job writes with `origin`: the change
@@ -472,7 +479,8 @@ fn run(shared: Arc<Shared>, rx: mpsc::Receiver<Box<dyn Job>>) {
         }
         let failure = loop {
             match run_batch(&shared, &mut batch, &catalog) {
-                Ok(BatchResult::Committed(changes)) => {
+                Ok(BatchResult::Committed(changes, appended)) => {
+                    let catalog_changed = !changes.is_empty();
                     for (name, meta) in changes {
                         match meta {
                             Some(m) => catalog.insert(name, m),
@@ -483,7 +491,9 @@ fn run(shared: Arc<Shared>, rx: mpsc::Receiver<Box<dyn Job>>) {
                         *published = catalog.clone();
                     }
                     // Wake change-log subscribers: what they read now is durable.
-                    shared.commits.send_modify(|c| *c = c.wrapping_add(1));
+                    shared
+                        .commits
+                        .send_modify(|c| c.committed(&appended, catalog_changed));
                     if shared.storage_full.swap(false, Ordering::AcqRel) {
                         tracing::info!("space available again: writes resumed");
                     }
@@ -526,7 +536,8 @@ fn chain(e: &EngineError) -> String {
 }
 
 enum BatchResult {
-    Committed(Vec<(String, Option<Arc<TableMeta>>)>),
+    /// The catalog's changes, and the change records appended.
+    Committed(Vec<(String, Option<Arc<TableMeta>>)>, Appended),
     MapFull,
 }
 
@@ -558,6 +569,7 @@ fn try_batch(
     // Catalog as seen by later jobs in this batch: earlier jobs' committed changes.
     let mut view = catalog.clone();
     let mut changes = Vec::new();
+    let mut appended = Appended::default();
     let now_ms = shared.clock.now_ms();
     for job in batch.iter_mut() {
         let mut nested = shared.env.nested_write_txn(&mut parent)?;
@@ -569,10 +581,12 @@ fn try_batch(
             now_ms,
             collection_limit: shared.collection_limit,
             origin: None,
+            appended: Appended::default(),
         };
         match job.run(&mut ctx) {
             Outcome::Commit => {
                 let staged = std::mem::take(&mut ctx.staged);
+                appended.extend(std::mem::take(&mut ctx.appended));
                 nested.commit()?;
                 for (name, meta) in staged {
                     match &meta {
@@ -600,7 +614,7 @@ fn try_batch(
         return Err(EngineError::Lmdb(heed::Error::Mdb(heed::MdbError::MapFull)));
     }
     parent.commit()?;
-    Ok(BatchResult::Committed(changes))
+    Ok(BatchResult::Committed(changes, appended))
 }
 
 fn grow_map(shared: &Shared) -> Result<(), EngineError> {

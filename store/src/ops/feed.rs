@@ -30,7 +30,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::Store;
-use crate::api::feed::{Change, EventName, GetChangesInput, GetChangesOutput};
+use crate::api::feed::{Change, Commits, EventName, GetChangesInput, GetChangesOutput};
 use crate::api::{ApiError, ApiResult};
 use crate::engine::changelog::ChangeKind;
 
@@ -41,6 +41,13 @@ const MAX_LIMIT: usize = 10_000;
 const MAX_ANSWER_BYTES: usize = 4 << 20;
 
 impl Store {
+    /// The in-process subscription to the change log: it changes after
+    /// every durable commit, and tells a reader whose own writes the newest
+    /// records all are ([`Commits::past_echoes`]).
+    pub fn commits(&self) -> tokio::sync::watch::Receiver<Commits> {
+        self.engine.subscribe()
+    }
+
     /// One answer of the change feed (see the module doc); the remote
     /// operation encodes it, an embedded proxy calls it in-process.
     pub async fn changes(&self, input: GetChangesInput) -> ApiResult<GetChangesOutput> {
