@@ -332,7 +332,7 @@ impl ItemCacheLayer {
                 };
                 (
                     table,
-                    schema.key_of(item),
+                    schema.key_json_of(item),
                     Stored::Item(Bytes::from(encode(item))),
                 )
             }
@@ -353,18 +353,21 @@ impl ItemCacheLayer {
                     // impossible, so just invalidate.
                     _ => Stored::Nothing,
                 };
-                (input.table_name.as_deref()?, input.key.clone()?, stored)
+                (
+                    input.table_name.as_deref()?,
+                    key_json(input.key.as_ref()?)?,
+                    stored,
+                )
             }
             Input::DeleteItem(input) => (
                 input.table_name.as_deref()?,
-                input.key.clone()?,
+                key_json(input.key.as_ref()?)?,
                 Stored::Absent,
             ),
             _ => return None,
         };
-        let bytes = serde_json::to_vec(&key).ok()?;
         Some(Written::Key(
-            self.cache.key(table, Bytes::from(bytes)),
+            self.cache.key(table, Bytes::from(key)),
             stored,
         ))
     }
@@ -597,6 +600,11 @@ impl ItemCacheLayer {
             self.metrics.evicted_bytes.inc_by(evicted - reported);
         }
     }
+}
+
+/// A request's key as the cache keys it (canonical JSON).
+fn key_json(key: &Item) -> Option<Vec<u8>> {
+    serde_json::to_vec(key).ok()
 }
 
 enum Written {

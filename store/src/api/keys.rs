@@ -4,6 +4,8 @@
 //! (`Store::table_keys`); a proxy in front of another engine learns them
 //! from DescribeTable.
 
+use serde::ser::{Serialize, Serializer};
+
 use crate::model::value::{AttributeValue, Item};
 
 /// The key attributes of one table and of its secondary indexes.
@@ -25,6 +27,15 @@ pub struct IndexKeys {
     pub sort: Vec<String>,
 }
 
+/// Up to two key attributes, in name order, written as a JSON object.
+struct KeyAttributes<'a>([Option<(&'a String, &'a AttributeValue)>; 2]);
+
+impl Serialize for KeyAttributes<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().flatten().copied())
+    }
+}
+
 impl IndexKeys {
     /// The index partition `item` belongs to (its partition attributes'
     /// values, in key order); `None` if it lacks one, and so is not in the
@@ -41,6 +52,22 @@ impl TableKeys {
             .chain(self.sort.as_ref())
             .filter_map(|n| item.get(n).map(|v| (n.clone(), v.clone())))
             .collect()
+    }
+
+    /// The JSON of `item`'s primary key: the same bytes as
+    /// `serde_json::to_vec(&self.key_of(item))` (attributes by name), made
+    /// without copying the key's names and values into a map first.
+    pub fn key_json_of<'a>(&'a self, item: &'a Item) -> Vec<u8> {
+        let get = |n: &'a String| item.get(n).map(|v| (n, v));
+        let mut pair = [get(&self.partition), self.sort.as_ref().and_then(get)];
+        if let [Some((a, _)), Some((b, _))] = &pair {
+            if b < a {
+                pair.swap(0, 1);
+            }
+        }
+        // Writing to a Vec fails only for a value serde_json refuses, which
+        // an `AttributeValue` never is.
+        serde_json::to_vec(&KeyAttributes(pair)).unwrap_or_default()
     }
 
     /// The base table's partition key value in `keys`.
@@ -62,6 +89,53 @@ impl TableKeys {
                 .iter()
                 .find(|i| i.name == name)
                 .map(|i| (i.partition.clone(), i.sort.clone())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TableKeys;
+    use crate::model::number::Number;
+    use crate::model::value::{AttributeValue, Item};
+
+    fn keys(partition: &str, sort: Option<&str>) -> TableKeys {
+        TableKeys {
+            partition: partition.to_owned(),
+            sort: sort.map(str::to_owned),
+            indexes: None,
+        }
+    }
+
+    #[test]
+    fn the_key_json_of_an_item_is_the_json_of_its_key() {
+        let item: Item = [
+            ("p", AttributeValue::S("x\"y".into())),
+            (
+                "a",
+                AttributeValue::N(Number::parse("1.50").expect("number")),
+            ),
+            ("z", AttributeValue::B(vec![1, 2].into())),
+            ("v", AttributeValue::Bool(true)),
+        ]
+        .into_iter()
+        .map(|(n, v)| (n.to_owned(), v))
+        .collect();
+        for schema in [
+            keys("p", None),
+            // The sort attribute's name sorts before the partition's, and after.
+            keys("p", Some("a")),
+            keys("p", Some("z")),
+            // An attribute the item lacks is left out, as `key_of` does.
+            keys("p", Some("missing")),
+            keys("missing", None),
+        ] {
+            let expected = serde_json::to_vec(&schema.key_of(&item)).expect("json");
+            assert_eq!(
+                String::from_utf8_lossy(&schema.key_json_of(&item)),
+                String::from_utf8_lossy(&expected),
+                "{schema:?}"
+            );
         }
     }
 }

@@ -27,7 +27,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -199,6 +199,7 @@ impl Drop for Entry {
             return;
         };
         let e = &t.evictions;
+        e.left(t.slot);
         let expired = e.now_ms() >= t.put_ms.saturating_add(e.ttl_ms);
         if !t.released.load(Ordering::Relaxed)
             && !expired
@@ -219,7 +220,8 @@ impl Drop for Entry {
 /// expired, or dropped with every other entry.
 ///
 /// A key written by two requests at once may have the entry one of them
-/// replaced counted as evicted: they remove the old entry, then insert.
+/// replaced counted as evicted: they remove the old entry (when the key
+/// may have one, see `present`), then insert.
 #[derive(Debug)]
 struct Evictions {
     entries: AtomicU64,
@@ -230,12 +232,50 @@ struct Evictions {
     /// Entries live at most this long (moka's time to live).
     ttl_ms: u64,
     start: Instant,
+    /// How many entries put in the cache and not yet dropped hash to each
+    /// slot (by their key's hash; a count at `u8::MAX` stays there). A
+    /// key whose slot counts none has no entry, so storing under it need
+    /// not remove one first: for a key written for the first time that
+    /// removal is a lookup that finds nothing, as costly as the insert.
+    present: Box<[AtomicU8]>,
 }
 
 impl Evictions {
     fn now_ms(&self) -> u64 {
         u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
+
+    fn slot(&self, key: &CacheKey) -> u32 {
+        // The slot count is a power of two below 2^32.
+        (key.hash & (self.present.len() as u64 - 1)) as u32
+    }
+
+    /// Whether an entry under a key of `slot` may be in the cache.
+    fn may_hold(&self, slot: u32) -> bool {
+        self.present[slot as usize].load(Ordering::Acquire) != 0
+    }
+
+    /// An entry of `slot` is being put in the cache.
+    fn entered(&self, slot: u32) {
+        let _ =
+            self.present[slot as usize]
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_add(1));
+    }
+
+    /// An entry of `slot` put in the cache is dropped.
+    fn left(&self, slot: u32) {
+        let _ =
+            self.present[slot as usize].fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n != u8::MAX).then(|| n.saturating_sub(1))
+            });
+    }
+}
+
+/// Slots of [`Evictions::present`] for a cache of `max_bytes`: about one
+/// per 512 bytes (an entry weighs more), between 2^10 and 2^22.
+fn presence_slots(max_bytes: u64) -> usize {
+    let wanted = usize::try_from(max_bytes / 512).unwrap_or(usize::MAX);
+    wanted.clamp(1 << 10, 1 << 22).next_power_of_two()
 }
 
 /// What an entry in the cache keeps to count its own eviction.
@@ -247,6 +287,8 @@ struct Tally {
     /// When it was put in ([`Evictions::now_ms`]).
     put_ms: u64,
     released: AtomicBool,
+    /// Its key's slot in [`Evictions::present`].
+    slot: u32,
 }
 
 /// `item` in the store's encoding, as entries keep it: encoded into a
@@ -347,6 +389,9 @@ impl ItemCache {
             generation: AtomicU64::new(0),
             ttl_ms: u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX),
             start: Instant::now(),
+            present: (0..presence_slots(max_bytes))
+                .map(|_| AtomicU8::new(0))
+                .collect(),
         });
         let entries = (max_bytes > 0 && !ttl.is_zero()).then(|| {
             moka::sync::Cache::builder()
@@ -400,15 +445,23 @@ impl ItemCache {
     /// Put `entry` in the cache under `key`, replacing what the key holds.
     fn put(&self, entries: &Entries, key: &CacheKey, entry: Arc<Entry>) {
         let e = &self.evictions;
-        let _ = entry.tally.set(Tally {
+        let slot = e.slot(key);
+        // Removed first, so the entry replaced is known not to be evicted
+        // (only for the count: the insert replaces it anyway).
+        if e.may_hold(slot) {
+            self.remove(entries, key);
+        }
+        let tally = Tally {
             evictions: e.clone(),
             weight: u32::try_from(weight(key, &entry)).unwrap_or(u32::MAX),
             generation: e.generation.load(Ordering::Relaxed),
             put_ms: e.now_ms(),
             released: AtomicBool::new(false),
-        });
-        // Removed first, so the entry replaced is known not to be evicted.
-        self.remove(entries, key);
+            slot,
+        };
+        if entry.tally.set(tally).is_ok() {
+            e.entered(slot);
+        }
         entries.insert(key.clone(), entry);
     }
 

@@ -213,3 +213,42 @@ fn emptied_or_expired_entries_are_not_evicted() {
     assert_eq!(counts.entries.load(Ordering::Relaxed), 0);
     assert_eq!(expired.entries.load(Ordering::Relaxed), 0);
 }
+
+#[test]
+fn a_keys_presence_is_counted_while_its_entries_live() {
+    let cache = ItemCache::new(1 << 20, Duration::from_secs(60));
+    let key = cache.key("tbl", Bytes::from_static(b"k"));
+    let slot = cache.evictions.slot(&key);
+    assert!(!cache.evictions.may_hold(slot));
+    assert!(filled(&cache, "k"));
+    assert!(cache.evictions.may_hold(slot));
+    // Replaced: the old entry's count goes with it.
+    assert!(filled(&cache, "k"));
+    let _ = cache.usage();
+    assert_eq!(
+        cache.evictions.present[slot as usize].load(Ordering::Relaxed),
+        1
+    );
+    cache.invalidate(&key);
+    let _ = cache.usage();
+    assert!(!cache.evictions.may_hold(slot));
+    // A count that reached the top stays there (it no longer counts).
+    let entries: Vec<Arc<Entry>> = (0..300).map(|_| Arc::new(Entry::new(None))).collect();
+    let counts = &cache.evictions;
+    for e in &entries {
+        let _ = e.tally.set(Tally {
+            evictions: counts.clone(),
+            weight: 0,
+            generation: 0,
+            put_ms: 0,
+            released: AtomicBool::new(true),
+            slot,
+        });
+        counts.entered(slot);
+    }
+    drop(entries);
+    assert_eq!(
+        counts.present[slot as usize].load(Ordering::Relaxed),
+        u8::MAX
+    );
+}
