@@ -127,3 +127,41 @@ async fn an_embedded_proxy_reads_back_only_changes_that_are_not_its_own_echoes()
     assert_eq!(value(&client, "echoes", "a").await, Some(s("2")));
     assert_eq!(value(&client, "echoes", "d").await, Some(s("1")));
 }
+
+/// One commit of more changes than one answer of the feed carries (its
+/// images ~7 MB, an answer stops after ~4 MB): the embedded follower reads
+/// the rest at once, without waiting for another commit to wake it (it
+/// would wait up to the feed's 10 s poll).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_embedded_proxy_reads_a_backlog_larger_than_one_answer_at_once() {
+    let proxy = TestProxy::embedded().await;
+    let client = proxy.client();
+    create_table(&client, "backlog").await;
+    let big = "x".repeat(300 * 1024);
+    let writes = (0..24)
+        .map(|i| {
+            aws_sdk_dynamodb::types::WriteRequest::builder()
+                .put_request(
+                    aws_sdk_dynamodb::types::PutRequest::builder()
+                        .item("p", s(&i.to_string()))
+                        .item("v", s(&big))
+                        .build()
+                        .expect("put request"),
+                )
+                .build()
+        })
+        .collect();
+    let out = client
+        .batch_write_item()
+        .request_items("backlog", writes)
+        .send()
+        .await
+        .expect("batch write");
+    assert!(out.unprocessed_items().is_none_or(|u| u.is_empty()));
+    until(
+        Duration::from_secs(5),
+        "the feed delivered all 24 changes",
+        || async { proxy.metric("proxy_invalidations_received_total").await >= 24.0 },
+    )
+    .await;
+}

@@ -54,29 +54,27 @@ impl Echoes {
         self.catalog = self.commits.borrow_and_update().catalog;
     }
 
-    /// Wait (at most `wait`) for a commit that holds something besides the
-    /// echoes of this proxy's writes, moving `cursor` past the echoes
-    /// committed meanwhile and counting them as `received`. Stops at once
-    /// while a fault is injected: a paused feed holds echoes too.
+    /// Wait (at most `wait`) until the log holds something at or after
+    /// `cursor` besides the echoes of this proxy's writes (records left
+    /// unread by the last answer included), or the catalog changed, moving
+    /// `cursor` past the echoes committed meanwhile and counting them as
+    /// `received`. Stops at once while a fault is injected: a paused feed
+    /// holds echoes too.
     async fn pass(&mut self, cursor: &mut u64, wait: Duration, received: &IntCounter) {
         let deadline = tokio::time::Instant::now() + wait;
         while !self.faults.is_active() {
+            let now = *self.commits.borrow_and_update();
+            if let Some(to) = now.past_echoes(*cursor, self.origin, self.catalog) {
+                received.inc_by(to.saturating_sub(*cursor));
+                *cursor = to;
+            }
+            if *cursor < now.end || now.catalog != self.catalog {
+                break;
+            }
             match tokio::time::timeout_at(deadline, self.commits.changed()).await {
                 Ok(Ok(())) => {}
                 // The deadline, or the store is shutting down.
                 Ok(Err(_)) | Err(_) => break,
-            }
-            // A fault injected while waiting.
-            if self.faults.is_active() {
-                break;
-            }
-            let now = *self.commits.borrow_and_update();
-            match now.past_echoes(*cursor, self.origin, self.catalog) {
-                Some(to) => {
-                    received.inc_by(to.saturating_sub(*cursor));
-                    *cursor = to;
-                }
-                None => break,
             }
         }
     }

@@ -23,6 +23,10 @@ pub struct Commits {
     pub count: u64,
     /// Moves with every commit that changed the table catalog.
     pub catalog: u64,
+    /// The sequence number after the newest record appended since the
+    /// engine opened (0 before any): a reader whose cursor is below it has
+    /// records to read.
+    pub end: u64,
     /// Set while the newest records, `run.from` to the end of the log, all
     /// carry `run.origin`.
     pub run: Option<OriginRun>,
@@ -41,6 +45,7 @@ impl Commits {
             return;
         };
         let to = last.saturating_add(1);
+        self.end = to;
         self.run = match (appended.origin, self.run) {
             (Some(o), Some(run)) if run.origin == o && run.to == first => {
                 Some(OriginRun { to, ..run })
@@ -126,7 +131,7 @@ mod tests {
         // Another reader's writes, and a cursor before the run.
         assert_eq!(c.past_echoes(1, 8, 0), None);
         assert_eq!(c.past_echoes(0, 7, 0), None);
-        assert_eq!(c.count, 3);
+        assert_eq!((c.count, c.end), (3, 4));
     }
 
     #[test]
