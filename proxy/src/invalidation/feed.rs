@@ -73,8 +73,13 @@ impl Echoes {
             }
             match tokio::time::timeout_at(deadline, self.commits.changed()).await {
                 Ok(Ok(())) => {}
-                // The deadline, or the store is shutting down.
-                Ok(Err(_)) | Err(_) => break,
+                // The store is shutting down: no commit will come (and the
+                // read after this must not turn into a busy loop).
+                Ok(Err(_)) => {
+                    tokio::time::sleep_until(deadline).await;
+                    break;
+                }
+                Err(_) => break,
             }
         }
     }
