@@ -16,7 +16,7 @@
 //! finds it changed and fetches the new value). A read concurrent with an
 //! update may see the value before it.
 //!
-//! Each thread remembers at most [`REMEMBERED`] values (one per
+//! Each thread remembers at most `REMEMBERED` values (one per
 //! `ReadMostly` it read lately), so threads that outlive many instances
 //! (tests) keep bounded memory.
 

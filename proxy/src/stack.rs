@@ -77,7 +77,7 @@ pub struct Caches {
 /// then answered. Anything else, misses
 /// included, goes down the layers, which count it there (a miss is never
 /// counted twice: the edge records nothing unless it answers). A layer
-/// added above the caches must be added to [`Stack::answer_hit`] too.
+/// added above the caches must be added to `Stack::answer_hit` too.
 pub fn build(
     upstream: Upstream,
     caches: Caches,

@@ -13,9 +13,10 @@
 //! The proxy's own calls ([`HttpUpstream::call`]: the change feed, the
 //! Streams follower's ListTables, DescribeTable and Streams operations)
 //! have no client signature to pass on, so they are signed with the
-//! [`OwnSigner`] chosen at start-up: the proxy's credentials, else (for an
-//! upstream that is not AWS) a placeholder key pair, since emulators require
-//! a signature but accept any key.
+//! signer chosen at start-up ([`HttpUpstream::with_own_signer`]): the
+//! proxy's credentials, else (for an upstream that is not AWS) a
+//! placeholder key pair, since emulators require a signature but accept
+//! any key.
 
 use std::convert::Infallible;
 use std::future::Future;

@@ -248,7 +248,8 @@ impl Targets {
     /// `old` and `new` are the item's images when the feed carries them;
     /// a missing one may mean "not carried" (a stream view without it), so
     /// unless both are given every index result of the table is dropped.
-    /// Feeds that know the images exactly call [`Targets::change_images`].
+    /// The Ferrodyn feed, whose records always carry both, calls
+    /// [`Targets::change_encoded`].
     pub fn change(&self, table: &str, keys: &Item, old: Option<&Item>, new: Option<&Item>) {
         let images = match (old, new) {
             (Some(o), Some(n)) => Some([Some(o), Some(n)]),

@@ -6,7 +6,7 @@ use super::*;
 impl ItemCacheLayer {
     /// Answer `batch` if the cache holds every one of its keys: the hit
     /// path, which the stack takes at its edge before any layer runs. The
-    /// answer is the one [`ItemCacheLayer::batch_get_item`] gives, spliced
+    /// answer is the one `ItemCacheLayer::batch_get_item` gives, spliced
     /// from the entries' encoded items instead of encoded again. `None`:
     /// the request goes down the layers (misses are counted there).
     pub fn batch_hit(&self, batch: &crate::read_request::BatchGet<'_>) -> Option<BackendResponse> {

@@ -12,7 +12,7 @@
 //!   starts a round at once. A table created elsewhere is learned from the
 //!   first request that names it ([`crate::named_tables`]): it is described
 //!   then, without waiting for the next round.
-//! * **Following a stream** (one task per table, [`shards`]): DescribeStream
+//! * **Following a stream** (one task per table, `shards`): DescribeStream
 //!   (paged by `ExclusiveStartShardId`) lists the shards. At the start, every
 //!   shard is read from `LATEST` (a closed one ends at once) — and the
 //!   table's entries are dropped, since anything cached earlier may predate

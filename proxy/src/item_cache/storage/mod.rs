@@ -674,7 +674,7 @@ impl ItemCache {
     /// Make every entry of `table` unreachable.
     ///
     /// Names no upstream accepts have no entries (nothing was ever filled
-    /// for them), so they leave no trace. Past [`MAX_TABLES`] tracked tables
+    /// for them), so they leave no trace. Past `MAX_TABLES` tracked tables
     /// every entry is dropped and tracking starts again, so the map stays
     /// bounded whatever names clients send.
     pub fn invalidate_table(&self, table: &str) {
