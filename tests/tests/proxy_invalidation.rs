@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue as Av;
-use ferrodyn_tests::items::{put_v, until_value, value};
+use ferrodyn_tests::items::{put_all, put_v, until_value, value};
 use ferrodyn_tests::wait::{until, PATIENCE};
 use ferrodyn_tests::{create_table, s, TestProxy, TestStore};
 
@@ -93,23 +93,10 @@ async fn an_embedded_proxy_reads_back_only_changes_that_are_not_its_own_echoes()
     proxy.until_feed_delivered(3.0).await;
     assert_eq!(proxy.metric("proxy_feed_lag_seconds_count").await, 0.0);
 
-    client
-        .batch_write_item()
-        .request_items(
-            "echoes",
-            vec![aws_sdk_dynamodb::types::WriteRequest::builder()
-                .put_request(
-                    aws_sdk_dynamodb::types::PutRequest::builder()
-                        .item("p", s("d"))
-                        .item("v", s("1"))
-                        .build()
-                        .expect("put request"),
-                )
-                .build()],
-        )
-        .send()
-        .await
-        .expect("batch write");
+    let item = |k: &str| {
+        std::collections::HashMap::from([("p".to_owned(), s(k)), ("v".to_owned(), s("1"))])
+    };
+    put_all(&client, "echoes", &[item("d")]).await;
     proxy.until_feed_delivered(4.0).await;
     until(
         PATIENCE,
@@ -138,26 +125,16 @@ async fn an_embedded_proxy_reads_a_backlog_larger_than_one_answer_at_once() {
     let client = proxy.client();
     create_table(&client, "backlog").await;
     let big = "x".repeat(300 * 1024);
-    let writes = (0..24)
+    let items: Vec<_> = (0..24)
         .map(|i| {
-            aws_sdk_dynamodb::types::WriteRequest::builder()
-                .put_request(
-                    aws_sdk_dynamodb::types::PutRequest::builder()
-                        .item("p", s(&i.to_string()))
-                        .item("v", s(&big))
-                        .build()
-                        .expect("put request"),
-                )
-                .build()
+            std::collections::HashMap::from([
+                ("p".to_owned(), s(&i.to_string())),
+                ("v".to_owned(), s(&big)),
+            ])
         })
         .collect();
-    let out = client
-        .batch_write_item()
-        .request_items("backlog", writes)
-        .send()
-        .await
-        .expect("batch write");
-    assert!(out.unprocessed_items().is_none_or(|u| u.is_empty()));
+    // 24 items: one request, so one commit.
+    put_all(&client, "backlog", &items).await;
     until(
         Duration::from_secs(5),
         "the feed delivered all 24 changes",

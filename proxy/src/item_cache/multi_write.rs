@@ -69,12 +69,11 @@ impl ItemCacheLayer {
                 let schema = self.schemas.get(&table, inner.clone()).await?;
                 schemas.insert(table.clone(), schema);
             }
-            let key = if is_item {
-                schemas.get(&table)?.key_of(&value)
+            let bytes = Bytes::from(if is_item {
+                schemas.get(&table)?.key_json_of(&value)
             } else {
-                value
-            };
-            let bytes = Bytes::from(serde_json::to_vec(&key).ok()?);
+                super::key_json(&value)?
+            });
             writes.push(KeyWrite {
                 cache_key: self.cache.key(&table, bytes.clone()),
                 table,
@@ -183,14 +182,14 @@ fn unprocessed_keys(
     let mut keys = Vec::new();
     for (table, requests) in out.unprocessed_items.unwrap_or_default() {
         for r in requests {
-            let key = match (r.put_request, r.delete_request) {
+            let bytes = match (r.put_request, r.delete_request) {
                 (Some(PutRequest { item: Some(item) }), _) => {
-                    schemas.get(&table).map(|s| s.key_of(&item))
+                    schemas.get(&table).map(|s| s.key_json_of(&item))
                 }
-                (_, Some(DeleteRequest { key: Some(key) })) => Some(key),
+                (_, Some(DeleteRequest { key: Some(key) })) => super::key_json(&key),
                 _ => None,
             };
-            let bytes = serde_json::to_vec(&key?).ok()?;
+            let bytes = bytes?;
             keys.push((table.clone(), Bytes::from(bytes)));
         }
     }

@@ -1,9 +1,9 @@
 //! What the writer publishes after every durable commit, for the change
-//! log's in-process readers: a count to wait on, the version of the table
-//! catalog, and whether the newest records of the log all carry one origin.
-//! A reader that made those writes itself (an embedded proxy, whose writes
-//! are stamped with its origin) can then move past their echoes without
-//! reading them.
+//! log's in-process readers (a watch: every commit wakes them): the
+//! version of the table catalog, the log's end, and whether the newest
+//! records of the log all carry one origin. A reader that made those
+//! writes itself (an embedded proxy, whose writes are stamped with its
+//! origin) can then move past their echoes without reading them.
 
 /// The newest records of the change log, all stamped with one origin.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,8 +19,6 @@ pub struct OriginRun {
 /// The state of the log after the latest durable commit.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Commits {
-    /// Durable commits so far.
-    pub count: u64,
     /// Moves with every commit that changed the table catalog.
     pub catalog: u64,
     /// The sequence number after the newest record appended since the
@@ -36,7 +34,6 @@ impl Commits {
     /// Account for one more durable commit, which appended `appended` and
     /// changed the catalog or not.
     pub(crate) fn committed(&mut self, appended: &Appended, catalog_changed: bool) {
-        self.count = self.count.wrapping_add(1);
         if catalog_changed {
             self.catalog = self.catalog.wrapping_add(1);
             self.run = None;
@@ -131,7 +128,7 @@ mod tests {
         // Another reader's writes, and a cursor before the run.
         assert_eq!(c.past_echoes(1, 8, 0), None);
         assert_eq!(c.past_echoes(0, 7, 0), None);
-        assert_eq!((c.count, c.end), (3, 4));
+        assert_eq!(c.end, 4);
     }
 
     #[test]
