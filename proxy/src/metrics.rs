@@ -162,26 +162,51 @@ pub struct MetricsService<S> {
 impl<S> Service<BackendRequest> for MetricsService<S>
 where
     S: Service<BackendRequest, Response = BackendResponse, Error = Infallible>,
-    S::Future: Send + 'static,
+    S::Future: Unpin,
 {
     type Response = BackendResponse;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<BackendResponse, Infallible>> + Send>>;
+    type Future = Recorded<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: BackendRequest) -> Self::Future {
-        let op = req.op;
-        let metrics = self.metrics.clone();
-        let start = Instant::now();
-        let fut = self.inner.call(req);
-        Box::pin(async move {
-            let resp = fut.await?;
-            metrics.record(op, resp.status, start.elapsed());
-            Ok(resp)
-        })
+        Recorded {
+            op: req.op,
+            start: Instant::now(),
+            metrics: self.metrics.clone(),
+            answer: self.inner.call(req),
+        }
+    }
+}
+
+/// The future of a [`MetricsService`] call: the inner service's answer,
+/// recorded when it arrives. A named future, not a boxed `async` block, so
+/// the layer costs no allocation per request; the inner futures it wraps
+/// are boxed already (hence `Unpin`).
+pub struct Recorded<F> {
+    op: Operation,
+    start: Instant,
+    metrics: Metrics,
+    answer: F,
+}
+
+impl<F> Future for Recorded<F>
+where
+    F: Future<Output = Result<BackendResponse, Infallible>> + Unpin,
+{
+    type Output = Result<BackendResponse, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let Poll::Ready(Ok(resp)) = Pin::new(&mut this.answer).poll(cx) else {
+            return Poll::Pending;
+        };
+        this.metrics
+            .record(this.op, resp.status, this.start.elapsed());
+        Poll::Ready(Ok(resp))
     }
 }
 

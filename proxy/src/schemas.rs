@@ -51,10 +51,11 @@ impl KeySchemas {
 
     /// The table's keys, asking `upstream` (DescribeTable) when they are not
     /// known yet. `None` when the upstream cannot tell (no such table, an
-    /// error, an answer this proxy does not understand).
-    pub async fn get<S>(&self, table: &str, upstream: S) -> Option<Arc<TableKeys>>
+    /// error, an answer this proxy does not understand). The upstream is
+    /// cloned only to ask it: most calls find the keys known.
+    pub async fn get<S>(&self, table: &str, upstream: &S) -> Option<Arc<TableKeys>>
     where
-        S: Service<BackendRequest, Response = BackendResponse, Error = Infallible>,
+        S: Service<BackendRequest, Response = BackendResponse, Error = Infallible> + Clone,
     {
         if let Some(keys) = self.cached(table) {
             return Some(keys);
@@ -62,7 +63,7 @@ impl KeySchemas {
         let KeySchemas::Remote(known) = self else {
             return None;
         };
-        let keys = Arc::new(describe(table, upstream).await?);
+        let keys = Arc::new(describe(table, upstream.clone()).await?);
         if let Ok(mut known) = known.write() {
             known.insert(table.to_owned(), keys.clone());
         }

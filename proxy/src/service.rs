@@ -15,11 +15,13 @@ use ferrodyn_store::server::{BackendRequest, BackendResponse};
 use tower::{Layer, Service, ServiceExt};
 
 /// The layers below a layer, as a [`Handle`] receives them: a service that
-/// cannot fail, cloned into each call, whose futures may cross threads.
+/// cannot fail, cloned into each call, whose futures may cross threads
+/// (as may a reference to it, so a layer can clone it only when needed).
 pub trait Inner:
     Service<BackendRequest, Response = BackendResponse, Error = Infallible, Future: Send>
     + Clone
     + Send
+    + Sync
     + 'static
 {
 }
@@ -28,6 +30,7 @@ impl<S> Inner for S where
     S: Service<BackendRequest, Response = BackendResponse, Error = Infallible, Future: Send>
         + Clone
         + Send
+        + Sync
         + 'static
 {
 }

@@ -1,29 +1,38 @@
 //! Assembles the proxy's service stack — the one place that decides the
 //! order of the layers — and answers cache hits at its edge.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Instant;
 
 use ferrodyn_store::api::Operation;
 use ferrodyn_store::server::{Backend, BackendRequest, BackendResponse, Health};
-use tower::util::BoxCloneSyncService;
 use tower::ServiceBuilder;
 
-use crate::insights::{Insights, InsightsLayer};
+use crate::insights::{Insights, InsightsLayer, InsightsService};
 use crate::item_cache::storage::ItemCache;
 use crate::item_cache::ItemCacheLayer;
+use crate::metrics::MetricsService;
 use crate::query_cache::storage::QueryCache;
 use crate::query_cache::QueryCacheLayer;
 use crate::schemas::KeySchemas;
-use crate::service::{forward, HandleLayer};
+use crate::service::{forward, HandleLayer, HandleService};
 use crate::upstream::Upstream;
 use crate::{item_cache, metrics, query_cache};
+
+/// The layers [`build`] assembles, outermost first. Named rather than
+/// boxed: every request that is not a hit clones the stack, and a boxed
+/// service would make that clone, and the future of each call, one more
+/// allocation.
+type Layers = MetricsService<
+    InsightsService<
+        HandleService<QueryCacheLayer, HandleService<ItemCacheLayer, MetricsService<Upstream>>>,
+    >,
+>;
 
 /// The assembled stack, callable by the HTTP front end.
 #[derive(Clone)]
 pub struct Stack {
-    service: BoxCloneSyncService<BackendRequest, BackendResponse, Infallible>,
+    service: Layers,
     item_cache: ItemCacheLayer,
     query_cache: QueryCacheLayer,
     insights: Insights,
@@ -102,7 +111,7 @@ pub fn build(
         .layer(metrics::MetricsLayer(upstream_metrics))
         .service(upstream);
     Stack {
-        service: BoxCloneSyncService::new(service),
+        service,
         item_cache,
         query_cache,
         insights,

@@ -81,7 +81,7 @@ where
             continue;
         }
         let table = stmt.table().to_owned();
-        let Some(keys) = schemas.get(&table, upstream.clone()).await else {
+        let Some(keys) = schemas.get(&table, &upstream).await else {
             out.push(Write::Table(table));
             continue;
         };

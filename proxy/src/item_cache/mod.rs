@@ -243,7 +243,7 @@ impl ItemCacheLayer {
             // the size of the common ones (each layer boxes it again).
             Operation::BatchGetItem => Box::pin(self.batch_get_item(inner, req)).await,
             Operation::PutItem | Operation::UpdateItem | Operation::DeleteItem => {
-                match self.written(inner.clone(), &req).await {
+                match self.written(&inner, &req).await {
                     Some(Written::Key(key, stored)) => {
                         self.write_through(inner, req, key, stored).await
                     }
@@ -319,9 +319,9 @@ impl ItemCacheLayer {
 
     /// What a PutItem / UpdateItem / DeleteItem writes, and what the cache
     /// can hold once the upstream acknowledged it.
-    async fn written<S>(&self, inner: S, req: &BackendRequest) -> Option<Written>
+    async fn written<S>(&self, inner: &S, req: &BackendRequest) -> Option<Written>
     where
-        S: Service<BackendRequest, Response = BackendResponse, Error = Infallible>,
+        S: Service<BackendRequest, Response = BackendResponse, Error = Infallible> + Clone,
     {
         let (table, key, stored) = match req.input()? {
             Input::PutItem(input) => {

@@ -66,7 +66,7 @@ impl ItemCacheLayer {
         let mut writes = Vec::with_capacity(raw.len());
         for (table, value, is_item, stored) in raw {
             if !schemas.contains_key(&table) {
-                let schema = self.schemas.get(&table, inner.clone()).await?;
+                let schema = self.schemas.get(&table, &inner).await?;
                 schemas.insert(table.clone(), schema);
             }
             let bytes = Bytes::from(if is_item {

@@ -76,7 +76,7 @@ impl ItemCacheLayer {
         if !stmt.is_read() {
             return None;
         }
-        let keys = self.schemas.get(stmt.table(), inner.clone()).await?;
+        let keys = self.schemas.get(stmt.table(), &inner).await?;
         let params = input.parameters.unwrap_or_default();
         let Plan::Get(get) = partiql::plan(&stmt, &params, &keys).ok()? else {
             return None;

@@ -403,7 +403,7 @@ impl QueryCacheLayer {
                 }
             };
             let keys = match item {
-                Some(_) => self.schemas.get(table, inner.clone()).await,
+                Some(_) => self.schemas.get(table, &inner).await,
                 None => None,
             };
             let value = match (keys, item) {
@@ -470,7 +470,7 @@ impl QueryCacheLayer {
     {
         let canonical = match req.input() {
             Some(Input::Query(input)) if cacheable_query(input) => match &input.table_name {
-                Some(table) => match self.schemas.get(table, inner.clone()).await {
+                Some(table) => match self.schemas.get(table, &inner).await {
                     // An index this proxy has not seen may have been
                     // created elsewhere: learn the table's keys again.
                     Some(keys)
@@ -478,7 +478,7 @@ impl QueryCacheLayer {
                             && input.index_name.is_some() =>
                     {
                         self.schemas.forget(table);
-                        match self.schemas.get(table, inner.clone()).await {
+                        match self.schemas.get(table, &inner).await {
                             Some(keys) => canonical_query(input, &keys),
                             None => None,
                         }

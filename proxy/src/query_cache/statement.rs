@@ -43,7 +43,7 @@ impl QueryCacheLayer {
         if !stmt.is_read() {
             return None;
         }
-        let keys = self.schemas.get(stmt.table(), inner).await?;
+        let keys = self.schemas.get(stmt.table(), &inner).await?;
         let params = input.parameters.unwrap_or_default();
         let (plan_key, tag) = match partiql::plan(&stmt, &params, &keys).ok()? {
             Plan::Query(q) => canonical_query(&q, &keys)?,
