@@ -39,7 +39,6 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
 use ferrodyn_store::model::stored::EncodedItem;
 use ferrodyn_store::model::value::Item;
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
@@ -293,7 +292,7 @@ impl Targets {
             let named = keys.stored().write_json(&mut bytes).is_ok();
             if named {
                 self.items.invalidate_unless_equal(
-                    &self.items.key(table, Bytes::from(bytes)),
+                    &self.items.key(table, bytes),
                     new.map(EncodedItem::as_bytes),
                 );
             }
@@ -333,8 +332,7 @@ impl Targets {
 
     fn invalidate_item(&self, table: &str, keys: &Item) {
         if let Ok(bytes) = serde_json::to_vec(keys) {
-            self.items
-                .invalidate(&self.items.key(table, Bytes::from(bytes)));
+            self.items.invalidate(&self.items.key(table, bytes));
         }
     }
 
@@ -422,7 +420,7 @@ mod tests {
                     panic!("feed bug");
                 }
                 // The restarted feed finds the caches closed.
-                let key = t.items.key("t", Bytes::from_static(b"k"));
+                let key = t.items.key("t", b"k");
                 let lease = t.items.lease(&key);
                 let entry = Arc::new(crate::item_cache::storage::Entry::new(None));
                 if !t.items.fill(key, lease, entry) {

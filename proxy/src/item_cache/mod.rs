@@ -366,10 +366,7 @@ impl ItemCacheLayer {
             ),
             _ => return None,
         };
-        Some(Written::Key(
-            self.cache.key(table, Bytes::from(key)),
-            stored,
-        ))
+        Some(Written::Key(self.cache.key(table, key), stored))
     }
 
     /// Forward a single-item write and, once the upstream acknowledged it,
@@ -486,7 +483,7 @@ impl ItemCacheLayer {
         let Ok(key_bytes) = serde_json::to_vec(key) else {
             return forward(inner, req).await;
         };
-        let cache_key = self.cache.key(table, Bytes::from(key_bytes));
+        let cache_key = self.cache.key(table, key_bytes);
         if let Some(entry) = self.cache.get(&cache_key) {
             self.metrics.hits.inc();
             return respond(&entry, projection.as_ref());

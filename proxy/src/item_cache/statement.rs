@@ -88,9 +88,7 @@ impl ItemCacheLayer {
             get.expression_attribute_names.as_ref(),
         )
         .ok()?;
-        let cache_key = self
-            .cache
-            .key(&table, Bytes::from(serde_json::to_vec(&key).ok()?));
+        let cache_key = self.cache.key(&table, serde_json::to_vec(&key).ok()?);
         if let Some(entry) = self.cache.get(&cache_key) {
             self.metrics.hits.inc();
             return Some(respond_items(&entry, projection.as_ref()));
@@ -117,7 +115,7 @@ fn invalidate(cache: &ItemCache, written: &[Write]) {
     for w in written {
         match w {
             Write::Key(table, key) => match serde_json::to_vec(key) {
-                Ok(bytes) => cache.invalidate(&cache.key(table, Bytes::from(bytes))),
+                Ok(bytes) => cache.invalidate(&cache.key(table, bytes)),
                 Err(_) => cache.invalidate_table(table),
             },
             Write::Table(table) => cache.invalidate_table(table),

@@ -50,18 +50,33 @@ const MAX_TABLES: usize = 10_000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheKey {
-    /// The hash of `table` and `key`, computed once when the key is made:
+    /// The hash of the table and key, computed once when the key is made:
     /// the maps keyed by it use it as it is ([`KeyHash`]), so neither a
     /// lookup nor moka's rehashing of its table hashes the bytes again.
     /// First, so comparisons of different keys usually stop here.
     hash: u64,
-    table: Arc<str>,
     epoch: u64,
     /// The cache-wide epoch when the key was made.
     global: u64,
-    /// The primary key in canonical DynamoDB JSON (attribute names sorted,
-    /// numbers canonical), so equal keys are equal bytes.
-    key: Bytes,
+    /// How many leading bytes of `text` are the table's name.
+    table_len: u32,
+    /// The table's name, then the primary key in canonical DynamoDB JSON
+    /// (attribute names sorted, numbers canonical), so equal keys are equal
+    /// bytes. One allocation, so a lookup that finds the key reads one
+    /// more place in memory besides moka's bucket, and a clone (moka keeps
+    /// one) is a reference count.
+    text: Arc<[u8]>,
+}
+
+impl CacheKey {
+    /// The table's name.
+    fn table(&self) -> &str {
+        // Made from a `&str` (see `ItemCache::key`): it is UTF-8.
+        self.text
+            .get(..self.table_len as usize)
+            .and_then(|name| std::str::from_utf8(name).ok())
+            .unwrap_or_default()
+    }
 }
 
 impl Hash for CacheKey {
@@ -335,8 +350,7 @@ const ENTRY_OVERHEAD: usize = 560 + std::mem::size_of::<OnceLock<Tally>>();
 /// `--item-cache-bytes` bounds the process's memory, not a billing size.
 fn weight(key: &CacheKey, entry: &Entry) -> usize {
     ENTRY_OVERHEAD
-        + key.key.len()
-        + key.table.len()
+        + key.text.len()
         + entry.stored.as_ref().map_or(0, |stored| {
             // The stored bytes, the answer the first hit encodes (counted in
             // advance: JSON's quotes, braces and type names, and base64 for
@@ -482,7 +496,7 @@ impl ItemCache {
     fn current(&self, key: &CacheKey) -> bool {
         self.gate.is_open()
             && self.gate.epoch() == key.global
-            && self.epoch(&key.table) == key.epoch
+            && self.epoch(key.table()) == key.epoch
     }
 
     fn epoch(&self, table: &str) -> u64 {
@@ -490,13 +504,33 @@ impl ItemCache {
             .read(|epochs| epochs.get(table).copied().unwrap_or(0))
     }
 
-    pub fn key(&self, table: &str, key: Bytes) -> CacheKey {
+    /// The key of `key` (canonical primary-key JSON) in `table`.
+    pub fn key(&self, table: &str, key: impl AsRef<[u8]>) -> CacheKey {
+        let key = key.as_ref();
+        let text: Arc<[u8]> = {
+            // Joined on the stack when short (most keys), so the shared
+            // slice is the one allocation.
+            let mut joined = [0u8; 192];
+            let len = table.len() + key.len();
+            match joined.get_mut(..len) {
+                Some(buf) => {
+                    let (name, rest) = buf.split_at_mut(table.len());
+                    name.copy_from_slice(table.as_bytes());
+                    rest.copy_from_slice(key);
+                    Arc::from(&*buf)
+                }
+                None => Arc::from([table.as_bytes(), key].concat()),
+            }
+        };
+        // Table names are at most 255 bytes where DynamoDB accepts them; a
+        // longer one only makes a key no entry will ever match.
+        let table_len = u32::try_from(table.len()).unwrap_or(u32::MAX);
         CacheKey {
-            hash: self.hasher.hash_one((table, &key)),
-            table: Arc::from(table),
+            hash: self.hasher.hash_one((table_len, &text)),
             epoch: self.epoch(table),
             global: self.gate.epoch(),
-            key,
+            table_len,
+            text,
         }
     }
 

@@ -252,3 +252,24 @@ fn a_keys_presence_is_counted_while_its_entries_live() {
         u8::MAX
     );
 }
+
+#[test]
+fn a_key_keeps_its_table_and_key_apart() {
+    let cache = ItemCache::new(1 << 20, Duration::from_secs(60));
+    let joined = cache.key("tbl", br#"{"pk":{"S":"a"}}"#);
+    assert_eq!(joined.table(), "tbl");
+    // The same bytes split elsewhere name another key of another table.
+    let shifted = cache.key("tb", br#"l{"pk":{"S":"a"}}"#);
+    assert_eq!(shifted.table(), "tb");
+    assert_ne!(joined, shifted);
+    assert!(cache.fill(joined.clone(), cache.lease(&joined), entry()));
+    assert!(cache.get(&shifted).is_none());
+    assert!(cache.get(&joined).is_some());
+    // Long names and keys (joined off the stack) are kept whole.
+    let long = "t".repeat(255);
+    let key = format!(r#"{{"pk":{{"S":"{}"}}}}"#, "k".repeat(400));
+    let made = cache.key(&long, key.as_bytes());
+    assert_eq!(made.table(), long);
+    assert_eq!(made, cache.key(&long, key.as_bytes()));
+    assert_ne!(made, cache.key(&long, &key.as_bytes()[1..]));
+}
