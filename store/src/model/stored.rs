@@ -98,6 +98,20 @@ fn write_map(r: &mut Reader<'_>, out: &mut Vec<u8>) -> Result<(), CodecError> {
 
 fn write_value(r: &mut Reader<'_>, out: &mut Vec<u8>) -> Result<(), CodecError> {
     let tag = r.u8()?;
+    // Strings and numbers, most values, each with its own constant opening:
+    // copied in place, where a slice chosen at run time is a call.
+    let scalar: Option<&[u8; 5]> = match tag {
+        tag::S => Some(br#"{"S":"#),
+        tag::N => Some(br#"{"N":"#),
+        _ => None,
+    };
+    if let Some(open) = scalar {
+        out.extend_from_slice(open);
+        let text = r.bytes()?;
+        write_text(r, text, out)?;
+        out.push(b'}');
+        return Ok(());
+    }
     let (open, close): (&[u8], &[u8]) = match tag {
         tag::S => (br#"{"S":"#, b"}"),
         tag::N => (br#"{"N":"#, b"}"),
@@ -159,24 +173,27 @@ fn write_base64(bytes: &[u8], out: &mut Vec<u8>) {
 /// A JSON string of `text` (stored text, checked to be UTF-8), escaped
 /// exactly as serde_json escapes: `"` and `\` with a backslash, control
 /// characters as `\b \t \n \f \r` or `\u00xx`, everything else as is.
-/// Runs that need no escaping are found and copied a word at a time.
+/// Runs that need no escaping are found and copied a word at a time, and
+/// the same pass notes whether the text is all ASCII (always UTF-8), so
+/// only other text is validated.
 fn write_text(r: &Reader<'_>, text: &[u8], out: &mut Vec<u8>) -> Result<(), CodecError> {
-    // ASCII (checked a word at a time) is always UTF-8.
-    if !text.is_ascii() && std::str::from_utf8(text).is_err() {
-        return Err(r.err("invalid utf-8"));
-    }
     out.reserve(text.len() + 2);
     out.push(b'"');
     let mut at = 0;
+    let mut ascii = true;
     loop {
-        let plain = unescaped_len(&text[at..]);
-        out.extend_from_slice(&text[at..at + plain]);
-        at += plain;
+        let run = plain_run(&text[at..]);
+        ascii &= run.ascii;
+        out.extend_from_slice(&text[at..at + run.len]);
+        at += run.len;
         let Some(&b) = text.get(at) else {
             break;
         };
         write_escape(b, out);
         at += 1;
+    }
+    if !ascii && std::str::from_utf8(text).is_err() {
+        return Err(r.err("invalid utf-8"));
     }
     out.push(b'"');
     Ok(())
@@ -205,23 +222,62 @@ fn write_escape(b: u8, out: &mut Vec<u8>) {
 
 /// How many leading bytes of `text` a JSON string holds as they are: the
 /// index of its first `"`, `\` or control character (its length if it has
-/// none). Eight bytes at a time.
+/// none).
 pub fn unescaped_len(text: &[u8]) -> usize {
+    plain_run(text).len
+}
+
+/// The leading bytes of a text that need no escaping.
+struct PlainRun {
+    len: usize,
+    /// Whether those bytes are all ASCII.
+    ascii: bool,
+}
+
+/// The leading run of `text` that needs no escaping, eight bytes at a time:
+/// the last few bytes too, padded with spaces, so text without escapes
+/// (nearly all) is never looked at a byte at a time.
+fn plain_run(text: &[u8]) -> PlainRun {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut seen = 0u64;
+    let mut words = text.chunks_exact(8);
     let mut at = 0;
-    for word in text.chunks_exact(8) {
+    for word in &mut words {
         let w = word
             .try_into()
             .map_or(u64::MAX, |bytes: [u8; 8]| u64::from_le_bytes(bytes));
         if needs_escape(w) {
-            break;
+            return plain_run_from(text, at, seen);
         }
+        seen |= w;
         at += 8;
     }
+    let rest = words.remainder();
+    let mut last = [b' '; 8];
+    last[..rest.len()].copy_from_slice(rest);
+    let w = u64::from_le_bytes(last);
+    if needs_escape(w) {
+        return plain_run_from(text, at, seen);
+    }
+    PlainRun {
+        len: text.len(),
+        ascii: (seen | w) & HIGH == 0,
+    }
+}
+
+/// [`plain_run`] once a word at `at` holds a byte to escape (`seen`: the
+/// words before it, or-ed).
+fn plain_run_from(text: &[u8], at: usize, seen: u64) -> PlainRun {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
     let rest = &text[at..];
-    at + rest
+    let len = rest
         .iter()
         .position(|&b| b < 0x20 || b == b'"' || b == b'\\')
-        .unwrap_or(rest.len())
+        .unwrap_or(rest.len());
+    PlainRun {
+        len: at + len,
+        ascii: seen & HIGH == 0 && rest[..len].is_ascii(),
+    }
 }
 
 /// Whether any of the eight bytes of `w` is below 0x20, `"` or `\\`.
@@ -626,11 +682,15 @@ mod tests {
     #[test]
     fn text_that_is_not_utf8_is_an_error_wherever_it_sits() {
         // Invalid bytes in a whole eight-byte word, in the tail after the
-        // last whole word, and in an attribute name.
+        // last whole word, in an attribute name, and before or after an
+        // escaped byte of the same word.
         for json in [
             r#"{"s": {"S": "abcdefghijéklmnopqrstuvwxyz"}}"#,
             r#"{"s": {"S": "abcdefghé"}}"#,
             r#"{"sé": {"N": "1"}}"#,
+            r#"{"s": {"S": "abé\"cdefghijkl"}}"#,
+            r#"{"s": {"S": "ab\"cdé"}}"#,
+            r#"{"s": {"S": "abcdefgh\nijé"}}"#,
         ] {
             let (_, mut bytes) = stored(json);
             let at = bytes
