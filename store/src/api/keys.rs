@@ -4,8 +4,7 @@
 //! (`Store::table_keys`); a proxy in front of another engine learns them
 //! from DescribeTable.
 
-use serde::ser::{Serialize, Serializer};
-
+use crate::model::stored;
 use crate::model::value::{AttributeValue, Item};
 
 /// The key attributes of one table and of its secondary indexes.
@@ -27,15 +26,6 @@ pub struct IndexKeys {
     pub sort: Vec<String>,
 }
 
-/// Up to two key attributes, in name order, written as a JSON object.
-struct KeyAttributes<'a>([Option<(&'a String, &'a AttributeValue)>; 2]);
-
-impl Serialize for KeyAttributes<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_map(self.0.iter().flatten().copied())
-    }
-}
-
 impl IndexKeys {
     /// The index partition `item` belongs to (its partition attributes'
     /// values, in key order); `None` if it lacks one, and so is not in the
@@ -55,8 +45,8 @@ impl TableKeys {
     }
 
     /// The JSON of `item`'s primary key: the same bytes as
-    /// `serde_json::to_vec(&self.key_of(item))` (attributes by name), made
-    /// without copying the key's names and values into a map first.
+    /// `serde_json::to_vec(&self.key_of(item))` (attributes by name), written
+    /// straight from the item's names and values.
     pub fn key_json_of<'a>(&'a self, item: &'a Item) -> Vec<u8> {
         let get = |n: &'a String| item.get(n).map(|v| (n, v));
         let mut pair = [get(&self.partition), self.sort.as_ref().and_then(get)];
@@ -65,9 +55,18 @@ impl TableKeys {
                 pair.swap(0, 1);
             }
         }
-        // Writing to a Vec fails only for a value serde_json refuses, which
-        // an `AttributeValue` never is.
-        serde_json::to_vec(&KeyAttributes(pair)).unwrap_or_default()
+        let mut out = Vec::with_capacity(64);
+        out.push(b'{');
+        for (i, (name, value)) in pair.into_iter().flatten().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            stored::write_json_str(name, &mut out);
+            out.push(b':');
+            write_key_value(value, &mut out);
+        }
+        out.push(b'}');
+        out
     }
 
     /// The base table's partition key value in `keys`.
@@ -89,6 +88,37 @@ impl TableKeys {
                 .iter()
                 .find(|i| i.name == name)
                 .map(|i| (i.partition.clone(), i.sort.clone())),
+        }
+    }
+}
+
+/// A key attribute's value as the wire model writes it (`{"S":"…"}`). Key
+/// values are strings, numbers and binaries; any other value (an item the
+/// store will refuse) is written by the wire model itself.
+fn write_key_value(value: &AttributeValue, out: &mut Vec<u8>) {
+    match value {
+        AttributeValue::S(s) => {
+            out.extend_from_slice(br#"{"S":"#);
+            stored::write_json_str(s, out);
+            out.push(b'}');
+        }
+        AttributeValue::N(n) => {
+            use std::io::Write as _;
+            // A number's text is digits, a sign, a point and an exponent:
+            // nothing JSON escapes. Writing to a vector cannot fail.
+            out.extend_from_slice(br#"{"N":""#);
+            let _ = write!(out, "{n}");
+            out.extend_from_slice(br#""}"#);
+        }
+        AttributeValue::B(b) => {
+            out.extend_from_slice(br#"{"B":"#);
+            stored::write_base64(b, out);
+            out.push(b'}');
+        }
+        // Writing to a vector fails only for a value serde_json refuses,
+        // which an `AttributeValue` never is.
+        other => {
+            let _ = serde_json::to_writer(&mut *out, other);
         }
     }
 }
@@ -115,8 +145,13 @@ mod tests {
                 "a",
                 AttributeValue::N(Number::parse("1.50").expect("number")),
             ),
-            ("z", AttributeValue::B(vec![1, 2].into())),
+            ("z", AttributeValue::B(vec![1, 2, 250].into())),
             ("v", AttributeValue::Bool(true)),
+            ("n\"\u{1}\u{7f}é", AttributeValue::S("é\n\\\u{1f}x".into())),
+            (
+                "e",
+                AttributeValue::N(Number::parse("-12.5E-20").expect("number")),
+            ),
         ]
         .into_iter()
         .map(|(n, v)| (n.to_owned(), v))
@@ -129,6 +164,10 @@ mod tests {
             // An attribute the item lacks is left out, as `key_of` does.
             keys("p", Some("missing")),
             keys("missing", None),
+            // Names and strings JSON escapes; a number with an exponent;
+            // a value no key may have (the store refuses the item).
+            keys("n\"\u{1}\u{7f}é", Some("e")),
+            keys("v", Some("n\"\u{1}\u{7f}é")),
         ] {
             let expected = serde_json::to_vec(&schema.key_of(&item)).expect("json");
             assert_eq!(

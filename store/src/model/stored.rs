@@ -155,7 +155,8 @@ fn write_value(r: &mut Reader<'_>, out: &mut Vec<u8>) -> Result<(), CodecError> 
     Ok(())
 }
 
-fn write_base64(bytes: &[u8], out: &mut Vec<u8>) {
+/// `bytes` in base64 as a JSON string (as the wire model encodes `B`).
+pub(crate) fn write_base64(bytes: &[u8], out: &mut Vec<u8>) {
     use base64::Engine as _;
     out.push(b'"');
     let start = out.len();
@@ -177,6 +178,20 @@ fn write_base64(bytes: &[u8], out: &mut Vec<u8>) {
 /// the same pass notes whether the text is all ASCII (always UTF-8), so
 /// only other text is validated.
 fn write_text(r: &Reader<'_>, text: &[u8], out: &mut Vec<u8>) -> Result<(), CodecError> {
+    if !write_escaped(text, out) && std::str::from_utf8(text).is_err() {
+        return Err(r.err("invalid utf-8"));
+    }
+    Ok(())
+}
+
+/// `text` as a JSON string, escaped as serde_json escapes (see
+/// [`write_text`]), for text known to be UTF-8.
+pub(crate) fn write_json_str(text: &str, out: &mut Vec<u8>) {
+    write_escaped(text.as_bytes(), out);
+}
+
+/// Write `text` as a JSON string; whether it is all ASCII (always UTF-8).
+fn write_escaped(text: &[u8], out: &mut Vec<u8>) -> bool {
     out.reserve(text.len() + 2);
     out.push(b'"');
     let mut at = 0;
@@ -192,11 +207,8 @@ fn write_text(r: &Reader<'_>, text: &[u8], out: &mut Vec<u8>) -> Result<(), Code
         write_escape(b, out);
         at += 1;
     }
-    if !ascii && std::str::from_utf8(text).is_err() {
-        return Err(r.err("invalid utf-8"));
-    }
     out.push(b'"');
-    Ok(())
+    ascii
 }
 
 /// The escape of `b`, a byte [`unescaped_len`] stops at.

@@ -637,36 +637,81 @@ impl Ord for Number {
 /// `.5` is `0.5`, `1E+100` is `1` followed by 100 zeros and `1E-130` is `0.`,
 /// 129 zeros and `1`.
 impl fmt::Display for Number {
+    /// The canonical text, written in pieces: numbers are formatted for
+    /// every item stored and every answer, so without a heap allocation.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.is_zero() {
             return f.write_str("0");
         }
-        let digits = self.mantissa.to_string();
-        let mut out = String::with_capacity(digits.len() + 135);
+        let mut buf = [0u8; MANTISSA_DIGITS_MAX];
+        let digits = decimal_digits(self.mantissa, &mut buf);
         if self.negative {
-            out.push('-');
+            f.write_str("-")?;
         }
         match usize::try_from(self.exponent) {
             Ok(zeros) => {
-                out.push_str(&digits);
-                out.extend(std::iter::repeat_n('0', zeros));
+                f.write_str(digits)?;
+                write_zeros(f, zeros)
             }
             Err(_) => {
                 let fraction = self.exponent.unsigned_abs() as usize;
                 if digits.len() > fraction {
                     let (int_part, frac_part) = digits.split_at(digits.len() - fraction);
-                    out.push_str(int_part);
-                    out.push('.');
-                    out.push_str(frac_part);
+                    f.write_str(int_part)?;
+                    f.write_str(".")?;
+                    f.write_str(frac_part)
                 } else {
-                    out.push_str("0.");
-                    out.extend(std::iter::repeat_n('0', fraction - digits.len()));
-                    out.push_str(&digits);
+                    f.write_str("0.")?;
+                    write_zeros(f, fraction - digits.len())?;
+                    f.write_str(digits)
                 }
             }
         }
-        f.write_str(&out)
     }
+}
+
+/// The most decimal digits a `u128` has.
+const MANTISSA_DIGITS_MAX: usize = 39;
+
+/// `n` in decimal, written into the end of `buf`.
+fn decimal_digits(n: u128, buf: &mut [u8; MANTISSA_DIGITS_MAX]) -> &str {
+    let mut at = buf.len();
+    let mut push = |digit: u8| {
+        at -= 1;
+        buf[at] = b'0' + digit;
+    };
+    // Most mantissas fit 64 bits, whose division is much cheaper.
+    match u64::try_from(n) {
+        Ok(mut small) => loop {
+            push((small % 10) as u8);
+            small /= 10;
+            if small == 0 {
+                break;
+            }
+        },
+        Err(_) => {
+            let mut large = n;
+            loop {
+                push((large % 10) as u8);
+                large /= 10;
+                if large == 0 {
+                    break;
+                }
+            }
+        }
+    }
+    // Only ASCII digits were written.
+    std::str::from_utf8(&buf[at..]).unwrap_or_default()
+}
+
+fn write_zeros(f: &mut fmt::Formatter<'_>, mut n: usize) -> fmt::Result {
+    const ZEROS: &str = "00000000000000000000000000000000";
+    while n > 0 {
+        let run = n.min(ZEROS.len());
+        f.write_str(&ZEROS[..run])?;
+        n -= run;
+    }
+    Ok(())
 }
 
 impl FromStr for Number {
