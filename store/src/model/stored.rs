@@ -246,11 +246,13 @@ struct PlainRun {
     ascii: bool,
 }
 
+/// The high bit of each byte of a word.
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
 /// The leading run of `text` that needs no escaping, eight bytes at a time:
 /// the last few bytes too, padded with spaces, so text without escapes
 /// (nearly all) is never looked at a byte at a time.
 fn plain_run(text: &[u8]) -> PlainRun {
-    const HIGH: u64 = 0x8080_8080_8080_8080;
     let mut seen = 0u64;
     let mut words = text.chunks_exact(8);
     let mut at = 0;
@@ -280,7 +282,6 @@ fn plain_run(text: &[u8]) -> PlainRun {
 /// [`plain_run`] once a word at `at` holds a byte to escape (`seen`: the
 /// words before it, or-ed).
 fn plain_run_from(text: &[u8], at: usize, seen: u64) -> PlainRun {
-    const HIGH: u64 = 0x8080_8080_8080_8080;
     let rest = &text[at..];
     let len = rest
         .iter()
@@ -295,7 +296,6 @@ fn plain_run_from(text: &[u8], at: usize, seen: u64) -> PlainRun {
 /// Whether any of the eight bytes of `w` is below 0x20, `"` or `\\`.
 fn needs_escape(w: u64) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
     let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
     let zero_in = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
     (below_space | zero_in(w ^ (ONES * u64::from(b'"'))) | zero_in(w ^ (ONES * u64::from(b'\\'))))

@@ -680,24 +680,23 @@ fn decimal_digits(n: u128, buf: &mut [u8; MANTISSA_DIGITS_MAX]) -> &str {
         at -= 1;
         buf[at] = b'0' + digit;
     };
-    // Most mantissas fit 64 bits, whose division is much cheaper.
-    match u64::try_from(n) {
-        Ok(mut small) => loop {
-            push((small % 10) as u8);
-            small /= 10;
-            if small == 0 {
-                break;
-            }
-        },
-        Err(_) => {
-            let mut large = n;
-            loop {
+    // The low digits of a mantissa over 64 bits, until the rest fits: 64-bit
+    // division is much cheaper, and most mantissas fit from the start.
+    let mut large = n;
+    let mut small = loop {
+        match u64::try_from(large) {
+            Ok(small) => break small,
+            Err(_) => {
                 push((large % 10) as u8);
                 large /= 10;
-                if large == 0 {
-                    break;
-                }
             }
+        }
+    };
+    loop {
+        push((small % 10) as u8);
+        small /= 10;
+        if small == 0 {
+            break;
         }
     }
     // Only ASCII digits were written.
