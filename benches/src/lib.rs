@@ -24,7 +24,7 @@
 /// what they cost in the shipped binaries, and the floors get the same
 /// allocator.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: ferrodyn_store::alloc::Allocator = ferrodyn_store::alloc::Allocator;
 
 pub mod cli;
 pub mod client;

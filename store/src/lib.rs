@@ -36,9 +36,11 @@
 //! * [`logging`] — the log subscriber and `--log-format` both binaries use.
 //! * [`ready`] — announces where a started server listens, once it answers.
 //! * [`shutdown`] — the stop signal (SIGINT, SIGTERM) both binaries wait for.
+//! * [`alloc`] — the global allocator of every binary (mimalloc).
 //! * [`testing`] — a fresh in-memory store on an ephemeral port, for tests.
 
 pub mod admin;
+pub mod alloc;
 pub mod api;
 pub mod auth;
 pub mod backend;

@@ -2,7 +2,7 @@
 //! of a remote DynamoDB-API endpoint.
 
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: ferrodyn_store::alloc::Allocator = ferrodyn_store::alloc::Allocator;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! `ferrodyn-store`: the persistent DynamoDB-API server, without a cache.
 
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: ferrodyn_store::alloc::Allocator = ferrodyn_store::alloc::Allocator;
 
 use std::time::Duration;
 
