@@ -83,7 +83,10 @@ impl Input {
     /// the body does not decode (the store then reports why).
     pub(crate) fn decode(op: Operation, body: &[u8]) -> Option<Input> {
         Some(match op {
-            Operation::GetItem => Input::GetItem(api::decode(body).ok()?),
+            // Most GetItem bodies are read without the JSON parser.
+            Operation::GetItem => {
+                Input::GetItem(api::plain::get_item(body).or_else(|| api::decode(body).ok())?)
+            }
             Operation::PutItem => Input::PutItem(api::decode(body).ok()?),
             Operation::UpdateItem => Input::UpdateItem(api::decode(body).ok()?),
             Operation::DeleteItem => Input::DeleteItem(api::decode(body).ok()?),

@@ -12,6 +12,7 @@ pub mod insights;
 pub mod keys;
 pub mod operation;
 pub mod partiql;
+pub(crate) mod plain;
 pub mod streams;
 pub mod tables;
 pub mod transfer_types;

@@ -1,6 +1,7 @@
 //! The data model: values, numbers, keys, tables, and their encodings.
 
 pub mod codec;
+mod json_scan;
 pub mod key;
 pub mod number;
 pub mod stored;

@@ -14,6 +14,7 @@ use serde::ser::{Error as _, SerializeMap, SerializeSeq};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::codec::{encode_item, tag, CodecError, Reader};
+use super::json_scan;
 use super::number::Number;
 use super::value::Item;
 use super::wire::Base64;
@@ -197,7 +198,7 @@ fn write_escaped(text: &[u8], out: &mut Vec<u8>) -> bool {
     let mut at = 0;
     let mut ascii = true;
     loop {
-        let run = plain_run(&text[at..]);
+        let run = json_scan::plain_run(&text[at..]);
         ascii &= run.ascii;
         out.extend_from_slice(&text[at..at + run.len]);
         at += run.len;
@@ -236,70 +237,7 @@ fn write_escape(b: u8, out: &mut Vec<u8>) {
 /// index of its first `"`, `\` or control character (its length if it has
 /// none).
 pub fn unescaped_len(text: &[u8]) -> usize {
-    plain_run(text).len
-}
-
-/// The leading bytes of a text that need no escaping.
-struct PlainRun {
-    len: usize,
-    /// Whether those bytes are all ASCII.
-    ascii: bool,
-}
-
-/// The high bit of each byte of a word.
-const HIGH: u64 = 0x8080_8080_8080_8080;
-
-/// The leading run of `text` that needs no escaping, eight bytes at a time:
-/// the last few bytes too, padded with spaces, so text without escapes
-/// (nearly all) is never looked at a byte at a time.
-fn plain_run(text: &[u8]) -> PlainRun {
-    let mut seen = 0u64;
-    let mut words = text.chunks_exact(8);
-    let mut at = 0;
-    for word in &mut words {
-        let w = word
-            .try_into()
-            .map_or(u64::MAX, |bytes: [u8; 8]| u64::from_le_bytes(bytes));
-        if needs_escape(w) {
-            return plain_run_from(text, at, seen);
-        }
-        seen |= w;
-        at += 8;
-    }
-    let rest = words.remainder();
-    let mut last = [b' '; 8];
-    last[..rest.len()].copy_from_slice(rest);
-    let w = u64::from_le_bytes(last);
-    if needs_escape(w) {
-        return plain_run_from(text, at, seen);
-    }
-    PlainRun {
-        len: text.len(),
-        ascii: (seen | w) & HIGH == 0,
-    }
-}
-
-/// [`plain_run`] once a word at `at` holds a byte to escape (`seen`: the
-/// words before it, or-ed).
-fn plain_run_from(text: &[u8], at: usize, seen: u64) -> PlainRun {
-    let rest = &text[at..];
-    let len = rest
-        .iter()
-        .position(|&b| b < 0x20 || b == b'"' || b == b'\\')
-        .unwrap_or(rest.len());
-    PlainRun {
-        len: at + len,
-        ascii: seen & HIGH == 0 && rest[..len].is_ascii(),
-    }
-}
-
-/// Whether any of the eight bytes of `w` is below 0x20, `"` or `\\`.
-fn needs_escape(w: u64) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
-    let zero_in = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
-    (below_space | zero_in(w ^ (ONES * u64::from(b'"'))) | zero_in(w ^ (ONES * u64::from(b'\\'))))
-        != 0
+    json_scan::plain_run(text).len
 }
 
 /// An item held in the stored encoding: what the change log records, passed
