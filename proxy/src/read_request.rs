@@ -223,7 +223,7 @@ pub fn canonical_key(body: &Bytes, text: &str) -> Option<Bytes> {
         return Some(part_of(body, text));
     }
     let key: Item = serde_json::from_str(text).ok()?;
-    serde_json::to_vec(&key).ok().map(Bytes::from)
+    Some(Bytes::from(ferrodyn_store::api::keys::key_json(&key)))
 }
 
 /// `part` as a slice of `body` (no copy) when it lies in it, else a copy.

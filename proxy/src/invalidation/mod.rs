@@ -39,6 +39,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use ferrodyn_store::api::keys::key_json;
 use ferrodyn_store::model::stored::EncodedItem;
 use ferrodyn_store::model::value::Item;
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
@@ -331,9 +332,8 @@ impl Targets {
     }
 
     fn invalidate_item(&self, table: &str, keys: &Item) {
-        if let Ok(bytes) = serde_json::to_vec(keys) {
-            self.items.invalidate(&self.items.key(table, bytes));
-        }
+        self.items
+            .invalidate(&self.items.key(table, key_json(keys)));
     }
 
     /// The feed knows its position in the log: fills may start (nothing

@@ -210,7 +210,7 @@ impl ItemCacheLayer {
                 if key.is_empty() || planned.iter().any(|k| &k.key == key) {
                     return None; // the upstream's error, not ours
                 }
-                let cache_key = self.cache.key(table, serde_json::to_vec(key).ok()?);
+                let cache_key = self.cache.key(table, key_json(key));
                 let lease = self.cache.lease(&cache_key);
                 planned.push(BatchKey {
                     key: key.clone(),

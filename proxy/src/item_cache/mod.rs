@@ -42,6 +42,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use ferrodyn_store::api::keys::key_json;
 use ferrodyn_store::api::types::{
     DeleteRequest, KeysAndAttributes, PutRequest, ReturnValues, WriteRequest,
 };
@@ -355,13 +356,13 @@ impl ItemCacheLayer {
                 };
                 (
                     input.table_name.as_deref()?,
-                    key_json(input.key.as_ref()?)?,
+                    key_json(input.key.as_ref()?),
                     stored,
                 )
             }
             Input::DeleteItem(input) => (
                 input.table_name.as_deref()?,
-                key_json(input.key.as_ref()?)?,
+                key_json(input.key.as_ref()?),
                 Stored::Absent,
             ),
             _ => return None,
@@ -480,10 +481,9 @@ impl ItemCacheLayer {
             Ok(p) => p,
             Err(_) => return forward(inner, req).await,
         };
-        let Ok(key_bytes) = serde_json::to_vec(key) else {
-            return forward(inner, req).await;
-        };
-        let cache_key = self.cache.key(table, key_bytes);
+        let cache_key = self
+            .cache
+            .key(table, ferrodyn_store::api::keys::key_json(key));
         if let Some(entry) = self.cache.get(&cache_key) {
             self.metrics.hits.inc();
             return respond(&entry, projection.as_ref());
@@ -600,10 +600,6 @@ impl ItemCacheLayer {
 }
 
 /// A request's key as the cache keys it (canonical JSON).
-fn key_json(key: &Item) -> Option<Vec<u8>> {
-    serde_json::to_vec(key).ok()
-}
-
 enum Written {
     Key(CacheKey, Stored),
     Table(String),

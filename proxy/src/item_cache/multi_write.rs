@@ -72,7 +72,7 @@ impl ItemCacheLayer {
             let bytes = Bytes::from(if is_item {
                 schemas.get(&table)?.key_json_of(&value)
             } else {
-                super::key_json(&value)?
+                key_json(&value)
             });
             writes.push(KeyWrite {
                 cache_key: self.cache.key(&table, bytes.clone()),
@@ -186,7 +186,7 @@ fn unprocessed_keys(
                 (Some(PutRequest { item: Some(item) }), _) => {
                     schemas.get(&table).map(|s| s.key_json_of(&item))
                 }
-                (_, Some(DeleteRequest { key: Some(key) })) => super::key_json(&key),
+                (_, Some(DeleteRequest { key: Some(key) })) => Some(key_json(&key)),
                 _ => None,
             };
             let bytes = bytes?;

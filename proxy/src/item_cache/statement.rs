@@ -16,6 +16,7 @@
 use std::convert::Infallible;
 
 use bytes::Bytes;
+use ferrodyn_store::api::keys::key_json;
 use ferrodyn_store::api::partiql::ExecuteStatementInput;
 use ferrodyn_store::api::{self, Operation};
 use ferrodyn_store::expr::Projection;
@@ -88,7 +89,7 @@ impl ItemCacheLayer {
             get.expression_attribute_names.as_ref(),
         )
         .ok()?;
-        let cache_key = self.cache.key(&table, serde_json::to_vec(&key).ok()?);
+        let cache_key = self.cache.key(&table, key_json(&key));
         if let Some(entry) = self.cache.get(&cache_key) {
             self.metrics.hits.inc();
             return Some(respond_items(&entry, projection.as_ref()));
@@ -114,10 +115,7 @@ impl ItemCacheLayer {
 fn invalidate(cache: &ItemCache, written: &[Write]) {
     for w in written {
         match w {
-            Write::Key(table, key) => match serde_json::to_vec(key) {
-                Ok(bytes) => cache.invalidate(&cache.key(table, bytes)),
-                Err(_) => cache.invalidate_table(table),
-            },
+            Write::Key(table, key) => cache.invalidate(&cache.key(table, key_json(key))),
             Write::Table(table) => cache.invalidate_table(table),
         }
     }

@@ -55,18 +55,7 @@ impl TableKeys {
                 pair.swap(0, 1);
             }
         }
-        let mut out = Vec::with_capacity(64);
-        out.push(b'{');
-        for (i, (name, value)) in pair.into_iter().flatten().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            stored::write_json_str(name, &mut out);
-            out.push(b':');
-            write_key_value(value, &mut out);
-        }
-        out.push(b'}');
-        out
+        write_key_json(pair.into_iter().flatten())
     }
 
     /// The base table's partition key value in `keys`.
@@ -95,6 +84,31 @@ impl TableKeys {
 /// A key attribute's value as the wire model writes it (`{"S":"…"}`). Key
 /// values are strings, numbers and binaries; any other value (an item the
 /// store will refuse) is written by the wire model itself.
+/// The JSON of `key`, a request's key (or any item): the same bytes as
+/// `serde_json::to_vec(key)`, with `S`, `N` and `B` values written
+/// directly.
+pub fn key_json(key: &Item) -> Vec<u8> {
+    write_key_json(key.iter())
+}
+
+/// The JSON object of `attributes`, given in name order.
+fn write_key_json<'a>(
+    attributes: impl Iterator<Item = (&'a String, &'a AttributeValue)>,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
+    out.push(b'{');
+    for (i, (name, value)) in attributes.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        stored::write_json_str(name, &mut out);
+        out.push(b':');
+        write_key_value(value, &mut out);
+    }
+    out.push(b'}');
+    out
+}
+
 fn write_key_value(value: &AttributeValue, out: &mut Vec<u8>) {
     match value {
         AttributeValue::S(s) => {
@@ -169,12 +183,24 @@ mod tests {
             keys("n\"\u{1}\u{7f}é", Some("e")),
             keys("v", Some("n\"\u{1}\u{7f}é")),
         ] {
-            let expected = serde_json::to_vec(&schema.key_of(&item)).expect("json");
+            let key = schema.key_of(&item);
+            let expected = serde_json::to_vec(&key).expect("json");
             assert_eq!(
                 String::from_utf8_lossy(&schema.key_json_of(&item)),
                 String::from_utf8_lossy(&expected),
                 "{schema:?}"
             );
+            assert_eq!(
+                String::from_utf8_lossy(&super::key_json(&key)),
+                String::from_utf8_lossy(&expected),
+                "{schema:?}"
+            );
         }
+        // Every attribute of the item, whatever its type.
+        assert_eq!(
+            String::from_utf8_lossy(&super::key_json(&item)),
+            String::from_utf8_lossy(&serde_json::to_vec(&item).expect("json"))
+        );
+        assert_eq!(super::key_json(&Item::new()), b"{}");
     }
 }
