@@ -16,8 +16,21 @@ pub fn is_table_name(name: &str) -> bool {
 }
 
 fn in_name_pattern(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-'
+    NAME_BYTES[usize::from(b)]
 }
+
+/// Which bytes a name may hold (`a-z A-Z 0-9 _ - .`), looked up rather
+/// than compared: every request's table name is checked.
+static NAME_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || c == b'-';
+        b += 1;
+    }
+    table
+};
 
 /// Most violations one message lists.
 const MAX_REPORTED: usize = 10;
@@ -235,6 +248,22 @@ mod tests {
             .err()
             .map(|e| e.message)
             .unwrap_or_default()
+    }
+
+    #[test]
+    fn table_names_are_letters_digits_underscore_dash_and_dot() {
+        for b in 0..=255u8 {
+            let allowed = b.is_ascii_alphanumeric() || b"_-.".contains(&b);
+            let name = [b'a', b'b', b];
+            assert_eq!(
+                is_table_name(&String::from_utf8_lossy(&name)),
+                allowed,
+                "byte {b:#x}"
+            );
+        }
+        assert!(is_table_name(&"x".repeat(255)));
+        assert!(!is_table_name(&"x".repeat(256)));
+        assert!(!is_table_name("ab"));
     }
 
     #[test]
