@@ -16,8 +16,10 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
+use ferrodyn_store::api::keys::key_json;
 use ferrodyn_store::api::types::{Names, ReturnConsumedCapacity};
 use ferrodyn_store::expr::Projection;
+use ferrodyn_store::model::stored::plain_string;
 use ferrodyn_store::model::value::Item;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -91,14 +93,14 @@ fn plain_get_item(body: &Bytes) -> Option<GetItem<'_>> {
     let (mut table, mut key) = (None, None);
     let (mut consistent, mut capacity) = (false, false);
     loop {
-        let (name, next) = string(b, at)?;
+        let (name, next) = plain_string(b, at)?;
         if b.get(next) != Some(&b':') {
             return None;
         }
         at = next + 1;
         match name {
             b"TableName" if table.is_none() => {
-                let (t, next) = string(b, at)?;
+                let (t, next) = plain_string(b, at)?;
                 table = Some(std::str::from_utf8(t).ok()?);
                 at = next;
             }
@@ -223,7 +225,7 @@ pub fn canonical_key(body: &Bytes, text: &str) -> Option<Bytes> {
         return Some(part_of(body, text));
     }
     let key: Item = serde_json::from_str(text).ok()?;
-    Some(Bytes::from(ferrodyn_store::api::keys::key_json(&key)))
+    Some(Bytes::from(key_json(&key)))
 }
 
 /// `part` as a slice of `body` (no copy) when it lies in it, else a copy.
@@ -253,7 +255,7 @@ fn canonical_end(text: &[u8], mut at: usize) -> Option<usize> {
     at += 1;
     let mut previous: Option<&[u8]> = None;
     loop {
-        let (name, next) = string(text, at)?;
+        let (name, next) = plain_string(text, at)?;
         if previous.is_some_and(|p| p >= name) {
             return None;
         }
@@ -264,7 +266,7 @@ fn canonical_end(text: &[u8], mut at: usize) -> Option<usize> {
             Some(br#":{"N":"#) => true,
             _ => return None,
         };
-        let (value, next) = string(text, at + 6)?;
+        let (value, next) = plain_string(text, at + 6)?;
         if number && !canonical_integer(value) {
             return None;
         }
@@ -278,22 +280,6 @@ fn canonical_end(text: &[u8], mut at: usize) -> Option<usize> {
             _ => return None,
         }
     }
-}
-
-/// The string starting at `text[at]` (a `"`), if it has no escapes: its
-/// contents and the index after its closing quote.
-fn string(text: &[u8], at: usize) -> Option<(&[u8], usize)> {
-    if text.get(at) != Some(&b'"') {
-        return None;
-    }
-    let rest = text.get(at + 1..)?;
-    // Plain bytes up to the closing quote: an escape or a control
-    // character before it sends the request to the full decode.
-    let len = ferrodyn_store::model::stored::unescaped_len(rest);
-    if rest.get(len) != Some(&b'"') {
-        return None;
-    }
-    Some((&rest[..len], at + 1 + len + 1))
 }
 
 fn canonical_integer(n: &[u8]) -> bool {

@@ -481,9 +481,7 @@ impl ItemCacheLayer {
             Ok(p) => p,
             Err(_) => return forward(inner, req).await,
         };
-        let cache_key = self
-            .cache
-            .key(table, ferrodyn_store::api::keys::key_json(key));
+        let cache_key = self.cache.key(table, key_json(key));
         if let Some(entry) = self.cache.get(&cache_key) {
             self.metrics.hits.inc();
             return respond(&entry, projection.as_ref());
@@ -599,7 +597,6 @@ impl ItemCacheLayer {
     }
 }
 
-/// A request's key as the cache keys it (canonical JSON).
 enum Written {
     Key(CacheKey, Stored),
     Table(String),

@@ -81,9 +81,6 @@ impl TableKeys {
     }
 }
 
-/// A key attribute's value as the wire model writes it (`{"S":"…"}`). Key
-/// values are strings, numbers and binaries; any other value (an item the
-/// store will refuse) is written by the wire model itself.
 /// The JSON of `key`, a request's key (or any item): the same bytes as
 /// `serde_json::to_vec(key)`, with `S`, `N` and `B` values written
 /// directly.
@@ -109,6 +106,9 @@ fn write_key_json<'a>(
     out
 }
 
+/// A key attribute's value as the wire model writes it (`{"S":"…"}`). Key
+/// values are strings, numbers and binaries; any other value (an item the
+/// store will refuse) is written by the wire model itself.
 fn write_key_value(value: &AttributeValue, out: &mut Vec<u8>) {
     match value {
         AttributeValue::S(s) => {

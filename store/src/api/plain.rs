@@ -10,7 +10,7 @@
 //! it: a `None` from here costs only time.
 
 use super::types::GetItemInput;
-use crate::model::stored::unescaped_len;
+use crate::model::stored::plain_string;
 use crate::model::{AttributeValue, Item, Number};
 
 /// `body` as a GetItem input, if it has the usual shape.
@@ -107,14 +107,10 @@ impl<'a> Scanner<'a> {
     /// The bytes of a string with no escape or control character in it
     /// (compared with names, not yet known to be UTF-8).
     fn raw(&mut self) -> Option<&'a [u8]> {
-        self.expect(b'"')?;
-        let rest = self.text.get(self.at..)?;
-        let len = unescaped_len(rest);
-        if rest.get(len) != Some(&b'"') {
-            return None;
-        }
-        self.at += len + 1;
-        rest.get(..len)
+        self.skip_space();
+        let (contents, next) = plain_string(self.text, self.at)?;
+        self.at = next;
+        Some(contents)
     }
 
     /// A string with no escape or control character in it.

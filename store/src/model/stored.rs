@@ -240,6 +240,21 @@ pub fn unescaped_len(text: &[u8]) -> usize {
     json_scan::plain_run(text).len
 }
 
+/// The JSON string starting at `text[at]` (a `"`), if it has no escape or
+/// control character: its contents and the index after its closing quote.
+/// `None` for anything else, which only a JSON parser reads.
+pub fn plain_string(text: &[u8], at: usize) -> Option<(&[u8], usize)> {
+    if text.get(at) != Some(&b'"') {
+        return None;
+    }
+    let rest = text.get(at + 1..)?;
+    let len = unescaped_len(rest);
+    if rest.get(len) != Some(&b'"') {
+        return None;
+    }
+    Some((rest.get(..len)?, at + 1 + len + 1))
+}
+
 /// An item held in the stored encoding: what the change log records, passed
 /// on without being decoded. Its JSON (both ways) is the item's DynamoDB
 /// JSON; two equal items have equal bytes (the encoding is canonical:
