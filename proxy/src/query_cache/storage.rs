@@ -139,7 +139,7 @@ fn weight(key: &Bytes, entry: &Entry) -> usize {
 pub struct QueryCache {
     entries: Option<moka::sync::Cache<Bytes, Arc<Entry>>>,
     stripes: Box<[AtomicU64]>,
-    tables: RwLock<HashMap<String, Arc<TableGens>>>,
+    tables: RwLock<HashMap<String, Arc<TableGens>, foldhash::fast::RandomState>>,
     /// Open or closed, and the cache-wide counter (see the module doc).
     gate: Gate,
     hasher: foldhash::fast::RandomState,
@@ -170,7 +170,7 @@ impl QueryCache {
         QueryCache {
             entries,
             stripes: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
-            tables: RwLock::new(HashMap::new()),
+            tables: RwLock::new(HashMap::default()),
             gate: Gate::default(),
             hasher: foldhash::fast::RandomState::default(),
             metrics,

@@ -117,11 +117,10 @@ fn write_key_value(value: &AttributeValue, out: &mut Vec<u8>) {
             out.push(b'}');
         }
         AttributeValue::N(n) => {
-            use std::io::Write as _;
-            // A number's text is digits, a sign, a point and an exponent:
-            // nothing JSON escapes. Writing to a vector cannot fail.
+            // A number's text is digits, a sign and a point: nothing JSON
+            // escapes.
             out.extend_from_slice(br#"{"N":""#);
-            let _ = write!(out, "{n}");
+            n.write_text(out);
             out.extend_from_slice(br#""}"#);
         }
         AttributeValue::B(b) => {

@@ -164,6 +164,11 @@ pub(crate) struct Dbs {
     pub changelog: Database<RawBytes, RawBytes>,
 }
 
+/// Every table's description, by name. Looked up on every request, so
+/// with a fast hash: names are short, and only tables a client created
+/// are ever inserted (DynamoDB caps how many an account has).
+pub type Catalog = HashMap<String, Arc<TableMeta>, foldhash::fast::RandomState>;
+
 pub(crate) struct Shared {
     pub env: Env,
     pub dbs: Dbs,
@@ -180,7 +185,7 @@ pub(crate) struct Shared {
     pub resize_lock: RwLock<()>,
     /// Published catalog: what readers see. Only the writer replaces it,
     /// after the commit that changed it.
-    pub tables: RwLock<HashMap<String, Arc<TableMeta>>>,
+    pub tables: RwLock<Catalog>,
     pub clock: Arc<dyn Clock>,
     /// Changes with every durable commit; subscribers of the change log
     /// wait on it.

@@ -4,7 +4,6 @@
 //! item encoding` (see `model::codec`). The partition key bytes let a reader
 //! tell a hash collision from a hit.
 
-use std::collections::HashMap;
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -157,11 +156,8 @@ fn bounds_empty(start: Bound<&[u8]>, end: Bound<&[u8]>) -> bool {
     }
 }
 
-pub(crate) fn load_catalog(
-    txn: &RoTxn,
-    dbs: &Dbs,
-) -> Result<HashMap<String, Arc<TableMeta>>, EngineError> {
-    let mut tables = HashMap::new();
+pub(crate) fn load_catalog(txn: &RoTxn, dbs: &Dbs) -> Result<super::Catalog, EngineError> {
+    let mut tables = super::Catalog::default();
     for entry in dbs.catalog.iter(txn)? {
         let (name, bytes) = entry?;
         let meta: TableMeta = serde_json::from_slice(bytes).map_err(EngineError::CorruptCatalog)?;

@@ -10,7 +10,6 @@
 //! doubles, and the batch runs again from the start — which is why jobs are
 //! `Fn` and must be pure functions of what they read.
 
-use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -53,7 +52,7 @@ impl<E> From<heed::Error> for Abort<E> {
     }
 }
 
-type Catalog = HashMap<String, Arc<TableMeta>>;
+use super::Catalog;
 
 /// What a write job can see and do, inside its nested transaction.
 pub struct WriteCtx<'a, 'p> {

@@ -58,7 +58,7 @@ fn encode_value(v: &AttributeValue, out: &mut Vec<u8>) {
         }
         AttributeValue::N(n) => {
             out.push(tag::N);
-            put_bytes(out, n.to_string().as_bytes());
+            put_number(out, n);
         }
         AttributeValue::B(b) => {
             out.push(tag::B);
@@ -88,7 +88,7 @@ fn encode_value(v: &AttributeValue, out: &mut Vec<u8>) {
             out.push(tag::NS);
             put_varint(out, v.len() as u64);
             for n in v {
-                put_bytes(out, n.to_string().as_bytes());
+                put_number(out, n);
             }
         }
         AttributeValue::Bs(v) => {
@@ -112,6 +112,24 @@ pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
 pub fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
     put_varint(out, b.len() as u64);
     out.extend_from_slice(b);
+}
+
+/// [`put_bytes`] of `n`'s canonical text, written in place: the length goes
+/// in the byte reserved before the text, which holds any text under 128
+/// bytes (a number's text is longer only with many zeros).
+fn put_number(out: &mut Vec<u8>, n: &Number) {
+    let at = out.len();
+    out.push(0);
+    n.write_text(out);
+    let len = out.len() - at - 1;
+    match u8::try_from(len) {
+        Ok(short) if short < 0x80 => out[at] = short,
+        _ => {
+            let mut prefix = Vec::with_capacity(2);
+            put_varint(&mut prefix, len as u64);
+            out.splice(at..=at, prefix);
+        }
+    }
 }
 
 /// A cursor over stored bytes.
@@ -270,6 +288,39 @@ mod tests {
         encode_item(&item, &mut buf);
         let back = Reader::new(&buf).item().expect("stored item decodes");
         assert_eq!(back, item);
+    }
+
+    #[test]
+    fn numbers_are_stored_as_their_text_whatever_its_length() {
+        // Texts of 1 to 170 bytes: the length prefix takes two bytes from 128.
+        let texts = [
+            "0".to_owned(),
+            "-7".to_owned(),
+            format!("1{}", "0".repeat(125)),
+            format!("-9.{}", "9".repeat(37)),
+            format!("0.{}1", "0".repeat(129)),
+            format!("-0.{}{}", "0".repeat(129), "1".repeat(38)),
+        ];
+        for text in texts {
+            let n: Number = text.parse().expect("valid number");
+            let item = Item::from([
+                ("n".to_owned(), AttributeValue::N(n.clone())),
+                ("ns".to_owned(), AttributeValue::Ns(vec![n.clone()])),
+            ]);
+            let mut buf = Vec::new();
+            encode_item(&item, &mut buf);
+            let mut expected = Vec::new();
+            put_varint(&mut expected, 2);
+            put_bytes(&mut expected, b"n");
+            expected.push(tag::N);
+            put_bytes(&mut expected, text.as_bytes());
+            put_bytes(&mut expected, b"ns");
+            expected.push(tag::NS);
+            put_varint(&mut expected, 1);
+            put_bytes(&mut expected, text.as_bytes());
+            assert_eq!(buf, expected, "{text}");
+            assert_eq!(Reader::new(&buf).item().expect("decodes"), item);
+        }
     }
 
     #[test]

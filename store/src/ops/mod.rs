@@ -132,7 +132,9 @@ impl std::ops::Deref for Store {
 /// every request (the proxy, for each write and each Query hit) share one
 /// schema instead of building one each time.
 #[derive(Default)]
-struct KeySchemas(std::sync::RwLock<std::collections::HashMap<String, BuiltKeys>>);
+struct KeySchemas(
+    std::sync::RwLock<std::collections::HashMap<String, BuiltKeys, foldhash::fast::RandomState>>,
+);
 
 /// A table's description and the key schema built from it.
 type BuiltKeys = (

@@ -637,33 +637,49 @@ impl Ord for Number {
 /// `.5` is `0.5`, `1E+100` is `1` followed by 100 zeros and `1E-130` is `0.`,
 /// 129 zeros and `1`.
 impl fmt::Display for Number {
-    /// The canonical text, written in pieces: numbers are formatted for
-    /// every item stored and every answer, so without a heap allocation.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.text_pieces(|piece| f.write_str(piece))
+    }
+}
+
+impl Number {
+    /// Append the canonical text (what `Display` writes) to `out`, without
+    /// the formatting machinery: numbers are written for every item stored
+    /// and every key a cache looks up.
+    pub fn write_text(&self, out: &mut Vec<u8>) {
+        let _ = self.text_pieces(|piece| {
+            out.extend_from_slice(piece.as_bytes());
+            Ok::<(), std::convert::Infallible>(())
+        });
+    }
+
+    /// The canonical text, handed to `put` in pieces (so without a heap
+    /// allocation); stops at `put`'s first error.
+    fn text_pieces<E>(&self, mut put: impl FnMut(&str) -> Result<(), E>) -> Result<(), E> {
         if self.is_zero() {
-            return f.write_str("0");
+            return put("0");
         }
         let mut buf = [0u8; MANTISSA_DIGITS_MAX];
         let digits = decimal_digits(self.mantissa, &mut buf);
         if self.negative {
-            f.write_str("-")?;
+            put("-")?;
         }
         match usize::try_from(self.exponent) {
             Ok(zeros) => {
-                f.write_str(digits)?;
-                write_zeros(f, zeros)
+                put(digits)?;
+                put_zeros(&mut put, zeros)
             }
             Err(_) => {
                 let fraction = self.exponent.unsigned_abs() as usize;
                 if digits.len() > fraction {
                     let (int_part, frac_part) = digits.split_at(digits.len() - fraction);
-                    f.write_str(int_part)?;
-                    f.write_str(".")?;
-                    f.write_str(frac_part)
+                    put(int_part)?;
+                    put(".")?;
+                    put(frac_part)
                 } else {
-                    f.write_str("0.")?;
-                    write_zeros(f, fraction - digits.len())?;
-                    f.write_str(digits)
+                    put("0.")?;
+                    put_zeros(&mut put, fraction - digits.len())?;
+                    put(digits)
                 }
             }
         }
@@ -703,11 +719,11 @@ fn decimal_digits(n: u128, buf: &mut [u8; MANTISSA_DIGITS_MAX]) -> &str {
     std::str::from_utf8(&buf[at..]).unwrap_or_default()
 }
 
-fn write_zeros(f: &mut fmt::Formatter<'_>, mut n: usize) -> fmt::Result {
+fn put_zeros<E>(put: &mut impl FnMut(&str) -> Result<(), E>, mut n: usize) -> Result<(), E> {
     const ZEROS: &str = "00000000000000000000000000000000";
     while n > 0 {
         let run = n.min(ZEROS.len());
-        f.write_str(&ZEROS[..run])?;
+        put(&ZEROS[..run])?;
         n -= run;
     }
     Ok(())

@@ -320,6 +320,14 @@ proptest! {
     }
 
     #[test]
+    fn written_text_is_the_displayed_text(n in any_number()) {
+        let mut out = b"x".to_vec();
+        n.write_text(&mut out);
+        let shown = n.to_string();
+        prop_assert_eq!(&out[1..], shown.as_bytes());
+    }
+
+    #[test]
     fn parse_agrees_with_the_written_value((text, exact) in written_number()) {
         let parsed = Number::parse(&text);
         prop_assert_eq!(
