@@ -18,7 +18,7 @@ use heed::RwTxn;
 use tokio::sync::oneshot;
 
 use super::commits::Appended;
-use super::{changelog, reclaim, store, EngineError, Shared};
+use super::{changelog, reclaim, store, Catalog, EngineError, Shared};
 use crate::model::codec;
 use crate::model::key::Key;
 use crate::model::table::TableMeta;
@@ -51,8 +51,6 @@ impl<E> From<heed::Error> for Abort<E> {
         Abort::Engine(EngineError::Lmdb(e))
     }
 }
-
-use super::Catalog;
 
 /// What a write job can see and do, inside its nested transaction.
 pub struct WriteCtx<'a, 'p> {
