@@ -16,7 +16,9 @@
 //!   absence, an UpdateItem's new item (asked for with ReturnValues ALL_NEW
 //!   when the client asked for NONE or ALL_NEW; the client still gets
 //!   exactly what it asked for) — unless anything touched the key while the
-//!   write was in flight. Failed writes and other ReturnValues invalidate.
+//!   write was in flight, or the cache is full and does not hold the key
+//!   (`ItemCache::finish_write`). Failed writes and other ReturnValues
+//!   invalidate.
 //!   Either way a client that writes through the proxy then reads through
 //!   it always sees its write.
 //! * BatchWriteItem / TransactWriteItems: the same, key by key — puts leave
@@ -57,7 +59,7 @@ use serde_json::value::RawValue;
 use tokio::sync::watch;
 use tower::Service;
 
-use crate::item_cache::storage::{encode, CacheKey, Entry, ItemCache, Lease};
+use crate::item_cache::storage::{encode, CacheKey, Entry, Finished, ItemCache, Lease};
 use crate::service::{forward, Handle, Inner};
 
 pub use crate::schemas::KeySchemas;
@@ -73,6 +75,7 @@ pub struct Metrics {
     pub misses: IntCounter,
     pub coalesced: IntCounter,
     pub fills_discarded: IntCounter,
+    pub writes_not_admitted: IntCounter,
     pub invalidations: IntCounter,
     pub upstream_batches: IntCounter,
     pub evictions: IntCounter,
@@ -113,6 +116,10 @@ impl Metrics {
                 "proxy_item_cache_fills_discarded_total",
                 "Upstream reads not cached because a write overtook them",
             )?,
+            writes_not_admitted: counter(
+                "proxy_item_cache_writes_not_admitted_total",
+                "Written items not cached because the cache was full and held no entry for their key",
+            )?,
             invalidations: counter(
                 "proxy_item_cache_invalidations_total",
                 "Keys and tables invalidated by writes",
@@ -143,6 +150,19 @@ impl Metrics {
                 "Bytes of items evicted to stay within --item-cache-bytes (counted when /metrics is read)",
             )?,
         })
+    }
+}
+
+impl Metrics {
+    /// Count what became of a write's result (`succeeded`: the write left
+    /// something to store).
+    fn count_finished(&self, finished: Finished, succeeded: bool) {
+        match finished {
+            Finished::Stored => {}
+            Finished::Dropped if succeeded => self.fills_discarded.inc(),
+            Finished::Dropped => {}
+            Finished::NoRoom => self.writes_not_admitted.inc(),
+        }
     }
 }
 
@@ -439,9 +459,8 @@ impl ItemCacheLayer {
         };
         guard.done = true;
         let succeeded = written.is_some();
-        if !self.cache.finish_write(&key, written) && succeeded {
-            self.metrics.fills_discarded.inc();
-        }
+        let finished = self.cache.finish_write(&key, written);
+        self.metrics.count_finished(finished, succeeded);
         resp
     }
 

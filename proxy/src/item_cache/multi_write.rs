@@ -125,9 +125,8 @@ impl ItemCacheLayer {
                 .is_some_and(|u| !u.iter().any(|(t, k)| *t == w.table && *k == w.key_bytes));
             let written = if succeeded && done { w.stored } else { None };
             let filling = written.is_some();
-            if !self.cache.finish_write(&w.cache_key, written) && filling {
-                self.metrics.fills_discarded.inc();
-            }
+            let finished = self.cache.finish_write(&w.cache_key, written);
+            self.metrics.count_finished(finished, filling);
         }
         resp
     }

@@ -9,10 +9,12 @@
 //!   upstream, and its fill is kept only if the generation is unchanged
 //!   after the insert — otherwise the fill removes itself;
 //! * a write bumps the stripe before it is forwarded and again (plus a
-//!   removal) after the upstream answered;
+//!   removal of the key's entry, if it may have one) after the upstream
+//!   answered;
 //! * a single-item write that succeeded may then store what it wrote, but
 //!   only if nothing but its own echo from the change feed touched the key
-//!   while it was in flight (see [`ItemCache::finish_write`]).
+//!   while it was in flight (see [`ItemCache::finish_write`]), and only if
+//!   the key holds an entry or the cache has room (`ItemCache::admits`).
 //!
 //! Whatever the interleaving, an entry read before a write cannot survive the
 //! write's completion. Table-wide changes (DeleteTable, batch writes whose
@@ -27,7 +29,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -312,6 +314,19 @@ pub fn encode(item: &Item) -> Box<[u8]> {
     codec::encoded_item(item).into_boxed_slice()
 }
 
+/// What [`ItemCache::finish_write`] did with what a write left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finished {
+    /// It is the key's entry now.
+    Stored,
+    /// Not stored (the write failed, its result is unknown, or something
+    /// else touched the key meanwhile); the key's entry is dropped.
+    Dropped,
+    /// Not stored: the cache is full and the key holds no entry (see
+    /// `ItemCache::admits`).
+    NoRoom,
+}
+
 /// Permission to fill one key, taken before the upstream read.
 #[derive(Debug, Clone, Copy)]
 pub struct Lease {
@@ -349,17 +364,17 @@ const ENTRY_OVERHEAD: usize = 560 + std::mem::size_of::<OnceLock<Tally>>();
 /// What an entry costs in memory: the weigher's unit is real bytes, so
 /// `--item-cache-bytes` bounds the process's memory, not a billing size.
 fn weight(key: &CacheKey, entry: &Entry) -> usize {
-    ENTRY_OVERHEAD
-        + key.text.len()
-        + entry.stored.as_ref().map_or(0, |stored| {
-            // The stored bytes, the answer the first hit encodes (counted in
-            // advance: JSON's quotes, braces and type names, and base64 for
-            // binary data, stay within twice the stored bytes) and what the
-            // allocator keeps around them under churn: four times the stored
-            // bytes, measured with `proxy-memory` (1 KB items) and
-            // `data-growth` (200 B items).
-            4 * stored.len()
-        })
+    weight_of(key, entry.stored.as_ref().map_or(0, |stored| stored.len()))
+}
+
+/// [`weight`] of an entry whose item is `stored` bytes long (0: no item).
+fn weight_of(key: &CacheKey, stored: usize) -> usize {
+    // The stored bytes, the answer the first hit encodes (counted in
+    // advance: JSON's quotes, braces and type names, and base64 for binary
+    // data, stay within twice the stored bytes) and what the allocator keeps
+    // around them under churn: four times the stored bytes, measured with
+    // `proxy-memory` (1 KB items) and `data-growth` (200 B items).
+    ENTRY_OVERHEAD + key.text.len() + 4 * stored
 }
 
 /// A number no other cache of this process has: a counter, mixed with
@@ -374,6 +389,8 @@ type Entries = moka::sync::Cache<CacheKey, Arc<Entry>, KeyHash>;
 
 pub struct ItemCache {
     entries: Option<Entries>,
+    /// The size bound (moka's maximum capacity).
+    max_bytes: u64,
     /// Entries evicted to stay within the size bound, and their weight.
     evictions: Arc<Evictions>,
     stripes: Box<[AtomicU64]>,
@@ -418,6 +435,7 @@ impl ItemCache {
         });
         ItemCache {
             entries,
+            max_bytes,
             evictions,
             stripes: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
             pending: (0..PENDING_SHARDS).map(|_| Mutex::default()).collect(),
@@ -567,6 +585,8 @@ impl ItemCache {
             return false;
         }
         self.put(entries, &key, entry);
+        // Paired with the fence in `finish_write` (see there).
+        fence(Ordering::SeqCst);
         if valid(self) {
             return true;
         }
@@ -617,7 +637,7 @@ impl ItemCache {
     /// The write begun with [`ItemCache::begin_write`] is answered:
     /// `written` is what the key now holds if it succeeded (`Some(None)`: a
     /// deletion), `None` if it failed or its result is unknown. Returns
-    /// whether `written` is now cached.
+    /// what became of `written`.
     ///
     /// The key is invalidated either way (so reads that started before the
     /// answer cannot fill). `written` is stored only if, while the write was
@@ -628,7 +648,7 @@ impl ItemCache {
     /// write was forwarded is older than the write; whatever the feed has
     /// not delivered yet will be judged by [`ItemCache::invalidate_unless_equal`]
     /// when it arrives.
-    pub fn finish_write(&self, key: &CacheKey, written: Option<Option<Box<[u8]>>>) -> bool {
+    pub fn finish_write(&self, key: &CacheKey, written: Option<Option<Box<[u8]>>>) -> Finished {
         let stripe = self.stripe(key);
         // Everything happens under the shard's lock, which every
         // invalidation of the key also takes: an invalidation is either
@@ -649,20 +669,49 @@ impl ItemCache {
             None => false,
         };
         self.stripes[stripe].fetch_add(1, Ordering::AcqRel);
+        // Paired with the fence in `fill` between its insert and its check
+        // of this counter: either the fill sees this bump (and removes what
+        // it put in) or what follows here sees the fill's entry.
+        fence(Ordering::SeqCst);
         let Some(entries) = &self.entries else {
-            return false;
+            return Finished::Dropped;
         };
         // Storing replaces whatever the key held; otherwise it is dropped.
         match written {
             Some(item) if clean && self.current(key) => {
+                if !self.admits(entries, key, item.as_deref()) {
+                    // The key holds no entry: nothing to drop either.
+                    return Finished::NoRoom;
+                }
                 self.put(entries, key, Arc::new(Entry::encoded(item)));
-                true
+                Finished::Stored
             }
             _ => {
                 self.remove(entries, key);
-                false
+                Finished::Dropped
             }
         }
+    }
+
+    /// Whether a write's result for `key` may become an entry: yes if the
+    /// key holds one already (it is replaced) or the cache has room for
+    /// it. A key the cache does not hold gets no entry from a write while
+    /// the cache is full, because TinyLFU would not keep it: moka admits a
+    /// candidate in place of the entries it would evict only if it was
+    /// read more often than they were, and a write is not a read. Making
+    /// the entry anyway costs its allocations, moka's insert and then its
+    /// removal, which under a stream of new keys is most of what the cache
+    /// adds to a write. A later read of the key is a miss that fills it (and
+    /// counts as a read).
+    fn admits(&self, entries: &Entries, key: &CacheKey, item: Option<&[u8]>) -> bool {
+        let weight = weight_of(key, item.map_or(0, <[u8]>::len));
+        if entries.weighted_size().saturating_add(weight as u64) <= self.max_bytes {
+            return true;
+        }
+        // The presence count first: it rules most keys out without a
+        // lookup.
+        let e = &self.evictions;
+        e.may_hold(e.slot(key)) && entries.contains_key(key)
     }
 
     fn pending(&self, stripe: usize) -> MutexGuard<'_, HashMap<CacheKey, PendingWrite, KeyHash>> {

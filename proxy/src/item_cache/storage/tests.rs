@@ -50,29 +50,44 @@ fn written_item_is_kept_only_if_nothing_but_its_echo_touched_the_key() {
     cache.invalidate(&key);
     cache.begin_write(&key);
     let reader = cache.lease(&key);
-    assert!(cache.finish_write(&key, Some(new.clone())));
+    assert_eq!(
+        cache.finish_write(&key, Some(new.clone())),
+        Finished::Stored
+    );
     assert!(!cache.fill(key.clone(), reader, entry()));
     assert_eq!(cache.get(&key).and_then(|e| e.item()), Some(item("new")));
     // Its echo arrives before the answer: still fine.
     cache.begin_write(&key);
     cache.invalidate_unless_equal(&key, new.as_deref());
-    assert!(cache.finish_write(&key, Some(new.clone())));
+    assert_eq!(
+        cache.finish_write(&key, Some(new.clone())),
+        Finished::Stored
+    );
     // A different change arrives meanwhile: no fill.
     cache.begin_write(&key);
     cache.invalidate_unless_equal(&key, Some(&encode(&item("other"))));
-    assert!(!cache.finish_write(&key, Some(new.clone())));
+    assert_eq!(
+        cache.finish_write(&key, Some(new.clone())),
+        Finished::Dropped
+    );
     assert!(cache.get(&key).is_none());
     // Any other invalidation meanwhile, or a failed write: no fill.
     cache.begin_write(&key);
     cache.invalidate(&key);
-    assert!(!cache.finish_write(&key, Some(new.clone())));
+    assert_eq!(
+        cache.finish_write(&key, Some(new.clone())),
+        Finished::Dropped
+    );
     cache.begin_write(&key);
-    assert!(!cache.finish_write(&key, None));
+    assert_eq!(cache.finish_write(&key, None), Finished::Dropped);
     // Two writes of the key in flight: neither fills.
     cache.begin_write(&key);
     cache.begin_write(&key);
-    assert!(!cache.finish_write(&key, Some(new.clone())));
-    assert!(!cache.finish_write(&key, Some(new)));
+    assert_eq!(
+        cache.finish_write(&key, Some(new.clone())),
+        Finished::Dropped
+    );
+    assert_eq!(cache.finish_write(&key, Some(new)), Finished::Dropped);
     assert!(cache.get(&key).is_none());
 }
 
@@ -114,7 +129,7 @@ fn a_closed_cache_keeps_no_fill_and_opening_drops_older_reads() {
     cache.open();
     assert!(!cache.fill(key.clone(), lease, entry()));
     cache.begin_write(&key);
-    assert!(!cache.finish_write(&key, Some(None)));
+    assert_eq!(cache.finish_write(&key, Some(None)), Finished::Dropped);
     let key = cache.key("tbl", Bytes::from_static(b"k"));
     assert!(cache.fill(key.clone(), cache.lease(&key), entry()));
     assert!(cache.get(&key).is_some());
@@ -272,4 +287,59 @@ fn a_key_keeps_its_table_and_key_apart() {
     assert_eq!(made.table(), long);
     assert_eq!(made, cache.key(&long, key.as_bytes()));
     assert_ne!(made, cache.key(&long, &key.as_bytes()[1..]));
+}
+
+/// Write `v` under `k` through the write protocol, as a write-through does.
+fn written(cache: &ItemCache, k: &str, v: Option<&str>) -> Finished {
+    let key = cache.key("tbl", Bytes::from(k.to_owned()));
+    cache.invalidate_fills(&key);
+    cache.begin_write(&key);
+    cache.finish_write(&key, Some(v.map(|v| encode(&item(v)))))
+}
+
+#[test]
+fn a_full_cache_keeps_written_items_only_for_keys_it_holds() {
+    // Room for about ten entries.
+    let cache = ItemCache::new(8 * 1024, Duration::from_secs(60));
+    let mut held = Vec::new();
+    loop {
+        let k = format!("k{}", held.len());
+        let _ = cache.usage();
+        match written(&cache, &k, Some("v")) {
+            Finished::Stored => held.push(k),
+            finished => {
+                assert_eq!(finished, Finished::NoRoom);
+                break;
+            }
+        }
+        assert!(held.len() < 20, "the cache never filled");
+    }
+    assert!(held.len() >= 5, "{}", held.len());
+    let get = |k: &str| cache.get(&cache.key("tbl", Bytes::from(k.to_owned())));
+    let _ = cache.usage();
+    assert_eq!(cache.evictions(), 0);
+    // Keys it does not hold, whether or not they share a presence slot
+    // with one it does: neither an item nor an absence is stored.
+    let shares_slot = |k: &String| {
+        let key = cache.key("tbl", Bytes::from(k.clone()));
+        cache.evictions.may_hold(cache.evictions.slot(&key))
+    };
+    let mut new = (0..).map(|i| format!("new{i}"));
+    let apart = new.find(|k| !shares_slot(k)).unwrap_or_default();
+    let sharing = new.find(shares_slot).unwrap_or_default();
+    for k in [&apart, &sharing] {
+        assert_eq!(written(&cache, k, Some("v")), Finished::NoRoom, "{k}");
+        assert_eq!(written(&cache, k, None), Finished::NoRoom, "{k}");
+        assert!(get(k).is_none());
+    }
+    let new = apart;
+    // A key it holds is replaced, by an item or an absence.
+    assert_eq!(written(&cache, &held[0], Some("w")), Finished::Stored);
+    assert_eq!(get(&held[0]).and_then(|e| e.item()), Some(item("w")));
+    assert_eq!(written(&cache, &held[1], None), Finished::Stored);
+    assert!(get(&held[1]).is_some_and(|e| !e.has_item()));
+    let _ = cache.usage();
+    assert_eq!(cache.evictions(), 0);
+    // A read of the new key still fills it.
+    assert!(filled(&cache, &new));
 }
