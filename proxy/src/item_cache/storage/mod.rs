@@ -322,8 +322,9 @@ pub enum Finished {
     /// Not stored (the write failed, its result is unknown, or something
     /// else touched the key meanwhile); the key's entry is dropped.
     Dropped,
-    /// Not stored: the cache is full and the key holds no entry (see
-    /// `ItemCache::admits`).
+    /// Not stored, though the write succeeded: the cache is full and the
+    /// key holds no entry (see `ItemCache::admits`), or the cache keeps
+    /// nothing (size or time to live zero).
     NoRoom,
 }
 
@@ -674,7 +675,11 @@ impl ItemCache {
         // it put in) or what follows here sees the fill's entry.
         fence(Ordering::SeqCst);
         let Some(entries) = &self.entries else {
-            return Finished::Dropped;
+            // A cache of size (or time to live) zero has room for nothing.
+            return match written {
+                Some(_) => Finished::NoRoom,
+                None => Finished::Dropped,
+            };
         };
         // Storing replaces whatever the key held; otherwise it is dropped.
         match written {

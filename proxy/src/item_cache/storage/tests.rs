@@ -159,6 +159,10 @@ fn zero_size_disables_the_cache() {
     let key = cache.key("tbl", Bytes::from_static(b"k"));
     assert!(!cache.fill(key.clone(), cache.lease(&key), entry()));
     assert!(cache.get(&key).is_none());
+    cache.begin_write(&key);
+    assert_eq!(cache.finish_write(&key, Some(None)), Finished::NoRoom);
+    cache.begin_write(&key);
+    assert_eq!(cache.finish_write(&key, None), Finished::Dropped);
 }
 
 fn filled(cache: &ItemCache, key: &str) -> bool {
