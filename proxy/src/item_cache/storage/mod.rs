@@ -26,6 +26,8 @@
 //! that could miss a change the feed will never deliver) and closes it while
 //! it cannot follow the log. Opening and closing bump a global epoch, part
 //! of every key, so nothing filled before either survives it.
+//!
+//! `entry` holds what an entry is and how it counts its own eviction.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
@@ -33,13 +35,13 @@ use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-
 use crate::gate::Gate;
 use crate::read_mostly::ReadMostly;
-use ferrodyn_store::model::codec;
-use ferrodyn_store::model::stored::StoredItem;
-use ferrodyn_store::model::value::Item;
+
+mod entry;
+
+pub use entry::{encode, Entry};
+use entry::{presence_slots, Evictions, Tally};
 
 const STRIPES: usize = 4096;
 
@@ -110,208 +112,6 @@ impl Hasher for KeyHasher {
     fn write_u64(&mut self, n: u64) {
         self.0 = self.0.rotate_left(29) ^ n;
     }
-}
-
-/// A cached GetItem answer: the full item, or none for "no such item".
-///
-/// The item is kept in the store's binary encoding ([`codec`]): about its
-/// DynamoDB size, where a decoded item of small attributes takes several
-/// times that in maps and strings. Hits without a projection send the
-/// encoded answer; the few that need the item decode it.
-#[derive(Debug)]
-pub struct Entry {
-    stored: Option<Box<[u8]>>,
-    /// The GetItem answer for this entry without a projection, encoded by
-    /// the first hit that needs it (most hits then send these bytes as they
-    /// are). Not when the entry is made: an entry a write-through stores
-    /// may be replaced before anyone reads it. With its CRC32, which the
-    /// answer's `x-amz-crc32` header carries.
-    body: OnceLock<(Bytes, u32)>,
-    /// Set when the entry is put in the cache (see [`Evictions`]).
-    tally: OnceLock<Tally>,
-}
-
-impl Entry {
-    pub fn new(item: Option<Item>) -> Entry {
-        Entry::encoded(item.as_ref().map(encode))
-    }
-
-    /// An entry of an item already in the stored encoding ([`encode`]).
-    pub fn encoded(stored: Option<Box<[u8]>>) -> Entry {
-        Entry {
-            stored,
-            body: OnceLock::new(),
-            tally: OnceLock::new(),
-        }
-    }
-
-    /// The cache let the entry go (removed or replaced it): its drop is no
-    /// eviction.
-    fn release(&self) {
-        if let Some(t) = self.tally.get() {
-            t.released.store(true, Ordering::Relaxed);
-        }
-    }
-
-    /// Whether the entry holds an item (not "no such item").
-    pub fn has_item(&self) -> bool {
-        self.stored.is_some()
-    }
-
-    /// The item, decoded.
-    pub fn item(&self) -> Option<Item> {
-        // The bytes were encoded by `Entry::new`: they decode.
-        codec::Reader::new(self.stored.as_deref()?).item().ok()
-    }
-
-    /// Whether the entry holds exactly the item encoded as `item` (or no
-    /// item, for `None`). The encoding is canonical: equal items, equal
-    /// bytes.
-    pub fn holds(&self, item: Option<&[u8]>) -> bool {
-        self.stored.as_deref() == item
-    }
-
-    /// The GetItem answer without a projection: `{"Item":<item>}`, or `{}`.
-    pub fn body(&self) -> &Bytes {
-        &self.answer().0
-    }
-
-    /// [`Entry::body`] and its CRC32.
-    pub fn answer(&self) -> &(Bytes, u32) {
-        self.body.get_or_init(|| {
-            let body = self.encode_body();
-            let crc32 = crc32fast::hash(&body);
-            (body, crc32)
-        })
-    }
-
-    fn encode_body(&self) -> Bytes {
-        let Some(stored) = self.stored.as_deref() else {
-            return Bytes::from_static(b"{}");
-        };
-        let mut out = Vec::with_capacity(2 * stored.len() + 16);
-        out.extend_from_slice(br#"{"Item":"#);
-        match StoredItem(stored).write_json(&mut out) {
-            Ok(()) => {
-                out.push(b'}');
-                // Kept at its length: what the weigher counted in advance.
-                out.shrink_to_fit();
-                Bytes::from(out)
-            }
-            Err(_) => Bytes::from_static(b"{}"),
-        }
-    }
-
-    /// The item's JSON as encoded in [`Entry::body`] (`{"Item":<item>}`),
-    /// if there is an item.
-    pub fn item_json(&self) -> Option<&[u8]> {
-        self.stored.as_ref()?;
-        self.body().strip_prefix(br#"{"Item":"#)?.strip_suffix(b"}")
-    }
-}
-
-impl Drop for Entry {
-    fn drop(&mut self) {
-        let Some(t) = self.tally.get() else {
-            return;
-        };
-        let e = &t.evictions;
-        e.left(t.slot);
-        let expired = e.now_ms() >= t.put_ms.saturating_add(e.ttl_ms);
-        if !t.released.load(Ordering::Relaxed)
-            && !expired
-            && e.generation.load(Ordering::Relaxed) == t.generation
-        {
-            e.entries.fetch_add(1, Ordering::Relaxed);
-            e.bytes.fetch_add(u64::from(t.weight), Ordering::Relaxed);
-        }
-    }
-}
-
-/// Counts what the size bound evicts. moka would report it to an eviction
-/// listener, but with one it locks every key it inserts or removes (to
-/// order the notifications), which under write-through churn costs more
-/// than the rest of a write's bookkeeping together. Instead an entry put
-/// in the cache counts itself when it is dropped, unless it went for
-/// another reason: removed or replaced by the cache ([`Entry::release`]),
-/// expired, or dropped with every other entry.
-///
-/// A key written by two requests at once may have the entry one of them
-/// replaced counted as evicted: they remove the old entry (when the key
-/// may have one, see `present`), then insert.
-#[derive(Debug)]
-struct Evictions {
-    entries: AtomicU64,
-    bytes: AtomicU64,
-    /// Bumped when every entry goes at once (the cache is emptied or
-    /// dropped): entries put in before do not count.
-    generation: AtomicU64,
-    /// Entries live at most this long (moka's time to live).
-    ttl_ms: u64,
-    start: Instant,
-    /// How many entries put in the cache and not yet dropped hash to each
-    /// slot (by their key's hash; a count at `u8::MAX` stays there). A
-    /// key whose slot counts none has no entry, so storing under it need
-    /// not remove one first: for a key written for the first time that
-    /// removal is a lookup that finds nothing, as costly as the insert.
-    present: Box<[AtomicU8]>,
-}
-
-impl Evictions {
-    fn now_ms(&self) -> u64 {
-        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
-    }
-
-    fn slot(&self, key: &CacheKey) -> u32 {
-        // The slot count is a power of two below 2^32.
-        (key.hash & (self.present.len() as u64 - 1)) as u32
-    }
-
-    /// Whether an entry under a key of `slot` may be in the cache.
-    fn may_hold(&self, slot: u32) -> bool {
-        self.present[slot as usize].load(Ordering::Acquire) != 0
-    }
-
-    /// An entry of `slot` is being put in the cache.
-    fn entered(&self, slot: u32) {
-        let _ =
-            self.present[slot as usize]
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_add(1));
-    }
-
-    /// An entry of `slot` put in the cache is dropped.
-    fn left(&self, slot: u32) {
-        let _ =
-            self.present[slot as usize].fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n != u8::MAX).then(|| n.saturating_sub(1))
-            });
-    }
-}
-
-/// Slots of [`Evictions::present`] for a cache of `max_bytes`: about one
-/// per 512 bytes (an entry weighs more), between 2^10 and 2^22.
-fn presence_slots(max_bytes: u64) -> usize {
-    let wanted = usize::try_from(max_bytes / 512).unwrap_or(usize::MAX);
-    wanted.clamp(1 << 10, 1 << 22).next_power_of_two()
-}
-
-/// What an entry in the cache keeps to count its own eviction.
-#[derive(Debug)]
-struct Tally {
-    evictions: Arc<Evictions>,
-    weight: u32,
-    generation: u64,
-    /// When it was put in ([`Evictions::now_ms`]).
-    put_ms: u64,
-    released: AtomicBool,
-    /// Its key's slot in [`Evictions::present`].
-    slot: u32,
-}
-
-/// `item` in the store's encoding, as entries keep it: encoded into a
-/// vector sized for it in advance, then fitted.
-pub fn encode(item: &Item) -> Box<[u8]> {
-    codec::encoded_item(item).into_boxed_slice()
 }
 
 /// What [`ItemCache::finish_write`] did with what a write left.

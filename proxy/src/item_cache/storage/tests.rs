@@ -1,5 +1,8 @@
 //! Tests of the item cache's storage: coherence, and what counts as an eviction.
 
+use bytes::Bytes;
+use ferrodyn_store::model::value::Item;
+
 use super::*;
 
 fn entry() -> Arc<Entry> {
