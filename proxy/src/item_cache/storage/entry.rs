@@ -126,6 +126,7 @@ impl Drop for Entry {
         if !t.released.load(Ordering::Relaxed)
             && !expired
             && e.generation.load(Ordering::Relaxed) == t.generation
+            && e.replaced[t.slot as usize].load(Ordering::Relaxed) == t.replaced
         {
             e.entries.fetch_add(1, Ordering::Relaxed);
             e.bytes.fetch_add(u64::from(t.weight), Ordering::Relaxed);
@@ -138,12 +139,12 @@ impl Drop for Entry {
 /// order the notifications), which under write-through churn costs more
 /// than the rest of a write's bookkeeping together. Instead an entry put
 /// in the cache counts itself when it is dropped, unless it went for
-/// another reason: removed or replaced by the cache ([`Entry::release`]),
-/// expired, or dropped with every other entry.
+/// another reason: removed by the cache ([`Entry::release`]), replaced
+/// (see `replaced`), expired, or dropped with every other entry.
 ///
-/// A key written by two requests at once may have the entry one of them
-/// replaced counted as evicted: they remove the old entry (when the key
-/// may have one, see `present`), then insert.
+/// The counts are close, not exact: an entry evicted after another key of
+/// its slot was stored over an entry is not counted, and one replaced
+/// exactly a multiple of 256 times over in its slot is.
 #[derive(Debug)]
 pub(super) struct Evictions {
     pub(super) entries: AtomicU64,
@@ -156,10 +157,18 @@ pub(super) struct Evictions {
     pub(super) start: Instant,
     /// How many entries put in the cache and not yet dropped hash to each
     /// slot (by their key's hash; a count at `u8::MAX` stays there). A
-    /// key whose slot counts none has no entry, so storing under it need
-    /// not remove one first: for a key written for the first time that
-    /// removal is a lookup that finds nothing, as costly as the insert.
+    /// key whose slot counts none has no entry: storing under it replaces
+    /// nothing, and a write into a full cache need not look for the key's
+    /// entry (`ItemCache::admits`).
     pub(super) present: Box<[AtomicU8]>,
+    /// For each slot of `present`, a (wrapping) count of the entries
+    /// stored under its keys while a key of the slot may have held one:
+    /// an entry whose slot's count moved since it was put in was most
+    /// likely replaced, not evicted. The cache replaces an entry by
+    /// inserting over it; looking the old one up first to tell it apart
+    /// would cost moka a removal (a tombstone its table later rehashes
+    /// away) or a recorded read.
+    pub(super) replaced: Box<[AtomicU8]>,
 }
 
 impl Evictions {
@@ -175,6 +184,19 @@ impl Evictions {
     /// Whether an entry under a key of `slot` may be in the cache.
     pub(super) fn may_hold(&self, slot: u32) -> bool {
         self.present[slot as usize].load(Ordering::Acquire) != 0
+    }
+
+    /// An entry is about to be stored over whatever a key of `slot`
+    /// holds; returns the slot's count of such stores, this one included.
+    pub(super) fn replacing(&self, slot: u32) -> u8 {
+        self.replaced[slot as usize]
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_add(1)
+    }
+
+    /// The slot's count of stores over an entry ([`Evictions::replacing`]).
+    pub(super) fn replacements(&self, slot: u32) -> u8 {
+        self.replaced[slot as usize].load(Ordering::Relaxed)
     }
 
     /// An entry of `slot` is being put in the cache.
@@ -211,6 +233,9 @@ pub(super) struct Tally {
     pub(super) released: AtomicBool,
     /// Its key's slot in [`Evictions::present`].
     pub(super) slot: u32,
+    /// The slot's count of replacements when it was put in
+    /// ([`Evictions::replaced`]).
+    pub(super) replaced: u8,
 }
 
 /// `item` in the store's encoding, as entries keep it: encoded into a

@@ -224,6 +224,9 @@ impl ItemCache {
             present: (0..presence_slots(max_bytes))
                 .map(|_| AtomicU8::new(0))
                 .collect(),
+            replaced: (0..presence_slots(max_bytes))
+                .map(|_| AtomicU8::new(0))
+                .collect(),
         });
         let entries = (max_bytes > 0 && !ttl.is_zero()).then(|| {
             moka::sync::Cache::builder()
@@ -279,11 +282,13 @@ impl ItemCache {
     fn put(&self, entries: &Entries, key: &CacheKey, entry: Arc<Entry>) {
         let e = &self.evictions;
         let slot = e.slot(key);
-        // Removed first, so the entry replaced is known not to be evicted
-        // (only for the count: the insert replaces it anyway).
-        if e.may_hold(slot) {
-            self.remove(entries, key);
-        }
+        // The insert replaces whatever the key holds; the count tells the
+        // replaced entry it was not evicted.
+        let replaced = if e.may_hold(slot) {
+            e.replacing(slot)
+        } else {
+            e.replacements(slot)
+        };
         let tally = Tally {
             evictions: e.clone(),
             weight: u32::try_from(weight(key, &entry)).unwrap_or(u32::MAX),
@@ -291,6 +296,7 @@ impl ItemCache {
             put_ms: e.now_ms(),
             released: AtomicBool::new(false),
             slot,
+            replaced,
         };
         if entry.tally.set(tally).is_ok() {
             e.entered(slot);

@@ -265,6 +265,7 @@ fn a_keys_presence_is_counted_while_its_entries_live() {
             put_ms: 0,
             released: AtomicBool::new(true),
             slot,
+            replaced: 0,
         });
         counts.entered(slot);
     }
