@@ -50,7 +50,7 @@ impl Entry {
         }
     }
 
-    /// The cache let the entry go (removed or replaced it): its drop is no
+    /// The cache let the entry go (removed it): its drop is no
     /// eviction.
     pub(super) fn release(&self) {
         if let Some(t) = self.tally.get() {
