@@ -151,9 +151,7 @@ impl Metrics {
             )?,
         })
     }
-}
 
-impl Metrics {
     /// Count what became of a write's result (`succeeded`: the write left
     /// something to store).
     fn count_finished(&self, finished: Finished, succeeded: bool) {

@@ -215,18 +215,15 @@ impl ItemCache {
     /// live at most `ttl`. A zero size or TTL disables caching. It starts
     /// open: a proxy closes it until its change feed is positioned.
     pub fn new(max_bytes: u64, ttl: Duration) -> ItemCache {
+        let slots = presence_slots(max_bytes);
         let evictions = Arc::new(Evictions {
             entries: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
             generation: AtomicU64::new(0),
             ttl_ms: u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX),
             start: Instant::now(),
-            present: (0..presence_slots(max_bytes))
-                .map(|_| AtomicU8::new(0))
-                .collect(),
-            replaced: (0..presence_slots(max_bytes))
-                .map(|_| AtomicU8::new(0))
-                .collect(),
+            present: (0..slots).map(|_| AtomicU8::new(0)).collect(),
+            replaced: (0..slots).map(|_| AtomicU8::new(0)).collect(),
         });
         let entries = (max_bytes > 0 && !ttl.is_zero()).then(|| {
             moka::sync::Cache::builder()
