@@ -23,6 +23,7 @@ use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion};
 use ferrodyn_bench::keys::Distribution;
 use ferrodyn_bench::workload::Shape;
+use ferrodyn_proxy::abandoned::Abandoned;
 use ferrodyn_proxy::insights::{Insights, InsightsLayer};
 use ferrodyn_proxy::item_cache::storage::ItemCache;
 use ferrodyn_proxy::item_cache::ItemCacheLayer;
@@ -223,6 +224,7 @@ fn layers(c: &mut Criterion) {
         )),
         KeySchemas::Embedded(f.store.clone()),
         query_metrics,
+        Abandoned::default(),
     ))
     .layer(inner.clone());
     g.bench_function("query_cache_pass_get_item", |b| {
@@ -232,6 +234,7 @@ fn layers(c: &mut Criterion) {
         Arc::new(ItemCache::new(16 << 20, Duration::from_secs(300))),
         KeySchemas::Embedded(f.store.clone()),
         item_cache::Metrics::register(&registry).expect("metrics"),
+        Abandoned::default(),
     ))
     .layer(inner.clone());
     // The first call misses and fills from the inner service's answer.

@@ -38,6 +38,7 @@
 //! * [`admin`] — `/metrics`, `/healthz`, `/readyz`, `/insights`.
 //! * [`testing`] — a fresh in-memory `ferrodyn` on an ephemeral port, for tests.
 
+pub mod abandoned;
 pub mod admin;
 pub mod credentials;
 pub mod gate;

@@ -8,6 +8,7 @@ use ferrodyn_store::api::Operation;
 use ferrodyn_store::server::{Backend, BackendRequest, BackendResponse, Health};
 use tower::ServiceBuilder;
 
+use crate::abandoned::Abandoned;
 use crate::insights::{Insights, InsightsLayer, InsightsService};
 use crate::item_cache::storage::ItemCache;
 use crate::item_cache::ItemCacheLayer;
@@ -96,8 +97,14 @@ pub fn build(
     cache_metrics: item_cache::Metrics,
     query_metrics: query_cache::Metrics,
 ) -> Stack {
-    let query_cache = QueryCacheLayer::new(caches.queries, schemas.clone(), query_metrics);
-    let item_cache = ItemCacheLayer::new(caches.items, schemas, cache_metrics);
+    let abandoned = Abandoned::new(&upstream);
+    let query_cache = QueryCacheLayer::new(
+        caches.queries,
+        schemas.clone(),
+        query_metrics,
+        abandoned.clone(),
+    );
+    let item_cache = ItemCacheLayer::new(caches.items, schemas, cache_metrics, abandoned);
     let insights = Insights::default();
     let embedded = match &upstream {
         Upstream::Embedded(store) => Some(store.clone()),

@@ -59,6 +59,7 @@ use serde_json::value::RawValue;
 use tokio::sync::watch;
 use tower::Service;
 
+use crate::abandoned::Abandoned;
 use crate::item_cache::storage::{encode, CacheKey, Entry, Finished, ItemCache, Lease};
 use crate::service::{forward, Handle, Inner};
 
@@ -169,6 +170,9 @@ pub struct ItemCacheLayer {
     cache: Arc<ItemCache>,
     schemas: KeySchemas,
     metrics: Metrics,
+    /// What an abandoned write-through waits for before it invalidates its
+    /// key again (see [`crate::abandoned`]).
+    abandoned: Abandoned,
     /// Upstream reads in progress, by key and generation: concurrent misses
     /// on one key share one upstream request. The generation is part of the
     /// flight's identity so a read that starts after a write never joins a
@@ -208,11 +212,17 @@ impl Drop for FlightGuard {
 }
 
 impl ItemCacheLayer {
-    pub fn new(cache: Arc<ItemCache>, schemas: KeySchemas, metrics: Metrics) -> ItemCacheLayer {
+    pub fn new(
+        cache: Arc<ItemCache>,
+        schemas: KeySchemas,
+        metrics: Metrics,
+        abandoned: Abandoned,
+    ) -> ItemCacheLayer {
         ItemCacheLayer {
             cache,
             schemas,
             metrics,
+            abandoned,
             flights: Arc::default(),
         }
     }
@@ -425,6 +435,7 @@ impl ItemCacheLayer {
         let mut guard = WriteGuard {
             cache: &self.cache,
             key: &key,
+            abandoned: &self.abandoned,
             done: false,
         };
         let resp = forward(inner, req).await;
@@ -622,15 +633,22 @@ enum Written {
 /// Finishes (as failed) a write whose future was dropped before the
 /// upstream answered: the key is invalidated and its record released.
 struct WriteGuard<'a> {
-    cache: &'a ItemCache,
+    cache: &'a Arc<ItemCache>,
     key: &'a CacheKey,
+    abandoned: &'a Abandoned,
     done: bool,
 }
 
 impl Drop for WriteGuard<'_> {
+    /// The write was abandoned (its client went away): what it left is
+    /// unknown, and an embedded store may commit it only later, unseen by
+    /// the change feed (its change carries this cache's origin). So the key
+    /// is invalidated now and again once that store has settled it.
     fn drop(&mut self) {
         if !self.done {
             self.cache.finish_write(self.key, None);
+            let (cache, key) = (self.cache.clone(), self.key.clone());
+            self.abandoned.after_settled(move || cache.invalidate(&key));
         }
     }
 }

@@ -78,6 +78,7 @@ async fn a_write_dropped_after_its_commit_leaves_no_stale_entry() {
         cache.clone(),
         KeySchemas::Embedded(store.clone()),
         Metrics::register(&registry).expect("metrics"),
+        Abandoned::default(),
     );
     let targets = Targets {
         items: cache.clone(),

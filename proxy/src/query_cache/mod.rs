@@ -27,6 +27,7 @@
 //! A result is only cached under a lease taken before the upstream read, so
 //! a fill overtaken by any invalidation of what it read is never served.
 
+mod in_flight;
 mod statement;
 pub mod storage;
 
@@ -45,10 +46,12 @@ use http::StatusCode;
 use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 use tower::Service;
 
+use crate::abandoned::Abandoned;
 use crate::query_cache::storage::{partition_tag, QueryCache, ReadTag, StorageMetrics};
 use crate::read_request::asks_no_capacity;
 use crate::schemas::{KeySchemas, TableKeys};
 use crate::service::{forward, Handle, Inner};
+use in_flight::{InFlight, Unfinished};
 
 #[derive(Clone)]
 pub struct Metrics {
@@ -153,14 +156,23 @@ pub struct QueryCacheLayer {
     cache: Arc<QueryCache>,
     schemas: KeySchemas,
     metrics: Metrics,
+    /// What an abandoned write waits for before its second invalidation
+    /// (see [`crate::abandoned`]).
+    abandoned: Abandoned,
 }
 
 impl QueryCacheLayer {
-    pub fn new(cache: Arc<QueryCache>, schemas: KeySchemas, metrics: Metrics) -> QueryCacheLayer {
+    pub fn new(
+        cache: Arc<QueryCache>,
+        schemas: KeySchemas,
+        metrics: Metrics,
+        abandoned: Abandoned,
+    ) -> QueryCacheLayer {
         QueryCacheLayer {
             cache,
             schemas,
             metrics,
+            abandoned,
         }
     }
 
@@ -192,6 +204,7 @@ impl Handle for QueryCacheLayer {
 }
 
 /// What a write touches, as far as query results are concerned.
+#[derive(Clone)]
 enum Touched {
     /// Base-table partitions per table (`None`: unknown, the whole table).
     Partitions(Vec<(String, Option<Vec<AttributeValue>>)>),
@@ -227,7 +240,13 @@ impl QueryCacheLayer {
                 if let Some(table) = single_item_table(&req) {
                     if !self.cache.may_hold(table) {
                         let table = table.to_owned();
+                        let mut guard = InFlight {
+                            layer: self,
+                            write: Unfinished::Unheld(&table),
+                            done: false,
+                        };
                         let resp = forward(inner, req).await;
+                        guard.done = true;
                         self.cache.finish_unheld_write(&table);
                         return resp;
                     }
@@ -305,7 +324,13 @@ impl QueryCacheLayer {
         S: Service<BackendRequest, Response = BackendResponse, Error = Infallible>,
     {
         self.invalidate(&touched);
+        let mut guard = InFlight {
+            layer: self,
+            write: Unfinished::Touched(&touched),
+            done: false,
+        };
         let resp = forward(inner, req).await;
+        guard.done = true;
         self.invalidate(&touched);
         resp
     }

@@ -48,6 +48,24 @@ impl Store {
         self.engine.subscribe()
     }
 
+    /// Returns once every write handed to the store before the call is
+    /// committed (durably) or refused, including writes whose callers
+    /// stopped waiting for them: a write job, once submitted, runs to its
+    /// end, and jobs run in the order they were submitted. An in-process
+    /// cache whose own writes' changes it passes over
+    /// ([`Commits::past_echoes`]) calls this when one of them is abandoned
+    /// (its client went away), to learn when that write can no longer
+    /// change anything.
+    pub async fn writes_settled(&self) {
+        // An empty job: queued behind every job submitted so far, answered
+        // after the commit of the batch that holds it. Its only error is a
+        // writer that is gone, which settles nothing further either.
+        let _ = self
+            .engine
+            .write(|_| Ok::<(), crate::engine::Abort<()>>(()))
+            .await;
+    }
+
     /// One answer of the change feed (see the module doc); the remote
     /// operation encodes it, an embedded proxy calls it in-process.
     pub async fn changes(&self, input: GetChangesInput) -> ApiResult<GetChangesOutput> {
