@@ -26,6 +26,8 @@
 //!   own planner.
 //! * [`query_cache`] — the query-cache layer and its storage (tags and leases).
 //! * [`item_cache`] — the item-cache / write-through layer and its storage.
+//! * [`abandoned`] — what the caches do for a write whose client went away
+//!   before the answer (the embedded store may commit it later).
 //! * [`schemas`] — tables' key schemas (engine catalog, or DescribeTable).
 //! * [`upstream`] — the embedded store or a pooled HTTP(S) client that
 //!   re-signs requests.
