@@ -15,19 +15,15 @@
 
 use ferrodyn_store::Store;
 
-use crate::upstream::Upstream;
-
 /// The embedded store whose writes an abandoned write waits for (`None`
 /// with a remote upstream: its changes reach the follower).
 #[derive(Clone, Default)]
 pub struct Abandoned(Option<Store>);
 
 impl Abandoned {
-    pub fn new(upstream: &Upstream) -> Abandoned {
-        match upstream {
-            Upstream::Embedded(store) => Abandoned(Some(store.clone())),
-            Upstream::Http(_) => Abandoned(None),
-        }
+    /// `embedded`: the store in this process, if the upstream is one.
+    pub fn new(embedded: Option<Store>) -> Abandoned {
+        Abandoned(embedded)
     }
 
     /// Run `invalidate` once every write handed to the embedded store so far

@@ -97,7 +97,11 @@ pub fn build(
     cache_metrics: item_cache::Metrics,
     query_metrics: query_cache::Metrics,
 ) -> Stack {
-    let abandoned = Abandoned::new(&upstream);
+    let embedded = match &upstream {
+        Upstream::Embedded(store) => Some(store.clone()),
+        Upstream::Http(_) => None,
+    };
+    let abandoned = Abandoned::new(embedded.clone());
     let query_cache = QueryCacheLayer::new(
         caches.queries,
         schemas.clone(),
@@ -106,10 +110,6 @@ pub fn build(
     );
     let item_cache = ItemCacheLayer::new(caches.items, schemas, cache_metrics, abandoned);
     let insights = Insights::default();
-    let embedded = match &upstream {
-        Upstream::Embedded(store) => Some(store.clone()),
-        Upstream::Http(_) => None,
-    };
     let service = ServiceBuilder::new()
         .layer(metrics::MetricsLayer(request_metrics.clone()))
         .layer(InsightsLayer(insights.clone()))
