@@ -14,7 +14,6 @@
 //! benchmark runs once.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,7 +29,7 @@ use ferrodyn_proxy::item_cache::ItemCacheLayer;
 use ferrodyn_proxy::query_cache::storage::QueryCache;
 use ferrodyn_proxy::query_cache::QueryCacheLayer;
 use ferrodyn_proxy::schemas::KeySchemas;
-use ferrodyn_proxy::service::HandleLayer;
+use ferrodyn_proxy::service::{HandleLayer, Inner, InnerFn};
 use ferrodyn_proxy::upstream::Upstream;
 use ferrodyn_proxy::{item_cache, metrics, query_cache, stack};
 use ferrodyn_store::api::Operation;
@@ -40,7 +39,7 @@ use ferrodyn_store::{Store, StoreConfig};
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use tokio::runtime::Runtime;
-use tower::{Layer, Service, ServiceExt};
+use tower::Layer;
 
 fn shape() -> Shape {
     Shape {
@@ -173,23 +172,13 @@ fn whole_stack(c: &mut Criterion) {
 
 /// The inner service the single-layer benchmarks wrap: answers at once
 /// with `body`.
-fn answering(
-    body: Bytes,
-) -> impl Service<
-    BackendRequest,
-    Response = BackendResponse,
-    Error = Infallible,
-    Future = std::future::Ready<Result<BackendResponse, Infallible>>,
-> + Clone
-       + Send
-       + Sync
-       + 'static {
-    tower::service_fn(move |_req: BackendRequest| {
-        std::future::ready(Ok(BackendResponse {
+fn answering(body: Bytes) -> impl Inner + Clone {
+    InnerFn(move |_req: BackendRequest| {
+        std::future::ready(BackendResponse {
             status: StatusCode::OK,
             body: body.clone(),
             crc32: None,
-        }))
+        })
     })
 }
 
@@ -204,16 +193,16 @@ fn layers(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("layer");
     g.bench_function("none", |b| {
-        b.iter(|| rt.block_on(inner.clone().oneshot(black_box(get.clone()))))
+        b.iter(|| rt.block_on(inner.call(black_box(get.clone()))))
     });
     let metrics = metrics::MetricsLayer(metrics::Metrics::register(&registry).expect("metrics"))
         .layer(inner.clone());
     g.bench_function("metrics", |b| {
-        b.iter(|| rt.block_on(metrics.clone().oneshot(black_box(get.clone()))))
+        b.iter(|| rt.block_on(metrics.call(black_box(get.clone()))))
     });
     let insights = InsightsLayer(Insights::default()).layer(inner.clone());
     g.bench_function("insights", |b| {
-        b.iter(|| rt.block_on(insights.clone().oneshot(black_box(get.clone()))))
+        b.iter(|| rt.block_on(insights.call(black_box(get.clone()))))
     });
     let query_metrics = query_cache::Metrics::register(&registry).expect("metrics");
     let queries = HandleLayer(QueryCacheLayer::new(
@@ -228,7 +217,7 @@ fn layers(c: &mut Criterion) {
     ))
     .layer(inner.clone());
     g.bench_function("query_cache_pass_get_item", |b| {
-        b.iter(|| rt.block_on(queries.clone().oneshot(black_box(get.clone()))))
+        b.iter(|| rt.block_on(queries.call(black_box(get.clone()))))
     });
     let items = HandleLayer(ItemCacheLayer::new(
         Arc::new(ItemCache::new(16 << 20, Duration::from_secs(300))),
@@ -238,12 +227,10 @@ fn layers(c: &mut Criterion) {
     ))
     .layer(inner.clone());
     // The first call misses and fills from the inner service's answer.
-    let first = rt
-        .block_on(items.clone().oneshot(get.clone()))
-        .unwrap_or_else(|never| match never {});
+    let first = rt.block_on(items.call(get.clone()));
     assert_eq!(first.body, item_body);
     g.bench_function("item_cache_hit", |b| {
-        b.iter(|| rt.block_on(items.clone().oneshot(black_box(get.clone()))))
+        b.iter(|| rt.block_on(items.call(black_box(get.clone()))))
     });
     g.finish();
 }

@@ -26,10 +26,9 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
-use std::convert::Infallible;
+use std::future::Future;
 use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 
 use ferrodyn_store::api::{self, Operation};
 use ferrodyn_store::model::value::Item;
@@ -37,7 +36,9 @@ use ferrodyn_store::server::{BackendRequest, BackendResponse};
 use ferrodyn_store::topk::TopK;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use tower::{Layer, Service};
+use tower::Layer;
+
+use crate::service::Inner;
 
 /// Summaries per table, each with its own lock.
 const SHARDS: usize = 4;
@@ -244,19 +245,8 @@ pub struct InsightsService<S> {
     insights: Insights,
 }
 
-impl<S> Service<BackendRequest> for InsightsService<S>
-where
-    S: Service<BackendRequest, Response = BackendResponse, Error = Infallible>,
-{
-    type Response = BackendResponse;
-    type Error = Infallible;
-    type Future = S::Future;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: BackendRequest) -> S::Future {
+impl<S: Inner> Inner for InsightsService<S> {
+    fn call(&self, req: BackendRequest) -> impl Future<Output = BackendResponse> + Send {
         self.insights.observe(&req);
         self.inner.call(req)
     }

@@ -9,11 +9,7 @@
 //! slot indexed by the operation; only error responses look their series
 //! up by label.
 
-use std::convert::Infallible;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use ferrodyn_store::api::Operation;
@@ -22,7 +18,9 @@ use http::StatusCode;
 use prometheus::{
     Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
 };
-use tower::{Layer, Service};
+use tower::Layer;
+
+use crate::service::Inner;
 
 /// Slots for per-operation series; more than there are operations (an
 /// operation past the last slot is recorded by label lookup).
@@ -159,54 +157,12 @@ pub struct MetricsService<S> {
     metrics: Metrics,
 }
 
-impl<S> Service<BackendRequest> for MetricsService<S>
-where
-    S: Service<BackendRequest, Response = BackendResponse, Error = Infallible>,
-    S::Future: Unpin,
-{
-    type Response = BackendResponse;
-    type Error = Infallible;
-    type Future = Recorded<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: BackendRequest) -> Self::Future {
-        Recorded {
-            op: req.op,
-            start: Instant::now(),
-            metrics: self.metrics.clone(),
-            answer: self.inner.call(req),
-        }
-    }
-}
-
-/// The future of a [`MetricsService`] call: the inner service's answer,
-/// recorded when it arrives. A named future, not a boxed `async` block, so
-/// the layer costs no allocation per request; the inner futures it wraps
-/// are boxed already (hence `Unpin`).
-pub struct Recorded<F> {
-    op: Operation,
-    start: Instant,
-    metrics: Metrics,
-    answer: F,
-}
-
-impl<F> Future for Recorded<F>
-where
-    F: Future<Output = Result<BackendResponse, Infallible>> + Unpin,
-{
-    type Output = Result<BackendResponse, Infallible>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        let Poll::Ready(Ok(resp)) = Pin::new(&mut this.answer).poll(cx) else {
-            return Poll::Pending;
-        };
-        this.metrics
-            .record(this.op, resp.status, this.start.elapsed());
-        Poll::Ready(Ok(resp))
+impl<S: Inner> Inner for MetricsService<S> {
+    async fn call(&self, req: BackendRequest) -> BackendResponse {
+        let (op, start) = (req.op, Instant::now());
+        let resp = self.inner.call(req).await;
+        self.metrics.record(op, resp.status, start.elapsed());
+        resp
     }
 }
 

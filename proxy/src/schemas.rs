@@ -16,15 +16,15 @@
 //! keys (invalidate coarsely, or not cache).
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
 use ferrodyn_store::api::Operation;
-use ferrodyn_store::server::{BackendRequest, BackendResponse};
+use ferrodyn_store::server::BackendRequest;
 use ferrodyn_store::Store;
 use serde::{Deserialize, Serialize};
-use tower::Service;
+
+use crate::service::Inner;
 
 pub use ferrodyn_store::api::keys::{IndexKeys, TableKeys};
 
@@ -51,11 +51,11 @@ impl KeySchemas {
 
     /// The table's keys, asking `upstream` (DescribeTable) when they are not
     /// known yet. `None` when the upstream cannot tell (no such table, an
-    /// error, an answer this proxy does not understand). The upstream is
-    /// cloned only to ask it: most calls find the keys known.
+    /// error, an answer this proxy does not understand). Most calls find
+    /// the keys known.
     pub async fn get<S>(&self, table: &str, upstream: &S) -> Option<Arc<TableKeys>>
     where
-        S: Service<BackendRequest, Response = BackendResponse, Error = Infallible> + Clone,
+        S: Inner,
     {
         if let Some(keys) = self.cached(table) {
             return Some(keys);
@@ -63,7 +63,7 @@ impl KeySchemas {
         let KeySchemas::Remote(known) = self else {
             return None;
         };
-        let keys = Arc::new(describe(table, upstream.clone()).await?);
+        let keys = Arc::new(describe(table, upstream).await?);
         if let Ok(mut known) = known.write() {
             known.insert(table.to_owned(), keys.clone());
         }
@@ -162,9 +162,9 @@ fn parse_description(body: &[u8]) -> Option<TableKeys> {
     })
 }
 
-async fn describe<S>(table: &str, upstream: S) -> Option<TableKeys>
+async fn describe<S>(table: &str, upstream: &S) -> Option<TableKeys>
 where
-    S: Service<BackendRequest, Response = BackendResponse, Error = Infallible>,
+    S: Inner,
 {
     let body = serde_json::to_vec(&DescribeInput { table_name: table }).ok()?;
     let mut headers = http::HeaderMap::new();
@@ -176,11 +176,13 @@ where
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/x-amz-json-1.0"),
     );
-    let resp = crate::service::forward(
-        upstream,
-        BackendRequest::new(Operation::DescribeTable, headers, Bytes::from(body)),
-    )
-    .await;
+    let resp = upstream
+        .call(BackendRequest::new(
+            Operation::DescribeTable,
+            headers,
+            Bytes::from(body),
+        ))
+        .await;
     if !resp.status.is_success() {
         return None;
     }

@@ -16,14 +16,13 @@ use crate::metrics::MetricsService;
 use crate::query_cache::storage::QueryCache;
 use crate::query_cache::QueryCacheLayer;
 use crate::schemas::KeySchemas;
-use crate::service::{forward, HandleLayer, HandleService};
+use crate::service::{HandleLayer, HandleService, Inner};
 use crate::upstream::Upstream;
 use crate::{item_cache, metrics, query_cache};
 
 /// The layers [`build`] assembles, outermost first. Named rather than
-/// boxed: every request that is not a hit clones the stack, and a boxed
-/// service would make that clone, and the future of each call, one more
-/// allocation.
+/// boxed, so that a request's future is one value, each layer's nested in
+/// the one above (see [`crate::service`]).
 type Layers = MetricsService<
     InsightsService<
         HandleService<QueryCacheLayer, HandleService<ItemCacheLayer, MetricsService<Upstream>>>,
@@ -77,8 +76,8 @@ pub struct Caches {
 ///
 /// **The hit path.** A hit is the answer clients wait for most and the
 /// cheapest one the proxy gives, so it does not pay for the layers'
-/// plumbing (a boxed future and clones of every layer's state per layer)
-/// nor for each layer decoding the body again: [`Stack`] decodes an
+/// plumbing (one boxed future, each layer's branch on the operation) nor
+/// for each layer decoding the body again: [`Stack`] decodes an
 /// eventually consistent GetItem or BatchGetItem once
 /// ([`crate::read_request`]) and asks the item cache, and hands a Query or
 /// Scan to the query cache's lookup, before calling the layers. A hit is
@@ -183,7 +182,9 @@ impl Backend for Stack {
                 .record(req.op, resp.status, start.elapsed());
             return resp;
         }
-        forward(self.service.clone(), req).await
+        // Boxed: the layers' nested future is large, and the hit path's
+        // future, which the front end moves for every request, stays small.
+        Box::pin(self.service.call(req)).await
     }
 
     fn health(&self) -> Health {

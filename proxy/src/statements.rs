@@ -4,19 +4,17 @@
 //! so the caches classify a statement exactly as the JSON operation it
 //! compiles to.
 
-use std::convert::Infallible;
-
 use ferrodyn_store::api::partiql::{
     BatchExecuteStatementInput, ExecuteStatementInput, ExecuteTransactionInput,
 };
 use ferrodyn_store::api::{self, Operation};
 use ferrodyn_store::model::value::{AttributeValue, Item};
 use ferrodyn_store::partiql::{self, Plan};
-use ferrodyn_store::server::{BackendRequest, BackendResponse};
-use tower::Service;
+use ferrodyn_store::server::BackendRequest;
 
 use crate::request_tables::is_table_name;
 use crate::schemas::KeySchemas;
+use crate::service::Inner;
 
 /// One statement's text and parameters.
 type Statement = (String, Vec<AttributeValue>);
@@ -67,10 +65,10 @@ pub enum Write {
 pub async fn writes<S>(
     req: &BackendRequest,
     schemas: &KeySchemas,
-    upstream: S,
+    upstream: &S,
 ) -> Option<Vec<Write>>
 where
-    S: Service<BackendRequest, Response = BackendResponse, Error = Infallible> + Clone,
+    S: Inner,
 {
     let mut out = Vec::new();
     for (text, params) in statements(req)? {
@@ -81,7 +79,7 @@ where
             continue;
         }
         let table = stmt.table().to_owned();
-        let Some(keys) = schemas.get(&table, &upstream).await else {
+        let Some(keys) = schemas.get(&table, upstream).await else {
             out.push(Write::Table(table));
             continue;
         };

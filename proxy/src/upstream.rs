@@ -18,12 +18,8 @@
 //! placeholder key pair, since emulators require a signature but accept
 //! any key.
 
-use std::convert::Infallible;
-use std::future::Future;
 use std::path::Path;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -41,8 +37,9 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 
 use crate::named_tables::NamedTables;
+use crate::service::Inner;
 
-/// The upstream as a `tower::Service`.
+/// The upstream: the innermost layer of the stack ([`Inner`]).
 #[derive(Clone)]
 pub enum Upstream {
     Embedded(Store),
@@ -501,23 +498,12 @@ fn upstream_error(e: &(dyn std::error::Error + 'static)) -> BackendResponse {
     }
 }
 
-impl tower::Service<BackendRequest> for Upstream {
-    type Response = BackendResponse;
-    type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<BackendResponse, Infallible>> + Send>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: BackendRequest) -> Self::Future {
-        let this = self.clone();
-        Box::pin(async move {
-            Ok(match this {
-                Upstream::Embedded(store) => store.call(req).await,
-                Upstream::Http(http) => http.forward(req).await,
-            })
-        })
+impl Inner for Upstream {
+    async fn call(&self, req: BackendRequest) -> BackendResponse {
+        match self {
+            Upstream::Embedded(store) => store.call(req).await,
+            Upstream::Http(http) => http.forward(req).await,
+        }
     }
 }
 

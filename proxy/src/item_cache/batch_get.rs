@@ -61,12 +61,12 @@ impl ItemCacheLayer {
     /// BatchGetItem asking for full items (cached under leases taken before
     /// it), projections applied here per table. Anything unusual passes the
     /// whole request through.
-    pub(super) async fn batch_get_item<S>(&self, inner: S, req: BackendRequest) -> BackendResponse
+    pub(super) async fn batch_get_item<S>(&self, inner: &S, req: BackendRequest) -> BackendResponse
     where
-        S: Service<BackendRequest, Response = BackendResponse, Error = Infallible>,
+        S: Inner,
     {
         let Some(plan) = self.plan_batch_get(&req) else {
-            return forward(inner, req).await;
+            return inner.call(req).await;
         };
         let mut responses: BTreeMap<String, Vec<Item>> = BTreeMap::new();
         let mut misses: BTreeMap<&str, Vec<&BatchKey>> = BTreeMap::new();
@@ -103,14 +103,16 @@ impl ItemCacheLayer {
                     .collect(),
             };
             let Ok(body) = serde_json::to_vec(&request) else {
-                return forward(inner, req).await;
+                return inner.call(req).await;
             };
             self.metrics.upstream_batches.inc();
-            let resp = forward(
-                inner,
-                BackendRequest::new(req.op, req.headers.clone(), Bytes::from(body)),
-            )
-            .await;
+            let resp = inner
+                .call(BackendRequest::new(
+                    req.op,
+                    req.headers.clone(),
+                    Bytes::from(body),
+                ))
+                .await;
             if resp.status != StatusCode::OK {
                 return resp;
             }

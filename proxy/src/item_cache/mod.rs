@@ -39,7 +39,6 @@
 //! TransactWriteItems through, both on the same cache and protocol.
 
 use std::collections::{BTreeMap, HashMap};
-use std::convert::Infallible;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
@@ -57,11 +56,10 @@ use prometheus::{IntCounter, IntGauge, Registry};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use tokio::sync::watch;
-use tower::Service;
 
 use crate::abandoned::Abandoned;
 use crate::item_cache::storage::{encode, CacheKey, Entry, Finished, ItemCache, Lease};
-use crate::service::{forward, Handle, Inner};
+use crate::service::{Handle, Inner};
 
 pub use crate::schemas::KeySchemas;
 
@@ -231,7 +229,7 @@ impl ItemCacheLayer {
 impl Handle for ItemCacheLayer {
     fn handle<S>(
         &self,
-        inner: S,
+        inner: &S,
         req: BackendRequest,
     ) -> impl Future<Output = BackendResponse> + Send
     where
@@ -262,17 +260,17 @@ struct GetResponse {
 }
 
 impl ItemCacheLayer {
-    async fn dispatch<S>(&self, inner: S, req: BackendRequest) -> BackendResponse
+    async fn dispatch<S>(&self, inner: &S, req: BackendRequest) -> BackendResponse
     where
-        S: Service<BackendRequest, Response = BackendResponse, Error = Infallible> + Clone,
+        S: Inner,
     {
         match req.op {
             Operation::GetItem => self.get_item(inner, req).await,
             // The rarer requests' futures are boxed, so that this one stays
-            // the size of the common ones (each layer boxes it again).
+            // the size of the common ones (the layers above hold it whole).
             Operation::BatchGetItem => Box::pin(self.batch_get_item(inner, req)).await,
             Operation::PutItem | Operation::UpdateItem | Operation::DeleteItem => {
-                match self.written(&inner, &req).await {
+                match self.written(inner, &req).await {
                     Some(Written::Key(key, stored)) => {
                         self.write_through(inner, req, key, stored).await
                     }
@@ -280,7 +278,7 @@ impl ItemCacheLayer {
                         self.around_write(inner, req, |c| c.invalidate_table(&table))
                             .await
                     }
-                    None => forward(inner, req).await,
+                    None => inner.call(req).await,
                 }
             }
             Operation::BatchWriteItem | Operation::TransactWriteItems => {
@@ -303,19 +301,19 @@ impl ItemCacheLayer {
                         self.around_write(inner, req, |c| c.invalidate_table(&t))
                             .await
                     }
-                    None => forward(inner, req).await,
+                    None => inner.call(req).await,
                 }
             }
-            _ => forward(inner, req).await,
+            _ => inner.call(req).await,
         }
     }
 
     /// A BatchWriteItem or TransactWriteItems.
-    async fn multi_write<S>(&self, inner: S, req: BackendRequest) -> BackendResponse
+    async fn multi_write<S>(&self, inner: &S, req: BackendRequest) -> BackendResponse
     where
-        S: Service<BackendRequest, Response = BackendResponse, Error = Infallible> + Clone,
+        S: Inner,
     {
-        match self.multi_written(inner.clone(), &req).await {
+        match self.multi_written(inner, &req).await {
             Some(writes) => self.multi_write_through(inner, req, writes).await,
             None => {
                 // Keys unknown (undecodable request, table schema
@@ -332,15 +330,15 @@ impl ItemCacheLayer {
     /// Invalidate, forward, invalidate again (see `cache` for why twice).
     async fn around_write<S>(
         &self,
-        inner: S,
+        inner: &S,
         req: BackendRequest,
         invalidate: impl Fn(&ItemCache),
     ) -> BackendResponse
     where
-        S: Service<BackendRequest, Response = BackendResponse, Error = Infallible>,
+        S: Inner,
     {
         invalidate(&self.cache);
-        let resp = forward(inner, req).await;
+        let resp = inner.call(req).await;
         invalidate(&self.cache);
         self.metrics.invalidations.inc();
         resp
@@ -350,7 +348,7 @@ impl ItemCacheLayer {
     /// can hold once the upstream acknowledged it.
     async fn written<S>(&self, inner: &S, req: &BackendRequest) -> Option<Written>
     where
-        S: Service<BackendRequest, Response = BackendResponse, Error = Infallible> + Clone,
+        S: Inner,
     {
         let (table, key, stored) = match req.input()? {
             Input::PutItem(input) => {
@@ -406,13 +404,13 @@ impl ItemCacheLayer {
     /// invalidates.
     async fn write_through<S>(
         &self,
-        inner: S,
+        inner: &S,
         mut req: BackendRequest,
         key: CacheKey,
         mut stored: Stored,
     ) -> BackendResponse
     where
-        S: Service<BackendRequest, Response = BackendResponse, Error = Infallible>,
+        S: Inner,
     {
         self.cache.invalidate_fills(&key);
         self.metrics.invalidations.inc();
@@ -438,7 +436,7 @@ impl ItemCacheLayer {
             abandoned: &self.abandoned,
             done: false,
         };
-        let resp = forward(inner, req).await;
+        let resp = inner.call(req).await;
         let (written, resp) = if resp.status != StatusCode::OK {
             (None, resp)
         } else {
@@ -483,12 +481,12 @@ impl ItemCacheLayer {
         Some(respond(&entry, read.projection.as_ref()))
     }
 
-    async fn get_item<S>(&self, inner: S, req: BackendRequest) -> BackendResponse
+    async fn get_item<S>(&self, inner: &S, req: BackendRequest) -> BackendResponse
     where
-        S: Service<BackendRequest, Response = BackendResponse, Error = Infallible>,
+        S: Inner,
     {
         let Some(Input::GetItem(input)) = req.input() else {
-            return forward(inner, req).await;
+            return inner.call(req).await;
         };
         let cacheable = input.consistent_read != Some(true)
             && matches!(
@@ -496,10 +494,10 @@ impl ItemCacheLayer {
                 None | Some("NONE")
             );
         let (Some(table), Some(key)) = (&input.table_name, &input.key) else {
-            return forward(inner, req).await;
+            return inner.call(req).await;
         };
         if !cacheable {
-            return forward(inner, req).await;
+            return inner.call(req).await;
         }
         let projection = match ferrodyn_store::ops::read_projection(
             input.projection_expression.as_deref(),
@@ -507,7 +505,7 @@ impl ItemCacheLayer {
             input.expression_attribute_names.as_ref(),
         ) {
             Ok(p) => p,
-            Err(_) => return forward(inner, req).await,
+            Err(_) => return inner.call(req).await,
         };
         let cache_key = self.cache.key(table, key_json(key));
         if let Some(entry) = self.cache.get(&cache_key) {
@@ -548,7 +546,7 @@ impl ItemCacheLayer {
     /// Read the full item upstream and cache it under `lease`.
     async fn fetch<S>(
         &self,
-        inner: S,
+        inner: &S,
         req: &BackendRequest,
         table: &str,
         key: &Item,
@@ -556,7 +554,7 @@ impl ItemCacheLayer {
         lease: Lease,
     ) -> FillResult
     where
-        S: Service<BackendRequest, Response = BackendResponse, Error = Infallible>,
+        S: Inner,
     {
         let full = match serde_json::to_vec(&FullGet {
             table_name: table,
@@ -565,7 +563,7 @@ impl ItemCacheLayer {
             Ok(body) => BackendRequest::new(req.op, req.headers.clone(), Bytes::from(body)),
             Err(_) => req.clone(),
         };
-        let resp = forward(inner, full).await;
+        let resp = inner.call(full).await;
         if resp.status != StatusCode::OK {
             return Err(resp);
         }

@@ -9,11 +9,11 @@ impl ItemCacheLayer {
     /// key cannot be named, e.g. a table whose schema is unavailable).
     pub(super) async fn multi_written<S>(
         &self,
-        inner: S,
+        inner: &S,
         req: &BackendRequest,
     ) -> Option<MultiWrite>
     where
-        S: Service<BackendRequest, Response = BackendResponse, Error = Infallible> + Clone,
+        S: Inner,
     {
         // (table, item or key, what the cache holds after: Some(Some) an
         // item, Some(None) absence, None just invalidate)
@@ -66,7 +66,7 @@ impl ItemCacheLayer {
         let mut writes = Vec::with_capacity(raw.len());
         for (table, value, is_item, stored) in raw {
             if !schemas.contains_key(&table) {
-                let schema = self.schemas.get(&table, &inner).await?;
+                let schema = self.schemas.get(&table, inner).await?;
                 schemas.insert(table.clone(), schema);
             }
             let bytes = Bytes::from(if is_item {
@@ -92,12 +92,12 @@ impl ItemCacheLayer {
     /// request, are just invalidated.
     pub(super) async fn multi_write_through<S>(
         &self,
-        inner: S,
+        inner: &S,
         req: BackendRequest,
         multi: MultiWrite,
     ) -> BackendResponse
     where
-        S: Service<BackendRequest, Response = BackendResponse, Error = Infallible>,
+        S: Inner,
     {
         for w in &multi.writes {
             self.cache.invalidate(&w.cache_key);
@@ -110,7 +110,7 @@ impl ItemCacheLayer {
             done: false,
         };
         let op = req.op;
-        let resp = forward(inner, req).await;
+        let resp = inner.call(req).await;
         guard.done = true;
         drop(guard);
         let succeeded = resp.status == StatusCode::OK;

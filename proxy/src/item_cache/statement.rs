@@ -13,8 +13,6 @@
 //!   write through the proxy whatever the upstream.
 //! * Everything else passes through.
 
-use std::convert::Infallible;
-
 use bytes::Bytes;
 use ferrodyn_store::api::keys::key_json;
 use ferrodyn_store::api::partiql::ExecuteStatementInput;
@@ -25,11 +23,10 @@ use ferrodyn_store::partiql::{self, Plan};
 use ferrodyn_store::server::{BackendRequest, BackendResponse};
 use http::StatusCode;
 use serde::Serialize;
-use tower::Service;
 
 use super::storage::{Entry, ItemCache};
 use super::ItemCacheLayer;
-use crate::service::forward;
+use crate::service::Inner;
 use crate::statements::{writes, Write};
 
 #[derive(Serialize)]
@@ -39,17 +36,17 @@ struct ItemsOutput<'a> {
 }
 
 impl ItemCacheLayer {
-    pub(super) async fn statement<S>(&self, inner: S, req: BackendRequest) -> BackendResponse
+    pub(super) async fn statement<S>(&self, inner: &S, req: BackendRequest) -> BackendResponse
     where
-        S: Service<BackendRequest, Response = BackendResponse, Error = Infallible> + Clone,
+        S: Inner,
     {
         if req.op == Operation::ExecuteStatement {
-            if let Some(resp) = self.select(inner.clone(), &req).await {
+            if let Some(resp) = self.select(inner, &req).await {
                 return resp;
             }
         }
-        match writes(&req, &self.schemas, inner.clone()).await {
-            None => forward(inner, req).await,
+        match writes(&req, &self.schemas, inner).await {
+            None => inner.call(req).await,
             Some(written) => {
                 self.around_write(inner, req, |c| invalidate(c, &written))
                     .await
@@ -59,9 +56,9 @@ impl ItemCacheLayer {
 
     /// The answer to a SELECT planned as a GetItem; `None` for any other
     /// statement (it goes upstream as it is).
-    async fn select<S>(&self, inner: S, req: &BackendRequest) -> Option<BackendResponse>
+    async fn select<S>(&self, inner: &S, req: &BackendRequest) -> Option<BackendResponse>
     where
-        S: Service<BackendRequest, Response = BackendResponse, Error = Infallible> + Clone,
+        S: Inner,
     {
         let input: ExecuteStatementInput = api::decode(&req.body).ok()?;
         let cacheable = input.consistent_read != Some(true)
@@ -77,7 +74,7 @@ impl ItemCacheLayer {
         if !stmt.is_read() {
             return None;
         }
-        let keys = self.schemas.get(stmt.table(), &inner).await?;
+        let keys = self.schemas.get(stmt.table(), inner).await?;
         let params = input.parameters.unwrap_or_default();
         let Plan::Get(get) = partiql::plan(&stmt, &params, &keys).ok()? else {
             return None;

@@ -31,7 +31,6 @@ mod in_flight;
 mod statement;
 pub mod storage;
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -44,13 +43,12 @@ use ferrodyn_store::model::value::{AttributeValue, Item};
 use ferrodyn_store::server::{BackendRequest, BackendResponse, Input};
 use http::StatusCode;
 use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
-use tower::Service;
 
 use crate::abandoned::Abandoned;
 use crate::query_cache::storage::{partition_tag, QueryCache, ReadTag, StorageMetrics};
 use crate::read_request::asks_no_capacity;
 use crate::schemas::{KeySchemas, TableKeys};
-use crate::service::{forward, Handle, Inner};
+use crate::service::{Handle, Inner};
 use in_flight::{InFlight, Unfinished};
 
 #[derive(Clone)]
@@ -193,7 +191,7 @@ impl QueryCacheLayer {
 impl Handle for QueryCacheLayer {
     fn handle<S>(
         &self,
-        inner: S,
+        inner: &S,
         req: BackendRequest,
     ) -> impl Future<Output = BackendResponse> + Send
     where
@@ -219,13 +217,14 @@ fn requested_select(select: Option<&str>) -> Option<Option<Select>> {
 }
 
 impl QueryCacheLayer {
-    async fn dispatch<S>(&self, inner: S, req: BackendRequest) -> BackendResponse
+    async fn dispatch<S>(&self, inner: &S, req: BackendRequest) -> BackendResponse
     where
-        S: Service<BackendRequest, Response = BackendResponse, Error = Infallible> + Clone,
+        S: Inner,
     {
         match req.op {
             // The reads' future is boxed, as the rarer requests' are: this
-            // one stays the size of a write's (each layer boxes it again).
+            // one stays the size of a write's (the layers above hold it
+            // whole).
             Operation::Query | Operation::Scan if self.cache.enabled() => {
                 Box::pin(self.read(inner, req)).await
             }
@@ -245,19 +244,19 @@ impl QueryCacheLayer {
                             write: Unfinished::Unheld(&table),
                             done: false,
                         };
-                        let resp = forward(inner, req).await;
+                        let resp = inner.call(req).await;
                         guard.done = true;
                         self.cache.finish_unheld_write(&table);
                         return resp;
                     }
                 }
-                let touched = match self.touched(inner.clone(), &req).await {
+                let touched = match self.touched(inner, &req).await {
                     Some(t) => Some(t),
                     None => tables_named(&req),
                 };
                 match touched {
                     Some(touched) => self.around_write(inner, req, touched).await,
-                    None => forward(inner, req).await,
+                    None => inner.call(req).await,
                 }
             }
             Operation::ExecuteStatement
@@ -277,19 +276,19 @@ impl QueryCacheLayer {
                         self.around_write(inner, req, Touched::TableManagement(t))
                             .await
                     }
-                    None => forward(inner, req).await,
+                    None => inner.call(req).await,
                 }
             }
-            _ => forward(inner, req).await,
+            _ => inner.call(req).await,
         }
     }
 
     /// A PartiQL request: a SELECT the cache can answer, or writes.
-    async fn statement<S>(&self, inner: S, req: BackendRequest) -> BackendResponse
+    async fn statement<S>(&self, inner: &S, req: BackendRequest) -> BackendResponse
     where
-        S: Service<BackendRequest, Response = BackendResponse, Error = Infallible> + Clone,
+        S: Inner,
     {
-        if let Some((key, tag)) = self.statement_read_key(inner.clone(), &req).await {
+        if let Some((key, tag)) = self.statement_read_key(inner, &req).await {
             // Counted as the operation the statement plans.
             let op = match tag {
                 ReadTag::Table { .. } => Operation::Scan,
@@ -297,7 +296,7 @@ impl QueryCacheLayer {
             };
             return self.cached_read(inner, req, key, tag, op).await;
         }
-        let written = crate::statements::writes(&req, &self.schemas, inner.clone()).await;
+        let written = crate::statements::writes(&req, &self.schemas, inner).await;
         let writes = written
             .iter()
             .flatten()
@@ -306,9 +305,9 @@ impl QueryCacheLayer {
                 crate::statements::Write::Table(t) => (t.as_str(), None),
             })
             .collect();
-        match self.touched_by(inner.clone(), writes).await {
+        match self.touched_by(inner, writes).await {
             Some(touched) => self.around_write(inner, req, touched).await,
-            None => forward(inner, req).await,
+            None => inner.call(req).await,
         }
     }
 
@@ -316,12 +315,12 @@ impl QueryCacheLayer {
     /// saw, no result read before the write completed survives it.
     async fn around_write<S>(
         &self,
-        inner: S,
+        inner: &S,
         req: BackendRequest,
         touched: Touched,
     ) -> BackendResponse
     where
-        S: Service<BackendRequest, Response = BackendResponse, Error = Infallible>,
+        S: Inner,
     {
         self.invalidate(&touched);
         let mut guard = InFlight {
@@ -329,7 +328,7 @@ impl QueryCacheLayer {
             write: Unfinished::Touched(&touched),
             done: false,
         };
-        let resp = forward(inner, req).await;
+        let resp = inner.call(req).await;
         guard.done = true;
         self.invalidate(&touched);
         resp
@@ -351,9 +350,9 @@ impl QueryCacheLayer {
 
     /// The tables and partitions a write request names. `None` when it
     /// names no table (it will fail upstream, changing nothing).
-    async fn touched<S>(&self, inner: S, req: &BackendRequest) -> Option<Touched>
+    async fn touched<S>(&self, inner: &S, req: &BackendRequest) -> Option<Touched>
     where
-        S: Service<BackendRequest, Response = BackendResponse, Error = Infallible> + Clone,
+        S: Inner,
     {
         // (table, the written item or key); the partition is found with the
         // table's key schema.
@@ -414,9 +413,9 @@ impl QueryCacheLayer {
 
     /// The partitions `writes` (table, the written item or key; `None`: the
     /// whole table) touch.
-    async fn touched_by<S>(&self, inner: S, writes: Vec<(&str, Option<&Item>)>) -> Option<Touched>
+    async fn touched_by<S>(&self, inner: &S, writes: Vec<(&str, Option<&Item>)>) -> Option<Touched>
     where
-        S: Service<BackendRequest, Response = BackendResponse, Error = Infallible> + Clone,
+        S: Inner,
     {
         let mut tables: Vec<(String, Option<Vec<AttributeValue>>)> = Vec::new();
         for (table, item) in writes {
@@ -428,7 +427,7 @@ impl QueryCacheLayer {
                 }
             };
             let keys = match item {
-                Some(_) => self.schemas.get(table, &inner).await,
+                Some(_) => self.schemas.get(table, inner).await,
                 None => None,
             };
             let value = match (keys, item) {
@@ -489,13 +488,13 @@ impl QueryCacheLayer {
         })
     }
 
-    async fn read<S>(&self, inner: S, req: BackendRequest) -> BackendResponse
+    async fn read<S>(&self, inner: &S, req: BackendRequest) -> BackendResponse
     where
-        S: Service<BackendRequest, Response = BackendResponse, Error = Infallible> + Clone,
+        S: Inner,
     {
         let canonical = match req.input() {
             Some(Input::Query(input)) if cacheable_query(input) => match &input.table_name {
-                Some(table) => match self.schemas.get(table, &inner).await {
+                Some(table) => match self.schemas.get(table, inner).await {
                     // An index this proxy has not seen may have been
                     // created elsewhere: learn the table's keys again.
                     Some(keys)
@@ -503,7 +502,7 @@ impl QueryCacheLayer {
                             && input.index_name.is_some() =>
                     {
                         self.schemas.forget(table);
-                        match self.schemas.get(table, &inner).await {
+                        match self.schemas.get(table, inner).await {
                             Some(keys) => canonical_query(input, &keys),
                             None => None,
                         }
@@ -517,7 +516,7 @@ impl QueryCacheLayer {
             _ => None,
         };
         let Some((key, tag)) = canonical else {
-            return forward(inner, req).await;
+            return inner.call(req).await;
         };
         let op = req.op;
         self.cached_read(inner, req, key, tag, op).await
@@ -528,14 +527,14 @@ impl QueryCacheLayer {
     /// invalidation overtook the read.
     async fn cached_read<S>(
         &self,
-        inner: S,
+        inner: &S,
         req: BackendRequest,
         key: Bytes,
         tag: ReadTag,
         op: Operation,
     ) -> BackendResponse
     where
-        S: Service<BackendRequest, Response = BackendResponse, Error = Infallible>,
+        S: Inner,
     {
         if let Some((body, crc32)) = self.cache.get(&key) {
             self.metrics.hits.of(op).inc();
@@ -547,7 +546,7 @@ impl QueryCacheLayer {
         }
         self.metrics.misses.of(op).inc();
         let lease = self.cache.lease(&tag);
-        let resp = forward(inner, req).await;
+        let resp = inner.call(req).await;
         if resp.status == StatusCode::OK {
             let kept = lease.is_some_and(|l| self.cache.fill(key, l, resp.body.clone()));
             if !kept {

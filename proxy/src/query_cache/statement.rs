@@ -6,29 +6,27 @@
 //! with the partition it reads or its table, filled under a lease — so the
 //! same writes and changes invalidate it.
 
-use std::convert::Infallible;
-
 use bytes::Bytes;
 use ferrodyn_store::api::partiql::ExecuteStatementInput;
 use ferrodyn_store::api::{self, Operation};
 use ferrodyn_store::partiql::{self, Plan};
-use ferrodyn_store::server::{BackendRequest, BackendResponse};
-use tower::Service;
+use ferrodyn_store::server::BackendRequest;
 
 use super::storage::ReadTag;
 use super::{canonical_query, canonical_scan, QueryCacheLayer};
 use crate::read_request::asks_no_capacity;
+use crate::service::Inner;
 
 impl QueryCacheLayer {
     /// The cache key and tag of a SELECT planned as a Query or Scan;
     /// `None` for anything else.
     pub(super) async fn statement_read_key<S>(
         &self,
-        inner: S,
+        inner: &S,
         req: &BackendRequest,
     ) -> Option<(Bytes, ReadTag)>
     where
-        S: Service<BackendRequest, Response = BackendResponse, Error = Infallible> + Clone,
+        S: Inner,
     {
         if req.op != Operation::ExecuteStatement || !self.cache.enabled() {
             return None;
@@ -43,7 +41,7 @@ impl QueryCacheLayer {
         if !stmt.is_read() {
             return None;
         }
-        let keys = self.schemas.get(stmt.table(), &inner).await?;
+        let keys = self.schemas.get(stmt.table(), inner).await?;
         let params = input.parameters.unwrap_or_default();
         let (plan_key, tag) = match partiql::plan(&stmt, &params, &keys).ok()? {
             Plan::Query(q) => canonical_query(&q, &keys)?,
