@@ -13,8 +13,8 @@
 //! increments and decrements per write, on counters both cores touch, plus
 //! a boxed future per layer (a named future type cannot be written for an
 //! `async` handler on stable Rust). Borrowed calls cost neither: a request
-//! is one future, nested layer in layer, and no layer's state is shared
-//! by writing to it.
+//! is one future, nested layer in layer (boxed at the edge and at the
+//! upstream only), and no layer's state is shared by writing to it.
 
 use std::future::Future;
 

@@ -499,10 +499,12 @@ fn upstream_error(e: &(dyn std::error::Error + 'static)) -> BackendResponse {
 }
 
 impl Inner for Upstream {
+    /// Boxed: the store's future is large, and each layer above would hold
+    /// (and move) it whole.
     async fn call(&self, req: BackendRequest) -> BackendResponse {
         match self {
-            Upstream::Embedded(store) => store.call(req).await,
-            Upstream::Http(http) => http.forward(req).await,
+            Upstream::Embedded(store) => Box::pin(store.call(req)).await,
+            Upstream::Http(http) => Box::pin(http.forward(req)).await,
         }
     }
 }
