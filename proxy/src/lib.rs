@@ -36,7 +36,8 @@
 //! * [`credentials`] — the proxy's own AWS credentials and region.
 //! * [`invalidation`] — follows the upstream's changes (change log or
 //!   DynamoDB Streams) and invalidates entries.
-//! * [`service`] — plumbing shared by the layers (calling an inner service).
+//! * [`service`] — plumbing shared by the layers (the layers below, called
+//!   by reference: [`service::Inner`]).
 //! * [`admin`] — `/metrics`, `/healthz`, `/readyz`, `/insights`.
 //! * [`testing`] — a fresh in-memory `ferrodyn` on an ephemeral port, for tests.
 
