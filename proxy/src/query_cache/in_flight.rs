@@ -2,7 +2,10 @@
 //! what finishing it invalidates, done later if the write is abandoned
 //! (see [`crate::abandoned`]).
 
+use ferrodyn_store::server::{BackendRequest, BackendResponse};
+
 use super::{QueryCacheLayer, Touched};
+use crate::service::Inner;
 
 /// A write forwarded and not yet answered, and what finishing it
 /// invalidates.
@@ -18,10 +21,30 @@ pub(super) enum Unfinished<'a> {
 /// abandoned (its client went away) and may still be committed by an
 /// embedded store, whose change the change feed then passes over: what
 /// finishing it invalidates is invalidated once that store has settled it.
-pub(super) struct InFlight<'a> {
-    pub(super) layer: &'a QueryCacheLayer,
-    pub(super) write: Unfinished<'a>,
-    pub(super) done: bool,
+struct InFlight<'a> {
+    layer: &'a QueryCacheLayer,
+    write: Unfinished<'a>,
+    done: bool,
+}
+
+impl QueryCacheLayer {
+    /// Forward the write `req`, whose finishing is `write`, held as
+    /// [`InFlight`] until it is answered. The caller finishes it.
+    pub(super) async fn forward_write<S: Inner>(
+        &self,
+        inner: &S,
+        req: BackendRequest,
+        write: Unfinished<'_>,
+    ) -> BackendResponse {
+        let mut guard = InFlight {
+            layer: self,
+            write,
+            done: false,
+        };
+        let resp = inner.call(req).await;
+        guard.done = true;
+        resp
+    }
 }
 
 impl Drop for InFlight<'_> {

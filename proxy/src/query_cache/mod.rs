@@ -49,7 +49,7 @@ use crate::query_cache::storage::{partition_tag, QueryCache, ReadTag, StorageMet
 use crate::read_request::asks_no_capacity;
 use crate::schemas::{KeySchemas, TableKeys};
 use crate::service::{Handle, Inner};
-use in_flight::{InFlight, Unfinished};
+use in_flight::Unfinished;
 
 #[derive(Clone)]
 pub struct Metrics {
@@ -239,13 +239,9 @@ impl QueryCacheLayer {
                 if let Some(table) = single_item_table(&req) {
                     if !self.cache.may_hold(table) {
                         let table = table.to_owned();
-                        let mut guard = InFlight {
-                            layer: self,
-                            write: Unfinished::Unheld(&table),
-                            done: false,
-                        };
-                        let resp = inner.call(req).await;
-                        guard.done = true;
+                        let resp = self
+                            .forward_write(inner, req, Unfinished::Unheld(&table))
+                            .await;
                         self.cache.finish_unheld_write(&table);
                         return resp;
                     }
@@ -323,13 +319,9 @@ impl QueryCacheLayer {
         S: Inner,
     {
         self.invalidate(&touched);
-        let mut guard = InFlight {
-            layer: self,
-            write: Unfinished::Touched(&touched),
-            done: false,
-        };
-        let resp = inner.call(req).await;
-        guard.done = true;
+        let resp = self
+            .forward_write(inner, req, Unfinished::Touched(&touched))
+            .await;
         self.invalidate(&touched);
         resp
     }
