@@ -1,8 +1,9 @@
-//! A cached entry ([`Entry`]) and how the size bound's evictions are
-//! counted ([`Evictions`]): an entry put in the cache carries a [`Tally`]
-//! and counts itself when it is dropped, unless the cache let it go for
-//! another reason. Also each presence slot's count of live entries, which
-//! tells a key that cannot have an entry without a lookup.
+//! A cached entry ([`Entry`]), the place the cache keeps a key's entry
+//! in ([`Held`]), and how the size bound's evictions are counted
+//! ([`Evictions`]): a `Held` carries a [`Tally`] and counts itself when it
+//! is dropped, unless the cache let it go for another reason. Also each
+//! presence slot's count of live entries, which tells a key that cannot
+//! have an entry without a lookup.
 //!
 //! The cache's table and its coherence protocol are the parent module's.
 
@@ -10,6 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
+use arc_swap::ArcSwap;
 use bytes::Bytes;
 use ferrodyn_store::model::codec;
 use ferrodyn_store::model::stored::StoredItem;
@@ -32,8 +34,6 @@ pub struct Entry {
     /// may be replaced before anyone reads it. With its CRC32, which the
     /// answer's `x-amz-crc32` header carries.
     body: OnceLock<(Bytes, u32)>,
-    /// Set when the entry is put in the cache (see [`Evictions`]).
-    pub(super) tally: OnceLock<Tally>,
 }
 
 impl Entry {
@@ -46,16 +46,12 @@ impl Entry {
         Entry {
             stored,
             body: OnceLock::new(),
-            tally: OnceLock::new(),
         }
     }
 
-    /// The cache let the entry go (removed it): its drop is no
-    /// eviction.
-    pub(super) fn release(&self) {
-        if let Some(t) = self.tally.get() {
-            t.released.store(true, Ordering::Relaxed);
-        }
+    /// How many bytes the item takes in its stored encoding (0: no item).
+    pub(super) fn stored_len(&self) -> usize {
+        self.stored.as_ref().map_or(0, |stored| stored.len())
     }
 
     /// Whether the entry holds an item (not "no such item").
@@ -115,11 +111,71 @@ impl Entry {
     }
 }
 
-impl Drop for Entry {
+/// What the cache holds for a key: the key's entry, which a write-through
+/// of the key swaps in place ([`Held::swap`]) rather than inserting a new
+/// one in the cache (most of what a cached overwrite cost), and the
+/// weight and eviction tally the cache counted when the key's entry was
+/// put in.
+#[derive(Debug)]
+pub(super) struct Held {
+    entry: ArcSwap<Entry>,
+    tally: Tally,
+}
+
+impl Held {
+    /// `entry`, about to be put in the cache (counted in its presence
+    /// slot from now until it is dropped).
+    pub(super) fn new(entry: Arc<Entry>, tally: Tally) -> Held {
+        tally.evictions.entered(tally.slot);
+        Held {
+            entry: ArcSwap::new(entry),
+            tally,
+        }
+    }
+
+    /// The key's entry now.
+    pub(super) fn entry(&self) -> Arc<Entry> {
+        self.entry.load_full()
+    }
+
+    /// Whether the key's entry holds exactly the item encoded as `item`
+    /// (see [`Entry::holds`]).
+    pub(super) fn holds(&self, item: Option<&[u8]>) -> bool {
+        self.entry.load().holds(item)
+    }
+
+    /// The weight the cache counted for this key.
+    pub(super) fn weight(&self) -> u32 {
+        self.tally.weight
+    }
+
+    /// Whether an entry weighing `weight` may replace the key's entry in
+    /// place ([`Held::swap`]): if it weighs no more than the weight counted
+    /// for the key and at least half of it. The size bound then still
+    /// holds, and a key whose item shrank far is put in the cache again at
+    /// its new weight instead.
+    pub(super) fn fits(&self, weight: usize) -> bool {
+        let counted = self.tally.weight as usize;
+        weight <= counted && weight >= counted / 2
+    }
+
+    /// Make `entry` the key's entry, in place (it [`Held::fits`]). The time
+    /// to live still runs from when the key was put in the cache: a key
+    /// written over and over is put in again once it expires.
+    pub(super) fn swap(&self, entry: Entry) {
+        self.entry.store(Arc::new(entry));
+    }
+
+    /// The cache let the entry go (removed it): its drop is no
+    /// eviction.
+    pub(super) fn release(&self) {
+        self.tally.released.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Drop for Held {
     fn drop(&mut self) {
-        let Some(t) = self.tally.get() else {
-            return;
-        };
+        let t = &self.tally;
         let e = &t.evictions;
         e.left(t.slot);
         let expired = e.now_ms() >= t.put_ms.saturating_add(e.ttl_ms);
@@ -222,7 +278,7 @@ pub(super) fn presence_slots(max_bytes: u64) -> usize {
     wanted.clamp(1 << 10, 1 << 22).next_power_of_two()
 }
 
-/// What an entry in the cache keeps to count its own eviction.
+/// What a [`Held`] keeps to count its own eviction.
 #[derive(Debug)]
 pub(super) struct Tally {
     pub(super) evictions: Arc<Evictions>,

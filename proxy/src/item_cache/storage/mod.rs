@@ -32,7 +32,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::gate::Gate;
@@ -41,7 +41,7 @@ use crate::read_mostly::ReadMostly;
 mod entry;
 
 pub use entry::{encode, Entry};
-use entry::{presence_slots, Evictions, Tally};
+use entry::{presence_slots, Evictions, Held, Tally};
 
 const STRIPES: usize = 4096;
 
@@ -159,13 +159,14 @@ const PENDING_SHARDS: usize = 64;
 /// Memory one cached entry holds besides its item: moka's node, its
 /// frequency-sketch and timer-wheel share, the key's and the entry's own
 /// allocations. Measured with `proxy-memory` (benches/) as 560 bytes before
-/// entries kept their eviction tally, which is added here.
-const ENTRY_OVERHEAD: usize = 560 + std::mem::size_of::<OnceLock<Tally>>();
+/// each key's entry was kept in a [`Held`] with its eviction tally, which
+/// is added here (with the `Held`'s reference counts).
+const ENTRY_OVERHEAD: usize = 560 + std::mem::size_of::<Held>() + 16;
 
 /// What an entry costs in memory: the weigher's unit is real bytes, so
 /// `--item-cache-bytes` bounds the process's memory, not a billing size.
 fn weight(key: &CacheKey, entry: &Entry) -> usize {
-    weight_of(key, entry.stored.as_ref().map_or(0, |stored| stored.len()))
+    weight_of(key, entry.stored_len())
 }
 
 /// [`weight`] of an entry whose item is `stored` bytes long (0: no item).
@@ -186,7 +187,7 @@ fn new_origin() -> u64 {
     std::collections::hash_map::RandomState::new().hash_one(n) | 1
 }
 
-type Entries = moka::sync::Cache<CacheKey, Arc<Entry>, KeyHash>;
+type Entries = moka::sync::Cache<CacheKey, Arc<Held>, KeyHash>;
 
 pub struct ItemCache {
     entries: Option<Entries>,
@@ -229,9 +230,7 @@ impl ItemCache {
             moka::sync::Cache::builder()
                 .max_capacity(max_bytes)
                 .time_to_live(ttl)
-                .weigher(|k: &CacheKey, v: &Arc<Entry>| {
-                    u32::try_from(weight(k, v)).unwrap_or(u32::MAX)
-                })
+                .weigher(|_: &CacheKey, held: &Arc<Held>| held.weight())
                 .build_with_hasher(KeyHash::default())
         });
         ItemCache {
@@ -295,10 +294,7 @@ impl ItemCache {
             slot,
             replaced,
         };
-        if entry.tally.set(tally).is_ok() {
-            e.entered(slot);
-        }
-        entries.insert(key.clone(), entry);
+        entries.insert(key.clone(), Arc::new(Held::new(entry, tally)));
     }
 
     /// Drop what `key` holds.
@@ -365,7 +361,7 @@ impl ItemCache {
         if !self.gate.is_open() {
             return None;
         }
-        self.entries.as_ref()?.get(key)
+        Some(self.entries.as_ref()?.get(key)?.entry())
     }
 
     pub fn lease(&self, key: &CacheKey) -> Lease {
@@ -486,14 +482,7 @@ impl ItemCache {
         };
         // Storing replaces whatever the key held; otherwise it is dropped.
         match written {
-            Some(item) if clean && self.current(key) => {
-                if !self.admits(entries, key, item.as_deref()) {
-                    // The key holds no entry: nothing to drop either.
-                    return Finished::NoRoom;
-                }
-                self.put(entries, key, Arc::new(Entry::encoded(item)));
-                Finished::Stored
-            }
+            Some(item) if clean && self.current(key) => self.store_written(entries, key, item),
             _ => {
                 self.remove(entries, key);
                 Finished::Dropped
@@ -501,25 +490,47 @@ impl ItemCache {
         }
     }
 
-    /// Whether a write's result for `key` may become an entry: yes if the
-    /// key holds one already (it is replaced) or the cache has room for
-    /// it. A key the cache does not hold gets no entry from a write while
-    /// the cache is full, because TinyLFU would not keep it: moka admits a
-    /// candidate in place of the entries it would evict only if it was
-    /// read more often than they were, and a write is not a read. Making
-    /// the entry anyway costs its allocations, moka's insert and then its
-    /// removal, which under a stream of new keys is most of what the cache
-    /// adds to a write. A later read of the key is a miss that fills it (and
-    /// counts as a read).
-    fn admits(&self, entries: &Entries, key: &CacheKey, item: Option<&[u8]>) -> bool {
-        let weight = weight_of(key, item.map_or(0, <[u8]>::len));
-        if entries.weighted_size().saturating_add(weight as u64) <= self.max_bytes {
-            return true;
-        }
-        // The presence count first: it rules most keys out without a
+    /// Make what a write left (`item`) the entry of `key`, which the
+    /// caller may store: in place if the key holds an entry it fits
+    /// ([`Held::swap`]), else put in the cache.
+    ///
+    /// A key the cache does not hold gets no entry from a write while the
+    /// cache is full ([`Finished::NoRoom`]), because TinyLFU would not keep
+    /// it: moka admits a candidate in place of the entries it would evict
+    /// only if it was read more often than they were, and a write is not a
+    /// read. Making the entry anyway costs its allocations, moka's insert
+    /// and then its removal, which under a stream of new keys is most of
+    /// what the cache adds to a write. A later read of the key is a miss
+    /// that fills it (and counts as a read).
+    fn store_written(
+        &self,
+        entries: &Entries,
+        key: &CacheKey,
+        item: Option<Box<[u8]>>,
+    ) -> Finished {
+        let entry = Entry::encoded(item);
+        let weight = weight(key, &entry);
+        // The presence count first: it rules most new keys out without a
         // lookup.
         let e = &self.evictions;
-        e.may_hold(e.slot(key)) && entries.contains_key(key)
+        let held = if e.may_hold(e.slot(key)) {
+            entries.get(key)
+        } else {
+            None
+        };
+        // If the cache lets the found entry go before the swap (an
+        // eviction, or a removal that does not wait for the shard's lock),
+        // the swapped item goes with it: the key then holds nothing, which
+        // is never stale.
+        match held {
+            Some(held) if held.fits(weight) => held.swap(entry),
+            Some(_) => self.put(entries, key, Arc::new(entry)),
+            None if entries.weighted_size().saturating_add(weight as u64) <= self.max_bytes => {
+                self.put(entries, key, Arc::new(entry));
+            }
+            None => return Finished::NoRoom,
+        }
+        Finished::Stored
     }
 
     fn pending(&self, stripe: usize) -> MutexGuard<'_, HashMap<CacheKey, PendingWrite, KeyHash>> {
@@ -556,7 +567,7 @@ impl ItemCache {
         // An absent entry needs no invalidation (a new key's change often
         // arrives before its write-through fills it): a fill racing with
         // this change was stopped by the stripe's counter above.
-        if entries.get(key).is_some_and(|e| !e.holds(new)) {
+        if entries.get(key).is_some_and(|held| !held.holds(new)) {
             self.remove(entries, key);
         }
         drop(pending);

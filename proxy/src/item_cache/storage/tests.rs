@@ -244,32 +244,38 @@ fn a_keys_presence_is_counted_while_its_entries_live() {
     assert!(!cache.evictions.may_hold(slot));
     assert!(filled(&cache, "k"));
     assert!(cache.evictions.may_hold(slot));
-    // Replaced: the old entry's count goes with it.
+    // Replaced: the old entry's count goes with it. moka frees what it
+    // let go once no thread may still read it (other tests' threads may),
+    // so each check waits a while for it.
+    let present = || cache.evictions.present[slot as usize].load(Ordering::Relaxed);
+    let settles_at = |count: u8| {
+        (0..200).any(|_| {
+            let _ = cache.usage();
+            std::thread::sleep(Duration::from_millis(5));
+            present() == count
+        })
+    };
     assert!(filled(&cache, "k"));
-    let _ = cache.usage();
-    assert_eq!(
-        cache.evictions.present[slot as usize].load(Ordering::Relaxed),
-        1
-    );
+    assert!(settles_at(1), "{}", present());
     cache.invalidate(&key);
-    let _ = cache.usage();
-    assert!(!cache.evictions.may_hold(slot));
+    assert!(settles_at(0), "{}", present());
     // A count that reached the top stays there (it no longer counts).
-    let entries: Vec<Arc<Entry>> = (0..300).map(|_| Arc::new(Entry::new(None))).collect();
     let counts = &cache.evictions;
-    for e in &entries {
-        let _ = e.tally.set(Tally {
-            evictions: counts.clone(),
-            weight: 0,
-            generation: 0,
-            put_ms: 0,
-            released: AtomicBool::new(true),
-            slot,
-            replaced: 0,
-        });
-        counts.entered(slot);
-    }
-    drop(entries);
+    let held: Vec<Held> = (0..300)
+        .map(|_| {
+            let tally = Tally {
+                evictions: counts.clone(),
+                weight: 0,
+                generation: 0,
+                put_ms: 0,
+                released: AtomicBool::new(true),
+                slot,
+                replaced: 0,
+            };
+            Held::new(entry(), tally)
+        })
+        .collect();
+    drop(held);
     assert_eq!(
         counts.present[slot as usize].load(Ordering::Relaxed),
         u8::MAX
@@ -350,4 +356,65 @@ fn a_full_cache_keeps_written_items_only_for_keys_it_holds() {
     assert_eq!(cache.evictions(), 0);
     // A read of the new key still fills it.
     assert!(filled(&cache, &new));
+}
+
+#[test]
+fn a_write_over_a_held_key_swaps_its_entry_in_place_while_it_fits() {
+    let cache = ItemCache::new(1 << 20, Duration::from_secs(60));
+    let key = cache.key("tbl", Bytes::from_static(b"k"));
+    let held = |c: &ItemCache| c.entries.as_ref().and_then(|e| e.get(&key));
+    let weighed = |c: &ItemCache| {
+        let _ = c.usage();
+        c.entries
+            .as_ref()
+            .map_or(0, moka::sync::Cache::weighted_size)
+    };
+    assert!(filled(&cache, "k"));
+    let first = held(&cache).unwrap_or_else(|| panic!("no entry"));
+    let weight = weighed(&cache);
+    // An item of the same size: the same place, the new item.
+    assert_eq!(written(&cache, "k", Some("w")), Finished::Stored);
+    let now = held(&cache).unwrap_or_else(|| panic!("no entry"));
+    assert!(Arc::ptr_eq(&first, &now));
+    assert_eq!(cache.get(&key).and_then(|e| e.item()), Some(item("w")));
+    assert_eq!(weighed(&cache), weight);
+    // A larger item is put in again, at its weight.
+    let large = "x".repeat(300);
+    assert_eq!(written(&cache, "k", Some(&large)), Finished::Stored);
+    let grown = held(&cache).unwrap_or_else(|| panic!("no entry"));
+    assert!(!Arc::ptr_eq(&first, &grown));
+    assert_eq!(cache.get(&key).and_then(|e| e.item()), Some(item(&large)));
+    assert!(weighed(&cache) > weight + 4 * 290);
+    // One slightly smaller swaps in place; the weight counted stays.
+    let smaller = "x".repeat(280);
+    let counted = weighed(&cache);
+    assert_eq!(written(&cache, "k", Some(&smaller)), Finished::Stored);
+    let same = held(&cache).unwrap_or_else(|| panic!("no entry"));
+    assert!(Arc::ptr_eq(&grown, &same));
+    assert_eq!(cache.get(&key).and_then(|e| e.item()), Some(item(&smaller)));
+    assert_eq!(weighed(&cache), counted);
+    // An absence (far smaller) is put in again, at its own weight.
+    assert_eq!(written(&cache, "k", None), Finished::Stored);
+    let absent = held(&cache).unwrap_or_else(|| panic!("no entry"));
+    assert!(!Arc::ptr_eq(&grown, &absent));
+    assert!(cache.get(&key).is_some_and(|e| !e.has_item()));
+    assert!(weighed(&cache) < weight);
+    // None of it was an eviction.
+    assert_eq!(cache.evictions(), 0);
+}
+
+#[test]
+fn a_swapped_entry_is_gone_once_its_key_is_invalidated() {
+    let cache = ItemCache::new(1 << 20, Duration::from_secs(60));
+    let key = cache.key("tbl", Bytes::from_static(b"k"));
+    assert!(filled(&cache, "k"));
+    assert_eq!(written(&cache, "k", Some("w")), Finished::Stored);
+    // The feed reports a later change: the swapped item is not it.
+    cache.invalidate_unless_equal(&key, Some(&encode(&item("z"))));
+    assert!(cache.get(&key).is_none());
+    // Its echo keeps it.
+    assert!(filled(&cache, "k"));
+    assert_eq!(written(&cache, "k", Some("w")), Finished::Stored);
+    cache.invalidate_unless_equal(&key, Some(&encode(&item("w"))));
+    assert_eq!(cache.get(&key).and_then(|e| e.item()), Some(item("w")));
 }
