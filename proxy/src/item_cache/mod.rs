@@ -113,7 +113,7 @@ impl Metrics {
             )?,
             fills_discarded: counter(
                 "proxy_item_cache_fills_discarded_total",
-                "Upstream reads not cached because a write overtook them",
+                "Upstream reads, and results of acknowledged writes, not cached because another write or an invalidation of the key overtook them",
             )?,
             writes_not_admitted: counter(
                 "proxy_item_cache_writes_not_admitted_total",

@@ -502,6 +502,11 @@ impl ItemCache {
     /// and then its removal, which under a stream of new keys is most of
     /// what the cache adds to a write. A later read of the key is a miss
     /// that fills it (and counts as a read).
+    ///
+    /// The lookup of a key that may be held counts in moka's frequency
+    /// sketch like a read (its only lookup that returns the entry does): a
+    /// key written through the cache weighs a little more when moka next
+    /// chooses what to evict.
     fn store_written(
         &self,
         entries: &Entries,
