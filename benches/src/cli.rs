@@ -122,7 +122,7 @@ pub struct Args {
     /// AWS_SECRET_ACCESS_KEY and (if set) AWS_SESSION_TOKEN.
     #[arg(long)]
     pub sigv4: bool,
-    /// Signing region (default: from a dynamodb.<region>.amazonaws.com
+    /// Signing region (default: from a dynamodb.REGION.amazonaws.com
     /// host, else us-east-1).
     #[arg(long, env = "AWS_REGION")]
     pub region: Option<String>,

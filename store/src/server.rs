@@ -4,7 +4,7 @@
 //! response headers (`x-amzn-RequestId`, `x-amz-crc32`) and the health check.
 //! Everything about the request's meaning is `Store::handle`'s.
 //!
-//! At debug level it writes one line per request ([`request_log`]). With
+//! At debug level it writes one line per request (`request_log`). With
 //! [`ServeOptions::tls`] every connection speaks TLS ([`tls`]).
 
 use std::convert::Infallible;

@@ -32,7 +32,7 @@ struct Args {
     data: DataDirArgs,
     /// Forward to this DynamoDB-API endpoint instead of embedding the store:
     /// http://host:port (e.g. a ferrodyn-store) or https://... (e.g.
-    /// https://dynamodb.<region>.amazonaws.com, a ScyllaDB Alternator
+    /// DynamoDB at dynamodb.REGION.amazonaws.com, or a ScyllaDB Alternator
     /// cluster). Writes made elsewhere are invalidated through the
     /// ferrodyn-store's change feed, or else the DynamoDB Streams API (tables
     /// without a stream: by --item-ttl and --query-ttl only).
@@ -49,7 +49,7 @@ struct Args {
     #[arg(long, env = "FERRODYN_UPSTREAM", verbatim_doc_comment)]
     upstream: Option<String>,
     /// Where to read DynamoDB Streams for invalidation, when the upstream has
-    /// no Ferrodyn change feed. Default: streams.dynamodb.<region>.amazonaws.com
+    /// no Ferrodyn change feed. Default: streams.dynamodb.REGION.amazonaws.com
     /// for AWS upstreams, the upstream URL itself otherwise.
     #[arg(long, env = "FERRODYN_STREAMS_ENDPOINT")]
     streams_endpoint: Option<String>,

@@ -401,8 +401,8 @@ pub struct ChangeView<'t> {
 
 impl ChangeView<'_> {
     /// Records of `table_id` in `from..until`, in order, within `limit`
-    /// records and about `max_bytes` (see [`read`]); the flag says whether
-    /// it stopped early.
+    /// records and about `max_bytes` (see this module's function `read`);
+    /// the flag says whether it stopped early.
     pub fn read(
         &self,
         table_id: u32,

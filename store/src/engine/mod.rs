@@ -5,7 +5,7 @@
 //! operations arrive as closures that read and write through a [`WriteCtx`].
 //!
 //! Invariants:
-//! * All writes go through one writer thread ([`writer`]) that commits many
+//! * All writes go through one writer thread (`writer`) that commits many
 //!   requests in one durable LMDB transaction (group commit). Each request
 //!   runs in its own nested transaction, so a failed condition aborts only
 //!   that request. A write is acknowledged only after the commit returned,

@@ -167,8 +167,8 @@ impl<'de> Visitor<'de> for ValueVisitor {
 }
 
 /// Decodes `ExpressionAttributeValues`. DynamoDB names the placeholder of an
-/// invalid value ("ExpressionAttributeValues contains invalid value: <why>
-/// for key :v"), where the same value inside `Item` gets the bare message;
+/// invalid value (`ExpressionAttributeValues contains invalid value: <why>
+/// for key :v`), where the same value inside `Item` gets the bare message;
 /// use with `#[serde(default, deserialize_with = "...")]`.
 pub fn expression_values<'de, D: Deserializer<'de>>(
     d: D,
